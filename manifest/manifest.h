@@ -1,0 +1,167 @@
+#ifndef SEAL_MANIFEST_H
+#define SEAL_MANIFEST_H
+
+/*
+ * manifest: YAML and JSON documents in and out, and the Secret and
+ * SealedSecret model (../shared/DESIGN.md).
+ *
+ * The document model is jansson's json_t: YAML is read into it and written
+ * from it, so every other part handles one kind of tree. Object key order is
+ * kept as read. manifest_init() sets jansson's allocators to ones that wipe
+ * memory on free, since documents hold plaintext.
+ *
+ * The library never prints and never exits: functions return MANIFEST_OK (0)
+ * or a negative manifest_status and fill a manifest_error (may be NULL) whose
+ * message names the document, the key and the reason, never a secret value.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "keys.h"
+
+#define MANIFEST_MAX_DOC_BYTES (4 * 1024 * 1024) /* a document or HTTP body */
+#define MANIFEST_MAX_DATA_BYTES (1024 * 1024)    /* a Secret's data in all */
+#define MANIFEST_MAX_KEYS 1024                   /* data keys per Secret */
+#define MANIFEST_MAX_DEPTH 64                    /* nesting depth */
+#define MANIFEST_MAX_DOCS 100000                 /* documents per stream */
+
+#define MANIFEST_API_VERSION "seal.dev/v1"
+#define MANIFEST_KIND "SealedSecret"
+#define MANIFEST_ANN_SCOPE "seal.dev/scope"
+#define MANIFEST_ANN_MANAGED "seal.dev/managed"
+#define MANIFEST_ANN_SKIP_OWNER "seal.dev/skip-owner-reference"
+#define MANIFEST_LABEL_UNSEALED "seal.dev/unsealed"
+
+typedef enum manifest_status {
+  MANIFEST_OK = 0,
+  MANIFEST_ERR_NOMEM = -1,
+  MANIFEST_ERR_PARSE = -2,   /* not YAML or JSON */
+  MANIFEST_ERR_INVALID = -3, /* well-formed but not what is expected: kind, name, base64, type */
+  MANIFEST_ERR_LIMIT = -4,   /* over a limit above */
+  MANIFEST_ERR_KEYS = -5,    /* sealing or unsealing failed; keys_status in keys_status */
+  MANIFEST_ERR_IO = -6,
+} manifest_status;
+
+typedef struct manifest_error {
+  int status;
+  int keys_status; /* with MANIFEST_ERR_KEYS */
+  long line;       /* 1-based line in the source where known, else 0 */
+  char message[1024];
+} manifest_error;
+
+typedef enum manifest_format {
+  MANIFEST_YAML = 0,
+  MANIFEST_JSON = 1,
+} manifest_format;
+
+/* Sets the wiping allocators and initialises keys. Call once, first. */
+int manifest_init(void);
+
+const char *manifest_strerror(int status);
+
+/* ---- documents ---------------------------------------------------------- */
+
+typedef struct manifest_docs {
+  size_t n;
+  json_t **docs; /* owned references */
+  long *lines;   /* first line of each document in the source (1-based) */
+} manifest_docs;
+
+enum {
+  MANIFEST_PARSE_EXPAND_LISTS = 1, /* a `kind: List` (or *List) yields its items */
+};
+
+/* Parses a stream: JSON (one or several concatenated documents) when the first
+ * non-blank character is '{' or '[', else YAML (several documents split by
+ * `---`; anchors, aliases, merge keys, flow style, comments, CRLF, a BOM).
+ * Empty documents are skipped. source names the input in messages. */
+int manifest_parse(manifest_docs *out, const char *text, size_t len, const char *source,
+                   int flags, manifest_error *err);
+void manifest_docs_free(manifest_docs *docs);
+
+/* Writes documents: YAML (block style, `---` between documents, the keys
+ * apiVersion, kind, metadata, spec, then the rest in their order; strings
+ * quoted only where YAML needs it) or JSON (indented, one document after
+ * another). *out is malloc'ed and NUL-terminated; it may hold secrets, so
+ * release it with manifest_text_free(). */
+int manifest_write(char **out, size_t *out_len, json_t *const *docs, size_t n,
+                   manifest_format format, manifest_error *err);
+void manifest_text_free(char *text, size_t len);
+
+/* Typed access: the value at a path of object keys, NULL-terminated;
+ * NULL if any step is missing or not an object. */
+json_t *manifest_get(const json_t *doc, ...);
+/* The string at a path, or NULL when missing or not a string. */
+const char *manifest_get_string(const json_t *doc, ...);
+
+/* ---- Secret and SealedSecret --------------------------------------------- */
+
+int manifest_is_secret(const json_t *doc);        /* apiVersion v1, kind Secret */
+int manifest_is_sealed_secret(const json_t *doc); /* seal.dev/v1 SealedSecret */
+
+/* Describes a document in messages: "Secret kotaemon/api-keys" or
+ * "document 3 (Deployment)". */
+void manifest_describe(char *out, size_t out_size, const json_t *doc, size_t index);
+
+typedef struct manifest_seal_opts {
+  const keys_public *recipients;
+  size_t n_recipients;
+  const char *scope;     /* NULL: the document's seal.dev/scope, else strict */
+  const char *namespace; /* -n: used when the document has none; a contradiction is an error */
+  const char *name;      /* --name: likewise */
+  int allow_empty_data;  /* else a Secret without data or stringData is an error */
+} manifest_seal_opts;
+
+/* Secret to SealedSecret: data (base64) and stringData (plain, wins) sealed
+ * under their scope labels; type, immutable, labels, annotations into
+ * spec.template (never last-applied-configuration, ownerReferences, uid,
+ * resourceVersion, generation, timestamps, managedFields); the scope in the
+ * annotation seal.dev/scope of the SealedSecret's metadata. */
+int manifest_seal_secret(json_t **out, const json_t *secret, const manifest_seal_opts *opts,
+                         manifest_error *err);
+
+/* The scope label of one data key of a SealedSecret, from its own metadata
+ * (name, namespace, seal.dev/scope), never from spec.template. */
+int manifest_sealed_label(char *out, size_t out_size, const json_t *sealed, const char *data_key,
+                          manifest_error *err);
+
+enum {
+  MANIFEST_UNSEAL_RENDER = 1,       /* fill {{ .KEY }} in template.data */
+  MANIFEST_UNSEAL_OWNER = 2,        /* ownerReference to the SealedSecret (needs metadata.uid),
+                                       unless the template says seal.dev/skip-owner-reference */
+  MANIFEST_UNSEAL_CONTROLLER = 4,   /* label seal.dev/unsealed: "true" */
+  MANIFEST_UNSEAL_KEEP_GOING = 8,   /* try every value and report all failures */
+};
+
+typedef struct manifest_unseal_report {
+  size_t n_values;  /* values tried */
+  size_t n_failed;  /* values that did not open */
+  int first_status; /* keys_status of the first failure, else KEYS_OK */
+  const char *reason; /* of the first failure: "Malformed", "NoKey", "Altered",
+                         "WrongScope", "Invalid", NULL when none */
+  size_t n_ids;     /* distinct key ids whose stanza opened a value, in first-use order */
+  uint8_t ids[KEYS_MAX_RECIPIENTS][KEYS_ID_BYTES];
+} manifest_unseal_report;
+
+/* SealedSecret to Secret. With out NULL it only checks that every value opens
+ * (verify: no template rendering). The Secret has the SealedSecret's name and
+ * namespace, the template's type (a service-account-token type is refused),
+ * immutable, labels and annotations (never argocd.argoproj.io/tracking-id),
+ * data base64-encoded. report (may be NULL) is filled on success and failure. */
+int manifest_unseal_sealed(json_t **out, const json_t *sealed, const keys_keyring *ring,
+                           int flags, manifest_unseal_report *report, manifest_error *err);
+
+/* Re-seals every value of sealed in place for new_pk (keys_reseal); values
+ * whose first stanza of ring already is new_pk's are left byte for byte.
+ * *changed (may be NULL) counts the values re-sealed. */
+int manifest_reseal_sealed(json_t *sealed, const keys_keyring *ring, const keys_public *new_pk,
+                           size_t *changed, manifest_error *err);
+
+/* 1 when live already holds everything desired holds: type, immutable, data,
+ * desired labels and annotations, ownerReferences. Server-set fields ignored. */
+int manifest_secret_matches(const json_t *live, const json_t *desired);
+
+#endif

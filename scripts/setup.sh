@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages seal needs (only those missing) and
+# configures a Meson build folder. Sourced by demo.sh and test.sh.
+#   BUILD_DIR   build folder (default: build)
+#   SANITIZE    1: AddressSanitizer and UndefinedBehaviorSanitizer
+set -euo pipefail
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD_DIR=${BUILD_DIR:-build}
+SANITIZE=${SANITIZE:-0}
+
+packages=(
+  gcc clang pkg-config meson ninja-build
+  libsodium-dev libyaml-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev
+  libcmocka-dev libclang-rt-14-dev
+  python3 python3-pytest openssl curl ca-certificates
+  lua5.4 age valgrind
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}" >&2
+  sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if ! command -v kubectl >/dev/null 2>&1; then
+  echo "setup: kubectl is not installed; tests that need it are skipped" >&2
+fi
+
+cd "$top"
+opts=(--buildtype=debugoptimized)
+if [[ "$SANITIZE" == 1 ]]; then
+  opts=(--buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false)
+fi
+if [[ -f "$BUILD_DIR/build.ninja" ]]; then
+  meson setup --reconfigure "$BUILD_DIR" "${opts[@]}" >/dev/null
+else
+  meson setup "$BUILD_DIR" "${opts[@]}" >/dev/null
+fi
+ninja -C "$BUILD_DIR" >/dev/null
