@@ -1,0 +1,246 @@
+#ifndef SEAL_KUBE_H
+#define SEAL_KUBE_H
+
+/*
+ * kube: a small Kubernetes API client (../shared/DESIGN.md, "Talking to
+ * Kubernetes").
+ *
+ *   kube_config   where the API server is and how to authenticate: a
+ *                 kubeconfig (--kubeconfig, $KUBECONFIG, ~/.kube/config) or
+ *                 the in-cluster service account.
+ *   kube_client   one libcurl multi handle: asynchronous requests with a
+ *                 bounded number in flight, a client-side token-bucket rate
+ *                 limit, retries of 429/5xx/connection errors with jittered
+ *                 exponential backoff honouring Retry-After, HTTP/2 where the
+ *                 server offers it, connection reuse.
+ *   kube_watch    list-then-watch ("informer") of one resource.
+ *
+ * The library never prints and never exits. Functions return KUBE_OK (0) or a
+ * negative kube_result, and fill a kube_status (may be NULL) with a message
+ * that names the request or file and the reason, never a token or key.
+ * Messages of interest while running go to the client's log callback.
+ *
+ * Threads: a client and its watches belong to the thread that calls
+ * kube_client_run(); only kube_client_wakeup() may be called from another
+ * thread. Call manifest_init() once before anything here (kubeconfig files are
+ * read with manifest_parse, and it sets jansson's wiping allocators).
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define KUBE_DEFAULT_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
+#define KUBE_MAX_PATH 4096                          /* path with query */
+#define KUBE_DEFAULT_MAX_RESPONSE (64 * 1024 * 1024) /* list responses */
+#define KUBE_DEFAULT_MAX_EVENT (8 * 1024 * 1024)     /* one watch event line */
+
+typedef enum kube_result {
+  KUBE_OK = 0,
+  KUBE_ERR_NOMEM = -1,
+  KUBE_ERR_INVALID = -2,   /* bad argument (path too long, unknown method, ...) */
+  KUBE_ERR_CONFIG = -3,    /* kubeconfig or in-cluster setup unusable */
+  KUBE_ERR_IO = -4,        /* a file could not be read */
+  KUBE_ERR_TRANSPORT = -5, /* connection, TLS or timeout, after the retries */
+  KUBE_ERR_HTTP = -6,      /* the server answered with a non-2xx code */
+  KUBE_ERR_PROTOCOL = -7,  /* the answer is not what the API promises (not JSON, bad event) */
+  KUBE_ERR_LIMIT = -8,     /* a response or a watch event over its maximum */
+  KUBE_ERR_CANCELLED = -9, /* the client was freed before the request completed */
+} kube_result;
+
+/* Outcome of a request, or the error of any other call. */
+typedef struct kube_status {
+  int err;          /* KUBE_OK or a kube_result */
+  long http_code;   /* the HTTP code, 0 when there was no answer */
+  long code;        /* Status.code from the server's body, else http_code */
+  char reason[64];  /* Status.reason ("Conflict", "NotFound", "AlreadyExists", ...) or "" */
+  char message[1024]; /* Status.message, or what went wrong on our side */
+} kube_status;
+
+const char *kube_strerror(int err);
+
+/* ---- configuration ------------------------------------------------------ */
+
+typedef struct kube_config kube_config; /* opaque; holds key material in sodium_malloc'ed memory */
+
+typedef enum kube_config_source {
+  KUBE_CONFIG_AUTO = 0,   /* kubeconfig path, else $KUBECONFIG, else ~/.kube/config;
+                             in-cluster when none of these exists and
+                             KUBERNETES_SERVICE_HOST is set */
+  KUBE_CONFIG_FILES = 1,  /* kubeconfig only, never in-cluster */
+  KUBE_CONFIG_IN_CLUSTER = 2,
+} kube_config_source;
+
+typedef struct kube_config_opts {
+  kube_config_source source;
+  const char *kubeconfig; /* --kubeconfig; NULL: $KUBECONFIG, then ~/.kube/config */
+  const char *context;    /* --context; NULL: the current-context */
+  const char *sa_dir;     /* in-cluster service-account folder; NULL: KUBE_DEFAULT_SA_DIR */
+} kube_config_opts;
+
+/*
+ * Loads a configuration. $KUBECONFIG may list several files joined by ':';
+ * they are merged as kubectl does (missing files skipped, the first file to
+ * set a cluster, context or user name or current-context wins). Relative file
+ * paths in a kubeconfig are relative to that file's folder. Understood: the
+ * context's cluster, user and namespace; cluster server,
+ * certificate-authority(-data), insecure-skip-tls-verify; user token,
+ * tokenFile, client-certificate(-data), client-key(-data). *-data fields are
+ * base64. In cluster: token, ca.crt and namespace from sa_dir, server
+ * https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT (IPv6 bracketed).
+ * opts may be NULL (AUTO, current context).
+ */
+int kube_config_load(kube_config **out, const kube_config_opts *opts, kube_status *st);
+void kube_config_free(kube_config *cfg);
+
+const char *kube_config_server(const kube_config *cfg);    /* "https://host:port" */
+const char *kube_config_namespace(const kube_config *cfg); /* the context's, else "default" */
+const char *kube_config_context(const kube_config *cfg);   /* NULL in cluster */
+int kube_config_in_cluster(const kube_config *cfg);        /* 1 when from the service account */
+
+/* ---- client ------------------------------------------------------------- */
+
+enum {
+  KUBE_LOG_ERROR = 0,
+  KUBE_LOG_WARN = 1,
+  KUBE_LOG_INFO = 2,
+  KUBE_LOG_DEBUG = 3,
+};
+
+typedef void (*kube_log_fn)(void *ud, int level, const char *msg);
+
+typedef struct kube_client_opts {
+  int max_in_flight;         /* requests at once, watch streams not counted; default 32 */
+  double qps;                /* token bucket refill per second; <= 0 means no limit; default 50 */
+  int burst;                 /* bucket size; default 100 */
+  long timeout_ms;           /* per request attempt (not watch streams); default 30000 */
+  int max_retries;           /* retries after the first attempt; default 5 */
+  long backoff_base_ms;      /* first retry delay before jitter; default 200 */
+  long backoff_max_ms;       /* largest delay, Retry-After included; default 30000 */
+  size_t max_response_bytes; /* default KUBE_DEFAULT_MAX_RESPONSE */
+  size_t max_event_bytes;    /* one watch event line; default KUBE_DEFAULT_MAX_EVENT */
+  long watch_timeout_s;      /* timeoutSeconds of each watch request; default 300 */
+  int list_limit;            /* page size of watch lists; default 500 */
+  const char *user_agent;    /* default "seal/<version>" */
+  kube_log_fn log;           /* may be NULL */
+  void *log_ud;
+} kube_client_opts;
+
+/* Fills opts with the defaults above; change fields afterwards. */
+void kube_client_opts_init(kube_client_opts *opts);
+
+typedef struct kube_client kube_client;
+
+/* cfg is copied (the client does not keep a pointer to it). opts may be NULL. */
+int kube_client_new(kube_client **out, const kube_config *cfg, const kube_client_opts *opts,
+                    kube_status *st);
+/* Pending requests complete with KUBE_ERR_CANCELLED (their callbacks run
+ * here); watches must be freed before their client. NULL is fine. */
+void kube_client_free(kube_client *client);
+
+/*
+ * Called once per request, from kube_client_run(). http_code is 0 when no
+ * answer came. body is the parsed JSON answer (NULL when empty or not JSON),
+ * borrowed: json_incref() it to keep it. st->err is KUBE_OK for a 2xx answer,
+ * KUBE_ERR_HTTP with the server's Status (code, reason, message) otherwise, or
+ * a transport/limit/protocol error with a message.
+ */
+typedef void (*kube_done_fn)(void *ud, long http_code, json_t *body, const kube_status *st);
+
+/*
+ * Queues a request. method: GET, POST, PUT, PATCH or DELETE. path_with_query
+ * starts with '/' (see kube_path). body may be NULL; it is copied, and the
+ * copy is wiped after the transfer (request bodies carry Secrets).
+ * content_type NULL means "application/json" when there is a body.
+ * Returns KUBE_OK, or an error without calling cb.
+ */
+int kube_request(kube_client *client, const char *method, const char *path_with_query,
+                 const char *body, size_t body_len, const char *content_type, kube_done_fn cb,
+                 void *ud);
+
+/*
+ * Blocking convenience for the command line: runs the client until this
+ * request completes (other requests and watches of the client progress too).
+ * *body_out (may be NULL) receives an owned reference to the answer's JSON
+ * (also for non-2xx answers) or NULL. Returns st->err.
+ */
+int kube_request_sync(kube_client *client, const char *method, const char *path_with_query,
+                      const char *body, size_t body_len, const char *content_type,
+                      long *http_code, json_t **body_out, kube_status *st);
+
+/*
+ * Drives all requests and watches: starts queued requests, moves transfers,
+ * runs callbacks. Waits at most timeout_ms; returns early once a poll cycle
+ * has run at least one callback or kube_client_wakeup() was called. Returns
+ * the number of callbacks run (>= 0) or a negative kube_result.
+ */
+int kube_client_run(kube_client *client, long timeout_ms);
+
+/* Interrupts a kube_client_run() wait. Safe from any thread and from signal-free contexts. */
+void kube_client_wakeup(kube_client *client);
+
+/* Requests queued or in flight (watch streams included). */
+size_t kube_client_pending(const kube_client *client);
+
+/* ---- paths -------------------------------------------------------------- */
+
+/*
+ * Builds "/api/v1[/namespaces/NS]/PLURAL[/NAME[/SUB]]" for group_version "v1",
+ * "/apis/GROUP/VERSION/..." for "group/version". namespace, name, subresource
+ * may be NULL; segments are percent-escaped. Returns KUBE_ERR_INVALID when a
+ * segment is empty, contains '/' or the result does not fit.
+ */
+int kube_path(char *buf, size_t size, const char *group_version, const char *plural,
+              const char *namespace_, const char *name, const char *subresource);
+
+/* Appends "?key=value" or "&key=value" to a NUL-terminated path in buf, the
+ * value percent-escaped (label selectors: "a=b,c in (d)"). */
+int kube_query_add(char *buf, size_t size, const char *key, const char *value);
+
+/* ---- list and watch ----------------------------------------------------- */
+
+typedef enum kube_event_type {
+  KUBE_EVENT_ADDED = 1,
+  KUBE_EVENT_MODIFIED = 2,
+  KUBE_EVENT_DELETED = 3,
+} kube_event_type;
+
+typedef struct kube_watch_handlers {
+  /* obj is borrowed; json_incref() it to keep it. For a DELETED found by a
+   * re-list the object holds only apiVersion, kind and metadata (namespace,
+   * name, resourceVersion). */
+  void (*on_event)(void *ud, kube_event_type type, json_t *obj);
+  /* after the first complete list (every ADDED of it delivered); may be NULL */
+  void (*on_synced)(void *ud);
+  /* whenever the watch lists again or re-opens its stream; reason is one of
+   * "expired" (410 Gone), "closed" (stream ended, e.g. timeoutSeconds),
+   * "broken" (transport error), "error" (error answer or ERROR event),
+   * "oversized" (event over max_event_bytes), "malformed" (bad event);
+   * may be NULL */
+  void (*on_restart)(void *ud, const char *reason);
+} kube_watch_handlers;
+
+typedef struct kube_watch kube_watch;
+
+/*
+ * Starts a list-then-watch of plural in group_version, in namespace_ or all
+ * namespaces (NULL), optionally filtered by label_selector. The list is paged
+ * (limit, continue); the watch asks for bookmarks and resumes from the last
+ * resourceVersion seen; on 410 Gone it lists again and reports, against the
+ * keys it knows (namespace/name -> resourceVersion; objects are never kept),
+ * DELETED for objects gone in the gap, ADDED for new ones and MODIFIED for
+ * ones whose resourceVersion changed. Failures back off exponentially.
+ * handlers is copied. Events are delivered from kube_client_run().
+ */
+int kube_watch_new(kube_watch **out, kube_client *client, const char *group_version,
+                   const char *plural, const char *namespace_, const char *label_selector,
+                   const kube_watch_handlers *handlers, void *ud, kube_status *st);
+/* Stops the watch; no handler runs afterwards. May be called from its own handlers. NULL is fine. */
+void kube_watch_free(kube_watch *watch);
+
+int kube_watch_synced(const kube_watch *watch);              /* 1 after the first full list */
+const char *kube_watch_resource_version(const kube_watch *w); /* last one seen, "" before */
+size_t kube_watch_known(const kube_watch *watch);            /* objects known right now */
+
+#endif
