@@ -1,0 +1,282 @@
+/* Small helpers: errors, base64, RFC 3339 time, key id text. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "internal.h"
+#include "keys.h"
+
+#include "banned.h"
+
+/* Base64 text longer than this is refused before it is decoded: it would
+ * hold more than any value, document or key the project handles. */
+#define KEYS_BASE64_MAX ((size_t)64 * 1024 * 1024)
+
+int keys_init(void)
+{
+  return sodium_init() < 0 ? KEYS_ERR_CRYPTO : KEYS_OK;
+}
+
+int keys_i_ready(keys_error *err)
+{
+  if (sodium_init() < 0)
+    return keys_i_fail(err, KEYS_ERR_CRYPTO, "libsodium could not be initialised");
+  return KEYS_OK;
+}
+
+const char *keys_strerror(int status)
+{
+  switch (status) {
+  case KEYS_OK:
+    return "success";
+  case KEYS_ERR_NOMEM:
+    return "out of memory";
+  case KEYS_ERR_INVALID:
+    return "invalid argument";
+  case KEYS_ERR_MALFORMED:
+    return "malformed input";
+  case KEYS_ERR_NO_KEY:
+    return "no key for this value";
+  case KEYS_ERR_ALTERED:
+    return "the value was altered";
+  case KEYS_ERR_LABEL:
+    return "the value does not open for this scope, or was altered";
+  case KEYS_ERR_WEAK_KEY:
+    return "public key of small order";
+  case KEYS_ERR_IO:
+    return "input/output error";
+  case KEYS_ERR_EXISTS:
+    return "already exists";
+  case KEYS_ERR_CRYPTO:
+    return "libsodium could not be initialised";
+  default:
+    return "unknown error";
+  }
+}
+
+int keys_i_fail(keys_error *err, int status, const char *fmt, ...)
+{
+  va_list ap;
+
+  if (err == NULL)
+    return status;
+  err->status = status;
+  err->n_ids = 0;
+  va_start(ap, fmt);
+  if (vsnprintf(err->message, sizeof(err->message), fmt, ap) < 0)
+    err->message[0] = '\0';
+  va_end(ap);
+  return status;
+}
+
+void keys_i_ids_text(char *out, size_t out_size, const uint8_t (*ids)[KEYS_ID_BYTES], size_t n)
+{
+  size_t used = 0;
+
+  if (out_size == 0)
+    return;
+  out[0] = '\0';
+  for (size_t i = 0; i < n; i++) {
+    char hex[KEYS_ID_HEX_BYTES];
+    int w;
+
+    keys_id_hex(hex, ids[i]);
+    w = snprintf(out + used, out_size - used, "%s%s", i ? ", " : "", hex);
+    if (w < 0 || (size_t)w >= out_size - used)
+      return;
+    used += (size_t)w;
+  }
+}
+
+/* ---- key ids ------------------------------------------------------------- */
+
+void keys_id_hex(char out[KEYS_ID_HEX_BYTES], const uint8_t id[KEYS_ID_BYTES])
+{
+  sodium_bin2hex(out, KEYS_ID_HEX_BYTES, id, KEYS_ID_BYTES);
+}
+
+int keys_id_parse(uint8_t id[KEYS_ID_BYTES], const char *hex)
+{
+  size_t bin_len = 0;
+  const char *end = NULL;
+
+  if (hex == NULL || strlen(hex) != 2 * KEYS_ID_BYTES)
+    return KEYS_ERR_INVALID;
+  if (sodium_hex2bin(id, KEYS_ID_BYTES, hex, 2 * KEYS_ID_BYTES, NULL, &bin_len, &end) != 0 ||
+      bin_len != KEYS_ID_BYTES || end != hex + 2 * KEYS_ID_BYTES) {
+    memset(id, 0, KEYS_ID_BYTES);
+    return KEYS_ERR_INVALID;
+  }
+  return KEYS_OK;
+}
+
+/* ---- base64 --------------------------------------------------------------- */
+
+int keys_base64_encode(char **out, size_t *out_len, const uint8_t *in, size_t in_len)
+{
+  size_t size;
+  char *text;
+
+  if (out == NULL || (in == NULL && in_len > 0) || in_len > KEYS_BASE64_MAX / 4 * 3)
+    return KEYS_ERR_INVALID;
+  *out = NULL;
+  size = sodium_base64_ENCODED_LEN(in_len, sodium_base64_VARIANT_ORIGINAL);
+  text = malloc(size);
+  if (text == NULL)
+    return KEYS_ERR_NOMEM;
+  sodium_bin2base64(text, size, in_len ? in : (const uint8_t *)"", in_len,
+                    sodium_base64_VARIANT_ORIGINAL);
+  *out = text;
+  if (out_len != NULL)
+    *out_len = size - 1;
+  return KEYS_OK;
+}
+
+/*
+ * libsodium 1.0.18 already refuses missing padding and non-zero unused bits
+ * (tests/keys check both); b64_end catches anything left after the padding,
+ * and no character is ignored, so only canonical text decodes.
+ */
+int keys_base64_decode(uint8_t **out, size_t *out_len, const char *in, size_t in_len)
+{
+  uint8_t *bin = NULL;
+  size_t bin_max, bin_len = 0;
+  const char *end = NULL;
+
+  if (out == NULL || out_len == NULL || (in == NULL && in_len > 0))
+    return KEYS_ERR_INVALID;
+  *out = NULL;
+  *out_len = 0;
+  if (in_len > KEYS_BASE64_MAX || in_len % 4 != 0)
+    return KEYS_ERR_MALFORMED;
+  bin_max = in_len / 4 * 3;
+  bin = malloc(bin_max ? bin_max : 1);
+  if (bin == NULL)
+    return KEYS_ERR_NOMEM;
+  if (in_len > 0 &&
+      (sodium_base642bin(bin, bin_max, in, in_len, NULL, &bin_len, &end,
+                         sodium_base64_VARIANT_ORIGINAL) != 0 ||
+       end != in + in_len)) {
+    sodium_memzero(bin, bin_max);
+    free(bin);
+    return KEYS_ERR_MALFORMED;
+  }
+  *out = bin;
+  *out_len = bin_len;
+  return KEYS_OK;
+}
+
+/* ---- RFC 3339 time ------------------------------------------------------- */
+
+int keys_time_format(char *out, size_t out_size, int64_t t)
+{
+  struct tm tm;
+  time_t tt;
+
+  if (out == NULL || out_size == 0)
+    return KEYS_ERR_INVALID;
+  out[0] = '\0';
+  /* Years 1970 to 9999: what RFC 3339 can write and a key can carry. */
+  if (t < 0 || t > INT64_C(253402300799))
+    return KEYS_ERR_INVALID;
+  tt = (time_t)t;
+  if (gmtime_r(&tt, &tm) == NULL)
+    return KEYS_ERR_INVALID;
+  if (strftime(out, out_size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+    out[0] = '\0';
+    return KEYS_ERR_INVALID;
+  }
+  return KEYS_OK;
+}
+
+/* n decimal digits at *p; advances *p. -1 if any is not a digit. */
+static int time_digits(const char **p, int n)
+{
+  int v = 0;
+
+  for (int i = 0; i < n; i++) {
+    char c = (*p)[i];
+
+    if (c < '0' || c > '9')
+      return -1;
+    v = v * 10 + (c - '0');
+  }
+  *p += n;
+  return v;
+}
+
+static int time_expect(const char **p, char a, char b)
+{
+  if (**p != a && **p != b)
+    return -1;
+  (*p)++;
+  return 0;
+}
+
+static int leap_year(int y)
+{
+  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+int keys_time_parse(int64_t *out, const char *text)
+{
+  static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const char *p = text;
+  struct tm tm;
+  int year, mon, day, hour, min, sec, offset = 0;
+  time_t t;
+
+  if (out == NULL || text == NULL)
+    return KEYS_ERR_INVALID;
+  memset(&tm, 0, sizeof(tm));
+  if ((year = time_digits(&p, 4)) < 0 || time_expect(&p, '-', '-') ||
+      (mon = time_digits(&p, 2)) < 0 || time_expect(&p, '-', '-') ||
+      (day = time_digits(&p, 2)) < 0 || time_expect(&p, 'T', 't') ||
+      (hour = time_digits(&p, 2)) < 0 || time_expect(&p, ':', ':') ||
+      (min = time_digits(&p, 2)) < 0 || time_expect(&p, ':', ':') ||
+      (sec = time_digits(&p, 2)) < 0)
+    return KEYS_ERR_INVALID;
+  if (mon < 1 || mon > 12 || day < 1 || hour > 23 || min > 59 || sec > 60)
+    return KEYS_ERR_INVALID;
+  if (day > mdays[mon - 1] + (mon == 2 && leap_year(year)))
+    return KEYS_ERR_INVALID;
+  if (*p == '.') {
+    p++;
+    if (*p < '0' || *p > '9')
+      return KEYS_ERR_INVALID;
+    for (int i = 0; *p >= '0' && *p <= '9'; i++, p++)
+      if (i >= 9)
+        return KEYS_ERR_INVALID;
+  }
+  if (*p == 'Z' || *p == 'z') {
+    p++;
+  } else if (*p == '+' || *p == '-') {
+    int sign = *p == '-' ? -1 : 1, oh, om;
+
+    p++;
+    if ((oh = time_digits(&p, 2)) < 0 || time_expect(&p, ':', ':') ||
+        (om = time_digits(&p, 2)) < 0 || oh > 23 || om > 59)
+      return KEYS_ERR_INVALID;
+    offset = sign * (oh * 3600 + om * 60);
+  } else {
+    return KEYS_ERR_INVALID;
+  }
+  if (*p != '\0')
+    return KEYS_ERR_INVALID;
+  tm.tm_year = year - 1900;
+  tm.tm_mon = mon - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = min;
+  tm.tm_sec = sec;
+  t = timegm(&tm);
+  if (t == (time_t)-1 && !(year == 1969 && mon == 12 && day == 31))
+    return KEYS_ERR_INVALID;
+  *out = (int64_t)t - offset;
+  return KEYS_OK;
+}
