@@ -103,7 +103,7 @@ int manifest_is_secret(const json_t *doc);        /* apiVersion v1, kind Secret 
 int manifest_is_sealed_secret(const json_t *doc); /* seal.dev/v1 SealedSecret */
 
 /* Describes a document in messages: "Secret kotaemon/api-keys" or
- * "document 3 (Deployment)". */
+ * "document 3 (Deployment)"; index is 0-based and shown 1-based. */
 void manifest_describe(char *out, size_t out_size, const json_t *doc, size_t index);
 
 typedef struct manifest_seal_opts {
@@ -113,6 +113,7 @@ typedef struct manifest_seal_opts {
   const char *namespace; /* -n: used when the document has none; a contradiction is an error */
   const char *name;      /* --name: likewise */
   int allow_empty_data;  /* else a Secret without data or stringData is an error */
+  size_t index;          /* the document's 0-based position in its stream, for messages */
 } manifest_seal_opts;
 
 /* Secret to SealedSecret: data (base64) and stringData (plain, wins) sealed

@@ -1,0 +1,103 @@
+/*
+ * JSON in and out: one or several concatenated documents, read with
+ * JSON_DISABLE_EOF_CHECK and the position jansson reports.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "manifest_int.h"
+#include "banned.h"
+
+static long line_at(const char *text, size_t pos) {
+  long line = 1;
+  size_t i;
+
+  for (i = 0; i < pos; i++)
+    if (text[i] == '\n')
+      line++;
+  return line;
+}
+
+static size_t skip_blank(const char *text, size_t len, size_t i) {
+  while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n'))
+    i++;
+  return i;
+}
+
+int manifest_json_read(manifest_docs *out, const char *text, size_t len, const char *source,
+                       manifest_error *err) {
+  json_error_t jerr;
+  json_t *doc;
+  size_t pos = 0, used, chunk;
+  long line, col;
+  int rc;
+
+  if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
+    pos = 3;
+  for (;;) {
+    pos = skip_blank(text, len, pos);
+    if (pos >= len)
+      break;
+    line = line_at(text, pos);
+    if (text[pos] != '{' && text[pos] != '[')
+      return manifest_fail(err, MANIFEST_ERR_PARSE, line,
+                           "%s:%ld: json: unexpected text after document %zu", source, line,
+                           out->n);
+    /* A document may not be longer than the limit: parse at most that much
+     * plus one byte, so a longer one fails as truncated and is reported as such. */
+    chunk = len - pos;
+    if (chunk > (size_t)MANIFEST_MAX_DOC_BYTES)
+      chunk = (size_t)MANIFEST_MAX_DOC_BYTES;
+    memset(&jerr, 0, sizeof jerr);
+    doc = json_loadb(text + pos, chunk, JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES, &jerr);
+    if (doc == NULL) {
+      if (chunk < len - pos && jerr.position >= (int)chunk - 1)
+        return manifest_fail(err, MANIFEST_ERR_LIMIT, line,
+                             "%s:%ld: json: document %zu is larger than %d bytes", source, line,
+                             out->n + 1, MANIFEST_MAX_DOC_BYTES);
+      col = jerr.column;
+      return manifest_fail(err, MANIFEST_ERR_PARSE, line + jerr.line - 1,
+                           "%s:%ld:%ld: json: %s", source, line + jerr.line - 1, col, jerr.text);
+    }
+    if (manifest_depth(doc, MANIFEST_MAX_DEPTH + 1) > MANIFEST_MAX_DEPTH) {
+      json_decref(doc);
+      return manifest_fail(err, MANIFEST_ERR_LIMIT, line,
+                           "%s:%ld: json: document %zu nests deeper than %d levels", source,
+                           line, out->n + 1, MANIFEST_MAX_DEPTH);
+    }
+    used = jerr.position > 0 ? (size_t)jerr.position : 0;
+    if (used == 0 || used > chunk) {
+      json_decref(doc);
+      return manifest_fail(err, MANIFEST_ERR_PARSE, line, "%s:%ld: json: cannot tell where document %zu ends",
+                           source, line, out->n + 1);
+    }
+    rc = manifest_docs_push(out, doc, line, source, err);
+    if (rc != MANIFEST_OK)
+      return rc;
+    pos += used;
+  }
+  return MANIFEST_OK;
+}
+
+static int dump_cb(const char *buffer, size_t size, void *data) {
+  return manifest_buf_add(data, buffer, size) == MANIFEST_OK ? 0 : -1;
+}
+
+int manifest_json_write_doc(manifest_buf *b, const json_t *doc, manifest_error *err) {
+  json_t *o = manifest_ordered(doc);
+  int rc;
+
+  if (o == NULL)
+    return manifest_fail(err, MANIFEST_ERR_NOMEM, 0, "out of memory writing JSON");
+  rc = json_dump_callback(o, dump_cb, b, JSON_INDENT(2) | JSON_ENCODE_ANY);
+  json_decref(o);
+  if (rc != 0)
+    return manifest_fail(err, b->len + 4096 > b->max ? MANIFEST_ERR_LIMIT : MANIFEST_ERR_NOMEM, 0,
+                         "cannot write JSON: output too large or out of memory");
+  rc = manifest_buf_add(b, "\n", 1);
+  if (rc != MANIFEST_OK)
+    return manifest_fail(err, rc, 0, "cannot write JSON: output too large or out of memory");
+  return MANIFEST_OK;
+}

@@ -1,0 +1,366 @@
+/*
+ * Secret to SealedSecret.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "manifest_int.h"
+#include "banned.h"
+
+#define ANN_LAST_APPLIED "kubectl.kubernetes.io/last-applied-configuration"
+#define SA_TOKEN_TYPE "kubernetes.io/service-account-token"
+
+typedef struct plain_entry {
+  const char *key;
+  const uint8_t *data;
+  size_t len;
+  uint8_t *owned; /* decoded base64, wiped on release */
+} plain_entry;
+
+static int entry_cmp(const void *a, const void *b) {
+  return strcmp(((const plain_entry *)a)->key, ((const plain_entry *)b)->key);
+}
+
+/* Picks a name or namespace from the document and the option; a
+ * contradiction is an error. */
+static int pick(const char **out, const char *in_doc, const char *in_opts, const char *fallback,
+                const char *what, const char *opt_name, const char *desc, manifest_error *err) {
+  if (in_doc != NULL && in_opts != NULL && strcmp(in_doc, in_opts) != 0)
+    return manifest_fail(err, MANIFEST_ERR_INVALID, 0,
+                         "%s: %s \"%.253s\" in the document contradicts %s \"%.253s\"", desc,
+                         what, in_doc, opt_name, in_opts);
+  *out = in_doc != NULL ? in_doc : in_opts != NULL ? in_opts : fallback;
+  if (*out == NULL)
+    return manifest_fail(err, MANIFEST_ERR_INVALID, 0, "%s: no metadata.%s (give %s)", desc, what,
+                         opt_name);
+  if (!keys_name_valid(*out))
+    return manifest_fail(err, MANIFEST_ERR_INVALID, 0,
+                         "%s: %s \"%.253s\" is not a valid Kubernetes name", desc, what, *out);
+  return MANIFEST_OK;
+}
+
+/* A field of parent that must be a string when present. */
+static int opt_string(const char **out, const json_t *parent, const char *field, const char *where,
+                      const char *desc, manifest_error *err) {
+  json_t *v = json_object_get(parent, field);
+
+  *out = NULL;
+  if (v == NULL || json_is_null(v))
+    return MANIFEST_OK;
+  if (!json_is_string(v))
+    return manifest_fail(err, MANIFEST_ERR_INVALID, 0, "%s: %s.%s is not a string", desc, where,
+                         field);
+  *out = json_string_value(v);
+  return MANIFEST_OK;
+}
+
+/* A map of strings (labels, annotations, data): NULL when absent, else an
+ * error unless every value is a string. */
+static int string_map(json_t **out, const json_t *parent, const char *field, const char *where,
+                      const char *desc, manifest_error *err) {
+  json_t *v = json_object_get(parent, field), *child;
+  const char *key;
+
+  *out = NULL;
+  if (v == NULL || json_is_null(v))
+    return MANIFEST_OK;
+  if (!json_is_object(v))
+    return manifest_fail(err, MANIFEST_ERR_INVALID, 0, "%s: %s.%s is not a map", desc, where,
+                         field);
+  json_object_foreach(v, key, child) {
+    if (!json_is_string(child))
+      return manifest_fail(err, MANIFEST_ERR_INVALID, 0,
+                           "%s: %s.%s: key \"%.253s\": value is not a string", desc, where, field,
+                           key);
+  }
+  *out = v;
+  return MANIFEST_OK;
+}
+
+int manifest_template_metadata(json_t **out, const json_t *meta, const char *const *drop,
+                               size_t n_drop, const char *desc, const char *where,
+                               manifest_error *err) {
+  json_t *labels, *annotations, *o = NULL, *copy = NULL;
+  const char *key;
+  json_t *v;
+  size_t i;
+  int rc, skip;
+
+  *out = NULL;
+  rc = string_map(&labels, meta, "labels", where, desc, err);
+  if (rc == MANIFEST_OK)
+    rc = string_map(&annotations, meta, "annotations", where, desc, err);
+  if (rc != MANIFEST_OK)
+    return rc;
+  o = json_object();
+  if (o == NULL)
+    goto nomem;
+  if (json_object_size(labels) > 0) {
+    copy = json_deep_copy(labels);
+    if (copy == NULL || json_object_set_new(o, "labels", copy) != 0)
+      goto nomem;
+  }
+  copy = json_object();
+  if (copy == NULL)
+    goto nomem;
+  json_object_foreach(annotations, key, v) {
+    skip = 0;
+    for (i = 0; i < n_drop; i++)
+      if (strcmp(key, drop[i]) == 0)
+        skip = 1;
+    if (!skip && json_object_set_new(copy, key, json_deep_copy(v)) != 0)
+      goto nomem;
+  }
+  if (json_object_size(copy) > 0) {
+    if (json_object_set_new(o, "annotations", copy) != 0) {
+      copy = NULL;
+      goto nomem;
+    }
+  } else {
+    json_decref(copy);
+  }
+  copy = NULL;
+  *out = o;
+  return MANIFEST_OK;
+nomem:
+  json_decref(copy);
+  json_decref(o);
+  return manifest_fail(err, MANIFEST_ERR_NOMEM, 0, "%s: out of memory", desc);
+}
+
+/* Collects data and stringData (which wins) into entries, checked. */
+static int collect(plain_entry **out, size_t *n_out, const json_t *secret, const char *desc,
+                   manifest_error *err) {
+  json_t *data, *string_data, *v;
+  plain_entry *e = NULL;
+  const char *key;
+  size_t n = 0, max, total = 0;
+  int rc;
+
+  *out = NULL;
+  *n_out = 0;
+  rc = string_map(&data, secret, "data", "Secret", desc, err);
+  if (rc == MANIFEST_OK)
+    rc = string_map(&string_data, secret, "stringData", "Secret", desc, err);
+  if (rc != MANIFEST_OK)
+    return rc;
+  max = json_object_size(data) + json_object_size(string_data);
+  if (max == 0)
+    return MANIFEST_OK;
+  if (max > 2 * (size_t)MANIFEST_MAX_KEYS)
+    return manifest_fail(err, MANIFEST_ERR_LIMIT, 0, "%s: more than %d data keys", desc,
+                         MANIFEST_MAX_KEYS);
+  e = calloc(max, sizeof *e);
+  if (e == NULL)
+    return manifest_fail(err, MANIFEST_ERR_NOMEM, 0, "%s: out of memory", desc);
+  json_object_foreach(string_data, key, v) {
+    e[n].key = key;
+    e[n].data = (const uint8_t *)json_string_value(v);
+    e[n].len = json_string_length(v);
+    n++;
+  }
+  json_object_foreach(data, key, v) {
+    uint8_t *dec = NULL;
+    size_t dec_len = 0;
+    if (keys_base64_decode(&dec, &dec_len, json_string_value(v), json_string_length(v)) !=
+        KEYS_OK) {
+      rc = manifest_fail(err, MANIFEST_ERR_INVALID, 0,
+                         "%s: key \"%.253s\": data value is not canonical base64", desc, key);
+      goto out;
+    }
+    if (json_object_get(string_data, key) != NULL) {
+      keys_plain_free(dec, dec_len);
+      continue;
+    }
+    e[n].key = key;
+    e[n].owned = dec;
+    e[n].data = dec;
+    e[n].len = dec_len;
+    n++;
+  }
+  if (n > MANIFEST_MAX_KEYS) {
+    rc = manifest_fail(err, MANIFEST_ERR_LIMIT, 0, "%s: %zu data keys, more than %d", desc, n,
+                       MANIFEST_MAX_KEYS);
+    goto out;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (!keys_data_key_valid(e[i].key)) {
+      rc = manifest_fail(err, MANIFEST_ERR_INVALID, 0,
+                         "%s: key \"%.253s\" is not a valid data key (letters, digits, '-', '_', '.')",
+                         desc, e[i].key);
+      goto out;
+    }
+    total += e[i].len;
+    if (total > (size_t)MANIFEST_MAX_DATA_BYTES) {
+      rc = manifest_fail(err, MANIFEST_ERR_LIMIT, 0, "%s: data is larger than %d bytes in all",
+                         desc, MANIFEST_MAX_DATA_BYTES);
+      goto out;
+    }
+  }
+  qsort(e, n, sizeof *e, entry_cmp);
+  *out = e;
+  *n_out = n;
+  e = NULL;
+  n = 0;
+out:
+  for (size_t i = 0; e != NULL && i < n; i++)
+    keys_plain_free(e[i].owned, e[i].len);
+  free(e);
+  return rc;
+}
+
+static void entries_free(plain_entry *e, size_t n) {
+  for (size_t i = 0; e != NULL && i < n; i++)
+    keys_plain_free(e[i].owned, e[i].len);
+  free(e);
+}
+
+static int check_kind(const json_t *secret, size_t index, manifest_error *err) {
+  const char *kind = manifest_get_string(secret, "kind", NULL);
+  const char *api = manifest_get_string(secret, "apiVersion", NULL);
+
+  if (!json_is_object(secret))
+    return manifest_fail(err, MANIFEST_ERR_INVALID, 0, "document %zu is not a mapping, not a Secret",
+                         index + 1);
+  if (kind == NULL)
+    return manifest_fail(err, MANIFEST_ERR_INVALID, 0, "document %zu has no kind, not a Secret",
+                         index + 1);
+  if (strcmp(kind, "Secret") != 0)
+    return manifest_fail(err, MANIFEST_ERR_INVALID, 0, "document %zu is a %.100s, not a Secret",
+                         index + 1, kind);
+  if (api == NULL || strcmp(api, "v1") != 0)
+    return manifest_fail(err, MANIFEST_ERR_INVALID, 0,
+                         "document %zu is a Secret of apiVersion \"%.100s\", not v1", index + 1,
+                         api ? api : "");
+  return MANIFEST_OK;
+}
+
+int manifest_seal_secret(json_t **out, const json_t *secret, const manifest_seal_opts *opts,
+                         manifest_error *err) {
+  static const char *const drop[] = {ANN_LAST_APPLIED, MANIFEST_ANN_SCOPE};
+  const char *doc_name, *doc_ns, *doc_scope, *name, *ns, *type;
+  char desc[2 * KEYS_NAME_MAX + 64], label[KEYS_LABEL_MAX];
+  plain_entry *e = NULL;
+  size_t n = 0, i;
+  keys_scope scope, opt_scope;
+  keys_error kerr;
+  json_t *result = NULL, *enc = NULL, *tmeta = NULL, *immutable, *meta;
+  char *sealed = NULL;
+  int rc;
+
+  if (out == NULL || opts == NULL)
+    return manifest_fail(err, MANIFEST_ERR_INVALID, 0, "manifest_seal_secret: bad arguments");
+  *out = NULL;
+  rc = check_kind(secret, opts->index, err);
+  if (rc != MANIFEST_OK)
+    return rc;
+  snprintf(desc, sizeof desc, "document %zu (Secret)", opts->index + 1);
+  meta = json_object_get(secret, "metadata");
+  if (meta != NULL && !json_is_object(meta))
+    return manifest_fail(err, MANIFEST_ERR_INVALID, 0, "%s: metadata is not a map", desc);
+  rc = opt_string(&doc_name, meta, "name", "metadata", desc, err);
+  if (rc == MANIFEST_OK)
+    rc = opt_string(&doc_ns, meta, "namespace", "metadata", desc, err);
+  if (rc == MANIFEST_OK)
+    rc = pick(&name, doc_name, opts->name, NULL, "name", "--name", desc, err);
+  if (rc == MANIFEST_OK)
+    rc = pick(&ns, doc_ns, opts->namespace, "default", "namespace", "--namespace", desc, err);
+  if (rc != MANIFEST_OK)
+    return rc;
+  snprintf(desc, sizeof desc, "Secret %s/%s", ns, name);
+
+  doc_scope = manifest_get_string(secret, "metadata", "annotations", MANIFEST_ANN_SCOPE, NULL);
+  if (keys_scope_parse(&scope, doc_scope) != KEYS_OK)
+    return manifest_fail(err, MANIFEST_ERR_INVALID, 0,
+                         "%s: annotation %s: unknown scope \"%.100s\" (strict, namespace-wide, cluster-wide)",
+                         desc, MANIFEST_ANN_SCOPE, doc_scope);
+  if (opts->scope != NULL) {
+    if (keys_scope_parse(&opt_scope, opts->scope) != KEYS_OK)
+      return manifest_fail(err, MANIFEST_ERR_INVALID, 0,
+                           "unknown scope \"%.100s\" (strict, namespace-wide, cluster-wide)",
+                           opts->scope);
+    if (doc_scope != NULL && opt_scope != scope)
+      return manifest_fail(err, MANIFEST_ERR_INVALID, 0,
+                           "%s: annotation %s \"%.100s\" contradicts --scope \"%.100s\"", desc,
+                           MANIFEST_ANN_SCOPE, doc_scope, opts->scope);
+    scope = opt_scope;
+  }
+
+  rc = opt_string(&type, secret, "type", "Secret", desc, err);
+  if (rc != MANIFEST_OK)
+    return rc;
+  if (type != NULL && strcmp(type, SA_TOKEN_TYPE) == 0)
+    return manifest_fail(err, MANIFEST_ERR_INVALID, 0,
+                         "%s: type %s cannot be sealed (the controller never makes one)", desc,
+                         SA_TOKEN_TYPE);
+  immutable = json_object_get(secret, "immutable");
+  if (json_is_null(immutable))
+    immutable = NULL;
+  if (immutable != NULL && !json_is_boolean(immutable))
+    return manifest_fail(err, MANIFEST_ERR_INVALID, 0, "%s: immutable is not true or false", desc);
+
+  rc = collect(&e, &n, secret, desc, err);
+  if (rc != MANIFEST_OK)
+    return rc;
+  if (n == 0 && !opts->allow_empty_data) {
+    rc = manifest_fail(err, MANIFEST_ERR_INVALID, 0, "%s: no data or stringData to seal", desc);
+    goto out;
+  }
+  rc = manifest_template_metadata(&tmeta, meta, drop, 2, desc, "metadata", err);
+  if (rc != MANIFEST_OK)
+    goto out;
+
+  enc = json_object();
+  if (enc == NULL)
+    goto nomem;
+  for (i = 0; i < n; i++) {
+    memset(&kerr, 0, sizeof kerr);
+    rc = keys_label(label, sizeof label, scope, ns, name, e[i].key, &kerr);
+    if (rc == KEYS_OK)
+      rc = keys_seal(&sealed, opts->recipients, opts->n_recipients, label, e[i].data, e[i].len,
+                     &kerr);
+    if (rc != KEYS_OK) {
+      if (err != NULL) {
+        manifest_fail(err, MANIFEST_ERR_KEYS, 0, "%s: key \"%s\": %s", desc, e[i].key,
+                      kerr.message[0] ? kerr.message : keys_strerror(rc));
+        err->keys_status = rc;
+      }
+      rc = MANIFEST_ERR_KEYS;
+      goto out;
+    }
+    if (json_object_set_new(enc, e[i].key, json_string(sealed)) != 0)
+      goto nomem;
+    free(sealed);
+    sealed = NULL;
+  }
+
+  result = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:O, s:{s:s}}}",
+                     "apiVersion", MANIFEST_API_VERSION, "kind", MANIFEST_KIND,
+                     "metadata", "name", name, "namespace", ns, "annotations",
+                     MANIFEST_ANN_SCOPE, keys_scope_name(scope),
+                     "spec", "encryptedData", enc, "template", "type", type ? type : "Opaque");
+  if (result == NULL)
+    goto nomem;
+  if (immutable != NULL &&
+      json_object_set(manifest_get(result, "spec", "template", NULL), "immutable", immutable) != 0)
+    goto nomem;
+  if (json_object_size(tmeta) > 0 &&
+      json_object_set(manifest_get(result, "spec", "template", NULL), "metadata", tmeta) != 0)
+    goto nomem;
+  *out = result;
+  result = NULL;
+  rc = MANIFEST_OK;
+  goto out;
+nomem:
+  rc = manifest_fail(err, MANIFEST_ERR_NOMEM, 0, "%s: out of memory", desc);
+out:
+  free(sealed);
+  json_decref(result);
+  json_decref(enc);
+  json_decref(tmeta);
+  entries_free(e, n);
+  return rc;
+}
