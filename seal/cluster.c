@@ -1,0 +1,318 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "common.h"
+#ifdef SEAL_HAVE_KUBE
+#include "kube.h"
+/* kube_req_submit with a stream callback: the only way libkube hands over an
+ * answer that is not JSON (the controller's cert.pem through the proxy). */
+#include "../kube/internal.h"
+#endif
+
+#include "banned.h"
+
+#define CERT_CONFIGMAP_NS "seal-system"
+#define CERT_CONFIGMAP "seal-public-keys"
+#define CERT_CONFIGMAP_KEY "cert.pem"
+#define VERIFY_MAX_REPLY (1024u * 1024)
+
+/* controller URL + path, without a doubled '/' */
+static int controller_url(char *out, size_t size, const char *base, const char *path) {
+  size_t n = strlen(base);
+  while (n > 0 && base[n - 1] == '/')
+    n--;
+  if (snprintf(out, size, "%.*s%s", (int)n, base, path) >= (int)size)
+    return seal_report(SEAL_ERR_USAGE, "--controller-url '%s': too long", base);
+  return SEAL_OK;
+}
+
+#ifdef SEAL_HAVE_KUBE
+
+static const char *controller_ns(const seal_cluster_opts *o) {
+  return o->controller_namespace ? o->controller_namespace : "seal-system";
+}
+
+static const char *controller_name(const seal_cluster_opts *o) {
+  return o->controller_name ? o->controller_name : "unseal-controller";
+}
+
+static int kube_fail(const char *what, const kube_status *ks, int err) {
+  const char *msg = ks && ks->message[0] ? ks->message : kube_strerror(err);
+  return seal_report(SEAL_ERR_ENV, "%s: %s", what, msg);
+}
+
+static int kube_open(kube_client **out, const seal_cluster_opts *o) {
+  kube_config_opts copts = {0};
+  kube_client_opts kopts;
+  kube_config *cfg = NULL;
+  kube_status ks = {0};
+  int rc, st = SEAL_OK;
+
+  copts.source = KUBE_CONFIG_AUTO;
+  copts.kubeconfig = o->kubeconfig;
+  copts.context = o->context;
+  rc = kube_config_load(&cfg, &copts, &ks);
+  if (rc != KUBE_OK) {
+    st = kube_fail("kubeconfig", &ks, rc);
+    goto out;
+  }
+  kube_client_opts_init(&kopts);
+  kopts.max_retries = 2;
+  kopts.timeout_ms = SEAL_CERT_TIMEOUT_SECONDS * 1000;
+  kopts.max_response_bytes = MANIFEST_MAX_DOC_BYTES;
+  kopts.user_agent = "seal";
+  rc = kube_client_new(out, cfg, &kopts, &ks);
+  if (rc != KUBE_OK)
+    st = kube_fail("kubernetes client", &ks, rc);
+out:
+  kube_config_free(cfg);
+  return st;
+}
+
+typedef struct text_state {
+  char *buf;
+  size_t len, max;
+  int over, done;
+  long code;
+  kube_status st;
+} text_state;
+
+static int text_data(void *ud, const char *data, size_t n) {
+  text_state *t = ud;
+  if (n > t->max - t->len) {
+    t->over = 1;
+    return -1;
+  }
+  memcpy(t->buf + t->len, data, n);
+  t->len += n;
+  return 0;
+}
+
+static void text_done(void *ud, long code, json_t *body, const kube_status *st) {
+  text_state *t = ud;
+  t->done = 1;
+  t->code = code;
+  t->st = *st;
+}
+
+/* A request whose 2xx answer is text: *out (malloc'ed, NUL-terminated) gets
+ * it. A non-2xx answer is KUBE_ERR_HTTP with the server's message in st. */
+static int kube_request_sync_text(kube_client *client, const char *method, const char *path,
+                                  const char *body, size_t body_len, const char *content_type,
+                                  long *http_code, char **out, size_t *out_len, kube_status *st) {
+  kube_req_spec spec = {0};
+  text_state t = {0};
+  int rc;
+
+  *out = NULL;
+  *out_len = 0;
+  memset(st, 0, sizeof *st);
+  t.max = SEAL_MAX_CERT_BYTES > MANIFEST_MAX_DOC_BYTES ? SEAL_MAX_CERT_BYTES
+                                                        : MANIFEST_MAX_DOC_BYTES;
+  t.buf = malloc(t.max + 1);
+  if (t.buf == NULL) {
+    st->err = KUBE_ERR_NOMEM;
+    snprintf(st->message, sizeof st->message, "out of memory");
+    return KUBE_ERR_NOMEM;
+  }
+  spec.method = method;
+  spec.path = path;
+  spec.body = body;
+  spec.body_len = body_len;
+  spec.content_type = content_type;
+  spec.done = text_done;
+  spec.ud = &t;
+  spec.stream = text_data;
+  spec.timeout_ms = SEAL_CERT_TIMEOUT_SECONDS * 1000;
+  rc = kube_req_submit(client, &spec, NULL);
+  if (rc != KUBE_OK) {
+    st->err = rc;
+    snprintf(st->message, sizeof st->message, "%s %s: %s", method, path, kube_strerror(rc));
+    goto out;
+  }
+  while (!t.done) {
+    rc = kube_client_run(client, 1000);
+    if (rc < 0 && !t.done) {
+      st->err = rc;
+      snprintf(st->message, sizeof st->message, "%s %s: %s", method, path, kube_strerror(rc));
+      goto out;
+    }
+  }
+  *http_code = t.code;
+  *st = t.st;
+  if (t.over) {
+    rc = st->err = KUBE_ERR_LIMIT;
+    snprintf(st->message, sizeof st->message, "%s %s: answer larger than %zu bytes", method,
+             path, t.max);
+    goto out;
+  }
+  rc = st->err;
+  if (rc == KUBE_OK || rc == KUBE_ERR_HTTP) {
+    t.buf[t.len] = '\0';
+    *out = t.buf;
+    *out_len = t.len;
+    t.buf = NULL;
+  }
+out:
+  free(t.buf);
+  return rc;
+}
+
+/* The cert.pem of the ConfigMap; SEAL_ERR_INPUT (not reported) when it is not there. */
+static int cert_from_configmap(char **out, size_t *out_len, kube_client *client) {
+  char path[KUBE_MAX_PATH];
+  kube_status ks = {0};
+  json_t *body = NULL;
+  const char *pem;
+  long code = 0;
+  int rc, st = SEAL_OK;
+
+  if (kube_path(path, sizeof path, "v1", "configmaps", CERT_CONFIGMAP_NS, CERT_CONFIGMAP, NULL) !=
+      KUBE_OK)
+    return seal_report(SEAL_ERR_ENV, "configmap path too long");
+  rc = kube_request_sync(client, "GET", path, NULL, 0, NULL, &code, &body, &ks);
+  if (rc == KUBE_ERR_HTTP && (code == 404 || code == 403)) {
+    st = SEAL_ERR_INPUT;
+    goto out;
+  }
+  if (rc != KUBE_OK) {
+    st = kube_fail("configmap " CERT_CONFIGMAP_NS "/" CERT_CONFIGMAP, &ks, rc);
+    goto out;
+  }
+  pem = manifest_get_string(body, "data", CERT_CONFIGMAP_KEY, NULL);
+  if (pem == NULL || *pem == '\0') {
+    st = SEAL_ERR_INPUT;
+    goto out;
+  }
+  *out_len = strlen(pem);
+  *out = strdup(pem);
+  if (*out == NULL)
+    st = seal_report(SEAL_ERR_ENV, "out of memory");
+out:
+  json_decref(body);
+  return st;
+}
+
+/* The service proxy path to the controller's path p. */
+static int proxy_path(char *out, size_t size, const seal_cluster_opts *o, const char *p) {
+  char svc[300];
+  if (snprintf(svc, sizeof svc, "http:%s:http", controller_name(o)) >= (int)sizeof svc ||
+      kube_path(out, size, "v1", "services", controller_ns(o), svc, "proxy") != KUBE_OK ||
+      strlen(out) + strlen(p) >= size)
+    return seal_report(SEAL_ERR_USAGE, "controller namespace or name: not valid");
+  memcpy(out + strlen(out), p, strlen(p) + 1);
+  return SEAL_OK;
+}
+
+#endif
+
+int seal_cluster_cert(char **out, size_t *out_len, const seal_cluster_opts *opts) {
+  char url[2048];
+  long code = 0;
+  int st;
+
+  *out = NULL;
+  *out_len = 0;
+  if (opts->controller_url) {
+    if ((st = controller_url(url, sizeof url, opts->controller_url, "/v1/cert.pem")) != SEAL_OK)
+      return st;
+    st = seal_http_fetch(out, out_len, SEAL_MAX_CERT_BYTES, &code, url, NULL, 0, NULL);
+    if (st != SEAL_OK)
+      return st;
+    if (code != 200) {
+      seal_text_free(*out, *out_len);
+      *out = NULL;
+      return seal_report(SEAL_ERR_ENV, "%s: HTTP status %ld", url, code);
+    }
+    return SEAL_OK;
+  }
+#ifdef SEAL_HAVE_KUBE
+  {
+    kube_client *client = NULL;
+    kube_status ks = {0};
+    char path[KUBE_MAX_PATH];
+    int rc;
+
+    if ((st = kube_open(&client, opts)) != SEAL_OK)
+      return st;
+    st = cert_from_configmap(out, out_len, client);
+    if (st != SEAL_ERR_INPUT)
+      goto done;
+    if ((st = proxy_path(path, sizeof path, opts, "/v1/cert.pem")) != SEAL_OK)
+      goto done;
+    rc = kube_request_sync_text(client, "GET", path, NULL, 0, NULL, &code, out, out_len, &ks);
+    if (rc != KUBE_OK) {
+      free(*out);
+      *out = NULL;
+      *out_len = 0;
+      st = seal_report(SEAL_ERR_ENV,
+                       "no public key: configmap " CERT_CONFIGMAP_NS "/" CERT_CONFIGMAP
+                       " has no " CERT_CONFIGMAP_KEY " and the controller's /v1/cert.pem "
+                       "through the service proxy failed: %s (give --cert or --controller-url)",
+                       ks.message[0] ? ks.message : kube_strerror(rc));
+      goto done;
+    }
+    st = SEAL_OK;
+  done:
+    kube_client_free(client);
+    return st;
+  }
+#else
+  return seal_report(SEAL_ERR_USAGE,
+                     "no public key: give --cert, $SEAL_CERT or --controller-url");
+#endif
+}
+
+int seal_cluster_verify(char **reply, size_t *reply_len, long *http_code,
+                        const seal_cluster_opts *opts, const char *body, size_t body_len) {
+  char url[2048];
+  int st;
+
+  *reply = NULL;
+  *reply_len = 0;
+  *http_code = 0;
+  if (opts->controller_url) {
+    if ((st = controller_url(url, sizeof url, opts->controller_url, "/v1/verify")) != SEAL_OK)
+      return st;
+    return seal_http_fetch(reply, reply_len, VERIFY_MAX_REPLY, http_code, url, body, body_len,
+                           "application/yaml");
+  }
+#ifdef SEAL_HAVE_KUBE
+  {
+    kube_client *client = NULL;
+    kube_status ks = {0};
+    char path[KUBE_MAX_PATH];
+    int rc;
+
+    if ((st = kube_open(&client, opts)) != SEAL_OK)
+      return st;
+    if ((st = proxy_path(path, sizeof path, opts, "/v1/verify")) != SEAL_OK)
+      goto done;
+    rc = kube_request_sync_text(client, "POST", path, body, body_len, "application/yaml",
+                                http_code, reply, reply_len, &ks);
+    if (rc != KUBE_OK && rc != KUBE_ERR_HTTP) {
+      st = kube_fail("controller /v1/verify through the service proxy", &ks, rc);
+      goto done;
+    }
+    if (rc == KUBE_ERR_HTTP && *reply_len == 0 && ks.message[0]) {
+      /* the reasons of a refusal come back in the status message */
+      free(*reply);
+      *reply = strdup(ks.message);
+      if (*reply == NULL) {
+        st = seal_report(SEAL_ERR_ENV, "out of memory");
+        goto done;
+      }
+      *reply_len = strlen(*reply);
+    }
+    st = SEAL_OK;
+  done:
+    kube_client_free(client);
+    return st;
+  }
+#else
+  return seal_report(SEAL_ERR_USAGE, "verify: give --controller-url");
+#endif
+}

@@ -1,0 +1,180 @@
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmds.h"
+#include "common.h"
+
+#include "banned.h"
+
+static const char usage_text[] =
+    "usage: seal merge --into FILE [options] [-f IN]\n"
+    "\n"
+    "Seals the Secret on stdin (or -f) and merges its keys into the SealedSecret\n"
+    "FILE in place. The name, namespace and scope come from FILE; the other keys'\n"
+    "sealed values stay byte for byte; FILE keeps its format (YAML or JSON).\n"
+    "\n"
+    "      --into FILE            the SealedSecret to update\n"
+    "  -f, --file IN              read the Secret from IN instead of stdin\n"
+    SEAL_CERT_HELP
+    "  -h, --help                 this help\n";
+
+enum { OPT_INTO = SEAL_OPT_FIRST_FREE };
+
+static const struct option longopts[] = {
+    SEAL_CERT_LONGOPTS,
+    {"into", required_argument, NULL, OPT_INTO},
+    {"file", required_argument, NULL, 'f'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Reads path and parses exactly one document of the wanted kind. */
+static int read_one(json_t **out, manifest_format *format, const char *path,
+                    int (*is_kind)(const json_t *), const char *kind) {
+  manifest_docs docs = {0};
+  manifest_error merr = {0};
+  const char *source = seal_input_name(path);
+  char *text = NULL;
+  size_t len = 0;
+  int rc, st;
+
+  *out = NULL;
+  if ((st = seal_input_read(&text, &len, path, SEAL_MAX_INPUT_BYTES)) != SEAL_OK)
+    goto out;
+  if (format)
+    *format = seal_format_of(text, len);
+  rc = manifest_parse(&docs, text, len, source, MANIFEST_PARSE_EXPAND_LISTS, &merr);
+  if (rc != MANIFEST_OK) {
+    st = seal_report_manifest(source, 0, NULL, &merr, rc);
+    goto out;
+  }
+  if (docs.n != 1) {
+    st = seal_report(SEAL_ERR_INPUT, "%s: expected one %s, found %zu documents", source, kind,
+                     docs.n);
+    goto out;
+  }
+  if (!is_kind(docs.docs[0])) {
+    char what[512];
+    seal_describe(what, sizeof what, docs.docs[0], 0);
+    st = seal_report(SEAL_ERR_INPUT, "%s: %s: not a %s", source, what, kind);
+    goto out;
+  }
+  *out = json_incref(docs.docs[0]);
+out:
+  manifest_docs_free(&docs);
+  seal_text_free(text, len);
+  return st;
+}
+
+int cmd_merge(int argc, char **argv) {
+  seal_cert_opts certs = {0};
+  keys_public recipients[KEYS_MAX_RECIPIENTS];
+  size_t n_recipients = 0;
+  manifest_seal_opts sopts = {0};
+  manifest_error merr = {0};
+  manifest_format format = MANIFEST_YAML;
+  json_t *target = NULL, *secret = NULL, *fresh = NULL, *meta, *enc, *fresh_enc, *value;
+  const char *into = NULL, *in_path = NULL, *key, *source;
+  char *out = NULL;
+  size_t out_len = 0;
+  int c, rc, st = SEAL_OK;
+
+  while ((c = seal_getopt("merge", argc, argv, "f:h", longopts)) != -1) {
+    if (seal_cert_option(&certs, "merge", c, optarg, &st)) {
+      if (st != SEAL_OK)
+        goto out;
+      continue;
+    }
+    switch (c) {
+    case OPT_INTO:
+      into = optarg;
+      break;
+    case 'f':
+      in_path = optarg;
+      break;
+    case 'h':
+      fputs(usage_text, stdout);
+      goto out;
+    default:
+      st = SEAL_ERR_USAGE;
+      goto out;
+    }
+  }
+  if (optind < argc) {
+    st = seal_usage_error("merge", "merge: unexpected argument '%s'", argv[optind]);
+    goto out;
+  }
+  if (into == NULL) {
+    st = seal_usage_error("merge", "merge: --into is required");
+    goto out;
+  }
+  if ((st = read_one(&target, &format, into, manifest_is_sealed_secret, "SealedSecret")) != SEAL_OK)
+    goto out;
+  enc = manifest_get(target, "spec", "encryptedData", NULL);
+  if (!json_is_object(enc)) {
+    st = seal_report(SEAL_ERR_INPUT, "%s: spec.encryptedData: missing or not a map", into);
+    goto out;
+  }
+  source = seal_input_name(in_path);
+  if ((st = read_one(&secret, NULL, in_path, manifest_is_secret, "Secret")) != SEAL_OK)
+    goto out;
+
+  /* The name, namespace and scope are FILE's: the Secret on stdin only brings keys. */
+  meta = json_object_get(secret, "metadata");
+  if (!json_is_object(meta)) {
+    meta = json_object();
+    if (meta == NULL || json_object_set_new(secret, "metadata", meta) != 0) {
+      st = seal_report(SEAL_ERR_ENV, "out of memory");
+      goto out;
+    }
+  }
+  json_object_del(meta, "name");
+  json_object_del(meta, "namespace");
+  sopts.name = manifest_get_string(target, "metadata", "name", NULL);
+  sopts.namespace = manifest_get_string(target, "metadata", "namespace", NULL);
+  sopts.scope = manifest_get_string(target, "metadata", "annotations", MANIFEST_ANN_SCOPE, NULL);
+  if (sopts.scope == NULL)
+    sopts.scope = "strict";
+  if (sopts.namespace == NULL)
+    sopts.namespace = "default";
+  if (sopts.name == NULL) {
+    st = seal_report(SEAL_ERR_INPUT, "%s: metadata.name: missing", into);
+    goto out;
+  }
+
+  if ((st = seal_certs_load(recipients, &n_recipients, &certs)) != SEAL_OK)
+    goto out;
+  sopts.recipients = recipients;
+  sopts.n_recipients = n_recipients;
+  rc = manifest_seal_secret(&fresh, secret, &sopts, &merr);
+  if (rc != MANIFEST_OK) {
+    st = seal_report_manifest(source, 0, secret, &merr, rc);
+    goto out;
+  }
+  fresh_enc = manifest_get(fresh, "spec", "encryptedData", NULL);
+  json_object_foreach(fresh_enc, key, value) {
+    if (json_object_set(enc, key, value) != 0) {
+      st = seal_report(SEAL_ERR_ENV, "out of memory");
+      goto out;
+    }
+  }
+  if (json_object_size(enc) > MANIFEST_MAX_KEYS) {
+    st = seal_report(SEAL_ERR_INPUT, "%s: more than %d keys after the merge", into,
+                     MANIFEST_MAX_KEYS);
+    goto out;
+  }
+  rc = manifest_write(&out, &out_len, &target, 1, format, &merr);
+  if (rc != MANIFEST_OK) {
+    st = seal_report_manifest(into, 0, NULL, &merr, rc);
+    goto out;
+  }
+  st = seal_output_write(into, out, out_len, 0644);
+out:
+  manifest_text_free(out, out_len);
+  json_decref(fresh);
+  json_decref(secret);
+  json_decref(target);
+  return st;
+}

@@ -1,0 +1,175 @@
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmds.h"
+#include "common.h"
+
+#include "banned.h"
+
+static const char usage_text[] =
+    "usage: seal [options] [-f IN] [-w OUT]\n"
+    "\n"
+    "Reads Secrets (YAML or JSON, several documents, a List) from stdin or -f and\n"
+    "writes SealedSecrets to stdout or -w. Nothing is written when anything fails.\n"
+    "\n"
+    SEAL_CERT_HELP
+    "      --scope SCOPE          strict (default), namespace-wide or cluster-wide\n"
+    "  -n, --namespace NS         namespace for Secrets that name none (default 'default')\n"
+    "      --name NAME            name for Secrets that name none\n"
+    "  -o, --output FORMAT        yaml (default) or json\n"
+    "  -f, --file IN              read IN instead of stdin\n"
+    "  -w, --write OUT            write OUT atomically instead of stdout\n"
+    "      --allow-empty-data     seal a Secret without data\n"
+    "  -h, --help                 this help\n"
+    "      --version              print the version\n"
+    "\n";
+
+enum { OPT_SCOPE = SEAL_OPT_FIRST_FREE, OPT_NAME, OPT_ALLOW_EMPTY };
+
+static const struct option longopts[] = {
+    SEAL_CERT_LONGOPTS,
+    {"scope", required_argument, NULL, OPT_SCOPE},
+    {"namespace", required_argument, NULL, 'n'},
+    {"name", required_argument, NULL, OPT_NAME},
+    {"output", required_argument, NULL, 'o'},
+    {"file", required_argument, NULL, 'f'},
+    {"write", required_argument, NULL, 'w'},
+    {"allow-empty-data", no_argument, NULL, OPT_ALLOW_EMPTY},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+int cmd_seal(int argc, char **argv) {
+  seal_cert_opts certs = {0};
+  keys_public recipients[KEYS_MAX_RECIPIENTS];
+  size_t n_recipients = 0, i;
+  manifest_seal_opts sopts = {0};
+  manifest_docs docs = {0};
+  manifest_error merr = {0};
+  manifest_format format = MANIFEST_YAML;
+  json_t **sealed = NULL;
+  size_t n_sealed = 0;
+  const char *in_path = NULL, *out_path = NULL, *source;
+  char *text = NULL, *out = NULL;
+  size_t text_len = 0, out_len = 0;
+  int c, rc, st = SEAL_OK;
+
+  while ((c = seal_getopt("seal", argc, argv, "n:o:f:w:h", longopts)) != -1) {
+    if (seal_cert_option(&certs, "seal", c, optarg, &st)) {
+      if (st != SEAL_OK)
+        goto out;
+      continue;
+    }
+    switch (c) {
+    case OPT_SCOPE: {
+      keys_scope scope;
+      if (keys_scope_parse(&scope, optarg) != KEYS_OK) {
+        st = seal_usage_error("", "unknown scope '%s' (strict, namespace-wide, cluster-wide)",
+                              optarg);
+        goto out;
+      }
+      sopts.scope = keys_scope_name(scope);
+      break;
+    }
+    case 'n':
+      sopts.namespace = optarg;
+      break;
+    case OPT_NAME:
+      sopts.name = optarg;
+      break;
+    case 'o':
+      if ((st = seal_format_parse(&format, "", optarg)) != SEAL_OK)
+        goto out;
+      break;
+    case 'f':
+      in_path = optarg;
+      break;
+    case 'w':
+      out_path = optarg;
+      break;
+    case OPT_ALLOW_EMPTY:
+      sopts.allow_empty_data = 1;
+      break;
+    case 'h':
+      fputs(usage_text, stdout);
+      seal_print_commands(stdout);
+      goto out;
+    default:
+      st = SEAL_ERR_USAGE;
+      goto out;
+    }
+  }
+  if (optind < argc) {
+    st = seal_usage_error("", "unexpected argument '%s'", argv[optind]);
+    goto out;
+  }
+  if (sopts.namespace && !keys_name_valid(sopts.namespace)) {
+    st = seal_usage_error("", "-n '%s': not a valid namespace", sopts.namespace);
+    goto out;
+  }
+  if (sopts.name && !keys_name_valid(sopts.name)) {
+    st = seal_usage_error("", "--name '%s': not a valid name", sopts.name);
+    goto out;
+  }
+
+  source = seal_input_name(in_path);
+  if ((st = seal_input_read(&text, &text_len, in_path, SEAL_MAX_INPUT_BYTES)) != SEAL_OK)
+    goto out;
+  rc = manifest_parse(&docs, text, text_len, source, MANIFEST_PARSE_EXPAND_LISTS, &merr);
+  if (rc != MANIFEST_OK) {
+    st = seal_report_manifest(source, 0, NULL, &merr, rc);
+    goto out;
+  }
+  if (docs.n == 0) {
+    st = seal_report(SEAL_ERR_INPUT, "%s: no Secret in the input", source);
+    goto out;
+  }
+  for (i = 0; i < docs.n; i++) {
+    if (!manifest_is_secret(docs.docs[i])) {
+      char what[512];
+      seal_describe(what, sizeof what, docs.docs[i], i);
+      st = seal_report(SEAL_ERR_INPUT, "%s: %s: not a Secret (apiVersion v1, kind Secret)", source,
+                       what);
+      goto out;
+    }
+  }
+
+  if ((st = seal_certs_load(recipients, &n_recipients, &certs)) != SEAL_OK)
+    goto out;
+  sopts.recipients = recipients;
+  sopts.n_recipients = n_recipients;
+
+  sealed = calloc(docs.n, sizeof *sealed);
+  if (sealed == NULL) {
+    st = seal_report(SEAL_ERR_ENV, "out of memory");
+    goto out;
+  }
+  for (i = 0; i < docs.n; i++) {
+    manifest_seal_opts one = sopts;
+    one.index = i;
+    if (one.namespace == NULL && manifest_get_string(docs.docs[i], "metadata", "namespace", NULL) == NULL)
+      one.namespace = "default";
+    rc = manifest_seal_secret(&sealed[i], docs.docs[i], &one, &merr);
+    if (rc != MANIFEST_OK) {
+      st = seal_report_manifest(source, i, docs.docs[i], &merr, rc);
+      goto out;
+    }
+    n_sealed++;
+  }
+  rc = manifest_write(&out, &out_len, sealed, n_sealed, format, &merr);
+  if (rc != MANIFEST_OK) {
+    st = seal_report_manifest(out_path ? out_path : "stdout", 0, NULL, &merr, rc);
+    goto out;
+  }
+  st = seal_output_write(out_path, out, out_len, 0644);
+out:
+  for (i = 0; i < n_sealed; i++)
+    json_decref(sealed[i]);
+  free(sealed);
+  manifest_text_free(out, out_len);
+  manifest_docs_free(&docs);
+  seal_text_free(text, text_len);
+  return st;
+}

@@ -1,0 +1,181 @@
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmds.h"
+#include "common.h"
+
+#include "banned.h"
+
+static const char usage_text[] =
+    "usage: seal unseal --private-key FILE... [-f IN] [-w OUT] [-o yaml|json]\n"
+    "\n"
+    "Offline recovery: reads SealedSecrets and writes the plain Secrets they hold\n"
+    "(data base64, template applied and rendered), opened with the private keys of\n"
+    "the given files. The output is plain text: handle it like the secret it is.\n"
+    "\n"
+    "      --private-key FILE     armored private key file; repeatable\n"
+    "  -f, --file IN              read IN instead of stdin\n"
+    "  -w, --write OUT            write OUT atomically (mode 0600) instead of stdout\n"
+    "  -o, --output FORMAT        yaml (default) or json\n"
+    "  -h, --help                 this help\n";
+
+enum { OPT_PRIVATE_KEY = SEAL_OPT_FIRST_FREE };
+
+#define MAX_KEY_FILES 64
+#define MAX_KEY_FILE_BYTES (1024 * 1024)
+
+static const struct option longopts[] = {
+    {"private-key", required_argument, NULL, OPT_PRIVATE_KEY},
+    {"file", required_argument, NULL, 'f'},
+    {"write", required_argument, NULL, 'w'},
+    {"output", required_argument, NULL, 'o'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Every private key of every file into one keyring. */
+static int load_keyring(keys_keyring **out, char *const *paths, size_t n) {
+  keys_keyring *ring = NULL;
+  keys_error kerr = {0};
+  char *text = NULL;
+  size_t len = 0, i;
+  int rc, st = SEAL_OK;
+
+  rc = keys_keyring_new(&ring);
+  if (rc != KEYS_OK) {
+    st = seal_report_keys(NULL, NULL, rc);
+    goto out;
+  }
+  for (i = 0; i < n; i++) {
+    size_t added = 0;
+    rc = keys_file_read(&text, &len, paths[i], MAX_KEY_FILE_BYTES, &kerr);
+    if (rc != KEYS_OK) {
+      st = seal_report_keys(paths[i], &kerr, rc);
+      goto out;
+    }
+    rc = keys_armor_read_private(ring, &added, text, len, &kerr);
+    seal_text_free(text, len);
+    text = NULL;
+    if (rc == KEYS_ERR_EXISTS) /* the same key in two files */
+      continue;
+    if (rc != KEYS_OK) {
+      st = seal_report_keys(paths[i], &kerr, rc);
+      goto out;
+    }
+    if (added == 0) {
+      st = seal_report(SEAL_ERR_INPUT, "%s: no SEAL PRIVATE KEY block", paths[i]);
+      goto out;
+    }
+  }
+  *out = ring;
+  ring = NULL;
+out:
+  seal_text_free(text, len);
+  keys_keyring_free(ring);
+  return st;
+}
+
+int cmd_unseal(int argc, char **argv) {
+  char *key_paths[MAX_KEY_FILES];
+  size_t n_keys = 0, i, n_plain = 0;
+  keys_keyring *ring = NULL;
+  manifest_docs docs = {0};
+  manifest_error merr = {0};
+  manifest_format format = MANIFEST_YAML;
+  json_t **plain = NULL;
+  const char *in_path = NULL, *out_path = NULL, *source;
+  char *text = NULL, *out = NULL;
+  size_t text_len = 0, out_len = 0;
+  int c, rc, st = SEAL_OK;
+
+  while ((c = seal_getopt("unseal", argc, argv, "f:w:o:h", longopts)) != -1) {
+    switch (c) {
+    case OPT_PRIVATE_KEY:
+      if (n_keys >= MAX_KEY_FILES) {
+        st = seal_usage_error("unseal", "unseal: more than %d --private-key options",
+                              MAX_KEY_FILES);
+        goto out;
+      }
+      key_paths[n_keys++] = optarg;
+      break;
+    case 'f':
+      in_path = optarg;
+      break;
+    case 'w':
+      out_path = optarg;
+      break;
+    case 'o':
+      if ((st = seal_format_parse(&format, "unseal", optarg)) != SEAL_OK)
+        goto out;
+      break;
+    case 'h':
+      fputs(usage_text, stdout);
+      goto out;
+    default:
+      st = SEAL_ERR_USAGE;
+      goto out;
+    }
+  }
+  if (optind < argc) {
+    st = seal_usage_error("unseal", "unseal: unexpected argument '%s'", argv[optind]);
+    goto out;
+  }
+  if (n_keys == 0) {
+    st = seal_usage_error("unseal", "unseal: --private-key is required");
+    goto out;
+  }
+  if ((st = load_keyring(&ring, key_paths, n_keys)) != SEAL_OK)
+    goto out;
+
+  source = seal_input_name(in_path);
+  if ((st = seal_input_read(&text, &text_len, in_path, SEAL_MAX_INPUT_BYTES)) != SEAL_OK)
+    goto out;
+  rc = manifest_parse(&docs, text, text_len, source, MANIFEST_PARSE_EXPAND_LISTS, &merr);
+  if (rc != MANIFEST_OK) {
+    st = seal_report_manifest(source, 0, NULL, &merr, rc);
+    goto out;
+  }
+  if (docs.n == 0) {
+    st = seal_report(SEAL_ERR_INPUT, "%s: no SealedSecret in the input", source);
+    goto out;
+  }
+  plain = calloc(docs.n, sizeof *plain);
+  if (plain == NULL) {
+    st = seal_report(SEAL_ERR_ENV, "out of memory");
+    goto out;
+  }
+  for (i = 0; i < docs.n; i++) {
+    if (!manifest_is_sealed_secret(docs.docs[i])) {
+      char what[512];
+      seal_describe(what, sizeof what, docs.docs[i], i);
+      st = seal_report(SEAL_ERR_INPUT, "%s: %s: not a SealedSecret (seal.dev/v1)", source, what);
+      goto out;
+    }
+    rc = manifest_unseal_sealed(&plain[i], docs.docs[i], ring, MANIFEST_UNSEAL_RENDER, NULL,
+                                &merr);
+    if (rc != MANIFEST_OK) {
+      st = seal_report_manifest(source, i, docs.docs[i], &merr, rc);
+      goto out;
+    }
+    n_plain++;
+  }
+  rc = manifest_write(&out, &out_len, plain, n_plain, format, &merr);
+  if (rc != MANIFEST_OK) {
+    st = seal_report_manifest(out_path ? out_path : "stdout", 0, NULL, &merr, rc);
+    goto out;
+  }
+  fprintf(stderr, "seal: warning: the output holds %zu plain-text Secret%s: do not commit it\n",
+          n_plain, n_plain == 1 ? "" : "s");
+  st = seal_output_write(out_path, out, out_len, 0600);
+out:
+  for (i = 0; i < n_plain; i++)
+    json_decref(plain[i]);
+  free(plain);
+  manifest_text_free(out, out_len);
+  manifest_docs_free(&docs);
+  seal_text_free(text, text_len);
+  keys_keyring_free(ring);
+  return st;
+}

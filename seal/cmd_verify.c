@@ -1,0 +1,155 @@
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmds.h"
+#include "common.h"
+
+#include "banned.h"
+
+static const char usage_text[] =
+    "usage: seal verify [-f IN] [options]\n"
+    "\n"
+    "Sends each SealedSecret of IN (default stdin) to the controller's /v1/verify\n"
+    "and reports for each whether every value unseals in the cluster. Exits 1 when\n"
+    "any does not.\n"
+    "\n"
+    "  -f, --file IN              read IN instead of stdin\n"
+    SEAL_CLUSTER_HELP
+    "  -h, --help                 this help\n";
+
+static const struct option longopts[] = {
+    SEAL_CLUSTER_LONGOPTS,
+    {"file", required_argument, NULL, 'f'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* The controller's reasons as one line: a JSON message, or the text. */
+static void reason_of(char *out, size_t size, const char *reply, size_t len) {
+  json_t *j = NULL;
+  const char *msg = NULL;
+  size_t i, o = 0;
+
+  if (reply && len)
+    j = json_loadb(reply, len, 0, NULL);
+  if (j) {
+    msg = json_string_value(json_object_get(j, "message"));
+    if (msg == NULL)
+      msg = json_string_value(json_object_get(j, "reason"));
+  }
+  if (msg == NULL && j) {
+    char *dump = json_dumps(j, JSON_COMPACT);
+    snprintf(out, size, "%s", dump ? dump : "");
+    free(dump);
+    json_decref(j);
+    return;
+  }
+  if (msg) {
+    snprintf(out, size, "%s", msg);
+    json_decref(j);
+    return;
+  }
+  for (i = 0; reply && i < len && o + 3 < size; i++) {
+    char ch = reply[i];
+    if (ch == '\r')
+      continue;
+    if (ch == '\n') {
+      if (i + 1 < len && o > 0) {
+        out[o++] = ';';
+        out[o++] = ' ';
+      }
+      continue;
+    }
+    out[o++] = (ch >= 0x20 && ch < 0x7f) ? ch : '?';
+  }
+  out[o] = '\0';
+}
+
+int cmd_verify(int argc, char **argv) {
+  seal_cluster_opts cluster = {0};
+  manifest_docs docs = {0};
+  manifest_error merr = {0};
+  const char *in_path = NULL, *source;
+  char *text = NULL;
+  size_t text_len = 0, i, failed = 0;
+  int c, rc, st = SEAL_OK;
+
+  while ((c = seal_getopt("verify", argc, argv, "f:h", longopts)) != -1) {
+    if (seal_cluster_option(&cluster, c, optarg))
+      continue;
+    switch (c) {
+    case 'f':
+      in_path = optarg;
+      break;
+    case 'h':
+      fputs(usage_text, stdout);
+      goto out;
+    default:
+      st = SEAL_ERR_USAGE;
+      goto out;
+    }
+  }
+  if (optind < argc) {
+    st = seal_usage_error("verify", "verify: unexpected argument '%s'", argv[optind]);
+    goto out;
+  }
+  source = seal_input_name(in_path);
+  if ((st = seal_input_read(&text, &text_len, in_path, SEAL_MAX_INPUT_BYTES)) != SEAL_OK)
+    goto out;
+  rc = manifest_parse(&docs, text, text_len, source, MANIFEST_PARSE_EXPAND_LISTS, &merr);
+  if (rc != MANIFEST_OK) {
+    st = seal_report_manifest(source, 0, NULL, &merr, rc);
+    goto out;
+  }
+  if (docs.n == 0) {
+    st = seal_report(SEAL_ERR_INPUT, "%s: no SealedSecret in the input", source);
+    goto out;
+  }
+  for (i = 0; i < docs.n; i++) {
+    char what[512];
+    seal_describe(what, sizeof what, docs.docs[i], i);
+    if (!manifest_is_sealed_secret(docs.docs[i])) {
+      st = seal_report(SEAL_ERR_INPUT, "%s: %s: not a SealedSecret (seal.dev/v1)", source, what);
+      goto out;
+    }
+  }
+  for (i = 0; i < docs.n; i++) {
+    char what[512], reason[600];
+    char *body = NULL, *reply = NULL;
+    size_t body_len = 0, reply_len = 0;
+    long code = 0;
+
+    seal_describe(what, sizeof what, docs.docs[i], i);
+    rc = manifest_write(&body, &body_len, &docs.docs[i], 1, MANIFEST_JSON, &merr);
+    if (rc != MANIFEST_OK) {
+      st = seal_report_manifest(source, i, docs.docs[i], &merr, rc);
+      goto out;
+    }
+    st = seal_cluster_verify(&reply, &reply_len, &code, &cluster, body, body_len);
+    manifest_text_free(body, body_len);
+    if (st != SEAL_OK) {
+      free(reply);
+      goto out;
+    }
+    reason_of(reason, sizeof reason, reply, reply_len);
+    free(reply);
+    if (code == 200) {
+      printf("%s: %s: ok\n", source, what);
+    } else if (code == 409 || code == 400 || code == 422) {
+      seal_report(SEAL_ERR_FOUND, "%s: %s: does not unseal: %s", source, what, reason);
+      failed++;
+    } else {
+      st = seal_report(SEAL_ERR_ENV, "%s: %s: the controller answered HTTP %ld: %s", source, what,
+                       code, reason);
+      goto out;
+    }
+  }
+  if (failed)
+    st = SEAL_ERR_FOUND;
+out:
+  manifest_docs_free(&docs);
+  seal_text_free(text, text_len);
+  return st;
+}

@@ -1,0 +1,157 @@
+#ifndef SEAL_CLI_COMMON_H
+#define SEAL_CLI_COMMON_H
+
+/*
+ * Helpers shared by the seal subcommands: status codes and their mapping to
+ * exit codes, error reporting, reading input, loading recipient keys and
+ * writing output. Only main() turns a status into an exit code.
+ */
+
+#include <getopt.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keys.h"
+#include "manifest.h"
+
+/* Statuses the subcommands return; seal_exit_code() maps them. */
+typedef enum seal_status {
+  SEAL_OK = 0,
+  SEAL_ERR_INPUT = -1, /* the input or the keys are wrong: exit 1 */
+  SEAL_ERR_FOUND = -2, /* scan found something, verify failed: exit 1, already reported */
+  SEAL_ERR_USAGE = -3, /* bad command line: exit 2 */
+  SEAL_ERR_ENV = -4,   /* memory, output, network, cluster: exit 2 */
+} seal_status;
+
+#define SEAL_MAX_INPUT_BYTES (64u * 1024 * 1024) /* a whole input stream */
+#define SEAL_MAX_CERT_BYTES (256u * 1024)         /* a certificate file or download */
+#define SEAL_MAX_CERT_SOURCES 16
+#define SEAL_CERT_TIMEOUT_SECONDS 30L
+
+/* The one mapping from status to exit code: 0 ok, 1 input or keys wrong,
+ * 2 usage or environment. */
+int seal_exit_code(int status);
+
+/* Prints "seal: <message>" on stderr and returns status. */
+int seal_report(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A usage error: prints the message and a hint at "seal <cmd> --help". */
+int seal_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Status of a failed keys_ or manifest_ call. */
+int seal_status_from_keys(int status);
+int seal_status_from_manifest(int status);
+/* Reports a failed keys_ call about subject (a file, a URL) and returns its status. */
+int seal_report_keys(const char *subject, const keys_error *err, int status);
+/* Reports a failed manifest_ call; source names the input, doc (may be NULL)
+ * and index (0-based) the document. */
+int seal_report_manifest(const char *source, size_t index, const json_t *doc,
+                         const manifest_error *err, int status);
+/* "document 2 (Secret kotaemon/api-keys)" for index 1 */
+void seal_describe(char *out, size_t out_size, const json_t *doc, size_t index);
+
+/* getopt_long with the project's handling of unknown options and missing
+ * arguments: returns the option, -1 at the end, or '?' after reporting. */
+int seal_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
+                const struct option *longopts);
+
+/* ---- input and output ----------------------------------------------------- */
+
+/* The whole of path (NULL or "-": stdin), at most max bytes, NUL-terminated.
+ * Release with seal_text_free (input may hold secrets). */
+int seal_input_read(char **out, size_t *out_len, const char *path, size_t max);
+void seal_text_free(char *text, size_t len);
+const char *seal_input_name(const char *path);
+
+/* "yaml" or "json" */
+int seal_format_parse(manifest_format *out, const char *cmd, const char *text);
+/* The format of text as read: JSON when the first non-blank character is { or [. */
+manifest_format seal_format_of(const char *text, size_t len);
+
+/* Writes data to stdout, or to path atomically with mode; nothing is written
+ * on failure. */
+int seal_output_write(const char *path, const char *data, size_t len, unsigned mode);
+
+/* Runs argv (no shell), captures at most max bytes of its stdout. *exit_code is
+ * the program's exit status (or -1 when it did not exit normally). */
+int seal_run_capture(char **out, size_t *out_len, size_t max, int *exit_code,
+                     char *const argv[]);
+
+/* ---- recipient certificates ---------------------------------------------- */
+
+/* Options every command that needs the cluster's public key shares. */
+typedef struct seal_cluster_opts {
+  const char *kubeconfig;
+  const char *context;
+  const char *controller_namespace; /* default seal-system */
+  const char *controller_name;      /* default unseal-controller */
+  const char *controller_url;       /* straight to the controller */
+} seal_cluster_opts;
+
+typedef struct seal_cert_opts {
+  const char *sources[SEAL_MAX_CERT_SOURCES];
+  size_t n_sources;
+  uint8_t pinned[KEYS_MAX_RECIPIENTS][KEYS_ID_BYTES];
+  size_t n_pinned;
+  seal_cluster_opts cluster;
+} seal_cert_opts;
+
+/* Long option codes for the shared options, and their table entries. */
+enum {
+  SEAL_OPT_CERT = 1000,
+  SEAL_OPT_KEY_ID,
+  SEAL_OPT_KUBECONFIG,
+  SEAL_OPT_CONTEXT,
+  SEAL_OPT_CONTROLLER_NS,
+  SEAL_OPT_CONTROLLER_NAME,
+  SEAL_OPT_CONTROLLER_URL,
+  SEAL_OPT_FIRST_FREE,
+};
+
+#define SEAL_CLUSTER_LONGOPTS                                                  \
+  {"kubeconfig", required_argument, NULL, SEAL_OPT_KUBECONFIG},                \
+      {"context", required_argument, NULL, SEAL_OPT_CONTEXT},                  \
+      {"controller-namespace", required_argument, NULL, SEAL_OPT_CONTROLLER_NS}, \
+      {"controller-name", required_argument, NULL, SEAL_OPT_CONTROLLER_NAME},  \
+      {"controller-url", required_argument, NULL, SEAL_OPT_CONTROLLER_URL}
+
+#define SEAL_CERT_LONGOPTS                                                     \
+  {"cert", required_argument, NULL, SEAL_OPT_CERT},                            \
+      {"key-id", required_argument, NULL, SEAL_OPT_KEY_ID}, SEAL_CLUSTER_LONGOPTS
+
+#define SEAL_CLUSTER_HELP                                                      \
+  "      --kubeconfig FILE      kubeconfig to use (else $KUBECONFIG, ~/.kube/config)\n" \
+  "      --context NAME         kubeconfig context to use\n"                   \
+  "      --controller-namespace NS  the controller's namespace (seal-system)\n"   \
+  "      --controller-name NAME the controller's Service (unseal-controller)\n"   \
+  "      --controller-url URL   talk to the controller at URL directly\n"
+
+#define SEAL_CERT_HELP                                                         \
+  "      --cert FILE|URL        public key(s) to seal for; repeatable\n"       \
+  "                             (path, file://, http://, https://; else $SEAL_CERT,\n" \
+  "                             else the cluster's)\n"                         \
+  "      --key-id ID            only seal for this key id; repeatable\n" SEAL_CLUSTER_HELP
+
+/* Handles a shared option: 1 when c was one (and *status is set), else 0. */
+int seal_cluster_option(seal_cluster_opts *opts, int c, const char *arg);
+int seal_cert_option(seal_cert_opts *opts, const char *cmd, int c, const char *arg, int *status);
+
+/* The recipients: every key block of every --cert (else $SEAL_CERT, else the
+ * cluster's), duplicates dropped, each checked against the pins; prints
+ * "sealing for key <id>" for each on stderr. */
+int seal_certs_load(keys_public *out, size_t *n_out, const seal_cert_opts *opts);
+
+/* Fetches a URL (http, https) into memory, at most max bytes. With body set
+ * it POSTs body with content_type. *http_code receives the status. */
+int seal_http_fetch(char **out, size_t *out_len, size_t max, long *http_code, const char *url,
+                    const char *body, size_t body_len, const char *content_type);
+
+/* The cluster's public key text: the ConfigMap seal-system/seal-public-keys,
+ * then the controller's /v1/cert.pem through the service proxy; or the
+ * controller URL when one is given. */
+int seal_cluster_cert(char **out, size_t *out_len, const seal_cluster_opts *opts);
+
+/* POSTs body to the controller's /v1/verify (through the service proxy, or
+ * the controller URL); *http_code is its answer, *reply its body. */
+int seal_cluster_verify(char **reply, size_t *reply_len, long *http_code,
+                        const seal_cluster_opts *opts, const char *body, size_t body_len);
+
+#endif
