@@ -56,8 +56,8 @@ int cmd_seal(int argc, char **argv) {
   size_t text_len = 0, out_len = 0;
   int c, rc, st = SEAL_OK;
 
-  while ((c = seal_getopt("seal", argc, argv, "n:o:f:w:h", longopts)) != -1) {
-    if (seal_cert_option(&certs, "seal", c, optarg, &st)) {
+  while ((c = seal_getopt("", argc, argv, "n:o:f:w:h", longopts)) != -1) {
+    if (seal_cert_option(&certs, "", c, optarg, &st)) {
       if (st != SEAL_OK)
         goto out;
       continue;

@@ -100,6 +100,25 @@ static const char *strip_prefix(const char *msg, const char *prefix) {
   return msg;
 }
 
+/* Drops leading "document 2 (Secret): " and "Secret ns/name: " parts that the
+ * caller's own description already says. */
+static const char *strip_described(const char *msg, const char *inner) {
+  for (;;) {
+    const char *next = strip_prefix(msg, inner);
+    if (next == msg && strncmp(msg, "document ", 9) == 0) {
+      const char *close = strstr(msg, "): ");
+      const char *colon = strstr(msg, ": ");
+      if (close && (colon == NULL || close < colon || colon == close + 1))
+        next = close + 3;
+      else if (colon && strspn(msg + 9, "0123456789") == (size_t)(colon - msg - 9))
+        next = colon + 2;
+    }
+    if (next == msg)
+      return msg;
+    msg = next;
+  }
+}
+
 int seal_report_manifest(const char *source, size_t index, const json_t *doc,
                          const manifest_error *err, int status) {
   const char *msg = err && err->message[0] ? err->message : manifest_strerror(status);
@@ -112,29 +131,34 @@ int seal_report_manifest(const char *source, size_t index, const json_t *doc,
     return seal_report(st, "%s: %s", source, msg);
   seal_describe(what, sizeof what, doc, index);
   manifest_describe(inner, sizeof inner, doc, index);
-  msg = strip_prefix(msg, what);
-  msg = strip_prefix(msg, inner);
+  msg = strip_described(msg, inner);
   return seal_report(st, "%s: %s: %s", source, what, msg);
 }
 
 int seal_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
                 const struct option *longopts) {
+  char opts[64];
+  const char *bad, *sep = cmd && *cmd ? ": " : "";
   int c;
+
+  /* a leading ':' makes a missing argument ':' rather than '?' */
+  snprintf(opts, sizeof opts, ":%s", shortopts);
   opterr = 0;
-  c = getopt_long(argc, argv, shortopts, longopts, NULL);
-  if (c == '?' || c == ':') {
-    const char *bad = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
-    if (optopt && strchr(shortopts, optopt) && optopt != ':')
-      seal_usage_error(cmd, "%s: option '-%c' needs an argument", cmd, optopt);
-    else if (optopt)
-      seal_usage_error(cmd, "%s: unknown option '-%c'", cmd, optopt);
-    else if (strncmp(bad, "--", 2) == 0 && strchr(bad, '=') == NULL)
-      seal_usage_error(cmd, "%s: unknown option or missing argument '%s'", cmd, bad);
+  c = getopt_long(argc, argv, opts, longopts, NULL);
+  if (c != '?' && c != ':')
+    return c;
+  bad = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+  if (optopt > 0 && optopt < 128 && !(bad[0] == '-' && bad[1] == '-')) {
+    if (c == ':')
+      seal_usage_error(cmd, "%s%soption '-%c' needs an argument", cmd, sep, optopt);
     else
-      seal_usage_error(cmd, "%s: unknown option '%s'", cmd, bad);
-    return '?';
+      seal_usage_error(cmd, "%s%sunknown option '-%c'", cmd, sep, optopt);
+  } else if (c == ':') {
+    seal_usage_error(cmd, "%s%soption '%s' needs an argument", cmd, sep, bad);
+  } else {
+    seal_usage_error(cmd, "%s%sunknown option '%s'", cmd, sep, bad);
   }
-  return c;
+  return '?';
 }
 
 /* ---- input and output ----------------------------------------------------- */
