@@ -82,6 +82,14 @@ int keys_data_key_valid(const char *key)
   return 1;
 }
 
+/* Namespaces are DNS-1123 labels: at most 63 characters, no dots. This
+ * keeps the longest strict label (578 bytes) within KEYS_LABEL_MAX. */
+#define KEYS_NAMESPACE_MAX 63
+static int namespace_valid(const char *ns)
+{
+  return keys_name_valid(ns) && strlen(ns) <= KEYS_NAMESPACE_MAX && strchr(ns, '.') == NULL;
+}
+
 /* The start of a name for a message, never more than a line. */
 static int shown(const char *s)
 {
@@ -101,10 +109,10 @@ int keys_label(char *out, size_t out_size, keys_scope scope, const char *ns, con
                        "data key \"%.*s\" is not valid: want 1 to 253 of [-._a-zA-Z0-9], not "
                        "\".\" or \"..\"",
                        shown(data_key), data_key ? data_key : "");
-  if (scope != KEYS_SCOPE_CLUSTER && !keys_name_valid(ns))
+  if (scope != KEYS_SCOPE_CLUSTER && !namespace_valid(ns))
     return keys_i_fail(err, KEYS_ERR_INVALID,
-                       "namespace \"%.*s\" of key \"%s\" is not a DNS-1123 name (lowercase "
-                       "letters, digits, '-' and '.', at most 253)",
+                       "namespace \"%.*s\" of key \"%s\" is not a DNS-1123 label (lowercase "
+                       "letters, digits and '-', at most 63)",
                        shown(ns), ns ? ns : "", data_key);
   if (scope == KEYS_SCOPE_STRICT && !keys_name_valid(name))
     return keys_i_fail(err, KEYS_ERR_INVALID,
