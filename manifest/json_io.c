@@ -51,7 +51,10 @@ int manifest_json_read(manifest_docs *out, const char *text, size_t len, const c
     if (chunk > (size_t)MANIFEST_MAX_DOC_BYTES)
       chunk = (size_t)MANIFEST_MAX_DOC_BYTES;
     memset(&jerr, 0, sizeof jerr);
-    doc = json_loadb(text + pos, chunk, JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES, &jerr);
+    /* JSON_ALLOW_NUL: YAML's "\0" reads as a NUL, so JSON's "\u0000" must too,
+     * or a document written as JSON does not read back. */
+    doc = json_loadb(text + pos, chunk,
+                     JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     if (doc == NULL) {
       if (chunk < len - pos && jerr.position >= (int)chunk - 1)
         return manifest_fail(err, MANIFEST_ERR_LIMIT, line,
