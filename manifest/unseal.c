@@ -471,8 +471,9 @@ int manifest_reseal_sealed(json_t *sealed, const keys_keyring *ring, const keys_
     free(resealed);
     resealed = NULL;
   }
-  /* Every value re-sealed: only now is the document changed. */
-  if (json_object_update_existing(enc, fresh) != 0) {
+  /* Every value re-sealed: only now is the document changed. A SealedSecret
+   * without encryptedData has nothing to re-seal. */
+  if (json_object_size(fresh) > 0 && json_object_update_existing(enc, fresh) != 0) {
     rc = manifest_fail(err, MANIFEST_ERR_NOMEM, 0, "%s: out of memory", ref);
     goto out;
   }
