@@ -1,0 +1,160 @@
+#ifndef SEAL_CTL_H
+#define SEAL_CTL_H
+
+/*
+ * The controller's parts and what they share. One thread (the loop) owns the
+ * kube client, the caches, the queue and the leader state; the HTTP threads
+ * read only the keyring (under its rwlock) and the atomic flags.
+ */
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "keys.h"
+#include "kube.h"
+#include "manifest.h"
+#include "map.h"
+#include "options.h"
+#include "queue.h"
+
+#define CTL_DIGEST_BYTES 32
+#define CTL_UID_MAX 64
+#define CTL_RV_MAX 32
+#define CTL_KEY_MAX 512 /* "namespace/name" */
+
+typedef struct ctl ctl;
+
+/* ---- key manager (keymgr.c) --------------------------------------------- */
+
+typedef struct ctl_keymgr {
+  pthread_rwlock_t lock;    /* guards ring and cert */
+  keys_keyring *ring;
+  char cert[KEYS_ARMOR_MAX]; /* newest active public key, armored; "" when none */
+  uint8_t newest_id[KEYS_ID_BYTES];
+  int have_newest;
+  /* loop thread only */
+  ctl_map *names;           /* key Secret name -> key id hex (to drop deleted ones) */
+  int generating;           /* a first key is being created */
+  int cm_dirty;             /* the ConfigMap may need writing */
+  int cm_in_flight;
+  long generation;          /* bumps whenever the keyring changes */
+} ctl_keymgr;
+
+int ctl_keymgr_init(ctl_keymgr *km);
+void ctl_keymgr_destroy(ctl_keymgr *km);
+/* Key Secret watch events (loop thread). Returns 1 when the keyring changed. */
+int ctl_keymgr_on_secret(ctl *c, kube_event_type type, json_t *obj);
+/* Housekeeping each loop turn: first key, ConfigMap (leader only). */
+void ctl_keymgr_tick(ctl *c);
+/* Generates a key and creates its Secret; the hook key renewal builds on. */
+int ctl_keymgr_add_new_key(ctl *c);
+size_t ctl_keymgr_count(ctl_keymgr *km);
+
+/* ---- leader election (leader.c) ----------------------------------------- */
+
+typedef struct ctl_leader {
+  int enabled;
+  int is_leader;
+  int in_flight;
+  int released;
+  int64_t next_try_ms;
+  int64_t last_renew_ms;      /* last successful acquire or renew */
+  char observed_rv[CTL_RV_MAX];
+  char observed_holder[256];
+  int64_t observed_ms;        /* when observed_rv last changed */
+  long transitions;
+  char identity[256];
+} ctl_leader;
+
+void ctl_leader_init(ctl *c);
+void ctl_leader_tick(ctl *c);
+/* Gives the Lease up (shutdown); runs the loop until done or deadline. */
+void ctl_leader_release(ctl *c, int64_t deadline_ms);
+
+/* ---- reconcile (reconcile.c) -------------------------------------------- */
+
+/* What is kept of each SealedSecret: its JSON text, without managedFields and
+ * last-applied-configuration. */
+typedef struct ctl_sealed {
+  char *json;
+  size_t json_len;
+  int gave_up;
+} ctl_sealed;
+
+/* What is kept of each owned Secret: no data, only a digest of what we manage. */
+typedef struct ctl_owned {
+  char uid[CTL_UID_MAX];
+  char rv[CTL_RV_MAX];
+  char owner_uid[CTL_UID_MAX]; /* uid of the controller ownerReference, "" when none */
+  uint8_t digest[CTL_DIGEST_BYTES];
+  int immutable;
+  int managed;                 /* seal.dev/managed: "true" */
+  /* a live version found equivalent to a desired digest (manifest_secret_matches) */
+  char equal_rv[CTL_RV_MAX];
+  uint8_t equal_digest[CTL_DIGEST_BYTES];
+} ctl_owned;
+
+void ctl_sealed_free(void *p);
+void ctl_owned_free(void *p);
+void ctl_reconcile_on_sealed(ctl *c, kube_event_type type, json_t *obj);
+void ctl_reconcile_on_secret(ctl *c, kube_event_type type, json_t *obj);
+/* Starts as many queued reconciles as allowed (loop thread, leader only). */
+void ctl_reconcile_pump(ctl *c);
+void ctl_reconcile_enqueue_all(ctl *c);
+/* Digest of the fields of a Secret the controller manages. */
+int ctl_secret_digest(uint8_t out[CTL_DIGEST_BYTES], const json_t *secret);
+/* Fills owned from a live Secret. */
+void ctl_owned_from_secret(ctl_owned *o, const json_t *secret);
+
+/* ---- HTTP (http.c) ------------------------------------------------------ */
+
+typedef struct ctl_http ctl_http;
+int ctl_http_start(ctl_http **out, ctl *c);
+void ctl_http_stop(ctl_http *h);
+
+/* ---- the controller (controller.c) -------------------------------------- */
+
+#define CTL_MAX_WATCHES (2 * CTL_MAX_NAMESPACES + 1)
+
+struct ctl {
+  const ctl_options *opts;
+  kube_config *cfg;
+  kube_client *client;
+  ctl_queue *queue;
+  ctl_keymgr keys;
+  ctl_leader leader;
+  ctl_http *http;
+  ctl_map *sealed; /* ns/name -> ctl_sealed */
+  ctl_map *owned;  /* ns/name -> ctl_owned */
+  kube_watch *w_keys;
+  kube_watch *w_sealed[CTL_MAX_NAMESPACES];
+  kube_watch *w_owned[CTL_MAX_NAMESPACES];
+  size_t n_watch;
+  char key_namespace[256];
+  long ops_in_flight;  /* reconciles started and not finished */
+  long max_ops;
+  int was_ready;
+  atomic_int ready;         /* keys loaded and first lists synced */
+  atomic_int stopping;
+  atomic_llong last_turn_ms;
+};
+
+int64_t ctl_now_ms(void);      /* monotonic */
+int64_t ctl_wall_s(void);      /* seconds since the epoch */
+int ctl_is_leader(const ctl *c);
+/* kube_request with metrics by verb and code. */
+int ctl_request(ctl *c, const char *verb, const char *method, const char *path, json_t *body,
+                kube_done_fn cb, void *ud);
+/* Frees JSON text made by json_dumps (jansson's allocator, which wipes). */
+void ctl_json_text_free(char *text);
+/* The object's "namespace/name" into out; -1 when missing. */
+int ctl_object_key(char *out, size_t out_size, const json_t *obj);
+
+int ctl_run(const ctl_options *opts);
+void ctl_request_stop(void);
+
+#endif

@@ -1,0 +1,388 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "ctl.h"
+#include "log.h"
+#include "metrics.h"
+
+#include "banned.h"
+
+#define KEY_LABEL "seal.dev/key"
+#define KEY_ANN_CREATED "seal.dev/created-at"
+#define KEY_SECRET_TYPE "seal.dev/key"
+#define KEY_PREFIX "seal-key-"
+#define CM_NAME "seal-public-keys"
+
+int ctl_keymgr_init(ctl_keymgr *km)
+{
+  memset(km, 0, sizeof(*km));
+  if (pthread_rwlock_init(&km->lock, NULL) != 0)
+    return -1;
+  if (keys_keyring_new(&km->ring) != KEYS_OK || ctl_map_new(&km->names, free) != 0) {
+    keys_keyring_free(km->ring);
+    pthread_rwlock_destroy(&km->lock);
+    return -1;
+  }
+  return 0;
+}
+
+void ctl_keymgr_destroy(ctl_keymgr *km)
+{
+  keys_keyring_free(km->ring);
+  km->ring = NULL;
+  ctl_map_free(km->names);
+  km->names = NULL;
+  pthread_rwlock_destroy(&km->lock);
+}
+
+size_t ctl_keymgr_count(ctl_keymgr *km)
+{
+  pthread_rwlock_rdlock(&km->lock);
+  size_t n = keys_keyring_count(km->ring);
+  pthread_rwlock_unlock(&km->lock);
+  return n;
+}
+
+/* Recomputes the newest key's armor and the metrics; write lock held. */
+static void refresh_locked(ctl_keymgr *km)
+{
+  long active = 0, compromised = 0;
+  size_t n = keys_keyring_count(km->ring);
+  for (size_t i = 0; i < n; i++) {
+    if (keys_keypair_state(keys_keyring_at(km->ring, i)) == KEYS_STATE_COMPROMISED)
+      compromised++;
+    else
+      active++;
+  }
+  ctl_metrics_keys(active, compromised);
+
+  const keys_keypair *newest = keys_keyring_newest_active(km->ring);
+  uint8_t old_id[KEYS_ID_BYTES];
+  int had = km->have_newest;
+  memcpy(old_id, km->newest_id, sizeof(old_id));
+  if (newest == NULL) {
+    km->cert[0] = '\0';
+    km->have_newest = 0;
+  } else {
+    const keys_public *pub = keys_keypair_public(newest);
+    size_t len = 0;
+    if (keys_armor_write_public(km->cert, sizeof(km->cert), &len, pub,
+                                keys_keypair_created(newest)) != KEYS_OK)
+      km->cert[0] = '\0';
+    memcpy(km->newest_id, pub->id, KEYS_ID_BYTES);
+    km->have_newest = 1;
+  }
+  if (had != km->have_newest || memcmp(old_id, km->newest_id, KEYS_ID_BYTES) != 0)
+    km->cm_dirty = 1;
+  km->generation++;
+}
+
+static int remove_by_name(ctl_keymgr *km, const char *name)
+{
+  const char *hex = ctl_map_get(km->names, name);
+  uint8_t id[KEYS_ID_BYTES];
+  int changed = 0;
+  if (hex == NULL)
+    return 0;
+  if (keys_id_parse(id, hex) == KEYS_OK) {
+    pthread_rwlock_wrlock(&km->lock);
+    if (keys_keyring_remove(km->ring, id) == KEYS_OK) {
+      refresh_locked(km);
+      changed = 1;
+    }
+    pthread_rwlock_unlock(&km->lock);
+  }
+  ctl_map_del(km->names, name);
+  return changed;
+}
+
+int ctl_keymgr_on_secret(ctl *c, kube_event_type type, json_t *obj)
+{
+  ctl_keymgr *km = &c->keys;
+  const char *name = manifest_get_string(obj, "metadata", "name", NULL);
+  const char *b64 = manifest_get_string(obj, "data", "private.key", NULL);
+  const char *label = manifest_get_string(obj, "metadata", "labels", KEY_LABEL, NULL);
+  uint8_t *armor = NULL;
+  size_t armor_len = 0;
+  keys_keyring *tmp = NULL;
+  keys_error kerr = {0};
+  int changed = 0;
+  size_t added = 0;
+
+  if (name == NULL)
+    return 0;
+  if (type == KUBE_EVENT_DELETED) {
+    changed = remove_by_name(km, name);
+    if (changed)
+      ctl_log(CTL_LOG_WARN, "key secret deleted: its key no longer unseals", "namespace",
+              c->key_namespace, "name", name, NULL);
+    return changed;
+  }
+  if (b64 == NULL) {
+    ctl_log(CTL_LOG_WARN, "key secret has no data private.key, ignored", "namespace",
+            c->key_namespace, "name", name, NULL);
+    return remove_by_name(km, name);
+  }
+  if (keys_base64_decode(&armor, &armor_len, b64, strlen(b64)) != KEYS_OK) {
+    ctl_log(CTL_LOG_WARN, "key secret: private.key is not base64, ignored", "namespace",
+            c->key_namespace, "name", name, NULL);
+    goto out;
+  }
+  if (keys_keyring_new(&tmp) != KEYS_OK)
+    goto out;
+  if (keys_armor_read_private(tmp, &added, (const char *)armor, armor_len, &kerr) != KEYS_OK ||
+      added != 1) {
+    ctl_log(CTL_LOG_WARN, "key secret: private.key does not hold one private key, ignored",
+            "namespace", c->key_namespace, "name", name, "reason",
+            added > 1 ? "several keys" : kerr.message, NULL);
+    goto out;
+  }
+  keys_state state =
+      (label && strcmp(label, "compromised") == 0) ? KEYS_STATE_COMPROMISED : KEYS_STATE_ACTIVE;
+  const keys_keypair *parsed = keys_keyring_at(tmp, 0);
+  char hex[KEYS_ID_HEX_BYTES];
+  keys_id_hex(hex, keys_keypair_public(parsed)->id);
+
+  /* a key Secret renamed or re-keyed: forget what the name held before */
+  const char *old_hex = ctl_map_get(km->names, name);
+  if (old_hex && strcmp(old_hex, hex) != 0)
+    changed |= remove_by_name(km, name);
+
+  pthread_rwlock_wrlock(&km->lock);
+  keys_keypair *have = keys_keyring_find(km->ring, keys_keypair_public(parsed)->id);
+  if (have) {
+    if (keys_keypair_state(have) != state) {
+      keys_keypair_set_state(have, state);
+      refresh_locked(km);
+      changed = 1;
+    }
+  } else {
+    size_t n2 = 0;
+    if (keys_armor_read_private(km->ring, &n2, (const char *)armor, armor_len, &kerr) ==
+            KEYS_OK &&
+        n2 == 1) {
+      keys_keypair *kp = keys_keyring_find(km->ring, keys_keypair_public(parsed)->id);
+      if (kp)
+        keys_keypair_set_state(kp, state);
+      refresh_locked(km);
+      changed = 1;
+    }
+  }
+  pthread_rwlock_unlock(&km->lock);
+  char *hex_copy = strdup(hex);
+  if (hex_copy && ctl_map_put(km->names, name, hex_copy) != 0)
+    free(hex_copy);
+  if (changed)
+    ctl_log(CTL_LOG_INFO, "key loaded", "key_id", hex, "state",
+            state == KEYS_STATE_COMPROMISED ? "compromised" : "active", NULL);
+
+out:
+  keys_keyring_free(tmp);
+  if (armor)
+    keys_plain_free(armor, armor_len);
+  return changed;
+}
+
+/* ---- a new key ---------------------------------------------------------- */
+
+typedef struct new_key_op {
+  ctl *c;
+  keys_keypair *kp;
+  char name[64];
+} new_key_op;
+
+static void new_key_done(void *ud, long http_code, json_t *body, const kube_status *st)
+{
+  new_key_op *op = ud;
+  ctl *c = op->c;
+  keys_error kerr = {0};
+  (void)body;
+  c->keys.generating = 0;
+  if (st->err == KUBE_OK) {
+    char hex[KEYS_ID_HEX_BYTES];
+    keys_id_hex(hex, keys_keypair_public(op->kp)->id);
+    pthread_rwlock_wrlock(&c->keys.lock);
+    if (keys_keyring_add(c->keys.ring, &op->kp, &kerr) == KEYS_OK)
+      refresh_locked(&c->keys);
+    pthread_rwlock_unlock(&c->keys.lock);
+    char *hex_copy = strdup(hex);
+    if (hex_copy && ctl_map_put(c->keys.names, op->name, hex_copy) != 0)
+      free(hex_copy);
+    ctl_log(CTL_LOG_INFO, "key generated", "namespace", c->key_namespace, "name", op->name,
+            "key_id", hex, NULL);
+  } else if (http_code == 409) {
+    ctl_log(CTL_LOG_INFO, "key secret already exists", "namespace", c->key_namespace, "name",
+            op->name, NULL);
+  } else {
+    ctl_log(CTL_LOG_ERROR, "cannot create the key secret", "namespace", c->key_namespace,
+            "name", op->name, "error", st->message, NULL);
+  }
+  keys_keypair_free(op->kp);
+  free(op);
+}
+
+int ctl_keymgr_add_new_key(ctl *c)
+{
+  new_key_op *op = NULL;
+  char *priv = NULL;
+  char pub[KEYS_ARMOR_MAX];
+  char *priv_b64 = NULL, *pub_b64 = NULL;
+  size_t priv_len = 0, pub_len = 0, b64_len = 0;
+  char hex[KEYS_ID_HEX_BYTES];
+  char created[40];
+  char path[KUBE_MAX_PATH];
+  json_t *secret = NULL;
+  int rc = -1;
+
+  op = calloc(1, sizeof(*op));
+  priv = sodium_malloc(KEYS_ARMOR_MAX);
+  if (op == NULL || priv == NULL)
+    goto out;
+  op->c = c;
+  int64_t now = ctl_wall_s();
+  if (keys_keypair_generate(&op->kp, now) != KEYS_OK)
+    goto out;
+  if (keys_armor_write_private(priv, KEYS_ARMOR_MAX, &priv_len, op->kp) != KEYS_OK ||
+      keys_armor_write_public(pub, sizeof(pub), &pub_len, keys_keypair_public(op->kp), now) !=
+          KEYS_OK ||
+      keys_base64_encode(&priv_b64, &b64_len, (const uint8_t *)priv, priv_len) != KEYS_OK ||
+      keys_base64_encode(&pub_b64, &b64_len, (const uint8_t *)pub, pub_len) != KEYS_OK ||
+      keys_time_format(created, sizeof(created), now) != KEYS_OK)
+    goto out;
+  keys_id_hex(hex, keys_keypair_public(op->kp)->id);
+  snprintf(op->name, sizeof(op->name), KEY_PREFIX "%s", hex);
+
+  secret = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}, s:{s:s}}, s:s, s:{s:s, s:s}}", "apiVersion",
+                     "v1", "kind", "Secret", "metadata", "name", op->name, "namespace",
+                     c->key_namespace, "labels", KEY_LABEL, "active", "annotations",
+                     KEY_ANN_CREATED, created, "type", KEY_SECRET_TYPE, "data", "private.key",
+                     priv_b64, "public.key", pub_b64);
+  if (secret == NULL)
+    goto out;
+  if (kube_path(path, sizeof(path), "v1", "secrets", c->key_namespace, NULL, NULL) != KUBE_OK)
+    goto out;
+  c->keys.generating = 1;
+  if (ctl_request(c, "create", "POST", path, secret, new_key_done, op) != KUBE_OK) {
+    c->keys.generating = 0;
+    goto out;
+  }
+  op = NULL;
+  rc = 0;
+out:
+  json_decref(secret);
+  if (priv_b64) {
+    sodium_memzero(priv_b64, strlen(priv_b64));
+    free(priv_b64);
+  }
+  free(pub_b64);
+  if (priv)
+    sodium_free(priv);
+  if (op) {
+    keys_keypair_free(op->kp);
+    free(op);
+  }
+  if (rc != 0)
+    ctl_log(CTL_LOG_ERROR, "cannot generate a key", "namespace", c->key_namespace, NULL);
+  return rc;
+}
+
+/* ---- the ConfigMap seal-public-keys -------------------------------------- */
+
+static void cm_write_done(void *ud, long http_code, json_t *body, const kube_status *st)
+{
+  ctl *c = ud;
+  (void)body;
+  c->keys.cm_in_flight = 0;
+  if (st->err == KUBE_OK) {
+    ctl_log(CTL_LOG_INFO, "public key published", "namespace", c->key_namespace, "name", CM_NAME,
+            NULL);
+    return;
+  }
+  c->keys.cm_dirty = 1; /* try again on a later turn */
+  ctl_log(CTL_LOG_WARN, "cannot publish the public key", "namespace", c->key_namespace, "name",
+          CM_NAME, "error", st->message, NULL);
+  (void)http_code;
+}
+
+static void cm_get_done(void *ud, long http_code, json_t *body, const kube_status *st)
+{
+  ctl *c = ud;
+  char cert[KEYS_ARMOR_MAX];
+  char path[KUBE_MAX_PATH];
+  json_t *cm = NULL;
+  const char *method = "PUT";
+
+  pthread_rwlock_rdlock(&c->keys.lock);
+  memcpy(cert, c->keys.cert, sizeof(cert));
+  pthread_rwlock_unlock(&c->keys.lock);
+
+  if (st->err == KUBE_OK && body) {
+    const char *live = manifest_get_string(body, "data", "cert.pem", NULL);
+    if (live && strcmp(live, cert) == 0) {
+      c->keys.cm_in_flight = 0;
+      return; /* already published: no write */
+    }
+    cm = json_deep_copy(body);
+    if (cm == NULL)
+      goto fail;
+    json_t *data = json_object();
+    if (data == NULL || json_object_set_new(data, "cert.pem", json_string(cert)) != 0 ||
+        json_object_set_new(cm, "data", data) != 0)
+      goto fail;
+    if (kube_path(path, sizeof(path), "v1", "configmaps", c->key_namespace, CM_NAME, NULL))
+      goto fail;
+  } else if (http_code == 404) {
+    method = "POST";
+    cm = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap",
+                   "metadata", "name", CM_NAME, "namespace", c->key_namespace, "data",
+                   "cert.pem", cert);
+    if (cm == NULL ||
+        kube_path(path, sizeof(path), "v1", "configmaps", c->key_namespace, NULL, NULL))
+      goto fail;
+  } else {
+    goto fail;
+  }
+  if (ctl_request(c, strcmp(method, "POST") == 0 ? "create" : "update", method, path, cm,
+                  cm_write_done, c) != KUBE_OK)
+    goto fail;
+  json_decref(cm);
+  return;
+fail:
+  json_decref(cm);
+  c->keys.cm_in_flight = 0;
+  c->keys.cm_dirty = 1;
+  ctl_log(CTL_LOG_WARN, "cannot publish the public key", "namespace", c->key_namespace, "name",
+          CM_NAME, "error", st->err ? st->message : "out of memory", NULL);
+}
+
+void ctl_keymgr_tick(ctl *c)
+{
+  ctl_keymgr *km = &c->keys;
+  char path[KUBE_MAX_PATH];
+
+  if (!ctl_is_leader(c) || atomic_load(&c->stopping) || !kube_watch_synced(c->w_keys))
+    return;
+  if (!km->generating && ctl_keymgr_count(km) == 0) {
+    (void)ctl_keymgr_add_new_key(c);
+    return;
+  }
+  if (km->cm_dirty && !km->cm_in_flight && km->have_newest) {
+    static int64_t next_ms;
+    int64_t now = ctl_now_ms();
+    if (now < next_ms)
+      return;
+    next_ms = now + 1000;
+    km->cm_dirty = 0;
+    if (kube_path(path, sizeof(path), "v1", "configmaps", c->key_namespace, CM_NAME, NULL) !=
+        KUBE_OK)
+      return;
+    km->cm_in_flight = 1;
+    if (ctl_request(c, "get", "GET", path, NULL, cm_get_done, c) != KUBE_OK) {
+      km->cm_in_flight = 0;
+      km->cm_dirty = 1;
+    }
+  }
+}

@@ -1,0 +1,55 @@
+#ifndef SEAL_CTL_OPTIONS_H
+#define SEAL_CTL_OPTIONS_H
+
+/*
+ * Command-line options of unseal-controller. Every flag can also come from a
+ * SEAL_* environment variable (--key-renew-period <- SEAL_KEY_RENEW_PERIOD);
+ * a flag given on the command line wins over the environment.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CTL_MAX_NAMESPACES 64
+
+typedef struct ctl_options {
+  char *kubeconfig;     /* NULL: in cluster, then $KUBECONFIG, then ~/.kube/config */
+  char *context;        /* kubeconfig context, NULL: current */
+  char *namespaces[CTL_MAX_NAMESPACES]; /* watched namespaces; none: all */
+  size_t n_namespaces;
+  char *key_namespace;  /* where key Secrets, the ConfigMap and the Lease live */
+  char *listen;         /* [host]:port of the HTTP API */
+  char *metrics_listen; /* [host]:port of /metrics */
+  int log_json;         /* --log-format json */
+  int log_level;        /* ctl_log_level */
+  int leader_elect;
+  char *lease_name;
+  int64_t lease_duration_ms;
+  int64_t renew_deadline_ms;
+  int64_t retry_period_ms;
+  int64_t key_renew_period_ms; /* issue 6 uses it; 0 turns renewal off */
+  double qps;
+  long burst;
+  long max_in_flight;
+  long max_retries;
+  int64_t ping_threshold_ms; /* /ping fails when the loop has not turned for this long */
+  double http_rate;          /* verify and rotate: requests per second */
+  long http_burst;
+  long http_max_connections;
+  int64_t http_timeout_ms;   /* idle connection timeout */
+  int64_t shutdown_timeout_ms;
+  int help;
+  int version;
+} ctl_options;
+
+/* Fills opts from defaults, then the environment, then argv. Returns 0, or -1
+ * with a message in err (usage error). */
+int ctl_options_parse(ctl_options *opts, int argc, char **argv, char *err, size_t err_size);
+void ctl_options_free(ctl_options *opts);
+void ctl_options_usage(FILE *out);
+
+/* "15s", "1m30s", "720h", "250ms", a bare number of seconds. -1 if malformed. */
+int ctl_duration_parse(int64_t *out_ms, const char *text);
+
+#endif
