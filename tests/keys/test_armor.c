@@ -19,11 +19,9 @@
 
 #include "banned.h"
 
-static json_t *root;
-
 static const char *key_text(size_t i, const char *what)
 {
-  return vectors_str(json_array_get(json_object_get(root, "keys"), i), what);
+  return vectors_str(json_array_get(json_object_get(vectors_root, "keys"), i), what);
 }
 
 static int read_public(const char *text, keys_public **keys, size_t *n, keys_error *err)
@@ -39,7 +37,7 @@ static int read_public(const char *text, keys_public **keys, size_t *n, keys_err
 
 static void test_armored_vectors(void **state)
 {
-  const json_t *armored = json_object_get(root, "armored"), *v, *pub;
+  const json_t *armored = json_object_get(vectors_root, "armored"), *v, *pub;
   size_t i, j;
 
   (void)state;
@@ -83,7 +81,7 @@ static void test_vector_keys(void **state)
 {
   (void)state;
   for (size_t i = 0; i < 3; i++) {
-    keys_public *keys = NULL, pub = vectors_public(root, i);
+    keys_public *keys = NULL, pub = vectors_public(vectors_root, i);
     keys_keyring *ring = NULL;
     const keys_keypair *kp;
     size_t n = 0, added = 0;
@@ -199,7 +197,7 @@ static void test_armor_limits(void **state)
                                           38, &err),
                    KEYS_ERR_MALFORMED);
   /* a low-order public key in armor */
-  lo = vectors_b64(json_string_value(json_array_get(json_object_get(root, "low_order_public_keys"),
+  lo = vectors_b64(json_string_value(json_array_get(json_object_get(vectors_root, "low_order_public_keys"),
                                                     2)),
                    NULL, KEYS_PUBLIC_BYTES);
   {
@@ -312,7 +310,7 @@ static void test_read_private_all_or_nothing(void **state)
   assert_int_equal(added, 2);
   assert_int_equal(keys_keyring_count(ring), 2);
   {
-    keys_public p1 = vectors_public(root, 1);
+    keys_public p1 = vectors_public(vectors_root, 1);
     const keys_keypair *kp = keys_keyring_find(ring, p1.id);
 
     assert_non_null(kp);
@@ -505,14 +503,6 @@ int main(int argc, char **argv)
       cmocka_unit_test_setup_teardown(test_file_write, make_dir, remove_dir),
       cmocka_unit_test_setup_teardown(test_file_read, make_dir, remove_dir),
   };
-  int rc;
 
-  if (keys_init() != KEYS_OK)
-    return 1;
-  root = vectors_load(argc, argv);
-  if (root == NULL)
-    return 1;
-  rc = cmocka_run_group_tests(tests, NULL, NULL);
-  json_decref(root);
-  return rc;
+  return vectors_main(argc, argv, "keys_armor", tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -16,13 +16,11 @@
 
 #include "banned.h"
 
-static json_t *root;
-
 static void test_vector_keypairs(void **state)
 {
   (void)state;
   for (size_t i = 0; i < 3; i++) {
-    const json_t *key = json_array_get(json_object_get(root, "keys"), i);
+    const json_t *key = json_array_get(json_object_get(vectors_root, "keys"), i);
     uint8_t *sk = vectors_b64(vectors_str(key, "private"), NULL, KEYS_SECRET_BYTES);
     uint8_t *pk = vectors_b64(vectors_str(key, "public"), NULL, KEYS_PUBLIC_BYTES);
     keys_keypair *kp = NULL;
@@ -155,8 +153,8 @@ static void test_keyring_order(void **state)
 
 static void test_keyring_add_refuses_same_id(void **state)
 {
-  keys_keyring *ring = vectors_ring(root, 0);
-  const json_t *key = json_array_get(json_object_get(root, "keys"), 0);
+  keys_keyring *ring = vectors_ring(vectors_root, 0);
+  const json_t *key = json_array_get(json_object_get(vectors_root, "keys"), 0);
   uint8_t *sk = vectors_b64(vectors_str(key, "private"), NULL, KEYS_SECRET_BYTES);
   keys_keypair *again = NULL;
   keys_error err = {0};
@@ -204,14 +202,6 @@ int main(int argc, char **argv)
       cmocka_unit_test(test_keyring_add_refuses_same_id),
       cmocka_unit_test(test_keyring_many),
   };
-  int rc;
 
-  if (keys_init() != KEYS_OK)
-    return 1;
-  root = vectors_load(argc, argv);
-  if (root == NULL)
-    return 1;
-  rc = cmocka_run_group_tests(tests, NULL, NULL);
-  json_decref(root);
-  return rc;
+  return vectors_main(argc, argv, "keys_keyring", tests, sizeof(tests) / sizeof(tests[0]));
 }

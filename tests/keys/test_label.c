@@ -15,11 +15,9 @@
 
 #include "banned.h"
 
-static json_t *root;
-
 static void test_vector_labels(void **state)
 {
-  const json_t *labels = json_object_get(root, "labels"), *v;
+  const json_t *labels = json_object_get(vectors_root, "labels"), *v;
   size_t i;
 
   (void)state;
@@ -240,14 +238,6 @@ int main(int argc, char **argv)
       cmocka_unit_test(test_label_errors),  cmocka_unit_test(test_time),
       cmocka_unit_test(test_base64),        cmocka_unit_test(test_strerror),
   };
-  int rc;
 
-  if (keys_init() != KEYS_OK)
-    return 1;
-  root = vectors_load(argc, argv);
-  if (root == NULL)
-    return 1;
-  rc = cmocka_run_group_tests(tests, NULL, NULL);
-  json_decref(root);
-  return rc;
+  return vectors_main(argc, argv, "keys_label", tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -16,8 +16,6 @@
 
 #include "banned.h"
 
-static json_t *root;
-
 static int status_of_why(const char *why)
 {
   if (strcmp(why, "malformed") == 0)
@@ -49,15 +47,15 @@ static int unseal_text(keys_keyring *ring, const char *label, const char *text, 
 
 static void test_vectors_valid(void **state)
 {
-  const json_t *valid = json_object_get(root, "valid"), *v;
+  const json_t *valid = json_object_get(vectors_root, "valid"), *v;
   size_t i;
 
   (void)state;
   assert_true(json_array_size(valid) >= 8);
   json_array_foreach(valid, i, v) {
     size_t with = (size_t)json_integer_value(json_object_get(v, "decrypt_with"));
-    keys_keyring *ring = vectors_ring(root, with);
-    keys_public pub = vectors_public(root, with);
+    keys_keyring *ring = vectors_ring(vectors_root, with);
+    keys_public pub = vectors_public(vectors_root, with);
     const char *sealed = vectors_str(v, "sealed");
     uint8_t *want, *m = NULL, used[KEYS_ID_BYTES] = {0};
     size_t want_len, m_len = 0;
@@ -81,14 +79,14 @@ static void test_vectors_valid(void **state)
 
 static void test_vectors_invalid(void **state)
 {
-  const json_t *invalid = json_object_get(root, "invalid"), *v;
+  const json_t *invalid = json_object_get(vectors_root, "invalid"), *v;
   size_t i;
 
   (void)state;
   assert_true(json_array_size(invalid) >= 19);
   json_array_foreach(invalid, i, v) {
     size_t with = (size_t)json_integer_value(json_object_get(v, "decrypt_with"));
-    keys_keyring *ring = vectors_ring(root, with);
+    keys_keyring *ring = vectors_ring(vectors_root, with);
     keys_error err = {0};
     int want = status_of_why(vectors_str(v, "why")), rc;
 
@@ -104,10 +102,10 @@ static void test_vectors_invalid(void **state)
 
 static void test_no_key_message(void **state)
 {
-  const json_t *valid = json_object_get(root, "valid");
+  const json_t *valid = json_object_get(vectors_root, "valid");
   const char *two = vectors_str(json_array_get(valid, 4), "sealed"); /* keys 0 and 1 */
-  keys_keyring *ring = vectors_ring(root, 2);
-  keys_public p0 = vectors_public(root, 0), p1 = vectors_public(root, 1);
+  keys_keyring *ring = vectors_ring(vectors_root, 2);
+  keys_public p0 = vectors_public(vectors_root, 0), p1 = vectors_public(vectors_root, 1);
   keys_error err = {0};
 
   (void)state;
@@ -124,8 +122,8 @@ static void test_no_key_message(void **state)
 
 static void test_label_message(void **state)
 {
-  const char *one = vectors_str(json_array_get(json_object_get(root, "valid"), 0), "sealed");
-  keys_keyring *ring = vectors_ring(root, 0);
+  const char *one = vectors_str(json_array_get(json_object_get(vectors_root, "valid"), 0), "sealed");
+  keys_keyring *ring = vectors_ring(vectors_root, 0);
   keys_error err = {0};
 
   (void)state;
@@ -138,7 +136,7 @@ static void test_label_message(void **state)
 
 static void test_low_order_keys(void **state)
 {
-  const json_t *list = json_object_get(root, "low_order_public_keys"), *v;
+  const json_t *list = json_object_get(vectors_root, "low_order_public_keys"), *v;
   keys_public good;
   keys_keyring *ring = fresh_ring(&good, 1);
   size_t i;
@@ -273,9 +271,9 @@ static void test_recipients(void **state)
 
 static void test_two_keys_either(void **state)
 {
-  const json_t *keys = json_object_get(root, "keys");
-  keys_public pubs[2] = {vectors_public(root, 0), vectors_public(root, 1)};
-  keys_keyring *a = vectors_ring(root, 0), *b = vectors_ring(root, 1), *both = NULL;
+  const json_t *keys = json_object_get(vectors_root, "keys");
+  keys_public pubs[2] = {vectors_public(vectors_root, 0), vectors_public(vectors_root, 1)};
+  keys_keyring *a = vectors_ring(vectors_root, 0), *b = vectors_ring(vectors_root, 1), *both = NULL;
   char armored[2 * KEYS_ARMOR_MAX];
   char *text = NULL;
   uint8_t *back = NULL, used[KEYS_ID_BYTES];
@@ -384,7 +382,7 @@ static void test_hostile_text(void **state)
       "", "=", "====", "AQ==", "AQE=", " AQE+", "AQE+\n", "AQE+Ih99E0B8/7PXFmie+SlvulcRG6oA===",
       "AQE+Ih99E0B8/7PX\0mie", "not base64 at all", "AQEAAAAAAAAAAAAAAAAAAAAA",
   };
-  keys_keyring *ring = vectors_ring(root, 0);
+  keys_keyring *ring = vectors_ring(vectors_root, 0);
   uint8_t ids[KEYS_MAX_RECIPIENTS][KEYS_ID_BYTES];
   size_t n = 9;
   keys_error err = {0};
@@ -518,14 +516,6 @@ int main(int argc, char **argv)
       cmocka_unit_test(test_flip_every_byte), cmocka_unit_test(test_hostile_text),
       cmocka_unit_test(test_bad_arguments),   cmocka_unit_test(test_reseal),
   };
-  int rc;
 
-  if (keys_init() != KEYS_OK)
-    return 1;
-  root = vectors_load(argc, argv);
-  if (root == NULL)
-    return 1;
-  rc = cmocka_run_group_tests(tests, NULL, NULL);
-  json_decref(root);
-  return rc;
+  return vectors_main(argc, argv, "keys_value", tests, sizeof(tests) / sizeof(tests[0]));
 }

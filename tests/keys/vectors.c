@@ -15,6 +15,24 @@
 
 #include "banned.h"
 
+json_t *vectors_root;
+
+int vectors_main(int argc, char **argv, const char *name, const struct CMUnitTest *tests,
+                 size_t n)
+{
+  int rc;
+
+  if (keys_init() != KEYS_OK)
+    return 1;
+  vectors_root = vectors_load(argc, argv);
+  if (vectors_root == NULL)
+    return 1;
+  rc = _cmocka_run_group_tests(name, tests, n, NULL, NULL);
+  json_decref(vectors_root);
+  vectors_root = NULL;
+  return rc;
+}
+
 json_t *vectors_load(int argc, char **argv)
 {
   const char *where = argc > 1 ? argv[1] : getenv("SEAL_TESTVECTORS");

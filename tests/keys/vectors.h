@@ -6,9 +6,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <setjmp.h>
+#include <stdarg.h>
+
+#include <cmocka.h>
 #include <jansson.h>
 
 #include "keys.h"
+
+/* The vectors, loaded by vectors_main. */
+extern json_t *vectors_root;
+
+/* keys_init, loads the vectors, runs the cmocka group, frees the vectors. */
+int vectors_main(int argc, char **argv, const char *name, const struct CMUnitTest *tests,
+                 size_t n);
 
 /* Loads the vectors from argv[1] or $SEAL_TESTVECTORS (the folder or the
  * file); the root object, or NULL after printing why. */
