@@ -89,6 +89,10 @@ int kube_lines_feed(kube_lines *l, const char *data, size_t n, kube_line_fn on_l
     }
     memcpy(l->buf + l->len, data, take);
     l->len += take;
+    if (l->len > l->max && l->buf[l->len - 1] != '\r') { /* only a '\r' may pass the maximum */
+      kube_lines_reset(l);
+      return KUBE_ERR_LIMIT;
+    }
     if (nl == NULL)
       return 0;
     data += take + 1;
