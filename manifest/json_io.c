@@ -26,6 +26,37 @@ static size_t skip_blank(const char *text, size_t len, size_t i) {
   return i;
 }
 
+/* The nesting depth of the JSON value at the start of text, up to its end
+ * (strings skipped): checked before jansson sees it, so a deep document is
+ * a limit error whatever its depth. */
+static int prescan_depth(const char *text, size_t len) {
+  int depth = 0, max = 0, in_string = 0;
+  size_t i;
+
+  for (i = 0; i < len; i++) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\')
+        i++;
+      else if (c == '"')
+        in_string = 0;
+      continue;
+    }
+    if (c == '"') {
+      in_string = 1;
+    } else if (c == '{' || c == '[') {
+      if (++depth > max)
+        max = depth;
+      if (max > MANIFEST_MAX_DEPTH)
+        return max;
+    } else if (c == '}' || c == ']') {
+      if (--depth <= 0)
+        return max;
+    }
+  }
+  return max;
+}
+
 int manifest_json_read(manifest_docs *out, const char *text, size_t len, const char *source,
                        manifest_error *err) {
   json_error_t jerr;
@@ -50,6 +81,10 @@ int manifest_json_read(manifest_docs *out, const char *text, size_t len, const c
     chunk = len - pos;
     if (chunk > (size_t)MANIFEST_MAX_DOC_BYTES)
       chunk = (size_t)MANIFEST_MAX_DOC_BYTES;
+    if (prescan_depth(text + pos, chunk) > MANIFEST_MAX_DEPTH)
+      return manifest_fail(err, MANIFEST_ERR_LIMIT, line,
+                           "%s:%ld: json: document %zu nests deeper than %d levels", source,
+                           line, out->n + 1, MANIFEST_MAX_DEPTH);
     memset(&jerr, 0, sizeof jerr);
     /* JSON_ALLOW_NUL: YAML's "\0" reads as a NUL, so JSON's "\u0000" must too,
      * or a document written as JSON does not read back. */
@@ -63,12 +98,6 @@ int manifest_json_read(manifest_docs *out, const char *text, size_t len, const c
       col = jerr.column;
       return manifest_fail(err, MANIFEST_ERR_PARSE, line + jerr.line - 1,
                            "%s:%ld:%ld: json: %s", source, line + jerr.line - 1, col, jerr.text);
-    }
-    if (manifest_depth(doc, MANIFEST_MAX_DEPTH + 1) > MANIFEST_MAX_DEPTH) {
-      json_decref(doc);
-      return manifest_fail(err, MANIFEST_ERR_LIMIT, line,
-                           "%s:%ld: json: document %zu nests deeper than %d levels", source,
-                           line, out->n + 1, MANIFEST_MAX_DEPTH);
     }
     used = jerr.position > 0 ? (size_t)jerr.position : 0;
     if (used == 0 || used > chunk) {

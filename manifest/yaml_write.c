@@ -56,24 +56,29 @@ static int emit_string(writer *w, const char *s, size_t n) {
 }
 
 /* The shortest text that reads back as the same double, always with a '.'
- * so that every YAML reader types it as a float. */
+ * so that every YAML reader types it as a float: 100.0, 0.25, 1.0e+300. */
 static void format_real(char *out, size_t out_size, double d) {
-  char tmp[32];
+  char tmp[48];
   char *e;
   int prec;
 
+  if (d == 0 || (fabs(d) >= 1e-5 && fabs(d) < 1e16)) {
+    for (prec = 1; prec <= 17; prec++) {
+      snprintf(tmp, sizeof tmp, "%.*f", prec, d);
+      if (strtod(tmp, NULL) == d)
+        break;
+    }
+    snprintf(out, out_size, "%s", tmp);
+    return;
+  }
   for (prec = 1; prec <= 17; prec++) {
     snprintf(tmp, sizeof tmp, "%.*g", prec, d);
     if (strtod(tmp, NULL) == d)
       break;
   }
-  if (strchr(tmp, '.') != NULL || strchr(tmp, 'n') != NULL || strchr(tmp, 'i') != NULL) {
-    snprintf(out, out_size, "%s", tmp);
-    return;
-  }
   e = strchr(tmp, 'e');
-  if (e == NULL) {
-    snprintf(out, out_size, "%s.0", tmp);
+  if (strchr(tmp, '.') != NULL || e == NULL) {
+    snprintf(out, out_size, "%s", tmp);
     return;
   }
   snprintf(out, out_size, "%.*s.0%s", (int)(e - tmp), tmp, e);
