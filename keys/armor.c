@@ -50,6 +50,21 @@ static enum block_kind kind_of(const char *line, size_t len, const char *const *
   return BLOCK_NONE;
 }
 
+/* A BEGIN or END line of ours that is not exact: trailing blanks, another
+ * kind, or an END outside a block. */
+static int looks_like_armor(const char *line, size_t len)
+{
+  static const char *const prefixes[] = {"-----BEGIN SEAL ", "-----END SEAL "};
+
+  for (size_t i = 0; i < 2; i++) {
+    size_t n = strlen(prefixes[i]);
+
+    if (len >= n && memcmp(line, prefixes[i], n) == 0)
+      return 1;
+  }
+  return 0;
+}
+
 /* "Name: value" with Name of [A-Za-z0-9-]+; *name_len and value are set. */
 static int split_header(const char *line, size_t len, size_t *name_len, const char **value,
                         size_t *value_len)
@@ -177,6 +192,14 @@ static int armor_parse(const char *text, size_t len, enum block_kind want, block
       line_len--;
     if (b.kind == BLOCK_NONE) {
       k = kind_of(line, line_len, begin_lines);
+      if (k == BLOCK_NONE && looks_like_armor(line, line_len)) {
+        /* a key silently skipped would be a recipient silently lost */
+        rc = keys_i_fail(err, KEYS_ERR_MALFORMED,
+                         "line %zu: \"%.*s\" is neither a SEAL PUBLIC KEY nor a SEAL PRIVATE "
+                         "KEY BEGIN line, or stands outside a block",
+                         lineno, (int)(line_len > 64 ? 64 : line_len), line);
+        goto out;
+      }
       if (k == BLOCK_NONE)
         continue; /* text outside blocks */
       if (k == BLOCK_PRIVATE && want == BLOCK_PUBLIC) {

@@ -141,6 +141,16 @@ static void test_armor_hostile(void **state)
       /* an invalid Created */
       "-----BEGIN SEAL PUBLIC KEY-----\nCreated: yesterday\n"
       "YuikXitt4ImDLWg46N341AyyB2+Oi4cuCLCkyTlpQCs=\n-----END SEAL PUBLIC KEY-----\n",
+      /* a BEGIN line with a trailing blank: the key would be lost */
+      "-----BEGIN SEAL PUBLIC KEY-----\nYuikXitt4ImDLWg46N341AyyB2+Oi4cuCLCkyTlpQCs=\n"
+      "-----END SEAL PUBLIC KEY-----\n-----BEGIN SEAL PUBLIC KEY----- \n"
+      "34FGUqtAAA4knx2OE8D9l7oq2LI/rnw81+lo0+iJLgc=\n-----END SEAL PUBLIC KEY-----\n",
+      /* another kind of block */
+      "-----BEGIN SEAL SECRET KEY-----\nYuikXitt4ImDLWg46N341AyyB2+Oi4cuCLCkyTlpQCs=\n"
+      "-----END SEAL SECRET KEY-----\n",
+      /* an END without BEGIN */
+      "-----BEGIN SEAL PUBLIC KEY-----\nYuikXitt4ImDLWg46N341AyyB2+Oi4cuCLCkyTlpQCs=\n"
+      "-----END SEAL PUBLIC KEY-----\n-----END SEAL PUBLIC KEY-----\n",
       /* no block at all */
       "just text\n",
       "",
