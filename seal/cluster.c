@@ -196,14 +196,19 @@ out:
   return st;
 }
 
-/* The service proxy path to the controller's path p. */
+/* The service proxy path to the controller's path p. The "scheme:name:port"
+ * segment is written as is: namespace and name are DNS names (checked), so
+ * nothing in it needs escaping, and escaped colons are not understood by
+ * every API server. */
 static int proxy_path(char *out, size_t size, const seal_cluster_opts *o, const char *p) {
-  char svc[300];
-  if (snprintf(svc, sizeof svc, "http:%s:http", controller_name(o)) >= (int)sizeof svc ||
-      kube_path(out, size, "v1", "services", controller_ns(o), svc, "proxy") != KUBE_OK ||
-      strlen(out) + strlen(p) >= size)
-    return seal_report(SEAL_ERR_USAGE, "controller namespace or name: not valid");
-  memcpy(out + strlen(out), p, strlen(p) + 1);
+  const char *ns = controller_ns(o), *name = controller_name(o);
+  if (!keys_name_valid(ns))
+    return seal_report(SEAL_ERR_USAGE, "--controller-namespace '%s': not a valid namespace", ns);
+  if (!keys_name_valid(name))
+    return seal_report(SEAL_ERR_USAGE, "--controller-name '%s': not a valid name", name);
+  if (snprintf(out, size, "/api/v1/namespaces/%s/services/http:%s:http/proxy%s", ns, name, p) >=
+      (int)size)
+    return seal_report(SEAL_ERR_USAGE, "controller namespace or name: too long");
   return SEAL_OK;
 }
 

@@ -40,9 +40,14 @@ static void reason_of(char *out, size_t size, const char *reply, size_t len) {
       msg = json_string_value(json_object_get(j, "reason"));
   }
   if (msg == NULL && j) {
+    /* json_dumps allocates with jansson's allocator (manifest_init sets it) */
+    json_malloc_t jmalloc;
+    json_free_t jfree;
     char *dump = json_dumps(j, JSON_COMPACT);
+    json_get_alloc_funcs(&jmalloc, &jfree);
     snprintf(out, size, "%s", dump ? dump : "");
-    free(dump);
+    if (dump)
+      jfree(dump);
     json_decref(j);
     return;
   }

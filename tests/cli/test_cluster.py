@@ -1,0 +1,230 @@
+"""seal cert, seal verify and sealing without --cert: the cluster's key, from
+the ConfigMap seal-system/seal-public-keys, the controller's /v1/cert.pem
+through the API server's service proxy, or --controller-url."""
+
+import http.server
+import json
+import os
+import re
+import ssl
+import subprocess
+import sys
+import threading
+import urllib.request
+
+import pytest
+
+from conftest import fails, ok, parse_docs, run, secret_yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+APISERVER = os.path.join(os.path.dirname(HERE), "kube-apiserver", "server.py")
+TOKEN = "cli-test-token-0123456789"
+
+
+class Controller(http.server.BaseHTTPRequestHandler):
+    """A stand-in for unseal-controller's HTTP endpoints."""
+    cert = b""
+    seen = []
+
+    def reply(self, code, body, ctype="text/plain"):
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        if self.path == "/v1/cert.pem":
+            self.reply(200, self.cert, "application/x-pem-file")
+        else:
+            self.reply(404, b"not found")
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        body = self.rfile.read(n)
+        if self.path != "/v1/verify":
+            return self.reply(404, b"not found")
+        doc = json.loads(body)
+        Controller.seen.append((self.headers.get("Content-Type"), doc))
+        if doc["metadata"]["name"].startswith("bad"):
+            self.reply(409, json.dumps({"message": 'key "a": no key of this cluster'}).encode(),
+                       "application/json")
+        else:
+            self.reply(200, b'{"ok": true}', "application/json")
+
+    def log_message(self, *a):
+        pass
+
+
+@pytest.fixture
+def controller(keys):
+    Controller.cert = open(keys.pub[1], "rb").read()
+    Controller.seen = []
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Controller)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield srv.server_address[1]
+    srv.shutdown()
+    srv.server_close()
+
+
+class ApiServer:
+    def __init__(self, tmp):
+        self.kubeconfig = str(tmp / "kubeconfig")
+        state = tmp / "state"
+        self.proc = subprocess.Popen(
+            [sys.executable, APISERVER, "--port", "0", "--kubeconfig-out", self.kubeconfig,
+             "--state-dir", str(state), "--tls", "--token", TOKEN, "--namespace", "seal-system"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        m = re.fullmatch(r"ready (https://127\.0\.0\.1:\d+)\n", line)
+        if not m:
+            self.proc.kill()
+            raise RuntimeError(f"test API server did not start: {line!r}")
+        self.url = m.group(1)
+        self.ctx = ssl.create_default_context(cafile=str(state / "ca.crt"))
+
+    def send(self, method, path, obj=None):
+        req = urllib.request.Request(self.url + path, method=method,
+                                     data=json.dumps(obj).encode() if obj is not None else None,
+                                     headers={"Authorization": "Bearer " + TOKEN,
+                                              "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, context=self.ctx, timeout=30) as r:
+            return json.loads(r.read() or b"{}")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
+
+@pytest.fixture
+def apiserver(tmp_path):
+    s = ApiServer(tmp_path)
+    yield s
+    s.stop()
+
+
+def publish_configmap(api, cert_text):
+    api.send("POST", "/api/v1/namespaces/seal-system/configmaps", {
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "seal-public-keys", "namespace": "seal-system"},
+        "data": {"cert.pem": cert_text}})
+
+
+def publish_controller(api, port, ns="seal-system", name="unseal-controller"):
+    api.send("POST", f"/api/v1/namespaces/{ns}/services", {
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns},
+        "spec": {"ports": [{"name": "http", "port": 8080, "targetPort": port}]}})
+    api.send("POST", f"/api/v1/namespaces/{ns}/endpoints", {
+        "apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": name, "namespace": ns},
+        "subsets": [{"addresses": [{"ip": "127.0.0.1"}], "ports": [{"name": "http", "port": port}]}]})
+
+
+# ---- --controller-url ----------------------------------------------------------
+
+def test_cert_from_controller_url(keys, controller):
+    r = ok("cert", "--controller-url", f"http://127.0.0.1:{controller}/")
+    assert b"BEGIN SEAL PUBLIC KEY" in r.out
+    assert keys.ids[1] in r.text
+    assert r.out.count(b"BEGIN SEAL PUBLIC KEY") == 1
+
+
+def test_seal_with_controller_url(keys, controller):
+    r = ok("--controller-url", f"http://127.0.0.1:{controller}", "-o", "json",
+           stdin=secret_yaml(data={"a": "1"}))
+    assert f"sealing for key {keys.ids[1]}" in r.err
+    ok("unseal", "--private-key", keys.priv[1], stdin=r.out)
+    # pinning applies to the cluster's key too
+    fails(1, "--controller-url", f"http://127.0.0.1:{controller}", "--key-id", keys.ids[0],
+          stdin=secret_yaml(data={"a": "1"}))
+
+
+def test_controller_serving_a_weak_key_is_refused(keys, controller):
+    Controller.cert = ("-----BEGIN SEAL PUBLIC KEY-----\n" + keys.low_order[0] +
+                       "\n-----END SEAL PUBLIC KEY-----\n").encode()
+    fails(1, "cert", "--controller-url", f"http://127.0.0.1:{controller}")
+    fails(1, "--controller-url", f"http://127.0.0.1:{controller}", stdin=secret_yaml(data={"a": "1"}))
+
+
+def test_verify_with_controller_url(keys, controller, tmp_path):
+    good = ok("--cert", keys.pub[1], stdin=secret_yaml(name="good", data={"a": "1"})).out
+    bad = ok("--cert", keys.pub[1], stdin=secret_yaml(name="bad", data={"a": "1"})).out
+    url = f"http://127.0.0.1:{controller}"
+    r = ok("verify", "--controller-url", url, stdin=good)
+    assert "ok" in r.text and "kotaemon/good" in r.text
+    f = tmp_path / "both.yaml"
+    f.write_bytes(good + b"---\n" + bad)
+    r = run("verify", "--controller-url", url, "-f", str(f))
+    assert r.rc == 1
+    assert "kotaemon/good" in r.text and "kotaemon/bad" not in r.text
+    assert "document 2" in r.err and "kotaemon/bad" in r.err and "no key of this cluster" in r.err
+    assert [d["metadata"]["name"] for _, d in Controller.seen] == ["good", "good", "bad"]
+
+
+def test_verify_refuses_non_sealed_input(controller):
+    r = fails(1, "verify", "--controller-url", f"http://127.0.0.1:{controller}",
+              stdin=secret_yaml(data={"a": "1"}))
+    assert "SealedSecret" in r.err
+    assert Controller.seen == []
+
+
+def test_unreachable_controller_is_an_environment_error(keys):
+    r = fails(2, "cert", "--controller-url", "http://127.0.0.1:1")
+    assert "127.0.0.1:1" in r.err
+
+
+# ---- through the API server ------------------------------------------------------
+
+def test_cert_from_configmap(keys, apiserver):
+    publish_configmap(apiserver, open(keys.pub[0]).read())
+    r = ok("cert", "--kubeconfig", apiserver.kubeconfig)
+    assert keys.ids[0] in r.text
+    r = ok("--kubeconfig", apiserver.kubeconfig, "-o", "json", stdin=secret_yaml(data={"a": "1"}))
+    assert f"sealing for key {keys.ids[0]}" in r.err
+    ok("unseal", "--private-key", keys.priv[0], stdin=r.out)
+    # KUBECONFIG works like kubectl's
+    r = ok("cert", env={"KUBECONFIG": apiserver.kubeconfig})
+    assert keys.ids[0] in r.text
+
+
+def test_cert_through_service_proxy(keys, apiserver, controller):
+    publish_controller(apiserver, controller)
+    r = ok("cert", "--kubeconfig", apiserver.kubeconfig)
+    assert keys.ids[1] in r.text
+    r = ok("--kubeconfig", apiserver.kubeconfig, stdin=secret_yaml(data={"a": "1"}))
+    assert f"sealing for key {keys.ids[1]}" in r.err
+
+
+def test_controller_name_and_namespace_flags(keys, apiserver, controller):
+    apiserver.send("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                                  "metadata": {"name": "sec"}})
+    publish_controller(apiserver, controller, ns="sec", name="ctl")
+    fails(2, "cert", "--kubeconfig", apiserver.kubeconfig)
+    r = ok("cert", "--kubeconfig", apiserver.kubeconfig, "--controller-namespace", "sec",
+           "--controller-name", "ctl")
+    assert keys.ids[1] in r.text
+
+
+def test_verify_through_service_proxy(keys, apiserver, controller):
+    publish_controller(apiserver, controller)
+    good = ok("--cert", keys.pub[1], stdin=secret_yaml(name="good", data={"a": "1"})).out
+    bad = ok("--cert", keys.pub[1], stdin=secret_yaml(name="bad", data={"a": "1"})).out
+    ok("verify", "--kubeconfig", apiserver.kubeconfig, stdin=good)
+    r = run("verify", "--kubeconfig", apiserver.kubeconfig, stdin=bad)
+    assert r.rc == 1 and "no key of this cluster" in r.err
+
+
+def test_no_key_anywhere(keys, apiserver):
+    r = fails(2, "cert", "--kubeconfig", apiserver.kubeconfig)
+    assert "--cert" in r.err
+    out = apiserver.kubeconfig + ".out"
+    fails(2, "--kubeconfig", apiserver.kubeconfig, "-w", out, stdin=secret_yaml(data={"a": "1"}))
+    assert not os.path.exists(out)
+
+
+def test_bad_kubeconfig(tmp_path):
+    k = tmp_path / "kubeconfig"
+    k.write_text("apiVersion: v1\nkind: Config\nclusters: [\n")
+    fails(2, "cert", "--kubeconfig", str(k))
+    fails(2, "cert", "--kubeconfig", str(tmp_path / "missing"))
