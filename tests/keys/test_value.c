@@ -311,6 +311,43 @@ static void test_two_keys_either(void **state)
   keys_keyring_free(b);
 }
 
+/* Our first stanza does not open: refused as altered, the second one of ours
+ * is not tried (SPEC.md step 2). */
+static void test_no_fallthrough(void **state)
+{
+  const json_t *keys = json_object_get(vectors_root, "keys");
+  keys_public pubs[2] = {vectors_public(vectors_root, 0), vectors_public(vectors_root, 1)};
+  keys_keyring *both = NULL, *second = vectors_ring(vectors_root, 1);
+  char armored[2 * KEYS_ARMOR_MAX];
+  char *text = NULL, *bad = NULL;
+  uint8_t *blob = NULL;
+  size_t blob_len = 0;
+  keys_error err = {0};
+
+  (void)state;
+  snprintf(armored, sizeof(armored), "%s%s",
+           vectors_str(json_array_get(keys, 0), "private_armored"),
+           vectors_str(json_array_get(keys, 1), "private_armored"));
+  assert_int_equal(keys_keyring_new(&both), KEYS_OK);
+  assert_int_equal(keys_armor_read_private(both, NULL, armored, strlen(armored), &err), KEYS_OK);
+  assert_int_equal(keys_seal(&text, pubs, 2, "cluster/k", (const uint8_t *)"v", 1, &err), KEYS_OK);
+  assert_int_equal(keys_base64_decode(&blob, &blob_len, text, strlen(text)), KEYS_OK);
+  blob[2 + KEYS_ID_BYTES + KEYS_PUBLIC_BYTES] ^= 1; /* first stanza's wrapped key */
+  assert_int_equal(keys_base64_encode(&bad, NULL, blob, blob_len), KEYS_OK);
+  assert_int_equal(unseal_text(both, "cluster/k", bad, &err), KEYS_ERR_ALTERED);
+  assert_non_null(strstr(err.message, "3e221f7d13407cff"));
+  assert_int_equal(err.n_ids, 2);
+  /* key 1's stanza and the commitment still open (the body then fails, since
+   * the header it authenticates changed): only the refusal to go on kept
+   * the ring of both keys from getting that far */
+  assert_int_equal(unseal_text(second, "cluster/k", bad, &err), KEYS_ERR_LABEL);
+  free(bad);
+  free(blob);
+  free(text);
+  keys_keyring_free(both);
+  keys_keyring_free(second);
+}
+
 /* The status a flip at offset i of a one-recipient blob must give. */
 static int flip_status(size_t i, size_t header_len)
 {
@@ -513,7 +550,7 @@ int main(int argc, char **argv)
       cmocka_unit_test(test_no_key_message),  cmocka_unit_test(test_label_message),
       cmocka_unit_test(test_low_order_keys),  cmocka_unit_test(test_roundtrip_sizes),
       cmocka_unit_test(test_recipients),      cmocka_unit_test(test_two_keys_either),
-      cmocka_unit_test(test_flip_every_byte), cmocka_unit_test(test_hostile_text),
+      cmocka_unit_test(test_flip_every_byte), cmocka_unit_test(test_no_fallthrough), cmocka_unit_test(test_hostile_text),
       cmocka_unit_test(test_bad_arguments),   cmocka_unit_test(test_reseal),
   };
 
