@@ -196,7 +196,9 @@ static int build_secret(json_t **out, const json_t *sealed, const opened *o, siz
                                   "spec.template.metadata", err);
   if (rc != MANIFEST_OK)
     return rc;
-  secret = json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion", "v1", "kind", "Secret",
+  /* s*: a SealedSecret without a namespace (a file for `seal unseal`) gives a
+   * Secret without one, not a failure. */
+  secret = json_pack("{s:s, s:s, s:{s:s, s:s*}}", "apiVersion", "v1", "kind", "Secret",
                      "metadata", "name", manifest_get_string(sealed, "metadata", "name", NULL),
                      "namespace", manifest_get_string(sealed, "metadata", "namespace", NULL));
   data = json_object();
