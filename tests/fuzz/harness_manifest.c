@@ -1,0 +1,158 @@
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "harness.h"
+#include "harness_manifest.h"
+#include "manifest.h"
+
+#include "banned.h"
+
+void harness_manifest_init(void) {
+  static int done;
+
+  if (done)
+    return;
+  if (manifest_init() != MANIFEST_OK)
+    harness_fail("manifest_init failed", NULL);
+  done = 1;
+}
+
+void harness_check_manifest_failure(int rc, const manifest_error *err, const char *what) {
+  if (rc >= 0 || rc < MANIFEST_ERR_IO)
+    harness_fail(what, "status outside manifest_status");
+  /* Inputs are at most a few MiB: running out of memory means a failure
+   * reported as the wrong one. */
+  if (rc == MANIFEST_ERR_NOMEM)
+    harness_fail(what, err->message);
+  if (err->message[0] == '\0')
+    harness_fail(what, "failed without a message");
+  if (memchr(err->message, '\0', sizeof(err->message)) == NULL)
+    harness_fail(what, "message is not terminated");
+}
+
+void harness_check_round_trip(json_t *const *docs, size_t n, manifest_format format) {
+  const char *name = format == MANIFEST_YAML ? "YAML" : "JSON";
+  manifest_docs back = {0};
+  manifest_error err;
+  char *text = NULL;
+  size_t len = 0, i;
+  int rc;
+
+  memset(&err, 0, sizeof(err));
+  rc = manifest_write(&text, &len, docs, n, format, &err);
+  if (rc == MANIFEST_ERR_LIMIT)
+    goto out;
+  if (rc != MANIFEST_OK) {
+    fprintf(stderr, "fuzz: writing %s\n", name);
+    harness_fail("manifest_write cannot write what manifest_parse read", err.message);
+  }
+  if (text == NULL || strlen(text) != len)
+    harness_fail("manifest_write", "length does not match the text");
+  memset(&err, 0, sizeof(err));
+  rc = manifest_parse(&back, text, len, "written", 0, &err);
+  if (rc == MANIFEST_ERR_LIMIT)
+    goto out;
+  if (rc != MANIFEST_OK) {
+    fprintf(stderr, "fuzz: reading back %s:\n%s\n", name, text);
+    harness_fail("manifest_parse cannot read what manifest_write wrote", err.message);
+  }
+  if (back.n != n) {
+    fprintf(stderr, "fuzz: %s has %zu documents, read back %zu:\n%s\n", name, n, back.n, text);
+    harness_fail("manifest_write", "the number of documents changes in a round trip");
+  }
+  for (i = 0; i < n; i++) {
+    if (!json_equal(docs[i], back.docs[i])) {
+      char *a = json_dumps(docs[i], JSON_ENCODE_ANY | JSON_COMPACT);
+      char *b = json_dumps(back.docs[i], JSON_ENCODE_ANY | JSON_COMPACT);
+      fprintf(stderr, "fuzz: %s document %zu changes in a round trip\nread:    %s\nwritten:\n%s\nback:    %s\n",
+              name, i + 1, a ? a : "?", text, b ? b : "?");
+      harness_fail("manifest_write", "a document changes in a round trip");
+    }
+  }
+out:
+  manifest_docs_free(&back);
+  manifest_text_free(text, len);
+}
+
+static void check_doc(const json_t *doc, size_t index) {
+  char what[256];
+
+  manifest_describe(what, sizeof(what), doc, index);
+  if (memchr(what, '\0', sizeof(what)) == NULL)
+    harness_fail("manifest_describe", "description is not terminated");
+  (void)manifest_is_secret(doc);
+  (void)manifest_is_sealed_secret(doc);
+}
+
+static int all_containers(const manifest_docs *docs) {
+  size_t i;
+
+  for (i = 0; i < docs->n; i++) {
+    if (!json_is_object(docs->docs[i]) && !json_is_array(docs->docs[i]))
+      return 0;
+  }
+  return 1;
+}
+
+void harness_check_documents(const uint8_t *data, size_t size) {
+  static const int flags[] = {0, MANIFEST_PARSE_EXPAND_LISTS};
+  manifest_docs docs = {0};
+  manifest_error err;
+  size_t f, i;
+  int rc;
+
+  if (size > HARNESS_MAX_INPUT)
+    return;
+  harness_manifest_init();
+  for (f = 0; f < sizeof(flags) / sizeof(flags[0]); f++) {
+    memset(&err, 0, sizeof(err));
+    rc = manifest_parse(&docs, (const char *)data, size, "fuzz", flags[f], &err);
+    if (rc != MANIFEST_OK) {
+      harness_check_manifest_failure(rc, &err, "manifest_parse");
+      if (docs.n != 0)
+        harness_fail("manifest_parse", "failed but returned documents");
+      manifest_docs_free(&docs);
+      continue;
+    }
+    if (docs.n > MANIFEST_MAX_DOCS)
+      harness_fail("manifest_parse", "more documents than MANIFEST_MAX_DOCS");
+    for (i = 0; i < docs.n; i++) {
+      if (docs.docs[i] == NULL)
+        harness_fail("manifest_parse", "a NULL document");
+      if (docs.lines[i] < 1)
+        harness_fail("manifest_parse", "a document without a line number");
+      check_doc(docs.docs[i], i);
+    }
+    if (docs.n > 0) {
+      harness_check_round_trip(docs.docs, docs.n, MANIFEST_YAML);
+      /* A JSON stream is read as JSON only when it starts with '{' or '[', and
+       * its documents are objects and arrays: a YAML stream of bare scalars
+       * has no JSON form that reads back, and is no Kubernetes document. */
+      if (all_containers(&docs))
+        harness_check_round_trip(docs.docs, docs.n, MANIFEST_JSON);
+    }
+    manifest_docs_free(&docs);
+  }
+}
+
+void harness_each_document(const uint8_t *data, size_t size,
+                           void (*check)(const json_t *doc, size_t index)) {
+  manifest_docs docs = {0};
+  manifest_error err;
+  size_t i;
+  int rc;
+
+  if (size > HARNESS_MAX_INPUT)
+    return;
+  harness_manifest_init();
+  memset(&err, 0, sizeof(err));
+  rc = manifest_parse(&docs, (const char *)data, size, "fuzz", MANIFEST_PARSE_EXPAND_LISTS, &err);
+  if (rc != MANIFEST_OK)
+    harness_check_manifest_failure(rc, &err, "manifest_parse");
+  else
+    for (i = 0; i < docs.n; i++)
+      check(docs.docs[i], i);
+  manifest_docs_free(&docs);
+}
