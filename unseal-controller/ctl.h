@@ -82,7 +82,7 @@ void ctl_leader_release(ctl *c, int64_t deadline_ms);
 typedef struct ctl_sealed {
   char *json;
   size_t json_len;
-  int gave_up;
+  int secret_deleted; /* its Secret was deleted: check the owner still exists first */
 } ctl_sealed;
 
 /* What is kept of each owned Secret: no data, only a digest of what we manage. */

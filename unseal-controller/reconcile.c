@@ -213,6 +213,8 @@ void ctl_reconcile_on_sealed(ctl *c, kube_event_type type, json_t *obj)
     ctl_json_text_free(f_new);
     json_decref(o);
   }
+  if (old)
+    s->secret_deleted = old->secret_deleted;
   if (ctl_map_put(c->sealed, key, s) != 0) {
     ctl_sealed_free(s);
     return;
@@ -227,7 +229,10 @@ void ctl_reconcile_on_secret(ctl *c, kube_event_type type, json_t *obj)
   if (ctl_object_key(key, sizeof(key), obj) != 0)
     return;
   if (type == KUBE_EVENT_DELETED) {
+    ctl_sealed *s = ctl_map_get(c->sealed, key);
     ctl_map_del(c->owned, key);
+    if (s)
+      s->secret_deleted = 1;
   } else {
     ctl_owned *o = ctl_map_get(c->owned, key);
     const char *rv = manifest_get_string(obj, "metadata", "resourceVersion", NULL);
@@ -654,12 +659,42 @@ static void create_done(void *ud, long http_code, json_t *body, const kube_statu
   write_done(ud, http_code, body, st);
 }
 
+static void owner_check_done(void *ud, long http_code, json_t *body, const kube_status *st)
+{
+  rec_op *op = ud;
+  char path[KUBE_MAX_PATH];
+  const char *uid = manifest_get_string(body, "metadata", "uid", NULL);
+  if (http_code == 404 || (st->err == KUBE_OK && (uid == NULL || strcmp(uid, op->uid) != 0))) {
+    /* the SealedSecret went away (its Secret was garbage collected): nothing to put back */
+    rec_finish(op, FIN_DONE, NULL);
+    return;
+  }
+  if (st->err != KUBE_OK) {
+    rec_retry(op, "cannot read the sealedsecret", st);
+    return;
+  }
+  ctl_sealed *s = ctl_map_get(op->c->sealed, op->key);
+  if (s)
+    s->secret_deleted = 0;
+  if (kube_path(path, sizeof(path), "v1", "secrets", op->ns, NULL, NULL) != KUBE_OK ||
+      ctl_request(op->c, "create", "POST", path, op->desired, create_done, op) != KUBE_OK)
+    rec_finish(op, FIN_RETRY, "cannot queue the secret creation");
+}
+
 static void sync_secret(rec_op *op)
 {
   ctl *c = op->c;
   ctl_owned *o = ctl_map_get(c->owned, op->key);
+  ctl_sealed *s = ctl_map_get(c->sealed, op->key);
   char path[KUBE_MAX_PATH];
 
+  if (o == NULL && s && s->secret_deleted) {
+    if (kube_path(path, sizeof(path), MANIFEST_API_VERSION, "sealedsecrets", op->ns, op->name,
+                  NULL) != KUBE_OK ||
+        ctl_request(c, "get", "GET", path, NULL, owner_check_done, op) != KUBE_OK)
+      rec_finish(op, FIN_RETRY, "cannot queue the sealedsecret read");
+    return;
+  }
   if (o == NULL) {
     if (kube_path(path, sizeof(path), "v1", "secrets", op->ns, NULL, NULL) != KUBE_OK ||
         ctl_request(c, "create", "POST", path, op->desired, create_done, op) != KUBE_OK)

@@ -1,0 +1,289 @@
+"""Shared fixtures of the controller's end-to-end tests.
+
+A test API server (TLS and a token), the CRD registered with kubectl, and
+unseal-controller processes started against it with short timings. Paths come
+from the environment that meson sets: UNSEAL_CONTROLLER, SEAL, KUBE_APISERVER,
+SEAL_SOURCE_ROOT.
+"""
+
+import base64
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.environ.get("SEAL_SOURCE_ROOT") or os.path.dirname(os.path.dirname(HERE))
+CONTROLLER = os.environ.get("UNSEAL_CONTROLLER", "")
+SEAL = os.environ.get("SEAL", "")
+APISERVER = os.environ.get("KUBE_APISERVER") or os.path.join(ROOT, "tests", "kube-apiserver", "server.py")
+CRD = os.path.join(ROOT, "examples", "deploy", "crd.yaml")
+TOKEN = "e2e-token-5f1c2a9b7d"
+WRITE_VERBS = ("create", "update", "patch", "delete")
+
+
+def wait_for(fn, timeout=20.0, interval=0.1, what="condition"):
+    """Polls fn until it returns a true value; returns it or fails the test."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = fn()
+        except (AssertionError, OSError, ValueError, KeyError, subprocess.CalledProcessError) as e:
+            last = e
+            value = None
+        else:
+            value = last
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_request(port, method, path, body=None, headers=None, timeout=10):
+    """(status, headers, bytes) from a plain HTTP endpoint of the controller."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        c.request(method, path, body=body, headers=headers or {})
+        r = c.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+    finally:
+        c.close()
+
+
+class ApiServer:
+    """The test API server: kubectl, its control endpoints, object reads."""
+
+    def __init__(self, tmp, extra=()):
+        self.tmp = tmp
+        self.kubeconfig = os.path.join(tmp, "kubeconfig")
+        self.state = os.path.join(tmp, "apiserver")
+        self.home = os.path.join(tmp, "home")
+        os.makedirs(self.home, exist_ok=True)
+        args = [sys.executable, APISERVER, "--port", "0", "--kubeconfig-out", self.kubeconfig,
+                "--tls", "--token", TOKEN, "--state-dir", self.state,
+                "--namespace", "seal-system", "--namespace", "app", "--namespace", "other", *extra]
+        self.log = open(os.path.join(tmp, "apiserver.log"), "w")
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log, text=True)
+        line = self.proc.stdout.readline()
+        m = re.fullmatch(r"ready https://127\.0\.0\.1:(\d+)\n", line)
+        if not m:
+            self.proc.kill()
+            raise RuntimeError(f"test API server did not start: {line!r}")
+        self.port = int(m.group(1))
+        self.ctx = ssl.create_default_context(cafile=os.path.join(self.state, "ca.crt"))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+    def request(self, method, path, body=None, ctype="application/json"):
+        h = {"Authorization": "Bearer " + TOKEN}
+        if body is not None:
+            body = json.dumps(body).encode()
+            h["Content-Type"] = ctype
+        c = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ctx, timeout=30)
+        try:
+            c.request(method, path, body=body, headers=h)
+            r = c.getresponse()
+            data = r.read()
+            return r.status, (json.loads(data) if data else None)
+        finally:
+            c.close()
+
+    def kubectl(self, *args, input=None, check=True):
+        env = dict(os.environ, KUBECONFIG=self.kubeconfig, HOME=self.home)
+        p = subprocess.run(["kubectl", *args], input=input, capture_output=True, text=True,
+                           env=env, timeout=60)
+        if check and p.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed: {p.stderr.strip()}")
+        return p
+
+    def get(self, kind, name, ns="app"):
+        """The object as kubectl shows it, or None when it does not exist."""
+        p = self.kubectl("get", kind, name, "-n", ns, "-o", "json", check=False)
+        if p.returncode != 0:
+            if "NotFound" in p.stderr or "not found" in p.stderr:
+                return None
+            raise AssertionError(f"kubectl get {kind} {name} failed: {p.stderr.strip()}")
+        return json.loads(p.stdout)
+
+    def stats(self):
+        return self.request("GET", "/_test/stats")[1]["counts"]
+
+    def writes(self, before, after=None):
+        """Write requests between two stats snapshots, by "verb resource"."""
+        after = after if after is not None else self.stats()
+        return {k: v - before.get(k, 0) for k, v in after.items()
+                if k.split(" ")[0] in WRITE_VERBS and v != before.get(k, 0)}
+
+    def fault(self, **rule):
+        status, body = self.request("POST", "/_test/faults", rule)
+        assert status == 200, body
+        return body
+
+    def clear_faults(self):
+        self.request("DELETE", "/_test/faults")
+
+
+class Controller:
+    """One unseal-controller process."""
+
+    def __init__(self, api, tmp, name="ctl", args=(), env=None):
+        self.api = api
+        self.port = free_port()
+        self.metrics_port = free_port()
+        self.log_path = os.path.join(tmp, f"{name}.log")
+        self.log = open(self.log_path, "w")
+        cmd = [CONTROLLER, "--kubeconfig", api.kubeconfig, "--key-namespace", "seal-system",
+               "--listen", f"127.0.0.1:{self.port}",
+               "--metrics-listen", f"127.0.0.1:{self.metrics_port}", "--log-level", "debug",
+               *args]
+        e = dict(os.environ, HOME=api.home)
+        e.update(env or {})
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.log, env=e)
+
+    def http(self, method, path, body=None, headers=None, metrics=False):
+        return http_request(self.metrics_port if metrics else self.port, method, path, body, headers)
+
+    def healthy(self):
+        try:
+            return self.http("GET", "/health")[0] == 200
+        except OSError:
+            return False
+
+    def wait_ready(self, timeout=20):
+        wait_for(lambda: self.proc.poll() is not None or self.healthy(), timeout,
+                 what="controller /health")
+        assert self.proc.poll() is None, f"controller exited early: {self.logs()}"
+
+    def cert(self):
+        status, _, body = self.http("GET", "/v1/cert.pem")
+        assert status == 200, body
+        return body.decode()
+
+    def logs(self):
+        self.log.flush()
+        with open(self.log_path) as f:
+            return f.read()
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        """Sends sig; returns (exit status, seconds it took)."""
+        if self.proc.poll() is not None:
+            return self.proc.returncode, 0.0
+        t0 = time.monotonic()
+        self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        return rc, time.monotonic() - t0
+
+    def close(self):
+        self.stop(signal.SIGKILL)
+        self.log.close()
+
+
+class Env:
+    """A test API server with the CRD, controllers started on demand, a sealer."""
+
+    def __init__(self, tmp, server_args=()):
+        self.tmp = tmp
+        self.api = ApiServer(tmp, server_args)
+        self.api.kubectl("create", "-f", CRD)
+        self.controllers = []
+        self.cert_path = os.path.join(tmp, "cert.pem")
+
+    def controller(self, *args, name=None, env=None, ready=True):
+        c = Controller(self.api, self.tmp, name or f"ctl{len(self.controllers)}", args, env)
+        self.controllers.append(c)
+        if ready:
+            c.wait_ready()
+            with open(self.cert_path, "w") as f:
+                f.write(c.cert())
+        return c
+
+    def seal(self, secret, *args, cert=None):
+        """A Secret (dict) sealed by the seal CLI for the controller's key: a dict."""
+        if not SEAL or not os.path.exists(SEAL):
+            pytest.skip("the seal command line tool is not built (SEAL unset or missing)")
+        p = subprocess.run([SEAL, "--cert", cert or self.cert_path, "-o", "json", *args],
+                           input=json.dumps(secret), capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0, f"seal failed: {p.stderr}"
+        return json.loads(p.stdout)
+
+    def apply(self, obj, verb="create"):
+        self.api.kubectl(verb, "-f", "-", input=json.dumps(obj))
+
+    def close(self):
+        for c in self.controllers:
+            c.close()
+        self.api.stop()
+
+
+def secret(name, ns="app", data=None, type_=None, labels=None, annotations=None, immutable=None):
+    md = {"name": name, "namespace": ns}
+    if labels:
+        md["labels"] = labels
+    if annotations:
+        md["annotations"] = annotations
+    s = {"apiVersion": "v1", "kind": "Secret", "metadata": md,
+         "stringData": data or {"PASSWORD": "correct horse battery staple"}}
+    if type_:
+        s["type"] = type_
+    if immutable is not None:
+        s["immutable"] = immutable
+    return s
+
+
+def decoded(sec):
+    return {k: base64.b64decode(v).decode() for k, v in (sec.get("data") or {}).items()}
+
+
+def condition(obj, type_):
+    for c in (obj or {}).get("status", {}).get("conditions", []):
+        if c.get("type") == type_:
+            return c
+    return None
+
+
+def events_for(api, name, ns="app"):
+    p = api.kubectl("get", "events", "-n", ns, "-o", "json")
+    return [e for e in json.loads(p.stdout)["items"]
+            if e.get("involvedObject", {}).get("name") == name]
+
+
+@pytest.fixture
+def env():
+    if not CONTROLLER or not os.path.exists(CONTROLLER):
+        pytest.skip("unseal-controller is not built (UNSEAL_CONTROLLER unset or missing)")
+    if subprocess.run(["sh", "-c", "command -v kubectl"], capture_output=True).returncode != 0:
+        pytest.skip("kubectl is not installed")
+    with tempfile.TemporaryDirectory(prefix="seal-e2e-") as tmp:
+        e = Env(tmp)
+        try:
+            yield e
+        finally:
+            e.close()
