@@ -5,12 +5,10 @@
 #include <sodium.h>
 
 #include "common.h"
-#ifdef SEAL_HAVE_KUBE
 #include "kube.h"
 /* kube_req_submit with a stream callback: the only way libkube hands over an
  * answer that is not JSON (the controller's cert.pem through the proxy). */
 #include "../kube/internal.h"
-#endif
 
 #include "banned.h"
 
@@ -28,8 +26,6 @@ static int controller_url(char *out, size_t size, const char *base, const char *
     return seal_report(SEAL_ERR_USAGE, "--controller-url '%s': too long", base);
   return SEAL_OK;
 }
-
-#ifdef SEAL_HAVE_KUBE
 
 static const char *controller_ns(const seal_cluster_opts *o) {
   return o->controller_namespace ? o->controller_namespace : "seal-system";
@@ -212,8 +208,6 @@ static int proxy_path(char *out, size_t size, const seal_cluster_opts *o, const 
   return SEAL_OK;
 }
 
-#endif
-
 int seal_cluster_cert(char **out, size_t *out_len, const seal_cluster_opts *opts) {
   char url[2048];
   long code = 0;
@@ -234,7 +228,6 @@ int seal_cluster_cert(char **out, size_t *out_len, const seal_cluster_opts *opts
     }
     return SEAL_OK;
   }
-#ifdef SEAL_HAVE_KUBE
   {
     kube_client *client = NULL;
     kube_status ks = {0};
@@ -265,10 +258,6 @@ int seal_cluster_cert(char **out, size_t *out_len, const seal_cluster_opts *opts
     kube_client_free(client);
     return st;
   }
-#else
-  return seal_report(SEAL_ERR_USAGE,
-                     "no public key: give --cert, $SEAL_CERT or --controller-url");
-#endif
 }
 
 int seal_cluster_verify(char **reply, size_t *reply_len, long *http_code,
@@ -285,7 +274,6 @@ int seal_cluster_verify(char **reply, size_t *reply_len, long *http_code,
     return seal_http_fetch(reply, reply_len, VERIFY_MAX_REPLY, http_code, url, body, body_len,
                            "application/yaml");
   }
-#ifdef SEAL_HAVE_KUBE
   {
     kube_client *client = NULL;
     kube_status ks = {0};
@@ -317,7 +305,4 @@ int seal_cluster_verify(char **reply, size_t *reply_len, long *http_code,
     kube_client_free(client);
     return st;
   }
-#else
-  return seal_report(SEAL_ERR_USAGE, "verify: give --controller-url");
-#endif
 }

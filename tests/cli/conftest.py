@@ -45,7 +45,10 @@ def run(*args, stdin=b"", env=None, cwd=None, timeout=60):
         full_env.update(env)
     proc = subprocess.run([SEAL, *args], input=stdin, capture_output=True, env=full_env,
                           cwd=cwd, timeout=timeout, check=False)
-    return Result(proc)
+    r = Result(proc)
+    # under ASan/UBSan a report can hide behind an expected exit code
+    assert "Sanitizer" not in r.err and "runtime error:" not in r.err, r.err
+    return r
 
 
 def ok(*args, **kw):
