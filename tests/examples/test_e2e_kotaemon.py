@@ -1,0 +1,206 @@
+"""The whole example against the test API server: apply the rendered
+controller overlay (CRD, RBAC, ServiceAccount, Deployment, ...) and the
+rendered Kotaemon environment as Argo CD would, bring the environment's test
+key in as an admin-added key, run unseal-controller, and see the Secret
+kotaemon-llm appear with the values that were sealed, the SealedSecret turn
+Healthy by the Argo CD health check, and the other cluster's SealedSecret
+turn Degraded without touching the Secret."""
+
+import base64
+import datetime
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import EXAMPLES, KEYDIR, ROOT, armored_keys, key_id, kustomize, need_kubectl, one
+
+APISERVER = ROOT / "tests" / "kube-apiserver" / "server.py"
+HEALTH = EXAMPLES / "argocd" / "health.lua"
+HARNESS = ROOT / "tests" / "examples" / "lua_harness.lua"
+TOKEN = "examples-e2e-token"
+
+
+def wait_for(fn, what, timeout=30.0):
+    deadline, last = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(0.2)
+    pytest.fail(f"timed out waiting for {what}; last: {last!r}")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Cluster:
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.kubeconfig = tmp / "kubeconfig"
+        self.procs = []
+        log = open(tmp / "apiserver.log", "w")
+        self.api = subprocess.Popen(
+            [sys.executable, str(APISERVER), "--port", "0", "--kubeconfig-out",
+             str(self.kubeconfig), "--tls", "--token", TOKEN, "--state-dir", str(tmp / "state")],
+            stdout=subprocess.PIPE, stderr=log, text=True)
+        self.procs.append((self.api, log))
+        line = self.api.stdout.readline()
+        assert re.fullmatch(r"ready https://127\.0\.0\.1:\d+\n", line), \
+            f"test API server did not start: {line!r}"
+
+    def kubectl(self, *args, input=None, check=True):
+        env = dict(os.environ, KUBECONFIG=str(self.kubeconfig), HOME=str(self.tmp))
+        p = subprocess.run([need_kubectl(), *args], input=input, capture_output=True, text=True,
+                           env=env, timeout=60, check=False)
+        if check:
+            assert p.returncode == 0, f"kubectl {' '.join(args)}: {p.stderr}"
+        return p
+
+    def get(self, kind, name, ns):
+        p = self.kubectl("get", kind, name, "-n", ns, "-o", "json", check=False)
+        return json.loads(p.stdout) if p.returncode == 0 else None
+
+    def controller(self, binary):
+        log = open(self.tmp / "controller.log", "w")
+        proc = subprocess.Popen(
+            [binary, "--kubeconfig", str(self.kubeconfig), "--key-namespace", "seal-system",
+             "--listen", f"127.0.0.1:{free_port()}",
+             "--metrics-listen", f"127.0.0.1:{free_port()}", "--key-renew-period", "0"],
+            stdout=subprocess.DEVNULL, stderr=log, env=dict(os.environ, HOME=str(self.tmp)))
+        self.procs.append((proc, log))
+        return proc
+
+    def close(self):
+        for proc, log in reversed(self.procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            log.close()
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    need_kubectl()
+    binary = os.environ.get("SEAL_CONTROLLER")
+    if not binary or not os.path.exists(binary):
+        pytest.skip("unseal-controller is not built yet (SEAL_CONTROLLER unset)")
+    if not APISERVER.exists():
+        pytest.skip("the test API server is not in the tree")
+    if not (os.environ.get("LUA") or shutil.which("lua5.4")):
+        pytest.skip("lua5.4 is not installed (the Argo CD health check is part of the test)")
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is not installed (the test API server makes its certificates)")
+    c = Cluster(tmp_path)
+    c.binary = binary
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+def admin_key_secret(env):
+    """The environment's test key as an admin would add it: a Secret of type
+    seal.dev/key in the controller's namespace (DESIGN.md, Keys in the
+    cluster). Made here, never stored as a manifest."""
+    private = (KEYDIR / f"{env}.key").read_text()
+    public = (EXAMPLES / "kotaemon" / "environments" / env / "cert.pem").read_text()
+    kid = key_id(armored_keys(public, "PUBLIC")[0])
+    created = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return kid, {
+        "apiVersion": "v1", "kind": "Secret", "type": "seal.dev/key",
+        "metadata": {"name": f"seal-key-{kid}", "namespace": "seal-system",
+                     "labels": {"seal.dev/key": "active"},
+                     "annotations": {"seal.dev/created-at": created}},
+        "data": {"private.key": base64.b64encode(private.encode()).decode(),
+                 "public.key": base64.b64encode(public.encode()).decode()}}
+
+
+def argocd_health(tmp_path, obj):
+    """(status, message) of the live object by examples/argocd/health.lua."""
+    from test_lua_health import lua_literal
+    lua = os.environ.get("LUA") or shutil.which("lua5.4")
+    path = tmp_path / "live.lua"
+    path.write_text("return " + lua_literal(obj) + "\n")
+    p = subprocess.run([lua, str(HARNESS), str(HEALTH), str(path)], capture_output=True,
+                       text=True, check=True)
+    status, message = p.stdout.split("\n", 1)
+    return status, message.strip()
+
+
+def values(env):
+    return dict(line.split("=", 1) for line in (KEYDIR / f"{env}.values").read_text().splitlines())
+
+
+def test_kotaemon_staging_unseals_in_its_cluster(cluster, tmp_path):
+    # What Argo CD applies: the controller's overlay, then the application.
+    _, controller_yaml = kustomize(EXAMPLES / "kustomize" / "staging", tmp_path)
+    cluster.kubectl("apply", "-f", "-", input=controller_yaml)
+    assert cluster.get("customresourcedefinition", "sealedsecrets.seal.dev", "default")
+    assert cluster.get("clusterrole", "unseal-controller", "default")
+    assert cluster.get("rolebinding", "seal-public-keys-reader", "seal-system")
+
+    kid, key_secret = admin_key_secret("staging")
+    cluster.kubectl("create", "-f", "-", input=json.dumps(key_secret))
+
+    objects, app_yaml = kustomize(EXAMPLES / "kotaemon" / "environments" / "staging", tmp_path)
+    cluster.kubectl("apply", "-f", "-", input=app_yaml)
+
+    proc = cluster.controller(cluster.binary)
+    secret = wait_for(lambda: proc.poll() is None and cluster.get("secret", "kotaemon-llm", "kotaemon"),
+                      "the Secret kotaemon-llm")
+    assert proc.poll() is None, (cluster.tmp / "controller.log").read_text()
+    got = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+    assert got == values("staging")
+    assert secret["metadata"]["labels"]["seal.dev/unsealed"] == "true"
+    owner = secret["metadata"]["ownerReferences"][0]
+    assert (owner["kind"], owner["name"], owner["controller"]) == ("SealedSecret", "kotaemon-llm", True)
+    # Argo CD's tracking annotation never reaches the Secret (it would prune it).
+    assert "argocd.argoproj.io/tracking-id" not in secret["metadata"].get("annotations", {})
+
+    # The controller used the admin-added key and published it.
+    cm = wait_for(lambda: cluster.get("configmap", "seal-public-keys", "seal-system"),
+                  "the ConfigMap seal-public-keys")
+    assert armored_keys(cm["data"]["cert.pem"], "PUBLIC") == \
+        armored_keys((EXAMPLES / "kotaemon" / "environments" / "staging" / "cert.pem").read_text(),
+                     "PUBLIC")
+
+    def healthy():
+        live = cluster.get("sealedsecret", "kotaemon-llm", "kotaemon")
+        return live if argocd_health(tmp_path, live)[0] == "Healthy" else None
+    live = wait_for(healthy, "the SealedSecret to turn Healthy")
+    assert live["status"]["observedGeneration"] == live["metadata"]["generation"]
+    assert kid in live["status"].get("keyIds", [kid])
+
+    # Production's SealedSecret, applied to the staging cluster by mistake:
+    # no key for it here. Degraded, with a message that names it; the Secret
+    # keeps the values it had.
+    prod = one(kustomize(EXAMPLES / "kotaemon" / "environments" / "production", tmp_path)[0],
+               "SealedSecret", "kotaemon-llm")
+    live = cluster.get("sealedsecret", "kotaemon-llm", "kotaemon")
+    live["spec"] = prod["spec"]
+    cluster.kubectl("replace", "-f", "-", input=json.dumps(live))
+
+    def degraded():
+        health = argocd_health(tmp_path, cluster.get("sealedsecret", "kotaemon-llm", "kotaemon"))
+        return health if health[0] == "Degraded" else None
+    status, message = wait_for(degraded, "the SealedSecret to turn Degraded")
+    prod_kid = key_id(armored_keys(
+        (EXAMPLES / "kotaemon" / "environments" / "production" / "cert.pem").read_text(), "PUBLIC")[0])
+    assert prod_kid in message
+    secret = cluster.get("secret", "kotaemon-llm", "kotaemon")
+    assert {k: base64.b64decode(v).decode() for k, v in secret["data"].items()} == values("staging")
