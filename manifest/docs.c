@@ -312,6 +312,12 @@ int manifest_write(char **out, size_t *out_len, json_t *const *docs, size_t n,
       rc = manifest_fail(err, MANIFEST_ERR_INVALID, 0, "document %zu: missing", i + 1);
       goto out;
     }
+    if (manifest_depth(docs[i], MANIFEST_MAX_DEPTH + 1) > MANIFEST_MAX_DEPTH) {
+      rc = manifest_fail(err, MANIFEST_ERR_LIMIT, 0,
+                         "cannot write document %zu: nesting deeper than %d levels", i + 1,
+                         MANIFEST_MAX_DEPTH);
+      goto out;
+    }
     if (format == MANIFEST_JSON)
       rc = manifest_json_write_doc(&b, docs[i], err);
     else

@@ -172,9 +172,6 @@ int manifest_yaml_write_doc(manifest_buf *b, const json_t *doc, int first, manif
 
   memset(&w, 0, sizeof w);
   w.b = b;
-  if (manifest_depth(doc, MANIFEST_MAX_DEPTH + 1) > MANIFEST_MAX_DEPTH)
-    return manifest_fail(err, MANIFEST_ERR_LIMIT, 0, "cannot write YAML: nesting deeper than %d levels",
-                         MANIFEST_MAX_DEPTH);
   if (!yaml_emitter_initialize(&w.emitter))
     return manifest_fail(err, MANIFEST_ERR_NOMEM, 0, "out of memory writing YAML");
   yaml_emitter_set_output(&w.emitter, write_handler, &w);

@@ -363,6 +363,12 @@ static void test_moved_values_do_not_open(void **state) {
   assert_value(secret, "USER", "admin");
   assert_string_equal(manifest_get_string(secret, "metadata", "namespace", NULL), "elsewhere");
   json_decref(secret);
+  /* cluster-wide needs no namespace at all */
+  json_object_del(json_object_get(s, "metadata"), "namespace");
+  secret = unseal_ok(s, f->ring, 0);
+  assert_null(manifest_get(secret, "metadata", "namespace", NULL));
+  assert_value(secret, "USER", "admin");
+  json_decref(secret);
   move_key(s, "USER", "PASSWORD3");
   unseal_fails(s, f->ring, 0, MANIFEST_ERR_KEYS, "WrongScope", NULL);
   json_decref(s);
