@@ -1,5 +1,8 @@
 """Usage: --help for every command, --version, usage errors exit 2."""
 
+import os
+import re
+
 import pytest
 
 from conftest import ok, run
@@ -45,3 +48,30 @@ def test_unknown_command():
 def test_usage_errors(args):
     r = run(*args, stdin="")
     assert r.rc == 2 and r.out == b"", r
+
+
+MAN = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                   "docs", "seal.1")
+
+
+@pytest.mark.parametrize("cmd", COMMANDS, ids=lambda c: " ".join(c) or "seal")
+def test_man_page_documents_every_option(cmd):
+    """Every long option a command's --help shows is in docs/seal.1."""
+    with open(MAN, encoding="utf-8") as f:
+        man = f.read().replace("\\-", "-")
+    helptext = ok(*cmd, "--help").text
+    options = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", helptext))
+    assert options, helptext
+    missing = sorted(o for o in options if o not in man)
+    assert not missing, missing
+    if cmd:
+        assert ".SS seal " + " ".join(cmd) in man or "seal " + " ".join(cmd) in man
+
+
+def test_man_page_has_the_sections():
+    with open(MAN, encoding="utf-8") as f:
+        man = f.read()
+    for section in ("NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "ENVIRONMENT", "EXIT STATUS",
+                    "EXAMPLES"):
+        assert f"\n.SH {section}\n" in man
+    assert "SEAL_CERT" in man and "KUBECONFIG" in man
