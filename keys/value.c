@@ -372,7 +372,7 @@ int keys_seal(char **out, const keys_public *recipients, size_t n, const char *l
               const uint8_t *m, size_t m_len, keys_error *err)
 {
   struct scratch *s = NULL;
-  size_t label_len;
+  size_t label_len = 0;
   int rc;
 
   if (out == NULL)
