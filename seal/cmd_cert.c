@@ -45,10 +45,8 @@ int cmd_cert(int argc, char **argv) {
       goto out;
     }
   }
-  if (optind < argc) {
-    st = seal_usage_error("cert", "cert: unexpected argument '%s'", argv[optind]);
+  if ((st = seal_no_arguments("cert", argc, argv)) != SEAL_OK)
     goto out;
-  }
   if ((st = seal_cluster_cert(&text, &len, &cluster)) != SEAL_OK)
     goto out;
   /* Print only what would seal: every block must be a usable public key. */

@@ -65,11 +65,8 @@ int cmd_keys_generate(int argc, char **argv) {
       goto out;
     }
   }
-  if (optind < argc) {
-    st = seal_usage_error("keys generate", "keys generate: unexpected argument '%s'",
-                          argv[optind]);
+  if ((st = seal_no_arguments("keys generate", argc, argv)) != SEAL_OK)
     goto out;
-  }
   if (priv_path == NULL || pub_path == NULL) {
     st = seal_usage_error("keys generate", "keys generate: --private-key and --cert are required");
     goto out;

@@ -30,41 +30,24 @@ static const struct option longopts[] = {
     {NULL, 0, NULL, 0},
 };
 
-/* Reads path and parses exactly one document of the wanted kind. */
+/* Reads path: exactly one document of the wanted kind; *format (may be
+ * NULL) is the format the file is in. */
 static int read_one(json_t **out, manifest_format *format, const char *path,
                     int (*is_kind)(const json_t *), const char *kind) {
   manifest_docs docs = {0};
-  manifest_error merr = {0};
-  const char *source = seal_input_name(path);
-  char *text = NULL;
-  size_t len = 0;
-  int rc, st;
+  int st;
 
   *out = NULL;
-  if ((st = seal_input_read(&text, &len, path, SEAL_MAX_INPUT_BYTES)) != SEAL_OK)
-    goto out;
-  if (format)
-    *format = seal_format_of(text, len);
-  rc = manifest_parse(&docs, text, len, source, MANIFEST_PARSE_EXPAND_LISTS, &merr);
-  if (rc != MANIFEST_OK) {
-    st = seal_report_manifest(source, 0, NULL, &merr, rc);
-    goto out;
-  }
+  if ((st = seal_docs_read(&docs, format, path, is_kind, kind)) != SEAL_OK)
+    return st;
   if (docs.n != 1) {
-    st = seal_report(SEAL_ERR_INPUT, "%s: expected one %s, found %zu documents", source, kind,
+    st = seal_report(SEAL_ERR_INPUT, "%s: expected one %s, found %zu", seal_input_name(path), kind,
                      docs.n);
-    goto out;
-  }
-  if (!is_kind(docs.docs[0])) {
-    char what[512];
-    seal_describe(what, sizeof what, docs.docs[0], 0);
-    st = seal_report(SEAL_ERR_INPUT, "%s: %s: not a %s", source, what, kind);
     goto out;
   }
   *out = json_incref(docs.docs[0]);
 out:
   manifest_docs_free(&docs);
-  seal_text_free(text, len);
   return st;
 }
 
@@ -77,8 +60,6 @@ int cmd_merge(int argc, char **argv) {
   manifest_format format = MANIFEST_YAML;
   json_t *target = NULL, *secret = NULL, *fresh = NULL, *meta, *enc, *fresh_enc, *value;
   const char *into = NULL, *in_path = NULL, *key, *source;
-  char *out = NULL;
-  size_t out_len = 0;
   int c, rc, st = SEAL_OK;
 
   while ((c = seal_getopt("merge", argc, argv, "f:h", longopts)) != -1) {
@@ -102,10 +83,8 @@ int cmd_merge(int argc, char **argv) {
       goto out;
     }
   }
-  if (optind < argc) {
-    st = seal_usage_error("merge", "merge: unexpected argument '%s'", argv[optind]);
+  if ((st = seal_no_arguments("merge", argc, argv)) != SEAL_OK)
     goto out;
-  }
   if (into == NULL) {
     st = seal_usage_error("merge", "merge: --into is required");
     goto out;
@@ -165,14 +144,8 @@ int cmd_merge(int argc, char **argv) {
                      MANIFEST_MAX_KEYS);
     goto out;
   }
-  rc = manifest_write(&out, &out_len, &target, 1, format, &merr);
-  if (rc != MANIFEST_OK) {
-    st = seal_report_manifest(into, 0, NULL, &merr, rc);
-    goto out;
-  }
-  st = seal_output_write(into, out, out_len, 0644);
+  st = seal_docs_write(&target, 1, format, into, 0644);
 out:
-  manifest_text_free(out, out_len);
   json_decref(fresh);
   json_decref(secret);
   json_decref(target);

@@ -82,10 +82,8 @@ int cmd_raw(int argc, char **argv) {
       goto out;
     }
   }
-  if (optind < argc) {
-    st = seal_usage_error("raw", "raw: unexpected argument '%s'", argv[optind]);
+  if ((st = seal_no_arguments("raw", argc, argv)) != SEAL_OK)
     goto out;
-  }
   if (key == NULL) {
     st = seal_usage_error("raw", "raw: --key is required");
     goto out;

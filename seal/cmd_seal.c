@@ -52,8 +52,6 @@ int cmd_seal(int argc, char **argv) {
   json_t **sealed = NULL;
   size_t n_sealed = 0;
   const char *in_path = NULL, *out_path = NULL, *source;
-  char *text = NULL, *out = NULL;
-  size_t text_len = 0, out_len = 0;
   int c, rc, st = SEAL_OK;
 
   while ((c = seal_getopt("", argc, argv, "n:o:f:w:h", longopts)) != -1) {
@@ -101,10 +99,8 @@ int cmd_seal(int argc, char **argv) {
       goto out;
     }
   }
-  if (optind < argc) {
-    st = seal_usage_error("", "unexpected argument '%s'", argv[optind]);
+  if ((st = seal_no_arguments("", argc, argv)) != SEAL_OK)
     goto out;
-  }
   if (sopts.namespace && !keys_name_valid(sopts.namespace)) {
     st = seal_usage_error("", "-n '%s': not a valid namespace", sopts.namespace);
     goto out;
@@ -115,26 +111,8 @@ int cmd_seal(int argc, char **argv) {
   }
 
   source = seal_input_name(in_path);
-  if ((st = seal_input_read(&text, &text_len, in_path, SEAL_MAX_INPUT_BYTES)) != SEAL_OK)
+  if ((st = seal_docs_read(&docs, NULL, in_path, manifest_is_secret, "Secret")) != SEAL_OK)
     goto out;
-  rc = manifest_parse(&docs, text, text_len, source, MANIFEST_PARSE_EXPAND_LISTS, &merr);
-  if (rc != MANIFEST_OK) {
-    st = seal_report_manifest(source, 0, NULL, &merr, rc);
-    goto out;
-  }
-  if (docs.n == 0) {
-    st = seal_report(SEAL_ERR_INPUT, "%s: no Secret in the input", source);
-    goto out;
-  }
-  for (i = 0; i < docs.n; i++) {
-    if (!manifest_is_secret(docs.docs[i])) {
-      char what[512];
-      seal_describe(what, sizeof what, docs.docs[i], i);
-      st = seal_report(SEAL_ERR_INPUT, "%s: %s: not a Secret (apiVersion v1, kind Secret)", source,
-                       what);
-      goto out;
-    }
-  }
 
   if ((st = seal_certs_load(recipients, &n_recipients, &certs)) != SEAL_OK)
     goto out;
@@ -158,18 +136,11 @@ int cmd_seal(int argc, char **argv) {
     }
     n_sealed++;
   }
-  rc = manifest_write(&out, &out_len, sealed, n_sealed, format, &merr);
-  if (rc != MANIFEST_OK) {
-    st = seal_report_manifest(out_path ? out_path : "stdout", 0, NULL, &merr, rc);
-    goto out;
-  }
-  st = seal_output_write(out_path, out, out_len, 0644);
+  st = seal_docs_write(sealed, n_sealed, format, out_path, 0644);
 out:
   for (i = 0; i < n_sealed; i++)
     json_decref(sealed[i]);
   free(sealed);
-  manifest_text_free(out, out_len);
   manifest_docs_free(&docs);
-  seal_text_free(text, text_len);
   return st;
 }

@@ -86,8 +86,6 @@ int cmd_unseal(int argc, char **argv) {
   manifest_format format = MANIFEST_YAML;
   json_t **plain = NULL;
   const char *in_path = NULL, *out_path = NULL, *source;
-  char *text = NULL, *out = NULL;
-  size_t text_len = 0, out_len = 0;
   int c, rc, st = SEAL_OK;
 
   while ((c = seal_getopt("unseal", argc, argv, "f:w:o:h", longopts)) != -1) {
@@ -118,10 +116,8 @@ int cmd_unseal(int argc, char **argv) {
       goto out;
     }
   }
-  if (optind < argc) {
-    st = seal_usage_error("unseal", "unseal: unexpected argument '%s'", argv[optind]);
+  if ((st = seal_no_arguments("unseal", argc, argv)) != SEAL_OK)
     goto out;
-  }
   if (n_keys == 0) {
     st = seal_usage_error("unseal", "unseal: --private-key is required");
     goto out;
@@ -130,29 +126,14 @@ int cmd_unseal(int argc, char **argv) {
     goto out;
 
   source = seal_input_name(in_path);
-  if ((st = seal_input_read(&text, &text_len, in_path, SEAL_MAX_INPUT_BYTES)) != SEAL_OK)
+  if ((st = seal_docs_read(&docs, NULL, in_path, manifest_is_sealed_secret, "SealedSecret")) != SEAL_OK)
     goto out;
-  rc = manifest_parse(&docs, text, text_len, source, MANIFEST_PARSE_EXPAND_LISTS, &merr);
-  if (rc != MANIFEST_OK) {
-    st = seal_report_manifest(source, 0, NULL, &merr, rc);
-    goto out;
-  }
-  if (docs.n == 0) {
-    st = seal_report(SEAL_ERR_INPUT, "%s: no SealedSecret in the input", source);
-    goto out;
-  }
   plain = calloc(docs.n, sizeof *plain);
   if (plain == NULL) {
     st = seal_report(SEAL_ERR_ENV, "out of memory");
     goto out;
   }
   for (i = 0; i < docs.n; i++) {
-    if (!manifest_is_sealed_secret(docs.docs[i])) {
-      char what[512];
-      seal_describe(what, sizeof what, docs.docs[i], i);
-      st = seal_report(SEAL_ERR_INPUT, "%s: %s: not a SealedSecret (seal.dev/v1)", source, what);
-      goto out;
-    }
     rc = manifest_unseal_sealed(&plain[i], docs.docs[i], ring, MANIFEST_UNSEAL_RENDER, NULL,
                                 &merr);
     if (rc != MANIFEST_OK) {
@@ -161,21 +142,15 @@ int cmd_unseal(int argc, char **argv) {
     }
     n_plain++;
   }
-  rc = manifest_write(&out, &out_len, plain, n_plain, format, &merr);
-  if (rc != MANIFEST_OK) {
-    st = seal_report_manifest(out_path ? out_path : "stdout", 0, NULL, &merr, rc);
-    goto out;
-  }
-  fprintf(stderr, "seal: warning: the output holds %zu plain-text Secret%s: do not commit it\n",
-          n_plain, n_plain == 1 ? "" : "s");
-  st = seal_output_write(out_path, out, out_len, 0600);
+  st = seal_docs_write(plain, n_plain, format, out_path, 0600);
+  if (st == SEAL_OK)
+    fprintf(stderr, "seal: warning: the output holds %zu plain-text Secret%s: do not commit it\n",
+            n_plain, n_plain == 1 ? "" : "s");
 out:
   for (i = 0; i < n_plain; i++)
     json_decref(plain[i]);
   free(plain);
-  manifest_text_free(out, out_len);
   manifest_docs_free(&docs);
-  seal_text_free(text, text_len);
   keys_keyring_free(ring);
   return st;
 }

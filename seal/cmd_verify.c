@@ -77,8 +77,7 @@ int cmd_verify(int argc, char **argv) {
   manifest_docs docs = {0};
   manifest_error merr = {0};
   const char *in_path = NULL, *source;
-  char *text = NULL;
-  size_t text_len = 0, i, failed = 0;
+  size_t i, failed = 0;
   int c, rc, st = SEAL_OK;
 
   while ((c = seal_getopt("verify", argc, argv, "f:h", longopts)) != -1) {
@@ -96,30 +95,11 @@ int cmd_verify(int argc, char **argv) {
       goto out;
     }
   }
-  if (optind < argc) {
-    st = seal_usage_error("verify", "verify: unexpected argument '%s'", argv[optind]);
+  if ((st = seal_no_arguments("verify", argc, argv)) != SEAL_OK)
     goto out;
-  }
   source = seal_input_name(in_path);
-  if ((st = seal_input_read(&text, &text_len, in_path, SEAL_MAX_INPUT_BYTES)) != SEAL_OK)
+  if ((st = seal_docs_read(&docs, NULL, in_path, manifest_is_sealed_secret, "SealedSecret")) != SEAL_OK)
     goto out;
-  rc = manifest_parse(&docs, text, text_len, source, MANIFEST_PARSE_EXPAND_LISTS, &merr);
-  if (rc != MANIFEST_OK) {
-    st = seal_report_manifest(source, 0, NULL, &merr, rc);
-    goto out;
-  }
-  if (docs.n == 0) {
-    st = seal_report(SEAL_ERR_INPUT, "%s: no SealedSecret in the input", source);
-    goto out;
-  }
-  for (i = 0; i < docs.n; i++) {
-    char what[512];
-    seal_describe(what, sizeof what, docs.docs[i], i);
-    if (!manifest_is_sealed_secret(docs.docs[i])) {
-      st = seal_report(SEAL_ERR_INPUT, "%s: %s: not a SealedSecret (seal.dev/v1)", source, what);
-      goto out;
-    }
-  }
   for (i = 0; i < docs.n; i++) {
     char what[512], reason[600];
     char *body = NULL, *reply = NULL;
@@ -155,6 +135,5 @@ int cmd_verify(int argc, char **argv) {
     st = SEAL_ERR_FOUND;
 out:
   manifest_docs_free(&docs);
-  seal_text_free(text, text_len);
   return st;
 }

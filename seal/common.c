@@ -243,17 +243,8 @@ out:
   return st;
 }
 
-int seal_format_parse(manifest_format *out, const char *cmd, const char *text) {
-  if (strcmp(text, "yaml") == 0 || strcmp(text, "yml") == 0)
-    *out = MANIFEST_YAML;
-  else if (strcmp(text, "json") == 0)
-    *out = MANIFEST_JSON;
-  else
-    return seal_usage_error(cmd, "%s: unknown output format '%s' (yaml or json)", cmd, text);
-  return SEAL_OK;
-}
-
-manifest_format seal_format_of(const char *text, size_t len) {
+/* JSON when the first non-blank character is { or [, as manifest_parse decides. */
+static manifest_format format_of(const char *text, size_t len) {
   size_t i = 0;
   if (len >= 3 && (unsigned char)text[0] == 0xef && (unsigned char)text[1] == 0xbb &&
       (unsigned char)text[2] == 0xbf)
@@ -264,6 +255,57 @@ manifest_format seal_format_of(const char *text, size_t len) {
     return text[i] == '{' || text[i] == '[' ? MANIFEST_JSON : MANIFEST_YAML;
   }
   return MANIFEST_YAML;
+}
+
+int seal_docs_read(manifest_docs *docs, manifest_format *format, const char *path,
+                   int (*is_kind)(const json_t *), const char *kind) {
+  manifest_error merr = {0};
+  const char *source = seal_input_name(path);
+  char *text = NULL;
+  size_t len = 0, i;
+  int rc, st;
+
+  if ((st = seal_input_read(&text, &len, path, SEAL_MAX_INPUT_BYTES)) != SEAL_OK)
+    return st;
+  if (format)
+    *format = format_of(text, len);
+  rc = manifest_parse(docs, text, len, source, MANIFEST_PARSE_EXPAND_LISTS, &merr);
+  seal_text_free(text, len);
+  if (rc != MANIFEST_OK)
+    return seal_report_manifest(source, 0, NULL, &merr, rc);
+  if (docs->n == 0) {
+    st = seal_report(SEAL_ERR_INPUT, "%s: no %s in the input", source, kind);
+    goto out;
+  }
+  for (i = 0; i < docs->n; i++) {
+    if (!is_kind(docs->docs[i])) {
+      char what[512];
+      seal_describe(what, sizeof what, docs->docs[i], i);
+      st = seal_report(SEAL_ERR_INPUT, "%s: %s: not a %s", source, what, kind);
+      goto out;
+    }
+  }
+out:
+  if (st != SEAL_OK)
+    manifest_docs_free(docs);
+  return st;
+}
+
+int seal_no_arguments(const char *cmd, int argc, char **argv) {
+  if (optind < argc)
+    return seal_usage_error(cmd, "%s%sunexpected argument '%s'", cmd, *cmd ? ": " : "",
+                            argv[optind]);
+  return SEAL_OK;
+}
+
+int seal_format_parse(manifest_format *out, const char *cmd, const char *text) {
+  if (strcmp(text, "yaml") == 0 || strcmp(text, "yml") == 0)
+    *out = MANIFEST_YAML;
+  else if (strcmp(text, "json") == 0)
+    *out = MANIFEST_JSON;
+  else
+    return seal_usage_error(cmd, "%s: unknown output format '%s' (yaml or json)", cmd, text);
+  return SEAL_OK;
 }
 
 int seal_output_write(const char *path, const char *data, size_t len, unsigned mode) {
@@ -280,6 +322,21 @@ int seal_output_write(const char *path, const char *data, size_t len, unsigned m
     return SEAL_ERR_ENV;
   }
   return SEAL_OK;
+}
+
+int seal_docs_write(json_t *const *docs, size_t n, manifest_format format, const char *path,
+                    unsigned mode) {
+  manifest_error merr = {0};
+  char *text = NULL;
+  size_t len = 0;
+  int rc, st;
+
+  rc = manifest_write(&text, &len, docs, n, format, &merr);
+  if (rc != MANIFEST_OK)
+    return seal_report_manifest(path ? path : "stdout", 0, NULL, &merr, rc);
+  st = seal_output_write(path, text, len, mode);
+  manifest_text_free(text, len);
+  return st;
 }
 
 int seal_run_capture(char **out, size_t *out_len, size_t max, int *exit_code,

@@ -61,14 +61,25 @@ int seal_input_read(char **out, size_t *out_len, const char *path, size_t max);
 void seal_text_free(char *text, size_t len);
 const char *seal_input_name(const char *path);
 
+/* Reads path (NULL or "-": stdin) and parses its documents, Lists expanded;
+ * there must be at least one and every one must pass is_kind (kind names it
+ * in messages). *format (may be NULL) receives the format the input is in. */
+int seal_docs_read(manifest_docs *docs, manifest_format *format, const char *path,
+                   int (*is_kind)(const json_t *), const char *kind);
+
+/* A usage error when arguments are left after the options (argv[optind]). */
+int seal_no_arguments(const char *cmd, int argc, char **argv);
+
 /* "yaml" or "json" */
 int seal_format_parse(manifest_format *out, const char *cmd, const char *text);
-/* The format of text as read: JSON when the first non-blank character is { or [. */
-manifest_format seal_format_of(const char *text, size_t len);
 
 /* Writes data to stdout, or to path atomically with mode; nothing is written
  * on failure. */
 int seal_output_write(const char *path, const char *data, size_t len, unsigned mode);
+
+/* Writes n documents in format to stdout or path (see seal_output_write). */
+int seal_docs_write(json_t *const *docs, size_t n, manifest_format format, const char *path,
+                    unsigned mode);
 
 /* Runs argv (no shell), captures at most max bytes of its stdout. *exit_code is
  * the program's exit status (or -1 when it did not exit normally). */
