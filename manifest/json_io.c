@@ -10,14 +10,16 @@
 #include "manifest_int.h"
 #include "banned.h"
 
-static long line_at(const char *text, size_t pos) {
-  long line = 1;
+/* The newlines in text[from, to): callers count on from where they last
+ * stopped, so a stream of many documents is read in linear time. */
+static long newlines_between(const char *text, size_t from, size_t to) {
+  long n = 0;
   size_t i;
 
-  for (i = 0; i < pos; i++)
+  for (i = from; i < to; i++)
     if (text[i] == '\n')
-      line++;
-  return line;
+      n++;
+  return n;
 }
 
 static size_t skip_blank(const char *text, size_t len, size_t i) {
@@ -61,8 +63,8 @@ int manifest_json_read(manifest_docs *out, const char *text, size_t len, const c
                        manifest_error *err) {
   json_error_t jerr;
   json_t *doc;
-  size_t pos = 0, used, chunk;
-  long line, col;
+  size_t pos = 0, used, chunk, line_pos = 0;
+  long line = 1, col;
   int rc;
 
   if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
@@ -71,7 +73,8 @@ int manifest_json_read(manifest_docs *out, const char *text, size_t len, const c
     pos = skip_blank(text, len, pos);
     if (pos >= len)
       break;
-    line = line_at(text, pos);
+    line += newlines_between(text, line_pos, pos);
+    line_pos = pos;
     if (text[pos] != '{' && text[pos] != '[')
       return manifest_fail(err, MANIFEST_ERR_PARSE, line,
                            "%s:%ld: json: unexpected text after document %zu", source, line,
