@@ -187,6 +187,13 @@ int manifest_yaml_write_doc(manifest_buf *b, const json_t *doc, int first, manif
   rc = emit(&w, &ev);
   if (rc != MANIFEST_OK)
     goto out;
+  /* An empty map or list is written in flow style ({} or []): as the first
+   * document it would make manifest_parse take the stream for JSON, so it
+   * gets an explicit "---". */
+  if (first && json_is_object(doc) && json_object_size(doc) == 0)
+    first = 0;
+  if (first && json_is_array(doc) && json_array_size(doc) == 0)
+    first = 0;
   if (!yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, first)) {
     rc = MANIFEST_ERR_NOMEM;
     goto out;
