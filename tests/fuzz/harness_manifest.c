@@ -55,18 +55,21 @@ void harness_check_round_trip(json_t *const *docs, size_t n, manifest_format for
   if (rc == MANIFEST_ERR_LIMIT)
     goto out;
   if (rc != MANIFEST_OK) {
-    fprintf(stderr, "fuzz: reading back %s:\n%s\n", name, text);
+    fprintf(stderr, "fuzz: reading back %s:\n%.2000s\n", name, text);
     harness_fail("manifest_parse cannot read what manifest_write wrote", err.message);
   }
   if (back.n != n) {
-    fprintf(stderr, "fuzz: %s has %zu documents, read back %zu:\n%s\n", name, n, back.n, text);
+    fprintf(stderr, "fuzz: %s has %zu documents, read back %zu:\n%.2000s\n", name, n, back.n,
+            text);
     harness_fail("manifest_write", "the number of documents changes in a round trip");
   }
   for (i = 0; i < n; i++) {
     if (!json_equal(docs[i], back.docs[i])) {
       char *a = json_dumps(docs[i], JSON_ENCODE_ANY | JSON_COMPACT);
       char *b = json_dumps(back.docs[i], JSON_ENCODE_ANY | JSON_COMPACT);
-      fprintf(stderr, "fuzz: %s document %zu changes in a round trip\nread:    %s\nwritten:\n%s\nback:    %s\n",
+      fprintf(stderr,
+              "fuzz: %s document %zu changes in a round trip\nread:    %.2000s\nwritten:\n%.2000s\n"
+              "back:    %.2000s\n",
               name, i + 1, a ? a : "?", text, b ? b : "?");
       harness_fail("manifest_write", "a document changes in a round trip");
     }
