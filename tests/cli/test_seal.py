@@ -257,6 +257,13 @@ BAD_INPUTS = {
     "duplicate key": secret_yaml(extra="data:\n  a: YQ==\n  a: Yg==\n"),
     "empty input": "",
     "binary garbage": "\x00\x01\x02\xff",
+    "deep json nesting": "[" * 100 + "]" * 100,
+    "deep yaml nesting": secret_yaml(data={"a": "1"}, extra="x: " + "[" * 100 + "]" * 100 + "\n"),
+    "document over 4 MiB": secret_yaml(extra="data:\n  a: " + "A" * (4 * 1024 * 1024 + 4) + "\n"),
+    "truncated yaml": secret_yaml(data={"a": "1"})[:-12],
+    "data value not a string": secret_yaml(extra="data:\n  a: {b: c}\n"),
+    "metadata not a map": "apiVersion: v1\nkind: Secret\nmetadata: [x]\ndata: {a: YQ==}\n",
+    "invalid name": secret_yaml(name="Not_Valid", data={"a": "1"}),
 }
 
 
