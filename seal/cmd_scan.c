@@ -203,19 +203,17 @@ static void scan_tree(scan_state *s, const char *path, int depth, int named) {
 
   if (!named && excluded(s, path))
     return;
-  if (lstat(path, &sb) != 0) {
+  /* paths named on the command line are followed, links below them are not */
+  if ((named ? stat(path, &sb) : lstat(path, &sb)) != 0) {
     seal_report(SEAL_ERR_ENV, "%s: %s", path, strerror(errno));
     s->env_error = 1;
     return;
   }
-  if (S_ISREG(sb.st_mode) || (named && S_ISLNK(sb.st_mode) && stat(path, &sb) == 0 &&
-                              S_ISREG(sb.st_mode))) {
+  if (S_ISREG(sb.st_mode)) {
     if (named || has_manifest_ext(path))
       scan_file(s, path);
     return;
   }
-  if (named && S_ISLNK(sb.st_mode) && stat(path, &sb) != 0)
-    return;
   if (!S_ISDIR(sb.st_mode))
     return;
   if (!named && skip_dir(path, base_name(path)))

@@ -165,3 +165,17 @@ def test_scan_usage():
     assert run("scan", "--install-hook", "--staged").rc == 2
     assert run("scan", "--staged", "x").rc == 2
     assert run("scan", "--exclude").rc == 2
+
+
+def test_scan_follows_named_links_only(tmp_path):
+    real = tmp_path / "outside" / "real.yaml"
+    write(real, secret_yaml(name="linked", data={"a": "b"}))
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "link.yaml").symlink_to(real)
+    (tree / "dir-link").symlink_to(real.parent)
+    assert ok("scan", str(tree)).out == b""
+    r = run("scan", str(tree / "link.yaml"))
+    assert r.rc == 1 and "default/linked" not in r.text and "kotaemon/linked" in r.text
+    (tree / "dangling.yaml").symlink_to(tmp_path / "nowhere")
+    assert run("scan", str(tree / "dangling.yaml")).rc == 2
