@@ -277,6 +277,10 @@ int keys_time_parse(int64_t *out, const char *text)
   t = timegm(&tm);
   if (t == (time_t)-1 && !(year == 1969 && mon == 12 && day == 31))
     return KEYS_ERR_INVALID;
+  /* A leap second or an offset can carry 9999-12-31 into year 10000, which
+   * keys_time_format cannot write back. */
+  if ((int64_t)t - offset > INT64_C(253402300799))
+    return KEYS_ERR_INVALID;
   *out = (int64_t)t - offset;
   return KEYS_OK;
 }
