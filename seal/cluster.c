@@ -92,6 +92,19 @@ static void text_done(void *ud, long code, json_t *body, const kube_status *st) 
   t->done = 1;
   t->code = code;
   t->st = *st;
+  /* an error answer is not streamed: libkube hands it over parsed */
+  if (body != NULL && t->len == 0) {
+    json_malloc_t jmalloc;
+    json_free_t jfree;
+    char *dump = json_dumps(body, JSON_COMPACT);
+    json_get_alloc_funcs(&jmalloc, &jfree);
+    if (dump && strlen(dump) <= t->max) {
+      t->len = strlen(dump);
+      memcpy(t->buf, dump, t->len);
+    }
+    if (dump)
+      jfree(dump);
+  }
 }
 
 /* A request whose 2xx answer is text: *out (malloc'ed, NUL-terminated) gets

@@ -26,14 +26,36 @@ static const struct option longopts[] = {
     {NULL, 0, NULL, 0},
 };
 
-/* The controller's reasons as one line: a JSON message, or the text. */
+/* The controller's reasons as one line: its "failed" list ({key, reason,
+ * message} each), a JSON message, or the text. */
 static void reason_of(char *out, size_t size, const char *reply, size_t len) {
-  json_t *j = NULL;
+  json_t *j = NULL, *failed, *f;
   const char *msg = NULL;
   size_t i, o = 0;
 
   if (reply && len)
     j = json_loadb(reply, len, 0, NULL);
+  failed = json_object_get(j, "failed");
+  if (json_is_array(failed) && json_array_size(failed) > 0) {
+    out[0] = '\0';
+    json_array_foreach(failed, i, f) {
+      const char *key = json_string_value(json_object_get(f, "key"));
+      const char *reason = json_string_value(json_object_get(f, "reason"));
+      const char *m = json_string_value(json_object_get(f, "message"));
+      int w;
+      if (key && *key)
+        w = snprintf(out + o, size - o, "%skey \"%s\": %s: %s", i ? "; " : "", key,
+                     reason ? reason : "?", m ? m : "");
+      else
+        w = snprintf(out + o, size - o, "%s%s: %s", i ? "; " : "", reason ? reason : "?",
+                     m ? m : "");
+      if (w < 0 || (size_t)w >= size - o)
+        break;
+      o += (size_t)w;
+    }
+    json_decref(j);
+    return;
+  }
   if (j) {
     msg = json_string_value(json_object_get(j, "message"));
     if (msg == NULL)

@@ -46,11 +46,17 @@ class Controller(http.server.BaseHTTPRequestHandler):
             return self.reply(404, b"not found")
         doc = json.loads(body)
         Controller.seen.append((self.headers.get("Content-Type"), doc))
+        # the answers of unseal-controller's /v1/verify
         if doc["metadata"]["name"].startswith("bad"):
-            self.reply(409, json.dumps({"message": 'key "a": no key of this cluster'}).encode(),
+            self.reply(409, json.dumps({"valid": False, "values": 1, "failed": [
+                {"key": "a", "reason": "NoKey", "message": "no key of this cluster"}]}).encode(),
+                "application/json")
+        elif doc["metadata"]["name"].startswith("invalid"):
+            self.reply(422, json.dumps({"kind": "Status", "code": 422, "reason": "Invalid",
+                                        "message": "request body: not a SealedSecret"}).encode(),
                        "application/json")
         else:
-            self.reply(200, b'{"ok": true}', "application/json")
+            self.reply(200, b'{"valid": true, "values": 1, "failed": []}', "application/json")
 
     def log_message(self, *a):
         pass
@@ -158,7 +164,8 @@ def test_verify_with_controller_url(keys, controller, tmp_path):
     r = run("verify", "--controller-url", url, "-f", str(f))
     assert r.rc == 1
     assert "kotaemon/good" in r.text and "kotaemon/bad" not in r.text
-    assert "document 2" in r.err and "kotaemon/bad" in r.err and "no key of this cluster" in r.err
+    assert "document 2" in r.err and "kotaemon/bad" in r.err
+    assert 'key "a": NoKey: no key of this cluster' in r.err
     assert [d["metadata"]["name"] for _, d in Controller.seen] == ["good", "good", "bad"]
 
 
@@ -212,7 +219,10 @@ def test_verify_through_service_proxy(keys, apiserver, controller):
     bad = ok("--cert", keys.pub[1], stdin=secret_yaml(name="bad", data={"a": "1"})).out
     ok("verify", "--kubeconfig", apiserver.kubeconfig, stdin=good)
     r = run("verify", "--kubeconfig", apiserver.kubeconfig, stdin=bad)
-    assert r.rc == 1 and "no key of this cluster" in r.err
+    assert r.rc == 1 and 'key "a": NoKey: no key of this cluster' in r.err, r
+    invalid = ok("--cert", keys.pub[1], stdin=secret_yaml(name="invalid", data={"a": "1"})).out
+    r = run("verify", "--kubeconfig", apiserver.kubeconfig, stdin=invalid)
+    assert r.rc == 1 and "not a SealedSecret" in r.err, r
 
 
 def test_no_key_anywhere(keys, apiserver):
