@@ -166,18 +166,27 @@ def controller():
     return path
 
 
-def owning_package(path):
-    candidates = [path, os.path.realpath(path)]
-    for p in list(candidates):
-        if p.startswith("/usr/"):
-            candidates.append(p[4:])
-        else:
-            candidates.append("/usr" + p)
-    for p in candidates:
-        proc = subprocess.run(["dpkg", "-S", p], capture_output=True, text=True, check=False)
-        if proc.returncode == 0:
-            return proc.stdout.split(":", 1)[0].strip()
-    raise AssertionError(f"no Debian package owns {path}")
+def owning_packages(paths):
+    """{path: Debian package} for each path, with one dpkg -S call. A library
+    may be known to dpkg under /lib or /usr/lib (merged /usr), so both are
+    asked."""
+    variants = {}
+    for path in paths:
+        forms = {path, os.path.realpath(path)}
+        forms |= {f[4:] if f.startswith("/usr/") else "/usr" + f for f in list(forms)}
+        variants[path] = forms
+    asked = sorted(set().union(*variants.values())) if variants else []
+    proc = subprocess.run(["dpkg", "-S", *asked], capture_output=True, text=True, check=False)
+    owner = {}
+    for line in proc.stdout.splitlines():
+        pkgs, _, path = line.partition(": ")
+        owner[path.strip()] = pkgs.split(",")[0].split(":")[0].strip()
+    out = {}
+    for path, forms in variants.items():
+        found = [owner[f] for f in forms if f in owner]
+        assert found, f"no Debian package owns {path}"
+        out[path] = found[0]
+    return out
 
 
 def ldd_libraries(binary):
@@ -199,20 +208,20 @@ def needed(binary):
 
 
 def depends_closure(packages):
+    """The packages plus everything they depend on, as installed here."""
+    proc = subprocess.run(["dpkg-query", "-W", "-f=${Package}\t${Depends}, ${Pre-Depends}\n"],
+                          capture_output=True, text=True, check=True)
+    depends = {}
+    for line in proc.stdout.splitlines():
+        pkg, _, deps = line.partition("\t")
+        names = [alt.strip().split(" ")[0].split(":")[0] for alt in re.split(r"[,|]", deps)]
+        depends[pkg] = [n for n in names if n]
     seen, todo = set(), list(packages)
     while todo:
         pkg = todo.pop()
-        if pkg in seen:
-            continue
-        seen.add(pkg)
-        proc = subprocess.run(["dpkg-query", "-W", "-f=${Depends}, ${Pre-Depends}", pkg],
-                              capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            continue
-        for alternative in re.split(r"[,|]", proc.stdout):
-            name = alternative.strip().split(" ")[0].split(":")[0]
-            if name:
-                todo.append(name)
+        if pkg not in seen:
+            seen.add(pkg)
+            todo.extend(depends.get(pkg, []))
     return seen
 
 
@@ -221,19 +230,20 @@ def test_runtime_installs_every_library_ldd_lists(dockerfile):
     runtime = apt_installed(dockerfile, 1)
     libs = ldd_libraries(binary)
     assert libs, "ldd lists no libraries: the controller is not dynamically linked"
-    direct = {owning_package(libs[soname]) for soname in needed(binary)}
+    owner = owning_packages(libs.values())
+    direct = {owner[libs[soname]] for soname in needed(binary)}
     # The libraries the controller itself links: named in the Dockerfile.
     assert not direct - runtime, f"runtime stage does not install {sorted(direct - runtime)}"
     # Everything they pull in: brought by those packages' dependencies.
     closure = depends_closure(runtime)
     for soname, path in libs.items():
-        pkg = owning_package(path)
+        pkg = owner[path]
         assert pkg in closure, f"{soname} ({pkg}) is installed by nothing in the runtime stage"
 
 
 def test_runtime_installs_nothing_the_controller_does_not_load(dockerfile):
     binary = controller()
-    loaded = {owning_package(p) for p in ldd_libraries(binary).values()}
+    loaded = set(owning_packages(ldd_libraries(binary).values()).values())
     extra = apt_installed(dockerfile, 1) - loaded
     assert not extra, f"runtime stage installs {sorted(extra)}, which the controller does not load"
 
