@@ -40,7 +40,8 @@ static int kube_fail(const char *what, const kube_status *ks, int err) {
   return seal_report(SEAL_ERR_ENV, "%s: %s", what, msg);
 }
 
-static int kube_open(kube_client **out, const seal_cluster_opts *o) {
+/* hint (may be NULL) follows a failure to load the configuration. */
+static int kube_open(kube_client **out, const seal_cluster_opts *o, const char *hint) {
   kube_config_opts copts = {0};
   kube_client_opts kopts;
   kube_config *cfg = NULL;
@@ -52,7 +53,9 @@ static int kube_open(kube_client **out, const seal_cluster_opts *o) {
   copts.context = o->context;
   rc = kube_config_load(&cfg, &copts, &ks);
   if (rc != KUBE_OK) {
-    st = kube_fail("kubeconfig", &ks, rc);
+    st = seal_report(SEAL_ERR_ENV, "kubeconfig: %s%s%s%s",
+                     ks.message[0] ? ks.message : kube_strerror(rc), hint ? " (" : "",
+                     hint ? hint : "", hint ? ")" : "");
     goto out;
   }
   kube_client_opts_init(&kopts);
@@ -247,7 +250,7 @@ int seal_cluster_cert(char **out, size_t *out_len, const seal_cluster_opts *opts
     char path[KUBE_MAX_PATH];
     int rc;
 
-    if ((st = kube_open(&client, opts)) != SEAL_OK)
+    if ((st = kube_open(&client, opts, "or give --cert, $SEAL_CERT or --controller-url")) != SEAL_OK)
       return st;
     st = cert_from_configmap(out, out_len, client);
     if (st != SEAL_ERR_INPUT)
@@ -293,7 +296,7 @@ int seal_cluster_verify(char **reply, size_t *reply_len, long *http_code,
     char path[KUBE_MAX_PATH];
     int rc;
 
-    if ((st = kube_open(&client, opts)) != SEAL_OK)
+    if ((st = kube_open(&client, opts, "or give --controller-url")) != SEAL_OK)
       return st;
     if ((st = proxy_path(path, sizeof path, opts, "/v1/verify")) != SEAL_OK)
       goto done;

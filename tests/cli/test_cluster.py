@@ -238,3 +238,19 @@ def test_bad_kubeconfig(tmp_path):
     k.write_text("apiVersion: v1\nkind: Config\nclusters: [\n")
     fails(2, "cert", "--kubeconfig", str(k))
     fails(2, "cert", "--kubeconfig", str(tmp_path / "missing"))
+
+
+def test_context_flag(keys, apiserver, tmp_path):
+    publish_configmap(apiserver, open(keys.pub[0]).read())
+    text = open(apiserver.kubeconfig).read()
+    text = text.replace("contexts:\n", "contexts:\n- name: dead\n  context:\n    cluster: dead\n"
+                        "    user: seal-test\n")
+    text = text.replace("clusters:\n", "clusters:\n- name: dead\n  cluster:\n"
+                        "    server: https://127.0.0.1:1\n")
+    text = text.replace("current-context: seal-test", "current-context: dead")
+    k = tmp_path / "two-contexts"
+    k.write_text(text)
+    fails(2, "cert", "--kubeconfig", str(k))
+    r = ok("cert", "--kubeconfig", str(k), "--context", "seal-test")
+    assert keys.ids[0] in r.text
+    fails(2, "cert", "--kubeconfig", str(k), "--context", "no-such-context")

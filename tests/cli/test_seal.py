@@ -344,6 +344,7 @@ def test_low_order_cert_is_refused(keys, tmp_path, i):
 def test_no_cert_and_no_cluster_is_an_environment_error(keys, tmp_path):
     r = run(stdin=secret_yaml(data={"a": "1"}))
     assert r.rc == 2 and r.out == b"" and "seal: " in r.err
+    assert "--cert" in r.err
 
 
 def test_stdout_write_failure_is_reported(keys):
