@@ -406,6 +406,88 @@ def seal_secret(v):
     c.add("nul-string-data", 'apiVersion: v1\nkind: Secret\nmetadata: {name: a}\nstringData: {k: "a\\0b"}\n')
 
 
+KUBECONFIG = """apiVersion: v1
+kind: Config
+current-context: prod
+clusters:
+- name: prod
+  cluster:
+    server: https://127.0.0.1:6443
+    certificate-authority-data: %(ca)s
+- name: fuzz-cluster
+  cluster:
+    server: https://[::1]:8443
+    insecure-skip-tls-verify: true
+contexts:
+- name: prod
+  context: {cluster: prod, user: admin, namespace: kotaemon}
+- name: fuzz
+  context: {cluster: fuzz-cluster, user: token-file}
+users:
+- name: admin
+  user:
+    token: abc.def
+    client-certificate-data: %(ca)s
+    client-key-data: %(ca)s
+- name: token-file
+  user:
+    tokenFile: token
+"""
+
+
+def kubeconfig(v):
+    c = Corpus("kubeconfig")
+    ca = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n").decode()
+    good = KUBECONFIG % {"ca": ca}
+    c.add("two-contexts", good)
+    c.add("json", json.dumps({"apiVersion": "v1", "kind": "Config", "current-context": "a",
+                              "clusters": [{"name": "c", "cluster": {"server": "http://localhost:8080"}}],
+                              "contexts": [{"name": "a", "context": {"cluster": "c", "user": "u"}}],
+                              "users": [{"name": "u", "user": {}}]}))
+    c.add("no-current-context", good.replace("current-context: prod\n", ""))
+    c.add("unknown-cluster", good.replace("cluster: prod,", "cluster: nowhere,"))
+    c.add("unknown-user", good.replace("user: admin,", "user: nobody,"))
+    c.add("context-not-map", good.replace("context: {cluster: prod, user: admin, namespace: kotaemon}", "context: 5"))
+    c.add("clusters-not-list", "apiVersion: v1\nkind: Config\nclusters: {a: b}\ncurrent-context: x\n")
+    c.add("bad-base64", good.replace(ca, "!!!not base64", 1))
+    c.add("relative-files", good.replace("certificate-authority-data: " + ca, "certificate-authority: ca.crt")
+          .replace("client-certificate-data: " + ca, "client-certificate: ../client.crt"))
+    c.add("no-server", good.replace("    server: https://127.0.0.1:6443\n", ""))
+    c.add("server-not-url", good.replace("https://127.0.0.1:6443", "not a url"))
+    c.add("duplicate-names", good + "- name: prod\n  user: {token: second}\n")
+    c.add("anchors", "apiVersion: v1\nkind: Config\ncurrent-context: a\nclusters:\n- name: c\n  cluster: &c {server: 'https://x'}\n"
+          "contexts:\n- {name: a, context: {cluster: c, user: u}}\n- {name: b, context: {cluster: c, user: u}}\n"
+          "users:\n- name: u\n  user: *c\n")
+    c.add("crlf-bom", "\ufeff" + good.replace("\n", "\r\n"))
+    c.add("long-token", good.replace("abc.def", "x" * 100000))
+    c.add("empty", "")
+    c.add("not-yaml", "{{{{")
+
+
+def watch_lines(v):
+    c = Corpus("watch_lines")
+    # The first byte picks the longest line: 0 8 bytes, 1 64, 2 1024, 3 8 MiB.
+    obj = {"apiVersion": "seal.dev/v1", "kind": "SealedSecret",
+           "metadata": {"name": "a", "namespace": "b", "resourceVersion": "12"}}
+    events = [json.dumps({"type": t, "object": obj}) for t in ("ADDED", "MODIFIED", "DELETED")]
+    events.append(json.dumps({"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "13"}}}))
+    events.append(json.dumps({"type": "ERROR", "object": {"kind": "Status", "code": 410, "reason": "Expired"}}))
+    stream = "\n".join(events) + "\n"
+    c.add("events", b"\x03" + stream.encode())
+    c.add("events-crlf", b"\x03" + stream.replace("\n", "\r\n").encode())
+    c.add("events-max-1024", b"\x02" + stream.encode())
+    c.add("events-max-64", b"\x01" + stream.encode())
+    c.add("unfinished", b"\x03" + stream.encode()[:-40])
+    c.add("blank-lines", b"\x03\n\n\r\n" + events[0].encode() + b"\n\n")
+    c.add("exactly-8", b"\x0012345678\n123456789\n")
+    c.add("exactly-8-cr", b"\x0012345678\r\n1234567\r\r\n")
+    c.add("lone-cr", b"\x00\r\r\r\n\r")
+    c.add("not-json", b"\x03{\"type\": \n[1,2\nnull\n\"x\"\n")
+    c.add("nul-bytes", b"\x03{\"type\":\"ADDED\",\"object\":{}}\x00\n\x00\x00\n")
+    c.add("long-line", b"\x02" + b"x" * 3000 + b"\n" + events[0].encode() + b"\n")
+    c.add("big-event", b"\x03" + json.dumps({"type": "ADDED", "object": {"data": {"k": "x" * 70000}}}).encode() + b"\n")
+
+
 def main():
     path = sys.argv[1] if len(sys.argv) > 1 else VECTORS
     with open(path) as f:
@@ -416,6 +498,8 @@ def main():
     documents(v)
     unseal_sealed(v)
     seal_secret(v)
+    kubeconfig(v)
+    watch_lines(v)
 
 
 if __name__ == "__main__":
