@@ -2,7 +2,9 @@
 what a cluster would receive: hardened, probed, resourced workloads with
 pinned images, least-privilege RBAC, and overlays that differ as documented."""
 
+import os
 import re
+import subprocess
 
 import pytest
 
@@ -272,3 +274,18 @@ def test_argocd_applications(rendered):
             apps[f"kotaemon-{env}"]["spec"]["destination"]
     assert apps["kotaemon-staging"]["spec"]["destination"] != \
         apps["kotaemon-production"]["spec"]["destination"]
+
+
+@pytest.mark.parametrize("where", ["deploy", "kustomize/staging", "kustomize/production"])
+def test_controller_accepts_the_deployments_flags(rendered, where):
+    # The built controller parses the container's args and SEAL_* env
+    # exactly as the pod would start it (--version exits after parsing).
+    binary = os.environ.get("SEAL_CONTROLLER")
+    if not binary or not os.path.exists(binary):
+        pytest.skip("unseal-controller is not built yet (SEAL_CONTROLLER unset)")
+    c = pod_spec(controller(rendered[where]))["containers"][0]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEAL_")}
+    env.update({e["name"]: e["value"] for e in c.get("env", []) if "value" in e})
+    proc = subprocess.run([binary, *c["args"], "--version"], capture_output=True, text=True,
+                          env=env, check=False)
+    assert proc.returncode == 0, f"{where}: {proc.stderr}"
