@@ -316,6 +316,12 @@ def test_sealed_secret_is_not_a_secret(keys):
 def test_unreadable_cert(keys, tmp_path):
     r = fails(1, "--cert", str(tmp_path / "nope.pem"), stdin=secret_yaml(data={"a": "1"}))
     assert "nope.pem" in r.err
+    r = fails(1, "--cert", str(tmp_path), stdin=secret_yaml(data={"a": "1"}))
+    assert str(tmp_path) in r.err
+    big = tmp_path / "big.pem"
+    big.write_text(open(keys.pub[0]).read() + "x" * (300 * 1024))
+    fails(1, "--cert", str(big), stdin=secret_yaml(data={"a": "1"}))
+    fails(1, "--cert", "/dev/null", stdin=secret_yaml(data={"a": "1"}))
 
 
 def test_private_key_as_cert_is_refused(keys):
@@ -355,3 +361,18 @@ def test_stdout_write_failure_is_reported(keys):
                            stdout=full, stderr=subprocess.PIPE, check=False)
     assert p.returncode == 2
     assert b"stdout" in p.stderr
+
+
+def test_at_most_16_recipients(tmp_path):
+    pems = []
+    for i in range(17):
+        pub = tmp_path / f"k{i}.pem"
+        ok("keys", "generate", "--private-key", str(tmp_path / f"k{i}.key"), "--cert", str(pub))
+        pems.append(pub.read_text())
+    sixteen = tmp_path / "sixteen.pem"
+    sixteen.write_text("".join(pems[:16]))
+    r = ok("--cert", str(sixteen), stdin=secret_yaml(data={"a": "1"}))
+    assert r.err.count("sealing for key") == 16
+    r = fails(1, "--cert", str(sixteen), "--cert", str(tmp_path / "k16.pem"),
+              stdin=secret_yaml(data={"a": "1"}))
+    assert "16" in r.err
