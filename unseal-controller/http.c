@@ -510,12 +510,11 @@ static struct MHD_Daemon *start_daemon(ctl_http *h, const char *listen, MHD_Acce
   uint16_t port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
                                            : ntohs(((struct sockaddr_in *)&ss)->sin_port);
   struct MHD_Daemon *d = MHD_start_daemon(
-      flags, port, NULL, NULL, cb, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+      flags, port, NULL, NULL, cb, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
       MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2, MHD_OPTION_CONNECTION_LIMIT,
       (unsigned)o->http_max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
       (unsigned)((o->http_timeout_ms + 999) / 1000), MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-      (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED, completed, h,
-      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_END);
+      (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_END);
   if (d == NULL) {
     ctl_log(CTL_LOG_ERROR, "cannot listen", "listen", listen, "what", what, NULL);
     return NULL;

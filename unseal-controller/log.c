@@ -114,7 +114,13 @@ void ctl_logv(int level, const char *msg, va_list ap)
     fputc('\n', stderr);
     fflush(stderr);
     pthread_mutex_unlock(&log_lock);
-    free(line);
+    {
+      /* json_dumps allocates with jansson's allocator (manifest_init sets a wiping one) */
+      json_malloc_t m = NULL;
+      json_free_t f = NULL;
+      json_get_alloc_funcs(&m, &f);
+      (f ? f : free)(line);
+    }
     return;
   }
 

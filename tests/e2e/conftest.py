@@ -150,16 +150,16 @@ class ApiServer:
 class Controller:
     """One unseal-controller process."""
 
-    def __init__(self, api, tmp, name="ctl", args=(), env=None):
+    def __init__(self, api, tmp, name="ctl", args=(), env=None, ports=None):
         self.api = api
-        self.port = free_port()
-        self.metrics_port = free_port()
+        self.port, self.metrics_port = ports or (free_port(), free_port())
         self.log_path = os.path.join(tmp, f"{name}.log")
         self.log = open(self.log_path, "w")
-        cmd = [CONTROLLER, "--kubeconfig", api.kubeconfig, "--key-namespace", "seal-system",
-               "--listen", f"127.0.0.1:{self.port}",
-               "--metrics-listen", f"127.0.0.1:{self.metrics_port}", "--log-level", "debug",
-               *args]
+        cmd = [CONTROLLER, "--kubeconfig", api.kubeconfig, "--key-namespace", "seal-system"]
+        if not ports:
+            cmd += ["--listen", f"127.0.0.1:{self.port}",
+                    "--metrics-listen", f"127.0.0.1:{self.metrics_port}"]
+        cmd += ["--log-level", "debug", *args]
         e = dict(os.environ, HOME=api.home)
         e.update(env or {})
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.log, env=e)
@@ -216,8 +216,8 @@ class Env:
         self.controllers = []
         self.cert_path = os.path.join(tmp, "cert.pem")
 
-    def controller(self, *args, name=None, env=None, ready=True):
-        c = Controller(self.api, self.tmp, name or f"ctl{len(self.controllers)}", args, env)
+    def controller(self, *args, name=None, env=None, ready=True, ports=None):
+        c = Controller(self.api, self.tmp, name or f"ctl{len(self.controllers)}", args, env, ports)
         self.controllers.append(c)
         if ready:
             c.wait_ready()
@@ -233,6 +233,28 @@ class Env:
                            input=json.dumps(secret), capture_output=True, text=True, timeout=30)
         assert p.returncode == 0, f"seal failed: {p.stderr}"
         return json.loads(p.stdout)
+
+    def seal_many(self, secrets):
+        """Several Secrets sealed in one run of the CLI: a list of dicts."""
+        if not SEAL or not os.path.exists(SEAL):
+            pytest.skip("the seal command line tool is not built (SEAL unset or missing)")
+        doc = {"apiVersion": "v1", "kind": "List", "items": secrets}
+        p = subprocess.run([SEAL, "--cert", self.cert_path, "-o", "json"], input=json.dumps(doc),
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, f"seal failed: {p.stderr}"
+        out, dec, i, text = [], json.JSONDecoder(), 0, p.stdout
+        while True:
+            while i < len(text) and text[i].isspace():
+                i += 1
+            if i >= len(text):
+                break
+            obj, i = dec.raw_decode(text, i)
+            out.extend(obj["items"] if obj.get("kind") == "List" else [obj])
+        assert len(out) == len(secrets), f"seal gave {len(out)} documents for {len(secrets)}"
+        return out
+
+    def apply_all(self, objs, verb="create"):
+        self.api.kubectl(verb, "-f", "-", input="\n".join(json.dumps(o) for o in objs))
 
     def apply(self, obj, verb="create"):
         self.api.kubectl(verb, "-f", "-", input=json.dumps(obj))
