@@ -136,3 +136,20 @@ def sealed_key_ids(value):
     count = blob[1]
     assert 1 <= count <= 16
     return [blob[2 + 88 * i: 2 + 88 * i + 8].hex() for i in range(count)]
+
+
+def built(variable, what):
+    """The path of a binary this build made (meson passes it in the
+    environment once the target exists), or skip the test."""
+    path = os.environ.get(variable)
+    if not path or not os.access(path, os.X_OK):
+        pytest.skip(f"{what} is not built yet ({variable} unset)")
+    return path
+
+
+def seal_cli():
+    return built("SEAL_CLI", "seal")
+
+
+def controller_binary():
+    return built("SEAL_CONTROLLER", "unseal-controller")

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, controller_binary
 
 DOCKERFILE = ROOT / "Dockerfile"
 
@@ -157,9 +157,7 @@ def test_dockerignore_keeps_build_folders_and_git_out():
 # The built controller: ldd and dpkg.
 
 def controller():
-    path = os.environ.get("SEAL_CONTROLLER")
-    if not path or not os.path.exists(path):
-        pytest.skip("unseal-controller is not built yet (SEAL_CONTROLLER unset)")
+    path = controller_binary()
     for tool in ("ldd", "dpkg", "dpkg-query", "readelf"):
         if not shutil.which(tool):
             pytest.skip(f"{tool} is not installed")

@@ -20,7 +20,8 @@ import time
 
 import pytest
 
-from conftest import EXAMPLES, KEYDIR, ROOT, armored_keys, key_id, kustomize, need_kubectl, one
+from conftest import (EXAMPLES, KEYDIR, ROOT, armored_keys, controller_binary, key_id, kustomize,
+                      need_kubectl, one)
 
 APISERVER = ROOT / "tests" / "kube-apiserver" / "server.py"
 HEALTH = EXAMPLES / "argocd" / "health.lua"
@@ -96,9 +97,7 @@ class Cluster:
 @pytest.fixture
 def cluster(tmp_path):
     need_kubectl()
-    binary = os.environ.get("SEAL_CONTROLLER")
-    if not binary or not os.path.exists(binary):
-        pytest.skip("unseal-controller is not built yet (SEAL_CONTROLLER unset)")
+    binary = controller_binary()
     if not APISERVER.exists():
         pytest.skip("the test API server is not in the tree")
     if not (os.environ.get("LUA") or shutil.which("lua5.4")):

@@ -12,7 +12,7 @@ import subprocess
 import pytest
 
 from conftest import (ENVIRONMENTS, EXAMPLES, KEYDIR, ROOT, armored_keys, find, key_id,
-                      kustomize, need_kubectl, one, sealed_key_ids, to_objects, wave)
+                      kustomize, need_kubectl, one, seal_cli, sealed_key_ids, to_objects, wave)
 
 KOTAEMON = EXAMPLES / "kotaemon" / "environments"
 COMPONENT = EXAMPLES / "kustomize" / "components" / "sealedsecret-names"
@@ -147,13 +147,6 @@ def test_private_keys_only_under_tests():
     assert holders, "the test keys under tests/examples/keys were not found"
     for path in holders:
         assert path.startswith("tests/"), f"private key outside tests/: {path}"
-
-
-def seal_cli():
-    path = os.environ.get("SEAL_CLI")
-    if not path or not os.access(path, os.X_OK):
-        pytest.skip("seal is not built (SEAL_CLI unset)")
-    return path
 
 
 def values(env):

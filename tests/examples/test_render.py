@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import (EXAMPLES, annotation, find, kustomizations, kustomize,
+from conftest import (EXAMPLES, annotation, controller_binary, find, kustomizations, kustomize,
                       need_kubectl, one, wave)
 
 CONTROLLER_IMAGE = "registry.example.com/seal/unseal-controller"
@@ -280,9 +280,7 @@ def test_argocd_applications(rendered):
 def test_controller_accepts_the_deployments_flags(rendered, where):
     # The built controller parses the container's args and SEAL_* env
     # exactly as the pod would start it (--version exits after parsing).
-    binary = os.environ.get("SEAL_CONTROLLER")
-    if not binary or not os.path.exists(binary):
-        pytest.skip("unseal-controller is not built yet (SEAL_CONTROLLER unset)")
+    binary = controller_binary()
     c = pod_spec(controller(rendered[where]))["containers"][0]
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEAL_")}
     env.update({e["name"]: e["value"] for e in c.get("env", []) if "value" in e})

@@ -4,16 +4,7 @@ committed is sealed. A control case makes sure the scan does find one."""
 import os
 import subprocess
 
-import pytest
-
-from conftest import ROOT
-
-
-def seal_cli():
-    path = os.environ.get("SEAL_CLI")
-    if not path or not os.access(path, os.X_OK):
-        pytest.skip("seal is not built yet (SEAL_CLI unset)")
-    return path
+from conftest import ROOT, seal_cli
 
 
 def test_repository_holds_no_plain_secret():
