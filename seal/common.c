@@ -304,7 +304,8 @@ int seal_format_parse(manifest_format *out, const char *cmd, const char *text) {
   else if (strcmp(text, "json") == 0)
     *out = MANIFEST_JSON;
   else
-    return seal_usage_error(cmd, "%s: unknown output format '%s' (yaml or json)", cmd, text);
+    return seal_usage_error(cmd, "%s%sunknown output format '%s' (yaml or json)", cmd,
+                            *cmd ? ": " : "", text);
   return SEAL_OK;
 }
 
@@ -443,10 +444,11 @@ int seal_cluster_option(seal_cluster_opts *opts, int c, const char *arg) {
 }
 
 int seal_cert_option(seal_cert_opts *opts, const char *cmd, int c, const char *arg, int *status) {
+  const char *sep = *cmd ? ": " : "";
   *status = SEAL_OK;
   if (c == SEAL_OPT_CERT) {
     if (opts->n_sources >= SEAL_MAX_CERT_SOURCES)
-      *status = seal_usage_error(cmd, "%s: more than %d --cert options", cmd,
+      *status = seal_usage_error(cmd, "%s%smore than %d --cert options", cmd, sep,
                                  SEAL_MAX_CERT_SOURCES);
     else
       opts->sources[opts->n_sources++] = arg;
@@ -454,10 +456,11 @@ int seal_cert_option(seal_cert_opts *opts, const char *cmd, int c, const char *a
   }
   if (c == SEAL_OPT_KEY_ID) {
     if (opts->n_pinned >= KEYS_MAX_RECIPIENTS)
-      *status = seal_usage_error(cmd, "%s: more than %d --key-id options", cmd,
+      *status = seal_usage_error(cmd, "%s%smore than %d --key-id options", cmd, sep,
                                  KEYS_MAX_RECIPIENTS);
     else if (strlen(arg) != 16 || keys_id_parse(opts->pinned[opts->n_pinned], arg) != KEYS_OK)
-      *status = seal_usage_error(cmd, "%s: --key-id '%s': not a key id (16 hex digits)", cmd, arg);
+      *status = seal_usage_error(cmd, "%s%s--key-id '%s': not a key id (16 hex digits)", cmd,
+                                 sep, arg);
     else
       opts->n_pinned++;
     return 1;
