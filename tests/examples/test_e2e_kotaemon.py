@@ -24,8 +24,6 @@ from conftest import (EXAMPLES, KEYDIR, ROOT, armored_keys, controller_binary, k
                       need_kubectl, one)
 
 APISERVER = ROOT / "tests" / "kube-apiserver" / "server.py"
-HEALTH = EXAMPLES / "argocd" / "health.lua"
-HARNESS = ROOT / "tests" / "examples" / "lua_harness.lua"
 TOKEN = "examples-e2e-token"
 
 
@@ -131,14 +129,8 @@ def admin_key_secret(env):
 
 def argocd_health(tmp_path, obj):
     """(status, message) of the live object by examples/argocd/health.lua."""
-    from test_lua_health import lua_literal
-    lua = os.environ.get("LUA") or shutil.which("lua5.4")
-    path = tmp_path / "live.lua"
-    path.write_text("return " + lua_literal(obj) + "\n")
-    p = subprocess.run([lua, str(HARNESS), str(HEALTH), str(path)], capture_output=True,
-                       text=True, check=True)
-    status, message = p.stdout.split("\n", 1)
-    return status, message.strip()
+    from test_lua_health import health_of
+    return health_of(tmp_path, obj)
 
 
 def values(env):

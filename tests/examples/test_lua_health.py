@@ -10,6 +10,7 @@ import pytest
 from conftest import EXAMPLES, need_kubectl, one, to_objects
 
 HEALTH = EXAMPLES / "argocd" / "health.lua"
+APP_HEALTH = EXAMPLES / "argocd" / "application-health.lua"
 HARNESS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lua_harness.lua")
 
 
@@ -30,7 +31,7 @@ def lua_literal(value):
     return "{" + ", ".join(f"[{lua_literal(k)}] = {lua_literal(v)}" for k, v in value.items()) + "}"
 
 
-def health(tmp_path, obj, script=HEALTH):
+def health_of(tmp_path, obj, script=HEALTH):
     lua = os.environ.get("LUA") or shutil.which("lua5.4")
     if not lua:
         pytest.skip("lua5.4 is not installed")
@@ -60,7 +61,7 @@ def cond(type_, status, reason="", message=""):
 def test_healthy(tmp_path):
     obj = sealed_secret(3, {"observedGeneration": 3, "keyIds": ["3e221f7d13407cff"],
                             "conditions": [cond("Synced", "True", "Unsealed")]})
-    assert health(tmp_path, obj) == ("Healthy", "Unsealed")
+    assert health_of(tmp_path, obj) == ("Healthy", "Unsealed")
 
 
 def test_healthy_even_when_sealed_with_an_older_key(tmp_path):
@@ -68,7 +69,7 @@ def test_healthy_even_when_sealed_with_an_older_key(tmp_path):
     obj = sealed_secret(3, {"observedGeneration": 3, "conditions": [
         cond("KeyCurrent", "False", "OlderKey", "sealed with 3e22, newest is 9a10"),
         cond("Synced", "True", "Unsealed")]})
-    assert health(tmp_path, obj)[0] == "Healthy"
+    assert health_of(tmp_path, obj)[0] == "Healthy"
 
 
 def test_degraded_carries_the_message(tmp_path):
@@ -76,20 +77,20 @@ def test_degraded_carries_the_message(tmp_path):
                "(sealed for 3e221f7d13407cff) \u2014 run seal reseal\n1")
     obj = sealed_secret(3, {"observedGeneration": 3, "conditions": [
         cond("Synced", "False", "UnsealFailed", message)]})
-    assert health(tmp_path, obj) == ("Degraded", message)
+    assert health_of(tmp_path, obj) == ("Degraded", message)
 
 
 def test_degraded_without_message_gives_the_reason(tmp_path):
     obj = sealed_secret(2, {"observedGeneration": 2, "conditions": [
         cond("Synced", "False", "SecretNotManaged")]})
-    assert health(tmp_path, obj) == ("Degraded", "SecretNotManaged")
+    assert health_of(tmp_path, obj) == ("Degraded", "SecretNotManaged")
 
 
 def test_stale_generation_is_progressing(tmp_path):
     # Synced=True describes generation 2; Git now holds generation 3.
     obj = sealed_secret(3, {"observedGeneration": 2, "conditions": [
         cond("Synced", "True", "Unsealed")]})
-    status, message = health(tmp_path, obj)
+    status, message = health_of(tmp_path, obj)
     assert status == "Progressing"
     assert "generation 3" in message and "observed 2" in message
 
@@ -99,11 +100,11 @@ def test_stale_failure_is_progressing_not_degraded(tmp_path):
     # the controller has looked at it, the old failure says nothing.
     obj = sealed_secret(4, {"observedGeneration": 3, "conditions": [
         cond("Synced", "False", "UnsealFailed", "old failure")]})
-    assert health(tmp_path, obj)[0] == "Progressing"
+    assert health_of(tmp_path, obj)[0] == "Progressing"
 
 
 def test_no_status_is_progressing(tmp_path):
-    status, message = health(tmp_path, sealed_secret(1))
+    status, message = health_of(tmp_path, sealed_secret(1))
     assert status == "Progressing"
     assert message
 
@@ -117,13 +118,13 @@ def test_no_status_is_progressing(tmp_path):
     {"conditions": [cond("Synced", "True", "Unsealed")]},
 ])
 def test_incomplete_status_is_progressing(tmp_path, status):
-    assert health(tmp_path, sealed_secret(1, status))[0] == "Progressing"
+    assert health_of(tmp_path, sealed_secret(1, status))[0] == "Progressing"
 
 
 def test_object_without_generation_is_never_healthy(tmp_path):
     obj = sealed_secret(1, {"observedGeneration": 1, "conditions": [cond("Synced", "True")]})
     del obj["metadata"]["generation"]
-    assert health(tmp_path, obj)[0] == "Progressing"
+    assert health_of(tmp_path, obj)[0] == "Progressing"
 
 
 def test_harness_can_tell_a_broken_script(tmp_path):
@@ -131,13 +132,37 @@ def test_harness_can_tell_a_broken_script(tmp_path):
     broken = tmp_path / "broken.lua"
     broken.write_text('return { status = "Healthy", message = "" }\n')
     obj = sealed_secret(3, {"observedGeneration": 2, "conditions": [cond("Synced", "True")]})
-    assert health(tmp_path, obj, broken)[0] == "Healthy"
-    assert health(tmp_path, obj)[0] != "Healthy"
+    assert health_of(tmp_path, obj, broken)[0] == "Healthy"
+    assert health_of(tmp_path, obj)[0] != "Healthy"
 
 
-def test_argocd_cm_holds_the_same_script(tmp_path):
+def test_argocd_cm_holds_the_same_scripts(tmp_path):
     need_kubectl()
     objects = to_objects((EXAMPLES / "argocd" / "argocd-cm.yaml").read_text(), tmp_path)
     cm = one(objects, "ConfigMap", "argocd-cm")
     assert cm["metadata"]["namespace"] == "argocd"
     assert cm["data"]["resource.customizations.health.seal.dev_SealedSecret"] == HEALTH.read_text()
+    assert cm["data"]["resource.customizations.health.argoproj.io_Application"] == \
+        APP_HEALTH.read_text()
+    assert len(cm["data"]) == 2
+
+
+def application(health=None):
+    obj = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+           "metadata": {"name": "seal-controller-staging", "namespace": "argocd"},
+           "spec": {"project": "default"}}
+    if health is not None:
+        obj["status"] = {"health": health, "sync": {"status": "Synced"}}
+    return obj
+
+
+@pytest.mark.parametrize("health,expected", [
+    (None, ("Progressing", "")),
+    ({}, ("Progressing", "")),
+    ({"status": "Healthy"}, ("Healthy", "")),
+    ({"status": "Degraded", "message": "unseal-controller: 0/1 ready"},
+     ("Degraded", "unseal-controller: 0/1 ready")),
+    ({"status": "Missing"}, ("Missing", "")),
+])
+def test_application_health_follows_the_application(tmp_path, health, expected):
+    assert health_of(tmp_path, application(health), APP_HEALTH) == expected
