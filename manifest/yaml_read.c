@@ -21,6 +21,10 @@
 #include "banned.h"
 
 #define MAX_NODES 1000000 /* per document, aliases counted in full */
+/* Nodes that aliases may copy per document: an alias bomb of a few hundred
+ * bytes otherwise costs a second of CPU (and far more under the sanitizers)
+ * before MAX_NODES stops it; /v1/verify parses bodies from the network. */
+#define MAX_ALIAS_NODES 100000
 #define MAX_ANCHORS 10000
 #define TAG_PREFIX "tag:yaml.org,2002:"
 
@@ -36,6 +40,7 @@ typedef struct reader {
   manifest_error *err;
   size_t doc_start;   /* byte index of the current document */
   size_t nodes;       /* nodes built in the current document */
+  size_t alias_nodes; /* of which copied by aliases */
   anchor *anchors;
   size_t n_anchors;
 } reader;
@@ -303,6 +308,12 @@ static int resolve_alias(reader *r, yaml_event_t *ev, json_t **out) {
     rc = count_node(r, r->anchors[i].nodes, &ev->start_mark);
     if (rc != MANIFEST_OK)
       return rc;
+    if (r->anchors[i].nodes > MAX_ALIAS_NODES - r->alias_nodes)
+      return manifest_fail(r->err, MANIFEST_ERR_LIMIT, mark_line(&ev->start_mark),
+                           "%s:%ld:%ld: yaml: aliases copy more than %d nodes (alias bomb?)",
+                           r->source, mark_line(&ev->start_mark),
+                           (long)ev->start_mark.column + 1, MAX_ALIAS_NODES);
+    r->alias_nodes += r->anchors[i].nodes;
     *out = json_deep_copy(r->anchors[i].node);
     if (*out == NULL)
       return manifest_fail(r->err, MANIFEST_ERR_NOMEM, 0, "%s: out of memory", r->source);
@@ -603,6 +614,7 @@ int manifest_yaml_read(manifest_docs *out, const char *text, size_t len, const c
     }
     r.doc_start = ev.start_mark.index;
     r.nodes = 0;
+    r.alias_nodes = 0;
     yaml_event_delete(&ev);
     have_event = 0;
 
