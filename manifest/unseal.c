@@ -420,6 +420,16 @@ int manifest_unseal_sealed(json_t **out, const json_t *sealed, const keys_keyrin
     rc = build_secret(out, sealed, o, n_o, flags, ref, err);
     if (rc != MANIFEST_OK)
       report->reason = "Invalid";
+  } else {
+    /* Verify: the Secret is built and dropped, so that what verifies also
+     * unseals (the template is checked, never rendered). */
+    json_t *secret = NULL;
+
+    rc = build_secret(&secret, sealed, o, n_o,
+                      flags & ~(MANIFEST_UNSEAL_RENDER | MANIFEST_UNSEAL_OWNER), ref, err);
+    json_decref(secret);
+    if (rc != MANIFEST_OK)
+      report->reason = "Invalid";
   }
 out:
   opened_free(o, n_o);
