@@ -39,7 +39,7 @@ _Noreturn void harness_fail(const char *what, const char *message) {
   abort();
 }
 
-static void build_keyring(void) {
+keys_keyring *harness_keyring_new(void) {
   keys_keyring *ring = NULL;
   keys_keypair *kp = NULL;
   uint8_t *sk = NULL;
@@ -55,6 +55,7 @@ static void build_keyring(void) {
     const char *b64 = vector_secrets[i];
     if (keys_base64_decode(&sk, &sk_len, b64, strlen(b64)) != KEYS_OK || sk_len != KEYS_SECRET_BYTES)
       harness_fail("a test vector private key does not decode", NULL);
+    /* created 1, 2, 3: the last key is the newest, the one that seals */
     if (keys_keypair_from_secret(&kp, sk, (int64_t)(i + 1), KEYS_STATE_ACTIVE) != KEYS_OK)
       harness_fail("keys_keypair_from_secret refused a test vector key", NULL);
     sodium_memzero(sk, sk_len);
@@ -65,12 +66,12 @@ static void build_keyring(void) {
     if (keys_keyring_add(ring, &kp, &err) != KEYS_OK)
       harness_fail("keys_keyring_add refused a test vector key", err.message);
   }
-  fixed_ring = ring;
+  return ring;
 }
 
 const keys_keyring *harness_keyring(void) {
   if (fixed_ring == NULL)
-    build_keyring();
+    fixed_ring = harness_keyring_new();
   return fixed_ring;
 }
 

@@ -35,6 +35,10 @@ _Noreturn void harness_fail(const char *what, const char *message);
  * built on first use and kept for the life of the process. */
 const keys_keyring *harness_keyring(void);
 
+/* A new keyring of the same keys (created 1, 2 and 3 seconds after the
+ * epoch, so the third is the newest), for a caller that needs its own. */
+keys_keyring *harness_keyring_new(void);
+
 /* The public keys of that keyring, in the vectors' order (*n is 3). */
 const keys_public *harness_recipients(size_t *n);
 

@@ -488,6 +488,23 @@ def watch_lines(v):
     c.add("big-event", b"\x03" + json.dumps({"type": "ADDED", "object": {"data": {"k": "x" * 70000}}}).encode() + b"\n")
 
 
+def http_body(v):
+    c = Corpus("http_body")
+    # First byte: bit 0 rotate (else verify), bit 1 Accept text/plain.
+    docs, _ = vector_sealed_secrets(v)
+    for name in ("sealed-strict", "sealed-two-recipients", "sealed-namespace-wide", "sealed-template",
+                 "sealed-tampered-and-good", "sealed-json", "sealed-wrong-namespace", "sealed-no-encrypted-data",
+                 "sealed-multi", "sealed-service-account-token"):
+        c.add("verify-" + name, b"\x00" + docs[name].encode())
+        c.add("rotate-" + name, b"\x01" + docs[name].encode())
+    c.add("verify-text-tampered", b"\x02" + docs["sealed-tampered-and-good"].encode())
+    c.add("verify-empty", b"\x00")
+    c.add("rotate-secret", b"\x01" + SECRET.encode())
+    c.add("verify-not-yaml", b"\x00{{{{ [")
+    c.add("verify-billion-laughs", b"\x00" + ("a: &a [x, x, x, x, x, x, x, x]\n" + "".join(
+        "%s: &%s [%s]\n" % (chr(98 + i), chr(98 + i), ", ".join(["*" + chr(97 + i)] * 8)) for i in range(8))).encode())
+
+
 def main():
     path = sys.argv[1] if len(sys.argv) > 1 else VECTORS
     with open(path) as f:
@@ -500,6 +517,7 @@ def main():
     seal_secret(v)
     kubeconfig(v)
     watch_lines(v)
+    http_body(v)
 
 
 if __name__ == "__main__":
