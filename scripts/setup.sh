@@ -3,11 +3,13 @@
 # configures a Meson build folder. Sourced by demo.sh and test.sh.
 #   BUILD_DIR   build folder (default: build)
 #   SANITIZE    1: AddressSanitizer and UndefinedBehaviorSanitizer
+#   BUILDTYPE   meson buildtype (default: debugoptimized; bench/run.sh: release)
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_DIR=${BUILD_DIR:-build}
 SANITIZE=${SANITIZE:-0}
+BUILDTYPE=${BUILDTYPE:-debugoptimized}
 
 packages=(
   gcc clang pkg-config meson ninja-build
@@ -35,7 +37,7 @@ if ! command -v kubectl >/dev/null 2>&1; then
 fi
 
 cd "$top"
-opts=(--buildtype=debugoptimized)
+opts=(--buildtype="$BUILDTYPE")
 if [[ "$SANITIZE" == 1 ]]; then
   opts=(--buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false)
 fi
