@@ -5,20 +5,11 @@ through the API server's service proxy, or --controller-url."""
 import http.server
 import json
 import os
-import re
-import ssl
-import subprocess
-import sys
 import threading
-import urllib.request
 
 import pytest
 
-from conftest import fails, ok, parse_docs, run, secret_yaml
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-APISERVER = os.path.join(os.path.dirname(HERE), "kube-apiserver", "server.py")
-TOKEN = "cli-test-token-0123456789"
+from conftest import fails, ok, publish_configmap, publish_controller, run, secret_yaml
 
 
 class Controller(http.server.BaseHTTPRequestHandler):
@@ -71,60 +62,6 @@ def controller(keys):
     yield srv.server_address[1]
     srv.shutdown()
     srv.server_close()
-
-
-class ApiServer:
-    def __init__(self, tmp):
-        self.kubeconfig = str(tmp / "kubeconfig")
-        state = tmp / "state"
-        self.proc = subprocess.Popen(
-            [sys.executable, APISERVER, "--port", "0", "--kubeconfig-out", self.kubeconfig,
-             "--state-dir", str(state), "--tls", "--token", TOKEN, "--namespace", "seal-system"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        m = re.fullmatch(r"ready (https://127\.0\.0\.1:\d+)\n", line)
-        if not m:
-            self.proc.kill()
-            raise RuntimeError(f"test API server did not start: {line!r}")
-        self.url = m.group(1)
-        self.ctx = ssl.create_default_context(cafile=str(state / "ca.crt"))
-
-    def send(self, method, path, obj=None):
-        req = urllib.request.Request(self.url + path, method=method,
-                                     data=json.dumps(obj).encode() if obj is not None else None,
-                                     headers={"Authorization": "Bearer " + TOKEN,
-                                              "Content-Type": "application/json"})
-        with urllib.request.urlopen(req, context=self.ctx, timeout=30) as r:
-            return json.loads(r.read() or b"{}")
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
-        self.proc.stdout.close()
-        self.proc.stderr.close()
-
-
-@pytest.fixture
-def apiserver(tmp_path):
-    s = ApiServer(tmp_path)
-    yield s
-    s.stop()
-
-
-def publish_configmap(api, cert_text):
-    api.send("POST", "/api/v1/namespaces/seal-system/configmaps", {
-        "apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": "seal-public-keys", "namespace": "seal-system"},
-        "data": {"cert.pem": cert_text}})
-
-
-def publish_controller(api, port, ns="seal-system", name="unseal-controller"):
-    api.send("POST", f"/api/v1/namespaces/{ns}/services", {
-        "apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns},
-        "spec": {"ports": [{"name": "http", "port": 8080, "targetPort": port}]}})
-    api.send("POST", f"/api/v1/namespaces/{ns}/endpoints", {
-        "apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": name, "namespace": ns},
-        "subsets": [{"addresses": [{"ip": "127.0.0.1"}], "ports": [{"name": "http", "port": port}]}]})
 
 
 # ---- --controller-url ----------------------------------------------------------
