@@ -33,7 +33,7 @@
  * copies on its own (TLS buffers, the key blob) is outside our reach.
  */
 
-#define MAX_RETRY_AFTER_S 3600
+#define MAX_RETRY_AFTER_S 60
 #define RESP_INITIAL 16384
 
 enum { REQ_QUEUED = 1, REQ_ACTIVE = 2 };
@@ -599,11 +599,8 @@ static void finish(kube_client *c, kube_req *r, CURLcode cc) {
     }
     if ((code == 429 || (code >= 500 && code != 501)) && r->attempt < max) {
       long d = kube_client_backoff(c, ++r->attempt);
-      if (r->retry_after_s >= 0) {
+      if (r->retry_after_s >= 0) /* the server knows best; bounded by MAX_RETRY_AFTER_S */
         d = r->retry_after_s * 1000 + (long)randombytes_uniform(100);
-        if (d > c->opts.backoff_max_ms)
-          d = c->opts.backoff_max_ms;
-      }
       kube_client_log(c, KUBE_LOG_WARN, "%s %s: answer %ld; retry %d of %d in %ld ms",
                       r->method, r->path, code, r->attempt, max, d);
       requeue(c, r, d);

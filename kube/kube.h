@@ -117,7 +117,8 @@ typedef struct kube_client_opts {
   long timeout_ms;           /* per request attempt (not watch streams); default 30000 */
   int max_retries;           /* retries after the first attempt; default 5 */
   long backoff_base_ms;      /* first retry delay before jitter; default 200 */
-  long backoff_max_ms;       /* largest delay, Retry-After included; default 30000 */
+  long backoff_max_ms;       /* largest backoff delay; default 30000 (a Retry-After
+                                answer is honoured up to 60 s) */
   size_t max_response_bytes; /* default KUBE_DEFAULT_MAX_RESPONSE */
   size_t max_event_bytes;    /* one watch event line; default KUBE_DEFAULT_MAX_EVENT */
   long watch_timeout_s;      /* timeoutSeconds of each watch request; default 300 */

@@ -1,0 +1,974 @@
+/*
+ * libkube against the test API server (tests/kube-apiserver/server.py) over
+ * TLS with a bearer token. argv[1]: python3, argv[2]: server.py.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/select.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "internal.h"
+#include "kube.h"
+#include "manifest.h"
+
+#include "banned.h"
+
+#define TOKEN "token-aaaaaaaa"
+#define TOKEN2 "token-bbbbbbbb" /* same length: an in-place rewrite keeps the size */
+
+static const char *python;
+static const char *server_py;
+
+static struct server {
+  pid_t pid;
+  char tmp[256];
+  char kubeconfig[512];
+  char url[600];
+} srv;
+
+static kube_client *ctl; /* talks to /_test/ and sets up objects: no limits */
+
+/* json_dumps memory comes from jansson's allocator (manifest_init sets a wiping one) */
+static void jfree(char *p) {
+  json_malloc_t m;
+  json_free_t f;
+  json_get_alloc_funcs(&m, &f);
+  f(p);
+}
+
+/* ---- helpers --------------------------------------------------------------- */
+
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void quiet_log(void *ud, int level, const char *msg) {
+  (void)ud;
+  if (getenv("KUBE_TEST_VERBOSE") != NULL || level == KUBE_LOG_ERROR)
+    fprintf(stderr, "  [kube %d] %s\n", level, msg);
+}
+
+static kube_client *client_for(const char *kubeconfig, kube_client_opts *o) {
+  kube_config_opts co = {0};
+  kube_config *cfg = NULL;
+  kube_client *c = NULL;
+  kube_status st;
+  kube_client_opts def;
+
+  co.source = KUBE_CONFIG_FILES;
+  co.kubeconfig = kubeconfig;
+  if (kube_config_load(&cfg, &co, &st) != KUBE_OK)
+    fail_msg("config: %s", st.message);
+  if (o == NULL) {
+    kube_client_opts_init(&def);
+    def.qps = 0;
+    def.backoff_base_ms = 20;
+    def.backoff_max_ms = 300;
+    o = &def;
+  }
+  if (o->log == NULL)
+    o->log = quiet_log;
+  if (kube_client_new(&c, cfg, o, &st) != KUBE_OK)
+    fail_msg("client: %s", st.message);
+  kube_config_free(cfg);
+  return c;
+}
+
+static kube_client_opts test_opts(void) {
+  kube_client_opts o;
+  kube_client_opts_init(&o);
+  o.qps = 0;
+  o.backoff_base_ms = 20;
+  o.backoff_max_ms = 300;
+  o.log = quiet_log;
+  return o;
+}
+
+/* A request through c; returns the owned body, asserts the expected code. */
+static json_t *call(kube_client *c, const char *method, const char *path, json_t *body,
+                    long want) {
+  char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+  json_t *out = NULL;
+  long code = 0;
+  kube_status st;
+
+  kube_request_sync(c, method, path, text, text ? strlen(text) : 0,
+                    strcmp(method, "PATCH") == 0 ? "application/merge-patch+json" : NULL, &code,
+                    &out, &st);
+  jfree(text);
+  json_decref(body);
+  if (code != want)
+    fail_msg("%s %s: got %ld (%s), want %ld", method, path, code, st.message, want);
+  return out;
+}
+
+static void ensure_namespace(const char *ns) {
+  kube_status st;
+  long code = 0;
+  json_t *b = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Namespace",
+                        "metadata", "name", ns);
+  char *text = json_dumps(b, JSON_COMPACT);
+  kube_request_sync(ctl, "POST", "/api/v1/namespaces", text, strlen(text), NULL, &code, NULL,
+                    &st);
+  assert_true(code == 201 || code == 409);
+  jfree(text);
+  json_decref(b);
+}
+
+static long stat_count(const char *key) {
+  json_t *s = call(ctl, "GET", "/_test/stats", NULL, 200);
+  long n = (long)json_integer_value(json_object_get(json_object_get(s, "counts"), key));
+  json_decref(s);
+  return n;
+}
+
+static void fault(const char *method, const char *path_re, int count, int status,
+                  int retry_after) {
+  json_t *f = json_pack("{s:s, s:s, s:i, s:i}", "method", method, "path", path_re, "count",
+                        count, "status", status);
+  if (retry_after >= 0)
+    json_object_set_new(f, "retry_after", json_integer(retry_after));
+  json_decref(call(ctl, "POST", "/_test/faults", f, 200));
+}
+
+static json_t *configmap(const char *ns, const char *name, const char *value) {
+  return json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:s}}", "apiVersion", "v1", "kind",
+                   "ConfigMap", "metadata", "name", name, "namespace", ns, "labels", "app",
+                   "kube-test", "data", "v", value);
+}
+
+static void cm_path(char *buf, size_t size, const char *ns, const char *name) {
+  assert_int_equal(kube_path(buf, size, "v1", "configmaps", ns, name, NULL), 0);
+}
+
+static void put_cm(const char *ns, const char *name, const char *value, long want) {
+  char path[256];
+  cm_path(path, sizeof(path), ns, NULL);
+  json_decref(call(ctl, "POST", path, configmap(ns, name, value), want));
+}
+
+/* ---- server -------------------------------------------------------------- */
+
+static int start_server(void **state) {
+  int fds[2];
+  char line[512];
+  size_t len = 0;
+  uint64_t deadline;
+
+  (void)state;
+  snprintf(srv.tmp, sizeof(srv.tmp), "/tmp/kube-apiserver-test-XXXXXX");
+  assert_non_null(mkdtemp(srv.tmp));
+  snprintf(srv.kubeconfig, sizeof(srv.kubeconfig), "%s/kubeconfig", srv.tmp);
+  assert_int_equal(pipe(fds), 0);
+  srv.pid = fork();
+  assert_true(srv.pid >= 0);
+  if (srv.pid == 0) {
+    dup2(fds[1], 1);
+    close(fds[0]);
+    close(fds[1]);
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
+    execl(python, python, server_py, "--port", "0", "--kubeconfig-out", srv.kubeconfig, "--tls",
+          "--token", TOKEN, (char *)NULL);
+    _exit(127);
+  }
+  close(fds[1]);
+  deadline = now_ms() + 30000;
+  while (len + 1 < sizeof(line) && (len == 0 || line[len - 1] != '\n')) {
+    fd_set set;
+    struct timeval tv = {1, 0};
+    ssize_t r;
+    FD_ZERO(&set);
+    FD_SET(fds[0], &set);
+    if (now_ms() > deadline)
+      fail_msg("the test API server did not say ready");
+    if (select(fds[0] + 1, &set, NULL, NULL, &tv) <= 0)
+      continue;
+    r = read(fds[0], line + len, 1);
+    if (r <= 0)
+      fail_msg("the test API server exited before it was ready");
+    len += (size_t)r;
+  }
+  line[len] = '\0';
+  close(fds[0]);
+  assert_int_equal(strncmp(line, "ready https://", 14), 0);
+  line[len - 1] = '\0';
+  snprintf(srv.url, sizeof(srv.url), "%s", line + 6);
+  ctl = client_for(srv.kubeconfig, NULL);
+  return 0;
+}
+
+static int stop_server(void **state) {
+  char cmd[600];
+  (void)state;
+  kube_client_free(ctl);
+  ctl = NULL;
+  if (srv.pid > 0) {
+    kill(srv.pid, SIGTERM);
+    waitpid(srv.pid, NULL, 0);
+  }
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", srv.tmp);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+/* ---- watch recorder ----------------------------------------------------------- */
+
+typedef struct rec {
+  char log[200000];
+  size_t len;
+  int added, modified, deleted, synced, restarts;
+  char reasons[2048];
+  kube_watch *self; /* freed from its own handler when stop_at is reached */
+  int stop_at;
+} rec;
+
+static void rec_event(void *ud, kube_event_type type, json_t *obj) {
+  rec *r = ud;
+  const char *name = manifest_get_string(obj, "metadata", "name", NULL);
+  const char *t = type == KUBE_EVENT_ADDED ? "A" : type == KUBE_EVENT_MODIFIED ? "M" : "D";
+  int n;
+  assert_non_null(name);
+  assert_non_null(manifest_get_string(obj, "metadata", "resourceVersion", NULL));
+  assert_non_null(json_string_value(json_object_get(obj, "kind")));
+  n = snprintf(r->log + r->len, sizeof(r->log) - r->len, "%s:%s,", t, name);
+  assert_true(n > 0 && (size_t)n < sizeof(r->log) - r->len);
+  r->len += (size_t)n;
+  if (type == KUBE_EVENT_ADDED)
+    r->added++;
+  else if (type == KUBE_EVENT_MODIFIED)
+    r->modified++;
+  else
+    r->deleted++;
+  if (r->self != NULL && r->stop_at > 0 && r->added + r->modified + r->deleted >= r->stop_at) {
+    kube_watch_free(r->self);
+    r->self = NULL;
+  }
+}
+
+static void rec_synced(void *ud) { ((rec *)ud)->synced++; }
+
+static void rec_restart(void *ud, const char *reason) {
+  rec *r = ud;
+  size_t l = strlen(r->reasons);
+  r->restarts++;
+  snprintf(r->reasons + l, sizeof(r->reasons) - l, "%s,", reason);
+}
+
+static const kube_watch_handlers rec_handlers = {rec_event, rec_synced, rec_restart};
+
+/* Runs c until cond(ud) or the timeout; returns cond's last value. */
+static int run_until(kube_client *c, int (*cond)(void *), void *ud, long timeout_ms) {
+  uint64_t end = now_ms() + (uint64_t)timeout_ms;
+  while (!cond(ud)) {
+    if (now_ms() > end)
+      return 0;
+    assert_true(kube_client_run(c, 100) >= 0);
+  }
+  return 1;
+}
+
+static void run_for(kube_client *c, long ms) {
+  uint64_t end = now_ms() + (uint64_t)ms;
+  while (now_ms() < end)
+    assert_true(kube_client_run(c, (long)(end - now_ms())) >= 0);
+}
+
+static int is_synced(void *ud) { return ((rec *)ud)->synced > 0; }
+
+typedef struct want_events {
+  rec *r;
+  int n;
+} want_events;
+
+static int has_events(void *ud) {
+  want_events *w = ud;
+  return w->r->added + w->r->modified + w->r->deleted >= w->n;
+}
+
+static int count_in(const char *log, const char *item) {
+  int n = 0;
+  size_t l = strlen(item);
+  for (const char *p = log; (p = strstr(p, item)) != NULL; p += l)
+    if (p == log || p[-1] == ',')
+      n++;
+  return n;
+}
+
+/* ---- tests ------------------------------------------------------------------ */
+
+static void crud_and_status(void **state) {
+  char path[256], item[256];
+  json_t *b, *got;
+  kube_status st;
+  long code;
+  const char *rv;
+
+  ensure_namespace("crud");
+  cm_path(path, sizeof(path), "crud", NULL);
+  cm_path(item, sizeof(item), "crud", "one");
+  b = call(ctl, "POST", path, configmap("crud", "one", "1"), 201);
+  assert_string_equal(manifest_get_string(b, "data", "v", NULL), "1");
+  json_decref(b);
+
+  got = call(ctl, "GET", item, NULL, 200);
+  rv = manifest_get_string(got, "metadata", "resourceVersion", NULL);
+  assert_non_null(rv);
+  /* update with the current resourceVersion */
+  b = configmap("crud", "one", "2");
+  json_object_set_new(json_object_get(b, "metadata"), "resourceVersion", json_string(rv));
+  json_decref(call(ctl, "PUT", item, json_deep_copy(b), 200));
+
+  /* the same update again carries a stale resourceVersion: 409 Conflict as a Status */
+  {
+    char *text = json_dumps(b, JSON_COMPACT);
+    json_t *out = NULL;
+    assert_int_equal(kube_request_sync(ctl, "PUT", item, text, strlen(text), NULL, &code, &out,
+                                       &st),
+                     KUBE_ERR_HTTP);
+    assert_int_equal(code, 409);
+    assert_int_equal(st.http_code, 409);
+    assert_int_equal(st.code, 409);
+    assert_string_equal(st.reason, "Conflict");
+    assert_true(strlen(st.message) > 0);
+    assert_string_equal(json_string_value(json_object_get(out, "kind")), "Status");
+    json_decref(out);
+    jfree(text);
+  }
+  json_decref(b);
+  json_decref(got);
+
+  /* merge patch */
+  b = call(ctl, "PATCH", item, json_pack("{s:{s:s}}", "data", "w", "x"), 200);
+  assert_string_equal(manifest_get_string(b, "data", "v", NULL), "2");
+  assert_string_equal(manifest_get_string(b, "data", "w", NULL), "x");
+  json_decref(b);
+
+  /* creating it twice: AlreadyExists */
+  {
+    char *text = json_dumps(b = configmap("crud", "one", "3"), JSON_COMPACT);
+    assert_int_equal(kube_request_sync(ctl, "POST", path, text, strlen(text), NULL, &code, NULL,
+                                       &st),
+                     KUBE_ERR_HTTP);
+    assert_int_equal(code, 409);
+    assert_string_equal(st.reason, "AlreadyExists");
+    jfree(text);
+    json_decref(b);
+  }
+
+  json_decref(call(ctl, "DELETE", item, NULL, 200));
+  assert_int_equal(kube_request_sync(ctl, "GET", item, NULL, 0, NULL, &code, NULL, &st),
+                   KUBE_ERR_HTTP);
+  assert_int_equal(code, 404);
+  assert_string_equal(st.reason, "NotFound");
+  assert_non_null(strstr(st.message, "one"));
+}
+
+typedef struct counter {
+  int done, ok;
+} counter;
+
+static void count_done(void *ud, long code, json_t *body, const kube_status *st) {
+  counter *c = ud;
+  c->done++;
+  if (st->err == KUBE_OK && (code == 201 || code == 200))
+    c->ok++;
+  else
+    fprintf(stderr, "  request failed: %ld %s\n", code, st->message);
+}
+
+static int counter_at(void *ud) {
+  counter *c = ud;
+  return c->done >= 1200;
+}
+
+static void paging_across_1200_objects(void **state) {
+  kube_client_opts o = test_opts();
+  kube_client *c;
+  counter cnt = {0, 0};
+  kube_watch *w = NULL;
+  rec *r = calloc(1, sizeof(*r));
+  char path[256];
+  kube_status st;
+  long code;
+  int i;
+
+  assert_non_null(r);
+  ensure_namespace("paging");
+  o.max_in_flight = 16;
+  c = client_for(srv.kubeconfig, &o);
+  cm_path(path, sizeof(path), "paging", NULL);
+  for (i = 0; i < 1200; i++) {
+    char name[32];
+    json_t *b;
+    char *text;
+    snprintf(name, sizeof(name), "cm-%04d", i);
+    b = configmap("paging", name, name);
+    text = json_dumps(b, JSON_COMPACT);
+    assert_int_equal(kube_request(c, "POST", path, text, strlen(text), NULL, count_done, &cnt),
+                     KUBE_OK);
+    jfree(text);
+    json_decref(b);
+  }
+  assert_int_equal(kube_client_pending(c), 1200);
+  assert_true(run_until(c, counter_at, &cnt, 120000));
+  assert_int_equal(cnt.ok, 1200);
+  assert_int_equal(kube_client_pending(c), 0);
+
+  json_decref(call(ctl, "POST", "/_test/stats/reset", NULL, 200));
+  assert_int_equal(kube_watch_new(&w, c, "v1", "configmaps", "paging", "app=kube-test",
+                                  &rec_handlers, r, &st),
+                   KUBE_OK);
+  assert_true(run_until(c, is_synced, r, 60000));
+  assert_int_equal(r->added, 1200);
+  assert_int_equal(r->modified + r->deleted, 0);
+  assert_int_equal(kube_watch_known(w), 1200);
+  for (i = 0; i < 1200; i += 97) {
+    char item[40];
+    snprintf(item, sizeof(item), "A:cm-%04d,", i);
+    assert_int_equal(count_in(r->log, item), 1);
+  }
+  /* 500 + 500 + 200 */
+  assert_int_equal(stat_count("list configmaps"), 3);
+  assert_int_equal(r->synced, 1);
+  kube_watch_free(w);
+  kube_client_free(c);
+
+  /* a response over the client's maximum is an error, not a truncated list */
+  o = test_opts();
+  o.max_response_bytes = 64 * 1024;
+  c = client_for(srv.kubeconfig, &o);
+  assert_int_equal(kube_request_sync(c, "GET", path, NULL, 0, NULL, &code, NULL, &st),
+                   KUBE_ERR_LIMIT);
+  assert_non_null(strstr(st.message, "larger than 65536 bytes"));
+  kube_client_free(c);
+  free(r);
+}
+
+static void retries_honour_retry_after(void **state) {
+  kube_client *c;
+  kube_client_opts o = test_opts();
+  char item[256];
+  kube_status st;
+  long code;
+  uint64_t t0;
+  json_t *body = NULL;
+
+  ensure_namespace("retry");
+  put_cm("retry", "x", "1", 201);
+  cm_path(item, sizeof(item), "retry", "x");
+  o.max_retries = 3;
+  c = client_for(srv.kubeconfig, &o);
+
+  json_decref(call(ctl, "POST", "/_test/stats/reset", NULL, 200));
+  fault("GET", "/namespaces/retry/configmaps/x$", 1, 429, 1);
+  fault("GET", "/namespaces/retry/configmaps/x$", 1, 500, -1);
+  t0 = now_ms();
+  assert_int_equal(kube_request_sync(c, "GET", item, NULL, 0, NULL, &code, &body, &st), KUBE_OK);
+  assert_int_equal(code, 200);
+  assert_string_equal(manifest_get_string(body, "data", "v", NULL), "1");
+  json_decref(body);
+  assert_true(now_ms() - t0 >= 1000); /* Retry-After: 1 */
+  assert_true(now_ms() - t0 < 5000);
+  assert_int_equal(stat_count("get configmaps"), 3);
+
+  /* 501 is not retried */
+  fault("GET", "/namespaces/retry/configmaps/x$", 5, 501, -1);
+  assert_int_equal(kube_request_sync(c, "GET", item, NULL, 0, NULL, &code, NULL, &st),
+                   KUBE_ERR_HTTP);
+  assert_int_equal(code, 501);
+  assert_int_equal(stat_count("get configmaps"), 4);
+  json_decref(call(ctl, "DELETE", "/_test/faults", NULL, 200));
+
+  /* retries are bounded: 1 + max_retries attempts, then the server's Status */
+  fault("GET", "/namespaces/retry/configmaps/x$", 100, 503, -1);
+  assert_int_equal(kube_request_sync(c, "GET", item, NULL, 0, NULL, &code, NULL, &st),
+                   KUBE_ERR_HTTP);
+  assert_int_equal(code, 503);
+  assert_string_equal(st.reason, "ServiceUnavailable");
+  assert_int_equal(stat_count("get configmaps"), 8);
+  json_decref(call(ctl, "DELETE", "/_test/faults", NULL, 200));
+  kube_client_free(c);
+}
+
+static void watch_delivers_events(void **state) {
+  kube_client *c = client_for(srv.kubeconfig, NULL);
+  kube_watch *w = NULL, *all = NULL;
+  rec *r = calloc(1, sizeof(*r)), *ra = calloc(1, sizeof(*ra));
+  char item[256];
+  want_events we = {r, 3};
+  kube_status st;
+
+  assert_non_null(r);
+  assert_non_null(ra);
+  ensure_namespace("events");
+  put_cm("events", "before", "0", 201);
+  assert_int_equal(kube_watch_new(&w, c, "v1", "configmaps", "events", NULL, &rec_handlers, r,
+                                  &st),
+                   KUBE_OK);
+  /* a second watch on the same client, all namespaces, with a label selector */
+  assert_int_equal(kube_watch_new(&all, c, "v1", "configmaps", NULL, "app=kube-test,v=late",
+                                  &rec_handlers, ra, &st),
+                   KUBE_OK);
+  assert_true(run_until(c, is_synced, r, 10000));
+  assert_true(run_until(c, is_synced, ra, 10000));
+  assert_string_equal(r->log, "A:before,");
+  assert_string_equal(ra->log, "");
+  assert_true(kube_watch_synced(w));
+  assert_string_not_equal(kube_watch_resource_version(w), "");
+
+  put_cm("events", "a", "1", 201);
+  cm_path(item, sizeof(item), "events", "a");
+  json_decref(call(ctl, "PATCH", item, json_pack("{s:{s:s}}", "data", "v", "2"), 200));
+  json_decref(call(ctl, "DELETE", item, NULL, 200));
+  we.n = 4;
+  assert_true(run_until(c, has_events, &we, 10000));
+  assert_string_equal(r->log, "A:before,A:a,M:a,D:a,");
+
+  /* the label selector: only the labelled one reaches the second watch */
+  json_decref(call(ctl, "PATCH", "/api/v1/namespaces/events/configmaps/before",
+                   json_pack("{s:{s:{s:s}}}", "metadata", "labels", "v", "late"), 200));
+  we.r = ra;
+  we.n = 1;
+  assert_true(run_until(c, has_events, &we, 10000));
+  /* a label change makes it appear to the selector: ADDED there, MODIFIED here */
+  assert_string_equal(ra->log, "A:before,");
+  we.r = r;
+  we.n = 5;
+  assert_true(run_until(c, has_events, &we, 10000));
+  assert_string_equal(r->log, "A:before,A:a,M:a,D:a,M:before,");
+
+  /* a watch freed from its own handler stops at once, without a crash or leak */
+  r->self = w;
+  r->stop_at = 6;
+  put_cm("events", "b", "1", 201);
+  put_cm("events", "c", "1", 201);
+  run_for(c, 1500);
+  assert_null(r->self);
+  assert_string_equal(r->log, "A:before,A:a,M:a,D:a,M:before,A:b,");
+  kube_watch_free(all);
+  kube_client_free(c);
+  free(r);
+  free(ra);
+}
+
+static void watch_cut_resumes_without_loss_or_duplicates(void **state) {
+  kube_client *c = client_for(srv.kubeconfig, NULL);
+  kube_watch *w = NULL;
+  rec *r = calloc(1, sizeof(*r));
+  want_events we = {r, 30};
+  kube_status st;
+  int i;
+  json_t *cut;
+
+  assert_non_null(r);
+  ensure_namespace("cut");
+  assert_int_equal(kube_watch_new(&w, c, "v1", "configmaps", "cut", NULL, &rec_handlers, r, &st),
+                   KUBE_OK);
+  assert_true(run_until(c, is_synced, r, 10000));
+  json_decref(call(ctl, "POST", "/_test/stats/reset", NULL, 200));
+  for (i = 0; i < 30; i++) {
+    char name[16];
+    snprintf(name, sizeof(name), "c%02d", i);
+    put_cm("cut", name, "v", 201);
+    if (i == 9 || i == 19) {
+      run_for(c, 200); /* let some events arrive on the stream */
+      cut = call(ctl, "POST", "/_test/watches/cut", NULL, 200);
+      assert_true(json_integer_value(json_object_get(cut, "cut")) >= 1);
+      json_decref(cut);
+    }
+  }
+  assert_true(run_until(c, has_events, &we, 20000));
+  run_for(c, 1500); /* anything duplicated would show up now */
+  assert_int_equal(r->added, 30);
+  assert_int_equal(r->modified + r->deleted, 0);
+  for (i = 0; i < 30; i++) {
+    char item[16];
+    snprintf(item, sizeof(item), "A:c%02d", i);
+    assert_int_equal(count_in(r->log, item), 1);
+  }
+  assert_true(r->restarts >= 2);
+  assert_true(strstr(r->reasons, "broken") != NULL || strstr(r->reasons, "closed") != NULL);
+  assert_null(strstr(r->reasons, "expired")); /* resumed, not re-listed */
+  assert_int_equal(stat_count("list configmaps"), 0);
+  assert_true(stat_count("watch configmaps") >= 3);
+  kube_watch_free(w);
+  kube_client_free(c);
+  free(r);
+}
+
+static void gone_after_compaction_relists(void **state) {
+  kube_client_opts o = test_opts();
+  kube_client *c;
+  kube_watch *w = NULL;
+  rec *r = calloc(1, sizeof(*r));
+  want_events we = {r, 3};
+  char item[256];
+  kube_status st;
+
+  assert_non_null(r);
+  ensure_namespace("gone");
+  o.backoff_base_ms = 50;
+  o.backoff_max_ms = 200;
+  c = client_for(srv.kubeconfig, &o);
+  put_cm("gone", "a", "1", 201);
+  put_cm("gone", "b", "1", 201);
+  put_cm("gone", "c", "1", 201);
+  assert_int_equal(kube_watch_new(&w, c, "v1", "configmaps", "gone", NULL, &rec_handlers, r, &st),
+                   KUBE_OK);
+  assert_true(run_until(c, has_events, &we, 10000));
+  assert_true(run_until(c, is_synced, r, 10000));
+
+  /* the watch loses its stream; c is not run while things change and the
+   * history is compacted, so it comes back with a resourceVersion that is gone */
+  json_decref(call(ctl, "POST", "/_test/watches/cut", NULL, 200));
+  cm_path(item, sizeof(item), "gone", "b");
+  json_decref(call(ctl, "DELETE", item, NULL, 200));
+  cm_path(item, sizeof(item), "gone", "c");
+  json_decref(call(ctl, "PATCH", item, json_pack("{s:{s:s}}", "data", "v", "2"), 200));
+  put_cm("gone", "d", "1", 201);
+  json_decref(call(ctl, "POST", "/_test/compact", NULL, 200));
+
+  we.n = 6;
+  assert_true(run_until(c, has_events, &we, 20000));
+  run_for(c, 1000);
+  assert_int_equal(count_in(r->log, "D:b"), 1);
+  assert_int_equal(count_in(r->log, "M:c"), 1);
+  assert_int_equal(count_in(r->log, "A:d"), 1);
+  assert_int_equal(count_in(r->log, "A:a"), 1); /* unchanged: nothing reported again */
+  assert_int_equal(r->added + r->modified + r->deleted, 6);
+  assert_int_equal(kube_watch_known(w), 3);
+  assert_int_equal(r->synced, 1);
+  assert_non_null(strstr(r->reasons, "expired"));
+
+  /* and it keeps watching afterwards */
+  put_cm("gone", "e", "1", 201);
+  we.n = 7;
+  assert_true(run_until(c, has_events, &we, 10000));
+  assert_int_equal(count_in(r->log, "A:e"), 1);
+  kube_watch_free(w);
+  kube_client_free(c);
+  free(r);
+}
+
+/* kubeconfig with tokenFile instead of token, the server's CA kept */
+static void kubeconfig_with_token_file(char *out, size_t size, const char *token_file) {
+  manifest_docs docs = {0};
+  manifest_error merr;
+  unsigned char *text = NULL;
+  size_t len = 0;
+  kube_status st;
+  json_t *user;
+  FILE *f;
+
+  assert_int_equal(kube_read_file(&text, &len, srv.kubeconfig, 1 << 20, 0, &st), 0);
+  assert_int_equal(manifest_parse(&docs, (char *)text, len, "kubeconfig", 0, &merr), 0);
+  user = json_object_get(json_array_get(json_object_get(docs.docs[0], "users"), 0), "user");
+  assert_non_null(user);
+  json_object_del(user, "token");
+  json_object_set_new(user, "tokenFile", json_string(token_file));
+  snprintf(out, size, "%s/kubeconfig-tokenfile", srv.tmp);
+  f = fopen(out, "w");
+  assert_non_null(f);
+  assert_int_equal(json_dumpf(docs.docs[0], f, 0), 0);
+  fclose(f);
+  manifest_docs_free(&docs);
+  free(text);
+}
+
+static void write_token(const char *path, const char *token) {
+  char tmp[600];
+  FILE *f;
+  snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+  f = fopen(tmp, "w");
+  assert_non_null(f);
+  fprintf(f, "%s\n", token);
+  fclose(f);
+  assert_int_equal(rename(tmp, path), 0);
+}
+
+static void set_server_token(const char *token) {
+  json_decref(call(ctl, "POST", "/_test/token", json_pack("{s:s}", "token", token), 200));
+}
+
+static void token_file_reread_on_401(void **state) {
+  char kc[600], tok[600];
+  struct stat before, after;
+  struct timespec times[2];
+  kube_client *c;
+  FILE *f;
+  json_t *b;
+
+  snprintf(tok, sizeof(tok), "%s/token-401", srv.tmp);
+  write_token(tok, TOKEN);
+  kubeconfig_with_token_file(kc, sizeof(kc), tok);
+  c = client_for(kc, NULL);
+  json_decref(call(c, "GET", "/api/v1/namespaces/default", NULL, 200));
+
+  /* rewrite the file in place and put its times back: only a 401 can reveal it */
+  assert_int_equal(stat(tok, &before), 0);
+  f = fopen(tok, "r+");
+  assert_non_null(f);
+  fprintf(f, "%s\n", TOKEN2);
+  fclose(f);
+  times[0] = before.st_atim;
+  times[1] = before.st_mtim;
+  assert_int_equal(utimensat(AT_FDCWD, tok, times, 0), 0);
+  assert_int_equal(stat(tok, &after), 0);
+  assert_int_equal(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+  assert_int_equal(after.st_size, before.st_size);
+
+  /* the server now wants the new token; the file was rewritten but its stat is unchanged */
+  set_server_token(TOKEN2);
+  b = call(c, "GET", "/api/v1/namespaces/default", NULL, 200);
+  json_decref(b);
+  kube_client_free(c);
+
+  /* a wrong token without a file to re-read: 401 surfaces as a Status */
+  {
+    kube_client *old = client_for(srv.kubeconfig, NULL);
+    kube_status st;
+    long code;
+    assert_int_equal(kube_request_sync(old, "GET", "/api/v1/namespaces/default", NULL, 0, NULL,
+                                       &code, NULL, &st),
+                     KUBE_ERR_HTTP);
+    assert_int_equal(code, 401);
+    assert_string_equal(st.reason, "Unauthorized");
+    kube_client_free(old);
+  }
+  set_server_token(TOKEN);
+}
+
+static void token_file_rotated_during_a_watch(void **state) {
+  char kc[600], tok[600], path[256];
+  kube_client *c;
+  kube_watch *w = NULL;
+  rec *r = calloc(1, sizeof(*r));
+  want_events we = {r, 1};
+  kube_status st;
+  char *text;
+  json_t *b;
+
+  assert_non_null(r);
+  ensure_namespace("tok");
+  snprintf(tok, sizeof(tok), "%s/token-watch", srv.tmp);
+  write_token(tok, TOKEN);
+  kubeconfig_with_token_file(kc, sizeof(kc), tok);
+  c = client_for(kc, NULL);
+  assert_int_equal(kube_watch_new(&w, c, "v1", "configmaps", "tok", NULL, &rec_handlers, r, &st),
+                   KUBE_OK);
+  assert_true(run_until(c, is_synced, r, 10000));
+
+  /* the server's token changes and the stream drops: re-watching fails with 401
+   * (the /_test/ endpoints need no token, so ctl still drives the server) */
+  set_server_token(TOKEN2);
+  json_decref(call(ctl, "POST", "/_test/watches/cut", NULL, 200));
+  run_for(c, 800); /* 401s: the file still holds the old token */
+  assert_true(r->restarts >= 1);
+  write_token(tok, TOKEN2); /* the rotation lands */
+
+  /* the same client recovers: an object created now reaches the watch */
+  cm_path(path, sizeof(path), "tok", NULL);
+  b = configmap("tok", "after-rotation", "1");
+  text = json_dumps(b, JSON_COMPACT);
+  assert_int_equal(kube_request(c, "POST", path, text, strlen(text), NULL, count_done,
+                                &(counter){0, 0}),
+                   KUBE_OK);
+  jfree(text);
+  json_decref(b);
+  assert_true(run_until(c, has_events, &we, 15000));
+  assert_string_equal(r->log, "A:after-rotation,");
+  assert_non_null(strstr(r->reasons, "error"));
+  kube_watch_free(w);
+  set_server_token(TOKEN);
+  kube_client_free(c);
+  free(r);
+}
+
+typedef struct stamps {
+  uint64_t t[64];
+  int n;
+} stamps;
+
+static void stamp_done(void *ud, long code, json_t *body, const kube_status *st) {
+  stamps *s = ud;
+  assert_int_equal(st->err, KUBE_OK);
+  s->t[s->n++] = now_ms();
+}
+
+static int stamps_full(void *ud) { return ((stamps *)ud)->n >= 30; }
+
+static void rate_limit_is_respected(void **state) {
+  kube_client_opts o = test_opts();
+  kube_client *c;
+  stamps s = {{0}, 0};
+  uint64_t t0;
+  int i;
+
+  o.qps = 10;
+  o.burst = 5;
+  c = client_for(srv.kubeconfig, &o);
+  json_decref(call(ctl, "POST", "/_test/stats/reset", NULL, 200));
+  t0 = now_ms();
+  for (i = 0; i < 30; i++)
+    assert_int_equal(kube_request(c, "GET", "/api/v1/namespaces/default/configmaps", NULL, 0,
+                                  NULL, stamp_done, &s),
+                     KUBE_OK);
+  assert_true(run_until(c, stamps_full, &s, 20000));
+  /* 5 at once, then 25 at 10 per second: at least 2.5 s */
+  assert_true(s.t[29] - t0 >= 2400);
+  assert_true(s.t[29] - t0 < 8000);
+  /* no second after the burst holds more than qps + 1 starts */
+  for (i = 5; i + 11 < 30; i++)
+    assert_true(s.t[i + 11] - s.t[i] >= 900);
+  assert_int_equal(stat_count("list configmaps"), 30);
+  kube_client_free(c);
+}
+
+static void unreachable_server_is_a_clear_error(void **state) {
+  char kc[600];
+  FILE *f;
+  kube_client_opts o = test_opts();
+  kube_client *c;
+  kube_status st;
+  long code = -1;
+  json_t *body = (json_t *)1;
+  uint64_t t0;
+
+  snprintf(kc, sizeof(kc), "%s/kubeconfig-unreachable", srv.tmp);
+  f = fopen(kc, "w");
+  assert_non_null(f);
+  fputs("{\"current-context\": \"x\", \"clusters\": [{\"name\": \"c\", \"cluster\": {\"server\": "
+        "\"https://127.0.0.1:1\"}}], \"contexts\": [{\"name\": \"x\", \"context\": {\"cluster\": "
+        "\"c\"}}]}\n",
+        f);
+  fclose(f);
+  o.max_retries = 2;
+  c = client_for(kc, &o);
+  t0 = now_ms();
+  assert_int_equal(kube_request_sync(c, "GET", "/api/v1/namespaces", NULL, 0, NULL, &code, &body,
+                                     &st),
+                   KUBE_ERR_TRANSPORT);
+  assert_int_equal(code, 0);
+  assert_null(body);
+  assert_int_equal(st.http_code, 0);
+  assert_non_null(strstr(st.message, "https://127.0.0.1:1/api/v1/namespaces"));
+  assert_non_null(strstr(st.message, "onnect"));
+  assert_true(now_ms() - t0 < 5000);
+  kube_client_free(c);
+}
+
+static void tls_without_the_ca_fails(void **state) {
+  char kc[600];
+  manifest_docs docs = {0};
+  manifest_error merr;
+  unsigned char *text = NULL;
+  size_t len = 0;
+  kube_status st;
+  kube_client *c;
+  long code;
+  FILE *f;
+
+  assert_int_equal(kube_read_file(&text, &len, srv.kubeconfig, 1 << 20, 0, &st), 0);
+  assert_int_equal(manifest_parse(&docs, (char *)text, len, "kubeconfig", 0, &merr), 0);
+  json_object_del(
+      json_object_get(json_array_get(json_object_get(docs.docs[0], "clusters"), 0), "cluster"),
+      "certificate-authority-data");
+  snprintf(kc, sizeof(kc), "%s/kubeconfig-noca", srv.tmp);
+  f = fopen(kc, "w");
+  assert_non_null(f);
+  json_dumpf(docs.docs[0], f, 0);
+  fclose(f);
+  manifest_docs_free(&docs);
+  free(text);
+  c = client_for(kc, NULL);
+  assert_int_equal(kube_request_sync(c, "GET", "/api/v1/namespaces", NULL, 0, NULL, &code, NULL,
+                                     &st),
+                   KUBE_ERR_TRANSPORT);
+  assert_non_null(strstr(st.message, "certificate"));
+  kube_client_free(c);
+}
+
+static void *wake_later(void *arg) {
+  struct timespec ts = {0, 200 * 1000 * 1000};
+  nanosleep(&ts, NULL);
+  kube_client_wakeup(arg);
+  return NULL;
+}
+
+static void wakeup_and_cancel(void **state) {
+  kube_client *c = client_for(srv.kubeconfig, NULL);
+  pthread_t th;
+  uint64_t t0 = now_ms();
+  counter cnt = {0, 0};
+  kube_status st;
+  long code;
+  int rc;
+
+  assert_int_equal(pthread_create(&th, NULL, wake_later, c), 0);
+  rc = kube_client_run(c, 10000);
+  assert_int_equal(rc, 0);
+  assert_true(now_ms() - t0 < 5000);
+  pthread_join(th, NULL);
+
+  /* freeing a client completes what is pending with KUBE_ERR_CANCELLED */
+  assert_int_equal(kube_request(c, "GET", "/api/v1/namespaces/default/configmaps/slow", NULL, 0,
+                                NULL, count_done, &cnt),
+                   KUBE_OK);
+  kube_client_free(c);
+  assert_int_equal(cnt.done, 1);
+  assert_int_equal(cnt.ok, 0);
+
+  /* bad arguments never reach the server */
+  c = client_for(srv.kubeconfig, NULL);
+  assert_int_equal(kube_request_sync(c, "GET", "no-slash", NULL, 0, NULL, &code, NULL, &st),
+                   KUBE_ERR_INVALID);
+  assert_int_equal(kube_request_sync(c, "GET", "/a b", NULL, 0, NULL, &code, NULL, &st),
+                   KUBE_ERR_INVALID);
+  assert_int_equal(kube_request_sync(c, "POST", "/x", "{}", 2, "a\r\nX-Evil: 1", &code, NULL,
+                                     &st),
+                   KUBE_ERR_INVALID);
+  kube_client_free(c);
+}
+
+int main(int argc, char **argv) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(crud_and_status),
+      cmocka_unit_test(paging_across_1200_objects),
+      cmocka_unit_test(retries_honour_retry_after),
+      cmocka_unit_test(watch_delivers_events),
+      cmocka_unit_test(watch_cut_resumes_without_loss_or_duplicates),
+      cmocka_unit_test(gone_after_compaction_relists),
+      cmocka_unit_test(token_file_reread_on_401),
+      cmocka_unit_test(token_file_rotated_during_a_watch),
+      cmocka_unit_test(rate_limit_is_respected),
+      cmocka_unit_test(unreachable_server_is_a_clear_error),
+      cmocka_unit_test(tls_without_the_ca_fails),
+      cmocka_unit_test(wakeup_and_cancel),
+  };
+  if (argc != 3) {
+    fprintf(stderr, "usage: %s PYTHON SERVER_PY\n", argv[0]);
+    return 2;
+  }
+  python = argv[1];
+  server_py = argv[2];
+  signal(SIGPIPE, SIG_IGN);
+  if (manifest_init() != 0)
+    return 1;
+  return cmocka_run_group_tests(tests, start_server, stop_server);
+}
