@@ -38,6 +38,8 @@ CRD = os.path.join(ROOT, "examples", "deploy", "crd.yaml")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 NAMESPACES = [f"bench-{i}" for i in range(10)]
 REPLAY_NAMESPACES = [f"replay-{i}" for i in range(10)]
+# the controller without its client-side rate limit, to see what else bounds it
+UNLIMITED = ("--qps", "1000000", "--burst", "1000000")
 
 
 def log(*a):
@@ -399,9 +401,9 @@ class Api:
             self.local.c = c
         return c
 
-    def request(self, method, path, body=None):
+    def request(self, method, path, body=None, ctype="application/json"):
         data = json.dumps(body).encode() if body is not None else None
-        h = {"Content-Type": "application/json"} if data is not None else {}
+        h = {"Content-Type": ctype} if data is not None else {}
         for attempt in range(3):
             c = self.conn()
             try:
@@ -446,12 +448,12 @@ def free_port():
 
 
 class Controller:
-    def __init__(self, ctx, api, name):
+    def __init__(self, ctx, api, name, extra=()):
         self.port, self.mport = free_port(), free_port()
         self.logf = open(os.path.join(api.dir, f"{name}.log"), "w")
         cmd = [ctx.controller, "--kubeconfig", api.kubeconfig, "--key-namespace", "seal-system",
                "--listen", f"127.0.0.1:{self.port}", "--metrics-listen", f"127.0.0.1:{self.mport}",
-               "--log-level", "warn"]
+               "--log-level", "warn", *extra]
         self.t0 = time.perf_counter()
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.logf,
                                      env=dict(os.environ, HOME=api.home))
@@ -582,9 +584,10 @@ def writes(counts):
     return {k: v for k, v in counts.items() if k.split(" ")[0] in ("create", "update", "patch", "delete")}
 
 
-def bench_size(ctx, n, deadline):
-    """Cold start, restart, latency, memory and CPU at n SealedSecrets."""
-    r = {"n": n}
+def bench_size(ctx, n, deadline, extra=()):
+    """Cold start, restart, latency, memory and CPU at n SealedSecrets. extra: more
+    controller flags (a variant: then only the cold start and the restart)."""
+    r = {"n": n, "variant": " ".join(extra) or "defaults"}
     api = Api(ctx.tmp, f"api-{n}")
     ctl = None
     try:
@@ -620,10 +623,10 @@ def bench_size(ctx, n, deadline):
         api.reset_stats()
         log(f"controller {n}: cold start")
         a0 = api.cpu()
-        ctl = Controller(ctx, api, "cold")
+        ctl = Controller(ctx, api, "cold", extra)
         perf = None
         if ctx.perf_dir:
-            perf = subprocess.Popen(["perf", "record", "-F", "499", "-g", "-p", str(ctl.proc.pid), "-o",
+            perf = subprocess.Popen(["perf", "record", "-F", "499", "--call-graph", "dwarf", "-p", str(ctl.proc.pid), "-o",
                                      os.path.join(ctx.perf_dir, f"perf-cold-{n}.data")],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -653,7 +656,7 @@ def bench_size(ctx, n, deadline):
             perf.wait()
 
         # steady state: latency from a SealedSecret's change to its Secret's change
-        if ctx.changes and time.perf_counter() < deadline:
+        if ctx.changes and not extra and time.perf_counter() < deadline:
             r.update(latency(ctx, api, ctl, n))
         r["steady_hwm"] = proc_status(ctl.proc.pid, "VmHWM")
         ctl.stop()
@@ -664,7 +667,7 @@ def bench_size(ctx, n, deadline):
             api.reset_stats()
             log(f"controller {n}: restart")
             a0 = api.cpu()
-            ctl = Controller(ctx, api, "restart")
+            ctl = Controller(ctx, api, "restart", extra)
             wait_until(lambda: ctl.alive() or ctl.healthy(), ctx.timeout, 0.02)
             r["restart_health"] = time.perf_counter() - ctl.t0
 
@@ -684,8 +687,9 @@ def bench_size(ctx, n, deadline):
             ctl = None
 
         # the API server alone: the cold start's requests, replayed by a Python client
-        log(f"controller {n}: the API server alone")
-        r.update(server_alone(ctx, api, n))
+        if not extra:
+            log(f"controller {n}: the API server alone")
+            r.update(server_alone(ctx, api, n))
     finally:
         if ctl:
             ctl.stop()
@@ -756,7 +760,8 @@ def latency(ctx, api, ctl, n):
 def server_alone(ctx, api, n):
     """What the cold start asked of the API server, driven by a Python client without the
     controller: list SealedSecrets and Secrets, create n Secrets like the controller's (into
-    other namespaces), update n SealedSecret statuses with the status the controller wrote."""
+    other namespaces), patch n SealedSecret statuses with the status the controller wrote
+    (a changed message, so each one writes), create the Events it created."""
     secrets = [s for s in api.objects("secrets") if s["metadata"]["namespace"] in NAMESPACES]
     sealed = [s for s in api.objects("sealedsecrets", "seal.dev")
               if s["metadata"]["namespace"] in NAMESPACES]
@@ -770,6 +775,15 @@ def server_alone(ctx, api, n):
                                     "annotations": md.get("annotations", {})},
                        "data": s.get("data", {})})
     statuses = [(s["metadata"]["namespace"], s["metadata"]["name"], s.get("status", {})) for s in sealed]
+    events = []
+    for e in api.objects("events"):
+        md = e["metadata"]
+        if md["namespace"] not in NAMESPACES:
+            continue
+        e = {k: v for k, v in e.items() if k != "metadata"}
+        e["metadata"] = {"name": md["name"], "namespace": "replay-" + md["namespace"].split("-")[1]}
+        e.get("involvedObject", {})["namespace"] = e["metadata"]["namespace"]
+        events.append(e)
     del secrets, sealed
     out = {}
     c0, t0 = api.cpu(), time.perf_counter()
@@ -788,32 +802,22 @@ def server_alone(ctx, api, n):
         status = dict(status)
         for cnd in status.get("conditions", []):
             cnd["message"] = (cnd.get("message") or "") + " "  # a real change, so it writes
-        st_, b = api_merge_patch(api, ss_path(ns, name, status=True), {"status": status})
+        st_, b = api.request("PATCH", ss_path(ns, name, status=True), {"status": status},
+                             "application/merge-patch+json")
         if st_ != 200:
             raise RuntimeError(f"status {ns}/{name}: {st_} {b}")
     c0, t0 = api.cpu(), time.perf_counter()
     parallel(put_status, statuses, ctx.threads)
     out["alone_status_wall"] = time.perf_counter() - t0
     out["alone_status_cpu"] = api.cpu() - c0
-    out["alone_wall"] = out["alone_list_wall"] + out["alone_create_wall"] + out["alone_status_wall"]
-    out["alone_cpu"] = out["alone_list_cpu"] + out["alone_create_cpu"] + out["alone_status_cpu"]
+    c0, t0 = api.cpu(), time.perf_counter()
+    post_all(api, events, lambda o: f"/api/v1/namespaces/{o['metadata']['namespace']}/events", ctx.threads)
+    out["alone_events_wall"] = time.perf_counter() - t0
+    out["alone_events_cpu"] = api.cpu() - c0
+    out["alone_events"] = len(events)
+    out["alone_wall"] = sum(out[f"alone_{k}_wall"] for k in ("list", "create", "status", "events"))
+    out["alone_cpu"] = sum(out[f"alone_{k}_cpu"] for k in ("list", "create", "status", "events"))
     return out
-
-
-def api_merge_patch(api, path, body):
-    data = json.dumps(body).encode()
-    for attempt in range(3):
-        c = api.conn()
-        try:
-            c.request("PATCH", path, body=data, headers={"Content-Type": "application/merge-patch+json"})
-            r = c.getresponse()
-            out = r.read()
-            return r.status, (json.loads(out) if out else None)
-        except (OSError, http.client.HTTPException):
-            c.close()
-            api.local.c = None
-            if attempt == 2:
-                raise
 
 
 def bench_controller(ctx):
@@ -825,7 +829,13 @@ def bench_controller(ctx):
             results.append(bench_size(ctx, n, deadline))
         except RuntimeError as e:
             log(f"controller {n}: {e}")
-            results.append({"n": n, "error": str(e)})
+            results.append({"n": n, "variant": "defaults", "error": str(e)})
+    for n in ctx.unlimited_sizes:
+        try:
+            results.append(bench_size(ctx, n, time.perf_counter() + 3600, UNLIMITED))
+        except RuntimeError as e:
+            log(f"controller {n}: {e}")
+            results.append({"n": n, "variant": " ".join(UNLIMITED), "error": str(e)})
     ctx.controller_results = results
     return report_controller(ctx, results)
 
@@ -836,17 +846,17 @@ def report_controller(ctx, results):
     for r in results:
         n = r["n"]
         if "error" in r:
-            rows.append([f"{n:,}", "failed: " + r["error"]] + [""] * 9)
+            rows.append([f"{n:,}", r["variant"], "failed: " + r["error"]] + [""] * 10)
             continue
         cw = r["cold_wall"]
-        rows.append([f"{n:,}", fmt(cw, 2), fmt(r["cold_drained_wall"], 2),
+        rows.append([f"{n:,}", r["variant"], fmt(cw, 2), fmt(r["cold_drained_wall"], 2),
                      fmt(r["cold_ctl_cpu"], 2), fmt(100 * r["cold_ctl_cpu"] / r["cold_drained_wall"]) + " %",
                      fmt(r["cold_ctl_cpu"] / n * 1e6, 0), fmt(r["cold_api_cpu"], 2),
                      fmt(100 * r["cold_api_cpu"] / r["cold_drained_wall"]) + " %",
                      fmt(r["cold_drained_wall"] / n * 1e3, 3), fmt(r.get("alone_cpu"), 2),
                      fmt(r["cold_hwm"], 1)])
     md.append(table("cold start (controller started over n SealedSecrets, no Secrets)",
-                    ["n", "all Secrets exist s", "queue drained s", "ctl CPU s", "ctl CPU % wall",
+                    ["n", "controller flags", "all Secrets exist s", "queue drained s", "ctl CPU s", "ctl CPU % wall",
                      "ctl CPU us/object", "API server CPU s", "API CPU % wall", "wall ms/object",
                      "API alone CPU s", "ctl VmHWM MiB"], rows))
     rows = []
@@ -854,14 +864,21 @@ def report_controller(ctx, results):
         if "error" in r or "restart_health" not in r:
             continue
         n = r["n"]
-        rows.append([f"{n:,}", fmt(r["restart_health"], 2), fmt(r["restart_drained"], 2),
+        rows.append([f"{n:,}", r["variant"], fmt(r["restart_health"], 2), fmt(r["restart_drained"], 2),
                      str(r["restart_writes"]), fmt(r["restart_ctl_cpu"], 2),
                      fmt(r["restart_ctl_cpu"] / n * 1e6, 0), fmt(r["restart_api_cpu"], 2),
                      fmt(r["restart_hwm"], 1),
                      ", ".join(f"{k} {v}" for k, v in sorted(r["restart_counts"].items()))])
     md.append(table("restart over n up-to-date SealedSecrets",
-                    ["n", "/health 200 s", "queue drained s", "writes", "ctl CPU s", "ctl CPU us/object",
+                    ["n", "controller flags", "/health 200 s", "queue drained s", "writes", "ctl CPU s", "ctl CPU us/object",
                      "API CPU s", "ctl VmHWM MiB", "requests (/_test/stats)"], rows))
+    rows = []
+    for r in results:
+        if "cold_counts" in r:
+            rows.append([f"{r['n']:,}", r["variant"],
+                         ", ".join(f"{k} {v}" for k, v in sorted(r["cold_counts"].items()))])
+    md.append(table("requests of the cold start (/_test/stats, until the queue drained)",
+                    ["n", "controller flags", "requests"], rows))
     rows = []
     for r in results:
         if "lat_n" not in r:
@@ -881,16 +898,19 @@ def report_controller(ctx, results):
         rows.append([f"{n:,}", fmt(r["api_create_ss_wall"], 2), fmt(r["api_create_ss_cpu"], 2),
                      fmt(r["alone_list_cpu"], 2), fmt(r["alone_create_wall"], 2), fmt(r["alone_create_cpu"], 2),
                      fmt(r["alone_status_wall"], 2), fmt(r["alone_status_cpu"], 2),
+                     f"{r['alone_events']:,} in {fmt(r['alone_events_wall'], 2)}", fmt(r["alone_events_cpu"], 2),
+                     fmt(r["alone_wall"], 2), fmt(100 * r["alone_cpu"] / r["alone_wall"]) + " %",
                      fmt(r["alone_cpu"] / n * 1e6, 0), fmt(r["cold_ctl_cpu"] / n * 1e6, 0)])
     md.append(table(f"the test API server alone (Python client, {ctx.threads} connections, no controller)",
                     ["n", "create n SealedSecrets s", "its API CPU s", "2 lists API CPU s",
                      "create n Secrets s", "API CPU s", "n status patches s", "API CPU s",
-                     "API CPU us/object (lists+creates+status)", "ctl CPU us/object (cold)"], rows))
+                     "events created, s", "API CPU s", "workload wall s", "API CPU % of it",
+                     "API CPU us/object (lists+creates+status+events)", "ctl CPU us/object (cold)"], rows))
     # growth
     rows = []
     base = None
     for r in results:
-        if "error" in r:
+        if "error" in r or r["variant"] != "defaults":
             continue
         n = r["n"]
         per = [r["cold_drained_wall"] / n * 1e3, r["cold_ctl_cpu"] / n * 1e6]
@@ -906,6 +926,8 @@ def report_controller(ctx, results):
                      "restart wall ms/object", "VmHWM KiB/object",
                      "cold ctl CPU/object vs smallest"], rows))
     for r in results:
+        if r["variant"] != "defaults":
+            continue
         if r.get("n") == 10000 and "error" not in r:
             share = r["cold_ctl_cpu"] / r["cold_drained_wall"]
             ctx.summary["cold start 10k: controller CPU % of wall"] = (
@@ -920,7 +942,7 @@ def report_controller(ctx, results):
         if r.get("n") == 1000 and "lat_median" in r:
             ctx.summary["change latency (1k objects)"] = (
                 f"median {r['lat_median'] * 1e3:.1f} ms, p99 {r['lat_p99'] * 1e3:.1f} ms", "-", None)
-    ok = [r for r in results if "error" not in r]
+    ok = [r for r in results if "error" not in r and r["variant"] == "defaults"]
     if len(ok) >= 2:
         first, last = ok[0], ok[-1]
         g = (last["cold_ctl_cpu"] / last["n"]) / (first["cold_ctl_cpu"] / first["n"])
@@ -954,6 +976,8 @@ def main():
     ap.add_argument("--sections", default="crypto,cli,controller")
     ap.add_argument("--sizes", default="1000,10000,50000")
     ap.add_argument("--changes", type=int, default=1000)
+    ap.add_argument("--unlimited-sizes", default="10000",
+                    help="sizes also run with the rate limit lifted (--qps/--burst 1000000)")
     ap.add_argument("--crypto-seconds", type=float, default=2.0)
     ap.add_argument("--openssl-seconds", type=int, default=3)
     ap.add_argument("--cli-runs", type=int, default=11)
@@ -970,6 +994,7 @@ def main():
     ctx.seal = os.path.join(ctx.build, "seal", "seal")
     ctx.controller = os.path.join(ctx.build, "unseal-controller", "unseal-controller")
     ctx.sizes = [int(x) for x in a.sizes.split(",") if x]
+    ctx.unlimited_sizes = [int(x) for x in a.unlimited_sizes.split(",") if x]
     for k in ("changes", "crypto_seconds", "openssl_seconds", "cli_runs", "process_runs", "threads",
               "timeout", "size_budget", "perf_dir"):
         setattr(ctx, k, getattr(a, k))
@@ -987,6 +1012,7 @@ def main():
                             "--cert", ctx.cert], capture_output=True, text=True, check=True)
         ctx.key_id = p.stdout.strip()
         parts = []
+        load0 = os.getloadavg()
         t0 = time.perf_counter()
         if "crypto" in sections:
             parts.append(bench_crypto(ctx))
@@ -1007,7 +1033,12 @@ def main():
                 "## Machine\n\n| | |\n|---|---|\n")
         for k, v in mach:
             f.write(f"| {k} | {v} |\n")
-        f.write(f"\nThe whole run took {elapsed:.0f} s.\n\n## Figures vs targets\n\n{summary}\n\n")
+        load1 = os.getloadavg()
+        f.write(f"| load average (1, 5, 15 min) at start | {load0[0]:.2f}, {load0[1]:.2f}, {load0[2]:.2f} |\n"
+                f"| load average at end | {load1[0]:.2f}, {load1[1]:.2f}, {load1[2]:.2f} |\n")
+        f.write(f"\nThe whole run took {elapsed:.0f} s. Other work on the machine inflates wall "
+                "times (a load average above the CPU count means runnable tasks waited); CPU "
+                "times are less affected.\n\n## Figures vs targets\n\n{summary}\n\n")
         f.write("\n".join(parts))
     print(f"\nbench: wrote {a.out}")
 
