@@ -30,6 +30,8 @@ import time
 import urllib.parse
 import uuid
 
+import kproto
+import ktable
 from kobjects import (ApiError, json_patch, merge_patch, parse_field_selector,
                       parse_label_selector, selector_matches, status_body)
 
@@ -602,7 +604,9 @@ class Api:
                      "message": "the initial names have been accepted", "lastTransitionTime": now_rfc3339()}],
                 "storedVersions": [new_types[0].version]}
         if rt.key == ("", "namespaces"):
-            obj.setdefault("spec", {"finalizers": ["kubernetes"]})
+            spec = obj.setdefault("spec", {})
+            if isinstance(spec, dict) and not spec.get("finalizers"):
+                spec["finalizers"] = ["kubernetes"]
             obj["status"] = {"phase": "Active"}
             labels = meta.setdefault("labels", {})
             labels.setdefault("kubernetes.io/metadata.name", name)
@@ -1196,6 +1200,14 @@ class ResourceRequest:
         self.body = body
 
     def json_body(self):
+        ctype = (self.h.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if ctype == "application/vnd.kubernetes.protobuf":
+            return kproto.decode(self.body)
+        if ctype not in ("", "application/json", "application/yaml"):
+            raise ApiError(415, "UnsupportedMediaType",
+                           f'the body of the request was in an unknown format - accepted media types include: '
+                           f'application/json, application/yaml (JSON only), '
+                           f'application/vnd.kubernetes.protobuf (a few core kinds) (got "{ctype}")')
         try:
             obj = json.loads(self.body)
         except (ValueError, UnicodeDecodeError) as e:
@@ -1239,8 +1251,12 @@ class ResourceRequest:
                 return self.watch()
             with self.st.lock:
                 cur = self.st.get(rt, self.ns, self.name)
+                crd = self.crd_object()
             if cur is None:
                 raise not_found(rt, self.name)
+            if ktable.wants_table(self.h.headers.get("Accept")):
+                return self.h.send_json(200, ktable.table(rt, crd, [cur[0]], {
+                    "resourceVersion": cur[0]["metadata"]["resourceVersion"]}))
             return self.h.send_json(200, cur[1])
         if m == "PUT":
             out = self.api.update(rt, self.ns, self.name, self.json_body(), subresource=self.sub,
@@ -1264,6 +1280,13 @@ class ResourceRequest:
             return self.h.send_json(code, out)
         raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
 
+    def crd_object(self):
+        """The CRD serving this resource, or None (caller holds the lock)."""
+        if self.rt.crd is None:
+            return None
+        cur = self.st.objects[("apiextensions.k8s.io", "customresourcedefinitions")].get("", {}).get(self.rt.crd)
+        return cur[0] if cur else None
+
     def selectors(self):
         labels = parse_label_selector(self.q.get("labelSelector", ""))
         fields = parse_field_selector(self.q.get("fieldSelector", ""), self.rt)
@@ -1285,7 +1308,7 @@ class ResourceRequest:
                 start = (str(tok["ns"]), str(tok["name"]))
             except (ValueError, KeyError, TypeError, binascii.Error):
                 raise ApiError(400, "BadRequest", "continue key is not valid: malformed token") from None
-        items = []
+        items, found = [], []
         with st.lock:
             if cont and token_rv < st.forgotten_rv:
                 raise ApiError(410, "Expired",
@@ -1312,6 +1335,7 @@ class ResourceRequest:
                     i -= 1
                     break
                 items.append(js)
+                found.append(obj)
                 last = (kns, kname)
             meta = {"resourceVersion": str(list_rv)}
             if more and last is not None:
@@ -1319,6 +1343,9 @@ class ResourceRequest:
                     dumps({"rv": list_rv, "ns": last[0], "name": last[1]})).decode().rstrip("=")
                 if not labels and not fields:
                     meta["remainingItemCount"] = n - i
+            crd = self.crd_object()
+        if ktable.wants_table(self.h.headers.get("Accept")):
+            return self.h.send_json(200, ktable.table(rt, crd, found, meta))
         head = dumps({"kind": rt.kind + "List", "apiVersion": rt.api_version, "metadata": meta})
         body = head[:-1] + b',"items":[' + b",".join(items) + b"]}"
         return self.h.send_json(200, body)
@@ -1380,7 +1407,13 @@ class ResourceRequest:
         h.send_header("Cache-Control", "no-cache, private")
         h.end_headers()
 
+        as_table = ktable.wants_table(h.headers.get("Accept"))
+        with st.lock:
+            crd = self.crd_object()
+
         def chunk(data):
+            if as_table and data:
+                data = self.table_events(data, crd)
             h.wfile.write(b"%x\r\n" % len(data) + data + b"\r\n")
 
         try:
@@ -1439,6 +1472,23 @@ class ResourceRequest:
             with st.lock:
                 st.watchers.get(rt.key, set()).discard(w)
                 self.srv.watch_streams.discard(w)
+
+    def table_events(self, data, crd):
+        """Watch lines with their objects as one-row Tables (kubectl get --watch)."""
+        out = []
+        for line in data.split(b"\n"):
+            if not line:
+                continue
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                out.append(line)        # half a line from a cut: passed on as it is
+                continue
+            if ev.get("type") in ("ADDED", "MODIFIED", "DELETED"):
+                ev["object"] = ktable.table(self.rt, crd, [ev["object"]], {
+                    "resourceVersion": ev["object"]["metadata"].get("resourceVersion", "")})
+            out.append(dumps(ev) + b"\n")
+        return b"".join(out)
 
     # ---- service proxy ----
     def proxy(self):

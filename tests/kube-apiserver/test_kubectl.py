@@ -123,3 +123,45 @@ spec:
     obj = json.loads(kubectl("-n", "team-a", "get", "sealedsecret", "db", "-o", "json").stdout)
     assert obj["metadata"]["generation"] == 2 and obj["status"]["observedGeneration"] == 1
     kubectl("-n", "team-a", "delete", "sealedsecret", "db")
+
+
+def test_typed_generators_send_protobuf(kubectl):
+    kubectl("create", "namespace", "pb-ns")
+    ns = json.loads(kubectl("get", "namespace", "pb-ns", "-o", "json").stdout)
+    assert ns["status"]["phase"] == "Active"
+    kubectl("-n", "pb-ns", "create", "secret", "generic", "gen", "--from-literal=user=admin",
+            "--from-literal=pass=s3cret", "--type=example.dev/custom")
+    assert data_of(kubectl, "gen", "pb-ns") == {"user": "admin", "pass": "s3cret"}
+    obj = json.loads(kubectl("-n", "pb-ns", "get", "secret", "gen", "-o", "json").stdout)
+    assert obj["type"] == "example.dev/custom"
+    kubectl("-n", "pb-ns", "create", "configmap", "cfg", "--from-literal=a=b")
+    cm = json.loads(kubectl("-n", "pb-ns", "get", "configmap", "cfg", "-o", "json").stdout)
+    assert cm["data"] == {"a": "b"}
+    kubectl("-n", "pb-ns", "create", "serviceaccount", "robot")
+    p = kubectl("-n", "pb-ns", "create", "secret", "generic", "gen", "--from-literal=x=y", ok=False)
+    assert p.returncode != 0 and "already exists" in p.stderr
+    p = kubectl("-n", "no-such-ns", "create", "secret", "generic", "gen", "--from-literal=x=y", ok=False)
+    assert p.returncode != 0 and 'namespaces "no-such-ns" not found' in p.stderr
+
+
+def test_get_prints_table_columns(kubectl):
+    kubectl("apply", "-f", CRD)
+    kubectl("wait", "--for=condition=Established", "crd/sealedsecrets.seal.dev", "--timeout=10s")
+    kubectl("create", "-f", "-", stdin="""apiVersion: seal.dev/v1
+kind: SealedSecret
+metadata: {name: cols, namespace: team-b}
+spec: {encryptedData: {k: QUJD}}
+""")
+    status = {"status": {"conditions": [{"type": "Synced", "status": "True"},
+                                        {"type": "KeyCurrent", "status": "False"}]}}
+    kubectl("-n", "team-b", "patch", "sealedsecret", "cols", "--subresource=status", "--type", "merge",
+            "-p", json.dumps(status))
+    lines = kubectl("-n", "team-b", "get", "sealedsecrets").stdout.splitlines()
+    assert lines[0].split() == ["NAME", "SYNCED", "KEYCURRENT", "AGE"]
+    assert lines[1].split()[:3] == ["cols", "True", "False"]
+    lines = kubectl("get", "sealed", "-A").stdout.splitlines()
+    assert lines[0].split()[:2] == ["NAMESPACE", "NAME"] and "team-b" in lines[1]
+    kubectl("-n", "team-b", "create", "-f", "-", stdin=SECRET.format(name="tab", value="x").replace("team-a", "team-b"))
+    lines = kubectl("-n", "team-b", "get", "secrets").stdout.splitlines()
+    assert lines[0].split() == ["NAME", "TYPE", "DATA", "AGE"]
+    assert lines[1].split()[:3] == ["tab", "Opaque", "1"]
