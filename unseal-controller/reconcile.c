@@ -81,10 +81,10 @@ int ctl_secret_digest(uint8_t out[CTL_DIGEST_BYTES], const json_t *secret)
     goto out;
   if (json_object_set_new(n, "type", json_string(type && *type ? type : "Opaque")) ||
       json_object_set_new(n, "immutable", json_boolean(json_is_true(imm))) ||
-      json_object_set(n, "data", json_is_object(data) ? data : json_object()) ||
-      json_object_set(n, "labels", json_is_object(labels) ? labels : json_object()) ||
-      json_object_set(n, "annotations", json_is_object(ann) ? ann : json_object()) ||
-      json_object_set(n, "owners", json_is_array(owners) ? owners : json_array()))
+      json_object_set_new(n, "data", json_is_object(data) ? json_incref(data) : json_object()) ||
+      json_object_set_new(n, "labels", json_is_object(labels) ? json_incref(labels) : json_object()) ||
+      json_object_set_new(n, "annotations", json_is_object(ann) ? json_incref(ann) : json_object()) ||
+      json_object_set_new(n, "owners", json_is_array(owners) ? json_incref(owners) : json_array()))
     goto out;
   text = json_dumps(n, JSON_COMPACT | JSON_SORT_KEYS);
   if (text == NULL)
@@ -452,7 +452,7 @@ static void rec_status(rec_op *op)
       json_object_set_new(status, "observedGeneration",
                           json_is_integer(gen) ? json_integer(json_integer_value(gen))
                                                : json_integer(0)) ||
-      json_object_set(status, "keyIds", op->key_ids ? op->key_ids : json_array()) ||
+      json_object_set_new(status, "keyIds", op->key_ids ? json_incref(op->key_ids) : json_array()) ||
       json_object_set(status, "conditions", conds)) {
     json_decref(conds);
     json_decref(status);

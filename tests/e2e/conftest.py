@@ -260,9 +260,18 @@ class Env:
         self.api.kubectl(verb, "-f", "-", input=json.dumps(obj))
 
     def close(self):
+        """Stops every controller still running with SIGTERM: each must exit 0 (under the
+        sanitizers that also means no leak and no error report)."""
+        bad = []
         for c in self.controllers:
+            if c.proc.poll() is None:
+                rc, took = c.stop(signal.SIGTERM)
+                if rc != 0 or took >= 10:
+                    bad.append(f"{c.log_path}: exit {rc} after {took:.1f}s\n{c.logs()[-3000:]}")
             c.close()
         self.api.stop()
+        if bad:
+            pytest.fail("controller did not stop cleanly:\n" + "\n".join(bad))
 
 
 def secret(name, ns="app", data=None, type_=None, labels=None, annotations=None, immutable=None):
