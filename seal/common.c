@@ -313,7 +313,7 @@ int seal_output_write(const char *path, const char *data, size_t len, unsigned m
   keys_error kerr = {0};
   int rc;
   if (path == NULL || strcmp(path, "-") == 0) {
-    if (len && fwrite(data, 1, len, stdout) != len)
+    if ((len && fwrite(data, 1, len, stdout) != len) || fflush(stdout) != 0)
       return seal_report(SEAL_ERR_ENV, "stdout: write error: %s", strerror(errno));
     return SEAL_OK;
   }
