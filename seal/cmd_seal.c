@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmds.h"
 #include "common.h"
@@ -111,6 +112,8 @@ int cmd_seal(int argc, char **argv) {
   }
 
   source = seal_input_name(in_path);
+  if (in_path == NULL && isatty(STDIN_FILENO))
+    fputs("seal: reading Secrets from the terminal; end with Ctrl-D (or use -f FILE)\n", stderr);
   if ((st = seal_docs_read(&docs, NULL, in_path, manifest_is_secret, "Secret")) != SEAL_OK)
     goto out;
 
