@@ -84,7 +84,7 @@ for exe in "${targets[@]}"; do
   # -timeout: one input taking 10 s is a denial of service, not a slow test.
   (cd "$work/$name" && "$exe" -max_total_time="$seconds" -rss_limit_mb=2048 \
     -timeout=10 -print_final_stats=1 -artifact_prefix="$work/$name/crashes/" \
-    "$corpus") >"$log" 2>&1
+    "$corpus") </dev/null >"$log" 2>&1
   rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
   execs=${execs:-0}

@@ -8,7 +8,8 @@
  * Checked: the answer is one the endpoint documents (200, 409, 413 over
  * 4 MiB, 422), never a 5xx; verify answers 200 exactly when the body is one
  * SealedSecret with values that all open (manifest_unseal_sealed agrees);
- * a rotated SealedSecret reads back and verifies.
+ * rotate answers 200 for every SealedSecret that verifies, and what it
+ * answers reads back and verifies.
  */
 
 #include <arpa/inet.h>
@@ -98,11 +99,13 @@ static void start_server(void) {
   atexit(stop_server);
 }
 
-static void send_all(int fd, const void *p, size_t n) {
+/* more: MSG_MORE, so that the head and the body leave in one segment (no
+ * Nagle delay between them). */
+static void send_all(int fd, const void *p, size_t n, int more) {
   const char *c = p;
 
   while (n > 0) {
-    ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
+    ssize_t w = send(fd, c, n, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
     if (w < 0 && errno == EINTR)
       continue;
     if (w <= 0)
@@ -137,8 +140,8 @@ static int exchange(const char *path, int text, const uint8_t *body, size_t len,
                "POST %s HTTP/1.1\r\nHost: fuzz\r\nConnection: close\r\nAccept: %s\r\n"
                "Content-Type: application/yaml\r\nContent-Length: %zu\r\n\r\n",
                path, text ? "text/plain" : "application/json", len);
-  send_all(fd, head, (size_t)n);
-  send_all(fd, body, len);
+  send_all(fd, head, (size_t)n, len > 0);
+  send_all(fd, body, len, 0);
   buf = malloc(ANSWER_MAX + 1);
   if (buf == NULL)
     harness_fail("out of memory for the answer", NULL);
@@ -190,8 +193,10 @@ static void check_rotated(const char *answer, size_t answer_len) {
     harness_fail("/v1/rotate", "an answer without a body");
   body += 4;
   len = answer_len - (size_t)(body - answer);
-  if (!body_verifies((const uint8_t *)body, len, 0))
+  if (!body_verifies((const uint8_t *)body, len, 0)) {
+    fprintf(stderr, "fuzz: rotated:\n%.2000s\n", body);
     harness_fail("/v1/rotate", "the rotated SealedSecret does not read back or verify");
+  }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -223,7 +228,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fprintf(stderr, "fuzz: HTTP %d:\n%.2000s\n", code, answer);
     harness_fail("/v1/verify", "disagrees with manifest_unseal_sealed");
   }
-  if (rotate && code == 200)
+  /* Values already sealed for the newest key are left byte for byte, unopened:
+   * only a SealedSecret that verifies must come back verifying. */
+  if (rotate && expect_ok && code == 200)
     check_rotated(answer, answer_len);
   if (rotate && expect_ok && code != 200) {
     fprintf(stderr, "fuzz: HTTP %d:\n%.2000s\n", code, answer);
