@@ -147,8 +147,7 @@ long kube_client_backoff(kube_client *c, int attempt) {
  * old token when the file cannot be read. */
 static void token_refresh(kube_client *c, int force) {
   struct stat sb;
-  unsigned char *buf = NULL;
-  size_t len = 0, start = 0;
+  char *tok = NULL;
   kube_status st;
 
   if (c->cfg->token_file == NULL)
@@ -163,25 +162,12 @@ static void token_refresh(kube_client *c, int force) {
       sb.st_mtim.tv_nsec == c->token_st.st_mtim.tv_nsec && sb.st_dev == c->token_st.st_dev)
     return;
   memset(&st, 0, sizeof(st));
-  if (kube_read_file(&buf, &len, c->cfg->token_file, 64 * 1024, 1, &st) < 0) {
+  if (kube_read_token(&tok, c->cfg->token_file, &st) < 0) {
     kube_client_log(c, KUBE_LOG_WARN, "%s; keeping the current token", st.message);
     return;
   }
-  while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' ||
-                     buf[len - 1] == '\t'))
-    buf[--len] = '\0';
-  while (start < len && (buf[start] == ' ' || buf[start] == '\t' || buf[start] == '\n'))
-    start++;
-  if (start == len) {
-    kube_client_log(c, KUBE_LOG_WARN, "token file \"%s\" is empty; keeping the current token",
-                    c->cfg->token_file);
-    sodium_free(buf);
-    return;
-  }
-  if (start > 0)
-    memmove(buf, buf + start, len - start + 1);
   sodium_free(c->cfg->token);
-  c->cfg->token = (char *)buf;
+  c->cfg->token = tok;
   c->token_st = sb;
   c->token_st_valid = 1;
   kube_client_log(c, KUBE_LOG_DEBUG, "token read from \"%s\"", c->cfg->token_file);

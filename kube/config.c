@@ -191,8 +191,7 @@ out:
 
 /* ---- helpers ------------------------------------------------------------ */
 
-/* Reads a token: trimmed of surrounding white space, into sodium memory. */
-static int read_token(char **out, const char *path, kube_status *st) {
+int kube_read_token(char **out, const char *path, kube_status *st) {
   unsigned char *buf = NULL;
   size_t len = 0, start = 0;
   int rc;
@@ -528,7 +527,7 @@ static int config_from_merged(kube_config *cfg, merged *m, const char *want_ctx,
     cfg->token_file = strdup(path);
     if (cfg->token_file == NULL)
       return KUBE_ERR_NOMEM;
-    rc = read_token(&cfg->token, path, st);
+    rc = kube_read_token(&cfg->token, path, st);
     if (rc < 0) {
       char msg[sizeof(st->message)];
       if (st != NULL) {
@@ -640,7 +639,7 @@ static int load_in_cluster(kube_config *cfg, const char *sa_dir, kube_status *st
   cfg->token_file = strdup(path);
   if (cfg->server == NULL || cfg->token_file == NULL)
     return KUBE_ERR_NOMEM;
-  rc = read_token(&cfg->token, path, st);
+  rc = kube_read_token(&cfg->token, path, st);
   if (rc < 0)
     return rc == KUBE_ERR_NOMEM ? rc : KUBE_ERR_CONFIG;
   snprintf(path, sizeof(path), "%s/ca.crt", sa_dir);

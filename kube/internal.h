@@ -33,6 +33,10 @@ int kube_config_dup(kube_config **out, const kube_config *cfg);
 int kube_read_file(unsigned char **out, size_t *out_len, const char *path, size_t max, int secure,
                    kube_status *st);
 
+/* Reads a bearer token file: surrounding white space trimmed, into
+ * sodium_malloc'ed memory (free with sodium_free); an empty file is an error. */
+int kube_read_token(char **out, const char *path, kube_status *st);
+
 void kube_status_set(kube_status *st, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -666,29 +666,44 @@ static void gone_after_compaction_relists(void **state) {
   free(r);
 }
 
-/* kubeconfig with tokenFile instead of token, the server's CA kept */
-static void kubeconfig_with_token_file(char *out, size_t size, const char *token_file) {
+/* A copy of the server's kubeconfig, changed by edit, written as JSON. */
+static void derive_kubeconfig(char *out, size_t size, const char *name,
+                              void (*edit)(json_t *doc, const char *arg), const char *arg) {
   manifest_docs docs = {0};
   manifest_error merr;
   unsigned char *text = NULL;
   size_t len = 0;
   kube_status st;
-  json_t *user;
   FILE *f;
 
   assert_int_equal(kube_read_file(&text, &len, srv.kubeconfig, 1 << 20, 0, &st), 0);
   assert_int_equal(manifest_parse(&docs, (char *)text, len, "kubeconfig", 0, &merr), 0);
-  user = json_object_get(json_array_get(json_object_get(docs.docs[0], "users"), 0), "user");
-  assert_non_null(user);
-  json_object_del(user, "token");
-  json_object_set_new(user, "tokenFile", json_string(token_file));
-  snprintf(out, size, "%s/kubeconfig-tokenfile", srv.tmp);
+  edit(docs.docs[0], arg);
+  snprintf(out, size, "%s/%s", srv.tmp, name);
   f = fopen(out, "w");
   assert_non_null(f);
   assert_int_equal(json_dumpf(docs.docs[0], f, 0), 0);
-  fclose(f);
+  assert_int_equal(fclose(f), 0);
   manifest_docs_free(&docs);
   free(text);
+}
+
+static void use_token_file(json_t *doc, const char *token_file) {
+  json_t *user = json_object_get(json_array_get(json_object_get(doc, "users"), 0), "user");
+  assert_non_null(user);
+  json_object_del(user, "token");
+  json_object_set_new(user, "tokenFile", json_string(token_file));
+}
+
+static void drop_ca(json_t *doc, const char *unused) {
+  json_t *cluster =
+      json_object_get(json_array_get(json_object_get(doc, "clusters"), 0), "cluster");
+  assert_int_equal(json_object_del(cluster, "certificate-authority-data"), 0);
+}
+
+/* kubeconfig with tokenFile instead of token, the server's CA kept */
+static void kubeconfig_with_token_file(char *out, size_t size, const char *token_file) {
+  derive_kubeconfig(out, size, "kubeconfig-tokenfile", use_token_file, token_file);
 }
 
 static void write_token(const char *path, const char *token) {
@@ -875,27 +890,11 @@ static void unreachable_server_is_a_clear_error(void **state) {
 
 static void tls_without_the_ca_fails(void **state) {
   char kc[600];
-  manifest_docs docs = {0};
-  manifest_error merr;
-  unsigned char *text = NULL;
-  size_t len = 0;
   kube_status st;
   kube_client *c;
   long code;
-  FILE *f;
 
-  assert_int_equal(kube_read_file(&text, &len, srv.kubeconfig, 1 << 20, 0, &st), 0);
-  assert_int_equal(manifest_parse(&docs, (char *)text, len, "kubeconfig", 0, &merr), 0);
-  json_object_del(
-      json_object_get(json_array_get(json_object_get(docs.docs[0], "clusters"), 0), "cluster"),
-      "certificate-authority-data");
-  snprintf(kc, sizeof(kc), "%s/kubeconfig-noca", srv.tmp);
-  f = fopen(kc, "w");
-  assert_non_null(f);
-  json_dumpf(docs.docs[0], f, 0);
-  fclose(f);
-  manifest_docs_free(&docs);
-  free(text);
+  derive_kubeconfig(kc, sizeof(kc), "kubeconfig-noca", drop_ca, NULL);
   c = client_for(kc, NULL);
   assert_int_equal(kube_request_sync(c, "GET", "/api/v1/namespaces", NULL, 0, NULL, &code, NULL,
                                      &st),

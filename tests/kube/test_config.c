@@ -267,6 +267,42 @@ static void home_kube_config(void **state) {
   kube_config_free(cfg);
 }
 
+/* kubeconfigs that must be refused, and what the message must say */
+static const struct {
+  const char *text, *reason;
+} hostile[] = {
+    {"clusters: [unclosed\n", "hostile"},
+    {"- a\n- b\n", "not a single map"},
+    {"current-context: x\nclusters: {a: b}\n", "\"clusters\" is not a list"},
+    {"current-context: x\nclusters:\n- cluster: {server: 'https://h'}\n", "has no name"},
+    {"current-context: x\nclusters:\n- name: c\n  cluster: [1]\n", "is not a map"},
+    {"current-context: x\n"
+     "clusters:\n- name: c\n  cluster: {server: 'https://h:1', "
+     "certificate-authority-data: '!!notbase64!!'}\n"
+     "contexts:\n- name: x\n  context: {cluster: c}\n",
+     "certificate-authority-data is not valid base64"},
+    {"current-context: x\n"
+     "clusters:\n- name: c\n  cluster: {server: 'ftp://h'}\n"
+     "contexts:\n- name: x\n  context: {cluster: c}\n",
+     "server is not an http(s) URL"},
+    {"current-context: x\n"
+     "clusters:\n- name: c\n  cluster: {server: {nested: 1}}\n"
+     "contexts:\n- name: x\n  context: {cluster: c}\n",
+     "\"server\" is not a string"},
+    {"current-context: x\n"
+     "clusters:\n- name: c\n  cluster: {server: 'https://h'}\n"
+     "users:\n- name: u\n  user: {client-certificate-data: QQ==}\n"
+     "contexts:\n- name: x\n  context: {cluster: c, user: u}\n",
+     "needs its key"},
+    {"current-context: x\n"
+     "clusters:\n- name: c\n  cluster: {server: 'https://h'}\n"
+     "users:\n- name: u\n  user: {tokenFile: /nonexistent/token}\n"
+     "contexts:\n- name: x\n  context: {cluster: c, user: u}\n",
+     "tokenFile"},
+    {"current-context: x\ncontexts:\n- name: x\n  context: {user: u}\n", "no cluster"},
+    {"", "no current-context"},
+};
+
 static void unreadable_and_malformed_files(void **state) {
   kube_config_opts o = {0};
   kube_config *cfg = NULL;
@@ -281,49 +317,16 @@ static void unreadable_and_malformed_files(void **state) {
   assert_int_equal(kube_config_load(&cfg, &o, &st), KUBE_ERR_CONFIG);
   assert_non_null(strstr(st.message, "not a regular file"));
 
-  write_file("bad", "clusters: [unclosed\n");
-  o.kubeconfig = at("bad");
-  assert_int_equal(kube_config_load(&cfg, &o, &st), KUBE_ERR_CONFIG);
-  assert_non_null(strstr(st.message, at("bad")));
-
-  write_file("list", "- a\n- b\n");
-  o.kubeconfig = at("list");
-  assert_int_equal(kube_config_load(&cfg, &o, &st), KUBE_ERR_CONFIG);
-  assert_non_null(strstr(st.message, "not a single map"));
-
-  write_file("clusters-map", "current-context: x\nclusters: {a: b}\n");
-  o.kubeconfig = at("clusters-map");
-  assert_int_equal(kube_config_load(&cfg, &o, &st), KUBE_ERR_CONFIG);
-  assert_non_null(strstr(st.message, "\"clusters\" is not a list"));
-
-  write_file("b64", "current-context: x\n"
-                    "clusters:\n- name: c\n  cluster: {server: 'https://h:1', "
-                    "certificate-authority-data: '!!notbase64!!'}\n"
-                    "contexts:\n- name: x\n  context: {cluster: c}\n");
-  o.kubeconfig = at("b64");
-  assert_int_equal(kube_config_load(&cfg, &o, &st), KUBE_ERR_CONFIG);
-  assert_non_null(strstr(st.message, "certificate-authority-data is not valid base64"));
-
-  write_file("noserver", "current-context: x\n"
-                         "clusters:\n- name: c\n  cluster: {server: 'ftp://h'}\n"
-                         "contexts:\n- name: x\n  context: {cluster: c}\n");
-  o.kubeconfig = at("noserver");
-  assert_int_equal(kube_config_load(&cfg, &o, &st), KUBE_ERR_CONFIG);
-  assert_non_null(strstr(st.message, "server is not an http(s) URL"));
-
-  write_file("halfcert", "current-context: x\n"
-                         "clusters:\n- name: c\n  cluster: {server: 'https://h'}\n"
-                         "users:\n- name: u\n  user: {client-certificate-data: QQ==}\n"
-                         "contexts:\n- name: x\n  context: {cluster: c, user: u}\n");
-  o.kubeconfig = at("halfcert");
-  assert_int_equal(kube_config_load(&cfg, &o, &st), KUBE_ERR_CONFIG);
-  assert_non_null(strstr(st.message, "needs its key"));
-
-  write_file("empty", "");
-  o.kubeconfig = at("empty");
-  assert_int_equal(kube_config_load(&cfg, &o, &st), KUBE_ERR_CONFIG);
-  assert_non_null(strstr(st.message, "no current-context"));
-  assert_null(cfg);
+  for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
+    write_file("hostile", hostile[i].text);
+    o.kubeconfig = at("hostile");
+    assert_int_equal(kube_config_load(&cfg, &o, &st), KUBE_ERR_CONFIG);
+    assert_int_equal(st.err, KUBE_ERR_CONFIG);
+    if (strstr(st.message, hostile[i].reason) == NULL || strstr(st.message, at("hostile")) == NULL)
+      fail_msg("case %zu: message \"%s\" lacks \"%s\" or the file name", i, st.message,
+               hostile[i].reason);
+    assert_null(cfg);
+  }
 }
 
 static void make_sa(const char *ns) {
