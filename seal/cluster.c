@@ -288,7 +288,7 @@ int seal_cluster_verify(char **reply, size_t *reply_len, long *http_code,
     if ((st = controller_url(url, sizeof url, opts->controller_url, "/v1/verify")) != SEAL_OK)
       return st;
     return seal_http_fetch(reply, reply_len, VERIFY_MAX_REPLY, http_code, url, body, body_len,
-                           "application/yaml");
+                           "application/json");
   }
   {
     kube_client *client = NULL;
@@ -300,7 +300,7 @@ int seal_cluster_verify(char **reply, size_t *reply_len, long *http_code,
       return st;
     if ((st = proxy_path(path, sizeof path, opts, "/v1/verify")) != SEAL_OK)
       goto done;
-    rc = kube_request_sync_text(client, "POST", path, body, body_len, "application/yaml",
+    rc = kube_request_sync_text(client, "POST", path, body, body_len, "application/json",
                                 http_code, reply, reply_len, &ks);
     if (rc != KUBE_OK && rc != KUBE_ERR_HTTP) {
       st = kube_fail("controller /v1/verify through the service proxy", &ks, rc);

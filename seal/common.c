@@ -644,7 +644,7 @@ int seal_http_fetch(char **out, size_t *out_len, size_t max, long *http_code, co
   curl_easy_setopt(curl, CURLOPT_USERAGENT, "seal");
   if (body) {
     char ct[128];
-    snprintf(ct, sizeof ct, "Content-Type: %s", content_type ? content_type : "application/yaml");
+    snprintf(ct, sizeof ct, "Content-Type: %s", content_type ? content_type : "application/json");
     headers = curl_slist_append(headers, ct);
     if (headers == NULL) {
       st = seal_report(SEAL_ERR_ENV, "%s: out of memory", url);

@@ -160,7 +160,7 @@ int seal_http_fetch(char **out, size_t *out_len, size_t max, long *http_code, co
  * controller URL when one is given. */
 int seal_cluster_cert(char **out, size_t *out_len, const seal_cluster_opts *opts);
 
-/* POSTs body to the controller's /v1/verify (through the service proxy, or
+/* POSTs body (JSON) to the controller's /v1/verify (through the service proxy, or
  * the controller URL); *http_code is its answer, *reply its body. */
 int seal_cluster_verify(char **reply, size_t *reply_len, long *http_code,
                         const seal_cluster_opts *opts, const char *body, size_t body_len);

@@ -104,6 +104,7 @@ def test_verify_with_controller_url(keys, controller, tmp_path):
     assert "document 2" in r.err and "kotaemon/bad" in r.err
     assert 'key "a": NoKey: no key of this cluster' in r.err
     assert [d["metadata"]["name"] for _, d in Controller.seen] == ["good", "good", "bad"]
+    assert {ct for ct, _ in Controller.seen} == {"application/json"}
 
 
 def test_verify_refuses_non_sealed_input(controller):
