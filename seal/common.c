@@ -100,11 +100,13 @@ static const char *strip_prefix(const char *msg, const char *prefix) {
   return msg;
 }
 
-/* Drops leading "document 2 (Secret): " and "Secret ns/name: " parts that the
- * caller's own description already says. */
-static const char *strip_described(const char *msg, const char *inner) {
+/* Drops leading "document 2 (Secret): ", "Secret ns/name: " and "ns/name: "
+ * parts that the caller's own description already says. */
+static const char *strip_described(const char *msg, const char *inner, const char *ref) {
   for (;;) {
     const char *next = strip_prefix(msg, inner);
+    if (next == msg)
+      next = strip_prefix(msg, ref);
     if (next == msg && strncmp(msg, "document ", 9) == 0) {
       const char *close = strstr(msg, "): ");
       const char *colon = strstr(msg, ": ");
@@ -122,7 +124,8 @@ static const char *strip_described(const char *msg, const char *inner) {
 int seal_report_manifest(const char *source, size_t index, const json_t *doc,
                          const manifest_error *err, int status) {
   const char *msg = err && err->message[0] ? err->message : manifest_strerror(status);
-  char what[512], inner[400];
+  char what[512], inner[400], ref[2 * KEYS_NAME_MAX + 2];
+  const char *ns, *name;
   int st = seal_status_from_manifest(status);
 
   if (strncmp(msg, source, strlen(source)) == 0 && msg[strlen(source)] == ':')
@@ -131,7 +134,10 @@ int seal_report_manifest(const char *source, size_t index, const json_t *doc,
     return seal_report(st, "%s: %s", source, msg);
   seal_describe(what, sizeof what, doc, index);
   manifest_describe(inner, sizeof inner, doc, index);
-  msg = strip_described(msg, inner);
+  ns = manifest_get_string(doc, "metadata", "namespace", NULL);
+  name = manifest_get_string(doc, "metadata", "name", NULL);
+  snprintf(ref, sizeof ref, "%s%s%s", ns ? ns : "", ns ? "/" : "", name ? name : "");
+  msg = strip_described(msg, inner, ref);
   return seal_report(st, "%s: %s: %s", source, what, msg);
 }
 
