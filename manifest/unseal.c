@@ -290,6 +290,8 @@ out:
 /* The checks every SealedSecret passes before any value is opened. */
 static int check_sealed(const json_t *sealed, const char *ref, manifest_error *err) {
   const json_t *tmpl, *enc, *v;
+  json_t *meta = NULL;
+  int rc;
   const char *type, *key;
 
   if (!manifest_is_sealed_secret(sealed))
@@ -325,6 +327,16 @@ static int check_sealed(const json_t *sealed, const char *ref, manifest_error *e
   if (v != NULL && !json_is_null(v) && !json_is_boolean(v))
     return manifest_fail(err, MANIFEST_ERR_INVALID, 0,
                          "%s: spec.template.immutable is not true or false", ref);
+  v = json_object_get(tmpl, "metadata");
+  if (v != NULL && !json_is_null(v) && !json_is_object(v))
+    return manifest_fail(err, MANIFEST_ERR_INVALID, 0, "%s: spec.template.metadata is not a map",
+                         ref);
+  /* labels and annotations are maps of strings: checked here so that what
+   * verifies also unseals */
+  rc = manifest_template_metadata(&meta, v, NULL, 0, ref, "spec.template.metadata", err);
+  if (rc != MANIFEST_OK)
+    return rc;
+  json_decref(meta);
   v = json_object_get(tmpl, "data");
   if (v != NULL && !json_is_null(v) && !json_is_object(v))
     return manifest_fail(err, MANIFEST_ERR_INVALID, 0, "%s: spec.template.data is not a map", ref);

@@ -746,6 +746,16 @@ static void test_not_a_sealed_secret(void **state) {
                 "spec: {encryptedData: {'a b': AAAA}}\n");
   unseal_fails(s, f->ring, 0, MANIFEST_ERR_INVALID, "Invalid", "not a valid data key");
   json_decref(s);
+  /* a template that cannot make a Secret does not verify either */
+  s = parse_one("apiVersion: seal.dev/v1\nkind: SealedSecret\nmetadata: {name: x}\n"
+                "spec: {template: {metadata: {labels: [a]}}}\n");
+  assert_int_equal(manifest_unseal_sealed(NULL, s, f->ring, 0, NULL, NULL), MANIFEST_ERR_INVALID);
+  unseal_fails(s, f->ring, 0, MANIFEST_ERR_INVALID, "Invalid", "spec.template.metadata.labels is not a map");
+  json_decref(s);
+  s = parse_one("apiVersion: seal.dev/v1\nkind: SealedSecret\nmetadata: {name: x}\n"
+                "spec: {template: {metadata: {annotations: {a: 1}}}}\n");
+  assert_int_equal(manifest_unseal_sealed(NULL, s, f->ring, 0, NULL, NULL), MANIFEST_ERR_INVALID);
+  json_decref(s);
   json_decref(d);
 }
 

@@ -576,6 +576,16 @@ static void test_key_order(void **state) {
   manifest_docs_free(&back);
   manifest_text_free(out, len);
   json_decref(docs[1]);
+  /* an empty mapping first must not make the stream read as JSON */
+  docs[0] = json_object();
+  docs[1] = json_object();
+  assert_int_equal(manifest_write(&out, &len, docs, 2, MANIFEST_YAML, NULL), MANIFEST_OK);
+  parse_ok(&back, out, 0);
+  assert_int_equal(back.n, 2);
+  manifest_docs_free(&back);
+  manifest_text_free(out, len);
+  json_decref(docs[0]);
+  json_decref(docs[1]);
   json_decref(doc);
 }
 
