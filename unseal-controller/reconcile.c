@@ -167,6 +167,8 @@ static int sealed_fingerprint(char **out, json_t *obj)
   return *out ? 0 : -1;
 }
 
+static int cache_sealed(ctl *c, const char *key, json_t *obj, int modified);
+
 void ctl_reconcile_on_sealed(ctl *c, kube_event_type type, json_t *obj)
 {
   char key[CTL_KEY_MAX];
@@ -177,9 +179,16 @@ void ctl_reconcile_on_sealed(ctl *c, kube_event_type type, json_t *obj)
     ctl_log(CTL_LOG_DEBUG, "sealedsecret deleted", "key", key, NULL);
     return;
   }
+  if (cache_sealed(c, key, obj, type == KUBE_EVENT_MODIFIED) && c->was_ready)
+    (void)ctl_queue_add(c->queue, key, ctl_now_ms());
+}
+
+/* Caches obj; returns 1 when it needs a reconcile (not a change of status alone). */
+static int cache_sealed(ctl *c, const char *key, json_t *obj, int modified)
+{
   json_t *copy = json_deep_copy(obj);
   if (copy == NULL)
-    return;
+    return 0;
   strip_sealed(copy);
   ctl_sealed *s = calloc(1, sizeof(*s));
   char *text = json_dumps(copy, JSON_COMPACT);
@@ -188,14 +197,14 @@ void ctl_reconcile_on_sealed(ctl *c, kube_event_type type, json_t *obj)
     free(s);
     ctl_json_text_free(text);
     ctl_log(CTL_LOG_ERROR, "out of memory caching a sealedsecret", "key", key, NULL);
-    return;
+    return 0;
   }
   s->json_len = strlen(text);
   s->json = malloc(s->json_len + 1);
   if (s->json == NULL) {
     free(s);
     ctl_json_text_free(text);
-    return;
+    return 0;
   }
   memcpy(s->json, text, s->json_len + 1);
   ctl_json_text_free(text);
@@ -203,7 +212,7 @@ void ctl_reconcile_on_sealed(ctl *c, kube_event_type type, json_t *obj)
   /* a change of status alone (our own write) needs no reconcile */
   int enqueue = 1;
   ctl_sealed *old = ctl_map_get(c->sealed, key);
-  if (old && type == KUBE_EVENT_MODIFIED) {
+  if (old && modified) {
     json_t *o = json_loadb(old->json, old->json_len, 0, NULL);
     char *f_old = NULL, *f_new = NULL;
     if (o && sealed_fingerprint(&f_old, o) == 0 && sealed_fingerprint(&f_new, obj) == 0 &&
@@ -217,10 +226,9 @@ void ctl_reconcile_on_sealed(ctl *c, kube_event_type type, json_t *obj)
     s->secret_deleted = old->secret_deleted;
   if (ctl_map_put(c->sealed, key, s) != 0) {
     ctl_sealed_free(s);
-    return;
+    return 0;
   }
-  if (enqueue && c->was_ready)
-    (void)ctl_queue_add(c->queue, key, ctl_now_ms());
+  return enqueue;
 }
 
 void ctl_reconcile_on_secret(ctl *c, kube_event_type type, json_t *obj)
@@ -408,6 +416,16 @@ static void status_done(void *ud, long http_code, json_t *body, const kube_statu
     }
     rec_retry(op, http_code == 409 ? "status changed meanwhile" : "cannot write the status", st);
     return;
+  }
+  /* the cache takes our write at once, unless a newer version came meanwhile */
+  ctl_sealed *cached = ctl_map_get(op->c->sealed, op->key);
+  const char *sent_rv = manifest_get_string(op->sealed, "metadata", "resourceVersion", NULL);
+  if (cached && body && sent_rv) {
+    json_t *cur = json_loadb(cached->json, cached->json_len, 0, NULL);
+    const char *cur_rv = manifest_get_string(cur, "metadata", "resourceVersion", NULL);
+    if (cur_rv && strcmp(cur_rv, sent_rv) == 0)
+      (void)cache_sealed(op->c, op->key, body, 1);
+    json_decref(cur);
   }
   /* events on transitions only, so a restart or a resync says nothing new */
   if (strcmp(op->synced, "True") == 0) {
