@@ -194,11 +194,6 @@ int manifest_yaml_write_doc(manifest_buf *b, const json_t *doc, int first, manif
     first = 0;
   if (first && json_is_array(doc) && json_array_size(doc) == 0)
     first = 0;
-  /* A stream that starts with "{" or "[" reads as JSON: an empty mapping or
-   * sequence first gets an explicit "---". */
-  if ((json_is_object(doc) && json_object_size(doc) == 0) ||
-      (json_is_array(doc) && json_array_size(doc) == 0))
-    first = 0;
   if (!yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, first)) {
     rc = MANIFEST_ERR_NOMEM;
     goto out;
