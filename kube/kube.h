@@ -231,7 +231,10 @@ typedef struct kube_watch kube_watch;
  * resourceVersion seen; on 410 Gone it lists again and reports, against the
  * keys it knows (namespace/name -> resourceVersion; objects are never kept),
  * DELETED for objects gone in the gap, ADDED for new ones and MODIFIED for
- * ones whose resourceVersion changed. Failures back off exponentially.
+ * ones whose resourceVersion changed. Stream events are reported against the
+ * same keys: ADDED for a new key, MODIFIED for a known one, an exact replay
+ * (same resourceVersion) or a DELETED of an unknown key not at all.
+ * Objects always carry apiVersion and kind. Failures back off exponentially.
  * handlers is copied. Events are delivered from kube_client_run().
  */
 int kube_watch_new(kube_watch **out, kube_client *client, const char *group_version,

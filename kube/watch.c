@@ -199,6 +199,15 @@ static int object_key(char *key, size_t size, const char **rv, const json_t *obj
   return (n < 0 || (size_t)n >= size) ? -1 : 0;
 }
 
+/* Items of a list carry no apiVersion and kind on a real server: the handlers
+ * always get both. */
+static void type_object(kube_watch *w, json_t *obj) {
+  if (json_object_get(obj, "kind") == NULL && w->kind[0] != '\0')
+    json_object_set_new(obj, "kind", json_string(w->kind));
+  if (json_object_get(obj, "apiVersion") == NULL)
+    json_object_set_new(obj, "apiVersion", json_string(w->gv));
+}
+
 static void emit(kube_watch *w, kube_event_type type, json_t *obj) {
   if (!w->dead && w->h.on_event != NULL)
     w->h.on_event(w->ud, type, obj);
@@ -364,11 +373,7 @@ static void list_done(void *ud, long code, json_t *body, const kube_status *st) 
       relist(w, next_delay(w, 1));
       goto out;
     }
-    /* items of a list carry no apiVersion and kind on a real server */
-    if (json_object_get(item, "kind") == NULL && w->kind[0] != '\0')
-      json_object_set_new(item, "kind", json_string(w->kind));
-    if (json_object_get(item, "apiVersion") == NULL)
-      json_object_set_new(item, "apiVersion", json_string(w->gv));
+    type_object(w, item);
     emit(w, type, item);
     if (w->dead)
       goto out;
@@ -502,6 +507,7 @@ static int on_line(void *ud, char *line, size_t len) {
     else if (et == KUBE_EVENT_ADDED)
       et = KUBE_EVENT_MODIFIED;
   }
+  type_object(w, obj);
   emit(w, et, obj);
   if (w->dead)
     rc = 1;
