@@ -29,8 +29,10 @@
  * Memory that held request or response bodies is wiped by us: the controller
  * sends and reads Secrets. libcurl's allocator cannot be set per handle, so
  * bodies are handed to libcurl by pointer (CURLOPT_POSTFIELDS, never
- * COPYPOSTFIELDS) and our copies are wiped after the transfer. What libcurl
- * copies on its own (TLS buffers, the key blob) is outside our reach.
+ * COPYPOSTFIELDS) and our copies are wiped after the transfer; so are the
+ * header list (it holds the token) and the response buffer. Key material goes
+ * to libcurl as blobs it does not copy. What libcurl and OpenSSL keep on their
+ * own (TLS buffers, parsed keys) is outside our reach.
  */
 
 #define MAX_RETRY_AFTER_S 60
@@ -181,6 +183,8 @@ static void req_release_transfer(kube_req *r) {
     curl_easy_cleanup(r->easy);
     r->easy = NULL;
   }
+  for (struct curl_slist *h = r->headers; h != NULL; h = h->next)
+    sodium_memzero(h->data, strlen(h->data)); /* curl's copy of the Authorization header */
   curl_slist_free_all(r->headers);
   r->headers = NULL;
   sodium_free(r->auth_header); /* wipes */
@@ -364,13 +368,15 @@ static int req_start(kube_client *c, kube_req *r) {
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout < 10000 ? timeout : 10000L);
   if (timeout > 0)
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout);
+  /* NOCOPY: the client's config outlives every transfer, and the key then
+   * stays in our sodium_malloc'ed memory instead of a copy in curl's heap */
   if (c->cfg->ca != NULL) {
-    struct curl_blob blob = {c->cfg->ca, c->cfg->ca_len, CURL_BLOB_COPY};
+    struct curl_blob blob = {c->cfg->ca, c->cfg->ca_len, CURL_BLOB_NOCOPY};
     curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
   }
   if (c->cfg->cert != NULL && c->cfg->key != NULL) {
-    struct curl_blob cert = {c->cfg->cert, c->cfg->cert_len, CURL_BLOB_COPY};
-    struct curl_blob key = {c->cfg->key, c->cfg->key_len, CURL_BLOB_COPY};
+    struct curl_blob cert = {c->cfg->cert, c->cfg->cert_len, CURL_BLOB_NOCOPY};
+    struct curl_blob key = {c->cfg->key, c->cfg->key_len, CURL_BLOB_NOCOPY};
     curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &cert);
     curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
     curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &key);

@@ -163,6 +163,7 @@ int kube_request(kube_client *client, const char *method, const char *path_with_
 /*
  * Blocking convenience for the command line: runs the client until this
  * request completes (other requests and watches of the client progress too).
+ * Not from inside a callback of the same client.
  * *body_out (may be NULL) receives an owned reference to the answer's JSON
  * (also for non-2xx answers) or NULL. Returns st->err.
  */
