@@ -622,7 +622,7 @@ static void kubeconfig_with_token_file(char *out, size_t size, const char *token
 static void write_token(const char *path, const char *token) {
   char tmp[600];
   FILE *f;
-  snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+  assert_true(snprintf(tmp, sizeof(tmp), "%s.tmp", path) < (int)sizeof(tmp));
   f = fopen(tmp, "w");
   assert_non_null(f);
   fprintf(f, "%s\n", token);
