@@ -50,6 +50,7 @@ struct kube_req {
   size_t body_len;
   char *content_type;
   kube_done_fn done;
+  kube_raw_fn raw; /* instead of done: the answer's bytes, not parsed */
   void *ud;
   kube_stream_fn stream;
   long timeout_ms;
@@ -387,7 +388,7 @@ static int req_start(kube_client *c, kube_req *r) {
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
   }
 
-  r->headers = curl_slist_append(NULL, "Accept: application/json");
+  r->headers = curl_slist_append(NULL, r->raw ? "Accept: */*" : "Accept: application/json");
   if (r->headers != NULL)
     r->headers = curl_slist_append(r->headers, "Expect:");
   if (r->headers != NULL && r->body != NULL) {
@@ -434,7 +435,7 @@ int kube_req_submit(kube_client *c, const kube_req_spec *s, kube_req **handle) {
   if (handle)
     *handle = NULL;
   if (c == NULL || s == NULL || s->method == NULL || s->path == NULL || s->path[0] != '/' ||
-      s->done == NULL || c->closing || strlen(s->path) >= KUBE_MAX_PATH ||
+      (s->done == NULL && s->raw == NULL) || c->closing || strlen(s->path) >= KUBE_MAX_PATH ||
       (s->body == NULL && s->body_len > 0) || s->body_len > (size_t)INT_MAX)
     return KUBE_ERR_INVALID;
   for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
@@ -463,6 +464,7 @@ int kube_req_submit(kube_client *c, const kube_req_spec *s, kube_req **handle) {
     return KUBE_ERR_NOMEM;
   }
   r->done = s->done;
+  r->raw = s->raw;
   r->ud = s->ud;
   r->stream = s->stream;
   r->timeout_ms = s->timeout_ms;
@@ -482,6 +484,7 @@ void kube_req_cancel(kube_client *c, kube_req *r) {
   if (r->in_write) { /* inside its own write callback: stop it from there */
     r->cancelled = 1;
     r->done = NULL;
+    r->raw = NULL;
     return;
   }
   list_unlink(c, r);
@@ -504,6 +507,21 @@ int kube_request(kube_client *c, const char *method, const char *path, const cha
   s.done = cb;
   s.ud = ud;
   return kube_req_submit(c, &s, NULL);
+}
+
+int kube_request_raw(kube_client *c, const char *method, const char *path, const char *body,
+                     size_t body_len, const char *content_type, kube_raw_fn cb, void *ud) {
+  kube_req_spec s;
+
+  memset(&s, 0, sizeof(s));
+  s.method = method;
+  s.path = path;
+  s.body = body;
+  s.body_len = body_len;
+  s.content_type = content_type;
+  s.raw = cb;
+  s.ud = ud;
+  return cb ? kube_req_submit(c, &s, NULL) : KUBE_ERR_INVALID;
 }
 
 /* ---- completion ------------------------------------------------------------ */
@@ -543,11 +561,21 @@ static void snippet(char *out, size_t size, const char *s, size_t len) {
   out[k] = '\0';
 }
 
+/* Runs the request's callback; r is out of every list already. */
+static void deliver(kube_client *c, kube_req *r, long code, json_t *body, const kube_status *st) {
+  c->activity++;
+  if (r->cancelled)
+    return;
+  if (r->raw != NULL)
+    r->raw(r->ud, code, r->resp ? r->resp : "", r->resp_len, st);
+  else if (r->done != NULL)
+    r->done(r->ud, code, body, st);
+}
+
 static void finish(kube_client *c, kube_req *r, CURLcode cc) {
   kube_status st;
   json_t *body = NULL;
   long code = 0;
-  kube_done_fn done;
 
   memset(&st, 0, sizeof(st));
   curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
@@ -600,7 +628,7 @@ static void finish(kube_client *c, kube_req *r, CURLcode cc) {
     }
     st.http_code = code;
     st.code = code;
-    if (r->resp_len > 0) {
+    if (r->resp_len > 0 && !(r->raw != NULL && is_2xx(code))) {
       json_error_t jerr;
       body = json_loadb(r->resp, r->resp_len, JSON_ALLOW_NUL, &jerr);
       if (body == NULL) {
@@ -614,7 +642,7 @@ static void finish(kube_client *c, kube_req *r, CURLcode cc) {
                           snip);
       }
     }
-    if (body != NULL || r->resp_len == 0) {
+    if (body != NULL || r->resp_len == 0 || (r->raw != NULL && is_2xx(code))) {
       if (is_2xx(code)) {
         st.err = KUBE_OK;
       } else {
@@ -638,13 +666,10 @@ static void finish(kube_client *c, kube_req *r, CURLcode cc) {
   st.http_code = code;
   if (st.code == 0)
     st.code = code;
-  done = r->done;
   list_unlink(c, r);
   r->state = 0;
   c->n_pending--;
-  c->activity++;
-  if (done != NULL)
-    done(r->ud, code, body, &st);
+  deliver(c, r, code, body, &st);
   json_decref(body);
   req_free(r);
 }
@@ -699,16 +724,13 @@ static long dispatch(kube_client *c) {
     list_unlink(c, r);
     if (req_start(c, r) != KUBE_OK) {
       kube_status st;
-      kube_done_fn done = r->done;
       memset(&st, 0, sizeof(st));
       kube_status_set(&st, KUBE_ERR_NOMEM, "%s %s: cannot start the transfer", r->method,
                       r->path);
       req_release_transfer(r);
       r->state = 0;
       c->n_pending--;
-      c->activity++;
-      if (done)
-        done(r->ud, 0, NULL, &st);
+      deliver(c, r, 0, NULL, &st);
       req_free(r);
       next = c->queue; /* the callback may have changed the queue */
     }
@@ -778,6 +800,92 @@ static void sync_done(void *ud, long code, json_t *body, const kube_status *st) 
   s->st = *st;
 }
 
+typedef struct sync_raw_state {
+  int done;
+  long code;
+  char *text;
+  size_t len;
+  kube_status st;
+} sync_raw_state;
+
+static void sync_raw_done(void *ud, long code, const char *data, size_t len,
+                          const kube_status *st) {
+  sync_raw_state *s = ud;
+  s->done = 1;
+  s->code = code;
+  s->st = *st;
+  s->text = malloc(len + 1);
+  if (s->text == NULL) {
+    kube_status_set(&s->st, KUBE_ERR_NOMEM, "out of memory for an answer of %zu bytes", len);
+    return;
+  }
+  memcpy(s->text, data, len);
+  s->text[len] = '\0';
+  s->len = len;
+}
+
+void kube_text_free(char *text, size_t len) {
+  if (text == NULL)
+    return;
+  sodium_memzero(text, len);
+  free(text);
+}
+
+/* Runs c until *done; a failing run is reported in st as the request's error. */
+static int sync_wait(kube_client *c, const int *done, const char *method, const char *path,
+                     kube_status *st) {
+  while (!*done) {
+    int rc = kube_client_run(c, 1000);
+    if (rc < 0 && !*done) {
+      /* the request stays queued; it completes on a later run or when the client is freed */
+      if (st) {
+        memset(st, 0, sizeof(*st));
+        kube_status_set(st, rc, "%s %s: %s", method, path, kube_strerror(rc));
+      }
+      return rc;
+    }
+  }
+  return 0;
+}
+
+int kube_request_sync_raw(kube_client *c, const char *method, const char *path,
+                          const char *body, size_t body_len, const char *content_type,
+                          long *http_code, char **out, size_t *out_len, kube_status *st) {
+  sync_raw_state s;
+  int rc;
+
+  memset(&s, 0, sizeof(s));
+  if (http_code)
+    *http_code = 0;
+  if (out)
+    *out = NULL;
+  if (out_len)
+    *out_len = 0;
+  rc = kube_request_raw(c, method, path, body, body_len, content_type, sync_raw_done, &s);
+  if (rc < 0) {
+    if (st) {
+      memset(st, 0, sizeof(*st));
+      kube_status_set(st, rc, "%s %s: %s", method ? method : "?", path ? path : "?",
+                      kube_strerror(rc));
+    }
+    return rc;
+  }
+  rc = sync_wait(c, &s.done, method, path, st);
+  if (rc < 0)
+    return rc;
+  if (http_code)
+    *http_code = s.code;
+  if (out != NULL && out_len != NULL) {
+    *out = s.text;
+    *out_len = s.len;
+  } else {
+    kube_text_free(s.text, s.len);
+  }
+  if (st)
+    *st = s.st;
+  return s.st.err;
+}
+
 int kube_request_sync(kube_client *c, const char *method, const char *path, const char *body,
                       size_t body_len, const char *content_type, long *http_code,
                       json_t **body_out, kube_status *st) {
@@ -798,17 +906,9 @@ int kube_request_sync(kube_client *c, const char *method, const char *path, cons
     }
     return rc;
   }
-  while (!s.done) {
-    rc = kube_client_run(c, 1000);
-    if (rc < 0 && !s.done) {
-      /* the request stays queued; it completes on a later run or when the client is freed */
-      if (st) {
-        memset(st, 0, sizeof(*st));
-        kube_status_set(st, rc, "%s %s: %s", method, path, kube_strerror(rc));
-      }
-      return rc;
-    }
-  }
+  rc = sync_wait(c, &s.done, method, path, st);
+  if (rc < 0)
+    return rc;
   if (http_code)
     *http_code = s.code;
   if (body_out)
@@ -898,7 +998,6 @@ void kube_client_free(kube_client *c) {
   c->closing = 1;
   while ((r = c->active != NULL ? c->active : c->queue) != NULL) {
     kube_status st;
-    kube_done_fn done = r->done;
     memset(&st, 0, sizeof(st));
     kube_status_set(&st, KUBE_ERR_CANCELLED, "%s %s: cancelled: the client is closing",
                     r->method, r->path);
@@ -906,8 +1005,7 @@ void kube_client_free(kube_client *c) {
     req_release_transfer(r);
     r->state = 0;
     c->n_pending--;
-    if (done && !r->cancelled)
-      done(r->ud, 0, NULL, &st);
+    deliver(c, r, 0, NULL, &st);
     req_free(r);
   }
   if (c->multi)

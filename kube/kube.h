@@ -172,6 +172,25 @@ int kube_request_sync(kube_client *client, const char *method, const char *path_
                       long *http_code, json_t **body_out, kube_status *st);
 
 /*
+ * The same for answers that are not JSON (a PEM through the service proxy):
+ * the callback gets the answer's bytes (data[len] is a NUL; borrowed, wiped
+ * after the callback). A 2xx answer is KUBE_OK whatever its bytes; a non-2xx
+ * one is KUBE_ERR_HTTP with the Status parsed when it is one. Sent with
+ * "Accept: * / *" (without the spaces).
+ */
+typedef void (*kube_raw_fn)(void *ud, long http_code, const char *data, size_t len,
+                            const kube_status *st);
+int kube_request_raw(kube_client *client, const char *method, const char *path_with_query,
+                     const char *body, size_t body_len, const char *content_type, kube_raw_fn cb,
+                     void *ud);
+/* Blocking: *out (malloc'ed, NUL-terminated, for any answer; may be NULL with
+ * out_len NULL) is released with kube_text_free(). Returns st->err. */
+int kube_request_sync_raw(kube_client *client, const char *method, const char *path_with_query,
+                          const char *body, size_t body_len, const char *content_type,
+                          long *http_code, char **out, size_t *out_len, kube_status *st);
+void kube_text_free(char *text, size_t len); /* wipes; NULL is fine */
+
+/*
  * Drives all requests and watches: starts queued requests, moves transfers,
  * runs callbacks. Waits at most timeout_ms; returns early once a poll cycle
  * has run at least one callback or kube_client_wakeup() was called. Returns

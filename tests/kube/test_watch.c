@@ -460,6 +460,56 @@ static void bad_watch_arguments(void **state) {
   fake_stop(f);
 }
 
+static void raw_and_non_json_answers(void **state) {
+  fake *f = fake_start();
+  kube_client *c;
+  kube_status st;
+  char *text = NULL;
+  size_t len = 0;
+  long code = 0;
+  json_t *body = NULL;
+
+  f->lists[0] = (answer){0, {"-----BEGIN SEAL PUBLIC KEY-----\nabc\n", "-----END-----\n"}};
+  f->lists[1] = (answer){0, {"-----BEGIN SEAL PUBLIC KEY-----\n"}};
+  f->lists[2] = (answer){503, {"<html>upstream down</html>"}};
+  f->lists[3] = (answer){404, {"{\"kind\":\"Status\",\"code\":404,\"reason\":\"NotFound\","
+                               "\"message\":\"services \\\"x\\\" not found\"}"}};
+  f->n_lists = 4;
+  fake_go(f);
+  c = client_for(f, 0);
+  /* text is what a raw request is for */
+  assert_int_equal(kube_request_sync_raw(c, "GET", "/cert.pem", NULL, 0, NULL, &code, &text, &len,
+                                         &st),
+                   KUBE_OK);
+  assert_int_equal(code, 200);
+  assert_int_equal(len, strlen(text));
+  assert_string_equal(text, "-----BEGIN SEAL PUBLIC KEY-----\nabc\n-----END-----\n");
+  kube_text_free(text, len);
+  /* the JSON request refuses it clearly */
+  assert_int_equal(kube_request_sync(c, "GET", "/cert.pem", NULL, 0, NULL, &code, &body, &st),
+                   KUBE_ERR_PROTOCOL);
+  assert_null(body);
+  assert_non_null(strstr(st.message, "GET /cert.pem: answer 200 is not JSON"));
+  /* an error answer that is not a Status: the code and the start of the text */
+  assert_int_equal(kube_request_sync_raw(c, "GET", "/cert.pem", NULL, 0, NULL, &code, &text, &len,
+                                         &st),
+                   KUBE_ERR_HTTP);
+  assert_int_equal(code, 503);
+  assert_non_null(strstr(st.message, "answer 503: <html>upstream down</html>"));
+  assert_string_equal(text, "<html>upstream down</html>");
+  kube_text_free(text, len);
+  /* an error answer that is a Status */
+  assert_int_equal(kube_request_sync_raw(c, "GET", "/cert.pem", NULL, 0, NULL, &code, NULL, NULL,
+                                         &st),
+                   KUBE_ERR_HTTP);
+  assert_int_equal(code, 404);
+  assert_string_equal(st.reason, "NotFound");
+  assert_string_equal(st.message, "services \"x\" not found");
+  assert_int_equal(kube_request_raw(c, "GET", "/x", NULL, 0, NULL, NULL, NULL), KUBE_ERR_INVALID);
+  kube_client_free(c);
+  fake_stop(f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(events_split_anywhere_then_garbage),
@@ -468,6 +518,7 @@ int main(void) {
       cmocka_unit_test(relist_deletion_names_the_object),
       cmocka_unit_test(expired_continue_and_bad_lists),
       cmocka_unit_test(bad_watch_arguments),
+      cmocka_unit_test(raw_and_non_json_answers),
   };
   signal(SIGPIPE, SIG_IGN);
   if (manifest_init() != 0)
