@@ -788,7 +788,9 @@ size_t kube_client_pending(const kube_client *c) { return c ? c->n_pending : 0; 
 typedef struct sync_state {
   int done;
   long code;
-  json_t *body;
+  json_t *body; /* kube_request_sync */
+  char *text;   /* kube_request_sync_raw */
+  size_t len;
   kube_status st;
 } sync_state;
 
@@ -800,17 +802,9 @@ static void sync_done(void *ud, long code, json_t *body, const kube_status *st) 
   s->st = *st;
 }
 
-typedef struct sync_raw_state {
-  int done;
-  long code;
-  char *text;
-  size_t len;
-  kube_status st;
-} sync_raw_state;
-
 static void sync_raw_done(void *ud, long code, const char *data, size_t len,
                           const kube_status *st) {
-  sync_raw_state *s = ud;
+  sync_state *s = ud;
   s->done = 1;
   s->code = code;
   s->st = *st;
@@ -831,93 +825,87 @@ void kube_text_free(char *text, size_t len) {
   free(text);
 }
 
-/* Runs c until *done; a failing run is reported in st as the request's error. */
-static int sync_wait(kube_client *c, const int *done, const char *method, const char *path,
-                     kube_status *st) {
-  while (!*done) {
-    int rc = kube_client_run(c, 1000);
-    if (rc < 0 && !*done) {
-      /* the request stays queued; it completes on a later run or when the client is freed */
-      if (st) {
-        memset(st, 0, sizeof(*st));
-        kube_status_set(st, rc, "%s %s: %s", method, path, kube_strerror(rc));
-      }
-      return rc;
-    }
+/* Submits spec (its done or raw is one of the above, ud is s) and runs the
+ * client until it completes. Returns the request's error, or the error that
+ * kept it from being queued or run (s->done then stays 0). */
+static int sync_run(kube_client *c, kube_req_spec *spec, sync_state *s, long *http_code,
+                    kube_status *st) {
+  int rc;
+
+  memset(s, 0, sizeof(*s));
+  spec->ud = s;
+  if (http_code)
+    *http_code = 0;
+  rc = kube_req_submit(c, spec, NULL);
+  while (rc == 0 && !s->done) {
+    rc = kube_client_run(c, 1000);
+    rc = rc < 0 && !s->done ? rc : 0;
+    /* on a failing run the request stays queued; it completes on a later
+     * run or when the client is freed */
   }
-  return 0;
+  if (rc < 0) {
+    if (st) {
+      memset(st, 0, sizeof(*st));
+      kube_status_set(st, rc, "%s %s: %s", spec->method ? spec->method : "?",
+                      spec->path ? spec->path : "?", kube_strerror(rc));
+    }
+    return rc;
+  }
+  if (http_code)
+    *http_code = s->code;
+  if (st)
+    *st = s->st;
+  return s->st.err;
+}
+
+static void sync_spec(kube_req_spec *spec, const char *method, const char *path,
+                      const char *body, size_t body_len, const char *content_type) {
+  memset(spec, 0, sizeof(*spec));
+  spec->method = method;
+  spec->path = path;
+  spec->body = body;
+  spec->body_len = body_len;
+  spec->content_type = content_type;
 }
 
 int kube_request_sync_raw(kube_client *c, const char *method, const char *path,
                           const char *body, size_t body_len, const char *content_type,
                           long *http_code, char **out, size_t *out_len, kube_status *st) {
-  sync_raw_state s;
+  kube_req_spec spec;
+  sync_state s;
   int rc;
 
-  memset(&s, 0, sizeof(s));
-  if (http_code)
-    *http_code = 0;
   if (out)
     *out = NULL;
   if (out_len)
     *out_len = 0;
-  rc = kube_request_raw(c, method, path, body, body_len, content_type, sync_raw_done, &s);
-  if (rc < 0) {
-    if (st) {
-      memset(st, 0, sizeof(*st));
-      kube_status_set(st, rc, "%s %s: %s", method ? method : "?", path ? path : "?",
-                      kube_strerror(rc));
-    }
-    return rc;
-  }
-  rc = sync_wait(c, &s.done, method, path, st);
-  if (rc < 0)
-    return rc;
-  if (http_code)
-    *http_code = s.code;
+  sync_spec(&spec, method, path, body, body_len, content_type);
+  spec.raw = sync_raw_done;
+  rc = sync_run(c, &spec, &s, http_code, st);
   if (out != NULL && out_len != NULL) {
     *out = s.text;
     *out_len = s.len;
   } else {
     kube_text_free(s.text, s.len);
   }
-  if (st)
-    *st = s.st;
-  return s.st.err;
+  return rc;
 }
 
 int kube_request_sync(kube_client *c, const char *method, const char *path, const char *body,
                       size_t body_len, const char *content_type, long *http_code,
                       json_t **body_out, kube_status *st) {
+  kube_req_spec spec;
   sync_state s;
   int rc;
 
-  memset(&s, 0, sizeof(s));
-  if (http_code)
-    *http_code = 0;
-  if (body_out)
-    *body_out = NULL;
-  rc = kube_request(c, method, path, body, body_len, content_type, sync_done, &s);
-  if (rc < 0) {
-    if (st) {
-      memset(st, 0, sizeof(*st));
-      kube_status_set(st, rc, "%s %s: %s", method ? method : "?", path ? path : "?",
-                      kube_strerror(rc));
-    }
-    return rc;
-  }
-  rc = sync_wait(c, &s.done, method, path, st);
-  if (rc < 0)
-    return rc;
-  if (http_code)
-    *http_code = s.code;
+  sync_spec(&spec, method, path, body, body_len, content_type);
+  spec.done = sync_done;
+  rc = sync_run(c, &spec, &s, http_code, st);
   if (body_out)
     *body_out = s.body;
   else
     json_decref(s.body);
-  if (st)
-    *st = s.st;
-  return s.st.err;
+  return rc;
 }
 
 /* ---- life ----------------------------------------------------------------- */
