@@ -768,6 +768,55 @@ static void rate_limit_is_respected(void **state) {
   kube_client_free(c);
 }
 
+static int stamps_at_8(void *ud) { return ((stamps *)ud)->n >= 8; }
+
+static void in_flight_is_bounded(void **state) {
+  kube_client_opts o = test_opts();
+  kube_client *c;
+  stamps s = {{0}, 0};
+  uint64_t t0;
+  int i;
+  json_t *f;
+
+  /* every answer takes 400 ms; two at a time make four rounds */
+  o.max_in_flight = 2;
+  c = client_for(srv.kubeconfig, &o);
+  f = json_pack("{s:s, s:s, s:i, s:i, s:f}", "method", "GET", "path",
+                "^/api/v1/namespaces/kube-system/configmaps$", "count", 8, "status", 0, "delay",
+                0.4);
+  json_decref(call(ctl, "POST", "/_test/faults", f, 200));
+  t0 = now_ms();
+  for (i = 0; i < 8; i++)
+    assert_int_equal(kube_request(c, "GET", "/api/v1/namespaces/kube-system/configmaps", NULL, 0,
+                                  NULL, stamp_done, &s),
+                     KUBE_OK);
+  assert_true(run_until(c, stamps_at_8, &s, 20000));
+  assert_true(s.t[7] - t0 >= 1500);
+  /* completions come in pairs, a round apart */
+  assert_true(s.t[2] - s.t[0] >= 300);
+  assert_true(s.t[4] - s.t[2] >= 300);
+  kube_client_free(c);
+  json_decref(call(ctl, "DELETE", "/_test/faults", NULL, 200));
+
+  /* eight at a time: one round */
+  o.max_in_flight = 8;
+  c = client_for(srv.kubeconfig, &o);
+  f = json_pack("{s:s, s:s, s:i, s:i, s:f}", "method", "GET", "path",
+                "^/api/v1/namespaces/kube-system/configmaps$", "count", 8, "status", 0, "delay",
+                0.4);
+  json_decref(call(ctl, "POST", "/_test/faults", f, 200));
+  s.n = 0;
+  t0 = now_ms();
+  for (i = 0; i < 8; i++)
+    assert_int_equal(kube_request(c, "GET", "/api/v1/namespaces/kube-system/configmaps", NULL, 0,
+                                  NULL, stamp_done, &s),
+                     KUBE_OK);
+  assert_true(run_until(c, stamps_at_8, &s, 20000));
+  assert_true(s.t[7] - t0 < 1400);
+  kube_client_free(c);
+  json_decref(call(ctl, "DELETE", "/_test/faults", NULL, 200));
+}
+
 static void unreachable_server_is_a_clear_error(void **state) {
   char kc[600];
   FILE *f;
@@ -869,6 +918,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(token_file_reread_on_401),
       cmocka_unit_test(token_file_rotated_during_a_watch),
       cmocka_unit_test(rate_limit_is_respected),
+      cmocka_unit_test(in_flight_is_bounded),
       cmocka_unit_test(unreachable_server_is_a_clear_error),
       cmocka_unit_test(tls_without_the_ca_fails),
       cmocka_unit_test(wakeup_and_cancel),
