@@ -1,6 +1,7 @@
 /*
  * libkube against the test API server (tests/kube-apiserver/server.py) over
- * TLS with a bearer token. argv[1]: python3, argv[2]: server.py.
+ * TLS with a bearer token. argv[1]: python3, argv[2]: server.py,
+ * argv[3]: mtls_server.py (a server that wants a client certificate).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +22,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <sodium.h>
 
 #include "internal.h"
 #include "kube.h"
@@ -34,6 +36,7 @@
 
 static const char *python;
 static const char *server_py;
+static const char *mtls_py;
 
 static struct server {
   pid_t pid;
@@ -162,26 +165,24 @@ static void put_cm(const char *ns, const char *name, const char *value, long wan
 
 /* ---- server -------------------------------------------------------------- */
 
-static int start_server(void **state) {
+/* Starts argv (python and a server script) and waits for its "ready URL"
+ * line; url receives the URL. The child dies with the test. */
+static pid_t spawn_ready(char *const argv[], char *url, size_t url_size) {
   int fds[2];
   char line[512];
   size_t len = 0;
   uint64_t deadline;
+  pid_t pid;
 
-  (void)state;
-  snprintf(srv.tmp, sizeof(srv.tmp), "/tmp/kube-apiserver-test-XXXXXX");
-  assert_non_null(mkdtemp(srv.tmp));
-  snprintf(srv.kubeconfig, sizeof(srv.kubeconfig), "%s/kubeconfig", srv.tmp);
   assert_int_equal(pipe(fds), 0);
-  srv.pid = fork();
-  assert_true(srv.pid >= 0);
-  if (srv.pid == 0) {
+  pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
     dup2(fds[1], 1);
     close(fds[0]);
     close(fds[1]);
     prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
-    execl(python, python, server_py, "--port", "0", "--kubeconfig-out", srv.kubeconfig, "--tls",
-          "--token", TOKEN, (char *)NULL);
+    execv(argv[0], argv);
     _exit(127);
   }
   close(fds[1]);
@@ -193,19 +194,32 @@ static int start_server(void **state) {
     FD_ZERO(&set);
     FD_SET(fds[0], &set);
     if (now_ms() > deadline)
-      fail_msg("the test API server did not say ready");
+      fail_msg("%s did not say ready", argv[1]);
     if (select(fds[0] + 1, &set, NULL, NULL, &tv) <= 0)
       continue;
     r = read(fds[0], line + len, 1);
     if (r <= 0)
-      fail_msg("the test API server exited before it was ready");
+      fail_msg("%s exited before it was ready", argv[1]);
     len += (size_t)r;
   }
   line[len] = '\0';
   close(fds[0]);
   assert_int_equal(strncmp(line, "ready https://", 14), 0);
   line[len - 1] = '\0';
-  snprintf(srv.url, sizeof(srv.url), "%s", line + 6);
+  snprintf(url, url_size, "%s", line + 6);
+  return pid;
+}
+
+static int start_server(void **state) {
+  (void)state;
+  snprintf(srv.tmp, sizeof(srv.tmp), "/tmp/kube-apiserver-test-XXXXXX");
+  assert_non_null(mkdtemp(srv.tmp));
+  snprintf(srv.kubeconfig, sizeof(srv.kubeconfig), "%s/kubeconfig", srv.tmp);
+  {
+    char *const argv[] = {(char *)python, (char *)server_py, "--port", "0", "--kubeconfig-out",
+                          srv.kubeconfig, "--tls", "--token", TOKEN, NULL};
+    srv.pid = spawn_ready(argv, srv.url, sizeof(srv.url));
+  }
   ctl = client_for(srv.kubeconfig, NULL);
   return 0;
 }
@@ -865,6 +879,106 @@ static void tls_without_the_ca_fails(void **state) {
   kube_client_free(c);
 }
 
+/* base64 of a whole file, for a *-data field */
+static char *file_b64(const char *path) {
+  unsigned char *data = NULL;
+  size_t len = 0, cap;
+  kube_status st;
+  char *out;
+  assert_int_equal(kube_read_file(&data, &len, path, 1 << 20, 0, &st), 0);
+  cap = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
+  out = malloc(cap);
+  assert_non_null(out);
+  sodium_bin2base64(out, cap, data, len, sodium_base64_VARIANT_ORIGINAL);
+  free(data);
+  return out;
+}
+
+static void client_certificate(void **state) {
+  char dir[300], cmd[4096], url[600], kc[600];
+  char *ca = NULL, *crt = NULL, *key = NULL;
+  kube_client *c;
+  kube_status st;
+  json_t *body = NULL;
+  long code;
+  pid_t pid;
+  FILE *f;
+
+  snprintf(dir, sizeof(dir), "%s/mtls", srv.tmp);
+  assert_int_equal(mkdir(dir, 0700), 0);
+  snprintf(cmd, sizeof(cmd),
+           "cd '%s' && exec >openssl.log 2>&1 && "
+           "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+           "-keyout ca.key -out ca.crt -subj /CN=seal-test-ca -days 1 && "
+           "printf 'subjectAltName=IP:127.0.0.1\\n' > srv.ext && "
+           "printf 'extendedKeyUsage=clientAuth\\n' > cli.ext && "
+           "for n in srv cli; do "
+           "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout $n.key "
+           "-out $n.csr -subj /CN=$n-seal && "
+           "openssl x509 -req -in $n.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 "
+           "-extfile $n.ext -out $n.crt || exit 1; done",
+           dir);
+  assert_int_equal(system(cmd), 0);
+  {
+    char a1[400], a2[400], a3[400], script[400];
+    char *const argv[] = {(char *)python, script, a1, a2, a3, NULL};
+    snprintf(script, sizeof(script), "%s", mtls_py);
+    snprintf(a1, sizeof(a1), "%s/ca.crt", dir);
+    snprintf(a2, sizeof(a2), "%s/srv.crt", dir);
+    snprintf(a3, sizeof(a3), "%s/srv.key", dir);
+    pid = spawn_ready(argv, url, sizeof(url));
+  }
+  snprintf(cmd, sizeof(cmd), "%s/ca.crt", dir);
+  ca = file_b64(cmd);
+  snprintf(cmd, sizeof(cmd), "%s/cli.crt", dir);
+  crt = file_b64(cmd);
+  snprintf(cmd, sizeof(cmd), "%s/cli.key", dir);
+  key = file_b64(cmd);
+
+  /* with the client certificate and key as data fields */
+  snprintf(kc, sizeof(kc), "%s/kubeconfig", dir);
+  f = fopen(kc, "w");
+  assert_non_null(f);
+  fprintf(f,
+          "{\"current-context\": \"m\", \"clusters\": [{\"name\": \"c\", \"cluster\": "
+          "{\"server\": \"%s\", \"certificate-authority-data\": \"%s\"}}], \"users\": "
+          "[{\"name\": \"u\", \"user\": {\"client-certificate-data\": \"%s\", "
+          "\"client-key-data\": \"%s\"}}], \"contexts\": [{\"name\": \"m\", \"context\": "
+          "{\"cluster\": \"c\", \"user\": \"u\"}}, {\"name\": \"anonymous\", \"context\": "
+          "{\"cluster\": \"c\"}}]}\n",
+          url, ca, crt, key);
+  fclose(f);
+  c = client_for(kc, NULL);
+  assert_int_equal(kube_request_sync(c, "GET", "/whoami", NULL, 0, NULL, &code, &body, &st),
+                   KUBE_OK);
+  assert_string_equal(json_string_value(json_object_get(body, "message")), "cli-seal");
+  json_decref(body);
+  kube_client_free(c);
+
+  /* without them the server refuses the handshake: a clear transport error */
+  {
+    kube_config_opts co = {0};
+    kube_config *cfg = NULL;
+    kube_client_opts o = test_opts();
+    co.kubeconfig = kc;
+    co.context = "anonymous";
+    o.max_retries = 0;
+    assert_int_equal(kube_config_load(&cfg, &co, &st), KUBE_OK);
+    assert_int_equal(kube_client_new(&c, cfg, &o, &st), KUBE_OK);
+    kube_config_free(cfg);
+    assert_int_equal(kube_request_sync(c, "GET", "/whoami", NULL, 0, NULL, &code, NULL, &st),
+                     KUBE_ERR_TRANSPORT);
+    assert_int_equal(code, 0);
+    assert_non_null(strstr(st.message, url));
+    kube_client_free(c);
+  }
+  kill(pid, SIGTERM);
+  waitpid(pid, NULL, 0);
+  free(ca);
+  free(crt);
+  free(key);
+}
+
 static void *wake_later(void *arg) {
   struct timespec ts = {0, 200 * 1000 * 1000};
   nanosleep(&ts, NULL);
@@ -921,14 +1035,16 @@ int main(int argc, char **argv) {
       cmocka_unit_test(in_flight_is_bounded),
       cmocka_unit_test(unreachable_server_is_a_clear_error),
       cmocka_unit_test(tls_without_the_ca_fails),
+      cmocka_unit_test(client_certificate),
       cmocka_unit_test(wakeup_and_cancel),
   };
-  if (argc != 3) {
-    fprintf(stderr, "usage: %s PYTHON SERVER_PY\n", argv[0]);
+  if (argc != 4) {
+    fprintf(stderr, "usage: %s PYTHON SERVER_PY MTLS_SERVER_PY\n", argv[0]);
     return 2;
   }
   python = argv[1];
   server_py = argv[2];
+  mtls_py = argv[3];
   signal(SIGPIPE, SIG_IGN);
   if (manifest_init() != 0)
     return 1;
