@@ -208,6 +208,7 @@ static kube_client *client_for(fake *f, size_t max_event) {
 
   co.kubeconfig = f->kubeconfig;
   assert_int_equal(kube_config_load(&cfg, &co, &st), KUBE_OK);
+  unlink(f->kubeconfig); /* read once: nothing is left behind when a test fails */
   kube_client_opts_init(&o);
   o.backoff_base_ms = 10;
   o.backoff_max_ms = 50;
