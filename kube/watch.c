@@ -51,6 +51,9 @@ struct kube_watch {
   kube_req *req;
   kube_lines lines;
   action act;          /* decided by the stream, carried out when it ends */
+  size_t stream_lines; /* lines the current stream delivered: a stream that ends
+                          without any is a failure, so a server that closes at
+                          once is not asked again at full speed */
   const char *act_reason;
   int depth;
   int dead;
@@ -283,6 +286,7 @@ static int start_watch(kube_watch *w, long delay_ms) {
   if (rc < 0)
     return rc;
   kube_lines_reset(&w->lines);
+  w->stream_lines = 0;
   w->act = ACT_NONE;
   w->act_reason = NULL;
   memset(&s, 0, sizeof(s));
@@ -445,6 +449,7 @@ static int on_line(void *ud, char *line, size_t len) {
   kube_event_type et;
   int rc = 0;
 
+  w->stream_lines++;
   obj = json_object_get(ev, "object");
   type = json_string_value(json_object_get(ev, "type"));
   if (ev == NULL || type == NULL || !json_is_object(obj)) {
@@ -540,7 +545,7 @@ static void watch_done(void *ud, long code, json_t *body, const kube_status *st)
   enter(w);
   if (w->act == ACT_RELIST) {
     restart_note(w, w->act_reason);
-    relist(w, next_delay(w, strcmp(w->act_reason, "expired") != 0));
+    relist(w, next_delay(w, strcmp(w->act_reason, "expired") != 0 || w->stream_lines <= 1));
   } else if (w->act == ACT_REWATCH) {
     restart_note(w, w->act_reason);
     rewatch(w, next_delay(w, 1));
@@ -548,10 +553,12 @@ static void watch_done(void *ud, long code, json_t *body, const kube_status *st)
     if (kube_lines_pending(&w->lines) > 0)
       kube_client_log(w->c, KUBE_LOG_DEBUG, "watch %s: stream ended inside an event", w->plural);
     restart_note(w, "closed");
-    rewatch(w, 0);
+    if (w->stream_lines > 0)
+      w->failures = 0;
+    rewatch(w, next_delay(w, w->stream_lines == 0));
   } else if (code == 410) {
     restart_note(w, "expired");
-    relist(w, 0);
+    relist(w, next_delay(w, 1));
   } else if (st->err == KUBE_ERR_TRANSPORT) {
     kube_client_log(w->c, KUBE_LOG_WARN, "watch %s: %s", w->plural, st->message);
     restart_note(w, "broken");

@@ -199,7 +199,7 @@ static int fake_requests(fake *f) {
   return n;
 }
 
-static kube_client *client_for(fake *f, size_t max_event) {
+static kube_client *client_with(fake *f, size_t max_event, long backoff_base_ms) {
   kube_config_opts co = {0};
   kube_config *cfg = NULL;
   kube_client *c = NULL;
@@ -210,8 +210,8 @@ static kube_client *client_for(fake *f, size_t max_event) {
   assert_int_equal(kube_config_load(&cfg, &co, &st), KUBE_OK);
   unlink(f->kubeconfig); /* read once: nothing is left behind when a test fails */
   kube_client_opts_init(&o);
-  o.backoff_base_ms = 10;
-  o.backoff_max_ms = 50;
+  o.backoff_base_ms = backoff_base_ms;
+  o.backoff_max_ms = backoff_base_ms * 5;
   o.max_retries = 0;
   o.watch_timeout_s = 60;
   if (max_event)
@@ -220,6 +220,8 @@ static kube_client *client_for(fake *f, size_t max_event) {
   kube_config_free(cfg);
   return c;
 }
+
+static kube_client *client_for(fake *f, size_t max_event) { return client_with(f, max_event, 10); }
 
 #define LIST(rv, items) \
   "{\"kind\":\"ConfigMapList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"" rv \
@@ -441,6 +443,43 @@ static void expired_continue_and_bad_lists(void **state) {
   free(r);
 }
 
+static void empty_streams_back_off(void **state) {
+  fake *f = fake_start();
+  kube_client *c;
+  kube_watch *w = NULL;
+  rec *r = calloc(1, sizeof(*r));
+  wait_n wn = {f, 8};
+  kube_status st;
+  uint64_t t0;
+  int i;
+
+  f->lists[0] = (answer){0, {LIST("10", "")}};
+  f->n_lists = 1;
+  /* five streams that end at once without a line: a server in trouble */
+  for (i = 0; i < 5; i++)
+    f->watches[i] = (answer){0, {NULL}};
+  /* then one that ends after a bookmark: that is a normal timeout */
+  f->watches[5] = (answer){0, {"{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":"
+                               "{\"resourceVersion\":\"11\"}}}\n"}};
+  f->n_watches = 6;
+  fake_go(f);
+  c = client_with(f, 0, 100);
+  assert_int_equal(kube_watch_new(&w, c, "v1", "configmaps", "n", NULL, &rec_handlers, r, &st),
+                   KUBE_OK);
+  assert_true(run_until(c, is_synced, r, 5000));
+  t0 = now_ms();
+  /* delays of at least 50, 100, 200, 250, 250 ms between the empty ones */
+  assert_true(run_until(c, requests_at, &wn, 10000));
+  assert_true(now_ms() - t0 >= 800);
+  assert_string_equal(r->reasons, "closed,closed,closed,closed,closed,closed,");
+  assert_non_null(strstr(fake_path(f, 6), "resourceVersion=10&"));
+  assert_non_null(strstr(fake_path(f, 7), "resourceVersion=11&"));
+  kube_watch_free(w);
+  kube_client_free(c);
+  fake_stop(f);
+  free(r);
+}
+
 static void bad_watch_arguments(void **state) {
   fake *f = fake_start();
   kube_client *c = client_for(f, 0);
@@ -518,6 +557,7 @@ int main(void) {
       cmocka_unit_test(error_events_and_gone),
       cmocka_unit_test(relist_deletion_names_the_object),
       cmocka_unit_test(expired_continue_and_bad_lists),
+      cmocka_unit_test(empty_streams_back_off),
       cmocka_unit_test(bad_watch_arguments),
       cmocka_unit_test(raw_and_non_json_answers),
   };
