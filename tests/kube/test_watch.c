@@ -243,6 +243,22 @@ static int requests_at(void *ud) {
   return fake_requests(w->f) >= w->n;
 }
 
+static kube_watch *watch_configmaps(kube_client *c, const char *ns, const char *selector,
+                                    rec *r) {
+  kube_watch *w = NULL;
+  kube_status st;
+  assert_int_equal(
+      kube_watch_new(&w, c, "v1", "configmaps", ns, selector, &rec_handlers, r, &st), KUBE_OK);
+  return w;
+}
+
+static void done_with(fake *f, kube_client *c, kube_watch *w, rec *r) {
+  kube_watch_free(w);
+  kube_client_free(c);
+  fake_stop(f);
+  free(r);
+}
+
 static void events_split_anywhere_then_garbage(void **state) {
   fake *f = fake_start();
   kube_client *c;
@@ -250,7 +266,6 @@ static void events_split_anywhere_then_garbage(void **state) {
   rec *r = calloc(1, sizeof(*r));
   want_events we = {r, 3};
   wait_n wn = {f, 4};
-  kube_status st;
 
   f->lists[0] = (answer){0, {LIST("10", ITEM("a", "5"))}};
   f->lists[1] = (answer){0, {LIST("12", ITEM("a", "5") "," ITEM("b", "11") "," ITEM("c", "12"))}};
@@ -262,8 +277,7 @@ static void events_split_anywhere_then_garbage(void **state) {
   f->n_watches = 1;
   fake_go(f);
   c = client_for(f, 0);
-  assert_int_equal(kube_watch_new(&w, c, "v1", "configmaps", "n", NULL, &rec_handlers, r, &st),
-                   KUBE_OK);
+  w = watch_configmaps(c, "n", NULL, r);
   assert_true(run_until(c, has_events, &we, 10000));
   assert_true(run_until(c, requests_at, &wn, 10000));
   run_for(c, 200);
@@ -279,10 +293,7 @@ static void events_split_anywhere_then_garbage(void **state) {
   assert_string_equal(fake_path(f, 2), "/api/v1/namespaces/n/configmaps?limit=500");
   assert_non_null(strstr(fake_path(f, 3), "resourceVersion=12&"));
   assert_string_equal(kube_watch_resource_version(w), "12");
-  kube_watch_free(w);
-  kube_client_free(c);
-  fake_stop(f);
-  free(r);
+  done_with(f, c, w, r);
 }
 
 static void oversized_event_restarts_with_a_list(void **state) {
@@ -292,7 +303,6 @@ static void oversized_event_restarts_with_a_list(void **state) {
   rec *r = calloc(1, sizeof(*r));
   want_events we = {r, 2};
   wait_n wn = {f, 4};
-  kube_status st;
   char big[700];
 
   /* an event of ~600 bytes against a 256-byte maximum */
@@ -307,17 +317,13 @@ static void oversized_event_restarts_with_a_list(void **state) {
   f->n_watches = 1;
   fake_go(f);
   c = client_for(f, 256);
-  assert_int_equal(kube_watch_new(&w, c, "v1", "configmaps", "n", NULL, &rec_handlers, r, &st),
-                   KUBE_OK);
+  w = watch_configmaps(c, "n", NULL, r);
   assert_true(run_until(c, has_events, &we, 10000));
   assert_true(run_until(c, requests_at, &wn, 10000));
   assert_string_equal(r->log, "A:a,A:big,"); /* from the list, whose limit is larger */
   assert_string_equal(r->reasons, "oversized,");
   assert_non_null(strstr(fake_path(f, 3), "resourceVersion=11&"));
-  kube_watch_free(w);
-  kube_client_free(c);
-  fake_stop(f);
-  free(r);
+  done_with(f, c, w, r);
 }
 
 static void error_events_and_gone(void **state) {
@@ -326,8 +332,6 @@ static void error_events_and_gone(void **state) {
   kube_watch *w = NULL;
   rec *r = calloc(1, sizeof(*r));
   wait_n wn = {f, 8};
-  kube_status st;
-  json_t *deleted = NULL;
 
   f->lists[0] = (answer){0, {LIST("10", ITEM("a", "5") "," ITEM("b", "6"))}};
   f->lists[1] = (answer){0, {LIST("20", ITEM("a", "5") "," ITEM("b", "6"))}};
@@ -344,8 +348,7 @@ static void error_events_and_gone(void **state) {
   f->n_watches = 4;
   fake_go(f);
   c = client_for(f, 0);
-  assert_int_equal(kube_watch_new(&w, c, "v1", "configmaps", "n", NULL, &rec_handlers, r, &st),
-                   KUBE_OK);
+  w = watch_configmaps(c, "n", NULL, r);
   assert_true(run_until(c, requests_at, &wn, 10000));
   run_for(c, 200);
   assert_string_equal(r->reasons, "error,expired,expired,closed,");
@@ -360,11 +363,7 @@ static void error_events_and_gone(void **state) {
   assert_non_null(strstr(fake_path(f, 6), "resourceVersion=30&"));
   assert_non_null(strstr(fake_path(f, 7), "resourceVersion=31&"));
   assert_int_equal(kube_watch_known(w), 1);
-  (void)deleted;
-  kube_watch_free(w);
-  kube_client_free(c);
-  fake_stop(f);
-  free(r);
+  done_with(f, c, w, r);
 }
 
 /* Keeps the object of the first DELETED to check what a re-list reports. */
@@ -415,7 +414,6 @@ static void expired_continue_and_bad_lists(void **state) {
   kube_client *c;
   kube_watch *w = NULL;
   rec *r = calloc(1, sizeof(*r));
-  kube_status st;
 
   f->lists[0] = (answer){0, {LIST_CONT("10", "tok=1", ITEM("a", "5"))}};
   f->lists[1] = (answer){410, {"{\"kind\":\"Status\",\"code\":410,\"reason\":\"Expired\"}"}};
@@ -425,9 +423,7 @@ static void expired_continue_and_bad_lists(void **state) {
   f->n_lists = 5;
   fake_go(f);
   c = client_for(f, 0);
-  assert_int_equal(kube_watch_new(&w, c, "v1", "configmaps", NULL, "app in (x,y)",
-                                  &rec_handlers, r, &st),
-                   KUBE_OK);
+  w = watch_configmaps(c, NULL, "app in (x,y)", r);
   assert_true(run_until(c, is_synced, r, 10000));
   /* a is reported once although two lists carried it; the nameless item is skipped */
   assert_string_equal(r->log, "A:a,A:b,");
@@ -437,10 +433,7 @@ static void expired_continue_and_bad_lists(void **state) {
                       "/api/v1/configmaps?labelSelector=app%20in%20%28x%2Cy%29&limit=500");
   assert_non_null(strstr(fake_path(f, 1), "&continue=tok%3D1"));
   assert_null(strstr(fake_path(f, 2), "continue"));
-  kube_watch_free(w);
-  kube_client_free(c);
-  fake_stop(f);
-  free(r);
+  done_with(f, c, w, r);
 }
 
 static void empty_streams_back_off(void **state) {
@@ -449,7 +442,6 @@ static void empty_streams_back_off(void **state) {
   kube_watch *w = NULL;
   rec *r = calloc(1, sizeof(*r));
   wait_n wn = {f, 8};
-  kube_status st;
   uint64_t t0;
   int i;
 
@@ -464,8 +456,7 @@ static void empty_streams_back_off(void **state) {
   f->n_watches = 6;
   fake_go(f);
   c = client_with(f, 0, 100);
-  assert_int_equal(kube_watch_new(&w, c, "v1", "configmaps", "n", NULL, &rec_handlers, r, &st),
-                   KUBE_OK);
+  w = watch_configmaps(c, "n", NULL, r);
   assert_true(run_until(c, is_synced, r, 5000));
   t0 = now_ms();
   /* delays of at least 50, 100, 200, 250, 250 ms between the empty ones */
@@ -474,10 +465,7 @@ static void empty_streams_back_off(void **state) {
   assert_string_equal(r->reasons, "closed,closed,closed,closed,closed,closed,");
   assert_non_null(strstr(fake_path(f, 6), "resourceVersion=10&"));
   assert_non_null(strstr(fake_path(f, 7), "resourceVersion=11&"));
-  kube_watch_free(w);
-  kube_client_free(c);
-  fake_stop(f);
-  free(r);
+  done_with(f, c, w, r);
 }
 
 static void bad_watch_arguments(void **state) {
