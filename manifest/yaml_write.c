@@ -63,7 +63,9 @@ static void format_real(char *out, size_t out_size, double d) {
   int prec;
 
   if (d == 0 || (fabs(d) >= 1e-5 && fabs(d) < 1e16)) {
-    for (prec = 1; prec <= 17; prec++) {
+    /* prec counts decimals, not digits: 17 significant digits after up to
+     * five leading zeros (0.0000123...) need 22. */
+    for (prec = 1; prec <= 22; prec++) {
       snprintf(tmp, sizeof tmp, "%.*f", prec, d);
       if (strtod(tmp, NULL) == d)
         break;
