@@ -106,62 +106,49 @@ def object_meta(v):
     return meta
 
 
-def _secret(msg):
+def _finalizers(x):
+    return {"finalizers": [_str(f) for n, _w, f in fields(x) if n == 1]}
+
+
+def _local_ref(x):
+    return {"name": _str(f) for n, _w, f in fields(x) if n == 1}
+
+
+# field number -> (JSON field, how): "meta", "str", "bool", "map" (string values),
+# "bytesmap" (bytes values, base64 in JSON), "list" + element decoder, or a decoder
+SCHEMAS = {
+    ("v1", "Secret"): {1: ("metadata", "meta"), 2: ("data", "bytesmap"), 3: ("type", "str"),
+                       4: ("stringData", "map"), 5: ("immutable", "bool")},
+    ("v1", "ConfigMap"): {1: ("metadata", "meta"), 2: ("data", "map"), 3: ("binaryData", "bytesmap"),
+                          4: ("immutable", "bool")},
+    ("v1", "Namespace"): {1: ("metadata", "meta"), 2: ("spec", _finalizers)},
+    ("v1", "ServiceAccount"): {1: ("metadata", "meta"), 3: ("imagePullSecrets", ("list", _local_ref)),
+                               4: ("automountServiceAccountToken", "bool")},
+}
+
+
+def _message(msg, schema):
     obj = {}
     for num, wt, x in fields(msg):
-        if num == 1:
-            obj["metadata"] = object_meta(x)
-        elif num == 2:
-            k, val = _map(x, value_bytes=True)
-            obj.setdefault("data", {})[k] = val
-        elif num == 3:
-            obj["type"] = _str(x)
-        elif num == 4:
-            k, val = _map(x)
-            obj.setdefault("stringData", {})[k] = val
-        elif num == 5 and wt == 0:
-            obj["immutable"] = bool(x)
+        if num not in schema:
+            continue
+        name, how = schema[num]
+        if how == "meta":
+            obj[name] = object_meta(x)
+        elif how == "str":
+            obj[name] = _str(x)
+        elif how == "bool":
+            if wt != 0:
+                raise _bad(f"{name} has the wrong wire type")
+            obj[name] = bool(x)
+        elif how in ("map", "bytesmap"):
+            k, val = _map(x, value_bytes=how == "bytesmap")
+            obj.setdefault(name, {})[k] = val
+        elif isinstance(how, tuple):
+            obj.setdefault(name, []).append(how[1](x))
+        else:
+            obj[name] = how(x)
     return obj
-
-
-def _configmap(msg):
-    obj = {}
-    for num, wt, x in fields(msg):
-        if num == 1:
-            obj["metadata"] = object_meta(x)
-        elif num in (2, 3):
-            k, val = _map(x, value_bytes=num == 3)
-            obj.setdefault("data" if num == 2 else "binaryData", {})[k] = val
-        elif num == 4 and wt == 0:
-            obj["immutable"] = bool(x)
-    return obj
-
-
-def _namespace(msg):
-    obj = {}
-    for num, _wt, x in fields(msg):
-        if num == 1:
-            obj["metadata"] = object_meta(x)
-        elif num == 2:
-            obj["spec"] = {"finalizers": [_str(f) for n, _w, f in fields(x) if n == 1]}
-    return obj
-
-
-def _serviceaccount(msg):
-    obj = {}
-    for num, wt, x in fields(msg):
-        if num == 1:
-            obj["metadata"] = object_meta(x)
-        elif num == 3:
-            obj.setdefault("imagePullSecrets", []).append(
-                {"name": _str(f) for n, _w, f in fields(x) if n == 1})
-        elif num == 4 and wt == 0:
-            obj["automountServiceAccountToken"] = bool(x)
-    return obj
-
-
-DECODERS = {("v1", "Secret"): _secret, ("v1", "ConfigMap"): _configmap,
-            ("v1", "Namespace"): _namespace, ("v1", "ServiceAccount"): _serviceaccount}
 
 
 def decode(body):
@@ -180,12 +167,14 @@ def decode(body):
             raw = x
         elif num == 3 and x:
             raise _bad("content encodings are not supported")
-    dec = DECODERS.get((api_version, kind))
-    if dec is None:
+    if not api_version or not kind:
+        raise _bad("the envelope names no apiVersion and kind")
+    schema = SCHEMAS.get((api_version, kind))
+    if schema is None:
         raise ApiError(415, "UnsupportedMediaType",
                        f"protobuf bodies are accepted for Secret, ConfigMap, Namespace and ServiceAccount only, "
-                       f'not {kind or "unknown"}; send JSON')
+                       f"not {kind}; send JSON")
     obj = {"apiVersion": api_version, "kind": kind}
-    obj.update(dec(raw or b""))
+    obj.update(_message(raw or b"", schema))
     obj.setdefault("metadata", {})
     return obj

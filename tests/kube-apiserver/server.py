@@ -387,6 +387,13 @@ def not_found(rt, name):
     return ApiError(404, "NotFound", f'{rt.qualified} "{name}" not found', details)
 
 
+def conflict(rt, name, why):
+    details = {"name": name, "kind": rt.plural}
+    if rt.group:
+        details["group"] = rt.group
+    return ApiError(409, "Conflict", f'Operation cannot be fulfilled on {rt.qualified} "{name}": {why}', details)
+
+
 def invalid(rt, name, causes):
     """422 Invalid from [(field, message)]."""
     details = {"name": name or "", "kind": rt.kind,
@@ -652,12 +659,8 @@ class Api:
             old = cur[0]
             want_rv = meta.get("resourceVersion")
             if check_rv and want_rv not in (None, "") and want_rv != old["metadata"]["resourceVersion"]:
-                details = {"name": name, "kind": rt.plural}
-                if rt.group:
-                    details["group"] = rt.group
-                raise ApiError(409, "Conflict",
-                               f'Operation cannot be fulfilled on {rt.qualified} "{name}": the object has been '
-                               "modified; please apply your changes to the latest version and try again", details)
+                raise conflict(rt, name, "the object has been modified; please apply your changes "
+                                         "to the latest version and try again")
             old_meta = old["metadata"]
             if subresource == "status":
                 new = dict(old)
@@ -745,17 +748,10 @@ class Api:
             meta = obj["metadata"]
             pre = opts.get("preconditions") or {}
             if isinstance(pre, dict):
-                if pre.get("uid") and pre["uid"] != meta.get("uid"):
-                    raise ApiError(409, "Conflict",
-                                   f'Operation cannot be fulfilled on {rt.qualified} "{name}": Precondition failed: '
-                                   f"UID in precondition: {pre['uid']}, UID in object meta: {meta.get('uid')}",
-                                   {"name": name, "kind": rt.plural})
-                if pre.get("resourceVersion") and pre["resourceVersion"] != meta.get("resourceVersion"):
-                    raise ApiError(409, "Conflict",
-                                   f'Operation cannot be fulfilled on {rt.qualified} "{name}": Precondition failed: '
-                                   f"ResourceVersion in precondition: {pre['resourceVersion']}, "
-                                   f"ResourceVersion in object meta: {meta.get('resourceVersion')}",
-                                   {"name": name, "kind": rt.plural})
+                for field, label in (("uid", "UID"), ("resourceVersion", "ResourceVersion")):
+                    if pre.get(field) and pre[field] != meta.get(field):
+                        raise conflict(rt, name, f"Precondition failed: {label} in precondition: {pre[field]}, "
+                                                 f"{label} in object meta: {meta.get(field)}")
             details = {"name": name, "kind": rt.plural, "uid": meta.get("uid")}
             if rt.group:
                 details["group"] = rt.group

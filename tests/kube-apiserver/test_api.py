@@ -744,3 +744,111 @@ def test_state_dir_restart(tmp_path):
         assert int(after["metadata"]["resourceVersion"]) > int(made["metadata"]["resourceVersion"])
     finally:
         s.stop()
+
+
+# ---- other bodies, kinds and lifecycles ----
+
+def test_protobuf_and_unknown_bodies(srv, ns):
+    url = SEC.format(ns)
+    pb = "application/vnd.kubernetes.protobuf"
+    for body in (b"", b"k8s\x00", b"k8s\x00\x0a\x05\x0a\x02v1", b"k8s\x00\x12\xff\xff\xff\xff\x0f",
+                 b"k8s\x00\x0f", b"not protobuf at all", b"k8s\x00\x0a\x0e\x0a\x02v1\x12\x06Secret\x12\x03\x0a\x80\x01"):
+        code, _h, data = srv.post(url, body, ctype=pb)
+        assert code == 400, (body, code, data)
+        status_ok(data, 400, "BadRequest")
+    # a well-formed envelope for a kind without a decoder
+    tm = b"\x0a\x07apps/v1\x12\x0aDeployment"
+    envelope = b"k8s\x00\x0a" + bytes([len(tm)]) + tm + b"\x12\x00"
+    code, _h, data = srv.post(url, envelope, ctype=pb)
+    assert code == 415 and data["reason"] == "UnsupportedMediaType"
+    code, _h, data = srv.post(url, b"name=x", ctype="application/x-www-form-urlencoded")
+    assert code == 415
+    # a Secret in protobuf: metadata{name "pb"}, data{"k": b"\x00\xff"}
+    meta = b"\x0a\x02pb"
+    entry = b"\x0a\x01k\x12\x02\x00\xff"
+    raw = b"\x0a" + bytes([len(meta)]) + meta + b"\x12" + bytes([len(entry)]) + entry
+    typ = b"\x0a\x02v1\x12\x06Secret"
+    body = b"k8s\x00\x0a" + bytes([len(typ)]) + typ + b"\x12" + bytes([len(raw)]) + raw
+    made = srv.ok("POST", url, body, ctype=pb)
+    assert made["metadata"]["name"] == "pb" and base64.b64decode(made["data"]["k"]) == b"\x00\xff"
+
+
+def test_table_answers(srv, ns):
+    srv.ok("POST", SEC.format(ns), secret("t1", {"a": "1", "b": "2"}))
+    accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+    tab = srv.ok("GET", SEC.format(ns), headers={"Accept": accept})
+    assert tab["kind"] == "Table" and tab["apiVersion"] == "meta.k8s.io/v1"
+    assert [c["name"] for c in tab["columnDefinitions"]] == ["Name", "Type", "Data", "Age"]
+    assert tab["rows"][0]["cells"][:3] == ["t1", "Opaque", 2]
+    assert tab["rows"][0]["object"]["metadata"]["name"] == "t1"
+    plain = srv.ok("GET", SEC.format(ns), headers={"Accept": "application/json"})
+    assert plain["kind"] == "SecretList"
+
+
+def test_finalizers_delay_deletion(srv, ns):
+    url = SEC.format(ns)
+    obj = secret("fin")
+    obj["metadata"]["finalizers"] = ["example.dev/hold"]
+    srv.ok("POST", url, obj)
+    code, _h, data = srv.delete(url + "/fin")
+    assert code == 200 and data["metadata"]["deletionTimestamp"]
+    assert srv.ok("GET", url + "/fin")["metadata"]["deletionTimestamp"]
+    srv.ok("PATCH", url + "/fin", {"metadata": {"finalizers": None}}, ctype="application/merge-patch+json")
+    assert srv.get(url + "/fin")[0] == 404
+
+
+def test_delete_collection_and_namespace(srv):
+    srv.ok("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "doomed"}})
+    url = SEC.format("doomed")
+    for name, app in (("x1", "a"), ("x2", "a"), ("x3", "b")):
+        srv.ok("POST", url, secret(name, labels={"app": app}))
+    out = srv.ok("DELETE", url + "?labelSelector=app%3Da")
+    assert sorted(o["metadata"]["name"] for o in out["items"]) == ["x1", "x2"]
+    assert [o["metadata"]["name"] for o in srv.ok("GET", url)["items"]] == ["x3"]
+    srv.ok("DELETE", "/api/v1/namespaces/doomed")
+    wait_for(lambda: srv.ok("GET", "/api/v1/secrets?fieldSelector=metadata.namespace%3Ddoomed")["items"] == [],
+             what="namespace content deleted")
+    assert srv.post(url, secret("late"))[0] == 404
+
+
+def test_crd_deletion_stops_serving(srv):
+    body = crd_body()
+    body["metadata"]["name"] = "gadgets.example.dev"
+    body["spec"]["names"] = {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"}
+    body["spec"]["scope"] = "Cluster"
+    srv.ok("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", body)
+    srv.ok("POST", "/apis/example.dev/v1/gadgets", {"apiVersion": "example.dev/v1", "kind": "Gadget",
+                                                    "metadata": {"name": "g1"}})
+    assert srv.get("/apis/example.dev/v1/namespaces/default/gadgets")[0] == 404   # cluster-scoped
+    srv.ok("DELETE", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gadgets.example.dev")
+    wait_for(lambda: srv.get("/apis/example.dev/v1/gadgets")[0] == 404, what="gadgets no longer served")
+    bad = crd_body()
+    bad["metadata"]["name"] = "wrong.example.dev"
+    code, _h, data = srv.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", bad)
+    assert code == 422
+
+
+def test_watch_single_object_and_leases(srv, ns):
+    url = f"/apis/coordination.k8s.io/v1/namespaces/{ns}/leases"
+    lease = srv.ok("POST", url, {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                                 "metadata": {"name": "leader"}, "spec": {"holderIdentity": "a"}})
+    srv.ok("POST", url, {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "other"}})
+    w = Watch(srv, url + "/leader?watch=1&resourceVersion=" + lease["metadata"]["resourceVersion"]
+              + "&timeoutSeconds=5")
+    try:
+        srv.ok("PATCH", url + "/other", {"spec": {"holderIdentity": "z"}}, ctype="application/merge-patch+json")
+        renewed = dict(lease, spec={"holderIdentity": "b"})
+        srv.ok("PUT", url + "/leader", renewed)
+        ev = w.next()
+        assert ev["type"] == "MODIFIED" and ev["object"]["spec"]["holderIdentity"] == "b"
+        assert ev["object"]["metadata"]["generation"] == 1
+    finally:
+        w.close()
+    code, _h, _d = srv.put(url + "/leader", renewed)
+    assert code == 409
+    ev = srv.ok("POST", f"/api/v1/namespaces/{ns}/events", {
+        "apiVersion": "v1", "kind": "Event", "metadata": {"generateName": "ss."},
+        "involvedObject": {"kind": "SealedSecret", "name": "x", "namespace": ns},
+        "type": "Normal", "reason": "Unsealed", "message": "done"})
+    got = srv.ok("GET", f"/api/v1/namespaces/{ns}/events?fieldSelector=involvedObject.name%3Dx,reason%3DUnsealed")
+    assert [e["metadata"]["name"] for e in got["items"]] == [ev["metadata"]["name"]]
