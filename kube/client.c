@@ -337,6 +337,15 @@ static size_t on_write(char *data, size_t size, size_t n, void *ud) {
   return resp_append(r, data, len, r->c->opts.max_response_bytes) == 0 ? len : 0;
 }
 
+/* curl_slist_append returns NULL on failure and keeps the list: keep it too */
+static int add_header(kube_req *r, const char *h) {
+  struct curl_slist *n = curl_slist_append(r->headers, h);
+  if (n == NULL)
+    return -1;
+  r->headers = n;
+  return 0;
+}
+
 static int req_start(kube_client *c, kube_req *r) {
   char url[KUBE_MAX_PATH + 512];
   CURL *e;
@@ -388,25 +397,25 @@ static int req_start(kube_client *c, kube_req *r) {
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
   }
 
-  r->headers = curl_slist_append(NULL, r->raw ? "Accept: */*" : "Accept: application/json");
-  if (r->headers != NULL)
-    r->headers = curl_slist_append(r->headers, "Expect:");
-  if (r->headers != NULL && r->body != NULL) {
+  if (add_header(r, r->raw ? "Accept: */*" : "Accept: application/json") < 0 ||
+      add_header(r, "Expect:") < 0)
+    return KUBE_ERR_NOMEM;
+  if (r->body != NULL) {
     char ct[300];
     snprintf(ct, sizeof(ct), "Content-Type: %s",
              r->content_type ? r->content_type : "application/json");
-    r->headers = curl_slist_append(r->headers, ct);
+    if (add_header(r, ct) < 0)
+      return KUBE_ERR_NOMEM;
   }
-  if (r->headers != NULL && c->cfg->token != NULL) {
+  if (c->cfg->token != NULL) {
     size_t need = strlen(c->cfg->token) + sizeof("Authorization: Bearer ");
     r->auth_header = sodium_malloc(need);
     if (r->auth_header == NULL)
       return KUBE_ERR_NOMEM;
     snprintf(r->auth_header, need, "Authorization: Bearer %s", c->cfg->token);
-    r->headers = curl_slist_append(r->headers, r->auth_header);
+    if (add_header(r, r->auth_header) < 0)
+      return KUBE_ERR_NOMEM;
   }
-  if (r->headers == NULL)
-    return KUBE_ERR_NOMEM;
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
 
   if (strcmp(r->method, "GET") == 0) {
