@@ -715,6 +715,13 @@ class Api:
             raise ApiError(400, "BadRequest", f"error decoding patch: {e}") from None
         with st.lock:
             cur = st.get(rt, ns, name)
+            if cur is None and ctype == "application/apply-patch+yaml" and isinstance(doc, dict) \
+                    and subresource is None:
+                # server-side apply creates what is missing
+                meta = doc.setdefault("metadata", {})
+                if isinstance(meta, dict) and meta.get("name") in (None, name):
+                    meta["name"] = name
+                return 201, self.create(rt, ns, doc, dry_run=dry_run)
             if cur is None:
                 raise not_found(rt, name)
             target = json.loads(cur[1])
@@ -734,7 +741,7 @@ class Api:
                                f'application/apply-patch+yaml, application/strategic-merge-patch+json (got "{ctype}")')
             if not isinstance(result, dict):
                 raise invalid(rt, name, [("", "Invalid value: patch result is not an object")])
-            return self.update(rt, ns, name, result, subresource=subresource, dry_run=dry_run)
+            return 200, self.update(rt, ns, name, result, subresource=subresource, dry_run=dry_run)
 
     # delete ------------------------------------------------------------------
     def delete(self, rt, ns, name, opts=None, dry_run=False):
@@ -1260,9 +1267,9 @@ class ResourceRequest:
             return self.h.send_json(200, out)
         if m == "PATCH":
             ctype = (self.h.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-            out = self.api.patch(rt, self.ns, self.name, ctype, self.body, subresource=self.sub,
-                                 dry_run=self.dry_run())
-            return self.h.send_json(200, out)
+            code, out = self.api.patch(rt, self.ns, self.name, ctype, self.body, subresource=self.sub,
+                                       dry_run=self.dry_run())
+            return self.h.send_json(code, out)
         if m == "DELETE":
             if self.sub:
                 raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")

@@ -64,6 +64,10 @@ def test_secret_lifecycle(kubectl):
     assert data_of(kubectl, "k1") == {"password": "three"}
     kubectl("apply", "-f", "-", stdin=SECRET.format(name="k2", value="new"))
     assert data_of(kubectl, "k2") == {"password": "new"}
+    kubectl("apply", "--server-side", "-f", "-", stdin=SECRET.format(name="k3", value="ssa"))
+    kubectl("apply", "--server-side", "-f", "-", stdin=SECRET.format(name="k3", value="ssa2"))
+    assert data_of(kubectl, "k3") == {"password": "ssa2"}
+    kubectl("-n", "team-a", "delete", "secret", "k3")
     kubectl("-n", "team-a", "patch", "secret", "k1", "--type", "merge", "-p",
             '{"data": {"extra": "ZXh0cmE="}}')
     assert data_of(kubectl, "k1") == {"password": "three", "extra": "extra"}
