@@ -137,7 +137,8 @@ typedef struct kube_client kube_client;
 int kube_client_new(kube_client **out, const kube_config *cfg, const kube_client_opts *opts,
                     kube_status *st);
 /* Pending requests complete with KUBE_ERR_CANCELLED (their callbacks run
- * here); watches must be freed before their client. NULL is fine. */
+ * here); watches must be freed before their client. Not from inside one of
+ * the client's callbacks. NULL is fine. */
 void kube_client_free(kube_client *client);
 
 /*
