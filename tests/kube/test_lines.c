@@ -1,6 +1,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,6 +171,69 @@ static void large_stream_many_lines(void **state) {
   free(s);
 }
 
+/* The splitter against a plain reference on random streams cut at random
+ * places: the same lines, and a limit error exactly where the reference
+ * finds the first line over the maximum. */
+static void random_streams_match_a_reference(void **state) {
+  static const char alphabet[] = "ab{\"\n\r";
+  uint32_t seed = 12345;
+  for (int round = 0; round < 2000; round++) {
+    char data[600];
+    collect got = {0}, want = {0};
+    size_t n, max, start = 0, i, off = 0;
+    int want_rc = 0, rc = 0;
+    kube_lines l;
+
+    seed = seed * 1103515245u + 12345u;
+    n = 1 + (seed >> 8) % sizeof(data);
+    seed = seed * 1103515245u + 12345u;
+    max = 1 + (seed >> 8) % 40;
+    for (i = 0; i < n; i++) {
+      seed = seed * 1103515245u + 12345u;
+      data[i] = alphabet[(seed >> 8) % (sizeof(alphabet) - 1)];
+    }
+    /* reference */
+    for (i = 0; i < n && want_rc == 0; i++) {
+      if (data[i] != '\n')
+        continue;
+      {
+        size_t len = i - start;
+        if (len > 0 && data[start + len - 1] == '\r')
+          len--;
+        if (len > max) {
+          want_rc = KUBE_ERR_LIMIT;
+        } else if (len > 0) {
+          memcpy(want.out + want.len, data + start, len);
+          want.len += len;
+          want.out[want.len++] = '|';
+          want.out[want.len] = '\0';
+        }
+      }
+      start = i + 1;
+    }
+    /* an unfinished last line over the maximum (not counting a final '\r') */
+    if (want_rc == 0 && n - start > max && !(n - start == max + 1 && data[n - 1] == '\r'))
+      want_rc = KUBE_ERR_LIMIT;
+    kube_lines_init(&l, max);
+    while (off < n && rc == 0) {
+      size_t chunk;
+      seed = seed * 1103515245u + 12345u;
+      chunk = 1 + (seed >> 8) % 50;
+      if (chunk > n - off)
+        chunk = n - off;
+      rc = kube_lines_feed(&l, data + off, chunk, on_line, &got);
+      off += chunk;
+    }
+    if (rc != want_rc)
+      fail_msg("round %d: rc %d, want %d (max %zu)", round, rc, want_rc, max);
+    if (rc == 0)
+      assert_string_equal(got.out, want.out);
+    else /* whatever came before the long line came out in order */
+      assert_int_equal(strncmp(got.out, want.out, got.len), 0);
+    kube_lines_free(&l);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(every_split_point),
@@ -180,6 +244,7 @@ int main(void) {
       cmocka_unit_test(oversized_line_is_an_error),
       cmocka_unit_test(callback_stop_is_returned),
       cmocka_unit_test(large_stream_many_lines),
+      cmocka_unit_test(random_streams_match_a_reference),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
