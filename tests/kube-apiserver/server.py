@@ -838,11 +838,11 @@ class Api:
             if rt.key in seen:
                 continue
             seen.add(rt.key)
+            # the (now empty) dictionaries stay: a request that looked the type up
+            # before the deletion still finds them
             for ns, names in list(st.objects.get(rt.key, {}).items()):
                 for name in list(names):
                     st.remove(rt, names[name][0])
-            st.objects.pop(rt.key, None)
-            st.sorted.pop(rt.key, None)
 
 
 # ---------------------------------------------------------------------------
@@ -1657,8 +1657,8 @@ class TestApi:
             v = doc.get(k)
             if v is None:
                 continue
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
-                raise ApiError(400, "BadRequest", f"{k} must be a non-negative number")
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or (k == "count" and v < 1):
+                raise ApiError(400, "BadRequest", f"{k} must be a non-negative number (count at least 1)")
             rule[k] = v
         if "duration" in rule:
             rule["expires"] = time.monotonic() + rule["duration"]
@@ -1718,11 +1718,8 @@ def write_kubeconfig(path, url, ca_crt, token):
     if ca_crt:
         with open(ca_crt, "rb") as f:
             lines.append(f"    certificate-authority-data: {base64.b64encode(f.read()).decode()}")
-    lines += ["users:", "- name: seal-test", "  user:"]
-    lines.append(f"    token: {yaml_str(token)}" if token else "    {}")
-    if not token:
-        lines[-2] = "  user: {}"
-        lines.pop()
+    lines += ["users:", "- name: seal-test"]
+    lines += ["  user:", f"    token: {yaml_str(token)}"] if token else ["  user: {}"]
     lines += ["contexts:", "- name: seal-test", "  context:", "    cluster: seal-test",
               "    user: seal-test", "    namespace: default", "current-context: seal-test", ""]
     tmp = path + ".tmp"

@@ -852,3 +852,59 @@ def test_watch_single_object_and_leases(srv, ns):
         "type": "Normal", "reason": "Unsealed", "message": "done"})
     got = srv.ok("GET", f"/api/v1/namespaces/{ns}/events?fieldSelector=involvedObject.name%3Dx,reason%3DUnsealed")
     assert [e["metadata"]["name"] for e in got["items"]] == [ev["metadata"]["name"]]
+
+
+def test_kubeconfig_and_plain_http(fresh, srv):
+    with open(srv.kubeconfig) as f:
+        kc = f.read()
+    with open(srv.state + "/ca.crt", "rb") as f:
+        ca = base64.b64encode(f.read()).decode()
+    assert f"certificate-authority-data: {ca}" in kc
+    assert f'token: "{srv.token}"' in kc and f'server: "{srv.url}"' in kc
+    plain = fresh(tls=False, token=None)
+    assert plain.url.startswith("http://")
+    assert plain.ok("GET", "/api/v1/namespaces/default")["metadata"]["name"] == "default"
+    with open(plain.kubeconfig) as f:
+        assert "token" not in f.read()
+
+
+def test_many_objects_list_page_and_watch(fresh):
+    import threading
+    s = fresh("--namespace", "n1", "--namespace", "n2", "--namespace", "n3")
+    errors = []
+
+    def make(ns, count):
+        c = s.conn()
+        try:
+            for i in range(count):
+                body = json.dumps(secret(f"s{i:04d}", {"k": "v"}, labels={"odd": str(i % 2)})).encode()
+                c.request("POST", SEC.format(ns), body=body, headers={
+                    "Authorization": "Bearer " + s.token, "Content-Type": "application/json"})
+                r = c.getresponse()
+                r.read()
+                if r.status != 201:
+                    errors.append(r.status)
+        finally:
+            c.close()
+    threads = [threading.Thread(target=make, args=(ns, 1000)) for ns in ("n1", "n2", "n3")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    seen, cont = [], ""
+    while True:
+        lst = s.ok("GET", "/api/v1/secrets?limit=700" + (f"&continue={cont}" if cont else ""))
+        seen += [(o["metadata"]["namespace"], o["metadata"]["name"]) for o in lst["items"]]
+        cont = lst["metadata"].get("continue")
+        if not cont:
+            break
+    assert len(seen) == 3000 and seen == sorted(seen)
+    odd = s.ok("GET", "/api/v1/secrets?labelSelector=odd%3D1&limit=400")
+    assert len(odd["items"]) == 400 and "remainingItemCount" not in odd["metadata"]
+    w = Watch(s, "/api/v1/secrets?watch=1&timeoutSeconds=2&labelSelector=odd%3D0")
+    n = 0
+    while w.next() is not None:
+        n += 1
+    w.close()
+    assert n == 1500
