@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -311,6 +312,20 @@ int ctl_run(const ctl_options *opts)
     }
     if (c->was_ready && ctl_is_leader(c))
       ctl_reconcile_pump(c);
+    /* after a burst of work, hand freed memory back (many objects come and go at once) */
+    if (c->ops_in_flight == 0 && ctl_queue_len(c->queue) == 0 && c->work_since_trim > 0 &&
+        ctl_now_ms() - c->last_trim_ms > 5000) {
+      malloc_trim(0);
+      if (ctl_log_enabled(CTL_LOG_DEBUG)) {
+        struct mallinfo2 mi = mallinfo2();
+        char used[32], objs[32];
+        snprintf(used, sizeof(used), "%zu", mi.uordblks);
+        snprintf(objs, sizeof(objs), "%zu", ctl_map_len(c->sealed));
+        ctl_log(CTL_LOG_DEBUG, "memory", "heap_in_use", used, "sealedsecrets", objs, NULL);
+      }
+      c->work_since_trim = 0;
+      c->last_trim_ms = ctl_now_ms();
+    }
     ctl_metrics_queue_depth((long)ctl_queue_len(c->queue));
     ctl_metrics_sealed_secrets((long)ctl_map_len(c->sealed));
   }

@@ -77,11 +77,21 @@ void ctl_leader_release(ctl *c, int64_t deadline_ms);
 
 /* ---- reconcile (reconcile.c) -------------------------------------------- */
 
-/* What is kept of each SealedSecret: its JSON text, without managedFields and
- * last-applied-configuration. */
+/* What is kept of each SealedSecret: its JSON text without status,
+ * managedFields, creationTimestamp and last-applied-configuration, and a
+ * summary of its status (enough to tell whether a new status differs). */
+#define CTL_STATUS_DIGEST_BYTES 16
 typedef struct ctl_sealed {
   char *json;
   size_t json_len;
+  uint8_t status_digest[CTL_STATUS_DIGEST_BYTES]; /* status without lastTransitionTime */
+  int has_status;
+  char synced;     /* 'T', 'F', 'U' or 0: the Synced condition's status */
+  char key_current;
+  char synced_reason[24];
+  int64_t synced_ltt; /* lastTransitionTime, seconds since the epoch */
+  int64_t key_current_ltt;
+  int64_t observed_generation;
   int secret_deleted; /* its Secret was deleted: check the owner still exists first */
 } ctl_sealed;
 
@@ -137,6 +147,8 @@ struct ctl {
   char key_namespace[256];
   long ops_in_flight;  /* reconciles started and not finished */
   long max_ops;
+  long work_since_trim;     /* reconciles since the last malloc_trim */
+  int64_t last_trim_ms;
   int was_ready;
   atomic_int ready;         /* keys loaded and first lists synced */
   atomic_int stopping;

@@ -23,7 +23,9 @@ typedef struct rec_op {
   char name[256];
   char uid[CTL_UID_MAX];
   int64_t started_ms;
-  json_t *sealed;  /* the SealedSecret as cached */
+  json_t *sealed;  /* the SealedSecret as cached, without status */
+  json_t *old_status; /* rebuilt from the cached summary; NULL when there was none */
+  uint8_t old_digest[CTL_STATUS_DIGEST_BYTES];
   json_t *desired; /* the Secret to have; holds plaintext (wiped on free) */
   uint8_t digest[CTL_DIGEST_BYTES];
   int skip_owner;
@@ -145,13 +147,93 @@ void ctl_owned_from_secret(ctl_owned *o, const json_t *secret)
 
 /* ---- watch events ------------------------------------------------------- */
 
+/* Digest of a status without the conditions' lastTransitionTime. */
+static int status_digest(uint8_t out[CTL_STATUS_DIGEST_BYTES], const json_t *status)
+{
+  json_t *copy = json_deep_copy(status);
+  json_t *conds = json_object_get(copy, "conditions");
+  size_t i;
+  json_t *cnd;
+  char *text = NULL;
+  if (copy == NULL)
+    return -1;
+  json_array_foreach(conds, i, cnd) json_object_del(cnd, "lastTransitionTime");
+  text = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
+  json_decref(copy);
+  if (text == NULL)
+    return -1;
+  crypto_generichash(out, CTL_STATUS_DIGEST_BYTES, (const unsigned char *)text, strlen(text),
+                     NULL, 0);
+  ctl_json_text_free(text);
+  return 0;
+}
+
+static const json_t *find_condition(const json_t *status, const char *type);
+
+static char condition_char(const json_t *cnd, int64_t *ltt)
+{
+  const char *st = manifest_get_string(cnd, "status", NULL);
+  const char *t = manifest_get_string(cnd, "lastTransitionTime", NULL);
+  if (t == NULL || keys_time_parse(ltt, t) != KEYS_OK)
+    *ltt = 0;
+  if (st == NULL)
+    return 0;
+  return strcmp(st, "True") == 0 ? 'T' : strcmp(st, "False") == 0 ? 'F' : 'U';
+}
+
+static void summarise_status(ctl_sealed *s, const json_t *status)
+{
+  const json_t *synced = find_condition(status, "Synced");
+  const char *reason = manifest_get_string(synced, "reason", NULL);
+  json_t *gen = json_object_get(status, "observedGeneration");
+  if (!json_is_object(status) || status_digest(s->status_digest, status) != 0)
+    return;
+  s->has_status = 1;
+  s->synced = condition_char(synced, &s->synced_ltt);
+  s->key_current = condition_char(find_condition(status, "KeyCurrent"), &s->key_current_ltt);
+  snprintf(s->synced_reason, sizeof(s->synced_reason), "%s", reason ? reason : "");
+  s->observed_generation = json_is_integer(gen) ? (int64_t)json_integer_value(gen) : -1;
+}
+
+static json_t *condition_from(const char *type, char st, int64_t ltt, const char *reason)
+{
+  char t[40];
+  if (st == 0)
+    return NULL;
+  if (keys_time_format(t, sizeof(t), ltt) != KEYS_OK)
+    t[0] = '\0';
+  return json_pack("{s:s, s:s, s:s, s:s}", "type", type, "status",
+                   st == 'T' ? "True" : st == 'F' ? "False" : "Unknown", "reason", reason,
+                   "lastTransitionTime", t);
+}
+
+/* The parts of the old status that reconcile reads, rebuilt from the summary. */
+static json_t *status_from_summary(const ctl_sealed *s)
+{
+  if (!s->has_status)
+    return NULL;
+  json_t *conds = json_array();
+  json_t *c1 = condition_from("Synced", s->synced, s->synced_ltt, s->synced_reason);
+  json_t *c2 = condition_from("KeyCurrent", s->key_current, s->key_current_ltt, "");
+  if (conds && c1)
+    json_array_append_new(conds, c1);
+  if (conds && c2)
+    json_array_append_new(conds, c2);
+  json_t *st = json_pack("{s:o}", "conditions", conds);
+  if (st && s->observed_generation >= 0)
+    json_object_set_new(st, "observedGeneration", json_integer(s->observed_generation));
+  return st;
+}
+
 /* Drops what reconcile never needs, to keep the cache small. */
 static void strip_sealed(json_t *obj)
 {
   json_t *md = json_object_get(obj, "metadata");
   json_t *ann = json_object_get(md, "annotations");
   json_object_del(md, "managedFields");
+  json_object_del(md, "creationTimestamp");
   json_object_del(ann, "kubectl.kubernetes.io/last-applied-configuration");
+  json_object_del(obj, "status");
 }
 
 /* The SealedSecret without what changes on every status write. */
@@ -187,35 +269,31 @@ void ctl_reconcile_on_sealed(ctl *c, kube_event_type type, json_t *obj)
 static int cache_sealed(ctl *c, const char *key, json_t *obj, int modified)
 {
   json_t *copy = json_deep_copy(obj);
+  ctl_sealed *s = NULL;
+  char *text = NULL;
+  int enqueue = 0;
+
   if (copy == NULL)
-    return 0;
+    goto nomem;
   strip_sealed(copy);
-  ctl_sealed *s = calloc(1, sizeof(*s));
-  char *text = json_dumps(copy, JSON_COMPACT);
-  json_decref(copy);
-  if (s == NULL || text == NULL) {
-    free(s);
-    ctl_json_text_free(text);
-    ctl_log(CTL_LOG_ERROR, "out of memory caching a sealedsecret", "key", key, NULL);
-    return 0;
-  }
+  s = calloc(1, sizeof(*s));
+  text = json_dumps(copy, JSON_COMPACT);
+  if (s == NULL || text == NULL)
+    goto nomem;
+  summarise_status(s, json_object_get(obj, "status"));
   s->json_len = strlen(text);
   s->json = malloc(s->json_len + 1);
-  if (s->json == NULL) {
-    free(s);
-    ctl_json_text_free(text);
-    return 0;
-  }
+  if (s->json == NULL)
+    goto nomem;
   memcpy(s->json, text, s->json_len + 1);
-  ctl_json_text_free(text);
 
   /* a change of status alone (our own write) needs no reconcile */
-  int enqueue = 1;
+  enqueue = 1;
   ctl_sealed *old = ctl_map_get(c->sealed, key);
   if (old && modified) {
     json_t *o = json_loadb(old->json, old->json_len, 0, NULL);
     char *f_old = NULL, *f_new = NULL;
-    if (o && sealed_fingerprint(&f_old, o) == 0 && sealed_fingerprint(&f_new, obj) == 0 &&
+    if (o && sealed_fingerprint(&f_old, o) == 0 && sealed_fingerprint(&f_new, copy) == 0 &&
         strcmp(f_old, f_new) == 0)
       enqueue = 0;
     ctl_json_text_free(f_old);
@@ -224,10 +302,17 @@ static int cache_sealed(ctl *c, const char *key, json_t *obj, int modified)
   }
   if (old)
     s->secret_deleted = old->secret_deleted;
-  if (ctl_map_put(c->sealed, key, s) != 0) {
-    ctl_sealed_free(s);
-    return 0;
-  }
+  if (ctl_map_put(c->sealed, key, s) != 0)
+    goto nomem;
+  s = NULL;
+  goto out;
+nomem:
+  enqueue = 0;
+  ctl_log(CTL_LOG_ERROR, "out of memory caching a sealedsecret", "key", key, NULL);
+out:
+  ctl_sealed_free(s);
+  ctl_json_text_free(text);
+  json_decref(copy);
   return enqueue;
 }
 
@@ -280,6 +365,7 @@ enum { FIN_DONE, FIN_RETRY };
 static void rec_free(rec_op *op)
 {
   json_decref(op->sealed);
+  json_decref(op->old_status);
   json_decref(op->desired);
   json_decref(op->key_ids);
   sodium_memzero(op->digest, sizeof(op->digest));
@@ -305,6 +391,7 @@ static void rec_finish(rec_op *op, int how, const char *why)
     ctl_queue_done(c->queue, op->key, now);
   }
   c->ops_in_flight--;
+  c->work_since_trim++;
   rec_free(op);
 }
 
@@ -371,7 +458,7 @@ static void emit_event(rec_op *op, const char *type, const char *reason, const c
 
 /* ---- status ------------------------------------------------------------- */
 
-static json_t *find_condition(const json_t *status, const char *type)
+static const json_t *find_condition(const json_t *status, const char *type)
 {
   json_t *conds = json_object_get(status, "conditions");
   size_t i;
@@ -388,7 +475,7 @@ static json_t *find_condition(const json_t *status, const char *type)
 static json_t *make_condition(const json_t *old_status, const char *type, const char *status,
                               const char *reason, const char *message, const char *now)
 {
-  json_t *old = find_condition(old_status, type);
+  const json_t *old = find_condition(old_status, type);
   const char *ltt = now;
   const char *old_st = manifest_get_string(old, "status", NULL);
   const char *old_ltt = manifest_get_string(old, "lastTransitionTime", NULL);
@@ -401,8 +488,8 @@ static json_t *make_condition(const json_t *old_status, const char *type, const 
 static void status_done(void *ud, long http_code, json_t *body, const kube_status *st)
 {
   rec_op *op = ud;
-  json_t *old_status = json_object_get(op->sealed, "status");
-  json_t *old_synced = find_condition(old_status, "Synced");
+  json_t *old_status = op->old_status;
+  const json_t *old_synced = find_condition(old_status, "Synced");
   const char *old_st = manifest_get_string(old_synced, "status", NULL);
   const char *old_reason = manifest_get_string(old_synced, "reason", NULL);
   json_t *old_gen = json_object_get(old_status, "observedGeneration");
@@ -449,8 +536,9 @@ static void rec_status(rec_op *op)
   ctl *c = op->c;
   char now[40];
   char path[KUBE_MAX_PATH];
-  json_t *old_status = json_object_get(op->sealed, "status");
+  json_t *old_status = op->old_status;
   json_t *status = NULL, *body = NULL, *conds = NULL;
+  uint8_t digest[CTL_STATUS_DIGEST_BYTES];
   json_t *gen = manifest_get(op->sealed, "metadata", "generation", NULL);
 
   rfc3339_now(now, sizeof(now));
@@ -479,7 +567,12 @@ static void rec_status(rec_op *op)
   }
   json_decref(conds);
 
-  if (old_status && json_equal(old_status, status)) {
+  if (status_digest(digest, status) != 0) {
+    json_decref(status);
+    rec_finish(op, FIN_RETRY, "out of memory");
+    return;
+  }
+  if (old_status && sodium_memcmp(digest, op->old_digest, sizeof(digest)) == 0) {
     json_decref(status);
     if (op->written && strcmp(op->synced, "True") == 0) {
       char msg[MESSAGE_MAX];
@@ -833,6 +926,8 @@ static void rec_start(ctl *c, const char *key)
   snprintf(op->key, sizeof(op->key), "%s", key);
   c->ops_in_flight++;
   op->sealed = json_loadb(s->json, s->json_len, 0, NULL);
+  op->old_status = status_from_summary(s);
+  memcpy(op->old_digest, s->status_digest, sizeof(op->old_digest));
   const char *ns = manifest_get_string(op->sealed, "metadata", "namespace", NULL);
   const char *name = manifest_get_string(op->sealed, "metadata", "name", NULL);
   const char *uid = manifest_get_string(op->sealed, "metadata", "uid", NULL);
