@@ -19,6 +19,7 @@ import json
 import os
 import random
 import re
+import select
 import signal
 import socket
 import ssl
@@ -39,6 +40,7 @@ MAX_BODY = 3 * 1024 * 1024
 MAX_SECRET_BYTES = 1024 * 1024
 BOOKMARK_INTERVAL = 1.0
 WATCH_QUEUE_MAX = 200000
+PEER_CHECK_INTERVAL = 2.0
 DEFAULT_COMPACT_AFTER = 100000
 DEFAULT_WATCH_TIMEOUT = 1800
 SERVER_VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-seal-test",
@@ -178,6 +180,14 @@ class Watcher:
         else:
             self.queue.append(event_line(t, js))
         self.cond.notify()
+
+
+def peer_gone(sock):
+    """True when a watch client has closed its end (or sent anything: it never does)."""
+    try:
+        return bool(select.select([sock.fileno()], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True
 
 
 def event_line(etype, js):
@@ -1439,7 +1449,7 @@ class ResourceRequest:
                     return
                 with st.lock:
                     if not w.queue and not w.cut and not w.overflow:
-                        wait = deadline - now
+                        wait = min(deadline - now, PEER_CHECK_INTERVAL)
                         if bookmarks:
                             wait = min(wait, max(0.0, last_sent + BOOKMARK_INTERVAL - now))
                         w.cond.wait(wait)
@@ -1462,7 +1472,7 @@ class ResourceRequest:
                 if lines:
                     chunk(b"".join(lines))
                     last_sent = time.monotonic()
-                if overflow:
+                if overflow or peer_gone(h.connection):
                     h.close_connection = True
                     return
                 if bookmarks and time.monotonic() - last_sent >= BOOKMARK_INTERVAL:
@@ -1606,6 +1616,10 @@ class TestApi:
                 n = len(srv.faults)
                 srv.faults.clear()
             return self.h.send_json(200, {"cleared": n})
+        if p == "/_test/watches" and method == "GET":
+            with st.lock:
+                by = collections.Counter(w.rtype.plural for w in srv.watch_streams)
+            return self.h.send_json(200, {"open": sum(by.values()), "byResource": dict(by)})
         if p == "/_test/watches/cut" and method == "POST":
             with st.lock:
                 n = 0

@@ -908,3 +908,19 @@ def test_many_objects_list_page_and_watch(fresh):
         n += 1
     w.close()
     assert n == 1500
+
+
+def test_closed_watch_clients_are_dropped(fresh):
+    s = fresh()
+    url = SEC.format("default")
+    for _ in range(3):
+        Watch(s, url + "?watch=1").close()          # no bookmarks: only the peer check notices
+    live = Watch(s, url + "?watch=1")
+    try:
+        assert s.ok("GET", "/_test/watches", token="")["open"] == 4
+        wait_for(lambda: s.ok("GET", "/_test/watches", token="") == {"open": 1, "byResource": {"secrets": 1}},
+                 timeout=8, what="closed watches dropped")
+        s.ok("POST", url, secret("poke"))
+        assert live.next()["object"]["metadata"]["name"] == "poke"
+    finally:
+        live.close()
