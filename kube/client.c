@@ -86,6 +86,7 @@ struct kube_client {
   int token_st_valid;
   atomic_int woken;
   int activity; /* callbacks run in this kube_client_run cycle */
+  kube_client_stats stats;
   int closing;
 };
 
@@ -432,6 +433,7 @@ static int req_start(kube_client *c, kube_req *r) {
   if (curl_multi_add_handle(c->multi, e) != CURLM_OK)
     return KUBE_ERR_NOMEM;
   active_push(c, r);
+  c->stats.attempts++;
   return KUBE_OK;
 }
 
@@ -584,10 +586,12 @@ static void deliver(kube_client *c, kube_req *r, long code, json_t *body, const 
 static void finish(kube_client *c, kube_req *r, CURLcode cc) {
   kube_status st;
   json_t *body = NULL;
-  long code = 0;
+  long code = 0, connects = 0;
 
   memset(&st, 0, sizeof(st));
   curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
+  if (curl_easy_getinfo(r->easy, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK && connects > 0)
+    c->stats.connections += (uint64_t)connects;
 
   if (r->cancelled) {
     list_unlink(c, r);
@@ -606,6 +610,7 @@ static void finish(kube_client *c, kube_req *r, CURLcode cc) {
       kube_client_log(c, KUBE_LOG_WARN, "%s %s: %s; retry %d of %d in %ld ms", r->method,
                       r->path, r->errbuf[0] ? r->errbuf : curl_easy_strerror(cc), r->attempt,
                       max, d);
+      c->stats.retries++;
       requeue(c, r, d);
       return;
     }
@@ -632,6 +637,7 @@ static void finish(kube_client *c, kube_req *r, CURLcode cc) {
         d = r->retry_after_s * 1000 + (long)randombytes_uniform(100);
       kube_client_log(c, KUBE_LOG_WARN, "%s %s: answer %ld; retry %d of %d in %ld ms",
                       r->method, r->path, code, r->attempt, max, d);
+      c->stats.retries++;
       requeue(c, r, d);
       return;
     }
@@ -678,6 +684,8 @@ static void finish(kube_client *c, kube_req *r, CURLcode cc) {
   list_unlink(c, r);
   r->state = 0;
   c->n_pending--;
+  if (st.err != KUBE_OK)
+    c->stats.failures++;
   deliver(c, r, code, body, &st);
   json_decref(body);
   req_free(r);
@@ -791,6 +799,13 @@ void kube_client_wakeup(kube_client *c) {
 }
 
 size_t kube_client_pending(const kube_client *c) { return c ? c->n_pending : 0; }
+
+void kube_client_get_stats(const kube_client *c, kube_client_stats *out) {
+  if (c != NULL)
+    *out = c->stats;
+  else
+    memset(out, 0, sizeof(*out));
+}
 
 /* ---- sync ------------------------------------------------------------------- */
 

@@ -205,6 +205,15 @@ void kube_client_wakeup(kube_client *client);
 /* Requests queued or in flight (watch streams included). */
 size_t kube_client_pending(const kube_client *client);
 
+/* Counters since the client was made, for metrics. */
+typedef struct kube_client_stats {
+  uint64_t attempts;    /* transfers started, retries and watch streams included */
+  uint64_t retries;     /* attempts that were retries of 429, 5xx or connection errors */
+  uint64_t failures;    /* requests that completed with an error (non-2xx included) */
+  uint64_t connections; /* connections opened: far fewer than attempts when they are reused */
+} kube_client_stats;
+void kube_client_get_stats(const kube_client *client, kube_client_stats *out);
+
 /* ---- paths -------------------------------------------------------------- */
 
 /*

@@ -411,6 +411,13 @@ static void retries_honour_retry_after(void **state) {
   assert_string_equal(manifest_get_string(body, "data", "v", NULL), "1");
   json_decref(body);
   assert_true(now_ms() - t0 >= 1000); /* Retry-After: 1 */
+  {
+    kube_client_stats cs;
+    kube_client_get_stats(c, &cs);
+    assert_int_equal(cs.attempts, 3);
+    assert_int_equal(cs.retries, 2);
+    assert_int_equal(cs.failures, 0);
+  }
   assert_true(now_ms() - t0 < 5000);
   assert_int_equal(stat_count("get configmaps"), 3);
 
@@ -831,6 +838,25 @@ static void in_flight_is_bounded(void **state) {
   json_decref(call(ctl, "DELETE", "/_test/faults", NULL, 200));
 }
 
+static void connections_are_reused(void **state) {
+  kube_client *c = client_for(srv.kubeconfig, NULL);
+  kube_client_stats cs;
+  int i;
+
+  for (i = 0; i < 20; i++)
+    json_decref(call(c, "GET", "/api/v1/namespaces/default", NULL, 200));
+  kube_client_get_stats(c, &cs);
+  assert_int_equal(cs.attempts, 20);
+  assert_int_equal(cs.retries, 0);
+  assert_int_equal(cs.failures, 0);
+  assert_true(cs.connections >= 1);
+  assert_true(cs.connections <= 2);
+  json_decref(call(c, "GET", "/api/v1/namespaces/nope", NULL, 404));
+  kube_client_get_stats(c, &cs);
+  assert_int_equal(cs.failures, 1);
+  kube_client_free(c);
+}
+
 static void unreachable_server_is_a_clear_error(void **state) {
   char kc[600];
   FILE *f;
@@ -1033,6 +1059,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(token_file_rotated_during_a_watch),
       cmocka_unit_test(rate_limit_is_respected),
       cmocka_unit_test(in_flight_is_bounded),
+      cmocka_unit_test(connections_are_reused),
       cmocka_unit_test(unreachable_server_is_a_clear_error),
       cmocka_unit_test(tls_without_the_ca_fails),
       cmocka_unit_test(client_certificate),
