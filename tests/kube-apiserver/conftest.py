@@ -10,6 +10,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -47,13 +49,14 @@ class Running:
             self.ctx = ssl.create_default_context(cafile=os.path.join(self.state, "ca.crt"))
 
     def conn(self, timeout=30):
+        """A raw connection, for streams (watch) and hostile clients."""
         if self.ctx is not None:
             return http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ctx, timeout=timeout)
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
 
     def request(self, method, path, body=None, ctype="application/json", token=None, headers=None,
                 raw=False):
-        """(status, headers, decoded JSON body or bytes)."""
+        """(status, headers, decoded JSON body or bytes), through urllib with the server's CA."""
         if token is None:
             token = self.token
         h = dict(headers or {})
@@ -63,17 +66,17 @@ class Running:
             body = json.dumps(body).encode()
         if body is not None:
             h["Content-Type"] = ctype
-        c = self.conn()
+        req = urllib.request.Request(self.url + path, data=body, headers=h, method=method)
         try:
-            c.request(method, path, body=body, headers=h)
-            r = c.getresponse()
-            data = r.read()
-            hdrs = {k.lower(): v for k, v in r.getheaders()}
-            if not raw and hdrs.get("content-type", "").startswith("application/json"):
-                data = json.loads(data)
-            return r.status, hdrs, data
-        finally:
-            c.close()
+            with urllib.request.urlopen(req, context=self.ctx, timeout=30) as r:
+                status, hdrs, data = r.status, r.headers, r.read()
+        except urllib.error.HTTPError as e:
+            status, hdrs, data = e.code, e.headers, e.read()
+            e.close()
+        hdrs = {k.lower(): v for k, v in hdrs.items()}
+        if not raw and hdrs.get("content-type", "").startswith("application/json"):
+            data = json.loads(data)
+        return status, hdrs, data
 
     def get(self, path, **kw):
         return self.request("GET", path, **kw)
