@@ -156,6 +156,7 @@ struct ctl {
 };
 
 int64_t ctl_now_ms(void);      /* monotonic */
+int64_t ctl_now_us(void);      /* monotonic, microseconds */
 int64_t ctl_wall_s(void);      /* seconds since the epoch */
 int ctl_is_leader(const ctl *c);
 /* kube_request with metrics by verb and code. */

@@ -22,7 +22,7 @@ typedef struct rec_op {
   char ns[256];
   char name[256];
   char uid[CTL_UID_MAX];
-  int64_t started_ms;
+  int64_t started_us;
   json_t *sealed;  /* the SealedSecret as cached, without status */
   json_t *old_status; /* rebuilt from the cached summary; NULL when there was none */
   uint8_t old_digest[CTL_STATUS_DIGEST_BYTES];
@@ -376,7 +376,7 @@ static void rec_finish(rec_op *op, int how, const char *why)
 {
   ctl *c = op->c;
   int64_t now = ctl_now_ms();
-  ctl_metrics_reconcile_seconds((double)(now - op->started_ms) / 1000.0);
+  ctl_metrics_reconcile_seconds((double)(ctl_now_us() - op->started_us) / 1e6);
   if (how == FIN_RETRY) {
     long n = ctl_queue_retry(c->queue, op->key, now);
     char nbuf[24];
@@ -922,7 +922,7 @@ static void rec_start(ctl *c, const char *key)
     return;
   }
   op->c = c;
-  op->started_ms = now;
+  op->started_us = ctl_now_us();
   snprintf(op->key, sizeof(op->key), "%s", key);
   c->ops_in_flight++;
   op->sealed = json_loadb(s->json, s->json_len, 0, NULL);

@@ -98,3 +98,28 @@ def test_restart_over_up_to_date_objects_performs_no_writes(env):
     assert env.api.writes(before) == {}, ctl2.logs()[-3000:]
     assert len(events_for(env.api, "broken")) == events_before
     assert all_converged(env, names)
+
+
+def test_gives_up_after_max_retries_and_says_so(env):
+    env.controller("--max-retries", "2")
+    env.apply(env.seal(secret("stuck", data={"VALUE": "value of stuck"})))
+    wait_for(lambda: all_converged(env, ["stuck"]), what="stuck converged first")
+    # someone edits the Secret; every attempt to put it back conflicts
+    env.api.fault(method="PUT", path=r"^/api/v1/namespaces/app/secrets/stuck$", status=409,
+                  count=1000)
+    env.api.kubectl("patch", "secret", "stuck", "-n", "app", "--type", "merge", "-p",
+                    '{"data": {"VALUE": "ZWRpdGVk"}}')
+    got = wait_for(lambda: (lambda ss: ss if (condition(ss, "Synced") or {}).get("reason") == "RetriesExhausted" else None)(
+        env.api.get("sealedsecret", "stuck")), what="RetriesExhausted")
+    c = condition(got, "Synced")
+    assert c["status"] == "False" and "gave up after 2 retries" in c["message"], c
+    # it stopped trying: no more PUTs of the Secret
+    before = env.api.stats()
+    time.sleep(2)
+    assert env.api.writes(before).get("update secrets", 0) == 0
+    env.api.clear_faults()
+    # a change of the SealedSecret tries again
+    env.api.kubectl("annotate", "sealedsecret", "stuck", "-n", "app", "touched=yes")
+    env.api.kubectl("patch", "sealedsecret", "stuck", "-n", "app", "--type", "merge", "-p",
+                    '{"spec": {"template": {"metadata": {"labels": {"again": "yes"}}}}}')
+    wait_for(lambda: all_converged(env, ["stuck"]), what="stuck converged again")

@@ -158,3 +158,14 @@ def test_immutable_secret_that_must_change_is_reported(env):
     import time
     time.sleep(2)
     assert env.api.writes(before) == {}
+
+
+def test_namespace_option_limits_what_is_watched(env):
+    env.controller("--namespace", "other")
+    env.apply(env.seal(secret("here", ns="other")))
+    env.apply(env.seal(secret("there", ns="app")))
+    synced(env, "here", ns="other")
+    import time
+    time.sleep(1.5)
+    assert env.api.get("secret", "there", "app") is None
+    assert env.api.get("sealedsecret", "there", "app").get("status") is None
