@@ -337,7 +337,8 @@ int keys_armor_read_public(keys_public **out, size_t *n_out, const char *text, s
 struct private_load {
   keys_keyring *ring;
   uint8_t (*added)[KEYS_ID_BYTES];
-  size_t n;
+  size_t n;      /* keys added */
+  size_t blocks; /* private blocks read */
 };
 
 static int add_private(void *ctx, const struct block *b, keys_error *err)
@@ -346,6 +347,7 @@ static int add_private(void *ctx, const struct block *b, keys_error *err)
   keys_keypair *kp = NULL;
   int rc;
 
+  load->blocks++;
   rc = keys_keypair_from_secret(&kp, b->key, b->has_created ? b->created : 0,
                                 b->has_state ? b->state : KEYS_STATE_ACTIVE);
   if (rc != KEYS_OK)
@@ -355,6 +357,12 @@ static int add_private(void *ctx, const struct block *b, keys_error *err)
   if (load->n >= ARMOR_BLOCKS_MAX) {
     keys_keypair_free(kp);
     return keys_i_fail(err, KEYS_ERR_MALFORMED, "more than %d private keys", ARMOR_BLOCKS_MAX);
+  }
+  /* A key the ring already holds (another backup file, the same block
+   * twice) adds nothing: the key ids are hashes of the keys themselves. */
+  if (keys_keyring_find(load->ring, kp->pub.id) != NULL) {
+    keys_keypair_free(kp);
+    return KEYS_OK;
   }
   memcpy(load->added[load->n], kp->pub.id, KEYS_ID_BYTES);
   rc = keys_keyring_add(load->ring, &kp, err);
@@ -383,7 +391,7 @@ int keys_armor_read_private(keys_keyring *ring, size_t *n_added, const char *tex
   if (load.added == NULL)
     return keys_i_fail(err, KEYS_ERR_NOMEM, "out of memory reading private keys");
   rc = armor_parse(text, len, BLOCK_PRIVATE, add_private, &load, err);
-  if (rc == KEYS_OK && load.n == 0)
+  if (rc == KEYS_OK && load.blocks == 0)
     rc = keys_i_fail(err, KEYS_ERR_MALFORMED, "no SEAL PRIVATE KEY block in the text");
   if (rc != KEYS_OK) {
     /* nothing is added on failure */

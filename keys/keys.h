@@ -148,8 +148,9 @@ int keys_armor_read_public(keys_public **out, size_t *n_out, const char *text, s
                            keys_error *err) KEYS_MUST_CHECK;
 
 /* Every "SEAL PRIVATE KEY" block of text into ring, with its Created and State
- * headers (missing: created 0, active). Public blocks are ignored. On failure
- * nothing is added. *n_added (may be NULL) counts the keys added. */
+ * headers (missing: created 0, active). Public blocks are ignored; a key the
+ * ring already holds is skipped. On failure nothing is added. *n_added (may be
+ * NULL) counts the keys added. */
 int keys_armor_read_private(keys_keyring *ring, size_t *n_added, const char *text, size_t len,
                             keys_error *err) KEYS_MUST_CHECK;
 

@@ -49,23 +49,18 @@ static int load_keyring(keys_keyring **out, char *const *paths, size_t n) {
     goto out;
   }
   for (i = 0; i < n; i++) {
-    size_t added = 0;
     rc = keys_file_read(&text, &len, paths[i], MAX_KEY_FILE_BYTES, &kerr);
     if (rc != KEYS_OK) {
       st = seal_report_keys(paths[i], &kerr, rc);
       goto out;
     }
-    rc = keys_armor_read_private(ring, &added, text, len, &kerr);
+    /* the library says when a file holds no private key; keys already read
+     * from an earlier file are skipped */
+    rc = keys_armor_read_private(ring, NULL, text, len, &kerr);
     seal_text_free(text, len);
     text = NULL;
-    if (rc == KEYS_ERR_EXISTS) /* the same key in two files */
-      continue;
     if (rc != KEYS_OK) {
       st = seal_report_keys(paths[i], &kerr, rc);
-      goto out;
-    }
-    if (added == 0) {
-      st = seal_report(SEAL_ERR_INPUT, "%s: no SEAL PRIVATE KEY block", paths[i]);
       goto out;
     }
   }

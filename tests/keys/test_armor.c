@@ -326,9 +326,8 @@ static void test_read_private_all_or_nothing(void **state)
     assert_non_null(kp);
     assert_int_equal(keys_keypair_created(kp), 1767319445); /* 2026-01-02T02:04:05Z */
   }
-  /* the same keys again: refused, nothing added */
-  assert_int_equal(keys_armor_read_private(ring, &added, text, strlen(text), &err),
-                   KEYS_ERR_EXISTS);
+  /* the same keys again (a second backup file): nothing new, no error */
+  assert_int_equal(keys_armor_read_private(ring, &added, text, strlen(text), &err), KEYS_OK);
   assert_int_equal(added, 0);
   assert_int_equal(keys_keyring_count(ring), 2);
   keys_keyring_free(ring);
@@ -357,13 +356,21 @@ static void test_read_private_all_or_nothing(void **state)
     keys_keyring_free(ring);
     ring = NULL;
   }
-  /* the same key twice in one text */
+  /* the same key twice in one text: added once */
   assert_int_equal(keys_keyring_new(&ring), KEYS_OK);
   snprintf(text, sizeof(text), "%s%s", key_text(0, "private_armored"),
            key_text(0, "private_armored"));
+  assert_int_equal(keys_armor_read_private(ring, &added, text, strlen(text), &err), KEYS_OK);
+  assert_int_equal(added, 1);
+  assert_int_equal(keys_keyring_count(ring), 1);
+  /* a bad block after a known key: the known key stays, nothing else added */
+  snprintf(text, sizeof(text), "%s%s", key_text(0, "private_armored"),
+           "-----BEGIN SEAL PRIVATE KEY-----\nState: revoked\n");
   assert_int_equal(keys_armor_read_private(ring, &added, text, strlen(text), &err),
-                   KEYS_ERR_EXISTS);
-  assert_int_equal(keys_keyring_count(ring), 0);
+                   KEYS_ERR_MALFORMED);
+  assert_int_equal(keys_keyring_count(ring), 1);
+  keys_keyring_free(ring);
+  assert_int_equal(keys_keyring_new(&ring), KEYS_OK);
   /* only public keys: no private key to read */
   assert_int_equal(keys_armor_read_private(ring, &added, key_text(0, "public_armored"),
                                            strlen(key_text(0, "public_armored")), &err),
