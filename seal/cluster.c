@@ -6,9 +6,6 @@
 
 #include "common.h"
 #include "kube.h"
-/* kube_req_submit with a stream callback: the only way libkube hands over an
- * answer that is not JSON (the controller's cert.pem through the proxy). */
-#include "../kube/internal.h"
 
 #include "banned.h"
 
@@ -41,7 +38,7 @@ static int kube_fail(const char *what, const kube_status *ks, int err) {
 }
 
 /* hint (may be NULL) follows a failure to load the configuration. */
-static int kube_open(kube_client **out, const seal_cluster_opts *o, const char *hint) {
+int seal_kube_open(kube_client **out, const seal_cluster_opts *o, const char *hint) {
   kube_config_opts copts = {0};
   kube_client_opts kopts;
   kube_config *cfg = NULL;
@@ -69,108 +66,6 @@ static int kube_open(kube_client **out, const seal_cluster_opts *o, const char *
 out:
   kube_config_free(cfg);
   return st;
-}
-
-typedef struct text_state {
-  char *buf;
-  size_t len, max;
-  int over, done;
-  long code;
-  kube_status st;
-} text_state;
-
-static int text_data(void *ud, const char *data, size_t n) {
-  text_state *t = ud;
-  if (n > t->max - t->len) {
-    t->over = 1;
-    return -1;
-  }
-  memcpy(t->buf + t->len, data, n);
-  t->len += n;
-  return 0;
-}
-
-static void text_done(void *ud, long code, json_t *body, const kube_status *st) {
-  text_state *t = ud;
-  t->done = 1;
-  t->code = code;
-  t->st = *st;
-  /* an error answer is not streamed: libkube hands it over parsed */
-  if (body != NULL && t->len == 0) {
-    json_malloc_t jmalloc;
-    json_free_t jfree;
-    char *dump = json_dumps(body, JSON_COMPACT);
-    json_get_alloc_funcs(&jmalloc, &jfree);
-    if (dump && strlen(dump) <= t->max) {
-      t->len = strlen(dump);
-      memcpy(t->buf, dump, t->len);
-    }
-    if (dump)
-      jfree(dump);
-  }
-}
-
-/* A request whose 2xx answer is text: *out (malloc'ed, NUL-terminated) gets
- * it. A non-2xx answer is KUBE_ERR_HTTP with the server's message in st. */
-static int kube_request_sync_text(kube_client *client, const char *method, const char *path,
-                                  const char *body, size_t body_len, const char *content_type,
-                                  long *http_code, char **out, size_t *out_len, kube_status *st) {
-  kube_req_spec spec = {0};
-  text_state t = {0};
-  int rc;
-
-  *out = NULL;
-  *out_len = 0;
-  memset(st, 0, sizeof *st);
-  t.max = SEAL_MAX_CERT_BYTES > MANIFEST_MAX_DOC_BYTES ? SEAL_MAX_CERT_BYTES
-                                                        : MANIFEST_MAX_DOC_BYTES;
-  t.buf = malloc(t.max + 1);
-  if (t.buf == NULL) {
-    st->err = KUBE_ERR_NOMEM;
-    snprintf(st->message, sizeof st->message, "out of memory");
-    return KUBE_ERR_NOMEM;
-  }
-  spec.method = method;
-  spec.path = path;
-  spec.body = body;
-  spec.body_len = body_len;
-  spec.content_type = content_type;
-  spec.done = text_done;
-  spec.ud = &t;
-  spec.stream = text_data;
-  spec.timeout_ms = SEAL_CERT_TIMEOUT_SECONDS * 1000;
-  rc = kube_req_submit(client, &spec, NULL);
-  if (rc != KUBE_OK) {
-    st->err = rc;
-    snprintf(st->message, sizeof st->message, "%s %s: %s", method, path, kube_strerror(rc));
-    goto out;
-  }
-  while (!t.done) {
-    rc = kube_client_run(client, 1000);
-    if (rc < 0 && !t.done) {
-      st->err = rc;
-      snprintf(st->message, sizeof st->message, "%s %s: %s", method, path, kube_strerror(rc));
-      goto out;
-    }
-  }
-  *http_code = t.code;
-  *st = t.st;
-  if (t.over) {
-    rc = st->err = KUBE_ERR_LIMIT;
-    snprintf(st->message, sizeof st->message, "%s %s: answer larger than %zu bytes", method,
-             path, t.max);
-    goto out;
-  }
-  rc = st->err;
-  if (rc == KUBE_OK || rc == KUBE_ERR_HTTP) {
-    t.buf[t.len] = '\0';
-    *out = t.buf;
-    *out_len = t.len;
-    t.buf = NULL;
-  }
-out:
-  free(t.buf);
-  return rc;
 }
 
 /* The cert.pem of the ConfigMap; SEAL_ERR_INPUT (not reported) when it is not there. */
@@ -250,14 +145,14 @@ int seal_cluster_cert(char **out, size_t *out_len, const seal_cluster_opts *opts
     char path[KUBE_MAX_PATH];
     int rc;
 
-    if ((st = kube_open(&client, opts, "or give --cert, $SEAL_CERT or --controller-url")) != SEAL_OK)
+    if ((st = seal_kube_open(&client, opts, "or give --cert, $SEAL_CERT or --controller-url")) != SEAL_OK)
       return st;
     st = cert_from_configmap(out, out_len, client);
     if (st != SEAL_ERR_INPUT)
       goto done;
     if ((st = proxy_path(path, sizeof path, opts, "/v1/cert.pem")) != SEAL_OK)
       goto done;
-    rc = kube_request_sync_text(client, "GET", path, NULL, 0, NULL, &code, out, out_len, &ks);
+    rc = kube_request_sync_raw(client, "GET", path, NULL, 0, NULL, &code, out, out_len, &ks);
     if (rc != KUBE_OK) {
       free(*out);
       *out = NULL;
@@ -276,8 +171,10 @@ int seal_cluster_cert(char **out, size_t *out_len, const seal_cluster_opts *opts
   }
 }
 
-int seal_cluster_verify(char **reply, size_t *reply_len, long *http_code,
-                        const seal_cluster_opts *opts, const char *body, size_t body_len) {
+/* POSTs body (JSON) to the controller's path p, directly or through the proxy. */
+static int controller_post(char **reply, size_t *reply_len, long *http_code,
+                           const seal_cluster_opts *opts, const char *p, size_t max,
+                           const char *body, size_t body_len) {
   char url[2048];
   int st;
 
@@ -285,9 +182,9 @@ int seal_cluster_verify(char **reply, size_t *reply_len, long *http_code,
   *reply_len = 0;
   *http_code = 0;
   if (opts->controller_url) {
-    if ((st = controller_url(url, sizeof url, opts->controller_url, "/v1/verify")) != SEAL_OK)
+    if ((st = controller_url(url, sizeof url, opts->controller_url, p)) != SEAL_OK)
       return st;
-    return seal_http_fetch(reply, reply_len, VERIFY_MAX_REPLY, http_code, url, body, body_len,
+    return seal_http_fetch(reply, reply_len, max, http_code, url, body, body_len,
                            "application/json");
   }
   {
@@ -296,14 +193,16 @@ int seal_cluster_verify(char **reply, size_t *reply_len, long *http_code,
     char path[KUBE_MAX_PATH];
     int rc;
 
-    if ((st = kube_open(&client, opts, "or give --controller-url")) != SEAL_OK)
+    if ((st = seal_kube_open(&client, opts, "or give --controller-url")) != SEAL_OK)
       return st;
-    if ((st = proxy_path(path, sizeof path, opts, "/v1/verify")) != SEAL_OK)
+    if ((st = proxy_path(path, sizeof path, opts, p)) != SEAL_OK)
       goto done;
-    rc = kube_request_sync_text(client, "POST", path, body, body_len, "application/json",
-                                http_code, reply, reply_len, &ks);
+    rc = kube_request_sync_raw(client, "POST", path, body, body_len, "application/json",
+                               http_code, reply, reply_len, &ks);
     if (rc != KUBE_OK && rc != KUBE_ERR_HTTP) {
-      st = kube_fail("controller /v1/verify through the service proxy", &ks, rc);
+      char what[64];
+      snprintf(what, sizeof what, "controller %s through the service proxy", p);
+      st = kube_fail(what, &ks, rc);
       goto done;
     }
     if (rc == KUBE_ERR_HTTP && *reply_len == 0 && ks.message[0]) {
@@ -321,4 +220,16 @@ int seal_cluster_verify(char **reply, size_t *reply_len, long *http_code,
     kube_client_free(client);
     return st;
   }
+}
+
+int seal_cluster_verify(char **reply, size_t *reply_len, long *http_code,
+                        const seal_cluster_opts *opts, const char *body, size_t body_len) {
+  return controller_post(reply, reply_len, http_code, opts, "/v1/verify", VERIFY_MAX_REPLY, body,
+                         body_len);
+}
+
+int seal_cluster_rotate(char **reply, size_t *reply_len, long *http_code,
+                        const seal_cluster_opts *opts, const char *body, size_t body_len) {
+  return controller_post(reply, reply_len, http_code, opts, "/v1/rotate", MANIFEST_MAX_DOC_BYTES,
+                         body, body_len);
 }
