@@ -262,25 +262,33 @@ def parse_field_selector(s, rt):
     return out
 
 
-def selector_matches(obj, labels, fields):
-    if labels:
-        have = (obj.get("metadata") or {}).get("labels") or {}
-        for key, op, vals in labels:
-            present = key in have
-            if op == "=" or op == "in":
-                if not present or have[key] not in vals:
-                    return False
-            elif op == "!=" or op == "notin":
-                if present and have[key] in vals:
-                    return False
-            elif op == "exists":
-                if not present:
-                    return False
-            elif op == "!exists":
-                if present:
-                    return False
+def labels_match(have, reqs):
+    have = have or {}
+    for key, op, vals in reqs:
+        present = key in have
+        if op in ("=", "in"):
+            if not present or have[key] not in vals:
+                return False
+        elif op in ("!=", "notin"):
+            if present and have[key] in vals:
+                return False
+        elif op == "exists":
+            if not present:
+                return False
+        elif op == "!exists":
+            if present:
+                return False
+    return True
+
+
+def field_matches(obj, fields):
     for getter, op, value in fields:
-        got = getter(obj)
-        if (got == value) != (op == "="):
+        if (getter(obj) == value) != (op == "="):
             return False
     return True
+
+
+def selector_matches(obj, labels, fields):
+    if labels and not labels_match((obj.get("metadata") or {}).get("labels"), labels):
+        return False
+    return not fields or field_matches(obj, fields)

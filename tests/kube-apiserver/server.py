@@ -34,14 +34,15 @@ import uuid
 import kproto
 import ktable
 from kobjects import (ApiError, json_patch, merge_patch, parse_field_selector,
-                      parse_label_selector, selector_matches, status_body)
+                      field_matches, labels_match, parse_label_selector, selector_matches,
+                      status_body)
 
 MAX_BODY = 3 * 1024 * 1024
 MAX_SECRET_BYTES = 1024 * 1024
 BOOKMARK_INTERVAL = 1.0
 WATCH_QUEUE_MAX = 200000
 PEER_CHECK_INTERVAL = 2.0
-DEFAULT_COMPACT_AFTER = 100000
+DEFAULT_COMPACT_AFTER = 500000
 DEFAULT_WATCH_TIMEOUT = 1800
 SERVER_VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-seal-test",
                   "gitCommit": "0000000000000000000000000000000000000000",
@@ -157,11 +158,18 @@ class Watcher:
             return False
         return selector_matches(obj, self.labels, self.fields)
 
-    def translate(self, etype, obj, old):
-        """The event this watcher sees, given selector transitions, or None."""
-        new_ok = self.matches(obj)
+    def translate(self, etype, ns, labels, old_labels, get_obj):
+        """The event this watcher sees, given label selector transitions, or None.
+        The fields we select on (name, namespace, a Secret's type) never change
+        between versions, so only labels make an object enter or leave a watch;
+        get_obj() gives the object for field selectors (history keeps only JSON)."""
+        if self.namespace and ns != self.namespace:
+            return None
+        if self.fields and not field_matches(get_obj(), self.fields):
+            return None
+        new_ok = labels_match(labels, self.labels)
         if etype == "MODIFIED":
-            old_ok = old is not None and self.matches(old)
+            old_ok = labels_match(old_labels, self.labels)
             if new_ok and old_ok:
                 return "MODIFIED"
             if new_ok:
@@ -172,7 +180,9 @@ class Watcher:
         return etype if new_ok else None
 
     def offer(self, etype, obj, old, js):
-        t = self.translate(etype, obj, old)
+        meta = obj["metadata"]
+        t = self.translate(etype, meta.get("namespace", ""), meta.get("labels"),
+                           (old["metadata"].get("labels") if old is not None else None), lambda: obj)
         if t is None:
             return
         if len(self.queue) >= WATCH_QUEUE_MAX:
@@ -207,7 +217,9 @@ class Store:
         self.sorted = {}       # (group, plural) -> {namespace or None: sorted keys}
         self.uids = {}         # uid -> ((group, plural), namespace, name)
         self.owners = {}       # owner uid -> set of ((group, plural), namespace, name)
-        self.history = collections.deque()   # (rv, key, etype, obj, old, json)
+        # (rv, key, etype, json, namespace, labels, old labels): JSON bytes, not
+        # objects, so superseded versions cost little memory
+        self.history = collections.deque()
         self.forgotten_rv = 0  # every rv below this one is too old
         self.watchers = {}     # (group, plural) -> set of Watcher
         self.gc_queue = collections.deque()
@@ -326,7 +338,9 @@ class Store:
         return final, js
 
     def _emit(self, rt, etype, obj, old, js):
-        self.history.append((self.rv, rt.key, etype, obj, old, js))
+        meta = obj["metadata"]
+        self.history.append((self.rv, rt.key, etype, js, meta.get("namespace", ""), meta.get("labels"),
+                             old["metadata"].get("labels") if old is not None else None))
         while len(self.history) > self.compact_after:
             self.forgotten_rv = self.history.popleft()[0]
         for w in self.watchers.get(rt.key, ()):
@@ -1408,9 +1422,9 @@ class ResourceRequest:
                     expired = rv
                 else:
                     for ev in st.events_since(rt, rv):
-                        t = w.translate(ev[2], ev[3], ev[4])
+                        t = w.translate(ev[2], ev[4], ev[5], ev[6], lambda js=ev[3]: json.loads(js))
                         if t:
-                            initial.append(event_line(t, ev[5]))
+                            initial.append(event_line(t, ev[3]))
             if expired is None:
                 st.watchers.setdefault(rt.key, set()).add(w)
                 self.srv.watch_streams.add(w)

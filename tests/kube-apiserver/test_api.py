@@ -924,3 +924,24 @@ def test_closed_watch_clients_are_dropped(fresh):
         assert live.next()["object"]["metadata"]["name"] == "poke"
     finally:
         live.close()
+
+
+def test_watch_replay_applies_selectors(srv, ns):
+    url = SEC.format(ns)
+    start = srv.ok("POST", url, secret("rp", labels={"app": "no"}))
+    srv.ok("POST", url, secret("rp-other", labels={"app": "yes"}))
+    for value in ("yes", "no"):
+        srv.ok("PATCH", url + "/rp", {"metadata": {"labels": {"app": value}}}, ctype="application/merge-patch+json")
+    rv = start["metadata"]["resourceVersion"]
+    w = Watch(srv, url + f"?watch=1&timeoutSeconds=1&resourceVersion={rv}&labelSelector=app%3Dyes")
+    got = []
+    while (ev := w.next()) is not None:
+        got.append((ev["type"], ev["object"]["metadata"]["name"]))
+    w.close()
+    assert got == [("ADDED", "rp-other"), ("ADDED", "rp"), ("DELETED", "rp")]
+    w = Watch(srv, url + f"?watch=1&timeoutSeconds=1&resourceVersion={rv}&fieldSelector=metadata.name%3Drp")
+    got = []
+    while (ev := w.next()) is not None:
+        got.append(ev["type"])
+    w.close()
+    assert got == ["MODIFIED", "MODIFIED"]
