@@ -9,6 +9,11 @@
 /* seal keys <subcommand>: key-lifecycle commands slot in here. */
 static const seal_command keys_commands[] = {
     {"generate", cmd_keys_generate, "make a new key pair in two files"},
+    {"list", cmd_keys_list, "the cluster's keys, their state and users"},
+    {"rotate", cmd_keys_rotate, "ask the controller for a new key now"},
+    {"backup", cmd_keys_backup, "write every private key to a file (mode 0600)"},
+    {"restore", cmd_keys_restore, "put keys of a backup back as key Secrets"},
+    {"compromise", cmd_keys_compromise, "label a key compromised: it no longer seals"},
     {NULL, NULL, NULL},
 };
 

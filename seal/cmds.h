@@ -1,6 +1,8 @@
 #ifndef SEAL_CLI_CMDS_H
 #define SEAL_CLI_CMDS_H
 
+#include "common.h"
+
 /* The subcommands: each lives in cmd_<name>.c and returns a seal_status. */
 
 typedef struct seal_command {
@@ -20,6 +22,75 @@ int cmd_keys(int argc, char **argv);
 
 /* seal keys <subcommand>: the table in cmd_keys.c */
 int cmd_keys_generate(int argc, char **argv);
+int cmd_keys_list(int argc, char **argv);
+int cmd_keys_rotate(int argc, char **argv);
+int cmd_keys_backup(int argc, char **argv);
+int cmd_keys_restore(int argc, char **argv);
+int cmd_keys_compromise(int argc, char **argv);
+int cmd_reseal(int argc, char **argv);
+
+/* ---- key Secrets in the cluster (cmd_keys_cluster.c) ---------------------- */
+
+#define SEAL_KEYS_DEFAULT_NS "seal-system"
+#define SEAL_KEY_LABEL "seal.dev/key"
+#define SEAL_KEY_ANN_CREATED "seal.dev/created-at"
+#define SEAL_KEY_ANN_BACKED_UP "seal.dev/backed-up-at"
+#define SEAL_KEY_ANN_RENEW "seal.dev/renew-requested-at"
+#define SEAL_KEY_SECRET_TYPE "seal.dev/key"
+#define SEAL_KEY_PREFIX "seal-key-"
+#define SEAL_MAX_KEYS 4096
+
+typedef struct seal_key_info {
+  char name[KEYS_NAME_MAX + 1];   /* the key Secret */
+  char id[KEYS_ID_HEX_BYTES];
+  uint8_t raw_id[KEYS_ID_BYTES];
+  int compromised;
+  int64_t created;   /* seal.dev/created-at (else the armor's Created), 0 unknown */
+  int64_t backed_up; /* seal.dev/backed-up-at, 0 never */
+  size_t users;      /* SealedSecrets with a value sealed for it (keys list) */
+} seal_key_info;
+
+typedef struct seal_key_list {
+  seal_key_info *v; /* oldest first */
+  size_t n, cap;
+} seal_key_list;
+
+enum { SEAL_OPT_KEY_NS = SEAL_OPT_FIRST_FREE, SEAL_OPT_KEYS_FIRST_FREE };
+#define SEAL_KEYS_LONGOPTS                                                     \
+  {"key-namespace", required_argument, NULL, SEAL_OPT_KEY_NS}, SEAL_CLUSTER_LONGOPTS
+#define SEAL_KEYS_HELP                                                         \
+  "      --key-namespace NS     where the key Secrets live (seal-system)\n"    \
+  "      --kubeconfig FILE      kubeconfig to use (else $KUBECONFIG, ~/.kube/config)\n" \
+  "      --context NAME         kubeconfig context to use\n"
+
+typedef struct seal_keys_opts {
+  const char *ns; /* --key-namespace */
+  seal_cluster_opts cluster;
+} seal_keys_opts;
+/* Handles --key-namespace and the cluster options: 1 when c was one. */
+int seal_keys_option(seal_keys_opts *o, int c, const char *arg);
+/* A client and the key Secrets of the key namespace. */
+int seal_keys_open(kube_client **client, seal_key_list *keys, const seal_keys_opts *o);
+
+/* --key-namespace or seal-system */
+const char *seal_keys_ns(const char *opt);
+/* Every item of a paged list at path (limit and continue added), handed to each. */
+int seal_kube_list(kube_client *client, const char *path, const char *what,
+                   int (*each)(void *ud, json_t *item), void *ud);
+/* The key Secrets of ns (label seal.dev/key), oldest first. */
+int seal_keys_fetch(seal_key_list *out, kube_client *client, const char *ns);
+void seal_keys_free(seal_key_list *l);
+/* The newest active key, NULL when none. */
+const seal_key_info *seal_keys_newest(const seal_key_list *l);
+const seal_key_info *seal_keys_find(const seal_key_list *l, const uint8_t id[KEYS_ID_BYTES]);
+/* A JSON merge patch on the Secret ns/name. */
+int seal_keys_patch(kube_client *client, const char *ns, const char *name, json_t *patch);
+int seal_keys_annotate(kube_client *client, const char *ns, const char *name, const char *ann,
+                       const char *value);
+/* RFC 3339, or "-" for 0 */
+void seal_keys_time(char out[40], int64_t t);
+/* Adds every private key of an armored file to ring (at least one). */
+int seal_keys_load(keys_keyring *ring, const char *path);
 
 /* Finds name in a NULL-terminated table; NULL when absent. */
 const seal_command *seal_command_find(const seal_command *table, const char *name);

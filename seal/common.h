@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "keys.h"
+#include "kube.h"
 #include "manifest.h"
 
 /* Statuses the subcommands return; seal_exit_code() maps them. */
@@ -164,5 +165,14 @@ int seal_cluster_cert(char **out, size_t *out_len, const seal_cluster_opts *opts
  * the controller URL); *http_code is its answer, *reply its body. */
 int seal_cluster_verify(char **reply, size_t *reply_len, long *http_code,
                         const seal_cluster_opts *opts, const char *body, size_t body_len);
+
+/* POSTs a SealedSecret (JSON) to the controller's /v1/rotate, like
+ * seal_cluster_verify; a 200 reply is the SealedSecret re-sealed. */
+int seal_cluster_rotate(char **reply, size_t *reply_len, long *http_code,
+                        const seal_cluster_opts *opts, const char *body, size_t body_len);
+
+/* A Kubernetes client from the kubeconfig of opts (--kubeconfig, --context);
+ * hint (may be NULL) is added to a failure to load the configuration. */
+int seal_kube_open(kube_client **out, const seal_cluster_opts *opts, const char *hint);
 
 #endif

@@ -17,7 +17,8 @@ static const seal_command commands[] = {
     {"cert", cmd_cert, "print the cluster's public key"},
     {"verify", cmd_verify, "ask the controller whether SealedSecrets unseal"},
     {"scan", cmd_scan, "find plain-text Secrets in files or staged changes"},
-    {"keys", cmd_keys, "key pairs: generate"},
+    {"reseal", cmd_reseal, "re-seal SealedSecrets for the newest key (controller or offline)"},
+    {"keys", cmd_keys, "keys: generate, list, rotate, backup, restore, compromise"},
     {NULL, NULL, NULL},
 };
 

@@ -1,0 +1,216 @@
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "cmds.h"
+#include "common.h"
+
+#include "banned.h"
+
+static const char usage_text[] =
+    "usage: seal keys backup -w FILE [--force] [options]\n"
+    "\n"
+    "Writes every private key of the cluster to FILE (mode 0600, atomically), each\n"
+    "armored with its Key-Id, Created and State headers, then records\n"
+    "seal.dev/backed-up-at on each key Secret. FILE unseals every SealedSecret of\n"
+    "the cluster: keep it offline and never commit it.\n"
+    "\n"
+    "  -w, --write FILE           where the keys go (required)\n"
+    "      --force                replace an existing FILE\n" SEAL_KEYS_HELP
+    "  -h, --help                 this help\n";
+
+enum { OPT_FORCE = SEAL_OPT_KEYS_FIRST_FREE };
+
+static const struct option longopts[] = {
+    SEAL_KEYS_LONGOPTS,
+    {"write", required_argument, NULL, 'w'},
+    {"force", no_argument, NULL, OPT_FORCE},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+typedef struct backup_state {
+  const char *ns;
+  seal_key_list *keys;
+  keys_keyring *ring;
+  int st;
+} backup_state;
+
+/* The one private key of a key Secret into the ring, with the state of its
+ * label (the cluster's truth: an admin may have relabelled it). */
+static int take_key(void *ud, json_t *secret) {
+  backup_state *bs = ud;
+  const char *name = manifest_get_string(secret, "metadata", "name", NULL);
+  const char *b64 = manifest_get_string(secret, "data", "private.key", NULL);
+  keys_keyring *one = NULL;
+  keys_error kerr = {0};
+  uint8_t *text = NULL;
+  size_t len = 0, added = 0, i;
+  int rc, st = SEAL_OK;
+
+  for (i = 0; name && i < bs->keys->n; i++)
+    if (strcmp(bs->keys->v[i].name, name) == 0)
+      break;
+  if (name == NULL || i == bs->keys->n)
+    return SEAL_OK; /* skipped (and warned about) by the listing */
+  const seal_key_info *k = &bs->keys->v[i];
+  if (b64 == NULL || keys_base64_decode(&text, &len, b64, strlen(b64)) != KEYS_OK) {
+    st = seal_report(SEAL_ERR_INPUT, "key secret %s/%s: data private.key is missing or not base64",
+                     bs->ns, name);
+    goto out;
+  }
+  /* one key, checked apart, before it joins the others */
+  if ((rc = keys_keyring_new(&one)) != KEYS_OK ||
+      (rc = keys_armor_read_private(one, &added, (const char *)text, len, &kerr)) != KEYS_OK) {
+    char what[400];
+    snprintf(what, sizeof what, "key secret %s/%s: private.key", bs->ns, name);
+    st = seal_report_keys(what, &kerr, rc);
+    goto out;
+  }
+  if (added != 1 ||
+      memcmp(keys_keypair_public(keys_keyring_at(one, 0))->id, k->raw_id, KEYS_ID_BYTES) != 0) {
+    st = seal_report(SEAL_ERR_INPUT,
+                     "key secret %s/%s: private.key does not hold exactly the key of public.key",
+                     bs->ns, name);
+    goto out;
+  }
+  rc = keys_armor_read_private(bs->ring, &added, (const char *)text, len, &kerr);
+  if (rc == KEYS_ERR_EXISTS) {
+    fprintf(stderr, "seal: warning: key secret %s/%s: key %s is in another key secret too\n",
+            bs->ns, name, k->id);
+    goto out;
+  }
+  if (rc != KEYS_OK) {
+    st = seal_report_keys(name, &kerr, rc);
+    goto out;
+  }
+  keys_keypair_set_state(keys_keyring_find(bs->ring, k->raw_id),
+                         k->compromised ? KEYS_STATE_COMPROMISED : KEYS_STATE_ACTIVE);
+out:
+  keys_keyring_free(one);
+  if (text)
+    keys_plain_free(text, len);
+  return st;
+}
+
+int cmd_keys_backup(int argc, char **argv) {
+  seal_keys_opts ko = {0};
+  seal_key_list keys = {0};
+  backup_state bs = {0};
+  kube_client *client = NULL;
+  keys_error kerr = {0};
+  const char *out_path = NULL, *ns;
+  char path[KUBE_MAX_PATH], what[300], now[40];
+  char *buf = NULL;
+  size_t cap = 0, used = 0, n, i;
+  int c, rc, force = 0, st = SEAL_OK;
+
+  while ((c = seal_getopt("keys backup", argc, argv, "w:h", longopts)) != -1) {
+    if (seal_keys_option(&ko, c, optarg))
+      continue;
+    switch (c) {
+    case 'w':
+      out_path = optarg;
+      break;
+    case OPT_FORCE:
+      force = 1;
+      break;
+    case 'h':
+      fputs(usage_text, stdout);
+      goto out;
+    default:
+      st = SEAL_ERR_USAGE;
+      goto out;
+    }
+  }
+  if ((st = seal_no_arguments("keys backup", argc, argv)) != SEAL_OK)
+    goto out;
+  if (out_path == NULL || strcmp(out_path, "-") == 0) {
+    st = seal_usage_error("keys backup", "keys backup: -w FILE is required (private keys never go "
+                                         "to the terminal)");
+    goto out;
+  }
+  ns = seal_keys_ns(ko.ns);
+  if ((st = seal_keys_open(&client, &keys, &ko)) != SEAL_OK)
+    goto out;
+  if (keys.n == 0) {
+    st = seal_report(SEAL_ERR_INPUT, "keys backup: no key secrets in namespace %s", ns);
+    goto out;
+  }
+  if ((rc = keys_keyring_new(&bs.ring)) != KEYS_OK) {
+    st = seal_report_keys(NULL, NULL, rc);
+    goto out;
+  }
+  bs.ns = ns;
+  bs.keys = &keys;
+  snprintf(what, sizeof what, "key secrets in namespace %s", ns);
+  if (kube_path(path, sizeof path, "v1", "secrets", ns, NULL, NULL) != KUBE_OK ||
+      kube_query_add(path, sizeof path, "labelSelector", SEAL_KEY_LABEL) != KUBE_OK) {
+    st = seal_report(SEAL_ERR_ENV, "%s: path too long", what);
+    goto out;
+  }
+  if ((st = seal_kube_list(client, path, what, take_key, &bs)) != SEAL_OK)
+    goto out;
+  n = keys_keyring_count(bs.ring);
+  if (n == 0) {
+    st = seal_report(SEAL_ERR_INPUT, "keys backup: no private key read in namespace %s", ns);
+    goto out;
+  }
+  cap = n * KEYS_ARMOR_MAX;
+  buf = sodium_malloc(cap);
+  if (buf == NULL) {
+    st = seal_report(SEAL_ERR_ENV, "out of memory");
+    goto out;
+  }
+  for (i = 0; i < n; i++) {
+    size_t len = 0;
+    rc = keys_armor_write_private(buf + used, cap - used, &len, keys_keyring_at(bs.ring, i));
+    if (rc != KEYS_OK) {
+      st = seal_report_keys("keys backup", NULL, rc);
+      goto out;
+    }
+    used += len;
+  }
+  rc = keys_file_write(out_path, buf, used, 0600, force, &kerr);
+  if (rc == KEYS_ERR_EXISTS) {
+    st = seal_report(SEAL_ERR_INPUT, "%s: already exists (use --force to replace it)", out_path);
+    goto out;
+  }
+  if (rc != KEYS_OK) {
+    st = seal_report_keys(out_path, &kerr, rc);
+    goto out;
+  }
+  fprintf(stderr,
+          "seal: warning: %s holds %zu private key%s that unseal%s every SealedSecret of the "
+          "cluster: keep it offline and encrypted, never commit it\n",
+          out_path, n, n == 1 ? "" : "s", n == 1 ? "s" : "");
+  if (keys_time_format(now, sizeof now, (int64_t)time(NULL)) != KEYS_OK) {
+    st = seal_report(SEAL_ERR_ENV, "keys backup: cannot format the time");
+    goto out;
+  }
+  for (i = 0; i < keys.n; i++) {
+    char hex[KEYS_ID_HEX_BYTES];
+    if (keys_keyring_find(bs.ring, keys.v[i].raw_id) == NULL)
+      continue;
+    if ((st = seal_keys_annotate(client, ns, keys.v[i].name, SEAL_KEY_ANN_BACKED_UP, now)) !=
+        SEAL_OK) {
+      seal_report(st, "keys backup: %s is written, but %s is not recorded on every key secret",
+                  out_path, SEAL_KEY_ANN_BACKED_UP);
+      goto out;
+    }
+    keys_id_hex(hex, keys.v[i].raw_id);
+    printf("backed up key %s (%s, key secret %s/%s)\n", hex,
+           keys.v[i].compromised ? "compromised" : "active", ns, keys.v[i].name);
+  }
+out:
+  if (buf)
+    sodium_free(buf); /* wipes */
+  keys_keyring_free(bs.ring);
+  seal_keys_free(&keys);
+  kube_client_free(client);
+  return st;
+}

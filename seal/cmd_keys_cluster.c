@@ -1,0 +1,284 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "cmds.h"
+#include "common.h"
+
+#include "banned.h"
+
+/* What the key-lifecycle commands share: the key Secrets of a namespace,
+ * merge patches on them, and paged lists. */
+
+#define LIST_PAGE "500"
+#define MAX_LIST_PAGES 10000 /* 5 million objects: a hard end to a runaway continue loop */
+#define MAX_KEY_ARMOR_BYTES (64u * 1024)
+
+const char *seal_keys_ns(const char *opt) {
+  return opt && *opt ? opt : SEAL_KEYS_DEFAULT_NS;
+}
+
+static int kube_failed(const char *what, const kube_status *ks, int rc) {
+  return seal_report(SEAL_ERR_ENV, "%s: %s", what,
+                     ks->message[0] ? ks->message : kube_strerror(rc));
+}
+
+int seal_kube_list(kube_client *client, const char *path, const char *what,
+                   int (*each)(void *ud, json_t *item), void *ud) {
+  char page[KUBE_MAX_PATH + 1024], cont[1024] = "";
+  size_t pages = 0, i;
+  int st = SEAL_OK;
+
+  do {
+    kube_status ks = {0};
+    json_t *body = NULL, *items, *item;
+    const char *next;
+    long code = 0;
+    int rc;
+
+    if (snprintf(page, sizeof page, "%s", path) >= (int)sizeof page ||
+        kube_query_add(page, sizeof page, "limit", LIST_PAGE) != KUBE_OK ||
+        (cont[0] && kube_query_add(page, sizeof page, "continue", cont) != KUBE_OK))
+      return seal_report(SEAL_ERR_ENV, "%s: list path too long", what);
+    rc = kube_request_sync(client, "GET", page, NULL, 0, NULL, &code, &body, &ks);
+    if (rc != KUBE_OK) {
+      json_decref(body);
+      return kube_failed(what, &ks, rc);
+    }
+    items = json_object_get(body, "items");
+    if (!json_is_array(items)) {
+      json_decref(body);
+      return seal_report(SEAL_ERR_ENV, "%s: the answer is not a list", what);
+    }
+    json_array_foreach(items, i, item) {
+      if ((st = each(ud, item)) != SEAL_OK)
+        break;
+    }
+    next = manifest_get_string(body, "metadata", "continue", NULL);
+    if (st == SEAL_OK && next && *next &&
+        snprintf(cont, sizeof cont, "%s", next) >= (int)sizeof cont)
+      st = seal_report(SEAL_ERR_ENV, "%s: continue token too long", what);
+    else if (next == NULL || *next == '\0')
+      cont[0] = '\0';
+    json_decref(body);
+    if (st != SEAL_OK)
+      return st;
+    if (++pages >= MAX_LIST_PAGES)
+      return seal_report(SEAL_ERR_ENV, "%s: more than %d pages", what, MAX_LIST_PAGES);
+  } while (cont[0]);
+  return SEAL_OK;
+}
+
+/* The key id (and, from the private key, the creation time) of a key Secret:
+ * public.key when it holds one block, else private.key. */
+static int key_identity(seal_key_info *k, const json_t *secret) {
+  const char *pub_b64 = manifest_get_string(secret, "data", "public.key", NULL);
+  const char *priv_b64 = manifest_get_string(secret, "data", "private.key", NULL);
+  uint8_t *text = NULL;
+  size_t len = 0, n = 0;
+  keys_public *pubs = NULL;
+  keys_keyring *ring = NULL;
+  int ok = 0;
+
+  if (pub_b64 && keys_base64_decode(&text, &len, pub_b64, strlen(pub_b64)) == KEYS_OK) {
+    if (keys_armor_read_public(&pubs, &n, (const char *)text, len, NULL) == KEYS_OK && n == 1) {
+      memcpy(k->raw_id, pubs[0].id, KEYS_ID_BYTES);
+      ok = 1;
+    }
+    free(pubs);
+    free(text);
+    text = NULL;
+  }
+  if (priv_b64 && (!ok || k->created == 0) &&
+      keys_base64_decode(&text, &len, priv_b64, strlen(priv_b64)) == KEYS_OK) {
+    if (keys_keyring_new(&ring) == KEYS_OK &&
+        keys_armor_read_private(ring, &n, (const char *)text, len, NULL) == KEYS_OK && n == 1) {
+      const keys_keypair *kp = keys_keyring_at(ring, 0);
+      if (!ok)
+        memcpy(k->raw_id, keys_keypair_public(kp)->id, KEYS_ID_BYTES);
+      if (k->created == 0)
+        k->created = keys_keypair_created(kp);
+      ok = 1;
+    }
+    keys_keyring_free(ring);
+    keys_plain_free(text, len);
+  }
+  if (ok)
+    keys_id_hex(k->id, k->raw_id);
+  return ok;
+}
+
+static int64_t time_annotation(const json_t *secret, const char *ann) {
+  const char *t = manifest_get_string(secret, "metadata", "annotations", ann, NULL);
+  int64_t v = 0;
+  if (t == NULL || keys_time_parse(&v, t) != KEYS_OK)
+    return 0;
+  return v;
+}
+
+typedef struct key_collect {
+  seal_key_list *list;
+  const char *ns;
+} key_collect;
+
+static int collect_key(void *ud, json_t *item) {
+  key_collect *kc = ud;
+  seal_key_list *l = kc->list;
+  const char *name = manifest_get_string(item, "metadata", "name", NULL);
+  const char *label = manifest_get_string(item, "metadata", "labels", SEAL_KEY_LABEL, NULL);
+  seal_key_info k;
+
+  memset(&k, 0, sizeof k);
+  if (name == NULL || strlen(name) > KEYS_NAME_MAX)
+    return SEAL_OK;
+  snprintf(k.name, sizeof k.name, "%s", name);
+  k.compromised = label && strcmp(label, "compromised") == 0;
+  k.created = time_annotation(item, SEAL_KEY_ANN_CREATED);
+  k.backed_up = time_annotation(item, SEAL_KEY_ANN_BACKED_UP);
+  if (!key_identity(&k, item)) {
+    fprintf(stderr, "seal: warning: key secret %s/%s holds no readable key, skipped\n", kc->ns,
+            name);
+    return SEAL_OK;
+  }
+  if (l->n >= SEAL_MAX_KEYS)
+    return seal_report(SEAL_ERR_ENV, "key secrets in %s: more than %d", kc->ns, SEAL_MAX_KEYS);
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? 2 * l->cap : 16;
+    seal_key_info *v = realloc(l->v, cap * sizeof *v);
+    if (v == NULL)
+      return seal_report(SEAL_ERR_ENV, "out of memory");
+    l->v = v;
+    l->cap = cap;
+  }
+  l->v[l->n++] = k;
+  return SEAL_OK;
+}
+
+static int key_order(const void *a, const void *b) {
+  const seal_key_info *x = a, *y = b;
+  if (x->created != y->created)
+    return x->created < y->created ? -1 : 1;
+  return memcmp(x->raw_id, y->raw_id, KEYS_ID_BYTES);
+}
+
+int seal_keys_fetch(seal_key_list *out, kube_client *client, const char *ns) {
+  char path[KUBE_MAX_PATH], what[300];
+  key_collect kc = {out, ns};
+  int st;
+
+  memset(out, 0, sizeof *out);
+  snprintf(what, sizeof what, "key secrets in namespace %s", ns);
+  if (!keys_name_valid(ns))
+    return seal_report(SEAL_ERR_USAGE, "--key-namespace '%s': not a valid namespace", ns);
+  if (kube_path(path, sizeof path, "v1", "secrets", ns, NULL, NULL) != KUBE_OK ||
+      kube_query_add(path, sizeof path, "labelSelector", SEAL_KEY_LABEL) != KUBE_OK)
+    return seal_report(SEAL_ERR_ENV, "%s: path too long", what);
+  st = seal_kube_list(client, path, what, collect_key, &kc);
+  if (st != SEAL_OK) {
+    seal_keys_free(out);
+    return st;
+  }
+  if (out->n > 1)
+    qsort(out->v, out->n, sizeof *out->v, key_order);
+  return SEAL_OK;
+}
+
+int seal_keys_option(seal_keys_opts *o, int c, const char *arg) {
+  if (c == SEAL_OPT_KEY_NS) {
+    o->ns = arg;
+    return 1;
+  }
+  return seal_cluster_option(&o->cluster, c, arg);
+}
+
+int seal_keys_open(kube_client **client, seal_key_list *keys, const seal_keys_opts *o) {
+  int st;
+  *client = NULL;
+  if ((st = seal_kube_open(client, &o->cluster, NULL)) != SEAL_OK)
+    return st;
+  return seal_keys_fetch(keys, *client, seal_keys_ns(o->ns));
+}
+
+void seal_keys_free(seal_key_list *l) {
+  free(l->v);
+  memset(l, 0, sizeof *l);
+}
+
+const seal_key_info *seal_keys_newest(const seal_key_list *l) {
+  for (size_t i = l->n; i > 0; i--)
+    if (!l->v[i - 1].compromised)
+      return &l->v[i - 1];
+  return NULL;
+}
+
+const seal_key_info *seal_keys_find(const seal_key_list *l, const uint8_t id[KEYS_ID_BYTES]) {
+  for (size_t i = 0; i < l->n; i++)
+    if (memcmp(l->v[i].raw_id, id, KEYS_ID_BYTES) == 0)
+      return &l->v[i];
+  return NULL;
+}
+
+int seal_keys_patch(kube_client *client, const char *ns, const char *name, json_t *patch) {
+  char path[KUBE_MAX_PATH], *text = NULL;
+  kube_status ks = {0};
+  long code = 0;
+  int rc, st = SEAL_OK;
+
+  if (kube_path(path, sizeof path, "v1", "secrets", ns, name, NULL) != KUBE_OK)
+    return seal_report(SEAL_ERR_ENV, "key secret %s/%s: path too long", ns, name);
+  text = json_dumps(patch, JSON_COMPACT);
+  if (text == NULL)
+    return seal_report(SEAL_ERR_ENV, "out of memory");
+  rc = kube_request_sync(client, "PATCH", path, text, strlen(text), "application/merge-patch+json",
+                         &code, NULL, &ks);
+  if (rc != KUBE_OK) {
+    char what[600];
+    snprintf(what, sizeof what, "key secret %s/%s: patch", ns, name);
+    st = kube_failed(what, &ks, rc);
+  }
+  {
+    json_malloc_t jm;
+    json_free_t jf;
+    json_get_alloc_funcs(&jm, &jf);
+    jf(text);
+  }
+  return st;
+}
+
+int seal_keys_annotate(kube_client *client, const char *ns, const char *name, const char *ann,
+                       const char *value) {
+  json_t *patch = json_pack("{s:{s:{s:s}}}", "metadata", "annotations", ann, value);
+  int st;
+  if (patch == NULL)
+    return seal_report(SEAL_ERR_ENV, "out of memory");
+  st = seal_keys_patch(client, ns, name, patch);
+  json_decref(patch);
+  return st;
+}
+
+void seal_keys_time(char out[40], int64_t t) {
+  if (t <= 0 || keys_time_format(out, 40, t) != KEYS_OK)
+    snprintf(out, 40, "-");
+}
+
+int seal_keys_load(keys_keyring *ring, const char *path) {
+  keys_error kerr = {0};
+  char *text = NULL;
+  size_t len = 0, added = 0;
+  int rc, st = SEAL_OK;
+
+  rc = keys_file_read(&text, &len, path, MAX_KEY_ARMOR_BYTES * 64, &kerr);
+  if (rc != KEYS_OK)
+    return seal_report_keys(path, &kerr, rc);
+  rc = keys_armor_read_private(ring, &added, text, len, &kerr);
+  if (rc == KEYS_ERR_EXISTS)
+    st = seal_report(SEAL_ERR_INPUT, "%s: a key of this file is already in another one", path);
+  else if (rc != KEYS_OK)
+    st = seal_report_keys(path, &kerr, rc);
+  else if (added == 0)
+    st = seal_report(SEAL_ERR_INPUT, "%s: no SEAL PRIVATE KEY block", path);
+  seal_text_free(text, len);
+  return st;
+}

@@ -1,0 +1,74 @@
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cmds.h"
+#include "common.h"
+
+#include "banned.h"
+
+static const char usage_text[] =
+    "usage: seal keys rotate [options]\n"
+    "\n"
+    "Asks the controller for a new key now: sets the annotation\n"
+    "seal.dev/renew-requested-at to the current time on the newest key Secret\n"
+    "(a merge patch: Kubernetes RBAC decides who may). The controller sees it and\n"
+    "makes a new key; existing SealedSecrets keep unsealing. Re-seal them\n"
+    "afterwards with 'seal reseal' and back the new key up ('seal keys backup').\n"
+    "\n" SEAL_KEYS_HELP "  -h, --help                 this help\n";
+
+static const struct option longopts[] = {
+    SEAL_KEYS_LONGOPTS,
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+int cmd_keys_rotate(int argc, char **argv) {
+  seal_keys_opts ko = {0};
+  seal_key_list keys = {0};
+  kube_client *client = NULL;
+  const char *ns;
+  const seal_key_info *newest;
+  char now[40];
+  int c, st = SEAL_OK;
+
+  while ((c = seal_getopt("keys rotate", argc, argv, "h", longopts)) != -1) {
+    if (seal_keys_option(&ko, c, optarg))
+      continue;
+    switch (c) {
+    case 'h':
+      fputs(usage_text, stdout);
+      goto out;
+    default:
+      st = SEAL_ERR_USAGE;
+      goto out;
+    }
+  }
+  if ((st = seal_no_arguments("keys rotate", argc, argv)) != SEAL_OK)
+    goto out;
+  ns = seal_keys_ns(ko.ns);
+  if ((st = seal_keys_open(&client, &keys, &ko)) != SEAL_OK)
+    goto out;
+  newest = seal_keys_newest(&keys);
+  if (newest == NULL) {
+    st = seal_report(SEAL_ERR_INPUT,
+                     "keys rotate: no active key secret in namespace %s: is the controller "
+                     "running there (--key-namespace)?",
+                     ns);
+    goto out;
+  }
+  if (keys_time_format(now, sizeof now, (int64_t)time(NULL)) != KEYS_OK) {
+    st = seal_report(SEAL_ERR_ENV, "keys rotate: cannot format the time");
+    goto out;
+  }
+  if ((st = seal_keys_annotate(client, ns, newest->name, SEAL_KEY_ANN_RENEW, now)) != SEAL_OK)
+    goto out;
+  printf("renewal requested: annotation %s=%s on key secret %s/%s (newest key %s); the "
+         "controller makes a new key\n",
+         SEAL_KEY_ANN_RENEW, now, ns, newest->name, newest->id);
+out:
+  seal_keys_free(&keys);
+  kube_client_free(client);
+  return st;
+}
