@@ -436,6 +436,17 @@ def check_string_map(rt, name, obj, path, value):
         raise invalid(rt, name, [(path, "Invalid value: must be a map of strings")])
 
 
+LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
+
+
+def valid_label_key(key):
+    prefix, _, lname = key.rpartition("/")
+    if "/" in key and (not prefix or len(prefix) > 253 or not DNS1123_SUBDOMAIN.match(prefix)):
+        return False
+    return 0 < len(lname) <= 63 and bool(LABEL_NAME.match(lname))
+
+
 def validate_metadata(rt, obj):
     meta = obj["metadata"]
     name = meta.get("name")
@@ -451,6 +462,15 @@ def validate_metadata(rt, obj):
     if not ok:
         raise invalid(rt, name, [("metadata.name", f'Invalid value: "{name}": {why}')])
     check_string_map(rt, name, obj, "metadata.labels", meta.get("labels"))
+    for k, v in (meta.get("labels") or {}).items():
+        if not valid_label_key(k):
+            raise invalid(rt, name, [("metadata.labels", f'Invalid value: "{k}": a valid label key is '
+                                      "an optional DNS subdomain prefix and '/', and a name of at most "
+                                      "63 alphanumeric characters, '-', '_' or '.'")])
+        if len(v) > 63 or not LABEL_VALUE.match(v):
+            raise invalid(rt, name, [("metadata.labels", f'Invalid value: "{v}": a valid label value is '
+                                      "empty or at most 63 alphanumeric characters, '-', '_' or '.', "
+                                      "starting and ending with an alphanumeric character")])
     check_string_map(rt, name, obj, "metadata.annotations", meta.get("annotations"))
     refs = meta.get("ownerReferences")
     if refs is not None:

@@ -207,6 +207,10 @@ def test_dry_run_changes_nothing(srv, ns):
     (raw_secret("ok", {"k": base64.b64encode(b"x" * (1024 * 1024 + 1)).decode()}), "data"),
     ({"apiVersion": "v1", "kind": "Secret", "metadata": {}}, "metadata.name"),
     (secret("ok", labels={"a": 1}), "metadata.labels"),
+    (secret("ok", labels={"a": "has space"}), "metadata.labels"),
+    (secret("ok", labels={"a": "x" * 64}), "metadata.labels"),
+    (secret("ok", labels={"Bad_Prefix/a": "b"}), "metadata.labels"),
+    (secret("ok", labels={"-a": "b"}), "metadata.labels"),
 ])
 def test_invalid_objects_are_422(srv, ns, body, field):
     code, _h, data = srv.post(SEC.format(ns), body)
