@@ -1823,7 +1823,11 @@ def main(argv=None):
         os.makedirs(args.state_dir, exist_ok=True)
         snap_path = os.path.join(args.state_dir, "objects.json")
         if os.path.exists(snap_path):
-            load_snapshot(srv.store, snap_path)
+            try:
+                load_snapshot(srv.store, snap_path)
+            except (OSError, ValueError, KeyError, TypeError, AttributeError, ApiError) as e:
+                sys.stderr.write(f"apiserver: cannot load the snapshot \"{snap_path}\": {e!r}\n")
+                return 2
     api = srv.api
     for ns in ["default", "kube-system", *args.namespace]:
         with srv.store.lock:

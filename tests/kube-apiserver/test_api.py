@@ -949,3 +949,16 @@ def test_watch_replay_applies_selectors(srv, ns):
         got.append(ev["type"])
     w.close()
     assert got == ["MODIFIED", "MODIFIED"]
+
+
+def test_bad_snapshot_is_a_clear_error(tmp_path):
+    import subprocess
+    import sys
+    from conftest import SERVER
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "objects.json").write_text('{"objects": [{"group": "", "plural": "secrets"')
+    p = subprocess.run([sys.executable, SERVER, "--port", "0", "--kubeconfig-out", str(tmp_path / "kc"),
+                        "--state-dir", str(state)], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2 and p.stdout == ""
+    assert "cannot load the snapshot" in p.stderr and "Traceback" not in p.stderr
