@@ -242,7 +242,8 @@ static void install_signals(void)
   sigaction(SIGINT, &sa, NULL);
   sa.sa_handler = SIG_IGN;
   sigaction(SIGPIPE, &sa, NULL);
-  /* SIGUSR1 is reserved for key renewal (issue 6): never fatal meanwhile */
+  /* SIGUSR1: a new key now (keymgr.c; the handler only sets a flag) */
+  sa.sa_handler = ctl_keymgr_signal_renew;
   sigaction(SIGUSR1, &sa, NULL);
 }
 

@@ -42,6 +42,11 @@ typedef struct ctl_keymgr {
   int cm_dirty;             /* the ConfigMap may need writing */
   int cm_in_flight;
   long generation;          /* bumps whenever the keyring changes */
+  /* key lifecycle (loop thread only) */
+  long seen_generation;         /* the generation SealedSecrets were last re-queued for */
+  int64_t next_renew_try_ms;    /* after a failed renewal */
+  int64_t next_backup_check_ms;
+  int64_t next_usage_ms;        /* next count of SealedSecrets by key */
 } ctl_keymgr;
 
 int ctl_keymgr_init(ctl_keymgr *km);
@@ -53,6 +58,8 @@ void ctl_keymgr_tick(ctl *c);
 /* Generates a key and creates its Secret; the hook key renewal builds on. */
 int ctl_keymgr_add_new_key(ctl *c);
 size_t ctl_keymgr_count(ctl_keymgr *km);
+/* The SIGUSR1 handler: asks for a new key (sets a flag; the loop renews). */
+void ctl_keymgr_signal_renew(int sig);
 
 /* ---- leader election (leader.c) ----------------------------------------- */
 
@@ -96,15 +103,16 @@ typedef struct ctl_sealed {
 } ctl_sealed;
 
 /* What is kept of each owned Secret: no data, only a digest of what we manage. */
+#define CTL_OWNED_RV_MAX 24   /* longer versions are kept as "" (unknown): always safe */
+#define CTL_OWNED_UID_MAX 40  /* a longer owner uid never matches: the live Secret is read */
 typedef struct ctl_owned {
-  char uid[CTL_UID_MAX];
-  char rv[CTL_RV_MAX];
-  char owner_uid[CTL_UID_MAX]; /* uid of the controller ownerReference, "" when none */
+  char rv[CTL_OWNED_RV_MAX];
+  char owner_uid[CTL_OWNED_UID_MAX]; /* uid of the controller ownerReference, "" when none */
   uint8_t digest[CTL_DIGEST_BYTES];
   int immutable;
   int managed;                 /* seal.dev/managed: "true" */
   /* a live version found equivalent to a desired digest (manifest_secret_matches) */
-  char equal_rv[CTL_RV_MAX];
+  char equal_rv[CTL_OWNED_RV_MAX];
   uint8_t equal_digest[CTL_DIGEST_BYTES];
 } ctl_owned;
 

@@ -1,3 +1,4 @@
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,9 +13,43 @@
 
 #define KEY_LABEL "seal.dev/key"
 #define KEY_ANN_CREATED "seal.dev/created-at"
+#define KEY_ANN_BACKED_UP "seal.dev/backed-up-at"
+#define KEY_ANN_RENEW "seal.dev/renew-requested-at"
 #define KEY_SECRET_TYPE "seal.dev/key"
 #define KEY_PREFIX "seal-key-"
 #define CM_NAME "seal-public-keys"
+#define RENEW_RETRY_MS 10000      /* after a failed renewal */
+#define BACKUP_CHECK_MS 2000      /* how often backups are looked at */
+#define USAGE_INTERVAL_MS 30000   /* SealedSecrets counted by key at most this often */
+#define USAGE_MIN_MS 1000         /* and no sooner than this after a key change */
+#define USAGE_MAX_KEYS 64
+
+/* What is kept of each key Secret (km->names: Secret name -> key_meta). */
+typedef struct key_meta {
+  char hex[KEYS_ID_HEX_BYTES];
+  char uid[CTL_UID_MAX];
+  int64_t backed_up;       /* seal.dev/backed-up-at, 0 when missing */
+  int64_t renew_requested; /* seal.dev/renew-requested-at, 0 when missing */
+  int warned;              /* the KeyNotBackedUp Event was sent */
+} key_meta;
+
+/* SIGUSR1: a new key now. Only a flag here; the loop acts on it. */
+static volatile sig_atomic_t renew_signal;
+
+void ctl_keymgr_signal_renew(int sig)
+{
+  (void)sig;
+  renew_signal = 1;
+}
+
+static int64_t time_annotation(const json_t *obj, const char *ann)
+{
+  const char *t = manifest_get_string(obj, "metadata", "annotations", ann, NULL);
+  int64_t v = 0;
+  if (t == NULL || keys_time_parse(&v, t) != KEYS_OK)
+    return 0;
+  return v;
+}
 
 int ctl_keymgr_init(ctl_keymgr *km)
 {
@@ -82,12 +117,12 @@ static void refresh_locked(ctl_keymgr *km)
 
 static int remove_by_name(ctl_keymgr *km, const char *name)
 {
-  const char *hex = ctl_map_get(km->names, name);
+  const key_meta *meta = ctl_map_get(km->names, name);
   uint8_t id[KEYS_ID_BYTES];
   int changed = 0;
-  if (hex == NULL)
+  if (meta == NULL)
     return 0;
-  if (keys_id_parse(id, hex) == KEYS_OK) {
+  if (keys_id_parse(id, meta->hex) == KEYS_OK) {
     pthread_rwlock_wrlock(&km->lock);
     if (keys_keyring_remove(km->ring, id) == KEYS_OK) {
       refresh_locked(km);
@@ -147,8 +182,9 @@ int ctl_keymgr_on_secret(ctl *c, kube_event_type type, json_t *obj)
   keys_id_hex(hex, keys_keypair_public(parsed)->id);
 
   /* a key Secret renamed or re-keyed: forget what the name held before */
-  const char *old_hex = ctl_map_get(km->names, name);
-  if (old_hex && strcmp(old_hex, hex) != 0)
+  const key_meta *old = ctl_map_get(km->names, name);
+  int warned = old && strcmp(old->hex, hex) == 0 && old->warned;
+  if (old && strcmp(old->hex, hex) != 0)
     changed |= remove_by_name(km, name);
 
   pthread_rwlock_wrlock(&km->lock);
@@ -172,9 +208,17 @@ int ctl_keymgr_on_secret(ctl *c, kube_event_type type, json_t *obj)
     }
   }
   pthread_rwlock_unlock(&km->lock);
-  char *hex_copy = strdup(hex);
-  if (hex_copy && ctl_map_put(km->names, name, hex_copy) != 0)
-    free(hex_copy);
+  key_meta *meta = calloc(1, sizeof(*meta));
+  if (meta) {
+    const char *uid = manifest_get_string(obj, "metadata", "uid", NULL);
+    snprintf(meta->hex, sizeof(meta->hex), "%s", hex);
+    snprintf(meta->uid, sizeof(meta->uid), "%s", uid ? uid : "");
+    meta->backed_up = time_annotation(obj, KEY_ANN_BACKED_UP);
+    meta->renew_requested = time_annotation(obj, KEY_ANN_RENEW);
+    meta->warned = warned;
+    if (ctl_map_put(km->names, name, meta) != 0)
+      free(meta);
+  }
   if (changed)
     ctl_log(CTL_LOG_INFO, "key loaded", "key_id", hex, "state",
             state == KEYS_STATE_COMPROMISED ? "compromised" : "active", NULL);
@@ -201,6 +245,8 @@ static void new_key_done(void *ud, long http_code, json_t *body, const kube_stat
   keys_error kerr = {0};
   (void)body;
   c->keys.generating = 0;
+  if (st->err != KUBE_OK)
+    c->keys.next_renew_try_ms = ctl_now_ms() + RENEW_RETRY_MS;
   if (st->err == KUBE_OK) {
     char hex[KEYS_ID_HEX_BYTES];
     keys_id_hex(hex, keys_keypair_public(op->kp)->id);
@@ -208,9 +254,14 @@ static void new_key_done(void *ud, long http_code, json_t *body, const kube_stat
     if (keys_keyring_add(c->keys.ring, &op->kp, &kerr) == KEYS_OK)
       refresh_locked(&c->keys);
     pthread_rwlock_unlock(&c->keys.lock);
-    char *hex_copy = strdup(hex);
-    if (hex_copy && ctl_map_put(c->keys.names, op->name, hex_copy) != 0)
-      free(hex_copy);
+    key_meta *meta = calloc(1, sizeof(*meta));
+    const char *uid = manifest_get_string(body, "metadata", "uid", NULL);
+    if (meta) {
+      snprintf(meta->hex, sizeof(meta->hex), "%s", hex);
+      snprintf(meta->uid, sizeof(meta->uid), "%s", uid ? uid : "");
+      if (ctl_map_put(c->keys.names, op->name, meta) != 0)
+        free(meta);
+    }
     ctl_log(CTL_LOG_INFO, "key generated", "namespace", c->key_namespace, "name", op->name,
             "key_id", hex, NULL);
   } else if (http_code == 409) {
@@ -358,10 +409,251 @@ fail:
           CM_NAME, "error", st->err ? st->message : "out of memory", NULL);
 }
 
+/* ---- renewal ------------------------------------------------------------ */
+
+typedef struct renew_scan {
+  const uint8_t *newest_id;
+  int64_t newest_created;
+  const char *name; /* the key Secret whose request is honoured */
+} renew_scan;
+
+static void scan_request(void *ud, const char *name, void *value)
+{
+  renew_scan *rs = ud;
+  const key_meta *meta = value;
+  uint8_t id[KEYS_ID_BYTES];
+  if (rs->name || meta->renew_requested <= 0)
+    return;
+  /* on the newest key itself, a request made in the second of its creation counts */
+  int on_newest = keys_id_parse(id, meta->hex) == KEYS_OK &&
+                  memcmp(id, rs->newest_id, KEYS_ID_BYTES) == 0;
+  if (meta->renew_requested > rs->newest_created ||
+      (on_newest && meta->renew_requested >= rs->newest_created))
+    rs->name = name;
+}
+
+/* Why a new key is due now, or NULL. */
+static const char *renew_due(ctl *c, char *detail, size_t detail_size)
+{
+  ctl_keymgr *km = &c->keys;
+  const char *why = NULL;
+  renew_scan rs = {0};
+  uint8_t newest_id[KEYS_ID_BYTES];
+
+  int64_t active_created = 0;
+  pthread_rwlock_rdlock(&km->lock);
+  const keys_keypair *nk = keys_keyring_newest_active(km->ring);
+  size_t n = keys_keyring_count(km->ring);
+  if (nk) {
+    /* a request counts when made after the newest key of all, compromised ones too */
+    const keys_keypair *last = keys_keyring_at(km->ring, n - 1);
+    memcpy(newest_id, keys_keypair_public(last)->id, KEYS_ID_BYTES);
+    rs.newest_created = keys_keypair_created(last);
+    active_created = keys_keypair_created(nk);
+  }
+  pthread_rwlock_unlock(&km->lock);
+  detail[0] = '\0';
+  if (nk == NULL)
+    return "no active key";
+  if (renew_signal)
+    return "SIGUSR1";
+  int64_t period = c->opts->key_renew_period_ms;
+  if (period > 0 && (ctl_wall_s() - active_created) * 1000 >= period)
+    return "renew period";
+  rs.newest_id = newest_id;
+  ctl_map_each(km->names, scan_request, &rs);
+  if (rs.name) {
+    snprintf(detail, detail_size, "%s", rs.name);
+    why = "renew requested";
+  }
+  return why;
+}
+
+/* ---- backups ------------------------------------------------------------ */
+
+static void key_event_done(void *ud, long http_code, json_t *body, const kube_status *st)
+{
+  (void)ud;
+  (void)http_code;
+  (void)body;
+  if (st->err != KUBE_OK)
+    ctl_log(CTL_LOG_WARN, "cannot record an event", "error", st->message, NULL);
+}
+
+static void key_event(ctl *c, const char *name, const key_meta *meta, const char *reason,
+                      const char *message)
+{
+  char ev_name[KEYS_NAME_MAX + 1], now[40], path[KUBE_MAX_PATH], hex[KEYS_ID_HEX_BYTES];
+  uint8_t rnd[KEYS_ID_BYTES];
+  json_t *ev = NULL;
+
+  randombytes_buf(rnd, sizeof(rnd));
+  keys_id_hex(hex, rnd);
+  snprintf(ev_name, sizeof(ev_name), "%.*s.%s", KEYS_NAME_MAX - 17, name, hex);
+  if (keys_time_format(now, sizeof(now), ctl_wall_s()) != KEYS_OK)
+    return;
+  ev = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:s}, s:s, s:s, s:s, "
+                 "s:{s:s}, s:s, s:s, s:i, s:s, s:s}",
+                 "apiVersion", "v1", "kind", "Event", "metadata", "name", ev_name, "namespace",
+                 c->key_namespace, "involvedObject", "apiVersion", "v1", "kind", "Secret", "name",
+                 name, "namespace", c->key_namespace, "uid", meta->uid, "type", "Warning",
+                 "reason", reason, "message", message, "source", "component",
+                 "unseal-controller", "firstTimestamp", now, "lastTimestamp", now, "count", 1,
+                 "reportingComponent", "unseal-controller", "reportingInstance",
+                 c->leader.identity);
+  if (ev == NULL ||
+      kube_path(path, sizeof(path), "v1", "events", c->key_namespace, NULL, NULL) != KUBE_OK ||
+      ctl_request(c, "create", "POST", path, ev, key_event_done, NULL) != KUBE_OK)
+    ctl_log(CTL_LOG_WARN, "cannot record an event", "name", name, "reason", reason, NULL);
+  json_decref(ev);
+}
+
+typedef struct backup_scan {
+  ctl *c;
+  int64_t now;
+  long stale;
+} backup_scan;
+
+static void scan_backup(void *ud, const char *name, void *value)
+{
+  backup_scan *bs = ud;
+  ctl *c = bs->c;
+  key_meta *meta = value;
+  uint8_t id[KEYS_ID_BYTES];
+  int64_t created = -1;
+  char msg[256];
+
+  if (keys_id_parse(id, meta->hex) != KEYS_OK)
+    return;
+  pthread_rwlock_rdlock(&c->keys.lock);
+  const keys_keypair *kp = keys_keyring_find(c->keys.ring, id);
+  if (kp)
+    created = keys_keypair_created(kp);
+  pthread_rwlock_unlock(&c->keys.lock);
+  if (created < 0 || (meta->backed_up > 0 && meta->backed_up >= created))
+    return;
+  if ((bs->now - created) * 1000 < c->opts->backup_warn_after_ms)
+    return;
+  bs->stale++;
+  if (meta->warned || !ctl_is_leader(c))
+    return;
+  meta->warned = 1;
+  snprintf(msg, sizeof(msg),
+           "key %s has no backup made after its creation; run seal keys backup and keep the "
+           "file offline",
+           meta->hex);
+  ctl_log(CTL_LOG_WARN, "key not backed up", "namespace", c->key_namespace, "name", name,
+          "key_id", meta->hex, NULL);
+  key_event(c, name, meta, "KeyNotBackedUp", msg);
+}
+
+/* ---- SealedSecrets by key ------------------------------------------------ */
+
+typedef struct usage_scan {
+  ctl *c;
+  char ids[USAGE_MAX_KEYS][KEYS_ID_HEX_BYTES];
+  uint8_t raw[USAGE_MAX_KEYS][KEYS_ID_BYTES];
+  long counts[USAGE_MAX_KEYS];
+  size_t n;
+} usage_scan;
+
+static void scan_usage(void *ud, const char *name, void *value)
+{
+  usage_scan *us = ud;
+  const ctl_sealed *s = value;
+  json_t *doc, *enc, *v;
+  const char *key;
+  int used[USAGE_MAX_KEYS] = {0};
+  (void)name;
+
+  if (s->json == NULL)
+    return;
+  doc = json_loadb(s->json, s->json_len, 0, NULL);
+  enc = manifest_get(doc, "spec", "encryptedData", NULL);
+  json_object_foreach(enc, key, v) {
+    uint8_t ids[KEYS_MAX_RECIPIENTS][KEYS_ID_BYTES];
+    size_t n = 0;
+    if (!json_is_string(v) ||
+        keys_sealed_ids(ids, &n, json_string_value(v), json_string_length(v), NULL) != KEYS_OK)
+      continue;
+    for (size_t i = 0; i < n; i++)
+      for (size_t k = 0; k < us->n; k++)
+        if (memcmp(ids[i], us->raw[k], KEYS_ID_BYTES) == 0)
+          used[k] = 1;
+  }
+  for (size_t k = 0; k < us->n; k++)
+    us->counts[k] += used[k];
+  json_decref(doc);
+}
+
+static void count_usage(ctl *c)
+{
+  usage_scan *us = calloc(1, sizeof(*us));
+  if (us == NULL)
+    return;
+  us->c = c;
+  pthread_rwlock_rdlock(&c->keys.lock);
+  size_t n = keys_keyring_count(c->keys.ring);
+  for (size_t i = 0; i < n && us->n < USAGE_MAX_KEYS; i++) {
+    const keys_public *pub = keys_keypair_public(keys_keyring_at(c->keys.ring, i));
+    memcpy(us->raw[us->n], pub->id, KEYS_ID_BYTES);
+    keys_id_hex(us->ids[us->n], pub->id);
+    us->n++;
+  }
+  pthread_rwlock_unlock(&c->keys.lock);
+  ctl_map_each(c->sealed, scan_usage, us);
+  ctl_metrics_sealed_by_key((const char(*)[17])us->ids, us->counts, us->n);
+  free(us);
+}
+
+/* ---- each loop turn ------------------------------------------------------- */
+
+/* Renewal, backups and usage counts; the newest key changing re-queues every
+ * SealedSecret so that KeyCurrent is evaluated again. */
+static void lifecycle_tick(ctl *c)
+{
+  ctl_keymgr *km = &c->keys;
+  int64_t now = ctl_now_ms();
+  char detail[KEYS_NAME_MAX + 1];
+
+  if (km->generation != km->seen_generation && c->was_ready) {
+    km->seen_generation = km->generation;
+    ctl_reconcile_enqueue_all(c);
+    if (km->next_usage_ms > now + USAGE_MIN_MS)
+      km->next_usage_ms = now + USAGE_MIN_MS;
+  }
+  if (c->was_ready && now >= km->next_usage_ms) {
+    km->next_usage_ms = now + USAGE_INTERVAL_MS;
+    count_usage(c);
+  }
+  if (now >= km->next_backup_check_ms && kube_watch_synced(c->w_keys)) {
+    backup_scan bs = {c, ctl_wall_s(), 0};
+    km->next_backup_check_ms = now + BACKUP_CHECK_MS;
+    ctl_map_each(km->names, scan_backup, &bs);
+    ctl_metrics_keys_not_backed_up(bs.stale);
+  }
+  if (renew_signal && !ctl_is_leader(c)) {
+    renew_signal = 0;
+    ctl_log(CTL_LOG_INFO, "SIGUSR1: not the leader, the leader renews keys", NULL);
+  }
+  if (!ctl_is_leader(c) || atomic_load(&c->stopping) || !kube_watch_synced(c->w_keys) ||
+      km->generating || ctl_keymgr_count(km) == 0 || now < km->next_renew_try_ms)
+    return;
+  const char *why = renew_due(c, detail, sizeof(detail));
+  if (why == NULL)
+    return;
+  renew_signal = 0;
+  ctl_log(CTL_LOG_INFO, "renewing the key", "reason", why, "name", detail, NULL);
+  if (ctl_keymgr_add_new_key(c) != 0)
+    km->next_renew_try_ms = now + RENEW_RETRY_MS;
+}
+
 void ctl_keymgr_tick(ctl *c)
 {
   ctl_keymgr *km = &c->keys;
   char path[KUBE_MAX_PATH];
+
+  lifecycle_tick(c);
 
   if (!ctl_is_leader(c) || atomic_load(&c->stopping) || !kube_watch_synced(c->w_keys))
     return;
@@ -369,7 +661,8 @@ void ctl_keymgr_tick(ctl *c)
     (void)ctl_keymgr_add_new_key(c);
     return;
   }
-  if (km->cm_dirty && !km->cm_in_flight && km->have_newest) {
+  /* with no active key left the ConfigMap is emptied: a compromised key is never served */
+  if (km->cm_dirty && !km->cm_in_flight) {
     static int64_t next_ms;
     int64_t now = ctl_now_ms();
     if (now < next_ms)

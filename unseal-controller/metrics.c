@@ -44,6 +44,7 @@ static struct {
   family watch_restarts;
   family api_requests;
   family http_requests;
+  family sealed_by_key; /* a: key id */
 } m = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 int ctl_metrics_init(void)
@@ -116,6 +117,15 @@ void ctl_metrics_keys_not_backed_up(long n)
 {
   pthread_mutex_lock(&m.lock);
   m.keys_not_backed_up = n;
+  pthread_mutex_unlock(&m.lock);
+}
+
+void ctl_metrics_sealed_by_key(const char (*ids)[17], const long *counts, size_t n)
+{
+  pthread_mutex_lock(&m.lock);
+  m.sealed_by_key.n = 0;
+  for (size_t i = 0; i < n; i++)
+    family_add(&m.sealed_by_key, ids[i], "", (double)counts[i]);
   pthread_mutex_unlock(&m.lock);
 }
 
@@ -218,6 +228,11 @@ int ctl_metrics_render(char **out, size_t *out_len)
   put_header(&b, "seal_keys", "gauge", "Keys by state");
   put(&b, "seal_keys{state=\"active\"} %ld\n", m.keys_active);
   put(&b, "seal_keys{state=\"compromised\"} %ld\n", m.keys_compromised);
+
+  put_header(&b, "seal_sealedsecrets_by_key", "gauge", "SealedSecrets with a value sealed for each key");
+  for (size_t i = 0; i < m.sealed_by_key.n; i++)
+    put(&b, "seal_sealedsecrets_by_key{key_id=\"%s\"} %.0f\n", m.sealed_by_key.v[i].a,
+        m.sealed_by_key.v[i].value);
 
   put_header(&b, "seal_keys_not_backed_up", "gauge", "Keys without a backup for more than 24 hours");
   put(&b, "seal_keys_not_backed_up %ld\n", m.keys_not_backed_up);

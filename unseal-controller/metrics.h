@@ -18,6 +18,8 @@ void ctl_metrics_http_request(const char *path, int code);
 void ctl_metrics_leader(int is_leader);
 void ctl_metrics_keys_not_backed_up(long n);
 void ctl_metrics_sealed_secrets(long n);
+/* SealedSecrets by the key ids (16 hex digits) their values use; replaces the last set. */
+void ctl_metrics_sealed_by_key(const char (*ids)[17], const long *counts, size_t n);
 
 /* The text exposition format into a malloc'ed, NUL-terminated buffer. */
 int ctl_metrics_render(char **out, size_t *out_len);

@@ -59,6 +59,9 @@ static const opt_spec specs[] = {
    "how often candidates try and the leader renews"},
   {"key-renew-period", T_DURATION, OFF(key_renew_period_ms), "720h", "DURATION",
    "generate a new key this often (0: never)"},
+  {"backup-warn-after", T_DURATION, OFF(backup_warn_after_ms), "24h", "DURATION",
+   "a key without a backup (seal keys backup) for this long raises a Warning Event and "
+   "seal_keys_not_backed_up"},
   {"qps", T_DOUBLE, OFF(qps), "500", "N", "API requests per second, sustained"},
   {"burst", T_LONG, OFF(burst), "1000", "N", "API requests allowed in a burst"},
   {"max-in-flight", T_LONG, OFF(max_in_flight), "64", "N", "API requests in flight at once"},

@@ -28,7 +28,8 @@ typedef struct ctl_options {
   int64_t lease_duration_ms;
   int64_t renew_deadline_ms;
   int64_t retry_period_ms;
-  int64_t key_renew_period_ms; /* issue 6 uses it; 0 turns renewal off */
+  int64_t key_renew_period_ms; /* 0 turns renewal off */
+  int64_t backup_warn_after_ms; /* a key without a backup for this long: gauge and Event */
   double qps;
   long burst;
   long max_in_flight;

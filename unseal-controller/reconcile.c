@@ -118,23 +118,32 @@ static const char *controller_owner_uid(const json_t *obj)
   return NULL;
 }
 
+static void copy_bounded(char *out, size_t out_size, const char *in)
+{
+  size_t n = in ? strlen(in) : 0;
+  if (n >= out_size)
+    n = 0; /* too long to keep: "" never matches */
+  memcpy(out, in ? in : "", n);
+  out[n] = '\0';
+}
+
 void ctl_owned_from_secret(ctl_owned *o, const json_t *secret)
 {
-  const char *uid = manifest_get_string(secret, "metadata", "uid", NULL);
   const char *rv = manifest_get_string(secret, "metadata", "resourceVersion", NULL);
   const char *owner = controller_owner_uid(secret);
   const char *managed =
       manifest_get_string(secret, "metadata", "annotations", MANIFEST_ANN_MANAGED, NULL);
-  char equal_rv[CTL_RV_MAX];
+  char equal_rv[CTL_OWNED_RV_MAX];
   uint8_t equal_digest[CTL_DIGEST_BYTES];
 
   /* keep an equivalence found for this very version */
   memcpy(equal_rv, o->equal_rv, sizeof(equal_rv));
   memcpy(equal_digest, o->equal_digest, sizeof(equal_digest));
   memset(o, 0, sizeof(*o));
-  snprintf(o->uid, sizeof(o->uid), "%s", uid ? uid : "");
-  snprintf(o->rv, sizeof(o->rv), "%s", rv ? rv : "");
-  snprintf(o->owner_uid, sizeof(o->owner_uid), "%s", owner ? owner : "");
+  copy_bounded(o->rv, sizeof(o->rv), rv);
+  copy_bounded(o->owner_uid, sizeof(o->owner_uid), owner);
+  if (owner && *o->owner_uid == '\0')
+    memcpy(o->owner_uid, "?", 2); /* an owner we could not keep: not ours until read */
   o->immutable = json_is_true(json_object_get(secret, "immutable"));
   o->managed = managed && strcmp(managed, "true") == 0;
   if (ctl_secret_digest(o->digest, secret) != 0)
@@ -234,6 +243,8 @@ static void strip_sealed(json_t *obj)
   json_object_del(md, "creationTimestamp");
   json_object_del(ann, "kubectl.kubernetes.io/last-applied-configuration");
   json_object_del(obj, "status");
+  json_object_del(obj, "apiVersion"); /* put back when read */
+  json_object_del(obj, "kind");
 }
 
 /* The SealedSecret without what changes on every status write. */
@@ -813,7 +824,7 @@ static void sync_secret(rec_op *op)
     return;
   }
   int ours = owner_matches(op, o->owner_uid, 1);
-  if (!ours && !o->managed) {
+  if (!ours && !o->managed && strcmp(o->owner_uid, "?") != 0) {
     not_managed(op);
     return;
   }
@@ -926,6 +937,12 @@ static void rec_start(ctl *c, const char *key)
   snprintf(op->key, sizeof(op->key), "%s", key);
   c->ops_in_flight++;
   op->sealed = json_loadb(s->json, s->json_len, 0, NULL);
+  if (op->sealed &&
+      (json_object_set_new(op->sealed, "apiVersion", json_string(MANIFEST_API_VERSION)) ||
+       json_object_set_new(op->sealed, "kind", json_string(MANIFEST_KIND)))) {
+    json_decref(op->sealed);
+    op->sealed = NULL;
+  }
   op->old_status = status_from_summary(s);
   memcpy(op->old_digest, s->status_digest, sizeof(op->old_digest));
   const char *ns = manifest_get_string(op->sealed, "metadata", "namespace", NULL);

@@ -223,3 +223,43 @@ def test_environment_configures_and_json_logs(env):
     assert lines and all(json.loads(line)["level"] in ("debug", "info", "warn", "error") for line in lines)
     assert any(json.loads(line)["msg"] == "secret created" for line in lines)
     assert "do-not-log-me" not in logs
+
+
+def test_slow_clients_time_out_and_connections_are_limited(env):
+    ctl = env.controller("--http-timeout", "1s", "--http-max-connections", "4")
+    slow = socket.create_connection(("127.0.0.1", ctl.port), timeout=10)
+    slow.sendall(b"POST /v1/verify HTTP/1.1\r\nHost: x\r\n")  # never finishes
+    t0 = time.monotonic()
+    try:
+        data = slow.recv(100)  # closed by the server after the idle timeout
+    except ConnectionResetError:
+        data = b""
+    assert time.monotonic() - t0 < 5 and not data.startswith(b"HTTP/1.1 200")
+    slow.close()
+    # more idle connections than allowed: a new request waits until idle ones time out
+    held = [socket.create_connection(("127.0.0.1", ctl.port), timeout=5) for _ in range(8)]
+    time.sleep(0.2)
+    t0 = time.monotonic()
+    assert ctl.http("GET", "/ping")[0] == 200
+    assert time.monotonic() - t0 >= 0.8, "the connection limit did not hold"
+    for s in held:
+        s.close()
+
+
+def test_compromised_key_still_unseals_and_is_flagged(env):
+    ctl = env.controller()
+    env.apply(env.seal(secret("c", data={"K": "v"})))
+    wait_for(lambda: (condition(env.api.get("sealedsecret", "c"), "KeyCurrent") or {}).get("status") == "True",
+             what="KeyCurrent=True")
+    keys = json.loads(env.api.kubectl("get", "secrets", "-n", "seal-system", "-l", "seal.dev/key",
+                                      "-o", "json").stdout)["items"]
+    name = keys[0]["metadata"]["name"]
+    env.api.kubectl("label", "--overwrite", "secret", name, "-n", "seal-system",
+                    "seal.dev/key=compromised")
+    got = wait_for(lambda: (lambda ss: ss if (condition(ss, "KeyCurrent") or {}).get("reason") == "CompromisedKey" else None)(
+        env.api.get("sealedsecret", "c")), what="KeyCurrent=False CompromisedKey")
+    assert name[len("seal-key-"):] in condition(got, "KeyCurrent")["message"]
+    assert condition(got, "Synced")["status"] == "True"  # no outage
+    assert ctl.http("GET", "/v1/cert.pem")[0] == 503  # a compromised key never seals
+    metrics = ctl.http("GET", "/metrics", metrics=True)[2].decode()
+    assert 'seal_keys{state="compromised"} 1' in metrics
