@@ -619,6 +619,10 @@ def crd_types(obj):
 BUILTIN_BY_KEY = {rt.key: rt for rt in BUILTIN_TYPES}
 
 
+def generate_name(prefix):
+    return prefix[:58] + "".join(random.choice(GENERATE_ALPHABET) for _ in range(5))
+
+
 class Api:
     """The resource operations, shared by the HTTP handler and the GC worker."""
 
@@ -631,8 +635,9 @@ class Api:
         st = self.store
         check_identity(rt, obj, ns)
         meta = obj["metadata"]
-        if not meta.get("name") and isinstance(meta.get("generateName"), str) and meta["generateName"]:
-            meta["name"] = meta["generateName"] + "".join(random.choice(GENERATE_ALPHABET) for _ in range(5))
+        generated = not meta.get("name") and isinstance(meta.get("generateName"), str) and meta["generateName"]
+        if generated:
+            meta["name"] = generate_name(meta["generateName"])
         validate_metadata(rt, obj)
         name = meta["name"]
         for k in ("resourceVersion", "uid", "creationTimestamp", "deletionTimestamp",
@@ -665,6 +670,11 @@ class Api:
             if rt.namespaced and not st.exists_namespace(ns):
                 raise ApiError(404, "NotFound", f'namespaces "{ns}" not found',
                                {"name": ns, "kind": "namespaces"})
+            # Kubernetes 1.32 (RetryGenerateName) tries up to 8 generated names
+            for _ in range(7 if generated else 0):
+                if st.get(rt, ns, name) is None:
+                    break
+                name = meta["name"] = generate_name(meta["generateName"])
             if st.get(rt, ns, name) is not None:
                 details = {"name": name, "kind": rt.plural}
                 if rt.group:

@@ -111,6 +111,29 @@ def test_generate_name(srv, ns):
     assert a["metadata"]["name"] != b["metadata"]["name"]
 
 
+def test_generate_name_collisions_are_retried():
+    """Kubernetes 1.32 (RetryGenerateName) tries 8 generated names before 409; in process,
+    with the random generator seeded so the first names are known and taken."""
+    import random
+    import types
+    import server
+    store = server.Store(1000)
+    api = server.Api(types.SimpleNamespace(store=store))
+    api.create(store.lookup("", "v1", "namespaces"), None, {"metadata": {"name": "default"}})
+    secrets = store.lookup("", "v1", "secrets")
+    random.seed(7)
+    taken = [server.generate_name("gen-") for _ in range(8)]
+    for name in taken[:7]:
+        api.create(secrets, "default", {"metadata": {"name": name}})
+    random.seed(7)
+    api.create(secrets, "default", {"metadata": {"generateName": "gen-"}})
+    assert store.get(secrets, "default", taken[7]) is not None
+    random.seed(7)
+    with pytest.raises(server.ApiError) as e:
+        api.create(secrets, "default", {"metadata": {"generateName": "gen-"}})
+    assert e.value.code == 409 and e.value.reason == "AlreadyExists"
+
+
 def test_stale_update_conflicts(srv, ns):
     first = srv.ok("POST", SEC.format(ns), secret("u", {"k": "1"}))
     first_rv = first["metadata"]["resourceVersion"]
