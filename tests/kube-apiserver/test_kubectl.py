@@ -169,3 +169,19 @@ spec: {encryptedData: {k: QUJD}}
     lines = kubectl("-n", "team-b", "get", "secrets").stdout.splitlines()
     assert lines[0].split() == ["NAME", "TYPE", "DATA", "AGE"]
     assert lines[1].split()[:3] == ["tab", "Opaque", "1"]
+
+
+def test_apply_the_deploy_kustomization_twice(kubectl):
+    deploy = os.path.dirname(CRD)
+    first = kubectl("apply", "-k", deploy).stdout
+    for made in ("namespace/seal-system", "customresourcedefinition.apiextensions.k8s.io/sealedsecrets.seal.dev",
+                 "serviceaccount/unseal-controller", "clusterrole.rbac.authorization.k8s.io/unseal-controller",
+                 "deployment.apps/unseal-controller", "service/unseal-controller",
+                 "networkpolicy.networking.k8s.io/unseal-controller"):
+        assert made in first
+    second = kubectl("apply", "-k", deploy).stdout.splitlines()
+    assert second and all(line.endswith(" unchanged") for line in second), second
+    deployment = json.loads(kubectl("-n", "seal-system", "get", "deployment", "unseal-controller",
+                                    "-o", "json").stdout)
+    assert deployment["metadata"]["generation"] == 1
+    assert deployment["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "kustomize"
