@@ -1009,7 +1009,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.route(method, body)
             except ApiError as e:
                 self.send_error_status(e)
-        except (ConnectionError, ssl.SSLError, TimeoutError, BrokenPipeError):
+        except (OSError, ssl.SSLError):      # the client went away (reset, broken pipe, timeout)
             self.close_connection = True
         except Exception as e:  # a bug here must not kill the connection thread silently
             sys.stderr.write(f"apiserver: internal error on {method} {self.path}: {e!r}\n")
@@ -1435,7 +1435,7 @@ class ResourceRequest:
         timeout = self.q.get("timeoutSeconds")
         if timeout is not None and not timeout.isdigit():
             raise ApiError(400, "BadRequest", f'invalid timeoutSeconds "{timeout}"')
-        timeout = int(timeout) if timeout else DEFAULT_WATCH_TIMEOUT
+        timeout = int(timeout or 0) or DEFAULT_WATCH_TIMEOUT      # 0 means the default, as in Kubernetes
         bookmarks = self.q.get("allowWatchBookmarks") in ("1", "true")
         w = Watcher(st, rt, self.ns, labels, fields)
         initial = []
