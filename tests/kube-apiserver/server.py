@@ -539,20 +539,16 @@ def normalize_secret(rt, obj, old):
             raise invalid(rt, name, [("data", "Forbidden: field is immutable when `immutable` is set")])
 
 
-def check_identity(rt, obj, ns, kind_required=False):
+def check_identity(rt, obj, ns):
     """The body's kind/apiVersion/namespace must agree with the URL (400 otherwise)."""
-    kind = obj.get("kind")
-    if kind is None:
-        obj["kind"] = rt.kind
-    elif kind != rt.kind:
-        raise ApiError(400, "BadRequest",
-                       f"the kind of the object ({kind}) does not match the kind of the URL ({rt.kind})")
-    av = obj.get("apiVersion")
-    if av is None:
-        obj["apiVersion"] = rt.api_version
-    elif av != rt.api_version:
-        raise ApiError(400, "BadRequest",
-                       f"the API version in the data ({av}) does not match the expected API version ({rt.api_version})")
+    for field, want, what in (("kind", rt.kind, "the kind of the object ({}) does not match the kind of the URL ({})"),
+                              ("apiVersion", rt.api_version,
+                               "the API version in the data ({}) does not match the expected API version ({})")):
+        got = obj.get(field)
+        if got is None:
+            obj[field] = want
+        elif got != want:
+            raise ApiError(400, "BadRequest", what.format(got, want))
     meta = obj.get("metadata")
     if meta is None:
         meta = obj["metadata"] = {}
