@@ -41,9 +41,21 @@ opts=(--buildtype="$BUILDTYPE")
 if [[ "$SANITIZE" == 1 ]]; then
   opts=(--buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false)
 fi
+# Quiet when all is well; the whole output when something fails.
+quietly() {
+  local log
+  log=$(mktemp)
+  if ! "$@" >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    echo "setup: '$*' failed" >&2
+    return 1
+  fi
+  rm -f "$log"
+}
 if [[ -f "$BUILD_DIR/build.ninja" ]]; then
-  meson setup --reconfigure "$BUILD_DIR" "${opts[@]}" >/dev/null
+  quietly meson setup --reconfigure "$BUILD_DIR" "${opts[@]}"
 else
-  meson setup "$BUILD_DIR" "${opts[@]}" >/dev/null
+  quietly meson setup "$BUILD_DIR" "${opts[@]}"
 fi
-ninja -C "$BUILD_DIR" >/dev/null
+quietly ninja -C "$BUILD_DIR"
