@@ -294,6 +294,14 @@ int ctl_keymgr_add_new_key(ctl *c)
     goto out;
   op->c = c;
   int64_t now = ctl_wall_s();
+  /* keys order by creation time (ties by key id): a renewal within the second of
+   * the newest key's creation is dated a second later, so it is the newest */
+  pthread_rwlock_rdlock(&c->keys.lock);
+  size_t n = keys_keyring_count(c->keys.ring);
+  int64_t last = n ? keys_keypair_created(keys_keyring_at(c->keys.ring, n - 1)) : 0;
+  pthread_rwlock_unlock(&c->keys.lock);
+  if (now <= last)
+    now = last + 1;
   if (keys_keypair_generate(&op->kp, now) != KEYS_OK)
     goto out;
   if (keys_armor_write_private(priv, KEYS_ARMOR_MAX, &priv_len, op->kp) != KEYS_OK ||
