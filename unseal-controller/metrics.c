@@ -234,7 +234,7 @@ int ctl_metrics_render(char **out, size_t *out_len)
     put(&b, "seal_sealedsecrets_by_key{key_id=\"%s\"} %.0f\n", m.sealed_by_key.v[i].a,
         m.sealed_by_key.v[i].value);
 
-  put_header(&b, "seal_keys_not_backed_up", "gauge", "Keys without a backup for more than 24 hours");
+  put_header(&b, "seal_keys_not_backed_up", "gauge", "Keys without a backup made after their creation for longer than --backup-warn-after");
   put(&b, "seal_keys_not_backed_up %ld\n", m.keys_not_backed_up);
 
   put_header(&b, "seal_leader", "gauge", "1 when this replica is the leader");

@@ -54,3 +54,19 @@ def test_restore_checks_the_file_before_the_cluster(tmp_path):
         assert str(bad) in r.err and "kubeconfig" not in r.err, r
     r = fails(1, "keys", "restore", "-f", str(tmp_path / "missing.pem"))
     assert "missing.pem" in r.err
+
+
+def test_man_page_documents_every_option():
+    import os
+    import re
+    man_path = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), "docs", "seal.1")
+    with open(man_path, encoding="utf-8") as f:
+        man = f.read().replace("\\-", "-")
+    for cmd in (["keys", "list"], ["keys", "rotate"], ["keys", "backup"], ["keys", "restore"],
+                ["keys", "compromise"], ["reseal"]):
+        helptext = ok(*cmd, "--help").text
+        options = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", helptext))
+        assert options, helptext
+        assert not sorted(o for o in options if o not in man), cmd
+        assert "seal " + " ".join(cmd) in man
