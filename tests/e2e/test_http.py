@@ -265,3 +265,18 @@ def test_compromised_key_still_unseals_and_is_flagged(env):
     assert status == 503 or name[len("seal-key-"):].encode() not in cert
     metrics = ctl.http("GET", "/metrics", metrics=True)[2].decode()
     assert 'seal_keys{state="compromised"} 1' in metrics
+
+
+def test_seal_verify_checks_a_file_through_the_controller(env, tmp_path):
+    ctl = env.controller()
+    good = env.seal(secret("ok", data={"K": "v"}))
+    bad = tamper(env.seal(secret("nok", data={"K": "v"})), "K")
+    (tmp_path / "good.json").write_text(json.dumps(good))
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
+    url = f"http://127.0.0.1:{ctl.port}"
+    p = subprocess.run([SEAL, "verify", "--controller-url", url, "-f", str(tmp_path / "good.json")],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    p = subprocess.run([SEAL, "verify", "--controller-url", url, "-f", str(tmp_path / "bad.json")],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1 and "Altered" in p.stderr, (p.returncode, p.stderr)
