@@ -869,6 +869,8 @@ static const char *hint_for(const char *reason)
            "SealedSecret";
   if (strcmp(reason, "Malformed") == 0)
     return "the value is not a sealed value; seal it again";
+  if (strcmp(reason, "InvalidTemplate") == 0)
+    return "fix spec.template of the SealedSecret";
   return "fix the SealedSecret";
 }
 
@@ -983,8 +985,11 @@ static void rec_start(ctl *c, const char *key)
       rec_finish(op, FIN_RETRY, "out of memory");
       return;
     }
+    /* no value failed, yet no Secret: the template is what is wrong */
     if (reason == NULL || strcmp(reason, "Invalid") == 0)
-      reason = strstr(merr.message, "template") ? "InvalidTemplate" : "Invalid";
+      reason = rep.n_failed == 0 || strstr(merr.message, "template")
+                   ? "InvalidTemplate"
+                   : "Invalid";
     set_outcome(op, "False", reason, "%s: %s", merr.message, hint_for(reason));
     ctl_metrics_unseal_error(reason);
     ctl_log(CTL_LOG_WARN, "cannot unseal", "namespace", op->ns, "name", op->name, "reason",

@@ -169,3 +169,15 @@ def test_namespace_option_limits_what_is_watched(env):
     time.sleep(1.5)
     assert env.api.get("secret", "there", "app") is None
     assert env.api.get("sealedsecret", "there", "app").get("status") is None
+
+
+def test_service_account_token_template_is_refused(env):
+    env.controller()
+    ss = env.seal(secret("sat"))
+    ss["spec"]["template"]["type"] = "kubernetes.io/service-account-token"
+    env.apply(ss)
+    got = synced(env, "sat", status="False")
+    c = condition(got, "Synced")
+    assert c["reason"] == "InvalidTemplate" and "spec.template" in c["message"], c
+    assert "service-account-token" in c["message"], c
+    assert env.api.get("secret", "sat") is None
