@@ -171,8 +171,14 @@ static enum MHD_Result do_verify(ctl_http *h, struct MHD_Connection *conn, const
 
   if (doc == NULL)
     return reply_error(conn, 422, "Invalid", err, "/v1/verify");
-  failed = json_array();
   json_t *enc = manifest_get(doc, "spec", "encryptedData", NULL);
+  if (json_object_size(enc) > MANIFEST_MAX_KEYS) {
+    snprintf(err, sizeof(err), "request body: spec.encryptedData: more than %d keys",
+             MANIFEST_MAX_KEYS);
+    json_decref(doc);
+    return reply_error(conn, 422, "Invalid", err, "/v1/verify");
+  }
+  failed = json_array();
   const char *k;
   json_t *v;
 
@@ -366,11 +372,15 @@ static enum MHD_Result api_handler(void *cls, struct MHD_Connection *conn, const
     return reply(conn, 200, "application/x-pem-file", cert, strlen(cert), url);
   }
   if (strcmp(url, "/health") == 0 || strcmp(url, "/healthz") == 0) {
+    if (!is_get)
+      return reply_text(conn, 405, "method not allowed\n", "/health");
     if (atomic_load(&c->ready))
       return reply_text(conn, 200, "ok\n", "/health");
     return reply_text(conn, 503, "not ready: keys or first list not synced yet\n", "/health");
   }
   if (strcmp(url, "/ping") == 0) {
+    if (!is_get)
+      return reply_text(conn, 405, "method not allowed\n", url);
     int64_t age = ctl_now_ms() - atomic_load(&c->last_turn_ms);
     if (age <= c->opts->ping_threshold_ms)
       return reply_text(conn, 200, "pong\n", url);

@@ -280,3 +280,22 @@ def test_seal_verify_checks_a_file_through_the_controller(env, tmp_path):
     p = subprocess.run([SEAL, "verify", "--controller-url", url, "-f", str(tmp_path / "bad.json")],
                        capture_output=True, text=True, timeout=30)
     assert p.returncode == 1 and "Altered" in p.stderr, (p.returncode, p.stderr)
+
+
+def test_hostile_bodies_are_refused_cleanly(env):
+    ctl = env.controller("--http-rate", "1000", "--http-burst", "1000")
+    laughs = b"a: &a [x,x,x,x,x,x,x,x,x]\n" + b"".join(
+        b"%c: &%c [%s]\n" % (c, c, b",".join([b"*%c" % (c - 1)] * 9)) for c in range(ord("b"), ord("i")))
+    many = {"apiVersion": "seal.dev/v1", "kind": "SealedSecret",
+            "metadata": {"name": "x", "namespace": "y"},
+            "spec": {"encryptedData": {f"k{i}": "AQ==" for i in range(2000)}}}
+    for what, body in (("deep JSON", b"[" * 100000 + b"]" * 100000),
+                       ("deep YAML", b"a:\n" + b"".join(b"  " * i + b"- \n" for i in range(1, 200))),
+                       ("alias bomb", laughs),
+                       ("too many keys", json.dumps(many).encode()),
+                       ("not UTF-8", b'{"apiVersion":"seal.dev/v1","kind":"SealedSecret","metadata":{"name":"\xff"}}')):
+        for path in ("/v1/verify", "/v1/rotate"):
+            status, _, reply = ctl.http("POST", path, body)
+            assert status == 422, (what, path, status, reply[:200])
+            assert json.loads(reply)["reason"] == "Invalid"
+    assert ctl.http("GET", "/ping")[0] == 200
