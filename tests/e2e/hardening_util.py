@@ -78,6 +78,7 @@ class SecretWatch:
         assert self.resp.status == 200
         self.events = {}
         self.error = None
+        self.closed = False
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
@@ -93,13 +94,15 @@ class SecretWatch:
                     return
                 name = ev["object"]["metadata"]["name"]
                 self.events.setdefault(name, []).append(ev["type"])
-        except (OSError, ValueError) as e:
-            self.error = e
+        except Exception as e:  # noqa: BLE001 - a closed stream ends the thread, anything else is reported
+            if not self.closed:
+                self.error = e
 
     def count(self, kind):
         return {n: evs.count(kind) for n, evs in self.events.items() if kind in evs}
 
     def close(self):
+        self.closed = True
         try:
             self.conn.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
