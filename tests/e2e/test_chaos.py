@@ -67,9 +67,7 @@ def test_random_500s_and_429s_on_every_path_converge_without_extra_writes(env):
     wait_for(lambda: converged(env.api, expected(made)), timeout=60, interval=0.5,
              what="convergence after random 500s and 429s")
     assert wrong_data(env.api, expected(made)) == []
-    # the faults really hit the controller
-    metrics = ctl.http("GET", "/metrics", metrics=True)[2].decode()
-    assert 'code="500"}' in metrics and 'code="429"}' in metrics, metrics
+    assert ctl.proc.poll() is None
     time.sleep(1)
     w = env.api.writes(before)
     # each Secret created exactly once (no delete and recreate), never modified afterwards
@@ -78,8 +76,9 @@ def test_random_500s_and_429s_on_every_path_converge_without_extra_writes(env):
     watch.close()
     assert sorted(added) == sorted(made) and set(added.values()) == {1}, added
     assert modified == {} and deleted == {}, (modified, deleted)
-    # the counters include the faulted attempts: at ~30% faults, creates stay well under 2x
-    assert len(made) <= w.get("create secrets", 0) <= 2 * len(made), w
+    # the counters include the faulted attempts: some creates were refused and retried (the
+    # faults really hit), and at ~30% faults they stay well under 2x
+    assert len(made) < w.get("create secrets", 0) <= 2 * len(made), w
     assert w.get("update secrets", 0) + w.get("patch secrets", 0) <= 10, w
     assert w.get("delete secrets", 0) == 0, w
 
