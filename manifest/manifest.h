@@ -147,6 +147,10 @@ typedef struct manifest_unseal_report {
   uint8_t ids[KEYS_MAX_RECIPIENTS][KEYS_ID_BYTES];
 } manifest_unseal_report;
 
+/* The condition reason for a keys_status of one value: "Malformed", "NoKey",
+ * "Altered", "WrongScope", else "Invalid". */
+const char *manifest_unseal_reason(int keys_status);
+
 /* SealedSecret to Secret. With out NULL it only checks that every value opens
  * (verify: no template rendering). The Secret has the SealedSecret's name and
  * namespace, the template's type (a service-account-token type is refused),

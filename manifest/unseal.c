@@ -54,7 +54,7 @@ int manifest_sealed_label(char *out, size_t out_size, const json_t *sealed, cons
   return MANIFEST_OK;
 }
 
-static const char *reason_of(int status) {
+const char *manifest_unseal_reason(int status) {
   switch (status) {
   case KEYS_ERR_MALFORMED:
     return "Malformed";
@@ -398,7 +398,7 @@ int manifest_unseal_sealed(json_t **out, const json_t *sealed, const keys_keyrin
       report->n_failed++;
       if (report->n_failed == 1) {
         report->first_status = krc;
-        report->reason = reason_of(krc);
+        report->reason = manifest_unseal_reason(krc);
         failure_text(why, sizeof why, krc, &kerr);
         manifest_fail(err, MANIFEST_ERR_KEYS, 0, "%s: key \"%s\": %s", ref, key, why);
         if (err != NULL)

@@ -112,22 +112,6 @@ static int take_token(ctl_http *h)
   return ok;
 }
 
-static const char *keys_reason(int status)
-{
-  switch (status) {
-  case KEYS_ERR_MALFORMED:
-    return "Malformed";
-  case KEYS_ERR_NO_KEY:
-    return "NoKey";
-  case KEYS_ERR_ALTERED:
-    return "Altered";
-  case KEYS_ERR_LABEL:
-    return "WrongScope";
-  default:
-    return "Invalid";
-  }
-}
-
 /* Parses the body into exactly one SealedSecret. */
 static json_t *parse_sealed(const req_ctx *rc, int *is_json, char *err, size_t err_size)
 {
@@ -204,7 +188,7 @@ static enum MHD_Result do_verify(ctl_http *h, struct MHD_Connection *conn, const
                           json_string_length(v), NULL, &kerr);
       keys_plain_free(plain, plain_len);
       if (s != KEYS_OK) {
-        reason = keys_reason(s);
+        reason = manifest_unseal_reason(s);
         msg = kerr.message;
       }
     }
@@ -283,7 +267,7 @@ static enum MHD_Result do_rotate(ctl_http *h, struct MHD_Connection *conn, const
     return reply_error(conn, 503, "NoKey", "the controller has no active key yet", "/v1/rotate");
   }
   if (rc2 != MANIFEST_OK) {
-    const char *reason = rc2 == MANIFEST_ERR_KEYS ? keys_reason(merr.keys_status) : "Invalid";
+    const char *reason = rc2 == MANIFEST_ERR_KEYS ? manifest_unseal_reason(merr.keys_status) : "Invalid";
     json_decref(doc);
     return reply_error(conn, rc2 == MANIFEST_ERR_KEYS ? 409 : 422, reason, merr.message,
                        "/v1/rotate");
