@@ -41,7 +41,7 @@ stringData:
 YAML
 "$seal" --cert "$work/offline.pem" -f "$work/kotaemon-secret.yaml" -w "$work/offline-sealed.yaml"
 sed -n '1,20p' "$work/offline-sealed.yaml"
-echo "... unsealed again with the private key:"
+echo "... unsealed again with the private key (data is base64, as in any Secret):"
 "$seal" unseal --private-key "$work/offline.key" -f "$work/offline-sealed.yaml" 2>/dev/null |
   grep -E 'name:|namespace:|OPENAI_API_KEY|DB_PASSWORD'
 
@@ -86,7 +86,8 @@ kubectl create -f "$work/kotaemon-sealed.yaml"
 for _ in $(seq 100); do
   kubectl -n kotaemon get secret kotaemon-llm >/dev/null 2>&1 && break; sleep 0.1
 done
-kubectl -n kotaemon get secret kotaemon-llm -o yaml | grep -vE '^\s+(OPENAI_API_KEY|DB_PASSWORD):'
+kubectl -n kotaemon get secret kotaemon-llm -o yaml |
+  sed -E 's/^(  (OPENAI_API_KEY|DB_PASSWORD)): .*/\1: <hidden>/'
 want=$(grep OPENAI_API_KEY "$work/kotaemon-secret.yaml" | awk '{print $2}')
 got=$(kubectl -n kotaemon get secret kotaemon-llm -o jsonpath='{.data.OPENAI_API_KEY}' | base64 -d)
 [[ "$want" == "$got" ]] && echo "OPENAI_API_KEY in the cluster matches what was sealed"
