@@ -440,3 +440,49 @@ def test_not_backed_up_gauge_and_event(env):
              what="gauge 1 for the new key")
     keys = metric(ctl, "seal_keys")
     assert keys['seal_keys{state="active"}'] == 2
+
+
+def test_reseal_through_the_service_proxy(env):
+    ctl = env.controller()
+    ns = "seal-system"
+    env.api.request("POST", f"/api/v1/namespaces/{ns}/services", {
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "unseal-controller", "namespace": ns},
+        "spec": {"ports": [{"name": "http", "port": 8080, "targetPort": ctl.port}]}})
+    env.api.request("POST", f"/api/v1/namespaces/{ns}/endpoints", {
+        "apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "unseal-controller", "namespace": ns},
+        "subsets": [{"addresses": [{"ip": "127.0.0.1"}], "ports": [{"name": "http", "port": ctl.port}]}]})
+    src = os.path.join(env.tmp, "proxied.yaml")
+    with open(src, "w") as f:
+        f.write(json.dumps(env.seal(secret("proxied"))))
+    before = key_ids(env)
+    ctl.proc.send_signal(signal.SIGUSR1)
+    newest = new_key_after(env, before)[-1]
+    wait_for(lambda: configmap_id(env) == newest, what="ConfigMap")
+    stats = env.api.stats()
+    p = seal_cli(env, "reseal", "--in-place", "-f", src)
+    assert f"re-sealed for key {newest}" in p.stderr
+    assert env.api.stats().get("create services/proxy", 0) - stats.get("create services/proxy", 0) == 1
+    doc = json.load(open(src))
+    assert sealed_ids(doc) == {newest}
+    env.apply(doc)
+    key_current(env, "proxied")
+    # a SealedSecret the controller cannot open is refused with its reason; nothing written
+    doc["metadata"]["namespace"] = "other"
+    doc["spec"]["encryptedData"]["PASSWORD"] = json.load(open(src))["spec"]["encryptedData"][
+        "PASSWORD"]
+    bad = os.path.join(env.tmp, "moved.json")
+    with open(bad, "w") as f:
+        json.dump(doc, f)
+    os.utime(bad, (1, 1))
+    # current for the newest key already: untouched even though it would not open
+    seal_cli(env, "reseal", "--in-place", "-f", bad)
+    assert os.stat(bad).st_mtime == 1
+    old = env.seal(secret("old-moved"), cert=env.cert_path)  # env.cert_path: the first key
+    old["metadata"]["namespace"] = "other"
+    with open(bad, "w") as f:
+        json.dump(old, f)
+    before_bytes = open(bad, "rb").read()
+    p = seal_cli(env, "reseal", "--in-place", "-f", bad, check=False)
+    assert p.returncode == 1, p.stderr
+    assert "other/old-moved" in p.stderr and "HTTP 409" in p.stderr, p.stderr
+    assert open(bad, "rb").read() == before_bytes
