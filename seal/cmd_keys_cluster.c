@@ -20,6 +20,16 @@ const char *seal_keys_ns(const char *opt) {
   return opt && *opt ? opt : SEAL_KEYS_DEFAULT_NS;
 }
 
+void seal_json_text_free(char *text) {
+  json_malloc_t jm;
+  json_free_t jf;
+  if (text == NULL)
+    return;
+  sodium_memzero(text, strlen(text));
+  json_get_alloc_funcs(&jm, &jf);
+  jf(text);
+}
+
 static int kube_failed(const char *what, const kube_status *ks, int rc) {
   return seal_report(SEAL_ERR_ENV, "%s: %s", what,
                      ks->message[0] ? ks->message : kube_strerror(rc));
@@ -238,12 +248,7 @@ int seal_keys_patch(kube_client *client, const char *ns, const char *name, json_
     snprintf(what, sizeof what, "key secret %s/%s: patch", ns, name);
     st = kube_failed(what, &ks, rc);
   }
-  {
-    json_malloc_t jm;
-    json_free_t jf;
-    json_get_alloc_funcs(&jm, &jf);
-    jf(text);
-  }
+  seal_json_text_free(text);
   return st;
 }
 

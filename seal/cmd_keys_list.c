@@ -103,12 +103,7 @@ static int print_json(const seal_key_list *keys, const seal_key_info *newest,
   }
   printf("%s\n", text);
 out:
-  if (text) {
-    json_malloc_t jm;
-    json_free_t jf;
-    json_get_alloc_funcs(&jm, &jf);
-    jf(text);
-  }
+  seal_json_text_free(text);
   json_decref(root);
   return st;
 }

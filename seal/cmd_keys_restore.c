@@ -170,13 +170,7 @@ int cmd_keys_restore(int argc, char **argv) {
       goto out;
     }
     rc = kube_request_sync(client, "POST", path, text, strlen(text), NULL, &code, &reply, &ks);
-    {
-      json_malloc_t jm;
-      json_free_t jf;
-      sodium_memzero(text, strlen(text));
-      json_get_alloc_funcs(&jm, &jf);
-      jf(text);
-    }
+    seal_json_text_free(text); /* it held a private key */
     json_decref(reply);
     if (rc != KUBE_OK) {
       st = seal_report(SEAL_ERR_ENV, "key secret %s/%s: create: %s (%zu of %zu keys restored)", ns,

@@ -72,6 +72,9 @@ int seal_keys_option(seal_keys_opts *o, int c, const char *arg);
 /* A client and the key Secrets of the key namespace. */
 int seal_keys_open(kube_client **client, seal_key_list *keys, const seal_keys_opts *o);
 
+/* Wipes and frees text made by json_dumps (jansson's allocator). NULL is fine. */
+void seal_json_text_free(char *text);
+
 /* --key-namespace or seal-system */
 const char *seal_keys_ns(const char *opt);
 /* Every item of a paged list at path (limit and continue added), handed to each. */
