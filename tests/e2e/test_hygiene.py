@@ -19,6 +19,8 @@ import tempfile
 
 import pytest
 
+import conftest
+
 from conftest import SEAL, condition, secret, wait_for
 from hardening_util import objects
 
@@ -135,7 +137,29 @@ def search(haystacks, needles):
     return found
 
 
-def test_no_plaintext_or_private_key_in_logs_metrics_events_or_status(env):
+class _StdoutToFile:
+    """Stands in for the subprocess module inside conftest so that the controllers it starts
+    write their standard output to a file (conftest sends it to /dev/null) that the test
+    searches too."""
+
+    def __init__(self, path):
+        self.out = open(path, "wb")
+        self.started = 0
+
+    def __getattr__(self, name):
+        return getattr(subprocess, name)
+
+    def Popen(self, *args, **kw):  # noqa: N802 - the name subprocess uses
+        if kw.get("stdout") == subprocess.DEVNULL:
+            kw["stdout"] = self.out
+            self.started += 1
+        return subprocess.Popen(*args, **kw)
+
+
+def test_no_plaintext_or_private_key_in_logs_metrics_events_or_status(env, monkeypatch):
+    stdout_path = os.path.join(env.tmp, "controllers.stdout")
+    shim = _StdoutToFile(stdout_path)
+    monkeypatch.setattr(conftest, "subprocess", shim)
     ctl = env.controller(name="text")  # debug log level, text format
     sealed_a = make_objects(env, "ta")
     assert "level=debug" in ctl.logs()  # the most verbose level was really on
@@ -159,7 +183,13 @@ def test_no_plaintext_or_private_key_in_logs_metrics_events_or_status(env):
     events = env.api.kubectl("get", "events", "-A", "-o", "json").stdout
     statuses = json.dumps([o.get("status") for ns in ("app", "other")
                            for o in objects(env.api, "sealedsecrets", "seal.dev", ns)])
-    haystacks = [("log text", ctl.logs()), ("log json", ctl2.logs()),
+    rc, _ = ctl2.stop()
+    assert rc == 0
+    shim.out.close()
+    assert shim.started == 2  # both controllers' standard output is in the haystack
+    with open(stdout_path, "rb") as f:
+        stdout = f.read()
+    haystacks = [("log text", ctl.logs()), ("log json", ctl2.logs()), ("stdout", stdout),
                  ("metrics 1", metrics_text), ("metrics 2", metrics_text2),
                  ("events", events), ("statuses", statuses)] + answers
     assert "Altered" in statuses and "ImmutableSecret" in statuses  # failures were reported
