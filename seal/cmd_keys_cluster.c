@@ -12,8 +12,8 @@
 /* What the key-lifecycle commands share: the key Secrets of a namespace,
  * merge patches on them, and paged lists. */
 
-#define LIST_PAGE "500"
-#define MAX_LIST_PAGES 10000 /* 5 million objects: a hard end to a runaway continue loop */
+#define LIST_PAGE "100" /* small pages: SealedSecrets can be large and answers stop at 4 MiB */
+#define MAX_LIST_PAGES 100000 /* 10 million objects: a hard end to a runaway continue loop */
 #define MAX_KEY_ARMOR_BYTES (64u * 1024)
 
 const char *seal_keys_ns(const char *opt) {

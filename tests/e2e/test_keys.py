@@ -486,3 +486,14 @@ def test_reseal_through_the_service_proxy(env):
     assert p.returncode == 1, p.stderr
     assert "other/old-moved" in p.stderr and "HTTP 409" in p.stderr, p.stderr
     assert open(bad, "rb").read() == before_bytes
+
+
+def test_keys_list_counts_across_pages(env):
+    env.controller()
+    n = 230  # more than two pages of 100
+    env.apply_all(env.seal_many([secret(f"p{i}", ns=("app", "other")[i % 2]) for i in range(n)]))
+    stats = env.api.stats()
+    keys = key_list(env)
+    assert [k["sealedSecrets"] for k in keys] == [n]
+    lists = env.api.stats().get("list sealedsecrets", 0) - stats.get("list sealedsecrets", 0)
+    assert lists == 3, env.api.writes(stats)
