@@ -158,6 +158,7 @@ def test_sigkill_mid_cold_start_then_restart_loses_nothing(env):
     made = make_secrets("k", 1000)
     cold_setup(env, made)
     exp = expected(made)
+    watch = SecretWatch(env.api)
     first = env.controller("--qps", "300", "--burst", "50", name="killed", ready=False)
     wait_for(lambda: len(objects(env.api, "secrets", None, "app")) >= 150, timeout=60,
              interval=0.1, what="the cold start under way")
@@ -174,6 +175,13 @@ def test_sigkill_mid_cold_start_then_restart_loses_nothing(env):
     # the second one creates only what the first did not, and rewrites nothing
     assert w.get("create secrets", 0) <= len(made) - done + 64, (w, done)
     assert w.get("update secrets", 0) <= 64, w
+    # across both runs: each Secret created once and never rewritten or deleted
+    time.sleep(0.5)
+    assert watch.error is None, watch.error
+    added, modified, deleted = watch.count("ADDED"), watch.count("MODIFIED"), watch.count("DELETED")
+    watch.close()
+    assert sorted(added) == sorted(made) and set(added.values()) == {1}
+    assert modified == {} and deleted == {}, (modified, deleted)
 
 
 def test_two_leader_electing_controllers_race_from_a_cold_start(env):
