@@ -13,6 +13,7 @@
 
 typedef enum opt_type {
   T_STR,
+  T_LISTEN,
   T_NSLIST,
   T_BOOL,
   T_DURATION,
@@ -44,8 +45,8 @@ static const opt_spec specs[] = {
   {"key-namespace", T_STR, OFF(key_namespace), NULL, "NS",
    "namespace of the key Secrets, the ConfigMap seal-public-keys and the Lease "
    "(default: the pod's namespace, else seal-system)"},
-  {"listen", T_STR, OFF(listen), ":8080", "[HOST]:PORT", "address of the HTTP API"},
-  {"metrics-listen", T_STR, OFF(metrics_listen), ":8081", "[HOST]:PORT", "address of /metrics"},
+  {"listen", T_LISTEN, OFF(listen), ":8080", "[HOST]:PORT", "address of the HTTP API"},
+  {"metrics-listen", T_LISTEN, OFF(metrics_listen), ":8081", "[HOST]:PORT", "address of /metrics"},
   {"log-format", T_LOGFMT, OFF(log_json), "text", "text|json", "log line format"},
   {"log-level", T_LOGLEVEL, OFF(log_level), "info", "LEVEL", "debug, info, warn or error"},
   {"leader-elect", T_BOOL, OFF(leader_elect), "false", NULL,
@@ -193,6 +194,28 @@ static int add_namespaces(ctl_options *o, const char *v, char *err, size_t err_s
   return 0;
 }
 
+/* "[host]:port", "host:port" or ":port" with a port of 0..65535; the host is
+ * resolved when the listener starts. */
+static int listen_ok(const char *v)
+{
+  const char *port;
+  if (v[0] == '[') {
+    const char *close = strchr(v, ']');
+    if (close == NULL || close[1] != ':')
+      return 0;
+    port = close + 2;
+  } else {
+    const char *colon = strrchr(v, ':');
+    if (colon == NULL)
+      return 0;
+    port = colon + 1;
+  }
+  size_t n = strlen(port);
+  if (n == 0 || n > 5 || strspn(port, "0123456789") != n)
+    return 0;
+  return strtol(port, NULL, 10) <= 65535;
+}
+
 static int set_value(ctl_options *o, const opt_spec *s, const char *v, const char *origin,
                      char *err, size_t err_size)
 {
@@ -200,6 +223,10 @@ static int set_value(ctl_options *o, const opt_spec *s, const char *v, const cha
   char *end = NULL;
 
   switch (s->type) {
+  case T_LISTEN:
+    if (!listen_ok(v))
+      goto bad;
+    /* fall through */
   case T_STR: {
     char **slot = (char **)(base + s->offset);
     char *copy = strdup(v);
@@ -312,7 +339,9 @@ int ctl_options_parse(ctl_options *o, int argc, char **argv, char *err, size_t e
     if (c == 'n')
       c = 1000 + 2; /* --namespace */
     if (c == '?') {
-      if (optopt)
+      if (optopt >= 1000 && optopt < 1000 + (int)N_SPECS)
+        snprintf(err, err_size, "option '--%s' takes no value", specs[optopt - 1000].name);
+      else if (optopt)
         snprintf(err, err_size, "unknown option '-%c'", optopt);
       else
         snprintf(err, err_size, "unknown option '%s'", argv[optind - 1]);
@@ -361,7 +390,7 @@ void ctl_options_free(ctl_options *o)
   if (o == NULL)
     return;
   for (size_t i = 0; i < N_SPECS; i++) {
-    if (specs[i].type == T_STR) {
+    if (specs[i].type == T_STR || specs[i].type == T_LISTEN) {
       char **slot = (char **)((char *)o + specs[i].offset);
       free(*slot);
       *slot = NULL;
