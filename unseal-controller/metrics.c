@@ -189,6 +189,34 @@ __attribute__((format(printf, 2, 3))) static void put(out_buf *b, const char *fm
   b->len += (size_t)n;
 }
 
+/* A label value with \\, \" and \n escaped, as the text format wants. */
+static void put_label_value(out_buf *b, const char *v)
+{
+  for (; *v && !b->overflow; v++) {
+    if (*v == '\\')
+      put(b, "\\\\");
+    else if (*v == '"')
+      put(b, "\\\"");
+    else if (*v == '\n')
+      put(b, "\\n");
+    else
+      put(b, "%c", *v);
+  }
+}
+
+/* name{l1="v1"[,l2="v2"]} value */
+static void put_series(out_buf *b, const char *name, const char *l1, const char *v1,
+                       const char *l2, const char *v2, double value)
+{
+  put(b, "%s{%s=\"", name, l1);
+  put_label_value(b, v1);
+  if (l2) {
+    put(b, "\",%s=\"", l2);
+    put_label_value(b, v2);
+  }
+  put(b, "\"} %.0f\n", value);
+}
+
 static void put_header(out_buf *b, const char *name, const char *type, const char *help)
 {
   put(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -209,8 +237,8 @@ int ctl_metrics_render(char **out, size_t *out_len)
 
   put_header(&b, "seal_unseal_errors_total", "counter", "SealedSecrets that did not unseal, by reason");
   for (size_t i = 0; i < m.unseal_errors.n; i++)
-    put(&b, "seal_unseal_errors_total{reason=\"%s\"} %.0f\n", m.unseal_errors.v[i].a,
-        m.unseal_errors.v[i].value);
+    put_series(&b, "seal_unseal_errors_total", "reason", m.unseal_errors.v[i].a, NULL, NULL,
+               m.unseal_errors.v[i].value);
 
   put_header(&b, "seal_reconcile_duration_seconds", "histogram", "Time to reconcile one SealedSecret");
   for (size_t i = 0; i < N_BUCKETS; i++)
@@ -231,8 +259,8 @@ int ctl_metrics_render(char **out, size_t *out_len)
 
   put_header(&b, "seal_sealedsecrets_by_key", "gauge", "SealedSecrets with a value sealed for each key");
   for (size_t i = 0; i < m.sealed_by_key.n; i++)
-    put(&b, "seal_sealedsecrets_by_key{key_id=\"%s\"} %.0f\n", m.sealed_by_key.v[i].a,
-        m.sealed_by_key.v[i].value);
+    put_series(&b, "seal_sealedsecrets_by_key", "key_id", m.sealed_by_key.v[i].a, NULL, NULL,
+               m.sealed_by_key.v[i].value);
 
   put_header(&b, "seal_keys_not_backed_up", "gauge", "Keys without a backup made after their creation for longer than --backup-warn-after");
   put(&b, "seal_keys_not_backed_up %ld\n", m.keys_not_backed_up);
@@ -242,18 +270,18 @@ int ctl_metrics_render(char **out, size_t *out_len)
 
   put_header(&b, "seal_watch_restarts_total", "counter", "Watch streams started again, by resource");
   for (size_t i = 0; i < m.watch_restarts.n; i++)
-    put(&b, "seal_watch_restarts_total{resource=\"%s\"} %.0f\n", m.watch_restarts.v[i].a,
-        m.watch_restarts.v[i].value);
+    put_series(&b, "seal_watch_restarts_total", "resource", m.watch_restarts.v[i].a, NULL, NULL,
+               m.watch_restarts.v[i].value);
 
   put_header(&b, "seal_api_requests_total", "counter", "Kubernetes API requests by verb and code");
   for (size_t i = 0; i < m.api_requests.n; i++)
-    put(&b, "seal_api_requests_total{verb=\"%s\",code=\"%s\"} %.0f\n", m.api_requests.v[i].a,
-        m.api_requests.v[i].b, m.api_requests.v[i].value);
+    put_series(&b, "seal_api_requests_total", "verb", m.api_requests.v[i].a, "code",
+               m.api_requests.v[i].b, m.api_requests.v[i].value);
 
   put_header(&b, "seal_http_requests_total", "counter", "HTTP requests served by path and code");
   for (size_t i = 0; i < m.http_requests.n; i++)
-    put(&b, "seal_http_requests_total{path=\"%s\",code=\"%s\"} %.0f\n", m.http_requests.v[i].a,
-        m.http_requests.v[i].b, m.http_requests.v[i].value);
+    put_series(&b, "seal_http_requests_total", "path", m.http_requests.v[i].a, "code",
+               m.http_requests.v[i].b, m.http_requests.v[i].value);
   pthread_mutex_unlock(&m.lock);
 
   if (b.overflow) {
