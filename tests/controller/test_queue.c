@@ -16,7 +16,7 @@
 #include "banned.h"
 
 #define BASE 100
-#define MAXD 1600
+#define MAXD 1500 /* not BASE times a power of two: the cap shows */
 
 static ctl_queue *new_queue(long max_retries)
 {
@@ -100,8 +100,18 @@ static void test_delayed_add(void **state)
   assert_int_equal(ctl_queue_add_after(q, "ns/a", 100, 1000), 0);
   assert_int_equal(ctl_queue_next_due(q, 1000), 100);
   assert_null(ctl_queue_get(q, 1099));
+  assert_int_equal(ctl_queue_next_due(q, 5000), 0); /* overdue: 0, not negative */
   assert_string_equal(ctl_queue_get(q, 1100), "ns/a");
-  ctl_queue_done(q, "ns/a", 1100);
+  /* added twice with delays while processing: the earlier due time counts */
+  assert_int_equal(ctl_queue_add_after(q, "ns/a", 500, 1100), 0);
+  assert_int_equal(ctl_queue_add_after(q, "ns/a", 100, 1100), 0);
+  assert_int_equal(ctl_queue_add_after(q, "ns/a", 900, 1100), 0);
+  assert_null(ctl_queue_get(q, 1100));
+  ctl_queue_done(q, "ns/a", 1150);
+  assert_int_equal(ctl_queue_next_due(q, 1150), 50);
+  assert_null(ctl_queue_get(q, 1199));
+  assert_string_equal(ctl_queue_get(q, 1200), "ns/a");
+  ctl_queue_done(q, "ns/a", 1200);
 
   /* an immediate add makes a delayed key ready now */
   assert_int_equal(ctl_queue_add_after(q, "ns/b", 10000, 0), 0);
@@ -381,8 +391,29 @@ static void test_many_delayed_keys_in_due_order(void **state)
     snprintf(key, sizeof(key), "ns/k%d", due);
     assert_int_equal(ctl_queue_add_after(q, key, due * 10 - 5, 0), 0);
   }
+  /* every 7th key (in an order unrelated to the heap's) is wanted now: it
+   * leaves the middle of the delayed heap */
+  for (int i = 0; i < MANY; i++) {
+    int due = (int)(((long)i * 3331) % MANY) + 1;
+    if (due % 7 != 0)
+      continue;
+    snprintf(key, sizeof(key), "ns/k%d", due);
+    assert_int_equal(ctl_queue_add(q, key, 0), 0);
+  }
   assert_int_equal(ctl_queue_len(q), MANY);
+  for (int i = 0; i < MANY; i++) {
+    int due = (int)(((long)i * 3331) % MANY) + 1;
+    if (due % 7 != 0)
+      continue;
+    snprintf(key, sizeof(key), "ns/k%d", due);
+    const char *k = ctl_queue_get(q, 0);
+    assert_non_null(k);
+    assert_string_equal(k, key);
+    ctl_queue_done(q, key, 0);
+  }
   for (int due = 1; due <= MANY; due++) {
+    if (due % 7 == 0)
+      continue;
     int64_t at = (int64_t)due * 10 - (due % 10 == 0 ? 5 : 0);
     snprintf(key, sizeof(key), "ns/k%d", due);
     assert_int_equal(ctl_queue_next_due(q, 0), at);
