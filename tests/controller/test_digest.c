@@ -253,6 +253,8 @@ static void test_owned_owner_rules(void **state)
       "[{\"apiVersion\":\"seal.dev/v1\",\"kind\":\"SealedSecret\",\"uid\":\"u\",\"controller\":false}]",
       "[{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"uid\":\"u\",\"controller\":true}]",
       "[{\"apiVersion\":\"bitnami.com/v1alpha1\",\"kind\":\"SealedSecret\",\"uid\":\"u\",\"controller\":true}]",
+      "[{\"apiVersion\":\"sealer.io/v1\",\"kind\":\"SealedSecret\",\"uid\":\"u\",\"controller\":true}]",
+      "[{\"kind\":\"SealedSecret\",\"uid\":\"u\",\"controller\":true}]",
       "[]",
       "{}",
   };

@@ -72,6 +72,8 @@ static const char *const hostile[] = {
     "trailing\n",
     "\n\n\n",
     "unicode \xc3\xa9\xe2\x82\xac",
+    "C:\\new folder\\x41",
+    "ends in a backslash \\",
 };
 #define N_HOSTILE (sizeof(hostile) / sizeof(hostile[0]))
 

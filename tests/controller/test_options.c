@@ -399,6 +399,7 @@ static void test_bad_values_refused(void **state)
   expect_refused("--max-in-flight", "--max-in-flight=0", NULL);
   expect_refused("--http-max-connections", "--http-max-connections=0", NULL);
   expect_refused("--lease-duration", "--lease-duration=5s", "--renew-deadline=10s", NULL);
+  expect_refused("--lease-duration", "--lease-duration=10s", "--renew-deadline=10s", NULL);
   expect_refused("--renew-deadline", "--renew-deadline=2s", "--retry-period=2s", NULL);
   expect_refused("--retry-period", "--retry-period=0", NULL);
 }
