@@ -79,8 +79,12 @@ static void format_real(char *out, size_t out_size, double d) {
       break;
   }
   e = strchr(tmp, 'e');
-  if (strchr(tmp, '.') != NULL || e == NULL) {
+  if (strchr(tmp, '.') != NULL) {
     snprintf(out, out_size, "%s", tmp);
+    return;
+  }
+  if (e == NULL) { /* %g wrote 17 digits and no exponent: 12345678901234646 */
+    snprintf(out, out_size, "%s.0", tmp);
     return;
   }
   snprintf(out, out_size, "%.*s.0%s", (int)(e - tmp), tmp, e);
