@@ -26,6 +26,19 @@ static ctl_queue *new_queue(long max_retries)
   return q;
 }
 
+/* Hands key out and fails it n times, each time when it is due; now moves on. */
+static void fail_times(ctl_queue *q, const char *key, long n, int64_t *now)
+{
+  for (long i = 0; i < n; i++) {
+    const char *k = ctl_queue_get(q, *now);
+    assert_non_null(k);
+    assert_string_equal(k, key);
+    long before = ctl_queue_retries(q, key);
+    assert_int_equal(ctl_queue_retry(q, key, *now), before + 1);
+    *now += ctl_queue_next_due(q, *now);
+  }
+}
+
 static void test_key_held_once(void **state)
 {
   (void)state;
@@ -182,12 +195,9 @@ static void test_backoff_is_per_key(void **state)
   ctl_queue *q = new_queue(20);
   int64_t now = 0;
   assert_int_equal(ctl_queue_add(q, "ns/bad", now), 0);
-  for (int i = 0; i < 4; i++) {
-    assert_string_equal(ctl_queue_get(q, now), "ns/bad");
-    assert_int_equal(ctl_queue_retry(q, "ns/bad", now), i + 1);
-    now += ctl_queue_next_due(q, now);
-  }
-  /* the failing key is now 800 ms (at least 600) out after its next failure;
+  fail_times(q, "ns/bad", 4, &now);
+  assert_int_equal(ctl_queue_retries(q, "ns/bad"), 4);
+  /* the failing key is 1500 ms (at least 1125) out after its next failure;
    * a fresh key failing once waits only the base delay */
   assert_string_equal(ctl_queue_get(q, now), "ns/bad");
   assert_int_equal(ctl_queue_retry(q, "ns/bad", now), 5);
@@ -210,11 +220,8 @@ static void test_max_retries_gives_up(void **state)
   ctl_queue *q = new_queue(3);
   int64_t now = 0;
   assert_int_equal(ctl_queue_add(q, "ns/a", now), 0);
-  for (long n = 1; n <= 3; n++) {
-    assert_string_equal(ctl_queue_get(q, now), "ns/a");
-    assert_int_equal(ctl_queue_retry(q, "ns/a", now), n);
-    now += ctl_queue_next_due(q, now);
-  }
+  fail_times(q, "ns/a", 3, &now);
+  assert_int_equal(ctl_queue_retries(q, "ns/a"), 3);
   assert_string_equal(ctl_queue_get(q, now), "ns/a");
   assert_int_equal(ctl_queue_retry(q, "ns/a", now), -1);
   /* given up: not queued, not processing, no failures remembered */
@@ -249,11 +256,7 @@ static void test_change_during_failing_reconcile_is_not_delayed(void **state)
   ctl_queue *q = new_queue(10);
   int64_t now = 0;
   assert_int_equal(ctl_queue_add(q, "ns/a", now), 0);
-  for (int i = 0; i < 3; i++) {
-    assert_string_equal(ctl_queue_get(q, now), "ns/a");
-    assert_int_equal(ctl_queue_retry(q, "ns/a", now), i + 1);
-    now += ctl_queue_next_due(q, now);
-  }
+  fail_times(q, "ns/a", 3, &now);
   assert_string_equal(ctl_queue_get(q, now), "ns/a");
   assert_int_equal(ctl_queue_add(q, "ns/a", now), 0); /* the object changed meanwhile */
   assert_int_equal(ctl_queue_retry(q, "ns/a", now), 4);
@@ -270,11 +273,7 @@ static void test_forget_on_success(void **state)
   ctl_queue *q = new_queue(10);
   int64_t now = 0;
   assert_int_equal(ctl_queue_add(q, "ns/a", now), 0);
-  for (int i = 0; i < 4; i++) {
-    assert_string_equal(ctl_queue_get(q, now), "ns/a");
-    assert_int_equal(ctl_queue_retry(q, "ns/a", now), i + 1);
-    now += ctl_queue_next_due(q, now);
-  }
+  fail_times(q, "ns/a", 4, &now);
   assert_string_equal(ctl_queue_get(q, now), "ns/a");
   ctl_queue_done(q, "ns/a", now);
   /* done alone keeps the count (the loop forgets on success) */
