@@ -488,13 +488,18 @@ static void test_help_and_version_return(void **state)
 
 static char *usage_text(void)
 {
-  char *buf = NULL;
-  size_t len = 0;
+  /* static: gcc -O3 otherwise takes the returned text for a pointer to this
+   * frame, since open_memstream keeps the address of buf */
+  static char *buf;
+  static size_t len;
+  char *text;
   FILE *f = open_memstream(&buf, &len);
   assert_non_null(f);
   ctl_options_usage(f);
   assert_int_equal(fclose(f), 0);
-  return buf;
+  text = buf;
+  buf = NULL;
+  return text;
 }
 
 /* The line of the usage text that starts with "  --flag" (then a space). */
