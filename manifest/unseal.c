@@ -479,11 +479,13 @@ int manifest_reseal_sealed(json_t *sealed, const keys_keyring *ring, const keys_
     for (i = 0; i < n_ids; i++)
       if (keys_keyring_find(ring, ids[i]) != NULL)
         break;
-    if (i < n_ids && memcmp(ids[i], new_pk->id, KEYS_ID_BYTES) == 0)
-      continue; /* already sealed for the newest key: left byte for byte */
+    /* the label first: a scope or name that is not valid is refused even
+     * when nothing would be re-sealed, as verify refuses it */
     rc = manifest_sealed_label(label, sizeof label, sealed, key, err);
     if (rc != MANIFEST_OK)
       goto out;
+    if (i < n_ids && memcmp(ids[i], new_pk->id, KEYS_ID_BYTES) == 0)
+      continue; /* already sealed for the newest key: left byte for byte */
     krc = keys_reseal(&resealed, ring, new_pk, label, json_string_value(v), json_string_length(v),
                       &kerr);
     if (krc != KEYS_OK)

@@ -716,6 +716,21 @@ static void test_reseal(void **state) {
   assert_int_equal(manifest_reseal_sealed(sealed, ring_old_new, &f->pubs[2], &changed, &err),
                    MANIFEST_OK);
   assert_int_equal(changed, 0);
+  /* already current, but a scope that is not valid: refused as verify refuses it */
+  {
+    json_t *bad = json_deep_copy(sealed);
+    json_t *md = manifest_get(bad, "metadata", NULL);
+    json_t *ann = json_object_get(md, "annotations");
+    if (ann == NULL) {
+      ann = json_object();
+      json_object_set_new(md, "annotations", ann);
+    }
+    json_object_set_new(ann, MANIFEST_ANN_SCOPE, json_string("everywhere"));
+    assert_int_equal(manifest_reseal_sealed(bad, ring_old_new, &f->pubs[2], &changed, &err),
+                     MANIFEST_ERR_INVALID);
+    assert_non_null(strstr(err.message, "everywhere"));
+    json_decref(bad);
+  }
   /* a value that does not open fails the whole re-seal and changes nothing */
   json_object_set_new(manifest_get(sealed, "spec", "encryptedData", NULL), "AAA",
                       json_string("AAAA"));
