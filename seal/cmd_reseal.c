@@ -133,17 +133,6 @@ out:
   return st;
 }
 
-static int detect_json(const char *text, size_t len) {
-  size_t i = 0;
-  if (len >= 3 && (unsigned char)text[0] == 0xef && (unsigned char)text[1] == 0xbb &&
-      (unsigned char)text[2] == 0xbf)
-    i = 3;
-  for (; i < len; i++)
-    if (text[i] != ' ' && text[i] != '\t' && text[i] != '\r' && text[i] != '\n')
-      return text[i] == '{' || text[i] == '[';
-  return 0;
-}
-
 /* One input: re-seals what is not current; writes out_path (NULL: stdout)
  * unless in_place and nothing changed. */
 static int reseal_input(const reseal_ctx *rx, const char *in_path, const char *out_path,
@@ -207,8 +196,7 @@ static int reseal_input(const reseal_ctx *rx, const char *in_path, const char *o
     goto out;
   }
   rc = manifest_write(&out, &out_len, docs.docs, docs.n,
-                      format ? *format : (detect_json(text, len) ? MANIFEST_JSON : MANIFEST_YAML),
-                      &merr);
+                      format ? *format : seal_format_of(text, len), &merr);
   if (rc != MANIFEST_OK) {
     st = seal_report_manifest(source, 0, NULL, &merr, rc);
     goto out;

@@ -249,8 +249,7 @@ out:
   return st;
 }
 
-/* JSON when the first non-blank character is { or [, as manifest_parse decides. */
-static manifest_format format_of(const char *text, size_t len) {
+manifest_format seal_format_of(const char *text, size_t len) {
   size_t i = 0;
   if (len >= 3 && (unsigned char)text[0] == 0xef && (unsigned char)text[1] == 0xbb &&
       (unsigned char)text[2] == 0xbf)
@@ -274,7 +273,7 @@ int seal_docs_read(manifest_docs *docs, manifest_format *format, const char *pat
   if ((st = seal_input_read(&text, &len, path, SEAL_MAX_INPUT_BYTES)) != SEAL_OK)
     return st;
   if (format)
-    *format = format_of(text, len);
+    *format = seal_format_of(text, len);
   rc = manifest_parse(docs, text, len, source, MANIFEST_PARSE_EXPAND_LISTS, &merr);
   seal_text_free(text, len);
   if (rc != MANIFEST_OK)

@@ -71,6 +71,10 @@ int seal_docs_read(manifest_docs *docs, manifest_format *format, const char *pat
 /* A usage error when arguments are left after the options (argv[optind]). */
 int seal_no_arguments(const char *cmd, int argc, char **argv);
 
+/* JSON when the first non-blank character (after a UTF-8 byte order mark) is
+ * { or [, as manifest_parse decides; else YAML. */
+manifest_format seal_format_of(const char *text, size_t len);
+
 /* "yaml" or "json" */
 int seal_format_parse(manifest_format *out, const char *cmd, const char *text);
 
