@@ -129,15 +129,7 @@ int seal_cluster_cert(char **out, size_t *out_len, const seal_cluster_opts *opts
   if (opts->controller_url) {
     if ((st = controller_url(url, sizeof url, opts->controller_url, "/v1/cert.pem")) != SEAL_OK)
       return st;
-    st = seal_http_fetch(out, out_len, SEAL_MAX_CERT_BYTES, &code, url, NULL, 0, NULL);
-    if (st != SEAL_OK)
-      return st;
-    if (code != 200) {
-      seal_text_free(*out, *out_len);
-      *out = NULL;
-      return seal_report(SEAL_ERR_ENV, "%s: HTTP status %ld", url, code);
-    }
-    return SEAL_OK;
+    return seal_cert_fetch(out, out_len, url, SEAL_ERR_ENV);
   }
   {
     kube_client *client = NULL;

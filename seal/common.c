@@ -478,21 +478,23 @@ static int is_url(const char *s, const char *scheme) {
   return strncasecmp(s, scheme, n) == 0;
 }
 
+int seal_cert_fetch(char **out, size_t *out_len, const char *url, int status_error) {
+  long code = 0;
+  int st = seal_http_fetch(out, out_len, SEAL_MAX_CERT_BYTES, &code, url, NULL, 0, NULL);
+  if (st != SEAL_OK)
+    return st;
+  if (code != 200) {
+    seal_text_free(*out, *out_len);
+    *out = NULL;
+    return seal_report(status_error, "%s: HTTP status %ld", url, code);
+  }
+  return SEAL_OK;
+}
+
 /* The text of one --cert source. */
 static int cert_source_read(char **out, size_t *out_len, const char *src) {
-  long code = 0;
-  int st;
-  if (is_url(src, "http://") || is_url(src, "https://")) {
-    st = seal_http_fetch(out, out_len, SEAL_MAX_CERT_BYTES, &code, src, NULL, 0, NULL);
-    if (st != SEAL_OK)
-      return st;
-    if (code != 200) {
-      seal_text_free(*out, *out_len);
-      *out = NULL;
-      return seal_report(SEAL_ERR_INPUT, "%s: HTTP status %ld", src, code);
-    }
-    return SEAL_OK;
-  }
+  if (is_url(src, "http://") || is_url(src, "https://"))
+    return seal_cert_fetch(out, out_len, src, SEAL_ERR_INPUT);
   if (is_url(src, "file://")) {
     const char *path = src + 7;
     if (strncmp(path, "localhost/", 10) == 0)

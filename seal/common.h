@@ -160,6 +160,10 @@ int seal_certs_load(keys_public *out, size_t *n_out, const seal_cert_opts *opts)
 int seal_http_fetch(char **out, size_t *out_len, size_t max, long *http_code, const char *url,
                     const char *body, size_t body_len, const char *content_type);
 
+/* GETs public key text from url (at most SEAL_MAX_CERT_BYTES); an HTTP status
+ * other than 200 is reported and returned as status_error. */
+int seal_cert_fetch(char **out, size_t *out_len, const char *url, int status_error);
+
 /* The cluster's public key text: the ConfigMap seal-system/seal-public-keys,
  * then the controller's /v1/cert.pem through the service proxy; or the
  * controller URL when one is given. */
