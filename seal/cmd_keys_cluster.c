@@ -230,7 +230,8 @@ const seal_key_info *seal_keys_find(const seal_key_list *l, const uint8_t id[KEY
   return NULL;
 }
 
-int seal_keys_patch(kube_client *client, const char *ns, const char *name, json_t *patch) {
+/* A JSON merge patch on the Secret ns/name. */
+static int keys_patch(kube_client *client, const char *ns, const char *name, json_t *patch) {
   char path[KUBE_MAX_PATH], *text = NULL;
   kube_status ks = {0};
   long code = 0;
@@ -252,15 +253,26 @@ int seal_keys_patch(kube_client *client, const char *ns, const char *name, json_
   return st;
 }
 
-int seal_keys_annotate(kube_client *client, const char *ns, const char *name, const char *ann,
-                       const char *value) {
-  json_t *patch = json_pack("{s:{s:{s:s}}}", "metadata", "annotations", ann, value);
+/* Sets metadata.<field>.<key> to value on the Secret ns/name. */
+static int keys_set_metadata(kube_client *client, const char *ns, const char *name,
+                             const char *field, const char *key, const char *value) {
+  json_t *patch = json_pack("{s:{s:{s:s}}}", "metadata", field, key, value);
   int st;
   if (patch == NULL)
     return seal_report(SEAL_ERR_ENV, "out of memory");
-  st = seal_keys_patch(client, ns, name, patch);
+  st = keys_patch(client, ns, name, patch);
   json_decref(patch);
   return st;
+}
+
+int seal_keys_annotate(kube_client *client, const char *ns, const char *name, const char *ann,
+                       const char *value) {
+  return keys_set_metadata(client, ns, name, "annotations", ann, value);
+}
+
+int seal_keys_label(kube_client *client, const char *ns, const char *name, const char *label,
+                    const char *value) {
+  return keys_set_metadata(client, ns, name, "labels", label, value);
 }
 
 void seal_keys_time(char out[40], int64_t t) {

@@ -29,7 +29,6 @@ int cmd_keys_compromise(int argc, char **argv) {
   const char *ns;
   const seal_key_info *k;
   uint8_t id[KEYS_ID_BYTES];
-  json_t *patch = NULL;
   int c, st = SEAL_OK;
 
   while ((c = seal_getopt("keys compromise", argc, argv, "h", longopts)) != -1) {
@@ -66,12 +65,7 @@ int cmd_keys_compromise(int argc, char **argv) {
     printf("key %s (key secret %s/%s) is already labelled compromised\n", k->id, ns, k->name);
     goto out;
   }
-  patch = json_pack("{s:{s:{s:s}}}", "metadata", "labels", SEAL_KEY_LABEL, "compromised");
-  if (patch == NULL) {
-    st = seal_report(SEAL_ERR_ENV, "out of memory");
-    goto out;
-  }
-  if ((st = seal_keys_patch(client, ns, k->name, patch)) != SEAL_OK)
+  if ((st = seal_keys_label(client, ns, k->name, SEAL_KEY_LABEL, "compromised")) != SEAL_OK)
     goto out;
   printf("key %s (key secret %s/%s) labelled compromised: it no longer seals; re-seal its "
          "SealedSecrets and change their values\n",
@@ -81,7 +75,6 @@ int cmd_keys_compromise(int argc, char **argv) {
                     "with the next newest active key; run 'seal keys rotate' for a fresh one\n",
             k->id);
 out:
-  json_decref(patch);
   seal_keys_free(&keys);
   kube_client_free(client);
   return st;

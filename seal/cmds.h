@@ -86,10 +86,11 @@ void seal_keys_free(seal_key_list *l);
 /* The newest active key, NULL when none. */
 const seal_key_info *seal_keys_newest(const seal_key_list *l);
 const seal_key_info *seal_keys_find(const seal_key_list *l, const uint8_t id[KEYS_ID_BYTES]);
-/* A JSON merge patch on the Secret ns/name. */
-int seal_keys_patch(kube_client *client, const char *ns, const char *name, json_t *patch);
+/* Merge patches setting one annotation or label on the Secret ns/name. */
 int seal_keys_annotate(kube_client *client, const char *ns, const char *name, const char *ann,
                        const char *value);
+int seal_keys_label(kube_client *client, const char *ns, const char *name, const char *label,
+                    const char *value);
 /* RFC 3339, or "-" for 0 */
 void seal_keys_time(char out[40], int64_t t);
 /* Adds every private key of an armored file to ring (at least one). */
