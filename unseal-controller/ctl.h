@@ -100,6 +100,10 @@ typedef struct ctl_sealed {
   int64_t key_current_ltt;
   int64_t observed_generation;
   int secret_deleted; /* its Secret was deleted: check the owner still exists first */
+  /* digest of the Secret reconcile last wanted: a watch event showing exactly
+   * that Secret (our own write coming back) needs no reconcile */
+  uint8_t secret_digest[CTL_DIGEST_BYTES];
+  int has_secret_digest;
 } ctl_sealed;
 
 /* What is kept of each owned Secret: no data, only a digest of what we manage. */

@@ -311,8 +311,11 @@ static int cache_sealed(ctl *c, const char *key, json_t *obj, int modified)
     ctl_json_text_free(f_new);
     json_decref(o);
   }
-  if (old)
+  if (old) {
     s->secret_deleted = old->secret_deleted;
+    memcpy(s->secret_digest, old->secret_digest, sizeof(s->secret_digest));
+    s->has_secret_digest = old->has_secret_digest;
+  }
   if (ctl_map_put(c->sealed, key, s) != 0)
     goto nomem;
   s = NULL;
@@ -352,6 +355,11 @@ void ctl_reconcile_on_secret(ctl *c, kube_event_type type, json_t *obj)
       }
     }
     ctl_owned_from_secret(o, obj);
+    /* our own create or update, seen before its answer: nothing to do */
+    ctl_sealed *s = ctl_map_get(c->sealed, key);
+    if (s && s->has_secret_digest &&
+        sodium_memcmp(s->secret_digest, o->digest, CTL_DIGEST_BYTES) == 0)
+      return;
   }
   if (c->was_ready && ctl_map_get(c->sealed, key))
     (void)ctl_queue_add(c->queue, key, ctl_now_ms());
@@ -1003,6 +1011,11 @@ static void rec_start(ctl *c, const char *key)
   if (ctl_secret_digest(op->digest, op->desired) != 0) {
     rec_finish(op, FIN_RETRY, "out of memory");
     return;
+  }
+  ctl_sealed *cached = ctl_map_get(op->c->sealed, op->key);
+  if (cached) {
+    memcpy(cached->secret_digest, op->digest, sizeof(cached->secret_digest));
+    cached->has_secret_digest = 1;
   }
   sync_secret(op);
 }
