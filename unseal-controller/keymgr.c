@@ -643,7 +643,11 @@ static void lifecycle_tick(ctl *c)
   int64_t now = ctl_now_ms();
   char detail[KEYS_NAME_MAX + 1];
 
-  if (km->generation != km->seen_generation && c->was_ready) {
+  /* before the caches are synced the keys are loading: becoming ready
+   * queues every SealedSecret once, with the keys as they are then */
+  if (!c->was_ready)
+    km->seen_generation = km->generation;
+  if (km->generation != km->seen_generation) {
     km->seen_generation = km->generation;
     ctl_reconcile_enqueue_all(c);
     if (km->next_usage_ms > now + USAGE_MIN_MS)
