@@ -361,7 +361,7 @@ def bench_cli(ctx):
             "public key from a file (no network). Wall is process start to exit as seen by the "
             "runner; CPU is the child's user+system time (getrusage), which other load on the "
             "machine does not inflate. Each value costs one keys_seal: two X25519 operations "
-            "(a fresh ephemeral key per stanza, SPEC.md) and a sodium_malloc'ed scratch, so "
+            "(a fresh ephemeral key per stanza, docs/spec.md) and a sodium_malloc'ed scratch, so "
             "1,000 keys cost at least 1,000 times the in-process `seal 32 B` figure above.\n\n"
             + md + "\n")
 

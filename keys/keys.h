@@ -2,7 +2,7 @@
 #define SEAL_KEYS_H
 
 /*
- * keys: key material and the sealed value format v1 (../shared/SPEC.md).
+ * keys: key material and the sealed value format v1 (docs/spec.md).
  *
  * The library never prints and never exits. Functions that can fail return
  * KEYS_OK (0) or a negative keys_status, and fill a keys_error (which may be
@@ -96,7 +96,7 @@ int keys_name_valid(const char *name);
 /* A Secret data key: [-._a-zA-Z0-9]+, at most 253 characters, not "." or "..". */
 int keys_data_key_valid(const char *key);
 
-/* The scope label of SPEC.md into out (KEYS_LABEL_MAX bytes is always enough).
+/* The scope label of docs/spec.md into out (KEYS_LABEL_MAX bytes is always enough).
  * Namespace and name are checked only where the scope uses them. */
 int keys_label(char *out, size_t out_size, keys_scope scope, const char *ns,
                const char *name, const char *data_key, keys_error *err) KEYS_MUST_CHECK;
@@ -192,7 +192,7 @@ int keys_unseal(uint8_t **out, size_t *out_len, const keys_keyring *ring, const 
 /* Wipes and frees plaintext returned by keys_unseal. NULL is fine. */
 void keys_plain_free(uint8_t *p, size_t len);
 
-/* Re-seals for new_pk (SPEC.md, re-sealing): opens with ring, drops the
+/* Re-seals for new_pk (docs/spec.md, re-sealing): opens with ring, drops the
  * stanzas of ring's keys, appends one for new_pk, keeps every other stanza
  * byte for byte and the commitment, fresh nonce. */
 int keys_reseal(char **out, const keys_keyring *ring, const keys_public *new_pk,
@@ -200,13 +200,13 @@ int keys_reseal(char **out, const keys_keyring *ring, const keys_public *new_pk,
                 keys_error *err) KEYS_MUST_CHECK;
 
 /* The key ids a value was sealed for, in blob order, without opening it
- * (only the malformed checks of SPEC.md step 1). */
+ * (only the malformed checks of docs/spec.md step 1). */
 int keys_sealed_ids(uint8_t ids[KEYS_MAX_RECIPIENTS][KEYS_ID_BYTES], size_t *n,
                     const char *sealed, size_t sealed_len, keys_error *err) KEYS_MUST_CHECK;
 
 /* ---- small helpers the other parts share -------------------------------- */
 
-/* Canonical standard base64 (SPEC.md). encode: *out malloc'ed, NUL-terminated.
+/* Canonical standard base64 (docs/spec.md). encode: *out malloc'ed, NUL-terminated.
  * decode: *out malloc'ed (at least one byte allocated), refuses anything not
  * canonical. */
 int keys_base64_encode(char **out, size_t *out_len, const uint8_t *in, size_t in_len) KEYS_MUST_CHECK;

@@ -1,4 +1,4 @@
-/* Sealed values v1 (SPEC.md): seal, unseal, re-seal, and the key ids of a value. */
+/* Sealed values v1 (docs/spec.md): seal, unseal, re-seal, and the key ids of a value. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,7 +159,7 @@ static int check_label(const char *label, size_t *label_len, keys_error *err)
 /* The base64 text of the largest value with the most recipients. */
 #define SEALED_TEXT_MAX ((KEYS_OVERHEAD_BYTES(KEYS_MAX_RECIPIENTS) + KEYS_MAX_VALUE_BYTES + 2) / 3 * 4)
 
-/* SPEC.md, unsealing step 1: everything refused before any key is used. */
+/* docs/spec.md, unsealing step 1: everything refused before any key is used. */
 static int parse_value(struct parsed *p, const char *sealed, size_t sealed_len, keys_error *err)
 {
   int rc;

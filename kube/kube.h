@@ -2,7 +2,7 @@
 #define SEAL_KUBE_H
 
 /*
- * kube: a small Kubernetes API client (../shared/DESIGN.md, "Talking to
+ * kube: a small Kubernetes API client (docs/design.md, "Talking to
  * Kubernetes").
  *
  *   kube_config   where the API server is and how to authenticate: a

@@ -3,7 +3,7 @@
 
 /*
  * manifest: YAML and JSON documents in and out, and the Secret and
- * SealedSecret model (../shared/DESIGN.md).
+ * SealedSecret model (docs/design.md).
  *
  * The document model is jansson's json_t: YAML is read into it and written
  * from it, so every other part handles one kind of tree. Object key order is

@@ -10,7 +10,7 @@ from conftest import fails, keys, ok, parse_docs, run, secret_json, secret_yaml 
 
 
 def value_ids(value):
-    """The key ids of a sealed value's stanzas (SPEC.md: version, count, stanzas)."""
+    """The key ids of a sealed value's stanzas (docs/spec.md: version, count, stanzas)."""
     blob = base64.b64decode(value)
     n = blob[1]
     return [blob[2 + 88 * i: 2 + 88 * i + 8].hex() for i in range(n)]

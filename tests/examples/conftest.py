@@ -109,7 +109,7 @@ def wave(obj):
     return int(annotation(obj, "argocd.argoproj.io/sync-wave", "0"))
 
 
-# The sealed value format (SPEC.md), enough to see who a value is sealed for.
+# The sealed value format (docs/spec.md), enough to see who a value is sealed for.
 
 def key_id(public_key):
     digest = hashlib.blake2b(b"seal.v1.kid" + public_key, digest_size=32).digest()

@@ -112,7 +112,7 @@ def cluster(tmp_path):
 
 def admin_key_secret(env):
     """The environment's test key as an admin would add it: a Secret of type
-    seal.dev/key in the controller's namespace (DESIGN.md, Keys in the
+    seal.dev/key in the controller's namespace (docs/design.md, Keys in the
     cluster). Made here, never stored as a manifest."""
     private = (KEYDIR / f"{env}.key").read_text()
     public = (EXAMPLES / "kotaemon" / "environments" / env / "cert.pem").read_text()

@@ -9,7 +9,7 @@
 
 #include "banned.h"
 
-/* The private keys of ../shared/testvectors/seal-v1.json (keys[i].private),
+/* The private keys of tests/vectors/seal-v1.json (keys[i].private),
  * so that the seed corpus's sealed values open and the fuzzer can reach
  * every step of unsealing. They are test keys and protect nothing. */
 static const char *const vector_secrets[] = {

@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * standard error and aborts. */
 _Noreturn void harness_fail(const char *what, const char *message);
 
-/* The keyring of the three private keys of ../shared/testvectors/seal-v1.json,
+/* The keyring of the three private keys of tests/vectors/seal-v1.json,
  * built on first use and kept for the life of the process. */
 const keys_keyring *harness_keyring(void);
 

@@ -3,7 +3,7 @@
 
     tests/fuzz/make_corpus.py [TESTVECTORS_JSON]
 
-The seeds are small files: the test vectors of ../shared/testvectors as
+The seeds are small files: the test vectors of tests/vectors/seal-v1.json as
 individual inputs, valid documents, and hostile cases (deep nesting, alias
 bombs, truncated blocks, CRLF, a BOM, huge counts). Files this script does
 not write (inputs that once crashed a target, named crash-*) are left alone.
@@ -18,7 +18,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CORPUS = os.path.join(HERE, "corpus")
-VECTORS = os.path.join(HERE, "..", "..", "..", "shared", "testvectors", "seal-v1.json")
+VECTORS = os.path.join(HERE, "..", "vectors", "seal-v1.json")
 
 
 def slug(text):

@@ -1,4 +1,4 @@
-/* Sealed values: the vectors of SPEC.md, round trips, tampering, re-sealing. */
+/* Sealed values: the vectors of docs/spec.md, round trips, tampering, re-sealing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -312,7 +312,7 @@ static void test_two_keys_either(void **state)
 }
 
 /* Our first stanza does not open: refused as altered, the second one of ours
- * is not tried (SPEC.md step 2). */
+ * is not tried (docs/spec.md step 2). */
 static void test_no_fallthrough(void **state)
 {
   const json_t *keys = json_object_get(vectors_root, "keys");

@@ -1,7 +1,7 @@
 #ifndef SEAL_TESTS_KEYS_VECTORS_H
 #define SEAL_TESTS_KEYS_VECTORS_H
 
-/* Shared by the keys tests: the test vectors (SPEC.md) and small helpers. */
+/* Shared by the keys tests: the test vectors (docs/spec.md) and small helpers. */
 
 #include <stddef.h>
 #include <stdint.h>
