@@ -1,5 +1,6 @@
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,29 +53,127 @@ static void log_time(char *out, size_t out_size)
   snprintf(out + n, out_size - n, ".%03ldZ", (long)(tv.tv_usec / 1000));
 }
 
-/* logfmt: quote values holding spaces, quotes, '=' or control characters. */
+/* One UTF-8 sequence at p (n bytes left): its code point and length, or -1
+ * when the bytes are not well-formed UTF-8 (overlong, surrogate, truncated). */
+static int utf8_next(const unsigned char *p, size_t n, uint32_t *cp)
+{
+  size_t len;
+  uint32_t c, min;
+  if (p[0] < 0x80) {
+    *cp = p[0];
+    return 1;
+  }
+  if ((p[0] & 0xe0) == 0xc0) {
+    len = 2;
+    c = p[0] & 0x1f;
+    min = 0x80;
+  } else if ((p[0] & 0xf0) == 0xe0) {
+    len = 3;
+    c = p[0] & 0x0f;
+    min = 0x800;
+  } else if ((p[0] & 0xf8) == 0xf0) {
+    len = 4;
+    c = p[0] & 0x07;
+    min = 0x10000;
+  } else {
+    return -1;
+  }
+  if (n < len)
+    return -1;
+  for (size_t i = 1; i < len; i++) {
+    if ((p[i] & 0xc0) != 0x80)
+      return -1;
+    c = (c << 6) | (p[i] & 0x3f);
+  }
+  if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+    return -1;
+  *cp = c;
+  return (int)len;
+}
+
+int ctl_log_unsafe_char(uint32_t cp)
+{
+  return cp < 0x20 || cp == 0x7f ||
+         (cp >= 0x80 && cp <= 0x9f) ||      /* C1 controls (U+009B is CSI) */
+         cp == 0x061c ||                    /* arabic letter mark */
+         cp == 0x200e || cp == 0x200f ||    /* left-to-right, right-to-left marks */
+         (cp >= 0x2028 && cp <= 0x202e) ||  /* line, paragraph separators; bidi embeddings, overrides */
+         (cp >= 0x2066 && cp <= 0x2069);    /* bidi isolates */
+}
+
+/* logfmt: quote values holding spaces, quotes, '=', control characters (C0,
+ * DEL, C1), bidi controls or bytes that are not UTF-8; inside quotes these are
+ * escaped (\n, \xNN for a byte, \uXXXX for a code point), so a value can
+ * neither break the line nor reorder or recolour what a terminal shows. */
 static void put_text_value(FILE *f, const char *v)
 {
-  int quote = (*v == '\0');
-  for (const char *p = v; *p && !quote; p++)
-    if (*p == ' ' || *p == '"' || *p == '=' || (unsigned char)*p < 0x20 || *p == 0x7f)
+  const unsigned char *s = (const unsigned char *)v;
+  size_t n = strlen(v);
+  int quote = (n == 0);
+  for (size_t i = 0; i < n && !quote;) {
+    uint32_t cp;
+    int len = utf8_next(s + i, n - i, &cp);
+    if (len < 0 || s[i] == ' ' || s[i] == '"' || s[i] == '=' || ctl_log_unsafe_char(cp))
       quote = 1;
+    i += len < 0 ? 1 : (size_t)len;
+  }
   if (!quote) {
     fputs(v, f);
     return;
   }
   fputc('"', f);
-  for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-    if (*p == '"' || *p == '\\')
-      fprintf(f, "\\%c", *p);
-    else if (*p == '\n')
+  for (size_t i = 0; i < n;) {
+    uint32_t cp;
+    int len = utf8_next(s + i, n - i, &cp);
+    if (len < 0) {
+      fprintf(f, "\\x%02x", s[i]);
+      i++;
+      continue;
+    }
+    if (cp == '"' || cp == '\\')
+      fprintf(f, "\\%c", (int)cp);
+    else if (cp == '\n')
       fputs("\\n", f);
-    else if (*p < 0x20 || *p == 0x7f)
-      fprintf(f, "\\x%02x", *p);
+    else if (cp < 0x80 && ctl_log_unsafe_char(cp))
+      fprintf(f, "\\x%02x", (unsigned)cp);
+    else if (ctl_log_unsafe_char(cp))
+      fprintf(f, "\\u%04x", (unsigned)cp);
     else
-      fputc(*p, f);
+      fwrite(s + i, 1, (size_t)len, f);
+    i += (size_t)len;
   }
   fputc('"', f);
+}
+
+/* jansson writes DEL, C1 and bidi controls raw; JSON text holds them only
+ * inside strings, where \uXXXX stands for the same character. Returns a
+ * malloc'ed line, or NULL when out of memory. */
+static char *json_escape_unsafe(const char *line)
+{
+  const unsigned char *s = (const unsigned char *)line;
+  size_t n = strlen(line);
+  char *out = malloc(n * 6 + 1); /* at worst every byte becomes \u00XX */
+  size_t j = 0;
+  if (out == NULL)
+    return NULL;
+  for (size_t i = 0; i < n;) {
+    uint32_t cp;
+    int len = utf8_next(s + i, n - i, &cp);
+    if (len < 0) { /* jansson never writes this; a replacement character if it did */
+      j += (size_t)snprintf(out + j, n * 6 + 1 - j, "\\ufffd");
+      i++;
+      continue;
+    }
+    if (cp >= 0x20 && ctl_log_unsafe_char(cp))
+      j += (size_t)snprintf(out + j, n * 6 + 1 - j, "\\u%04x", (unsigned)cp);
+    else {
+      memcpy(out + j, s + i, (size_t)len);
+      j += (size_t)len;
+    }
+    i += (size_t)len;
+  }
+  out[j] = '\0';
+  return out;
 }
 
 void ctl_logv(int level, const char *msg, va_list ap)
@@ -109,11 +208,13 @@ void ctl_logv(int level, const char *msg, va_list ap)
     json_decref(o);
     if (line == NULL)
       return;
+    char *safe = json_escape_unsafe(line);
     pthread_mutex_lock(&log_lock);
-    fputs(line, stderr);
+    fputs(safe ? safe : "{\"level\":\"error\",\"msg\":\"out of memory\"}", stderr);
     fputc('\n', stderr);
     fflush(stderr);
     pthread_mutex_unlock(&log_lock);
+    free(safe);
     {
       /* json_dumps allocates with jansson's allocator (manifest_init sets a wiping one) */
       json_malloc_t m = NULL;

@@ -7,6 +7,7 @@
  */
 
 #include <stdarg.h>
+#include <stdint.h>
 
 typedef enum ctl_log_level {
   CTL_LOG_DEBUG = 0,
@@ -22,5 +23,9 @@ int ctl_log_enabled(int level);
 /* ctl_log(CTL_LOG_INFO, "unsealed", "namespace", ns, "name", name, NULL) */
 void ctl_log(int level, const char *msg, ...) __attribute__((sentinel));
 void ctl_logv(int level, const char *msg, va_list ap);
+/* 1 for a code point that logs escape: C0 controls, DEL, C1 controls
+ * (U+0080-U+009F), U+061C, U+200E/F, U+2028-U+202E and U+2066-U+2069 (line
+ * separators and bidi controls that reorder what a reader sees). */
+int ctl_log_unsafe_char(uint32_t cp);
 
 #endif

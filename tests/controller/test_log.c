@@ -1,6 +1,7 @@
 /* Logging: one line per event in both formats whatever the values hold; JSON
  * lines parse back to the exact strings (control characters and quotes
- * escaped); logfmt values round-trip through quoting; levels filter. */
+ * escaped); logfmt values round-trip through quoting; C1 controls and bidi
+ * overrides never reach the line raw; levels filter. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -74,8 +75,44 @@ static const char *const hostile[] = {
     "unicode \xc3\xa9\xe2\x82\xac",
     "C:\\new folder\\x41",
     "ends in a backslash \\",
+    "bidi \xe2\x80\xaeoverride\xe2\x80\xac and \xe2\x81\xa6isolate\xe2\x81\xa9",
+    "c1 csi \xc2\x9b" "31m and nel \xc2\x85 and \xc2\x80\xc2\x9f",
+    "marks \xe2\x80\x8e\xe2\x80\x8f\xd8\x9c separators \xe2\x80\xa8\xe2\x80\xa9",
+    "embeddings \xe2\x80\xaa\xe2\x80\xab\xe2\x80\xad isolates \xe2\x81\xa7\xe2\x81\xa8",
+    "fine \xc2\xa0\xe2\x80\x8b\xe2\x80\x90 kept",
 };
 #define N_HOSTILE (sizeof(hostile) / sizeof(hostile[0]))
+
+/* The UTF-8 encodings of every code point the logs must escape, and a few
+ * neighbours that stay as they are. */
+static const char *const unsafe_seqs[] = {
+    "\xc2\x80", "\xc2\x85", "\xc2\x9b", "\xc2\x9f", "\xd8\x9c", "\xe2\x80\x8e",
+    "\xe2\x80\x8f", "\xe2\x80\xa8", "\xe2\x80\xa9", "\xe2\x80\xaa", "\xe2\x80\xab",
+    "\xe2\x80\xac", "\xe2\x80\xad", "\xe2\x80\xae", "\xe2\x81\xa6", "\xe2\x81\xa7",
+    "\xe2\x81\xa8", "\xe2\x81\xa9", "\x7f",
+};
+
+static void assert_no_unsafe(const char *line)
+{
+  for (size_t i = 0; i < sizeof(unsafe_seqs) / sizeof(unsafe_seqs[0]); i++)
+    if (strstr(line, unsafe_seqs[i]))
+      fail_msg("raw control sequence %zu on the line '%s'", i, line);
+}
+
+static void test_unsafe_char_set(void **state)
+{
+  (void)state;
+  const uint32_t unsafe[] = {0x00, 0x1b, 0x1f, 0x7f, 0x80, 0x85, 0x9b, 0x9f, 0x061c,
+                             0x200e, 0x200f, 0x2028, 0x2029, 0x202a, 0x202e, 0x2066, 0x2069};
+  const uint32_t safe[] = {0x20, 0x41, 0x7e, 0xa0, 0xe9, 0x061b, 0x200d, 0x2027,
+                           0x202f, 0x2065, 0x206a, 0x20ac, 0x1f600};
+  for (size_t i = 0; i < sizeof(unsafe) / sizeof(unsafe[0]); i++)
+    if (!ctl_log_unsafe_char(unsafe[i]))
+      fail_msg("U+%04X is not escaped", (unsigned)unsafe[i]);
+  for (size_t i = 0; i < sizeof(safe) / sizeof(safe[0]); i++)
+    if (ctl_log_unsafe_char(safe[i]))
+      fail_msg("U+%04X is escaped", (unsigned)safe[i]);
+}
 
 static void test_json_escapes_and_round_trips(void **state)
 {
@@ -91,6 +128,7 @@ static void test_json_escapes_and_round_trips(void **state)
     /* no raw control character on the line */
     for (const char *p = out; *p != '\n'; p++)
       assert_false((unsigned char)*p < 0x20);
+    assert_no_unsafe(out);
     json_error_t jerr;
     json_t *o = json_loads(out, 0, &jerr);
     if (o == NULL)
@@ -125,7 +163,7 @@ static void test_json_invalid_utf8_keeps_the_line(void **state)
   json_decref(o);
 }
 
-/* Parses one logfmt line "k=v k="q" ..." into pairs; unescapes \" \\ \n \xNN. */
+/* Parses one logfmt line "k=v k="q" ..." into pairs; unescapes \" \\ \n \xNN \uXXXX. */
 static int logfmt_get(const char *line, const char *key, char *out, size_t out_size)
 {
   const char *p = line;
@@ -156,6 +194,21 @@ static int logfmt_get(const char *line, const char *key, char *out, size_t out_s
             char hex[3] = {p[1], p[2], 0};
             c = (char)strtol(hex, NULL, 16);
             p += 2;
+          } else if (*p == 'u') { /* a code point, written back as UTF-8 */
+            char hex[5] = {p[1], p[2], p[3], p[4], 0};
+            unsigned long cp = strtoul(hex, NULL, 16);
+            p += 4;
+            assert_true(n + 4 < sizeof(v));
+            if (cp < 0x80) {
+              c = (char)cp;
+            } else if (cp < 0x800) {
+              v[n++] = (char)(0xc0 | (cp >> 6));
+              c = (char)(0x80 | (cp & 0x3f));
+            } else {
+              v[n++] = (char)(0xe0 | (cp >> 12));
+              v[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+              c = (char)(0x80 | (cp & 0x3f));
+            }
           } else
             fail_msg("logfmt: bad escape in '%s'", line);
         }
@@ -198,6 +251,7 @@ static void test_text_one_line_and_round_trips(void **state)
       fail_msg("value %zu: %zu lines: '%s'", i, count_lines(out), out);
     for (const char *p = out; *p != '\n'; p++)
       assert_false((unsigned char)*p < 0x20 || *p == 0x7f);
+    assert_no_unsafe(out);
     assert_int_equal(logfmt_get(out, "level", v, sizeof(v)), 0);
     assert_string_equal(v, "error");
     assert_int_equal(logfmt_get(out, "msg", v, sizeof(v)), 0);
@@ -209,6 +263,24 @@ static void test_text_one_line_and_round_trips(void **state)
     assert_int_equal(logfmt_get(out, "time", v, sizeof(v)), 0);
     assert_int_equal(strncmp(out, "time=", 5), 0);
   }
+}
+
+/* Bytes that are not UTF-8 (a lone 0x9b is CSI on 8-bit terminals) are
+ * escaped in text lines; the rest of the line stays. */
+static void test_text_escapes_bytes_that_are_not_utf8(void **state)
+{
+  (void)state;
+  char v[1024];
+  ctl_log_setup(0, CTL_LOG_DEBUG);
+  capture_start();
+  ctl_log(CTL_LOG_WARN, "bad bytes", "value", "a\x9b" "31mb\xff\xc2", "next", "kept", NULL);
+  const char *out = capture_end();
+  assert_int_equal(count_lines(out), 1);
+  for (const char *p = out; *p; p++)
+    assert_true((unsigned char)*p < 0x80);
+  assert_non_null(strstr(out, "value=\"a\\x9b31mb\\xff\\xc2\""));
+  assert_int_equal(logfmt_get(out, "next", v, sizeof(v)), 0);
+  assert_string_equal(v, "kept");
 }
 
 static void test_null_value_is_empty(void **state)
@@ -278,9 +350,11 @@ static void test_level_parse(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_unsafe_char_set),
       cmocka_unit_test(test_json_escapes_and_round_trips),
       cmocka_unit_test(test_json_invalid_utf8_keeps_the_line),
       cmocka_unit_test(test_text_one_line_and_round_trips),
+      cmocka_unit_test(test_text_escapes_bytes_that_are_not_utf8),
       cmocka_unit_test(test_null_value_is_empty),
       cmocka_unit_test(test_levels_filter),
       cmocka_unit_test(test_level_parse),
