@@ -5,6 +5,7 @@
 #include <sodium.h>
 
 #include "common.h"
+#include "curl_loader.h"
 #include "kube.h"
 
 #include "banned.h"
@@ -43,6 +44,7 @@ int seal_kube_open(kube_client **out, const seal_cluster_opts *o, const char *hi
   kube_client_opts kopts;
   kube_config *cfg = NULL;
   kube_status ks = {0};
+  const char *why;
   int rc, st = SEAL_OK;
 
   copts.source = KUBE_CONFIG_AUTO;
@@ -60,6 +62,10 @@ int seal_kube_open(kube_client **out, const seal_cluster_opts *o, const char *hi
   kopts.timeout_ms = SEAL_CERT_TIMEOUT_SECONDS * 1000;
   kopts.max_response_bytes = MANIFEST_MAX_DOC_BYTES;
   kopts.user_agent = "seal";
+  if ((why = seal_curl_load_error()) != NULL) {
+    st = seal_report(SEAL_ERR_ENV, "kubernetes client: %s", why);
+    goto out;
+  }
   rc = kube_client_new(out, cfg, &kopts, &ks);
   if (rc != KUBE_OK)
     st = kube_fail("kubernetes client", &ks, rc);

@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "common.h"
+#include "curl_loader.h"
 
 #include "banned.h"
 
@@ -621,6 +622,7 @@ int seal_http_fetch(char **out, size_t *out_len, size_t max, long *http_code, co
   struct curl_slist *headers = NULL;
   http_buf b = {0};
   char errbuf[CURL_ERROR_SIZE] = "";
+  const char *why;
   CURLcode cc;
   int st = SEAL_OK;
 
@@ -631,6 +633,10 @@ int seal_http_fetch(char **out, size_t *out_len, size_t max, long *http_code, co
   b.data = malloc(max + 1);
   if (b.data == NULL)
     return seal_report(SEAL_ERR_ENV, "%s: out of memory", url);
+  if ((why = seal_curl_load_error()) != NULL) {
+    st = seal_report(SEAL_ERR_ENV, "%s: %s", url, why);
+    goto out;
+  }
   curl = curl_easy_init();
   if (curl == NULL) {
     st = seal_report(SEAL_ERR_ENV, "%s: cannot initialise libcurl", url);

@@ -2,8 +2,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "cmds.h"
 #include "common.h"
 #include "seal-version.h"
@@ -59,10 +57,8 @@ int main(int argc, char **argv) {
     fputs("seal: cannot initialise libsodium\n", stderr);
     return 2;
   }
-  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-    fputs("seal: cannot initialise libcurl\n", stderr);
-    return 2;
-  }
+  /* libcurl is loaded and initialised by the first network call
+   * (curl_loader.c), not here: most commands never use it. */
   if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
     printf("seal %s\n", SEAL_VERSION);
     status = SEAL_OK;
@@ -74,6 +70,5 @@ int main(int argc, char **argv) {
     status = cmd_seal(argc, argv);
   }
   status = finish_stdout(status);
-  curl_global_cleanup();
   return seal_exit_code(status);
 }
