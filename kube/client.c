@@ -382,8 +382,15 @@ static int req_start(kube_client *c, kube_req *r) {
   /* NOCOPY: the client's config outlives every transfer, and the key then
    * stays in our sodium_malloc'ed memory instead of a copy in curl's heap */
   if (c->cfg->ca != NULL) {
+    /* The configured CA alone: CAINFO_BLOB replaces only the default bundle
+     * file (CURLOPT_CAINFO); libcurl still loads its default CA directory
+     * (CURLOPT_CAPATH, /etc/ssl/certs on Debian) unless it is unset, and any
+     * system-trusted CA would then vouch for an impostor API server. */
     struct curl_blob blob = {c->cfg->ca, c->cfg->ca_len, CURL_BLOB_NOCOPY};
-    curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
+    if (curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_CAINFO, NULL) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_CAPATH, NULL) != CURLE_OK)
+      return KUBE_ERR_CONFIG;
   }
   if (c->cfg->cert != NULL && c->cfg->key != NULL) {
     struct curl_blob cert = {c->cfg->cert, c->cfg->cert_len, CURL_BLOB_NOCOPY};
@@ -739,11 +746,12 @@ static long dispatch(kube_client *c) {
       c->tokens -= 1.0;
     }
     list_unlink(c, r);
-    if (req_start(c, r) != KUBE_OK) {
+    int rc = req_start(c, r);
+    if (rc != KUBE_OK) {
       kube_status st;
       memset(&st, 0, sizeof(st));
-      kube_status_set(&st, KUBE_ERR_NOMEM, "%s %s: cannot start the transfer", r->method,
-                      r->path);
+      kube_status_set(&st, rc, "%s %s: cannot start the transfer (%s)", r->method, r->path,
+                      kube_strerror(rc));
       req_release_transfer(r);
       r->state = 0;
       c->n_pending--;

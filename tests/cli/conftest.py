@@ -40,8 +40,8 @@ class Result:
         return f"<rc={self.rc} out={self.out[:300]!r} err={self.err[:500]!r}>"
 
 
-def run(*args, stdin=b"", env=None, cwd=None, timeout=60):
-    """Runs seal with args; stdin is bytes or str."""
+def run(*args, stdin=b"", env=None, cwd=None, timeout=60, prefix=()):
+    """Runs seal with args; stdin is bytes or str; prefix: a command that runs seal."""
     if isinstance(stdin, str):
         stdin = stdin.encode("utf-8")
     full_env = dict(os.environ)
@@ -50,7 +50,7 @@ def run(*args, stdin=b"", env=None, cwd=None, timeout=60):
     full_env.pop("KUBERNETES_SERVICE_HOST", None)
     if env:
         full_env.update(env)
-    proc = subprocess.run([SEAL, *args], input=stdin, capture_output=True, env=full_env,
+    proc = subprocess.run([*prefix, SEAL, *args], input=stdin, capture_output=True, env=full_env,
                           cwd=cwd, timeout=timeout, check=False)
     r = Result(proc)
     # under ASan/UBSan a report can hide behind an expected exit code
@@ -222,13 +222,14 @@ def _yaml_block(lines, i):
 class ApiServer:
     """The test API server (tests/kube-apiserver) with TLS and a token."""
 
-    def __init__(self, tmp):
+    def __init__(self, tmp, extra=()):
         self.kubeconfig = str(tmp / "kubeconfig")
+        self.log_path = tmp / "apiserver.log"
         state = tmp / "state"
         self.log = open(tmp / "apiserver.log", "w")
         self.proc = subprocess.Popen(
             [sys.executable, APISERVER, "--port", "0", "--kubeconfig-out", self.kubeconfig,
-             "--state-dir", str(state), "--tls", "--token", TOKEN, "--namespace", "seal-system"],
+             "--state-dir", str(state), "--tls", "--token", TOKEN, "--namespace", "seal-system", *extra],
             stdout=subprocess.PIPE, stderr=self.log, text=True)
         line = self.proc.stdout.readline()
         m = re.fullmatch(r"ready (https://127\.0\.0\.1:\d+)\n", line)
@@ -236,7 +237,8 @@ class ApiServer:
             self.proc.kill()
             raise RuntimeError(f"test API server did not start: {line!r}")
         self.url = m.group(1)
-        self.ctx = ssl.create_default_context(cafile=str(state / "ca.crt"))
+        self.ca = state / "ca.crt"
+        self.ctx = ssl.create_default_context(cafile=str(self.ca))
 
     def send(self, method, path, obj=None):
         req = urllib.request.Request(self.url + path, method=method,

@@ -2,14 +2,18 @@
 the ConfigMap seal-system/seal-public-keys, the controller's /v1/cert.pem
 through the API server's service proxy, or --controller-url."""
 
+import base64
 import http.server
 import json
 import os
+import shutil
+import subprocess
 import threading
 
 import pytest
 
-from conftest import fails, ok, publish_configmap, publish_controller, run, secret_yaml
+from conftest import (TOKEN, ApiServer, fails, ok, publish_configmap, publish_controller, run,
+                      secret_yaml)
 
 
 class Controller(http.server.BaseHTTPRequestHandler):
@@ -192,3 +196,79 @@ def test_context_flag(keys, apiserver, tmp_path):
     r = ok("cert", "--kubeconfig", str(k), "--context", "seal-test")
     assert keys.ids[0] in r.text
     fails(2, "cert", "--kubeconfig", str(k), "--context", "no-such-context")
+
+
+# ---- trust: the kubeconfig's CA alone --------------------------------------------
+
+def private_trust_store(tmp_path, ca):
+    """A command prefix that runs seal with /etc/ssl/certs (libcurl's default CA
+    folder on Debian) replaced, for that process only, by a folder that trusts
+    ca: a private mount namespace; the machine's store is left alone."""
+    store = tmp_path / "system-certs"
+    store.mkdir()
+    shutil.copy(ca, store / "ca-certificates.crt")
+    shutil.copy(ca, store / "system-trusted.pem")
+    subprocess.run(["openssl", "rehash", str(store)], check=True, capture_output=True)
+    return ("unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
+            'mount --bind "$0" /etc/ssl/certs && exec "$@"', str(store))
+
+
+def cluster_kubeconfig(path, server, ca_field=None):
+    cluster = {"server": server}
+    if ca_field:
+        cluster.update(ca_field)
+    path.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "clusters": [{"name": "c", "cluster": cluster}],
+        "users": [{"name": "u", "user": {"token": TOKEN}}],
+        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}]}))
+    return str(path)
+
+
+@pytest.mark.parametrize("field", ["certificate-authority", "certificate-authority-data"])
+def test_impostor_trusted_by_the_system_store_is_refused(keys, tmp_path, field):
+    # the impostor: an API server whose own CA the (private) system store trusts,
+    # publishing its own key in the ConfigMap
+    impostor = ApiServer(tmp_path, extra=("--verbose",))
+    try:
+        publish_configmap(impostor, open(keys.pub[1]).read())
+        impostor.send("POST", "/_test/stats/reset")
+        wrap = private_trust_store(tmp_path, impostor.ca)
+        # the cluster's real CA, named by the kubeconfig
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+                        str(tmp_path / "real.key"), "-out", str(tmp_path / "real.crt"),
+                        "-subj", "/CN=real-cluster-ca", "-days", "1"],
+                       check=True, capture_output=True)
+        real = str(tmp_path / "real.crt")
+        ca = ({"certificate-authority": real} if field == "certificate-authority" else
+              {"certificate-authority-data": base64.b64encode(open(real, "rb").read()).decode()})
+
+        # the control: without a CA in the kubeconfig the system store decides,
+        # and the private one trusts the impostor
+        open_kc = cluster_kubeconfig(tmp_path / "no-ca.json", impostor.url)
+        r = ok("cert", "--kubeconfig", open_kc, prefix=wrap)
+        assert keys.ids[1] in r.text
+        assert impostor.send("GET", "/_test/stats")["total"] >= 1
+        impostor.send("POST", "/_test/stats/reset")
+        before = impostor.log_path.read_text()
+        assert "GET /api/v1/namespaces/seal-system/configmaps/seal-public-keys" in before
+
+        # with the real CA named, the impostor's certificate is refused
+        kc = cluster_kubeconfig(tmp_path / "kubeconfig.json", impostor.url, ca)
+        r = fails(2, "cert", "--kubeconfig", kc, prefix=wrap)
+        assert "certificate" in r.err, r.err
+        out = tmp_path / "sealed.yaml"
+        r = fails(2, "--kubeconfig", kc, "-w", str(out), stdin=secret_yaml(data={"a": "1"}),
+                  prefix=wrap)
+        assert "certificate" in r.err and "sealing for key" not in r.err, r.err
+        assert not out.exists()
+        r = fails(2, "verify", "--kubeconfig", kc, prefix=wrap,
+                  stdin=ok("--cert", keys.pub[1], stdin=secret_yaml(data={"a": "1"})).out)
+        assert "certificate" in r.err, r.err
+        # no request reached the impostor: no token was sent
+        assert impostor.send("GET", "/_test/stats")["total"] == 0
+        after = impostor.log_path.read_text()[len(before):]
+        assert '"GET /api' not in after and '"POST /api' not in after, after
+    finally:
+        impostor.stop()

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/select.h>
 #include <sys/stat.h>
@@ -905,6 +907,151 @@ static void tls_without_the_ca_fails(void **state) {
   kube_client_free(c);
 }
 
+/* ---- trust: the configured CA alone ---------------------------------------- */
+
+static void write_file(const char *path, const void *data, size_t len) {
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  assert_int_equal(fwrite(data, 1, len, f), len);
+  assert_int_equal(fclose(f), 0);
+}
+
+/* In a private mount namespace of this (forked, single-threaded) process,
+ * replaces /etc/ssl/certs, libcurl's default CA folder on Debian, with store.
+ * The machine's trust store is left alone. */
+static int private_system_store(const char *store) {
+  if (unshare(CLONE_NEWNS) != 0) {
+    /* not privileged: a user namespace of our own first */
+    char map[64];
+    uid_t uid = getuid();
+    gid_t gid = getgid();
+    int fd;
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0)
+      return -1;
+    if ((fd = open("/proc/self/setgroups", O_WRONLY)) >= 0) {
+      if (write(fd, "deny", 4) != 4) {
+        close(fd);
+        return -1;
+      }
+      close(fd);
+    }
+    snprintf(map, sizeof(map), "0 %u 1", (unsigned)uid);
+    if ((fd = open("/proc/self/uid_map", O_WRONLY)) < 0 ||
+        write(fd, map, strlen(map)) != (ssize_t)strlen(map) || close(fd) != 0)
+      return -1;
+    snprintf(map, sizeof(map), "0 %u 1", (unsigned)gid);
+    if ((fd = open("/proc/self/gid_map", O_WRONLY)) < 0 ||
+        write(fd, map, strlen(map)) != (ssize_t)strlen(map) || close(fd) != 0)
+      return -1;
+  }
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+    return -1;
+  return mount(store, "/etc/ssl/certs", NULL, MS_BIND, NULL);
+}
+
+/* The child of configured_ca_alone_is_trusted: its exit status says what failed. */
+static int trust_child(const char *store, const char *open_kc, const char *sa_dir,
+                       const char *port) {
+  kube_config_opts co = {0};
+  kube_client_opts o;
+  kube_config *cfg = NULL;
+  kube_client *c = NULL;
+  kube_status st;
+  long code = 0;
+  int rc;
+
+  if (private_system_store(store) != 0)
+    return 10;
+  kube_client_opts_init(&o);
+  o.max_retries = 0;
+  o.log = quiet_log;
+  /* the control: with no CA configured the system store decides, and the
+   * private one trusts the server */
+  co.source = KUBE_CONFIG_FILES;
+  co.kubeconfig = open_kc;
+  if (kube_config_load(&cfg, &co, &st) != KUBE_OK || kube_client_new(&c, cfg, &o, &st) != KUBE_OK)
+    return 11;
+  kube_config_free(cfg);
+  cfg = NULL;
+  rc = kube_request_sync(c, "GET", "/api/v1/namespaces", NULL, 0, NULL, &code, NULL, &st);
+  kube_client_free(c);
+  c = NULL;
+  if (rc != KUBE_OK) {
+    fprintf(stderr, "control: %s\n", st.message);
+    return 12;
+  }
+  /* in cluster, ca.crt names another CA: the server is refused before the
+   * token is sent */
+  setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1", 1);
+  setenv("KUBERNETES_SERVICE_PORT", port, 1);
+  memset(&co, 0, sizeof(co));
+  co.source = KUBE_CONFIG_IN_CLUSTER;
+  co.sa_dir = sa_dir;
+  if (kube_config_load(&cfg, &co, &st) != KUBE_OK || kube_client_new(&c, cfg, &o, &st) != KUBE_OK)
+    return 13;
+  kube_config_free(cfg);
+  rc = kube_request_sync(c, "GET", "/api/v1/namespaces", NULL, 0, NULL, &code, NULL, &st);
+  kube_client_free(c);
+  if (rc != KUBE_ERR_TRANSPORT || code != 0 || strstr(st.message, "certificate") == NULL) {
+    fprintf(stderr, "in cluster: rc %d code %ld: %s\n", rc, code, st.message);
+    return 14;
+  }
+  return 0;
+}
+
+static void configured_ca_alone_is_trusted(void **state) {
+  char store[400], sa[400], path[600], cmd[2048], open_kc[600];
+  const char *port = strrchr(srv.url, ':') + 1;
+  kube_config_opts co = {0};
+  kube_config *cfg = NULL;
+  kube_status st;
+  int wstatus;
+  pid_t pid;
+  (void)state;
+
+  /* the private system store trusts the test server's CA */
+  co.source = KUBE_CONFIG_FILES;
+  co.kubeconfig = srv.kubeconfig;
+  assert_int_equal(kube_config_load(&cfg, &co, &st), KUBE_OK);
+  assert_non_null(cfg->ca);
+  snprintf(store, sizeof(store), "%s/system-certs", srv.tmp);
+  assert_int_equal(mkdir(store, 0700), 0);
+  snprintf(path, sizeof(path), "%s/ca-certificates.crt", store);
+  write_file(path, cfg->ca, cfg->ca_len);
+  snprintf(path, sizeof(path), "%s/system-trusted.pem", store);
+  write_file(path, cfg->ca, cfg->ca_len);
+  kube_config_free(cfg);
+  /* the service account's ca.crt: another CA */
+  snprintf(sa, sizeof(sa), "%s/sa", srv.tmp);
+  assert_int_equal(mkdir(sa, 0700), 0);
+  snprintf(path, sizeof(path), "%s/token", sa);
+  write_file(path, TOKEN, strlen(TOKEN));
+  snprintf(cmd, sizeof(cmd),
+           "cd '%s' && openssl rehash '%s' >/dev/null 2>&1 && "
+           "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+           "-keyout ca.key -out ca.crt -subj /CN=the-real-cluster-ca -days 1 >/dev/null 2>&1",
+           sa, store);
+  assert_int_equal(system(cmd), 0);
+  derive_kubeconfig(open_kc, sizeof(open_kc), "kubeconfig-system-store", drop_ca, NULL);
+
+  json_decref(call(ctl, "POST", "/_test/stats/reset", NULL, 200));
+  fflush(NULL);
+  pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0)
+    _exit(trust_child(store, open_kc, sa, port));
+  assert_int_equal(waitpid(pid, &wstatus, 0), pid);
+  assert_true(WIFEXITED(wstatus));
+  assert_int_equal(WEXITSTATUS(wstatus), 0);
+  /* only the control's request reached the server */
+  assert_int_equal(stat_count("list namespaces"), 1);
+  {
+    json_t *s = call(ctl, "GET", "/_test/stats", NULL, 200);
+    assert_int_equal(json_integer_value(json_object_get(s, "total")), 1);
+    json_decref(s);
+  }
+}
+
 /* base64 of a whole file, for a *-data field */
 static char *file_b64(const char *path) {
   unsigned char *data = NULL;
@@ -1062,6 +1209,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(connections_are_reused),
       cmocka_unit_test(unreachable_server_is_a_clear_error),
       cmocka_unit_test(tls_without_the_ca_fails),
+      cmocka_unit_test(configured_ca_alone_is_trusted),
       cmocka_unit_test(client_certificate),
       cmocka_unit_test(wakeup_and_cancel),
   };
