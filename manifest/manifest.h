@@ -160,7 +160,8 @@ int manifest_unseal_sealed(json_t **out, const json_t *sealed, const keys_keyrin
                            int flags, manifest_unseal_report *report, manifest_error *err);
 
 /* Re-seals every value of sealed in place for new_pk (keys_reseal); values
- * whose first stanza of ring already is new_pk's are left byte for byte.
+ * whose first stanza of ring already is new_pk's are left byte for byte after
+ * opening under their scope label (a moved or altered value is refused).
  * *changed (may be NULL) counts the values re-sealed. */
 int manifest_reseal_sealed(json_t *sealed, const keys_keyring *ring, const keys_public *new_pk,
                            size_t *changed, manifest_error *err);

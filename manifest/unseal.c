@@ -484,8 +484,19 @@ int manifest_reseal_sealed(json_t *sealed, const keys_keyring *ring, const keys_
     rc = manifest_sealed_label(label, sizeof label, sealed, key, err);
     if (rc != MANIFEST_OK)
       goto out;
-    if (i < n_ids && memcmp(ids[i], new_pk->id, KEYS_ID_BYTES) == 0)
-      continue; /* already sealed for the newest key: left byte for byte */
+    if (i < n_ids && memcmp(ids[i], new_pk->id, KEYS_ID_BYTES) == 0) {
+      /* already sealed for the newest key: left byte for byte, but opened
+       * all the same, so a moved or altered value is refused as verify
+       * refuses it rather than passed on as if re-sealed */
+      uint8_t *plain = NULL;
+      size_t plain_len = 0;
+      krc = keys_unseal(&plain, &plain_len, ring, label, json_string_value(v),
+                        json_string_length(v), NULL, &kerr);
+      keys_plain_free(plain, plain_len);
+      if (krc != KEYS_OK)
+        goto keys_failed;
+      continue;
+    }
     krc = keys_reseal(&resealed, ring, new_pk, label, json_string_value(v), json_string_length(v),
                       &kerr);
     if (krc != KEYS_OK)

@@ -18,7 +18,8 @@ static const char usage_text[] =
     "files and the newest public key, without cluster access. The scope comes from\n"
     "each SealedSecret's own metadata; other clusters' stanzas of multi-cluster\n"
     "values are kept. Other documents pass through unchanged. An input whose\n"
-    "values are all sealed for the newest key already is left byte for byte.\n"
+    "values are all sealed for the newest key already is left byte for byte once\n"
+    "every value is checked (a moved or altered value fails, naming its key).\n"
     "\n"
     "  -f, --file IN              read IN (default stdin); repeatable with --in-place\n"
     "  -w, --write OUT            write OUT atomically instead of stdout\n"
@@ -133,6 +134,20 @@ out:
   return st;
 }
 
+/* A SealedSecret already current is left byte for byte, but checked all the
+ * same (re-sealed into a copy that is dropped): a moved, re-scoped or altered
+ * value fails here as verify fails it, rather than passing as re-sealed. */
+static int check_current(const reseal_ctx *rx, const json_t *sealed, const char *source,
+                         size_t index) {
+  json_t *copy = json_deep_copy(sealed);
+  int st;
+  if (copy == NULL)
+    return seal_report(SEAL_ERR_ENV, "out of memory");
+  st = reseal_one(rx, &copy, source, index);
+  json_decref(copy);
+  return st;
+}
+
 /* One input: re-seals what is not current; writes out_path (NULL: stdout)
  * unless in_place and nothing changed. */
 static int reseal_input(const reseal_ctx *rx, const char *in_path, const char *out_path,
@@ -158,8 +173,11 @@ static int reseal_input(const reseal_ctx *rx, const char *in_path, const char *o
                                                              : json_object_get(docs.docs[i], "items");
     if (manifest_is_sealed_secret(docs.docs[i])) {
       n_sealed++;
-      if (is_current(rx, docs.docs[i]))
+      if (is_current(rx, docs.docs[i])) {
+        if ((st = check_current(rx, docs.docs[i], source, i)) != SEAL_OK)
+          goto out;
         continue;
+      }
       if ((st = reseal_one(rx, &docs.docs[i], source, i)) != SEAL_OK)
         goto out;
       n_changed++;
@@ -169,8 +187,11 @@ static int reseal_input(const reseal_ctx *rx, const char *in_path, const char *o
         if (!manifest_is_sealed_secret(item))
           continue;
         n_sealed++;
-        if (is_current(rx, item))
+        if (is_current(rx, item)) {
+          if ((st = check_current(rx, item, source, i)) != SEAL_OK)
+            goto out;
           continue;
+        }
         json_incref(item);
         if ((st = reseal_one(rx, &item, source, i)) != SEAL_OK) {
           json_decref(item);

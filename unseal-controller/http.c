@@ -144,28 +144,28 @@ static json_t *parse_sealed(const req_ctx *rc, int *is_json, char *err, size_t e
 
 /* ---- endpoints ---------------------------------------------------------- */
 
-static enum MHD_Result do_verify(ctl_http *h, struct MHD_Connection *conn, const req_ctx *rc)
+static int too_many_keys(const json_t *doc, char *err, size_t err_size)
 {
-  char err[1024];
-  int is_json = 0;
-  json_t *doc = parse_sealed(rc, &is_json, err, sizeof(err));
-  json_t *failed = NULL, *out = NULL;
-  enum MHD_Result ret;
-  size_t n_values = 0;
+  if (json_object_size(manifest_get(doc, "spec", "encryptedData", NULL)) <= MANIFEST_MAX_KEYS)
+    return 0;
+  snprintf(err, err_size, "request body: spec.encryptedData: more than %d keys",
+           MANIFEST_MAX_KEYS);
+  return 1;
+}
 
-  if (doc == NULL)
-    return reply_error(conn, 422, "Invalid", err, "/v1/verify");
+/* Checks every value of doc as unsealing would (scope label from its own
+ * metadata, every stanza, the commitment), then the document itself (scope,
+ * template type, limits; nothing rendered). Appends {key, reason, message}
+ * to failed for each failure; *n_values counts the values. 0, or -1 when out
+ * of memory. */
+static int check_sealed(ctl_http *h, const json_t *doc, json_t *failed, size_t *n_values)
+{
   json_t *enc = manifest_get(doc, "spec", "encryptedData", NULL);
-  if (json_object_size(enc) > MANIFEST_MAX_KEYS) {
-    snprintf(err, sizeof(err), "request body: spec.encryptedData: more than %d keys",
-             MANIFEST_MAX_KEYS);
-    json_decref(doc);
-    return reply_error(conn, 422, "Invalid", err, "/v1/verify");
-  }
-  failed = json_array();
   const char *k;
   json_t *v;
+  int rc = 0;
 
+  *n_values = 0;
   pthread_rwlock_rdlock(&h->c->keys.lock);
   json_object_foreach(enc, k, v)
   {
@@ -176,7 +176,7 @@ static enum MHD_Result do_verify(ctl_http *h, struct MHD_Connection *conn, const
     size_t plain_len = 0;
     const char *reason = NULL;
     const char *msg = NULL;
-    n_values++;
+    (*n_values)++;
     if (!json_is_string(v)) {
       reason = "Malformed";
       msg = "the value is not a string";
@@ -192,22 +192,44 @@ static enum MHD_Result do_verify(ctl_http *h, struct MHD_Connection *conn, const
         msg = kerr.message;
       }
     }
-    if (reason)
-      json_array_append_new(failed,
-                            json_pack("{s:s, s:s, s:s}", "key", k, "reason", reason, "message", msg));
+    if (reason && json_array_append_new(failed, json_pack("{s:s, s:s, s:s}", "key", k, "reason",
+                                                          reason, "message", msg)) != 0)
+      rc = -1;
   }
-  if (json_array_size(failed) == 0) {
-    /* the document itself: scope, template type, limits (nothing rendered) */
+  if (rc == 0 && json_array_size(failed) == 0) {
     manifest_error merr = {0};
     manifest_unseal_report rep = {0};
     if (manifest_unseal_sealed(NULL, doc, h->c->keys.ring, MANIFEST_UNSEAL_KEEP_GOING, &rep,
                                &merr) != MANIFEST_OK)
-      json_array_append_new(failed, json_pack("{s:s, s:s, s:s}", "key", "", "reason",
-                                              rep.reason ? rep.reason : "Invalid", "message",
-                                              merr.message));
+      rc = json_array_append_new(failed, json_pack("{s:s, s:s, s:s}", "key", "", "reason",
+                                                   rep.reason ? rep.reason : "Invalid",
+                                                   "message", merr.message));
   }
   pthread_rwlock_unlock(&h->c->keys.lock);
+  return rc;
+}
 
+static enum MHD_Result do_verify(ctl_http *h, struct MHD_Connection *conn, const req_ctx *rc)
+{
+  char err[1024];
+  int is_json = 0;
+  json_t *doc = parse_sealed(rc, &is_json, err, sizeof(err));
+  json_t *failed = NULL, *out = NULL;
+  enum MHD_Result ret;
+  size_t n_values = 0;
+
+  if (doc == NULL)
+    return reply_error(conn, 422, "Invalid", err, "/v1/verify");
+  if (too_many_keys(doc, err, sizeof(err))) {
+    json_decref(doc);
+    return reply_error(conn, 422, "Invalid", err, "/v1/verify");
+  }
+  failed = json_array();
+  if (failed == NULL || check_sealed(h, doc, failed, &n_values) != 0) {
+    json_decref(failed);
+    json_decref(doc);
+    return reply_text(conn, 500, "out of memory\n", "/v1/verify");
+  }
   int ok = json_array_size(failed) == 0 && n_values > 0;
   if (n_values == 0 && json_array_size(failed) == 0)
     json_array_append_new(failed, json_pack("{s:s, s:s, s:s}", "key", "", "reason", "Invalid",
@@ -244,18 +266,50 @@ static enum MHD_Result do_verify(ctl_http *h, struct MHD_Connection *conn, const
   return ret;
 }
 
+/* Every value is checked as verify checks it, also those already sealed for
+ * the newest key (which come back byte for byte): a moved, altered or
+ * mis-scoped value is refused (409, naming the key) rather than returned as
+ * if it were fine. */
 static enum MHD_Result do_rotate(ctl_http *h, struct MHD_Connection *conn, const req_ctx *rc)
 {
   char err[1024];
   int is_json = 0;
   json_t *doc = parse_sealed(rc, &is_json, err, sizeof(err));
+  json_t *failed = NULL;
   manifest_error merr = {0};
   char *text = NULL;
-  size_t len = 0, changed = 0;
+  size_t len = 0, changed = 0, n_values = 0;
   enum MHD_Result ret;
 
   if (doc == NULL)
     return reply_error(conn, 422, "Invalid", err, "/v1/rotate");
+  if (too_many_keys(doc, err, sizeof(err))) {
+    ret = reply_error(conn, 422, "Invalid", err, "/v1/rotate");
+    goto out;
+  }
+  failed = json_array();
+  if (failed == NULL || check_sealed(h, doc, failed, &n_values) != 0) {
+    ret = reply_text(conn, 500, "out of memory\n", "/v1/rotate");
+    goto out;
+  }
+  if (json_array_size(failed) > 0) {
+    json_t *f = json_array_get(failed, 0);
+    const char *key = manifest_get_string(f, "key", NULL);
+    const char *reason = manifest_get_string(f, "reason", NULL);
+    if (key && key[0])
+      snprintf(err, sizeof(err), "key \"%s\": %s: %s", key, reason,
+               manifest_get_string(f, "message", NULL));
+    else
+      snprintf(err, sizeof(err), "%s: %s", reason, manifest_get_string(f, "message", NULL));
+    if (json_array_size(failed) > 1)
+      snprintf(err + strlen(err), sizeof(err) - strlen(err), " (and %zu more)",
+               json_array_size(failed) - 1);
+    json_t *o = json_pack("{s:s, s:s, s:O}", "reason", reason, "message", err, "failed", failed);
+    ret = o ? reply_json(conn, 409, o, "/v1/rotate")
+            : reply_text(conn, 500, "out of memory\n", "/v1/rotate");
+    json_decref(o);
+    goto out;
+  }
   pthread_rwlock_rdlock(&h->c->keys.lock);
   const keys_keypair *nk = keys_keyring_newest_active(h->c->keys.ring);
   int rc2 = nk ? manifest_reseal_sealed(doc, h->c->keys.ring, keys_keypair_public(nk), &changed,
@@ -263,24 +317,26 @@ static enum MHD_Result do_rotate(ctl_http *h, struct MHD_Connection *conn, const
                : MANIFEST_ERR_KEYS;
   pthread_rwlock_unlock(&h->c->keys.lock);
   if (nk == NULL) {
-    json_decref(doc);
-    return reply_error(conn, 503, "NoKey", "the controller has no active key yet", "/v1/rotate");
+    ret = reply_error(conn, 503, "NoKey", "the controller has no active key yet", "/v1/rotate");
+    goto out;
   }
   if (rc2 != MANIFEST_OK) {
     const char *reason = rc2 == MANIFEST_ERR_KEYS ? manifest_unseal_reason(merr.keys_status) : "Invalid";
-    json_decref(doc);
-    return reply_error(conn, rc2 == MANIFEST_ERR_KEYS ? 409 : 422, reason, merr.message,
-                       "/v1/rotate");
+    ret = reply_error(conn, rc2 == MANIFEST_ERR_KEYS ? 409 : 422, reason, merr.message,
+                      "/v1/rotate");
+    goto out;
   }
   if (manifest_write(&text, &len, &doc, 1, is_json ? MANIFEST_JSON : MANIFEST_YAML, &merr) !=
       MANIFEST_OK) {
-    json_decref(doc);
-    return reply_error(conn, 500, "Internal", merr.message, "/v1/rotate");
+    ret = reply_error(conn, 500, "Internal", merr.message, "/v1/rotate");
+    goto out;
   }
-  json_decref(doc);
   ret = reply(conn, 200, is_json ? "application/json" : "application/yaml", text, len,
               "/v1/rotate");
   manifest_text_free(text, len);
+out:
+  json_decref(failed);
+  json_decref(doc);
   return ret;
 }
 

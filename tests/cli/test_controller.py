@@ -1,6 +1,7 @@
 """seal cert and seal verify against the real unseal-controller (and the test
 API server): the key it publishes, and its /v1/verify answers."""
 
+import base64
 import json
 import os
 import socket
@@ -120,3 +121,48 @@ def test_verify_against_the_controller(cluster, keys):
     ok("verify", "--kubeconfig", cluster.api.kubeconfig, stdin=good)
     r = run("verify", "--kubeconfig", cluster.api.kubeconfig, stdin=json.dumps(moved))
     assert r.rc == 1 and "WrongScope" in r.err
+
+
+def broken_copies(good):
+    """(what, document) pairs: good moved to another namespace, name, data key or scope,
+    or with one value's commitment flipped; each names the broken key."""
+    def copy():
+        return json.loads(json.dumps(good))
+
+    out = []
+    d = copy()
+    d["metadata"]["namespace"] = "elsewhere"
+    out.append(("namespace", d, "a"))
+    d = copy()
+    d["metadata"]["name"] = "renamed"
+    out.append(("name", d, "a"))
+    d = copy()
+    enc = d["spec"]["encryptedData"]
+    enc["a"], enc["b"] = enc["b"], enc["a"]
+    out.append(("data key", d, "a"))
+    d = copy()
+    d["metadata"].setdefault("annotations", {})["seal.dev/scope"] = "cluster-wide"
+    out.append(("scope", d, "a"))
+    d = copy()
+    blob = bytearray(base64.b64decode(d["spec"]["encryptedData"]["b"]))
+    blob[2 + 88 * blob[1] + 24] ^= 1  # version, count, stanzas, nonce, then the commitment
+    d["spec"]["encryptedData"]["b"] = base64.b64encode(bytes(blob)).decode()
+    out.append(("commitment", d, "b"))
+    return out
+
+
+def test_reseal_through_the_controller_checks_values_already_current(cluster, tmp_path):
+    """Values sealed for the newest key already have nothing to re-seal; /v1/rotate checks
+    them all the same, and seal reseal reports a broken one (exit 1, naming the key)."""
+    good = ok("--controller-url", cluster.url, "-o", "json",
+              stdin=secret_yaml(name="app", data={"a": "1", "b": "2"})).out
+    r = ok("reseal", "--controller-url", cluster.url, stdin=good)
+    assert json.loads(r.out)["spec"]["encryptedData"] == json.loads(good)["spec"]["encryptedData"]
+    for what, doc, key in broken_copies(json.loads(good)):
+        src = tmp_path / "in.json"
+        src.write_text(json.dumps(doc))
+        before = src.read_bytes()
+        r = run("reseal", "--controller-url", cluster.url, "-f", str(src), "--in-place")
+        assert r.rc == 1 and r.out == b"", (what, r)
+        assert f'key "{key}"' in r.err and "HTTP 409" in r.err, (what, r.err)
+        assert src.read_bytes() == before, what

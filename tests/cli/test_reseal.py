@@ -180,3 +180,46 @@ def test_argument_errors(tmp_path, keys):
     assert "kubeconfig" in r.err
     r = ok("reseal", "--help")
     assert b"--private-key" in r.out
+
+
+def test_values_already_sealed_for_the_newest_key_are_checked(tmp_path, keys):
+    """Nothing to re-seal is no reason to pass a broken value on: values sealed for the
+    newest key already are opened under their scope, and a moved or altered one fails
+    (exit 1, naming the key) with nothing written."""
+    good = json.loads(sealed_file(tmp_path, keys, [keys.pub[1]], fmt="json").read_text())
+
+    def flip_commit(v):
+        blob = bytearray(base64.b64decode(v))
+        blob[2 + 88 * blob[1] + 24] ^= 1  # header: version, count, stanzas, nonce, commit
+        return base64.b64encode(bytes(blob)).decode()
+
+    cases = []
+    moved = json.loads(json.dumps(good))
+    moved["metadata"]["namespace"] = "elsewhere"
+    cases.append(("namespace", moved))
+    renamed = json.loads(json.dumps(good))
+    renamed["metadata"]["name"] = "other-name"
+    cases.append(("name", renamed))
+    swapped = json.loads(json.dumps(good))
+    enc = swapped["spec"]["encryptedData"]
+    enc["A"], enc["B"] = enc["B"], enc["A"]
+    cases.append(("data key", swapped))
+    scoped = json.loads(json.dumps(good))
+    scoped["metadata"].setdefault("annotations", {})["seal.dev/scope"] = "namespace-wide"
+    cases.append(("scope", scoped))
+    flipped = json.loads(json.dumps(good))
+    flipped["spec"]["encryptedData"]["B"] = flip_commit(flipped["spec"]["encryptedData"]["B"])
+    cases.append(("commitment", flipped))
+    for what, doc in cases:
+        src = tmp_path / "in.json"
+        src.write_text(json.dumps(doc))
+        out = tmp_path / "out.json"
+        r = fails(1, "reseal", "--private-key", keys.priv[1], "--cert", keys.pub[1], "-f",
+                  str(src), "-w", str(out))
+        assert '"A"' in r.err or '"B"' in r.err, (what, r.err)
+        assert not out.exists(), what
+    # the untouched document still passes, byte for byte
+    src = tmp_path / "good.json"
+    src.write_text(json.dumps(good))
+    r = ok("reseal", "--private-key", keys.priv[1], "--cert", keys.pub[1], "-f", str(src))
+    assert json.loads(r.out)["spec"]["encryptedData"] == good["spec"]["encryptedData"]

@@ -1,5 +1,6 @@
 """The controller's HTTP endpoints and its command line."""
 
+import base64
 import json
 import os
 import re
@@ -139,6 +140,51 @@ def test_rotate_reseals_for_the_newest_key(env, tmp_path):
     assert env.api.get("sealedsecret", "rot")["status"]["keyIds"] == [kid] != old_kid
     status, _, body = ctl.http("POST", "/v1/rotate", json.dumps(tamper(old, "K")).encode())
     assert status == 409 and json.loads(body)["reason"] == "Altered"
+
+
+def test_rotate_checks_values_already_sealed_for_the_newest_key(env):
+    """Nothing to re-seal is no reason to answer 200: every value is checked as verify
+    checks it, and a moved, re-scoped or altered one is refused (409) naming the key."""
+    ctl = env.controller()
+    good = env.seal(secret("cur", data={"A": "one", "B": "two"}))
+    status, _, body = ctl.http("POST", "/v1/rotate", json.dumps(good).encode())
+    assert status == 200, body
+    assert json.loads(body)["spec"]["encryptedData"] == good["spec"]["encryptedData"]
+
+    def copy():
+        return json.loads(json.dumps(good))
+
+    cases = []
+    d = copy()
+    d["metadata"]["namespace"] = "other"
+    cases.append(("namespace", d, "A", "WrongScope"))
+    d = copy()
+    d["metadata"]["name"] = "elsewhere"
+    cases.append(("name", d, "A", "WrongScope"))
+    d = copy()
+    enc = d["spec"]["encryptedData"]
+    enc["A"], enc["B"] = enc["B"], enc["A"]
+    cases.append(("data key", d, "A", "WrongScope"))
+    d = copy()
+    d["metadata"].setdefault("annotations", {})["seal.dev/scope"] = "namespace-wide"
+    cases.append(("scope", d, "A", "WrongScope"))
+    d = copy()
+    blob = bytearray(base64.b64decode(d["spec"]["encryptedData"]["B"]))
+    blob[2 + 88 * blob[1] + 24] ^= 1  # version, count, stanzas, nonce, then the commitment
+    d["spec"]["encryptedData"]["B"] = base64.b64encode(bytes(blob)).decode()
+    cases.append(("commitment", d, "B", None))
+    for what, doc, key, reason in cases:
+        status, _, body = ctl.http("POST", "/v1/rotate", json.dumps(doc).encode())
+        assert status == 409, (what, status, body)
+        answer = json.loads(body)
+        assert f'key "{key}"' in answer["message"], (what, answer)
+        assert key in [f["key"] for f in answer["failed"]], (what, answer)
+        if reason:
+            assert answer["reason"] == reason, (what, answer)
+        assert b"one" not in body and b"two" not in body
+        # verify says the same
+        status, _, vbody = ctl.http("POST", "/v1/verify", json.dumps(doc).encode())
+        assert status == 409 and key in [f["key"] for f in json.loads(vbody)["failed"]], what
 
 
 def raw_post(port, path, headers, body_parts):
