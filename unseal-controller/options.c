@@ -45,6 +45,8 @@ static const opt_spec specs[] = {
   {"key-namespace", T_STR, OFF(key_namespace), NULL, "NS",
    "namespace of the key Secrets, the ConfigMap seal-public-keys and the Lease "
    "(default: the pod's namespace, else seal-system)"},
+  {"service-account-dir", T_STR, OFF(sa_dir), "/var/run/secrets/kubernetes.io/serviceaccount", "DIR",
+   "in cluster: the folder holding the ServiceAccount's token, ca.crt and namespace"},
   {"listen", T_LISTEN, OFF(listen), ":8080", "[HOST]:PORT", "address of the HTTP API"},
   {"metrics-listen", T_LISTEN, OFF(metrics_listen), ":8081", "[HOST]:PORT", "address of /metrics"},
   {"log-format", T_LOGFMT, OFF(log_json), "text", "text|json", "log line format"},

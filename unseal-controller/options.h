@@ -16,6 +16,7 @@
 typedef struct ctl_options {
   char *kubeconfig;     /* NULL: in cluster, then $KUBECONFIG, then ~/.kube/config */
   char *context;        /* kubeconfig context, NULL: current */
+  char *sa_dir;         /* in-cluster ServiceAccount folder (token, ca.crt, namespace) */
   char *namespaces[CTL_MAX_NAMESPACES]; /* watched namespaces; none: all */
   size_t n_namespaces;
   char *key_namespace;  /* where key Secrets, the ConfigMap and the Lease live */

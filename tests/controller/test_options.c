@@ -40,6 +40,8 @@ typedef struct flag_case {
 static const flag_case flags[] = {
     {"kubeconfig", K_STR, OFF(kubeconfig), "/tmp/kc", "/tmp/kc", 0, NULL, 0},
     {"context", K_STR, OFF(context), "prod", "prod", 0, NULL, 0},
+    {"service-account-dir", K_STR, OFF(sa_dir), "/tmp/sa", "/tmp/sa", 0,
+     "/var/run/secrets/kubernetes.io/serviceaccount", 0},
     {"key-namespace", K_STR, OFF(key_namespace), "keys", "keys", 0, NULL, 0},
     {"listen", K_STR, OFF(listen), "127.0.0.1:9000", "127.0.0.1:9000", 0, ":8080", 0},
     {"metrics-listen", K_STR, OFF(metrics_listen), "[::1]:9001", "[::1]:9001", 0, ":8081", 0},
