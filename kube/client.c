@@ -606,6 +606,12 @@ static void finish(kube_client *c, kube_req *r, CURLcode cc) {
     req_free(r);
     return;
   }
+  if (c->opts.observe != NULL && r->stream == NULL) {
+    curl_off_t us = 0;
+    curl_easy_getinfo(r->easy, CURLINFO_TOTAL_TIME_T, &us);
+    c->opts.observe(c->opts.observe_ud, r->method, r->path, cc == CURLE_OK ? code : 0,
+                    (double)us / 1e6);
+  }
   if (r->overflow) {
     kube_status_set(&st, KUBE_ERR_LIMIT, "%s %s: answer larger than %zu bytes", r->method,
                     r->path, r->stream ? (size_t)1024 * 1024 : c->opts.max_response_bytes);

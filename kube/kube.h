@@ -110,6 +110,12 @@ enum {
 
 typedef void (*kube_log_fn)(void *ud, int level, const char *msg);
 
+/* One attempt of an ordinary request (not a watch stream) has ended: method,
+ * path with query, the HTTP code (0 when no answer came) and the seconds the
+ * attempt took. Retries are attempts of their own. */
+typedef void (*kube_observe_fn)(void *ud, const char *method, const char *path, long http_code,
+                                double seconds);
+
 typedef struct kube_client_opts {
   int max_in_flight;         /* requests at once, watch streams not counted; default 32 */
   double qps;                /* token bucket refill per second; <= 0 means no limit; default 50 */
@@ -126,6 +132,8 @@ typedef struct kube_client_opts {
   const char *user_agent;    /* default "seal/<version>" */
   kube_log_fn log;           /* may be NULL */
   void *log_ud;
+  kube_observe_fn observe;   /* may be NULL; called from kube_client_run() */
+  void *observe_ud;
 } kube_client_opts;
 
 /* Fills opts with the defaults above; change fields afterwards. */

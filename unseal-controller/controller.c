@@ -120,6 +120,98 @@ int ctl_request(ctl *c, const char *verb, const char *method, const char *path, 
   return rc;
 }
 
+/* The verb and resource of an API path, as kubectl and the API server's own
+ * metrics name them: GET of a collection is "list", of one object "get";
+ * a subresource is "resource/subresource". Object names never show. */
+void ctl_api_verb_resource(const char *method, const char *path, char *verb, size_t verb_size,
+                           char *resource, size_t resource_size)
+{
+  char segs[8][64] = {{0}};
+  size_t n = 0, skip;
+  const char *p = path ? path : "";
+  const char *query = strchr(p, '?');
+  const char *end = query ? query : p + strlen(p);
+  int named, watch = query && strstr(query, "watch=1") != NULL;
+
+  watch = watch || (query && strstr(query, "watch=true") != NULL);
+  while (p < end && n < sizeof(segs) / sizeof(segs[0])) {
+    while (p < end && *p == '/')
+      p++;
+    const char *e = p;
+    while (e < end && *e != '/')
+      e++;
+    if (e > p) {
+      snprintf(segs[n], sizeof(segs[n]), "%.*s", (int)(e - p), p);
+      n++;
+    }
+    p = e;
+  }
+  /* /api/v1/... or /apis/GROUP/VERSION/...; then namespaces/NS/ when namespaced */
+  skip = (n > 0 && strcmp(segs[0], "apis") == 0) ? 3 : 2;
+  if (n > skip + 2 && strcmp(segs[skip], "namespaces") == 0)
+    skip += 2;
+  if (n <= skip) {
+    snprintf(resource, resource_size, "other"); /* /version, /healthz: not collections */
+    named = 1;
+  } else {
+    named = n > skip + 1;
+    if (n > skip + 2)
+      snprintf(resource, resource_size, "%s/%s", segs[skip], segs[skip + 2]);
+    else
+      snprintf(resource, resource_size, "%s", segs[skip]);
+  }
+  const char *v = "other";
+  if (method == NULL)
+    v = "other";
+  else if (strcmp(method, "GET") == 0)
+    v = watch ? "watch" : named ? "get" : "list";
+  else if (strcmp(method, "POST") == 0)
+    v = "create";
+  else if (strcmp(method, "PUT") == 0)
+    v = "update";
+  else if (strcmp(method, "PATCH") == 0)
+    v = "patch";
+  else if (strcmp(method, "DELETE") == 0)
+    v = named ? "delete" : "deletecollection";
+  snprintf(verb, verb_size, "%s", v);
+}
+
+static void observe_request(void *ud, const char *method, const char *path, long http_code,
+                            double seconds)
+{
+  char verb[24], resource[96];
+  (void)ud;
+  ctl_api_verb_resource(method, path, verb, sizeof(verb), resource, sizeof(resource));
+  ctl_metrics_api_duration(verb, resource, (int)http_code, seconds);
+}
+
+/* ---- SealedSecret conditions for the metrics ----------------------------- */
+
+static void add_conditions(void *ud, const char *key, void *value)
+{
+  ctl_metrics_conditions *set = ud;
+  const ctl_sealed *s = value;
+  if (s->synced)
+    (void)ctl_metrics_conditions_add(set, key, CTL_COND_SYNCED, s->synced, s->synced_reason);
+  if (s->key_current)
+    (void)ctl_metrics_conditions_add(set, key, CTL_COND_KEY_CURRENT, s->key_current, NULL);
+}
+
+/* Counts the conditions of the cached SealedSecrets (their status as the watch
+ * last showed it) for /metrics; a walk of the cache, at most once a second. */
+static void publish_conditions(ctl *c)
+{
+  int64_t now = ctl_now_ms();
+  if (now - c->conditions_published_ms < 1000)
+    return;
+  c->conditions_published_ms = now;
+  ctl_metrics_conditions *set = ctl_metrics_conditions_new();
+  if (set == NULL)
+    return;
+  ctl_map_each(c->sealed, add_conditions, set);
+  ctl_metrics_conditions_publish(set);
+}
+
 /* ---- watches ------------------------------------------------------------ */
 
 static void on_keys_event(void *ud, kube_event_type type, json_t *obj)
@@ -258,6 +350,7 @@ int ctl_run(const ctl_options *opts)
 
   memset(c, 0, sizeof(*c));
   c->opts = opts;
+  (void)ctl_metrics_init(); /* process_start_time_seconds */
   atomic_store(&c->last_turn_ms, ctl_now_ms());
   install_signals();
   key_namespace_default(c->key_namespace, sizeof(c->key_namespace), opts->key_namespace);
@@ -283,6 +376,8 @@ int ctl_run(const ctl_options *opts)
   copts.watch_timeout_s = 300;
   copts.log = kube_log_cb;
   copts.log_ud = c;
+  copts.observe = observe_request;
+  copts.observe_ud = c;
   if (kube_client_new(&c->client, c->cfg, &copts, &st) != KUBE_OK) {
     ctl_log(CTL_LOG_ERROR, "cannot create the kubernetes client", "error", st.message, NULL);
     goto out;
@@ -336,6 +431,7 @@ int ctl_run(const ctl_options *opts)
     }
     ctl_metrics_queue_depth((long)ctl_queue_len(c->queue));
     ctl_metrics_sealed_secrets((long)ctl_map_len(c->sealed));
+    publish_conditions(c);
   }
 
   atomic_store(&c->stopping, 1);

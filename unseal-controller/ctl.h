@@ -161,6 +161,7 @@ struct ctl {
   long max_ops;
   long work_since_trim;     /* reconciles since the last malloc_trim */
   int64_t last_trim_ms;
+  int64_t conditions_published_ms; /* last count of conditions for /metrics */
   int was_ready;
   atomic_int ready;         /* keys loaded and first lists synced */
   atomic_int stopping;
@@ -168,6 +169,11 @@ struct ctl {
 };
 
 int64_t ctl_now_ms(void);      /* monotonic */
+/* The verb ("get", "list", "watch", "create", "update", "patch", "delete",
+ * "deletecollection") and resource ("secrets", "sealedsecrets/status") of a
+ * request to the API, for metrics. */
+void ctl_api_verb_resource(const char *method, const char *path, char *verb, size_t verb_size,
+                           char *resource, size_t resource_size);
 int64_t ctl_now_us(void);      /* monotonic, microseconds */
 int64_t ctl_wall_s(void);      /* seconds since the epoch */
 int ctl_is_leader(const ctl *c);

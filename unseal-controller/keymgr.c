@@ -562,6 +562,7 @@ typedef struct usage_scan {
   char ids[USAGE_MAX_KEYS][KEYS_ID_HEX_BYTES];
   uint8_t raw[USAGE_MAX_KEYS][KEYS_ID_BYTES];
   long counts[USAGE_MAX_KEYS];
+  int compromised[USAGE_MAX_KEYS];
   size_t n;
 } usage_scan;
 
@@ -622,14 +623,16 @@ static void count_usage(ctl *c)
   pthread_rwlock_rdlock(&c->keys.lock);
   size_t n = keys_keyring_count(c->keys.ring);
   for (size_t i = 0; i < n && us->n < USAGE_MAX_KEYS; i++) {
-    const keys_public *pub = keys_keypair_public(keys_keyring_at(c->keys.ring, i));
+    const keys_keypair *kp = keys_keyring_at(c->keys.ring, i);
+    const keys_public *pub = keys_keypair_public(kp);
+    us->compromised[us->n] = keys_keypair_state(kp) == KEYS_STATE_COMPROMISED;
     memcpy(us->raw[us->n], pub->id, KEYS_ID_BYTES);
     keys_id_hex(us->ids[us->n], pub->id);
     us->n++;
   }
   pthread_rwlock_unlock(&c->keys.lock);
   ctl_map_each(c->sealed, scan_usage, us);
-  ctl_metrics_sealed_by_key((const char(*)[17])us->ids, us->counts, us->n);
+  ctl_metrics_sealed_by_key((const char(*)[17])us->ids, us->counts, us->compromised, us->n);
   free(us);
 }
 

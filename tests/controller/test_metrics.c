@@ -12,14 +12,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+
 #include <cmocka.h>
 
+#include "ctl.h"
 #include "metrics.h"
 #include "seal-version.h"
 
 #include "banned.h"
 
-#define MAX_SAMPLES 4096
+#define MAX_SAMPLES 8192
 #define MAX_FAMILIES 64
 
 typedef struct sample {
@@ -414,16 +419,332 @@ static void test_sealed_by_key_replaces(void **state)
   (void)state;
   const char ids[3][17] = {"0123456789abcdef", "fedcba9876543210", "00000000000000aa"};
   const long counts[3] = {5, 7, 0};
-  ctl_metrics_sealed_by_key(ids, counts, 3);
+  const int compromised[3] = {0, 1, 0};
+  ctl_metrics_sealed_by_key(ids, counts, compromised, 3);
   expo *e = render_parse();
   assert_true(value_of(e, "seal_sealedsecrets_by_key", "key_id", "0123456789abcdef") == 5);
   assert_true(value_of(e, "seal_sealedsecrets_by_key", "key_id", "fedcba9876543210") == 7);
   assert_true(value_of(e, "seal_sealedsecrets_by_key", "key_id", "00000000000000aa") == 0);
+  assert_true(value2(e, "seal_sealedsecrets_by_key", "key_id", "fedcba9876543210", "state",
+                     "compromised") == 7);
+  assert_true(value2(e, "seal_sealedsecrets_by_key", "key_id", "0123456789abcdef", "state",
+                     "active") == 5);
   free(e);
-  ctl_metrics_sealed_by_key(ids + 1, counts, 1);
+  ctl_metrics_sealed_by_key(ids + 1, counts, NULL, 1);
   e = render_parse();
   assert_true(isnan(value_of(e, "seal_sealedsecrets_by_key", "key_id", "0123456789abcdef")));
-  assert_true(value_of(e, "seal_sealedsecrets_by_key", "key_id", "fedcba9876543210") == 5);
+  assert_true(value2(e, "seal_sealedsecrets_by_key", "key_id", "fedcba9876543210", "state",
+                     "active") == 5);
+  free(e);
+}
+
+/* The sample with exactly these labels (NULL-terminated name, value pairs, in
+ * any order); NULL when absent. */
+static const sample *find_sample(const expo *e, const char *name, ...)
+{
+  const char *want[16][2];
+  int nw = 0;
+  va_list ap;
+  va_start(ap, name);
+  for (const char *l; nw < 16 && (l = va_arg(ap, const char *)) != NULL; nw++) {
+    want[nw][0] = l;
+    want[nw][1] = va_arg(ap, const char *);
+  }
+  va_end(ap);
+  for (int i = 0; i < e->n; i++) {
+    const sample *s = &e->s[i];
+    if (strcmp(s->name, name) != 0 || s->n_labels != nw)
+      continue;
+    int hits = 0;
+    for (int k = 0; k < nw; k++)
+      for (int j = 0; j < s->n_labels; j++)
+        if (strcmp(s->labels[j][0], want[k][0]) == 0 && strcmp(s->labels[j][1], want[k][1]) == 0)
+          hits++;
+    if (hits == nw)
+      return s;
+  }
+  return NULL;
+}
+
+static double process_value(const expo *e, const char *name)
+{
+  const sample *s = find_sample(e, name, NULL);
+  if (s == NULL)
+    fail_msg("no %s", name);
+  return s->value;
+}
+
+static void test_process_families(void **state)
+{
+  (void)state;
+  static const struct {
+    const char *name, *type;
+  } want[] = {{"process_cpu_seconds_total", "counter"},
+              {"process_resident_memory_bytes", "gauge"},
+              {"process_virtual_memory_bytes", "gauge"},
+              {"process_open_fds", "gauge"},
+              {"process_max_fds", "gauge"},
+              {"process_start_time_seconds", "gauge"}};
+  expo *e = render_parse();
+  for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+    family *f = find_family(e, want[i].name);
+    if (f == NULL)
+      fail_msg("no family %s", want[i].name);
+    assert_string_equal(f->type, want[i].type);
+  }
+  double rss = process_value(e, "process_resident_memory_bytes");
+  double vsz = process_value(e, "process_virtual_memory_bytes");
+  assert_true(rss > 100 * 1024 && rss <= vsz);
+  double start = process_value(e, "process_start_time_seconds");
+  double now = (double)time(NULL);
+  assert_true(start <= now + 1 && start > now - 24 * 3600); /* this test started just now */
+  double fds = process_value(e, "process_open_fds");
+  assert_true(fds >= 3 && fds <= process_value(e, "process_max_fds"));
+  double cpu0 = process_value(e, "process_cpu_seconds_total");
+  free(e);
+
+  /* one more open file is one more fd; burnt CPU shows */
+  int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  assert_true(fd >= 0);
+  volatile double x = 0;
+  clock_t until = clock() + CLOCKS_PER_SEC / 20;
+  while (clock() < until)
+    x += 1;
+  e = render_parse();
+  assert_true(process_value(e, "process_open_fds") == fds + 1);
+  assert_true(process_value(e, "process_cpu_seconds_total") > cpu0);
+  free(e);
+  close(fd);
+}
+
+/* Each series of a labelled histogram: buckets cumulative, +Inf equal to _count. */
+static void check_api_histogram(const expo *e, const char *verb, const char *resource,
+                                const char *code, const double *obs, size_t n_obs)
+{
+  int buckets = 0;
+  double last = -1;
+  for (int i = 0; i < e->n; i++) {
+    const sample *s = &e->s[i];
+    if (strcmp(s->name, "seal_api_request_duration_seconds_bucket") != 0 || s->n_labels != 4)
+      continue;
+    if (strcmp(s->labels[0][1], verb) || strcmp(s->labels[1][1], resource) ||
+        strcmp(s->labels[2][1], code))
+      continue;
+    assert_string_equal(s->labels[3][0], "le");
+    double le = strcmp(s->labels[3][1], "+Inf") == 0 ? INFINITY : strtod(s->labels[3][1], NULL);
+    double want = 0;
+    for (size_t j = 0; j < n_obs; j++)
+      want += obs[j] <= le;
+    if (s->value != want)
+      fail_msg("%s %s %s le=%s: %g, wanted %g", verb, resource, code, s->labels[3][1], s->value,
+               want);
+    assert_true(s->value >= last);
+    last = s->value;
+    buckets++;
+  }
+  assert_true(buckets >= 2);
+  const sample *count = find_sample(e, "seal_api_request_duration_seconds_count", "verb", verb,
+                                    "resource", resource, "code", code, NULL);
+  const sample *sum = find_sample(e, "seal_api_request_duration_seconds_sum", "verb", verb,
+                                  "resource", resource, "code", code, NULL);
+  assert_non_null(count);
+  assert_non_null(sum);
+  assert_true(count->value == (double)n_obs);
+  double total = 0;
+  for (size_t j = 0; j < n_obs; j++)
+    total += obs[j];
+  assert_true(fabs(sum->value - total) < 1e-5);
+}
+
+static void test_api_request_durations(void **state)
+{
+  (void)state;
+  const double lists[] = {0.002, 0.2, 40};
+  const double patches[] = {0.03};
+  for (size_t i = 0; i < 3; i++)
+    ctl_metrics_api_duration("list", "sealedsecrets", 200, lists[i]);
+  ctl_metrics_api_duration("patch", "sealedsecrets/status", 0, patches[0]);
+  expo *e = render_parse();
+  family *f = find_family(e, "seal_api_request_duration_seconds");
+  assert_non_null(f);
+  assert_string_equal(f->type, "histogram");
+  check_api_histogram(e, "list", "sealedsecrets", "200", lists, 3);
+  check_api_histogram(e, "patch", "sealedsecrets/status", "0", patches, 1);
+  free(e);
+
+  /* a flood of distinct label sets stays bounded, and nothing is lost */
+  char res[32];
+  for (int i = 0; i < 300; i++) {
+    snprintf(res, sizeof(res), "r%d", i);
+    ctl_metrics_api_duration("get", res, 200, 0.001);
+  }
+  e = render_parse();
+  int series = 0;
+  double total = 0;
+  for (int i = 0; i < e->n; i++)
+    if (strcmp(e->s[i].name, "seal_api_request_duration_seconds_count") == 0) {
+      series++;
+      total += e->s[i].value;
+    }
+  assert_in_range(series, 3, 64);
+  assert_true(total == 304);
+  free(e);
+}
+
+static void test_api_verb_resource(void **state)
+{
+  (void)state;
+  static const struct {
+    const char *method, *path, *verb, *resource;
+  } cases[] = {
+      {"GET", "/apis/seal.dev/v1alpha1/sealedsecrets?limit=500", "list", "sealedsecrets"},
+      {"GET", "/apis/seal.dev/v1alpha1/namespaces/app/sealedsecrets?limit=500&continue=x", "list",
+       "sealedsecrets"},
+      {"GET", "/apis/seal.dev/v1alpha1/namespaces/app/sealedsecrets/db", "get", "sealedsecrets"},
+      {"PUT", "/apis/seal.dev/v1alpha1/namespaces/app/sealedsecrets/db/status", "update",
+       "sealedsecrets/status"},
+      {"PATCH", "/apis/seal.dev/v1alpha1/namespaces/app/sealedsecrets/db/status", "patch",
+       "sealedsecrets/status"},
+      {"GET", "/api/v1/namespaces/app/secrets?watch=1&resourceVersion=5", "watch", "secrets"},
+      {"POST", "/api/v1/namespaces/app/secrets", "create", "secrets"},
+      {"DELETE", "/api/v1/namespaces/app/secrets/db", "delete", "secrets"},
+      {"DELETE", "/api/v1/namespaces/app/secrets", "deletecollection", "secrets"},
+      {"POST", "/api/v1/namespaces/app/events", "create", "events"},
+      {"PUT", "/apis/coordination.k8s.io/v1/namespaces/seal-system/leases/seal", "update",
+       "leases"},
+      {"GET", "/api/v1/namespaces", "list", "namespaces"},
+      {"GET", "/api/v1/namespaces/app", "get", "namespaces"},
+      {"GET", "/version", "get", "other"},
+      {"GET", "", "get", "other"},
+      {"OPTIONS", "/api/v1/namespaces/app/secrets", "other", "secrets"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char verb[24], resource[96];
+    ctl_api_verb_resource(cases[i].method, cases[i].path, verb, sizeof(verb), resource,
+                          sizeof(resource));
+    if (strcmp(verb, cases[i].verb) || strcmp(resource, cases[i].resource))
+      fail_msg("%s %s: %s %s, wanted %s %s", cases[i].method, cases[i].path, verb, resource,
+               cases[i].verb, cases[i].resource);
+  }
+}
+
+static double cond_total(const expo *e, const char *cond, const char *status)
+{
+  const sample *s = find_sample(e, "seal_sealedsecrets_conditions", "condition", cond, "status",
+                                status, NULL);
+  if (s == NULL)
+    fail_msg("no seal_sealedsecrets_conditions{condition=%s,status=%s}", cond, status);
+  return s->value;
+}
+
+static int count_samples(const expo *e, const char *name)
+{
+  int n = 0;
+  for (int i = 0; i < e->n; i++)
+    n += strcmp(e->s[i].name, name) == 0;
+  return n;
+}
+
+static void test_conditions(void **state)
+{
+  (void)state;
+  ctl_metrics_conditions *set = ctl_metrics_conditions_new();
+  assert_non_null(set);
+  char key[64];
+  for (int i = 0; i < 3; i++) {
+    snprintf(key, sizeof(key), "app/ok%d", i);
+    assert_int_equal(ctl_metrics_conditions_add(set, key, CTL_COND_SYNCED, 'T', "Unsealed"), 0);
+    assert_int_equal(ctl_metrics_conditions_add(set, key, CTL_COND_KEY_CURRENT, 'T', NULL), 0);
+  }
+  assert_int_equal(ctl_metrics_conditions_add(set, "app/broken", CTL_COND_SYNCED, 'F', "NoKey"), 0);
+  assert_int_equal(ctl_metrics_conditions_add(set, "app/broken", CTL_COND_KEY_CURRENT, 'F', NULL),
+                   0);
+  assert_int_equal(
+      ctl_metrics_conditions_add(set, "we\\ird\"/na\"me\n}", CTL_COND_SYNCED, 'U', "Pending"), 0);
+  assert_int_equal(ctl_metrics_conditions_add(set, "x/y", (ctl_metrics_condition)7, 'T', NULL), -1);
+  ctl_metrics_conditions_publish(set);
+
+  expo *e = render_parse();
+  assert_true(cond_total(e, "Synced", "True") == 3);
+  assert_true(cond_total(e, "Synced", "False") == 1);
+  assert_true(cond_total(e, "Synced", "Unknown") == 1);
+  assert_true(cond_total(e, "KeyCurrent", "True") == 3);
+  assert_true(cond_total(e, "KeyCurrent", "False") == 1);
+  assert_true(cond_total(e, "KeyCurrent", "Unknown") == 0);
+  /* only what is not True, by object */
+  assert_int_equal(count_samples(e, "seal_sealedsecret_condition_info"), 3);
+  assert_non_null(find_sample(e, "seal_sealedsecret_condition_info", "namespace", "app", "name",
+                              "broken", "condition", "Synced", "status", "False", "reason",
+                              "NoKey", NULL));
+  assert_non_null(find_sample(e, "seal_sealedsecret_condition_info", "namespace", "app", "name",
+                              "broken", "condition", "KeyCurrent", "status", "False", "reason",
+                              "", NULL));
+  assert_non_null(find_sample(e, "seal_sealedsecret_condition_info", "namespace", "we\\ird\"",
+                              "name", "na\"me\n}", "condition", "Synced", "status", "Unknown",
+                              "reason", "Pending", NULL));
+  assert_true(value_of(e, "seal_sealedsecret_condition_info_omitted", NULL, NULL) == 0);
+  free(e);
+
+  /* 50k objects, 1500 broken: exact totals, bounded series */
+  set = ctl_metrics_conditions_new();
+  assert_non_null(set);
+  for (int i = 0; i < 50000; i++) {
+    snprintf(key, sizeof(key), "ns%d/sealed-secret-%d", i % 100, i);
+    char st = i % 100 < 3 ? 'F' : 'T';
+    assert_int_equal(ctl_metrics_conditions_add(set, key, CTL_COND_SYNCED, st, "Unsealed"), 0);
+  }
+  ctl_metrics_conditions_publish(set); /* replaces the set above */
+  char *text = NULL;
+  size_t len = 0;
+  assert_int_equal(ctl_metrics_render(&text, &len), 0);
+  assert_true(len < 512 * 1024);
+  e = malloc(sizeof(*e));
+  assert_non_null(e);
+  parse_expo(e, text, len);
+  free(text);
+  assert_true(cond_total(e, "Synced", "True") == 48500);
+  assert_true(cond_total(e, "Synced", "False") == 1500);
+  assert_true(cond_total(e, "KeyCurrent", "False") == 0);
+  assert_int_equal(count_samples(e, "seal_sealedsecret_condition_info"),
+                   CTL_METRICS_MAX_CONDITION_SERIES);
+  assert_true(value_of(e, "seal_sealedsecret_condition_info_omitted", NULL, NULL) ==
+              1500 - CTL_METRICS_MAX_CONDITION_SERIES);
+  assert_null(find_sample(e, "seal_sealedsecret_condition_info", "namespace", "app", "name",
+                          "broken", "condition", "Synced", "status", "False", "reason", "NoKey",
+                          NULL));
+  free(e);
+
+  ctl_metrics_conditions_publish(NULL);
+  e = render_parse();
+  assert_true(cond_total(e, "Synced", "False") == 0);
+  assert_int_equal(count_samples(e, "seal_sealedsecret_condition_info"), 0);
+  free(e);
+}
+
+/* Every family /metrics shows is described in the manual page. */
+static const char *man_path;
+
+static void test_every_family_documented(void **state)
+{
+  (void)state;
+  FILE *f = fopen(man_path, "re");
+  if (f == NULL)
+    fail_msg("cannot read %s", man_path);
+  static char man[256 * 1024];
+  size_t n = fread(man, 1, sizeof(man) - 1, f);
+  fclose(f);
+  man[n] = '\0';
+  const char *metrics = strstr(man, "\n.SH METRICS\n");
+  assert_non_null(metrics);
+  expo *e = render_parse();
+  for (int i = 0; i < e->nf; i++) {
+    char bold[160];
+    snprintf(bold, sizeof(bold), ".B %s", e->f[i].name);
+    const char *at = strstr(metrics, bold);
+    char next = at ? at[strlen(bold)] : 0;
+    if (at == NULL || !(next == '\n' || next == '{' || next == ' '))
+      fail_msg("%s is not described under METRICS in %s", e->f[i].name, man_path);
+  }
   free(e);
 }
 
@@ -513,8 +834,9 @@ static void test_concurrent_updates_not_lost(void **state)
   free(e);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+  man_path = argc > 1 ? argv[1] : "docs/unseal-controller.8";
   assert_int_equal(ctl_metrics_init(), 0);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_initial_exposition_is_valid),
@@ -524,6 +846,11 @@ int main(void)
       cmocka_unit_test(test_label_values_escaped),
       cmocka_unit_test(test_concurrent_updates_not_lost),
       cmocka_unit_test(test_many_series_fold_and_stay_valid),
+      cmocka_unit_test(test_process_families),
+      cmocka_unit_test(test_api_request_durations),
+      cmocka_unit_test(test_api_verb_resource),
+      cmocka_unit_test(test_conditions),
+      cmocka_unit_test(test_every_family_documented),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -141,7 +141,7 @@ def test_sigusr1_renews_and_every_sealed_secret_is_re_evaluated(env):
     assert ctl.proc.poll() is None
     usage = metric(ctl, "seal_sealedsecrets_by_key")
     wait_for(lambda: metric(ctl, "seal_sealedsecrets_by_key").get(
-        f'seal_sealedsecrets_by_key{{key_id="{before[0]}"}}') == 3, what="usage metric")
+        f'seal_sealedsecrets_by_key{{key_id="{before[0]}",state="active"}}') == 3, what="usage metric")
     assert usage is not None
 
 
