@@ -148,7 +148,8 @@ static int read_key_line(struct block *b, const char *line, size_t len, size_t l
                        "bytes in base64 on one line)",
                        lineno, kind_names[b->kind], len, ARMOR_KEY_CHARS);
   /* One byte of room more than a key: a 33-byte line fails on bin_len. */
-  if (sodium_base642bin(b->key, KEYS_SECRET_BYTES + 1, line, len, NULL, &bin_len, &end,
+  if (!keys_i_ascii(line, len) ||
+      sodium_base642bin(b->key, KEYS_SECRET_BYTES + 1, line, len, NULL, &bin_len, &end,
                         sodium_base64_VARIANT_ORIGINAL) != 0 ||
       end != line + len)
     return keys_i_fail(err, KEYS_ERR_MALFORMED,

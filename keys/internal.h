@@ -29,6 +29,10 @@ int keys_i_fail(keys_error *err, int status, const char *fmt, ...) KEYS_PRINTF(3
 /* Writes "id, id, ..." (hex) into out; truncates politely. */
 void keys_i_ids_text(char *out, size_t out_size, const uint8_t (*ids)[KEYS_ID_BYTES], size_t n);
 
+/* 1 when no byte of s is above 0x7f, in a time that depends on len only:
+ * libsodium 1.0.18's base64 decoder takes some such bytes for digits. */
+int keys_i_ascii(const char *s, size_t len);
+
 /* sodium_init() once; KEYS_ERR_CRYPTO when libsodium cannot start. */
 int keys_i_ready(keys_error *err);
 

@@ -211,6 +211,12 @@ int keys_sealed_ids(uint8_t ids[KEYS_MAX_RECIPIENTS][KEYS_ID_BYTES], size_t *n,
  * canonical. */
 int keys_base64_encode(char **out, size_t *out_len, const uint8_t *in, size_t in_len) KEYS_MUST_CHECK;
 int keys_base64_decode(uint8_t **out, size_t *out_len, const char *in, size_t in_len) KEYS_MUST_CHECK;
+/* The same format and rules, for public text only (sealed values): not
+ * constant time, much faster. Plaintext and keys use the two above. */
+int keys_base64_encode_public(char **out, size_t *out_len, const uint8_t *in,
+                              size_t in_len) KEYS_MUST_CHECK;
+int keys_base64_decode_public(uint8_t **out, size_t *out_len, const char *in,
+                              size_t in_len) KEYS_MUST_CHECK;
 
 /* RFC 3339 UTC ("2026-11-25T00:00:00Z") to and from seconds since the epoch;
  * parse accepts fractional seconds and numeric offsets. */

@@ -1,6 +1,7 @@
 /* Small helpers: errors, base64, RFC 3339 time, key id text. */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,10 +138,22 @@ int keys_base64_encode(char **out, size_t *out_len, const uint8_t *in, size_t in
   return KEYS_OK;
 }
 
+/* 1 when no byte of s has its high bit set; the time depends on len only. */
+int keys_i_ascii(const char *s, size_t len)
+{
+  unsigned char any = 0;
+
+  for (size_t i = 0; i < len; i++)
+    any |= (unsigned char)s[i];
+  return (any & 0x80) == 0;
+}
+
 /*
  * libsodium 1.0.18 already refuses missing padding and non-zero unused bits
  * (tests/keys check both); b64_end catches anything left after the padding,
- * and no character is ignored, so only canonical text decodes.
+ * and no character is ignored. But it reads the text as signed char and takes
+ * some bytes above 0x7f for digits ("\xff\xff\xff\xff" decodes), so those
+ * are refused first (keys_i_ascii); then only canonical text decodes.
  */
 int keys_base64_decode(uint8_t **out, size_t *out_len, const char *in, size_t in_len)
 {
@@ -152,7 +165,7 @@ int keys_base64_decode(uint8_t **out, size_t *out_len, const char *in, size_t in
     return KEYS_ERR_INVALID;
   *out = NULL;
   *out_len = 0;
-  if (in_len > KEYS_BASE64_MAX || in_len % 4 != 0)
+  if (in_len > KEYS_BASE64_MAX || in_len % 4 != 0 || !keys_i_ascii(in, in_len))
     return KEYS_ERR_MALFORMED;
   bin_max = in_len / 4 * 3;
   bin = malloc(bin_max ? bin_max : 1);
@@ -163,6 +176,110 @@ int keys_base64_decode(uint8_t **out, size_t *out_len, const char *in, size_t in
                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
        end != in + in_len)) {
     sodium_memzero(bin, bin_max);
+    free(bin);
+    return KEYS_ERR_MALFORMED;
+  }
+  *out = bin;
+  *out_len = bin_len;
+  return KEYS_OK;
+}
+
+/*
+ * The same format for public text (sealed values, which anyone may read):
+ * table driven and not constant time, about ten times faster than
+ * libsodium's constant-time code, which a 64 KiB value spent most of its
+ * unseal in. The rules are those of keys_base64_decode (docs/spec.md):
+ * length a multiple of 4, padding required, only the 64 characters of the
+ * standard alphabet before it, unused bits zero. tests/keys/test_label.c
+ * checks both decoders agree on every tail and on mutated texts.
+ */
+static const char b64_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+#define B64_BAD 0x80 /* not in the alphabet ('=' included) */
+static uint8_t b64_value[256];
+static pthread_once_t b64_once = PTHREAD_ONCE_INIT;
+
+static void b64_table_init(void)
+{
+  memset(b64_value, B64_BAD, sizeof b64_value);
+  for (unsigned i = 0; i < 64; i++)
+    b64_value[(unsigned char)b64_alphabet[i]] = (uint8_t)i;
+}
+
+int keys_base64_encode_public(char **out, size_t *out_len, const uint8_t *in, size_t in_len)
+{
+  size_t size, i = 0;
+  char *t, *text;
+
+  if (out == NULL || (in == NULL && in_len > 0) || in_len > KEYS_BASE64_MAX / 4 * 3)
+    return KEYS_ERR_INVALID;
+  *out = NULL;
+  size = (in_len + 2) / 3 * 4 + 1;
+  t = text = malloc(size);
+  if (text == NULL)
+    return KEYS_ERR_NOMEM;
+  for (; i + 3 <= in_len; i += 3) {
+    uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+    *t++ = b64_alphabet[v >> 18];
+    *t++ = b64_alphabet[(v >> 12) & 63];
+    *t++ = b64_alphabet[(v >> 6) & 63];
+    *t++ = b64_alphabet[v & 63];
+  }
+  if (i < in_len) {
+    uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < in_len ? (uint32_t)in[i + 1] << 8 : 0);
+    *t++ = b64_alphabet[v >> 18];
+    *t++ = b64_alphabet[(v >> 12) & 63];
+    *t++ = i + 1 < in_len ? b64_alphabet[(v >> 6) & 63] : '=';
+    *t++ = '=';
+  }
+  *t = '\0';
+  *out = text;
+  if (out_len != NULL)
+    *out_len = size - 1;
+  return KEYS_OK;
+}
+
+int keys_base64_decode_public(uint8_t **out, size_t *out_len, const char *in, size_t in_len)
+{
+  const unsigned char *s = (const unsigned char *)in;
+  size_t pad = 0, quads, bin_len, i;
+  uint8_t *bin, *b, bad = 0;
+
+  if (out == NULL || out_len == NULL || (in == NULL && in_len > 0))
+    return KEYS_ERR_INVALID;
+  *out = NULL;
+  *out_len = 0;
+  if (in_len > KEYS_BASE64_MAX || in_len % 4 != 0)
+    return KEYS_ERR_MALFORMED;
+  (void)pthread_once(&b64_once, b64_table_init);
+  if (in_len > 0 && s[in_len - 1] == '=')
+    pad = s[in_len - 2] == '=' ? 2 : 1;
+  bin_len = in_len / 4 * 3 - pad;
+  b = bin = malloc(bin_len ? bin_len : 1);
+  if (bin == NULL)
+    return KEYS_ERR_NOMEM;
+  quads = in_len / 4 - (pad ? 1 : 0); /* the ones without padding */
+  for (i = 0; i < quads; i++, s += 4) {
+    uint8_t a = b64_value[s[0]], c = b64_value[s[1]], d = b64_value[s[2]], e = b64_value[s[3]];
+    uint32_t v = (uint32_t)a << 18 | (uint32_t)c << 12 | (uint32_t)d << 6 | e;
+    bad |= a | c | d | e;
+    *b++ = (uint8_t)(v >> 16);
+    *b++ = (uint8_t)(v >> 8);
+    *b++ = (uint8_t)v;
+  }
+  if (pad) {
+    uint8_t a = b64_value[s[0]], c = b64_value[s[1]];
+    uint8_t d = pad == 1 ? b64_value[s[2]] : 0;
+    bad |= a | c | d;
+    *b++ = (uint8_t)(a << 2 | (c & 63) >> 4);
+    if (pad == 1) {
+      *b++ = (uint8_t)(c << 4 | (d & 63) >> 2);
+      bad |= d & 3 ? B64_BAD : 0; /* unused bits */
+    } else {
+      bad |= c & 15 ? B64_BAD : 0;
+    }
+  }
+  if (bad & B64_BAD) {
     free(bin);
     return KEYS_ERR_MALFORMED;
   }

@@ -174,7 +174,7 @@ static int parse_value(struct parsed *p, const char *sealed, size_t sealed_len, 
                        "the sealed value is %zu characters, more than the %zu a v1 value can "
                        "have",
                        sealed_len, (size_t)SEALED_TEXT_MAX);
-  rc = keys_base64_decode(&p->blob, &p->len, sealed, sealed_len);
+  rc = keys_base64_decode_public(&p->blob, &p->len, sealed, sealed_len); /* public text */
   if (rc == KEYS_ERR_NOMEM)
     return keys_i_fail(err, rc, "out of memory decoding the sealed value");
   if (rc != KEYS_OK)
@@ -395,7 +395,7 @@ static int build_value(char **out, struct scratch *s, const uint8_t *kept, size_
                                              ad_len, NULL, blob + header_len - COMMIT_BYTES -
                                                                NONCE_BYTES,
                                              s->dek);
-  rc = keys_base64_encode(out, NULL, blob, blob_len);
+  rc = keys_base64_encode_public(out, NULL, blob, blob_len); /* public text */
   if (rc != KEYS_OK)
     keys_i_fail(err, rc, "out of memory encoding a sealed value of %zu bytes", blob_len);
 out:

@@ -135,6 +135,9 @@ static void test_armor_hostile(void **state)
       /* non-zero unused bits */
       "-----BEGIN SEAL PUBLIC KEY-----\nYuikXitt4ImDLWg46N341AyyB2+Oi4cuCLCkyTlpQCt=\n"
       "-----END SEAL PUBLIC KEY-----\n",
+      /* a byte above 0x7f, which libsodium 1.0.18 alone takes for 'A' */
+      "-----BEGIN SEAL PUBLIC KEY-----\nYuikXitt4ImDLWg46N341AyyB2+Oi4cuCLCkyTlpQ\xc1s=\n"
+      "-----END SEAL PUBLIC KEY-----\n",
       /* trailing space on the key line */
       "-----BEGIN SEAL PUBLIC KEY-----\nYuikXitt4ImDLWg46N341AyyB2+Oi4cuCLCkyTlpQCs= \n"
       "-----END SEAL PUBLIC KEY-----\n",

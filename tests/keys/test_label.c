@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <sodium.h>
 
 #include "keys.h"
 #include "vectors.h"
@@ -193,7 +194,9 @@ static void test_time(void **state)
 static void test_base64(void **state)
 {
   static const char *const bad[] = {"QR==", "QUJ=", "QQ", "QQ=", "Q Q==", "QQ==\n", "QQ==QQ==",
-                                    "====", "QQ=A", "Q===", "-_8=", "QQ==\r\n"};
+                                    "====", "QQ=A", "Q===", "-_8=", "QQ==\r\n",
+                                    /* libsodium 1.0.18 alone decodes these */
+                                    "\xff\xff\xff\xff", "QUJD\x80" "A==", "QUJD\xc1" "A=="};
   uint8_t *bin = NULL;
   size_t len = 9;
   char *text = NULL;
@@ -222,6 +225,85 @@ static void test_base64(void **state)
   free(text);
 }
 
+/* Both decoders on text: the same status, and the same bytes when it decodes. */
+static void decoders_agree(const char *text, size_t len)
+{
+  uint8_t *ref = NULL, *fast = NULL;
+  size_t ref_len = 7, fast_len = 9;
+  int ref_rc = keys_base64_decode(&ref, &ref_len, text, len);
+  int fast_rc = keys_base64_decode_public(&fast, &fast_len, text, len);
+
+  if (ref_rc != fast_rc)
+    fail_msg("\"%.*s\": constant-time decoder %d, public decoder %d", (int)len, text, ref_rc,
+             fast_rc);
+  assert_int_equal(fast_len, ref_len);
+  if (ref_rc == KEYS_OK)
+    assert_memory_equal(fast, ref, ref_len);
+  else
+    assert_null(fast);
+  free(ref);
+  free(fast);
+}
+
+/* keys_base64_decode_public follows the same rules as keys_base64_decode:
+ * every byte in each position of the last quad with one and two padding
+ * characters, every byte in every position of texts with and without
+ * padding, the bad examples above, and random lengths. */
+static void test_base64_public(void **state)
+{
+  static const char *const bad[] = {"QR==", "QUJ=", "QQ", "QQ=", "Q Q==", "QQ==\n", "QQ==QQ==",
+                                    "====", "QQ=A", "Q===", "-_8=", "QQ==\r\n"};
+  static const char *const good[] = {"QUJD+/8=", "QUJDRA==", "QUJDREVG", "AAAA", "////"};
+  char text[16];
+  uint8_t bin[301];
+  char *enc = NULL, *ref = NULL;
+  size_t enc_len = 0, ref_len = 0;
+
+  (void)state;
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    decoders_agree(bad[i], strlen(bad[i]));
+  decoders_agree("QUJD\0A==", 8); /* an embedded NUL */
+  decoders_agree("QUJDQQ==\0\0\0\0", 12);
+  decoders_agree("", 0);
+  for (unsigned x = 0; x < 256; x++)
+    for (unsigned y = 0; y < 256; y++) {
+      memcpy(text, "QUJDxy==", 8);
+      text[4] = (char)x;
+      text[5] = (char)y;
+      decoders_agree(text, 8); /* one byte in the last quad */
+      for (unsigned z = 0; z < 256; z++) {
+        if (x != 'Q' && x != '=' && x != '~')
+          break;
+        memcpy(text, "QUJDxyz=", 8);
+        text[4] = (char)x;
+        text[5] = (char)y;
+        text[6] = (char)z;
+        decoders_agree(text, 8); /* two bytes in the last quad */
+      }
+    }
+  for (size_t g = 0; g < sizeof(good) / sizeof(good[0]); g++) {
+    size_t len = strlen(good[g]);
+    for (size_t pos = 0; pos < len; pos++)
+      for (unsigned c = 0; c < 256; c++) {
+        memcpy(text, good[g], len);
+        text[pos] = (char)c;
+        decoders_agree(text, len);
+      }
+  }
+  for (size_t len = 0; len <= sizeof bin; len++) {
+    randombytes_buf(bin, len);
+    assert_int_equal(keys_base64_encode_public(&enc, &enc_len, bin, len), KEYS_OK);
+    assert_int_equal(keys_base64_encode(&ref, &ref_len, bin, len), KEYS_OK);
+    assert_int_equal(enc_len, ref_len);
+    assert_string_equal(enc, ref);
+    decoders_agree(enc, enc_len);
+    free(enc);
+    free(ref);
+  }
+  assert_int_equal(keys_base64_decode_public(NULL, &enc_len, "", 0), KEYS_ERR_INVALID);
+  assert_int_equal(keys_base64_encode_public(&enc, NULL, NULL, 1), KEYS_ERR_INVALID);
+}
+
 static void test_strerror(void **state)
 {
   (void)state;
@@ -236,7 +318,8 @@ int main(int argc, char **argv)
       cmocka_unit_test(test_vector_labels), cmocka_unit_test(test_scope_parse),
       cmocka_unit_test(test_names),         cmocka_unit_test(test_data_keys),
       cmocka_unit_test(test_label_errors),  cmocka_unit_test(test_time),
-      cmocka_unit_test(test_base64),        cmocka_unit_test(test_strerror),
+      cmocka_unit_test(test_base64),        cmocka_unit_test(test_base64_public),
+      cmocka_unit_test(test_strerror),
   };
 
   return vectors_main(argc, argv, "keys_label", tests, sizeof(tests) / sizeof(tests[0]));
