@@ -63,12 +63,20 @@ int keys_file_read(char **out, size_t *out_len, const char *path, size_t max, ke
                          max);
         goto out;
       }
+      size_t old_cap = cap;
+
       cap = cap > (max + 1) / 2 ? max + 1 : cap * 2;
-      grown = realloc(buf, cap + 1);
+      /* not realloc: the buffer may hold a private key, and realloc would
+       * release the old copy unwiped */
+      grown = malloc(cap + 1);
       if (grown == NULL) {
+        cap = old_cap;
         rc = keys_i_fail(err, KEYS_ERR_NOMEM, "out of memory reading \"%s\"", path);
         goto out;
       }
+      memcpy(grown, buf, used);
+      sodium_memzero(buf, old_cap + 1);
+      free(buf);
       buf = grown;
     }
     r = read(fd, buf + used, cap - used);
