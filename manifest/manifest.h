@@ -34,6 +34,22 @@
 #define MANIFEST_ANN_MANAGED "seal.dev/managed"
 #define MANIFEST_ANN_SKIP_OWNER "seal.dev/skip-owner-reference"
 #define MANIFEST_LABEL_UNSEALED "seal.dev/unsealed"
+#define MANIFEST_LABEL_KEY "seal.dev/key"       /* key Secrets: active | compromised */
+#define MANIFEST_KEY_SECRET_TYPE "seal.dev/key" /* the type of key Secrets */
+#define MANIFEST_RESERVED_PREFIX "seal.dev/"
+
+/* The names under seal.dev/ belong to the controller and to admins: the key
+ * Secrets' type, label seal.dev/key and annotations seal.dev/created-at,
+ * backed-up-at and renew-requested-at; seal.dev/managed, which an admin sets
+ * on a live Secret; seal.dev/scope, which is read from a SealedSecret's own
+ * metadata. A template may carry only the label seal.dev/unsealed (the
+ * controller sets it to "true" anyway) and the annotation
+ * seal.dev/skip-owner-reference; any other seal.dev/ label, annotation or
+ * type is refused, so a SealedSecret can never make a key Secret or speak for
+ * the controller. These return 1 when a template may not carry the name. */
+int manifest_reserved_label(const char *name);
+int manifest_reserved_annotation(const char *name);
+int manifest_reserved_type(const char *type);
 
 typedef enum manifest_status {
   MANIFEST_OK = 0,

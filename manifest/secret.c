@@ -240,7 +240,8 @@ static int check_kind(const json_t *secret, size_t index, manifest_error *err) {
 
 int manifest_seal_secret(json_t **out, const json_t *secret, const manifest_seal_opts *opts,
                          manifest_error *err) {
-  static const char *const drop[] = {ANN_LAST_APPLIED, MANIFEST_ANN_SCOPE};
+  /* seal.dev/managed is an admin's word on a live Secret, never a template's */
+  static const char *const drop[] = {ANN_LAST_APPLIED, MANIFEST_ANN_SCOPE, MANIFEST_ANN_MANAGED};
   const char *doc_name, *doc_ns, *doc_scope, *name, *ns, *type;
   char desc[2 * KEYS_NAME_MAX + 64], label[KEYS_LABEL_MAX];
   plain_entry *e = NULL;
@@ -296,6 +297,11 @@ int manifest_seal_secret(json_t **out, const json_t *secret, const manifest_seal
     return manifest_fail(err, MANIFEST_ERR_INVALID, 0,
                          "%s: type %s cannot be sealed (the controller never makes one)", desc,
                          SA_TOKEN_TYPE);
+  if (manifest_reserved_type(type))
+    return manifest_fail(err, MANIFEST_ERR_INVALID, 0,
+                         "%s: type %.253s is reserved for the controller's key Secrets and cannot "
+                         "be sealed",
+                         desc, type);
   immutable = json_object_get(secret, "immutable");
   if (json_is_null(immutable))
     immutable = NULL;
@@ -309,7 +315,11 @@ int manifest_seal_secret(json_t **out, const json_t *secret, const manifest_seal
     rc = manifest_fail(err, MANIFEST_ERR_INVALID, 0, "%s: no data or stringData to seal", desc);
     goto out;
   }
-  rc = manifest_template_metadata(&tmeta, meta, drop, 2, desc, "metadata", err);
+  rc = manifest_template_metadata(&tmeta, meta, drop, 3, desc, "metadata", err);
+  if (rc != MANIFEST_OK)
+    goto out;
+  /* what the controller would refuse in a template is refused when sealing */
+  rc = manifest_check_reserved(tmeta, desc, "metadata", err);
   if (rc != MANIFEST_OK)
     goto out;
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -19,6 +20,38 @@ typedef struct opened {
   uint8_t *pt;
   size_t len;
 } opened;
+
+static int in_reserved_prefix(const char *name) {
+  return name != NULL &&
+         strncasecmp(name, MANIFEST_RESERVED_PREFIX, strlen(MANIFEST_RESERVED_PREFIX)) == 0;
+}
+
+int manifest_reserved_label(const char *name) {
+  return in_reserved_prefix(name) && strcmp(name, MANIFEST_LABEL_UNSEALED) != 0;
+}
+
+int manifest_reserved_annotation(const char *name) {
+  return in_reserved_prefix(name) && strcmp(name, MANIFEST_ANN_SKIP_OWNER) != 0;
+}
+
+int manifest_reserved_type(const char *type) { return in_reserved_prefix(type); }
+
+int manifest_check_reserved(const json_t *meta, const char *desc, const char *where,
+                            manifest_error *err) {
+  static const char *const maps[] = {"labels", "annotations"};
+  const char *key;
+  json_t *v;
+
+  for (size_t m = 0; m < 2; m++) {
+    json_object_foreach(json_object_get(meta, maps[m]), key, v) {
+      if (m == 0 ? manifest_reserved_label(key) : manifest_reserved_annotation(key))
+        return manifest_fail(err, MANIFEST_ERR_INVALID, 0,
+                             "%s: %s.%s: \"%.253s\" is reserved for the controller", desc, where,
+                             maps[m], key);
+    }
+  }
+  return MANIFEST_OK;
+}
 
 static void opened_free(opened *o, size_t n) {
   for (size_t i = 0; o != NULL && i < n; i++)
@@ -323,6 +356,11 @@ static int check_sealed(const json_t *sealed, const char *ref, manifest_error *e
   if (type != NULL && strcmp(type, SA_TOKEN_TYPE) == 0)
     return manifest_fail(err, MANIFEST_ERR_INVALID, 0, "%s: refusing to make a Secret of type %s",
                          ref, SA_TOKEN_TYPE);
+  if (manifest_reserved_type(type))
+    return manifest_fail(err, MANIFEST_ERR_INVALID, 0,
+                         "%s: spec.template.type \"%.253s\" is reserved for the controller's key "
+                         "Secrets",
+                         ref, type);
   v = json_object_get(tmpl, "immutable");
   if (v != NULL && !json_is_null(v) && !json_is_boolean(v))
     return manifest_fail(err, MANIFEST_ERR_INVALID, 0,
@@ -336,7 +374,10 @@ static int check_sealed(const json_t *sealed, const char *ref, manifest_error *e
   rc = manifest_template_metadata(&meta, v, NULL, 0, ref, "spec.template.metadata", err);
   if (rc != MANIFEST_OK)
     return rc;
+  rc = manifest_check_reserved(meta, ref, "spec.template.metadata", err);
   json_decref(meta);
+  if (rc != MANIFEST_OK)
+    return rc;
   v = json_object_get(tmpl, "data");
   if (v != NULL && !json_is_null(v) && !json_is_object(v))
     return manifest_fail(err, MANIFEST_ERR_INVALID, 0, "%s: spec.template.data is not a map", ref);

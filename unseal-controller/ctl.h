@@ -37,7 +37,7 @@ typedef struct ctl_keymgr {
   uint8_t newest_id[KEYS_ID_BYTES];
   int have_newest;
   /* loop thread only */
-  ctl_map *names;           /* key Secret name -> key id hex (to drop deleted ones) */
+  ctl_map *names;           /* key Secret name -> what it holds; a key stays while any holds it */
   int generating;           /* a first key is being created */
   int cm_dirty;             /* the ConfigMap may need writing */
   int cm_in_flight;

@@ -11,11 +11,11 @@
 
 #include "banned.h"
 
-#define KEY_LABEL "seal.dev/key"
+#define KEY_LABEL MANIFEST_LABEL_KEY
 #define KEY_ANN_CREATED "seal.dev/created-at"
 #define KEY_ANN_BACKED_UP "seal.dev/backed-up-at"
 #define KEY_ANN_RENEW "seal.dev/renew-requested-at"
-#define KEY_SECRET_TYPE "seal.dev/key"
+#define KEY_SECRET_TYPE MANIFEST_KEY_SECRET_TYPE
 #define KEY_PREFIX "seal-key-"
 #define CM_NAME "seal-public-keys"
 #define RENEW_RETRY_MS 10000      /* after a failed renewal */
@@ -30,6 +30,7 @@ typedef struct key_meta {
   char uid[CTL_UID_MAX];
   int64_t backed_up;       /* seal.dev/backed-up-at, 0 when missing */
   int64_t renew_requested; /* seal.dev/renew-requested-at, 0 when missing */
+  int compromised;         /* labelled seal.dev/key: compromised */
   int warned;              /* the KeyNotBackedUp Event was sent */
 } key_meta;
 
@@ -115,23 +116,98 @@ static void refresh_locked(ctl_keymgr *km)
   km->generation++;
 }
 
-static int remove_by_name(ctl_keymgr *km, const char *name)
+/* Counts the key Secrets (but skip) that hold the key hex. */
+typedef struct copies_scan {
+  const char *hex;
+  size_t n;
+  int compromised;
+} copies_scan;
+
+static void scan_copies(void *ud, const char *name, void *value)
 {
-  const key_meta *meta = ctl_map_get(km->names, name);
+  copies_scan *cs = ud;
+  const key_meta *meta = value;
+  (void)name;
+  if (strcmp(meta->hex, cs->hex) == 0) {
+    cs->n++;
+    cs->compromised |= meta->compromised;
+  }
+}
+
+/* Brings the keyring's entry for the key hex in line with the key Secrets
+ * that hold it: gone when none does, compromised when any copy says so
+ * (whatever the order they were listed in). Returns 1 when the keyring changed. */
+static int settle_key(ctl_keymgr *km, const char *hex)
+{
+  copies_scan cs = {hex, 0, 0};
   uint8_t id[KEYS_ID_BYTES];
   int changed = 0;
+
+  if (keys_id_parse(id, hex) != KEYS_OK)
+    return 0;
+  ctl_map_each(km->names, scan_copies, &cs);
+  keys_state want = cs.compromised ? KEYS_STATE_COMPROMISED : KEYS_STATE_ACTIVE;
+  pthread_rwlock_wrlock(&km->lock);
+  keys_keypair *kp = keys_keyring_find(km->ring, id);
+  if (kp && cs.n == 0)
+    changed = keys_keyring_remove(km->ring, id) == KEYS_OK;
+  else if (kp && keys_keypair_state(kp) != want) {
+    keys_keypair_set_state(kp, want);
+    changed = 1;
+  }
+  if (changed)
+    refresh_locked(km);
+  pthread_rwlock_unlock(&km->lock);
+  return changed;
+}
+
+/* The Secret name no longer holds a key; its key stays while another does. */
+static int forget_name(ctl_keymgr *km, const char *name)
+{
+  const key_meta *meta = ctl_map_get(km->names, name);
+  char hex[KEYS_ID_HEX_BYTES];
   if (meta == NULL)
     return 0;
-  if (keys_id_parse(id, meta->hex) == KEYS_OK) {
-    pthread_rwlock_wrlock(&km->lock);
-    if (keys_keyring_remove(km->ring, id) == KEYS_OK) {
-      refresh_locked(km);
-      changed = 1;
-    }
-    pthread_rwlock_unlock(&km->lock);
-  }
+  snprintf(hex, sizeof(hex), "%s", meta->hex);
   ctl_map_del(km->names, name);
-  return changed;
+  return settle_key(km, hex);
+}
+
+static int key_held(ctl_keymgr *km, const char *hex)
+{
+  uint8_t id[KEYS_ID_BYTES];
+  int held = 0;
+  if (keys_id_parse(id, hex) != KEYS_OK)
+    return 0;
+  pthread_rwlock_rdlock(&km->lock);
+  held = keys_keyring_find(km->ring, id) != NULL;
+  pthread_rwlock_unlock(&km->lock);
+  return held;
+}
+
+/* Why a Secret labelled seal.dev/key is not a key Secret the controller or an
+ * admin made, or NULL when it is one. A SealedSecret's template can make
+ * neither the type nor the label (manifest_reserved_*); these checks also hold
+ * for Secrets made by other tools from what users write. */
+static const char *untrusted_reason(const json_t *obj)
+{
+  const char *type = manifest_get_string(obj, "type", NULL);
+  const json_t *labels = manifest_get(obj, "metadata", "labels", NULL);
+  const json_t *owners = manifest_get(obj, "metadata", "ownerReferences", NULL);
+  size_t i;
+  json_t *o;
+
+  if (type == NULL || strcmp(type, MANIFEST_KEY_SECRET_TYPE) != 0)
+    return "not of type " MANIFEST_KEY_SECRET_TYPE;
+  if (json_object_get(labels, MANIFEST_LABEL_UNSEALED) != NULL)
+    return "labelled " MANIFEST_LABEL_UNSEALED ": made from a SealedSecret";
+  json_array_foreach(owners, i, o)
+  {
+    const char *kind = manifest_get_string(o, "kind", NULL);
+    if (kind && strcmp(kind, MANIFEST_KIND) == 0)
+      return "owned by a SealedSecret";
+  }
+  return NULL;
 }
 
 int ctl_keymgr_on_secret(ctl *c, kube_event_type type, json_t *obj)
@@ -140,26 +216,41 @@ int ctl_keymgr_on_secret(ctl *c, kube_event_type type, json_t *obj)
   const char *name = manifest_get_string(obj, "metadata", "name", NULL);
   const char *b64 = manifest_get_string(obj, "data", "private.key", NULL);
   const char *label = manifest_get_string(obj, "metadata", "labels", KEY_LABEL, NULL);
+  const char *why = NULL;
   uint8_t *armor = NULL;
   size_t armor_len = 0;
   keys_keyring *tmp = NULL;
   keys_error kerr = {0};
   int changed = 0;
   size_t added = 0;
+  char hex[KEYS_ID_HEX_BYTES], old_hex[KEYS_ID_HEX_BYTES] = "";
 
   if (name == NULL)
     return 0;
   if (type == KUBE_EVENT_DELETED) {
-    changed = remove_by_name(km, name);
-    if (changed)
+    const key_meta *meta = ctl_map_get(km->names, name);
+    if (meta == NULL)
+      return 0;
+    snprintf(hex, sizeof(hex), "%s", meta->hex);
+    changed = forget_name(km, name);
+    if (key_held(km, hex))
+      ctl_log(CTL_LOG_INFO, "key secret deleted: another secret still holds its key",
+              "namespace", c->key_namespace, "name", name, "key_id", hex, NULL);
+    else
       ctl_log(CTL_LOG_WARN, "key secret deleted: its key no longer unseals", "namespace",
-              c->key_namespace, "name", name, NULL);
+              c->key_namespace, "name", name, "key_id", hex, NULL);
     return changed;
+  }
+  why = untrusted_reason(obj);
+  if (why != NULL) {
+    ctl_log(CTL_LOG_WARN, "secret labelled seal.dev/key is not a key secret, ignored",
+            "namespace", c->key_namespace, "name", name, "reason", why, NULL);
+    return forget_name(km, name);
   }
   if (b64 == NULL) {
     ctl_log(CTL_LOG_WARN, "key secret has no data private.key, ignored", "namespace",
             c->key_namespace, "name", name, NULL);
-    return remove_by_name(km, name);
+    return forget_name(km, name);
   }
   if (keys_base64_decode(&armor, &armor_len, b64, strlen(b64)) != KEYS_OK) {
     ctl_log(CTL_LOG_WARN, "key secret: private.key is not base64, ignored", "namespace",
@@ -175,53 +266,59 @@ int ctl_keymgr_on_secret(ctl *c, kube_event_type type, json_t *obj)
             added > 1 ? "several keys" : kerr.message, NULL);
     goto out;
   }
-  keys_state state =
-      (label && strcmp(label, "compromised") == 0) ? KEYS_STATE_COMPROMISED : KEYS_STATE_ACTIVE;
+  int compromised = label && strcmp(label, "compromised") == 0;
   const keys_keypair *parsed = keys_keyring_at(tmp, 0);
-  char hex[KEYS_ID_HEX_BYTES];
   keys_id_hex(hex, keys_keypair_public(parsed)->id);
 
-  /* a key Secret renamed or re-keyed: forget what the name held before */
+  /* what this Secret held before: a re-keyed Secret no longer holds the old key */
   const key_meta *old = ctl_map_get(km->names, name);
   int warned = old && strcmp(old->hex, hex) == 0 && old->warned;
   if (old && strcmp(old->hex, hex) != 0)
-    changed |= remove_by_name(km, name);
+    snprintf(old_hex, sizeof(old_hex), "%s", old->hex);
+  key_meta *meta = calloc(1, sizeof(*meta));
+  if (meta == NULL)
+    goto out;
+  const char *uid = manifest_get_string(obj, "metadata", "uid", NULL);
+  snprintf(meta->hex, sizeof(meta->hex), "%s", hex);
+  snprintf(meta->uid, sizeof(meta->uid), "%s", uid ? uid : "");
+  meta->compromised = compromised;
+  meta->backed_up = time_annotation(obj, KEY_ANN_BACKED_UP);
+  meta->renew_requested = time_annotation(obj, KEY_ANN_RENEW);
+  meta->warned = warned;
+  if (ctl_map_put(km->names, name, meta) != 0) {
+    free(meta);
+    changed = forget_name(km, name);
+    goto out;
+  }
 
   pthread_rwlock_wrlock(&km->lock);
-  keys_keypair *have = keys_keyring_find(km->ring, keys_keypair_public(parsed)->id);
-  if (have) {
-    if (keys_keypair_state(have) != state) {
-      keys_keypair_set_state(have, state);
-      refresh_locked(km);
-      changed = 1;
-    }
-  } else {
+  if (keys_keyring_find(km->ring, keys_keypair_public(parsed)->id) == NULL) {
     size_t n2 = 0;
     if (keys_armor_read_private(km->ring, &n2, (const char *)armor, armor_len, &kerr) ==
             KEYS_OK &&
         n2 == 1) {
-      keys_keypair *kp = keys_keyring_find(km->ring, keys_keypair_public(parsed)->id);
-      if (kp)
-        keys_keypair_set_state(kp, state);
       refresh_locked(km);
       changed = 1;
     }
   }
   pthread_rwlock_unlock(&km->lock);
-  key_meta *meta = calloc(1, sizeof(*meta));
-  if (meta) {
-    const char *uid = manifest_get_string(obj, "metadata", "uid", NULL);
-    snprintf(meta->hex, sizeof(meta->hex), "%s", hex);
-    snprintf(meta->uid, sizeof(meta->uid), "%s", uid ? uid : "");
-    meta->backed_up = time_annotation(obj, KEY_ANN_BACKED_UP);
-    meta->renew_requested = time_annotation(obj, KEY_ANN_RENEW);
-    meta->warned = warned;
-    if (ctl_map_put(km->names, name, meta) != 0)
-      free(meta);
+  changed |= settle_key(km, hex);
+  if (*old_hex)
+    changed |= settle_key(km, old_hex);
+  if (changed) {
+    uint8_t id[KEYS_ID_BYTES];
+    const char *state = "active";
+    memcpy(id, keys_keypair_public(parsed)->id, KEYS_ID_BYTES);
+    pthread_rwlock_rdlock(&km->lock);
+    const keys_keypair *kp = keys_keyring_find(km->ring, id);
+    if (kp && keys_keypair_state(kp) == KEYS_STATE_COMPROMISED)
+      state = "compromised";
+    pthread_rwlock_unlock(&km->lock);
+    ctl_log(CTL_LOG_INFO, "key loaded", "name", name, "key_id", hex, "state", state, NULL);
+  } else {
+    ctl_log(CTL_LOG_DEBUG, "key secret: its key is loaded already", "name", name, "key_id", hex,
+            NULL);
   }
-  if (changed)
-    ctl_log(CTL_LOG_INFO, "key loaded", "key_id", hex, "state",
-            state == KEYS_STATE_COMPROMISED ? "compromised" : "active", NULL);
 
 out:
   keys_keyring_free(tmp);

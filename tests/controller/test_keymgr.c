@@ -50,8 +50,8 @@ static json_t *key_secret(const char *name, const keys_keypair *kp, const char *
 
 static json_t *raw_secret(const char *name, const char *private_b64)
 {
-  json_t *s = json_pack("{s:{s:s, s:{s:s}}, s:{}}", "metadata", "name", name, "labels",
-                        "seal.dev/key", "active", "data");
+  json_t *s = json_pack("{s:{s:s, s:{s:s}}, s:s, s:{}}", "metadata", "name", name, "labels",
+                        "seal.dev/key", "active", "type", "seal.dev/key", "data");
   assert_non_null(s);
   if (private_b64)
     json_object_set_new(json_object_get(s, "data"), "private.key", json_string(private_b64));
@@ -254,6 +254,111 @@ static void test_malformed_key_secrets_ignored(void **state)
   free(cut_b64);
 }
 
+/* A Secret made from a SealedSecret (labelled seal.dev/unsealed, owned by a
+ * SealedSecret) or of another type is never a key Secret: its key is neither
+ * loaded nor served, and a Secret that turns into one loses its key. */
+static void test_untrusted_key_secrets_refused(void **state)
+{
+  fixture *f = *state;
+  assert_int_equal(event(f, KUBE_EVENT_ADDED, key_secret("seal-key-1", f->k1, "active")), 1);
+  long gen = f->c.keys.generation;
+
+  json_t *unsealed = key_secret("planted-1", f->k2, "active");
+  json_object_set_new(manifest_get(unsealed, "metadata", "labels", NULL), "seal.dev/unsealed",
+                      json_string("true"));
+  assert_int_equal(event(f, KUBE_EVENT_ADDED, unsealed), 0);
+
+  /* owned by a SealedSecret, ours or another tool's */
+  static const char *const owner_api[] = {"seal.dev/v1", "bitnami.com/v1alpha1"};
+  for (size_t i = 0; i < 2; i++) {
+    json_t *owned = key_secret(i ? "planted-3" : "planted-2", f->k2, "active");
+    json_object_set_new(json_object_get(owned, "metadata"), "ownerReferences",
+                        json_pack("[{s:s, s:s, s:s, s:s}]", "apiVersion", owner_api[i], "kind",
+                                  "SealedSecret", "name", "planted", "uid", "u-1"));
+    assert_int_equal(event(f, KUBE_EVENT_ADDED, owned), 0);
+  }
+
+  json_t *opaque = key_secret("planted-4", f->k2, "active");
+  json_object_set_new(opaque, "type", json_string("Opaque"));
+  assert_int_equal(event(f, KUBE_EVENT_ADDED, opaque), 0);
+  json_t *untyped = key_secret("planted-5", f->k2, "active");
+  json_object_del(untyped, "type");
+  assert_int_equal(event(f, KUBE_EVENT_ADDED, untyped), 0);
+
+  assert_int_equal(ctl_keymgr_count(&f->c.keys), 1);
+  assert_int_equal(f->c.keys.generation, gen);
+  expect_newest(f, f->k1);
+
+  /* an accepted key Secret that gains the label loses its key */
+  assert_int_equal(event(f, KUBE_EVENT_ADDED, key_secret("seal-key-2", f->k2, "active")), 1);
+  expect_newest(f, f->k2);
+  json_t *turned = key_secret("seal-key-2", f->k2, "active");
+  json_object_set_new(manifest_get(turned, "metadata", "labels", NULL), "seal.dev/unsealed",
+                      json_string("true"));
+  assert_int_equal(event(f, KUBE_EVENT_MODIFIED, turned), 1);
+  assert_int_equal(ctl_keymgr_count(&f->c.keys), 1);
+  expect_newest(f, f->k1);
+}
+
+/* The same private key in two Secrets: deleting either copy keeps the key
+ * while the other holds it; it goes with the last copy. */
+static void test_key_in_two_secrets_kept_while_any_holds_it(void **state)
+{
+  fixture *f = *state;
+  assert_int_equal(event(f, KUBE_EVENT_ADDED, key_secret("seal-key-2", f->k2, "active")), 1);
+  assert_int_equal(event(f, KUBE_EVENT_ADDED, key_secret("spare-copy", f->k2, "active")), 0);
+  assert_int_equal(ctl_keymgr_count(&f->c.keys), 1);
+  /* the spare copy goes: the key stays */
+  assert_int_equal(event(f, KUBE_EVENT_DELETED, key_secret("spare-copy", f->k2, "active")), 0);
+  assert_int_equal(ctl_keymgr_count(&f->c.keys), 1);
+  expect_newest(f, f->k2);
+  /* back again, then the original goes: still there */
+  assert_int_equal(event(f, KUBE_EVENT_ADDED, key_secret("spare-copy", f->k2, "active")), 0);
+  assert_int_equal(event(f, KUBE_EVENT_DELETED, key_secret("seal-key-2", f->k2, "active")), 0);
+  assert_int_equal(ctl_keymgr_count(&f->c.keys), 1);
+  expect_newest(f, f->k2);
+  /* a copy re-keyed to another key no longer holds the first one */
+  assert_int_equal(event(f, KUBE_EVENT_ADDED, key_secret("seal-key-2", f->k2, "active")), 0);
+  assert_int_equal(event(f, KUBE_EVENT_MODIFIED, key_secret("spare-copy", f->k1, "active")), 1);
+  assert_int_equal(ctl_keymgr_count(&f->c.keys), 2);
+  assert_int_equal(event(f, KUBE_EVENT_DELETED, key_secret("seal-key-2", f->k2, "active")), 1);
+  assert_int_equal(ctl_keymgr_count(&f->c.keys), 1);
+  expect_newest(f, f->k1);
+  /* a copy that stops being a key Secret (no private.key) holds nothing */
+  assert_int_equal(event(f, KUBE_EVENT_MODIFIED, raw_secret("spare-copy", NULL)), 1);
+  assert_int_equal(ctl_keymgr_count(&f->c.keys), 0);
+  expect_newest(f, NULL);
+}
+
+/* A compromised label on any copy makes the key compromised, whatever the
+ * order in which the copies are listed (a restart lists them in any order). */
+static void test_compromised_copy_wins_in_any_order(void **state)
+{
+  fixture *f = *state;
+  static const char *const orders[2][2] = {{"compromised", "active"}, {"active", "compromised"}};
+  for (int o = 0; o < 2; o++) {
+    ctl_keymgr_destroy(&f->c.keys);
+    assert_int_equal(ctl_keymgr_init(&f->c.keys), 0);
+    assert_int_equal(event(f, KUBE_EVENT_ADDED, key_secret("seal-key-1", f->k1, "active")), 1);
+    (void)event(f, KUBE_EVENT_ADDED, key_secret("copy-a", f->k2, orders[o][0]));
+    (void)event(f, KUBE_EVENT_ADDED, key_secret("copy-b", f->k2, orders[o][1]));
+    assert_int_equal(ctl_keymgr_count(&f->c.keys), 2);
+    keys_keypair *kp = keys_keyring_find(f->c.keys.ring, keys_keypair_public(f->k2)->id);
+    assert_non_null(kp);
+    assert_int_equal(keys_keypair_state(kp), KEYS_STATE_COMPROMISED);
+    expect_newest(f, f->k1);
+    expect_metric(1, 1);
+    /* a resync of the active copy changes nothing */
+    const char *active_copy = o == 0 ? "copy-b" : "copy-a";
+    assert_int_equal(event(f, KUBE_EVENT_MODIFIED, key_secret(active_copy, f->k2, "active")), 0);
+    expect_newest(f, f->k1);
+    /* the compromised copy deleted: only active copies remain */
+    const char *bad_copy = o == 0 ? "copy-a" : "copy-b";
+    assert_int_equal(event(f, KUBE_EVENT_DELETED, key_secret(bad_copy, f->k2, "compromised")), 1);
+    expect_newest(f, f->k2);
+  }
+}
+
 int main(void)
 {
   if (manifest_init() != 0)
@@ -265,6 +370,10 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_deleted_key_dropped, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rekeyed_secret_replaces_its_key, setup, teardown),
       cmocka_unit_test_setup_teardown(test_malformed_key_secrets_ignored, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_untrusted_key_secrets_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_key_in_two_secrets_kept_while_any_holds_it, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_compromised_copy_wins_in_any_order, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -494,6 +494,85 @@ static void test_service_account_token_refused(void **state) {
   json_decref(s);
 }
 
+/* A template never makes a key Secret nor speaks for the controller: the
+ * type seal.dev/key and every seal.dev/ label and annotation but the label
+ * seal.dev/unsealed and the annotation seal.dev/skip-owner-reference are
+ * refused by unseal, verify and re-seal alike (issue 14, finding 1). */
+static void test_reserved_names_refused(void **state) {
+  fixture *f = *state;
+  static const char *const labels[] = {"seal.dev/key", "seal.dev/managed", "Seal.Dev/key",
+                                       "seal.dev/anything-new"};
+  static const char *const anns[] = {"seal.dev/key", "seal.dev/created-at", "seal.dev/backed-up-at",
+                                     "seal.dev/renew-requested-at", "seal.dev/managed",
+                                     "seal.dev/scope"};
+  json_t *s, *secret;
+  size_t i, changed;
+
+  s = templated(f, "seal.dev/key", "", "");
+  unseal_fails(s, f->ring, MANIFEST_UNSEAL_RENDER | MANIFEST_UNSEAL_CONTROLLER,
+               MANIFEST_ERR_INVALID, "Invalid",
+               "spec.template.type \"seal.dev/key\" is reserved for the controller's key Secrets");
+  unseal_fails(s, f->ring, 0, MANIFEST_ERR_INVALID, "Invalid", "reserved");
+  assert_int_equal(manifest_unseal_sealed(NULL, s, f->ring, 0, NULL, NULL), MANIFEST_ERR_INVALID);
+  assert_int_equal(manifest_reseal_sealed(s, f->ring, &f->pubs[1], &changed, NULL),
+                   MANIFEST_ERR_INVALID);
+  json_decref(s);
+  s = templated(f, "seal.dev/other", "", "");
+  unseal_fails(s, f->ring, 0, MANIFEST_ERR_INVALID, "Invalid", "reserved");
+  json_decref(s);
+
+  for (i = 0; i < sizeof labels / sizeof labels[0]; i++) {
+    s = templated(f, "Opaque", "", "");
+    json_object_set_new(manifest_get(s, "spec", "template", "metadata", "labels", NULL), labels[i],
+                        json_string("active"));
+    unseal_fails(s, f->ring, MANIFEST_UNSEAL_CONTROLLER, MANIFEST_ERR_INVALID, "Invalid",
+                 "spec.template.metadata.labels: \"");
+    unseal_fails(s, f->ring, 0, MANIFEST_ERR_INVALID, "Invalid", labels[i]);
+    assert_int_equal(manifest_unseal_sealed(NULL, s, f->ring, 0, NULL, NULL), MANIFEST_ERR_INVALID);
+    json_decref(s);
+  }
+  for (i = 0; i < sizeof anns / sizeof anns[0]; i++) {
+    char extra[256];
+    snprintf(extra, sizeof extra, "        %s: '2999-01-01T00:00:00Z'\n", anns[i]);
+    s = templated(f, "Opaque", extra, "");
+    unseal_fails(s, f->ring, 0, MANIFEST_ERR_INVALID, "Invalid",
+                 "spec.template.metadata.annotations: \"");
+    assert_int_equal(manifest_unseal_sealed(NULL, s, f->ring, 0, NULL, NULL), MANIFEST_ERR_INVALID);
+    json_decref(s);
+  }
+  /* allowed: the label the controller sets anyway, the owner opt-out, names
+   * that only look alike */
+  s = templated(f, "Opaque", "        seal.dev/skip-owner-reference: 'true'\n        not-seal.dev/key: x\n", "");
+  json_object_set_new(manifest_get(s, "spec", "template", "metadata", "labels", NULL),
+                      MANIFEST_LABEL_UNSEALED, json_string("false"));
+  json_object_set_new(manifest_get(s, "spec", "template", "metadata", "labels", NULL),
+                      "example.com/seal.dev", json_string("x"));
+  secret = unseal_ok(s, f->ring, MANIFEST_UNSEAL_CONTROLLER);
+  assert_string_equal(manifest_get_string(secret, "metadata", "labels", MANIFEST_LABEL_UNSEALED, NULL),
+                      "true");
+  json_decref(secret);
+  json_decref(s);
+
+  /* sealing refuses what the controller would refuse, and drops the admin's
+   * seal.dev/managed of a live Secret as it drops its ownerReferences */
+  seal_text(f, "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\ntype: seal.dev/key\n"
+               "stringData: {private.key: k}\n",
+            NULL, MANIFEST_ERR_INVALID, "type seal.dev/key is reserved");
+  seal_text(f, "apiVersion: v1\nkind: Secret\nmetadata: {name: x, labels: {seal.dev/key: active}}\n"
+               "stringData: {a: b}\n",
+            NULL, MANIFEST_ERR_INVALID, "metadata.labels: \"seal.dev/key\" is reserved");
+  seal_text(f, "apiVersion: v1\nkind: Secret\nmetadata: {name: x, annotations: "
+               "{seal.dev/renew-requested-at: '2999-01-01T00:00:00Z'}}\nstringData: {a: b}\n",
+            NULL, MANIFEST_ERR_INVALID, "metadata.annotations: \"seal.dev/renew-requested-at\" is reserved");
+  s = seal_text(f, "apiVersion: v1\nkind: Secret\nmetadata: {name: x, labels: {seal.dev/unsealed: 'true'}, "
+                   "annotations: {seal.dev/managed: 'true'}}\nstringData: {a: b}\n",
+                NULL, MANIFEST_OK, NULL);
+  assert_null(manifest_get(s, "spec", "template", "metadata", "annotations", "seal.dev/managed", NULL));
+  secret = unseal_ok(s, f->ring, 0);
+  json_decref(secret);
+  json_decref(s);
+}
+
 static void test_owner_labels_annotations(void **state) {
   fixture *f = *state;
   json_t *s = templated(f, "Opaque", "", ""), *secret, *refs;
@@ -784,6 +863,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_failures_named, setup, teardown),
       cmocka_unit_test_setup_teardown(test_template_rendering, setup, teardown),
       cmocka_unit_test_setup_teardown(test_service_account_token_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_reserved_names_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_owner_labels_annotations, setup, teardown),
       cmocka_unit_test_setup_teardown(test_sealed_label, setup, teardown),
       cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
