@@ -148,7 +148,8 @@ int manifest_sealed_label(char *out, size_t out_size, const json_t *sealed, cons
 enum {
   MANIFEST_UNSEAL_RENDER = 1,       /* fill {{ .KEY }} in template.data */
   MANIFEST_UNSEAL_OWNER = 2,        /* ownerReference to the SealedSecret (needs metadata.uid),
-                                       unless the template says seal.dev/skip-owner-reference */
+                                       unless the template says seal.dev/skip-owner-reference:
+                                       then the annotation seal.dev/managed: "true" instead */
   MANIFEST_UNSEAL_CONTROLLER = 4,   /* label seal.dev/unsealed: "true" */
   MANIFEST_UNSEAL_KEEP_GOING = 8,   /* try every value and report all failures */
 };

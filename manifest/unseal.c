@@ -252,7 +252,18 @@ static int build_secret(json_t **out, const json_t *sealed, const opened *o, siz
       goto nomem;
   }
   skip = manifest_get_string(tmpl, "metadata", "annotations", MANIFEST_ANN_SKIP_OWNER, NULL);
-  if ((flags & MANIFEST_UNSEAL_OWNER) && !(skip != NULL && strcmp(skip, "true") == 0)) {
+  if ((flags & MANIFEST_UNSEAL_OWNER) && skip != NULL && strcmp(skip, "true") == 0) {
+    /* no ownerReference: seal.dev/managed is what lets the controller write
+     * the Secret again (a label alone never does) */
+    json_t *md = json_object_get(secret, "metadata"), *ann = json_object_get(md, "annotations");
+    if (ann == NULL) {
+      ann = json_object();
+      if (json_object_set_new(md, "annotations", ann) != 0)
+        goto nomem;
+    }
+    if (json_object_set_new(ann, MANIFEST_ANN_MANAGED, json_string("true")) != 0)
+      goto nomem;
+  } else if (flags & MANIFEST_UNSEAL_OWNER) {
     uid = manifest_get_string(sealed, "metadata", "uid", NULL);
     if (uid == NULL || uid[0] == '\0') {
       rc = manifest_fail(err, MANIFEST_ERR_INVALID, 0,

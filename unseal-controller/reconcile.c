@@ -702,20 +702,25 @@ static void put_secret(rec_op *op, const char *rv)
   }
 }
 
-static int owner_matches(const rec_op *op, const char *owner_uid, int labelled)
+/* Ours: our ownerReference, or (skip-owner-reference) seal.dev/managed, which
+ * the controller sets on the Secrets it makes without an owner. The label
+ * seal.dev/unsealed alone never makes a Secret ours: anyone may set it. */
+static int owner_matches(const rec_op *op, const char *owner_uid, int managed)
 {
   if (*owner_uid)
     return strcmp(owner_uid, op->uid) == 0;
-  /* without an ownerReference (skip-owner-reference) our label says it is ours */
-  return op->skip_owner && labelled;
+  return op->skip_owner && managed;
 }
 
 static void not_managed(rec_op *op)
 {
   set_outcome(op, "False", "SecretNotManaged",
-              "Secret %s/%s exists and is not managed by this SealedSecret; delete it, or "
-              "annotate it with %s: \"true\" to let the controller take it over",
-              op->ns, op->name, MANIFEST_ANN_MANAGED);
+              "Secret %s/%s exists and is not managed by this SealedSecret (neither its "
+              "ownerReference nor the annotation %s: \"true\"; the label %s alone does not "
+              "count); delete it, or annotate it with %s: \"true\" to let the controller take "
+              "it over",
+              op->ns, op->name, MANIFEST_ANN_MANAGED, MANIFEST_LABEL_UNSEALED,
+              MANIFEST_ANN_MANAGED);
   ctl_metrics_unseal_error("SecretNotManaged");
   rec_status(op);
 }
@@ -746,12 +751,11 @@ static void live_done(void *ud, long http_code, json_t *body, const kube_status 
     return;
   }
   const char *owner = controller_owner_uid(body);
-  const char *label = manifest_get_string(body, "metadata", "labels", MANIFEST_LABEL_UNSEALED, NULL);
   const char *managed =
       manifest_get_string(body, "metadata", "annotations", MANIFEST_ANN_MANAGED, NULL);
   const char *rv = manifest_get_string(body, "metadata", "resourceVersion", NULL);
-  int ours = owner_matches(op, owner ? owner : "", label != NULL);
   int take_over = managed && strcmp(managed, "true") == 0;
+  int ours = owner_matches(op, owner ? owner : "", take_over);
 
   if (!ours && !take_over) {
     not_managed(op);
@@ -831,7 +835,7 @@ static void sync_secret(rec_op *op)
       rec_finish(op, FIN_RETRY, "cannot queue the secret creation");
     return;
   }
-  int ours = owner_matches(op, o->owner_uid, 1);
+  int ours = owner_matches(op, o->owner_uid, o->managed);
   if (!ours && !o->managed && strcmp(o->owner_uid, "?") != 0) {
     not_managed(op);
     return;

@@ -185,3 +185,34 @@ def test_compromised_copy_wins_after_a_restart(env):
     c = status_of(env, "old-key", "app", "KeyCurrent", status="False")
     assert c["reason"] == "CompromisedKey", c
     assert decoded(env.api.get("secret", "old-key")) == {"PASSWORD": "correct horse battery staple"}
+
+
+def test_a_label_alone_is_not_ownership(env):
+    env.controller()
+    # hand-made, carrying only the controller's label: never overwritten
+    env.apply(secret("hand-made", data={"K": "theirs"}, labels={"seal.dev/unsealed": "true"}))
+    ss = env.seal(secret("hand-made", data={"K": "ours"}))
+    ss["spec"]["template"].setdefault("metadata", {})["annotations"] = {
+        "seal.dev/skip-owner-reference": "true"}
+    env.apply(ss)
+    c = status_of(env, "hand-made", "app", status="False", reason="SecretNotManaged")
+    assert "the label seal.dev/unsealed alone does not count" in c["message"], c
+    assert decoded(env.api.get("secret", "hand-made")) == {"K": "theirs"}
+    wait_for(lambda: any(e["reason"] == "SecretNotManaged" for e in events_for(env.api, "hand-made")),
+             what="SecretNotManaged event")
+    # a Secret the controller made without an owner is marked seal.dev/managed, and followed
+    ss = env.seal(secret("no-owner", data={"K": "v1"}))
+    ss["spec"]["template"].setdefault("metadata", {})["annotations"] = {
+        "seal.dev/skip-owner-reference": "true"}
+    env.apply(ss)
+    status_of(env, "no-owner", "app", status="True")
+    live = env.api.get("secret", "no-owner")
+    assert "ownerReferences" not in live["metadata"]
+    assert live["metadata"]["annotations"]["seal.dev/managed"] == "true"
+    live["data"]["K"] = base64.b64encode(b"edited").decode()
+    env.apply(live, "replace")
+    wait_for(lambda: decoded(env.api.get("secret", "no-owner")) == {"K": "v1"}, what="put back")
+    # and the admin's annotation hands the hand-made one over
+    env.api.kubectl("annotate", "secret", "hand-made", "-n", "app", "seal.dev/managed=true")
+    wait_for(lambda: decoded(env.api.get("secret", "hand-made")) == {"K": "ours"}, what="taken over")
+    status_of(env, "hand-made", "app", status="True")

@@ -600,6 +600,13 @@ static void test_owner_labels_annotations(void **state) {
   secret = unseal_ok(s, f->ring, MANIFEST_UNSEAL_OWNER);
   assert_null(manifest_get(secret, "metadata", "ownerReferences", NULL));
   assert_null(manifest_get(secret, "metadata", "labels", MANIFEST_LABEL_UNSEALED, NULL));
+  /* then seal.dev/managed is what marks it the controller's, never a label */
+  assert_string_equal(manifest_get_string(secret, "metadata", "annotations", MANIFEST_ANN_MANAGED, NULL),
+                      "true");
+  json_decref(secret);
+  /* without OWNER (seal unseal) nothing is added */
+  secret = unseal_ok(s, f->ring, 0);
+  assert_null(manifest_get(secret, "metadata", "annotations", MANIFEST_ANN_MANAGED, NULL));
   json_decref(secret);
   json_decref(s);
 }
