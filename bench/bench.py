@@ -33,7 +33,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-APISERVER = os.path.join(ROOT, "tests", "kube-apiserver", "server.py")
+sys.path.insert(0, os.path.join(ROOT, "tests", "kube-apiserver"))
+from apiserver import StandIn  # noqa: E402  (the one way the test API server is started)
 CRD = os.path.join(ROOT, "examples", "deploy", "crd.yaml")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 NAMESPACES = [f"bench-{i}" for i in range(10)]
@@ -368,37 +369,23 @@ def bench_cli(ctx):
 
 # ---- 3. controller --------------------------------------------------------------------------------
 
-class Api:
-    """The test API server, plain HTTP, no token."""
+class Api(StandIn):
+    """The test API server, plain HTTP, no token; requests over one kept-alive
+    connection per thread."""
 
     def __init__(self, tmp, name):
-        self.dir = os.path.join(tmp, name)
-        os.makedirs(self.dir, exist_ok=True)
-        self.kubeconfig = os.path.join(self.dir, "kubeconfig")
-        self.home = os.path.join(self.dir, "home")
-        os.makedirs(self.home, exist_ok=True)
-        args = [sys.executable, APISERVER, "--port", "0", "--kubeconfig-out", self.kubeconfig,
-                "--namespace", "seal-system"]
-        for ns in NAMESPACES + REPLAY_NAMESPACES:
-            args += ["--namespace", ns]
-        self.logf = open(os.path.join(self.dir, "apiserver.log"), "w")
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.logf, text=True)
-        line = self.proc.stdout.readline()
-        m = re.fullmatch(r"ready http://127\.0\.0\.1:(\d+)\n", line)
-        if not m:
-            self.proc.kill()
-            raise RuntimeError(f"test API server did not start: {line!r}")
-        self.port = int(m.group(1))
+        super().__init__(os.path.join(tmp, name), tls=False, token=None,
+                         namespaces=["seal-system"] + NAMESPACES + REPLAY_NAMESPACES)
+        self.dir = self.folder
         self.local = threading.local()
-        env = dict(os.environ, KUBECONFIG=self.kubeconfig, HOME=self.home)
-        p = subprocess.run(["kubectl", "create", "-f", CRD], env=env, capture_output=True, text=True)
+        p = self.kubectl("create", "-f", CRD, check=False)
         if p.returncode != 0:
             raise RuntimeError(f"kubectl create -f crd.yaml: {p.stderr}")
 
-    def conn(self):
+    def kept_conn(self):
         c = getattr(self.local, "c", None)
         if c is None:
-            c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+            c = self.conn(timeout=120)
             self.local.c = c
         return c
 
@@ -406,7 +393,7 @@ class Api:
         data = json.dumps(body).encode() if body is not None else None
         h = {"Content-Type": ctype} if data is not None else {}
         for attempt in range(3):
-            c = self.conn()
+            c = self.kept_conn()
             try:
                 c.request(method, path, body=data, headers=h)
                 r = c.getresponse()
@@ -418,28 +405,8 @@ class Api:
                 if attempt == 2:
                     raise
 
-    def stats(self):
-        return self.request("GET", "/_test/stats")[1]["counts"]
-
-    def reset_stats(self):
-        self.request("POST", "/_test/stats/reset", {})
-
-    def objects(self, resource, group=None):
-        q = f"/_test/objects?resource={resource}" + (f"&group={group}" if group else "")
-        return self.request("GET", q)[1]["items"]
-
     def cpu(self):
         return proc_cpu(self.proc.pid)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.logf.close()
 
 
 def free_port():

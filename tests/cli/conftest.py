@@ -1,23 +1,20 @@
 """Shared fixtures of the seal command line tests.
 
-SEAL is the binary under test, SEAL_TESTVECTORS the folder of seal-v1.json;
-both come from meson (tests/cli/meson.build)."""
+SEAL_BIN is the binary under test, SEAL_TESTVECTORS the folder of seal-v1.json;
+both come from meson (tests/meson.build)."""
 
 import base64
 import json
 import os
-import re
-import ssl
 import subprocess
-import sys
-import urllib.request
 
 import pytest
 
-SEAL = os.environ.get("SEAL", "")
+from apiserver import StandIn
+
+SEAL = os.environ.get("SEAL_BIN", "")
 VECTORS = os.environ.get("SEAL_TESTVECTORS", "")
 HERE = os.path.dirname(os.path.abspath(__file__))
-APISERVER = os.path.join(os.path.dirname(HERE), "kube-apiserver", "server.py")
 TOKEN = "cli-test-token-0123456789"
 
 
@@ -219,40 +216,16 @@ def _yaml_block(lines, i):
     return out, i
 
 
-class ApiServer:
-    """The test API server (tests/kube-apiserver) with TLS and a token."""
+class ApiServer(StandIn):
+    """The test API server (tests/kube-apiserver/apiserver.py) with TLS, a token and
+    the namespace seal-system."""
 
     def __init__(self, tmp, extra=()):
-        self.kubeconfig = str(tmp / "kubeconfig")
-        self.log_path = tmp / "apiserver.log"
-        state = tmp / "state"
-        self.log = open(tmp / "apiserver.log", "w")
-        self.proc = subprocess.Popen(
-            [sys.executable, APISERVER, "--port", "0", "--kubeconfig-out", self.kubeconfig,
-             "--state-dir", str(state), "--tls", "--token", TOKEN, "--namespace", "seal-system", *extra],
-            stdout=subprocess.PIPE, stderr=self.log, text=True)
-        line = self.proc.stdout.readline()
-        m = re.fullmatch(r"ready (https://127\.0\.0\.1:\d+)\n", line)
-        if not m:
-            self.proc.kill()
-            raise RuntimeError(f"test API server did not start: {line!r}")
-        self.url = m.group(1)
-        self.ca = state / "ca.crt"
-        self.ctx = ssl.create_default_context(cafile=str(self.ca))
+        super().__init__(tmp, token=TOKEN, namespaces=("seal-system",), extra=extra)
 
     def send(self, method, path, obj=None):
-        req = urllib.request.Request(self.url + path, method=method,
-                                     data=json.dumps(obj).encode() if obj is not None else None,
-                                     headers={"Authorization": "Bearer " + TOKEN,
-                                              "Content-Type": "application/json"})
-        with urllib.request.urlopen(req, context=self.ctx, timeout=30) as r:
-            return json.loads(r.read() or b"{}")
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
-        self.proc.stdout.close()
-        self.log.close()
+        """The decoded answer of a request that must succeed."""
+        return self.ok(method, path, obj) or {}
 
 
 @pytest.fixture

@@ -251,7 +251,7 @@ def test_impostor_trusted_by_the_system_store_is_refused(keys, tmp_path, field):
         assert keys.ids[1] in r.text
         assert impostor.send("GET", "/_test/stats")["total"] >= 1
         impostor.send("POST", "/_test/stats/reset")
-        before = impostor.log_path.read_text()
+        before = impostor.log()
         assert "GET /api/v1/namespaces/seal-system/configmaps/seal-public-keys" in before
 
         # with the real CA named, the impostor's certificate is refused
@@ -268,7 +268,7 @@ def test_impostor_trusted_by_the_system_store_is_refused(keys, tmp_path, field):
         assert "certificate" in r.err, r.err
         # no request reached the impostor: no token was sent
         assert impostor.send("GET", "/_test/stats")["total"] == 0
-        after = impostor.log_path.read_text()[len(before):]
+        after = impostor.log()[len(before):]
         assert '"GET /api' not in after and '"POST /api' not in after, after
     finally:
         impostor.stop()

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import HERE, ApiServer, fails, ok, publish_controller, run, secret_yaml
 
-CONTROLLER = os.environ.get("UNSEAL_CONTROLLER", "")
+CONTROLLER = os.environ.get("UNSEAL_CONTROLLER_BIN", "")
 CRD = os.path.join(os.path.dirname(os.path.dirname(HERE)), "examples", "deploy", "crd.yaml")
 
 
@@ -36,8 +36,7 @@ class Cluster:
     def __init__(self, tmp):
         self.api = ApiServer(tmp)
         env = dict(os.environ, HOME=str(tmp))
-        subprocess.run(["kubectl", "--kubeconfig", self.api.kubeconfig, "create", "-f", CRD],
-                       check=True, capture_output=True, env=env, timeout=60)
+        self.api.kubectl("create", "-f", CRD)
         self.port = free_port()
         self.log = open(tmp / "controller.log", "w")
         self.proc = subprocess.Popen(
@@ -69,7 +68,7 @@ class Cluster:
 @pytest.fixture
 def cluster(tmp_path):
     if not CONTROLLER or not os.path.exists(CONTROLLER):
-        pytest.fail("UNSEAL_CONTROLLER is not set to the built controller")
+        pytest.fail("UNSEAL_CONTROLLER_BIN is not set to the built controller")
     c = Cluster(tmp_path)
     yield c
     c.close()

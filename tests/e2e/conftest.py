@@ -2,30 +2,28 @@
 
 A test API server (TLS and a token), the CRD registered with kubectl, and
 unseal-controller processes started against it with short timings. Paths come
-from the environment that meson sets: UNSEAL_CONTROLLER, SEAL, KUBE_APISERVER,
-SEAL_SOURCE_ROOT.
+from the environment tests/meson.build sets: UNSEAL_CONTROLLER_BIN, SEAL_BIN,
+SEAL_SOURCE_ROOT, KUBECTL, and PYTHONPATH for apiserver.py.
 """
 
 import base64
 import http.client
 import json
 import os
-import re
 import signal
 import socket
-import ssl
 import subprocess
-import sys
 import tempfile
 import time
 
 import pytest
 
+from apiserver import StandIn, kubectl_path
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.environ.get("SEAL_SOURCE_ROOT") or os.path.dirname(os.path.dirname(HERE))
-CONTROLLER = os.environ.get("UNSEAL_CONTROLLER", "")
-SEAL = os.environ.get("SEAL", "")
-APISERVER = os.environ.get("KUBE_APISERVER") or os.path.join(ROOT, "tests", "kube-apiserver", "server.py")
+CONTROLLER = os.environ.get("UNSEAL_CONTROLLER_BIN", "")
+SEAL = os.environ.get("SEAL_BIN", "")
 CRD = os.path.join(ROOT, "examples", "deploy", "crd.yaml")
 TOKEN = "e2e-token-5f1c2a9b7d"
 WRITE_VERBS = ("create", "update", "patch", "delete")
@@ -66,59 +64,13 @@ def http_request(port, method, path, body=None, headers=None, timeout=10):
         c.close()
 
 
-class ApiServer:
-    """The test API server: kubectl, its control endpoints, object reads."""
+class ApiServer(StandIn):
+    """The test API server (TLS, a token, namespaces seal-system, app and other) with
+    kubectl reads and write counts (tests/kube-apiserver/apiserver.py)."""
 
     def __init__(self, tmp, extra=()):
-        self.tmp = tmp
-        self.kubeconfig = os.path.join(tmp, "kubeconfig")
-        self.state = os.path.join(tmp, "apiserver")
-        self.home = os.path.join(tmp, "home")
-        os.makedirs(self.home, exist_ok=True)
-        args = [sys.executable, APISERVER, "--port", "0", "--kubeconfig-out", self.kubeconfig,
-                "--tls", "--token", TOKEN, "--state-dir", self.state,
-                "--namespace", "seal-system", "--namespace", "app", "--namespace", "other", *extra]
-        self.log = open(os.path.join(tmp, "apiserver.log"), "w")
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log, text=True)
-        line = self.proc.stdout.readline()
-        m = re.fullmatch(r"ready https://127\.0\.0\.1:(\d+)\n", line)
-        if not m:
-            self.proc.kill()
-            raise RuntimeError(f"test API server did not start: {line!r}")
-        self.port = int(m.group(1))
-        self.ctx = ssl.create_default_context(cafile=os.path.join(self.state, "ca.crt"))
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-
-    def request(self, method, path, body=None, ctype="application/json"):
-        h = {"Authorization": "Bearer " + TOKEN}
-        if body is not None:
-            body = json.dumps(body).encode()
-            h["Content-Type"] = ctype
-        c = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ctx, timeout=30)
-        try:
-            c.request(method, path, body=body, headers=h)
-            r = c.getresponse()
-            data = r.read()
-            return r.status, (json.loads(data) if data else None)
-        finally:
-            c.close()
-
-    def kubectl(self, *args, input=None, check=True):
-        env = dict(os.environ, KUBECONFIG=self.kubeconfig, HOME=self.home)
-        p = subprocess.run(["kubectl", *args], input=input, capture_output=True, text=True,
-                           env=env, timeout=60)
-        if check and p.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed: {p.stderr.strip()}")
-        return p
+        super().__init__(tmp, token=TOKEN, namespaces=("seal-system", "app", "other"),
+                         extra=extra)
 
     def get(self, kind, name, ns="app"):
         """The object as kubectl shows it, or None when it does not exist."""
@@ -129,22 +81,11 @@ class ApiServer:
             raise AssertionError(f"kubectl get {kind} {name} failed: {p.stderr.strip()}")
         return json.loads(p.stdout)
 
-    def stats(self):
-        return self.request("GET", "/_test/stats")[1]["counts"]
-
     def writes(self, before, after=None):
         """Write requests between two stats snapshots, by "verb resource"."""
         after = after if after is not None else self.stats()
         return {k: v - before.get(k, 0) for k, v in after.items()
                 if k.split(" ")[0] in WRITE_VERBS and v != before.get(k, 0)}
-
-    def fault(self, **rule):
-        status, body = self.request("POST", "/_test/faults", rule)
-        assert status == 200, body
-        return body
-
-    def clear_faults(self):
-        self.request("DELETE", "/_test/faults")
 
 
 class Controller:
@@ -228,7 +169,7 @@ class Env:
     def seal(self, secret, *args, cert=None):
         """A Secret (dict) sealed by the seal CLI for the controller's key: a dict."""
         if not SEAL or not os.path.exists(SEAL):
-            pytest.skip("the seal command line tool is not built (SEAL unset or missing)")
+            pytest.fail("the seal command line tool is not built (SEAL_BIN unset or missing)")
         p = subprocess.run([SEAL, "--cert", cert or self.cert_path, "-o", "json", *args],
                            input=json.dumps(secret), capture_output=True, text=True, timeout=30)
         assert p.returncode == 0, f"seal failed: {p.stderr}"
@@ -237,7 +178,7 @@ class Env:
     def seal_many(self, secrets):
         """Several Secrets sealed in one run of the CLI: a list of dicts."""
         if not SEAL or not os.path.exists(SEAL):
-            pytest.skip("the seal command line tool is not built (SEAL unset or missing)")
+            pytest.fail("the seal command line tool is not built (SEAL_BIN unset or missing)")
         doc = {"apiVersion": "v1", "kind": "List", "items": secrets}
         p = subprocess.run([SEAL, "--cert", self.cert_path, "-o", "json"], input=json.dumps(doc),
                            capture_output=True, text=True, timeout=60)
@@ -309,8 +250,8 @@ def events_for(api, name, ns="app"):
 @pytest.fixture
 def env():
     if not CONTROLLER or not os.path.exists(CONTROLLER):
-        pytest.skip("unseal-controller is not built (UNSEAL_CONTROLLER unset or missing)")
-    if subprocess.run(["sh", "-c", "command -v kubectl"], capture_output=True).returncode != 0:
+        pytest.fail("unseal-controller is not built (UNSEAL_CONTROLLER_BIN unset or missing)")
+    if not kubectl_path():
         pytest.skip("kubectl is not installed")
     with tempfile.TemporaryDirectory(prefix="seal-e2e-") as tmp:
         e = Env(tmp)

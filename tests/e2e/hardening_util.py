@@ -3,11 +3,9 @@
 import base64
 import json
 import socket
-import sys
 import threading
-import time
 
-from conftest import ApiServer, condition, decoded
+from conftest import condition, decoded
 
 
 def objects(api, resource, group=None, ns=None):
@@ -47,18 +45,7 @@ def wrong_data(api, expected, ns="app"):
 
 def restart_api(env):
     """SIGTERM the test API server and start it again on the same port and --state-dir."""
-    old = env.api
-    port = old.port
-    old.stop()
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            env.api = ApiServer(env.tmp, ("--port", str(port)))
-            return env.api
-        except RuntimeError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.3)
+    return env.api.restart()
 
 
 class SecretWatch:
@@ -69,11 +56,10 @@ class SecretWatch:
         status, body = api.request("GET", f"/api/v1/namespaces/{ns}/secrets")
         assert status == 200, body
         rv = body["metadata"]["resourceVersion"]
-        import http.client
-        self.conn = http.client.HTTPSConnection("127.0.0.1", api.port, context=api.ctx, timeout=300)
+        self.conn = api.conn(timeout=300)
         self.conn.request("GET", f"/api/v1/namespaces/{ns}/secrets?watch=1&resourceVersion={rv}"
                           "&timeoutSeconds=600",
-                          headers={"Authorization": "Bearer " + api_token()})
+                          headers=api.headers())
         self.resp = self.conn.getresponse()
         assert self.resp.status == 200
         self.events = {}
@@ -108,10 +94,6 @@ class SecretWatch:
         except OSError:
             pass
         self.conn.close()
-
-
-def api_token():
-    return sys.modules["conftest"].TOKEN
 
 
 def b64(s):

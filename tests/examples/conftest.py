@@ -7,20 +7,17 @@ import hashlib
 import json
 import os
 import pathlib
-import shutil
 import subprocess
 
 import pytest
+
+from apiserver import kubectl_path
 
 ROOT = pathlib.Path(os.environ.get("SEAL_SOURCE_ROOT",
                                    pathlib.Path(__file__).resolve().parents[2]))
 EXAMPLES = ROOT / "examples"
 KEYDIR = ROOT / "tests" / "examples" / "keys"
 ENVIRONMENTS = ("staging", "production")
-
-
-def kubectl_path():
-    return os.environ.get("KUBECTL") or shutil.which("kubectl")
 
 
 def need_kubectl():
@@ -148,8 +145,8 @@ def built(variable, what):
 
 
 def seal_cli():
-    return built("SEAL_CLI", "seal")
+    return built("SEAL_BIN", "seal")
 
 
 def controller_binary():
-    return built("SEAL_CONTROLLER", "unseal-controller")
+    return built("UNSEAL_CONTROLLER_BIN", "unseal-controller")

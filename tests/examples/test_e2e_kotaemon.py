@@ -10,20 +10,19 @@ import base64
 import datetime
 import json
 import os
-import re
 import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 
 import pytest
 
-from conftest import (EXAMPLES, KEYDIR, ROOT, armored_keys, controller_binary, key_id, kustomize,
+from apiserver import StandIn
+
+from conftest import (EXAMPLES, KEYDIR, armored_keys, controller_binary, key_id, kustomize,
                       need_kubectl, one)
 
-APISERVER = ROOT / "tests" / "kube-apiserver" / "server.py"
 TOKEN = "examples-e2e-token"
 
 
@@ -43,28 +42,13 @@ def free_port():
         return s.getsockname()[1]
 
 
-class Cluster:
-    def __init__(self, tmp):
-        self.tmp = tmp
-        self.kubeconfig = tmp / "kubeconfig"
-        self.procs = []
-        log = open(tmp / "apiserver.log", "w")
-        self.api = subprocess.Popen(
-            [sys.executable, str(APISERVER), "--port", "0", "--kubeconfig-out",
-             str(self.kubeconfig), "--tls", "--token", TOKEN, "--state-dir", str(tmp / "state")],
-            stdout=subprocess.PIPE, stderr=log, text=True)
-        self.procs.append((self.api, log))
-        line = self.api.stdout.readline()
-        assert re.fullmatch(r"ready https://127\.0\.0\.1:\d+\n", line), \
-            f"test API server did not start: {line!r}"
+class Cluster(StandIn):
+    """The test API server (TLS, a token) and the processes started against it."""
 
-    def kubectl(self, *args, input=None, check=True):
-        env = dict(os.environ, KUBECONFIG=str(self.kubeconfig), HOME=str(self.tmp))
-        p = subprocess.run([need_kubectl(), *args], input=input, capture_output=True, text=True,
-                           env=env, timeout=60, check=False)
-        if check:
-            assert p.returncode == 0, f"kubectl {' '.join(args)}: {p.stderr}"
-        return p
+    def __init__(self, tmp):
+        super().__init__(tmp, token=TOKEN)
+        self.tmp = tmp
+        self.procs = []
 
     def get(self, kind, name, ns):
         p = self.kubectl("get", kind, name, "-n", ns, "-o", "json", check=False)
@@ -73,7 +57,7 @@ class Cluster:
     def controller(self, binary):
         log = open(self.tmp / "controller.log", "w")
         proc = subprocess.Popen(
-            [binary, "--kubeconfig", str(self.kubeconfig), "--key-namespace", "seal-system",
+            [binary, "--kubeconfig", self.kubeconfig, "--key-namespace", "seal-system",
              "--listen", f"127.0.0.1:{free_port()}",
              "--metrics-listen", f"127.0.0.1:{free_port()}", "--key-renew-period", "0"],
             stdout=subprocess.DEVNULL, stderr=log, env=dict(os.environ, HOME=str(self.tmp)))
@@ -90,14 +74,13 @@ class Cluster:
                     proc.kill()
                     proc.wait()
             log.close()
+        self.stop()
 
 
 @pytest.fixture
 def cluster(tmp_path):
     need_kubectl()
     binary = controller_binary()
-    if not APISERVER.exists():
-        pytest.skip("the test API server is not in the tree")
     if not (os.environ.get("LUA") or shutil.which("lua5.4")):
         pytest.skip("lua5.4 is not installed (the Argo CD health check is part of the test)")
     if not shutil.which("openssl"):

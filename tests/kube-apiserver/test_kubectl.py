@@ -3,14 +3,14 @@
 import base64
 import json
 import os
-import shutil
 import subprocess
 
 import pytest
 
+from apiserver import kubectl_path
 from conftest import CRD
 
-pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None,
+pytestmark = pytest.mark.skipif(kubectl_path() is None,
                                 reason="kubectl is not installed: its tests against the test API server are skipped")
 
 
@@ -21,7 +21,7 @@ def kubectl(srv, tmp_path_factory):
     work = tmp_path_factory.mktemp("work")
 
     def run(*args, stdin=None, ok=True):
-        p = subprocess.run(["kubectl", "--kubeconfig", srv.kubeconfig, *args], input=stdin, env=env,
+        p = subprocess.run([kubectl_path(), "--kubeconfig", srv.kubeconfig, *args], input=stdin, env=env,
                            capture_output=True, text=True, timeout=60, cwd=str(work))
         if ok:
             assert p.returncode == 0, f"kubectl {' '.join(args)}: {p.stderr}"

@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-SEAL = os.environ.get("SEAL", "")
+SEAL = os.environ.get("SEAL_BIN", "")
 VALGRIND = shutil.which("valgrind")
 REPORT = 99
 
