@@ -1,9 +1,12 @@
 /*
  * Secret to SealedSecret.
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -238,18 +241,98 @@ static int check_kind(const json_t *secret, size_t index, manifest_error *err) {
   return MANIFEST_OK;
 }
 
+/*
+ * Sealing the values of one Secret, spread over the machine's cores: each
+ * value costs two X25519 operations (docs/spec.md), so a Secret of 1,000 keys
+ * is 1,000 independent jobs. The calling thread and up to one thread more per
+ * online CPU take the next index from a shared counter and write only their
+ * own slot; the result is read in index order afterwards, so the output is
+ * the same as one thread's. Only the first failing index (in the sorted order
+ * the output has) is kept, and indices after it are skipped. keys_seal keeps
+ * its secrets in a per-thread scratch (keys/value.c), freed when the thread
+ * ends. A thread that cannot be started leaves its share to the others.
+ */
+#define SEAL_VALUES_PER_THREAD 8 /* below that a thread costs more than it saves */
+#define SEAL_MAX_THREADS 64
+
+typedef struct seal_job {
+  const plain_entry *e;
+  size_t n;
+  const manifest_seal_opts *opts;
+  keys_scope scope;
+  const char *ns, *name;
+  char **sealed;            /* [n], the base64 of each value */
+  atomic_size_t next;       /* the next index to take */
+  atomic_size_t first_fail; /* n while none failed */
+  pthread_mutex_t lock;     /* over fail_rc and fail_err */
+  int fail_rc;
+  keys_error fail_err;
+} seal_job;
+
+static void seal_one(seal_job *j, size_t i) {
+  char label[KEYS_LABEL_MAX];
+  keys_error kerr;
+  int rc;
+
+  memset(&kerr, 0, sizeof kerr);
+  rc = keys_label(label, sizeof label, j->scope, j->ns, j->name, j->e[i].key, &kerr);
+  if (rc == KEYS_OK)
+    rc = keys_seal(&j->sealed[i], j->opts->recipients, j->opts->n_recipients, label,
+                   j->e[i].data, j->e[i].len, &kerr);
+  if (rc == KEYS_OK)
+    return;
+  pthread_mutex_lock(&j->lock);
+  if (i < atomic_load(&j->first_fail)) {
+    atomic_store(&j->first_fail, i);
+    j->fail_rc = rc;
+    j->fail_err = kerr;
+  }
+  pthread_mutex_unlock(&j->lock);
+}
+
+static void *seal_worker(void *arg) {
+  seal_job *j = arg;
+  size_t i;
+
+  while ((i = atomic_fetch_add(&j->next, 1)) < j->n)
+    if (i < atomic_load(&j->first_fail))
+      seal_one(j, i);
+  return NULL;
+}
+
+/* Seals e[0..n) into j->sealed; KEYS_OK, or the status of the first failure
+ * (j->fail_err). */
+static int seal_values(seal_job *j) {
+  pthread_t tid[SEAL_MAX_THREADS];
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  size_t want = cpus > 1 ? (size_t)cpus : 1, started = 0;
+
+  if (want > j->n / SEAL_VALUES_PER_THREAD)
+    want = j->n / SEAL_VALUES_PER_THREAD;
+  if (want > SEAL_MAX_THREADS)
+    want = SEAL_MAX_THREADS;
+  atomic_init(&j->next, 0);
+  atomic_init(&j->first_fail, j->n);
+  for (; started + 1 < want; started++)
+    if (pthread_create(&tid[started], NULL, seal_worker, j) != 0)
+      break;
+  seal_worker(j);
+  for (size_t t = 0; t < started; t++)
+    pthread_join(tid[t], NULL);
+  return atomic_load(&j->first_fail) < j->n ? j->fail_rc : KEYS_OK;
+}
+
 int manifest_seal_secret(json_t **out, const json_t *secret, const manifest_seal_opts *opts,
                          manifest_error *err) {
   /* seal.dev/managed is an admin's word on a live Secret, never a template's */
   static const char *const drop[] = {ANN_LAST_APPLIED, MANIFEST_ANN_SCOPE, MANIFEST_ANN_MANAGED};
   const char *doc_name, *doc_ns, *doc_scope, *name, *ns, *type;
-  char desc[2 * KEYS_NAME_MAX + 64], label[KEYS_LABEL_MAX];
+  char desc[2 * KEYS_NAME_MAX + 64];
   plain_entry *e = NULL;
   size_t n = 0, i;
   keys_scope scope, opt_scope;
-  keys_error kerr;
+  seal_job job = {.lock = PTHREAD_MUTEX_INITIALIZER};
   json_t *result = NULL, *enc = NULL, *tmeta = NULL, *immutable, *meta;
-  char *sealed = NULL;
   int rc;
 
   if (out == NULL || opts == NULL)
@@ -324,28 +407,29 @@ int manifest_seal_secret(json_t **out, const json_t *secret, const manifest_seal
     goto out;
 
   enc = json_object();
-  if (enc == NULL)
+  job.sealed = calloc(n ? n : 1, sizeof *job.sealed);
+  if (enc == NULL || job.sealed == NULL)
     goto nomem;
-  for (i = 0; i < n; i++) {
-    memset(&kerr, 0, sizeof kerr);
-    rc = keys_label(label, sizeof label, scope, ns, name, e[i].key, &kerr);
-    if (rc == KEYS_OK)
-      rc = keys_seal(&sealed, opts->recipients, opts->n_recipients, label, e[i].data, e[i].len,
-                     &kerr);
-    if (rc != KEYS_OK) {
-      if (err != NULL) {
-        manifest_fail(err, MANIFEST_ERR_KEYS, 0, "%s: key \"%s\": %s", desc, e[i].key,
-                      kerr.message[0] ? kerr.message : keys_strerror(rc));
-        err->keys_status = rc;
-      }
-      rc = MANIFEST_ERR_KEYS;
-      goto out;
+  job.e = e;
+  job.n = n;
+  job.opts = opts;
+  job.scope = scope;
+  job.ns = ns;
+  job.name = name;
+  rc = seal_values(&job);
+  if (rc != KEYS_OK) {
+    i = atomic_load(&job.first_fail);
+    if (err != NULL) {
+      manifest_fail(err, MANIFEST_ERR_KEYS, 0, "%s: key \"%s\": %s", desc, e[i].key,
+                    job.fail_err.message[0] ? job.fail_err.message : keys_strerror(rc));
+      err->keys_status = rc;
     }
-    if (json_object_set_new(enc, e[i].key, json_string(sealed)) != 0)
-      goto nomem;
-    free(sealed);
-    sealed = NULL;
+    rc = MANIFEST_ERR_KEYS;
+    goto out;
   }
+  for (i = 0; i < n; i++)
+    if (json_object_set_new(enc, e[i].key, json_string_nocheck(job.sealed[i])) != 0)
+      goto nomem;
 
   result = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:O, s:{s:s}}}",
                      "apiVersion", MANIFEST_API_VERSION, "kind", MANIFEST_KIND,
@@ -367,7 +451,9 @@ int manifest_seal_secret(json_t **out, const json_t *secret, const manifest_seal
 nomem:
   rc = manifest_fail(err, MANIFEST_ERR_NOMEM, 0, "%s: out of memory", desc);
 out:
-  free(sealed);
+  for (i = 0; job.sealed != NULL && i < n; i++)
+    free(job.sealed[i]);
+  free(job.sealed);
   json_decref(result);
   json_decref(enc);
   json_decref(tmeta);

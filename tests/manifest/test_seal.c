@@ -679,6 +679,52 @@ static void test_limits(void **state) {
   json_decref(doc);
 }
 
+/* A Secret of many keys is sealed on several threads (manifest/secret.c):
+ * every value under its own key and label, the keys in sorted order as one
+ * thread writes them, and a failure reported for the first key in that order
+ * whichever thread met it first. */
+static void test_many_values_in_parallel(void **state) {
+  fixture *f = *state;
+  manifest_seal_opts opts = {f->pubs, 1, NULL, NULL, NULL, 0, 0};
+  json_t *doc = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{}}", "apiVersion", "v1", "kind", "Secret",
+                          "metadata", "name", "many", "namespace", "ns", "stringData");
+  json_t *sd = json_object_get(doc, "stringData"), *sealed = NULL, *secret, *v;
+  manifest_error err;
+  const char *k, *prev = "";
+  char key[32];
+  size_t i;
+
+  for (i = 0; i < 300; i++) {
+    snprintf(key, sizeof key, "k%04zu", (i * 7919) % 300); /* not in sorted order */
+    json_object_set_new(sd, key, json_string(key));
+  }
+  memset(&err, 0, sizeof err);
+  assert_int_equal(manifest_seal_secret(&sealed, doc, &opts, &err), MANIFEST_OK);
+  json_object_foreach(manifest_get(sealed, "spec", "encryptedData", NULL), k, v) {
+    assert_true(strcmp(prev, k) < 0);
+    prev = k;
+  }
+  secret = unseal_ok(sealed, f->ring, 0);
+  assert_int_equal(json_object_size(json_object_get(secret, "data")), 300);
+  for (i = 0; i < 300; i++) {
+    snprintf(key, sizeof key, "k%04zu", i);
+    assert_value(secret, key, key);
+  }
+  json_decref(secret);
+  json_decref(sealed);
+  sealed = NULL;
+
+  opts.n_recipients = 0; /* every value fails */
+  for (int round = 0; round < 5; round++) {
+    memset(&err, 0, sizeof err);
+    assert_int_equal(manifest_seal_secret(&sealed, doc, &opts, &err), MANIFEST_ERR_KEYS);
+    assert_null(sealed);
+    if (strstr(err.message, "Secret ns/many: key \"k0000\": ") == NULL)
+      fail_msg("the first key in order is not the one named: %s", err.message);
+  }
+  json_decref(doc);
+}
+
 static void test_secret_matches(void **state) {
   json_t *desired = parse_one("apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n"
                               "  labels: {app: db, seal.dev/unsealed: 'true'}\n"
@@ -874,6 +920,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_owner_labels_annotations, setup, teardown),
       cmocka_unit_test_setup_teardown(test_sealed_label, setup, teardown),
       cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_many_values_in_parallel, setup, teardown),
       cmocka_unit_test(test_secret_matches),
       cmocka_unit_test_setup_teardown(test_reseal, setup, teardown),
       cmocka_unit_test_setup_teardown(test_not_a_sealed_secret, setup, teardown),
