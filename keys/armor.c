@@ -52,6 +52,14 @@ static enum block_kind kind_of(const char *line, size_t len, const char *const *
 
 /* A BEGIN or END line of ours that is not exact: trailing blanks, another
  * kind, or an END outside a block. */
+static int blank(const char *line, size_t len)
+{
+  for (size_t i = 0; i < len; i++)
+    if (line[i] != ' ' && line[i] != '\t')
+      return 0;
+  return 1;
+}
+
 static int looks_like_armor(const char *line, size_t len)
 {
   static const char *const prefixes[] = {"-----BEGIN SEAL ", "-----END SEAL "};
@@ -168,8 +176,9 @@ static int read_key_line(struct block *b, const char *line, size_t len, size_t l
  * kind the caller reads: a private block where a public one is wanted is an
  * error; a public block where private ones are wanted is checked and skipped.
  */
-static int armor_parse(const char *text, size_t len, enum block_kind want, block_fn fn, void *ctx,
-                       keys_error *err)
+/* only_blocks: text outside the blocks may only be blank lines. */
+static int armor_parse(const char *text, size_t len, enum block_kind want, int only_blocks,
+                       block_fn fn, void *ctx, keys_error *err)
 {
   struct block b;
   uint8_t *key = NULL;
@@ -199,6 +208,11 @@ static int armor_parse(const char *text, size_t len, enum block_kind want, block
                          "line %zu: \"%.*s\" is neither a SEAL PUBLIC KEY nor a SEAL PRIVATE "
                          "KEY BEGIN line, or stands outside a block",
                          lineno, (int)(line_len > 64 ? 64 : line_len), line);
+        goto out;
+      }
+      if (k == BLOCK_NONE && only_blocks && !blank(line, line_len)) {
+        rc = keys_i_fail(err, KEYS_ERR_MALFORMED, "line %zu: text outside the key block",
+                         lineno);
         goto out;
       }
       if (k == BLOCK_NONE)
@@ -321,7 +335,7 @@ int keys_armor_read_public(keys_public **out, size_t *n_out, const char *text, s
   *n_out = 0;
   if ((rc = keys_i_ready(err)) != KEYS_OK)
     return rc;
-  rc = armor_parse(text, len, BLOCK_PUBLIC, add_public, &list, err);
+  rc = armor_parse(text, len, BLOCK_PUBLIC, 0, add_public, &list, err);
   if (rc == KEYS_OK && list.n == 0)
     rc = keys_i_fail(err, KEYS_ERR_MALFORMED, "no SEAL PUBLIC KEY block in the text");
   if (rc != KEYS_OK) {
@@ -331,6 +345,28 @@ int keys_armor_read_public(keys_public **out, size_t *n_out, const char *text, s
   *out = list.keys;
   *n_out = list.n;
   return KEYS_OK;
+}
+
+int keys_armor_read_one_public(keys_public *out, const char *text, size_t len, keys_error *err)
+{
+  struct public_list list = {0};
+  int rc;
+
+  if (out == NULL)
+    return keys_i_fail(err, KEYS_ERR_INVALID, "no place for the public key");
+  memset(out, 0, sizeof(*out));
+  if ((rc = keys_i_ready(err)) != KEYS_OK)
+    return rc;
+  rc = armor_parse(text, len, BLOCK_PUBLIC, 1, add_public, &list, err);
+  if (rc == KEYS_OK && list.n != 1)
+    rc = keys_i_fail(err, KEYS_ERR_MALFORMED,
+                     list.n == 0 ? "no SEAL PUBLIC KEY block in the text"
+                                 : "%zu SEAL PUBLIC KEY blocks, want exactly one",
+                     list.n);
+  if (rc == KEYS_OK)
+    *out = list.keys[0];
+  free(list.keys);
+  return rc;
 }
 
 /* ---- reading private keys ---------------------------------------------- */
@@ -391,7 +427,7 @@ int keys_armor_read_private(keys_keyring *ring, size_t *n_added, const char *tex
   load.added = calloc(ARMOR_BLOCKS_MAX, sizeof(*load.added));
   if (load.added == NULL)
     return keys_i_fail(err, KEYS_ERR_NOMEM, "out of memory reading private keys");
-  rc = armor_parse(text, len, BLOCK_PRIVATE, add_private, &load, err);
+  rc = armor_parse(text, len, BLOCK_PRIVATE, 0, add_private, &load, err);
   if (rc == KEYS_OK && load.blocks == 0)
     rc = keys_i_fail(err, KEYS_ERR_MALFORMED, "no SEAL PRIVATE KEY block in the text");
   if (rc != KEYS_OK) {

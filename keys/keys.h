@@ -147,6 +147,12 @@ const keys_keypair *keys_keyring_newest_active(const keys_keyring *ring);
 int keys_armor_read_public(keys_public **out, size_t *n_out, const char *text, size_t len,
                            keys_error *err) KEYS_MUST_CHECK;
 
+/* Exactly one "SEAL PUBLIC KEY" block and nothing but blank lines around it:
+ * the form a cluster publishes its key in. A second block, text outside the
+ * block or a private block is KEYS_ERR_MALFORMED with the line. */
+int keys_armor_read_one_public(keys_public *out, const char *text, size_t len,
+                               keys_error *err) KEYS_MUST_CHECK;
+
 /* Every "SEAL PRIVATE KEY" block of text into ring, with its Created and State
  * headers (missing: created 0, active). Public blocks are ignored; a key the
  * ring already holds is skipped. On failure nothing is added. *n_added (may be

@@ -125,7 +125,9 @@ static int proxy_path(char *out, size_t size, const seal_cluster_opts *o, const 
   return SEAL_OK;
 }
 
-int seal_cluster_cert(char **out, size_t *out_len, const seal_cluster_opts *opts) {
+/* The cluster's published key text, and in subject where it came from. */
+static int cluster_cert_fetch(char **out, size_t *out_len, const seal_cluster_opts *opts,
+                              char *subject, size_t subject_size) {
   char url[2048];
   long code = 0;
   int st;
@@ -135,6 +137,7 @@ int seal_cluster_cert(char **out, size_t *out_len, const seal_cluster_opts *opts
   if (opts->controller_url) {
     if ((st = controller_url(url, sizeof url, opts->controller_url, "/v1/cert.pem")) != SEAL_OK)
       return st;
+    snprintf(subject, subject_size, "%s", url);
     return seal_cert_fetch(out, out_len, url, SEAL_ERR_ENV);
   }
   {
@@ -145,9 +148,12 @@ int seal_cluster_cert(char **out, size_t *out_len, const seal_cluster_opts *opts
 
     if ((st = seal_kube_open(&client, opts, "or give --cert, $SEAL_CERT or --controller-url")) != SEAL_OK)
       return st;
+    snprintf(subject, subject_size,
+             "configmap " CERT_CONFIGMAP_NS "/" CERT_CONFIGMAP ", key " CERT_CONFIGMAP_KEY);
     st = cert_from_configmap(out, out_len, client);
     if (st != SEAL_ERR_INPUT)
       goto done;
+    snprintf(subject, subject_size, "the controller's /v1/cert.pem through the service proxy");
     if ((st = proxy_path(path, sizeof path, opts, "/v1/cert.pem")) != SEAL_OK)
       goto done;
     rc = kube_request_sync_raw(client, "GET", path, NULL, 0, NULL, &code, out, out_len, &ks);
@@ -167,6 +173,26 @@ int seal_cluster_cert(char **out, size_t *out_len, const seal_cluster_opts *opts
     kube_client_free(client);
     return st;
   }
+}
+
+int seal_cluster_cert(char **out, size_t *out_len, const seal_cluster_opts *opts) {
+  char subject[2200] = "";
+  keys_error kerr = {0};
+  keys_public pub;
+  int st = cluster_cert_fetch(out, out_len, opts, subject, sizeof subject);
+
+  if (st != SEAL_OK)
+    return st;
+  /* A cluster publishes exactly one key block: anything else (a second
+   * block, text around it) is refused, not sealed for. */
+  if (keys_armor_read_one_public(&pub, *out, *out_len, &kerr) != KEYS_OK) {
+    st = seal_report(SEAL_ERR_INPUT, "%s: not exactly one public key, refused: %s", subject,
+                     kerr.message);
+    seal_text_free(*out, *out_len);
+    *out = NULL;
+    *out_len = 0;
+  }
+  return st;
 }
 
 /* POSTs body (JSON) to the controller's path p, directly or through the proxy. */

@@ -616,6 +616,28 @@ static size_t http_write(char *ptr, size_t size, size_t nmemb, void *userdata) {
   return n;
 }
 
+/* Plain HTTP is allowed (a controller reached through a port-forward, a
+ * local test) but never silently: once per origin (scheme, host and port), a
+ * warning says that nothing authenticates what comes back. */
+static void warn_plain_http(const char *url, int posting) {
+  static char warned[8][256];
+  static size_t n_warned;
+  const char *host = url + 7, *end = host + strcspn(host, "/?#");
+  size_t len = (size_t)(end - url), i;
+
+  if (strncasecmp(url, "http://", 7) != 0)
+    return;
+  for (i = 0; i < n_warned; i++)
+    if (strlen(warned[i]) == len && strncasecmp(warned[i], url, len) == 0)
+      return;
+  if (n_warned < sizeof warned / sizeof warned[0] && len < sizeof warned[0])
+    snprintf(warned[n_warned++], sizeof warned[0], "%.*s", (int)len, url);
+  fprintf(stderr,
+          "seal: warning: %.*s: plain HTTP: nothing authenticates the answer, anyone on the "
+          "network path can change it (use https%s)\n",
+          (int)len, url, posting ? "" : ", or pin the key with --key-id");
+}
+
 int seal_http_fetch(char **out, size_t *out_len, size_t max, long *http_code, const char *url,
                     const char *body, size_t body_len, const char *content_type) {
   CURL *curl = NULL;
@@ -642,6 +664,7 @@ int seal_http_fetch(char **out, size_t *out_len, size_t max, long *http_code, co
     st = seal_report(SEAL_ERR_ENV, "%s: cannot initialise libcurl", url);
     goto out;
   }
+  warn_plain_http(url, body != NULL);
   curl_easy_setopt(curl, CURLOPT_URL, url);
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "https");

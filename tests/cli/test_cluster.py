@@ -123,6 +123,31 @@ def test_unreachable_controller_is_an_environment_error(keys):
     assert "127.0.0.1:1" in r.err
 
 
+def test_plain_http_warns(keys, controller, tmp_path):
+    url = f"http://127.0.0.1:{controller}"
+    r = ok("cert", "--controller-url", url)
+    assert f"seal: warning: {url}: plain HTTP" in r.err, r.err
+    assert "--key-id" in r.err
+    # --cert http://: warned once for the origin, however often it is named
+    r = ok("--cert", url + "/v1/cert.pem", "--cert", url + "/v1/cert.pem", "-o", "json",
+           stdin=secret_yaml(data={"a": "1"}))
+    assert r.err.count("plain HTTP") == 1, r.err
+    sealed = r.out
+    r = ok("verify", "--controller-url", url + "/", stdin=sealed)
+    assert r.err.count("plain HTTP") == 1 and "use https)" in r.err, r.err
+    # files and pinned keys are not network answers: no warning
+    r = ok("--cert", keys.pub[1], stdin=secret_yaml(data={"a": "1"}))
+    assert "warning" not in r.err
+
+
+def test_controller_url_serving_two_keys_is_refused(keys, controller):
+    Controller.cert = open(keys.pub[0], "rb").read() + open(keys.pub[1], "rb").read()
+    r = fails(1, "cert", "--controller-url", f"http://127.0.0.1:{controller}")
+    assert "/v1/cert.pem: not exactly one public key" in r.err, r.err
+    fails(1, "--controller-url", f"http://127.0.0.1:{controller}",
+          stdin=secret_yaml(data={"a": "1"}))
+
+
 # ---- through the API server ------------------------------------------------------
 
 def test_cert_from_configmap(keys, apiserver):
@@ -134,6 +159,41 @@ def test_cert_from_configmap(keys, apiserver):
     ok("unseal", "--private-key", keys.priv[0], stdin=r.out)
     # KUBECONFIG works like kubectl's
     r = ok("cert", env={"KUBECONFIG": apiserver.kubeconfig})
+    assert keys.ids[0] in r.text
+
+
+def published_variants(keys):
+    one, two = open(keys.pub[0]).read(), open(keys.pub[1]).read()
+    after = f"line {one.count(chr(10)) + 1}: text outside the key block"
+    return {
+        "two blocks": (one + two, "2 SEAL PUBLIC KEY blocks"),
+        "garbage before": ("garbage\n" + one, "line 1: text outside the key block"),
+        "garbage after": (one + "and more\n", after),
+        "garbage between": (one + "x\n" + two, after),
+        "garbage alone": ("not a key at all\n", "text outside the key block"),
+        "private block": (open(keys.priv[0]).read(), "private key"),
+    }
+
+
+@pytest.mark.parametrize("variant", ["two blocks", "garbage before", "garbage after",
+                                     "garbage between", "garbage alone", "private block"])
+def test_configmap_not_exactly_one_key_is_refused(keys, apiserver, tmp_path, variant):
+    text, why = published_variants(keys)[variant]
+    publish_configmap(apiserver, text)
+    r = fails(1, "cert", "--kubeconfig", apiserver.kubeconfig)
+    assert ("configmap seal-system/seal-public-keys, key cert.pem: not exactly one public key, "
+            "refused") in r.err, r.err
+    assert why in r.err, r.err
+    out = tmp_path / "sealed.yaml"
+    r = fails(1, "--kubeconfig", apiserver.kubeconfig, "-w", str(out),
+              stdin=secret_yaml(data={"a": "1"}))
+    assert "seal-public-keys" in r.err and "sealing for key" not in r.err, r.err
+    assert not out.exists()
+
+
+def test_configmap_one_key_with_blank_lines_is_used(keys, apiserver):
+    publish_configmap(apiserver, "\n  \n" + open(keys.pub[0]).read() + "\n\n")
+    r = ok("cert", "--kubeconfig", apiserver.kubeconfig)
     assert keys.ids[0] in r.text
 
 

@@ -2,7 +2,8 @@
  * Armored public key files (keys_armor_read_public): what `seal --cert`
  * reads, what /v1/cert.pem and the ConfigMap serve. Every key read must be a
  * valid public key whose id matches, and must survive being written and read
- * back.
+ * back. The strict reader of published keys (keys_armor_read_one_public)
+ * accepts a subset: one key, the one the lenient reader finds.
  */
 
 #include <stdlib.h>
@@ -52,6 +53,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     harness_fail("keys_init failed", NULL);
   memset(&err, 0, sizeof(err));
   rc = keys_armor_read_public(&pubs, &n, (const char *)data, size, &err);
+  {
+    keys_public one;
+    keys_error err1;
+    int rc1;
+    memset(&err1, 0, sizeof(err1));
+    rc1 = keys_armor_read_one_public(&one, (const char *)data, size, &err1);
+    if (rc1 != KEYS_OK)
+      harness_check_keys_failure(rc1, &err1, "keys_armor_read_one_public");
+    else if (rc != KEYS_OK || n != 1 || memcmp(one.pk, pubs[0].pk, KEYS_PUBLIC_BYTES) != 0)
+      harness_fail("keys_armor_read_one_public", "accepted what the lenient reader does not "
+                                                 "read as that one key");
+  }
   if (rc != KEYS_OK) {
     harness_check_keys_failure(rc, &err, "keys_armor_read_public");
     goto out;

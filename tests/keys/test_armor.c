@@ -171,6 +171,51 @@ static void test_armor_hostile(void **state)
   }
 }
 
+/* The form a cluster publishes its key in: one block, blank lines around it. */
+static void test_armor_one_public(void **state)
+{
+  const char *a = key_text(0, "public_armored"), *b = key_text(1, "public_armored");
+  const char *priv = key_text(0, "private_armored");
+  const keys_public want = vectors_public(vectors_root, 0);
+  char text[4 * KEYS_ARMOR_MAX];
+  keys_public got;
+  keys_error err = {0};
+  struct {
+    const char *fmt, *why;
+  } bad[] = {
+      {"%s%s", "2 SEAL PUBLIC KEY blocks, want exactly one"},
+      {"x\n%s", "line 1: text outside the key block"},
+      {"%s\n# a comment\n", "text outside the key block"},
+      {"%s%s", NULL}, /* a private block after the public one */
+      {"", "no SEAL PUBLIC KEY block"},
+  };
+
+  (void)state;
+  snprintf(text, sizeof(text), "\n \t\r\n%s\n\n", a);
+  assert_int_equal(keys_armor_read_one_public(&got, text, strlen(text), &err), KEYS_OK);
+  assert_memory_equal(got.pk, want.pk, sizeof(want.pk));
+  assert_memory_equal(got.id, want.id, sizeof(want.id));
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    if (i == 3)
+      snprintf(text, sizeof(text), bad[i].fmt, a, priv);
+    else
+      snprintf(text, sizeof(text), bad[i].fmt, a, b);
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(keys_armor_read_one_public(&got, text, strlen(text), &err),
+                     KEYS_ERR_MALFORMED);
+    assert_non_null(strstr(err.message, bad[i].why ? bad[i].why : "private key"));
+  }
+  /* the lenient reader takes the text around blocks, as before */
+  snprintf(text, sizeof(text), "x\n%s", a);
+  {
+    keys_public *keys = NULL;
+    size_t n = 0;
+    assert_int_equal(keys_armor_read_public(&keys, &n, text, strlen(text), &err), KEYS_OK);
+    assert_int_equal(n, 1);
+    free(keys);
+  }
+}
+
 static void test_armor_limits(void **state)
 {
   const char *good = key_text(0, "public_armored");
@@ -517,6 +562,7 @@ int main(int argc, char **argv)
       cmocka_unit_test(test_armored_vectors),
       cmocka_unit_test(test_vector_keys),
       cmocka_unit_test(test_armor_hostile),
+      cmocka_unit_test(test_armor_one_public),
       cmocka_unit_test(test_armor_limits),
       cmocka_unit_test(test_armor_write_read),
       cmocka_unit_test(test_read_private_all_or_nothing),
