@@ -16,7 +16,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       gcc pkg-config meson ninja-build python3 \
       libsodium-dev libyaml-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev \
-      libcmocka-dev \
+      libssl-dev libcmocka-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

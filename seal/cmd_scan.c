@@ -54,15 +54,6 @@ typedef struct scan_state {
   int env_error; /* something could not be read */
 } scan_state;
 
-static int has_manifest_ext(const char *path) {
-  const char *dot = strrchr(path, '.');
-  const char *slash = strrchr(path, '/');
-  if (dot == NULL || (slash && dot < slash))
-    return 0;
-  return strcasecmp(dot, ".yaml") == 0 || strcasecmp(dot, ".yml") == 0 ||
-         strcasecmp(dot, ".json") == 0;
-}
-
 static const char *base_name(const char *path) {
   const char *slash = strrchr(path, '/');
   return slash ? slash + 1 : path;
@@ -210,7 +201,7 @@ static void scan_tree(scan_state *s, const char *path, int depth, int named) {
     return;
   }
   if (S_ISREG(sb.st_mode)) {
-    if (named || has_manifest_ext(path))
+    if (named || seal_has_manifest_ext(path))
       scan_file(s, path);
     return;
   }
@@ -268,7 +259,7 @@ static int scan_staged(scan_state *s) {
     char *show_argv[] = {"git", "show", spec, NULL};
 
     i += n + 1;
-    if (n == 0 || !has_manifest_ext(path) || excluded(s, path))
+    if (n == 0 || !seal_has_manifest_ext(path) || excluded(s, path))
       continue;
     if (snprintf(spec, sizeof spec, ":%s", path) >= (int)sizeof spec) {
       seal_report(SEAL_ERR_ENV, "%s: path too long", path);

@@ -28,6 +28,7 @@ int cmd_keys_backup(int argc, char **argv);
 int cmd_keys_restore(int argc, char **argv);
 int cmd_keys_compromise(int argc, char **argv);
 int cmd_reseal(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
 
 /* ---- key Secrets in the cluster (cmd_keys_cluster.c) ---------------------- */
 

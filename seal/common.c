@@ -315,6 +315,15 @@ int seal_format_parse(manifest_format *out, const char *cmd, const char *text) {
   return SEAL_OK;
 }
 
+int seal_has_manifest_ext(const char *path) {
+  const char *dot = strrchr(path, '.');
+  const char *slash = strrchr(path, '/');
+  if (dot == NULL || (slash && dot < slash))
+    return 0;
+  return strcasecmp(dot, ".yaml") == 0 || strcasecmp(dot, ".yml") == 0 ||
+         strcasecmp(dot, ".json") == 0;
+}
+
 int seal_output_write(const char *path, const char *data, size_t len, unsigned mode) {
   keys_error kerr = {0};
   int rc;

@@ -78,6 +78,9 @@ manifest_format seal_format_of(const char *text, size_t len);
 /* "yaml" or "json" */
 int seal_format_parse(manifest_format *out, const char *cmd, const char *text);
 
+/* 1 when path ends in .yaml, .yml or .json (any case). */
+int seal_has_manifest_ext(const char *path);
+
 /* Writes data to stdout, or to path atomically with mode; nothing is written
  * on failure. */
 int seal_output_write(const char *path, const char *data, size_t len, unsigned mode);

@@ -16,6 +16,7 @@ static const seal_command commands[] = {
     {"verify", cmd_verify, "ask the controller whether SealedSecrets unseal"},
     {"scan", cmd_scan, "find plain-text Secrets in files or staged changes"},
     {"reseal", cmd_reseal, "re-seal SealedSecrets for the newest key (controller or offline)"},
+    {"migrate", cmd_migrate, "Bitnami sealed-secrets objects to seal SealedSecrets, offline"},
     {"keys", cmd_keys, "keys: generate, list, rotate, backup, restore, compromise"},
     {NULL, NULL, NULL},
 };
