@@ -6,7 +6,8 @@
  * RSA-OAEP(SHA-256, label)(32-byte session key), then AES-256-GCM with that
  * key, a nonce of 12 zero bytes and no additional data. The label is
  * "namespace/name" (strict), "namespace" (namespace-wide) or empty
- * (cluster-wide). RSA and AES-GCM come from OpenSSL's libcrypto; plaintext is
+ * (cluster-wide). RSA and AES-GCM come from OpenSSL's libcrypto, loaded by
+ * this command only (crypto_loader.c); plaintext is
  * held only in sodium_malloc'ed memory (wiped on release) or in jansson
  * strings (manifest_init's allocator wipes them).
  */
@@ -19,15 +20,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <openssl/bio.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/rsa.h>
 #include <sodium.h>
 
 #include "cmds.h"
 #include "common.h"
+#include "crypto_loader.h"
 
 #include "banned.h"
 
@@ -81,6 +78,9 @@ static const struct option longopts[] = {
     {NULL, 0, NULL, 0},
 };
 
+/* libcrypto's functions, loaded by cmd_migrate before anything else */
+static const seal_crypto_api *ossl;
+
 typedef struct bitnami_key {
   EVP_PKEY *pkey;
   char name[2 * KEYS_NAME_MAX + 2]; /* namespace/name of the key Secret */
@@ -128,17 +128,17 @@ static int read_rsa_key(EVP_PKEY **out, const char *b64, size_t b64_len, const c
     st = seal_report(SEAL_ERR_INPUT, "%s: %s: data tls.key is not base64", source, what);
     goto out;
   }
-  bio = BIO_new_mem_buf(pem, (int)pem_len);
+  bio = ossl->BIO_new_mem_buf(pem, (int)pem_len);
   if (bio == NULL) {
     st = seal_report(SEAL_ERR_ENV, "out of memory");
     goto out;
   }
-  pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+  pkey = ossl->PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
   if (pkey == NULL) {
     st = seal_report(SEAL_ERR_INPUT, "%s: %s: tls.key is not a PEM private key", source, what);
     goto out;
   }
-  if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA) {
+  if (ossl->EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA) {
     st = seal_report(SEAL_ERR_INPUT, "%s: %s: tls.key is not an RSA key, not a Bitnami key",
                      source, what);
     goto out;
@@ -146,9 +146,9 @@ static int read_rsa_key(EVP_PKEY **out, const char *b64, size_t b64_len, const c
   *out = pkey;
   pkey = NULL;
 out:
-  ERR_clear_error();
-  EVP_PKEY_free(pkey);
-  BIO_free(bio);
+  ossl->ERR_clear_error();
+  ossl->EVP_PKEY_free(pkey);
+  ossl->BIO_free(bio);
   sodium_free(pem);
   return st;
 }
@@ -227,30 +227,30 @@ typedef enum open_result {
 /* The session key of the RSA part with one key, into key (SESSION_KEY_BYTES). */
 static int rsa_open(EVP_PKEY *pkey, const uint8_t *ct, size_t ct_len, const char *label,
                     uint8_t key[SESSION_KEY_BYTES]) {
-  EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(pkey, NULL);
-  size_t label_len = strlen(label), out_len = (size_t)EVP_PKEY_get_size(pkey);
+  EVP_PKEY_CTX *ctx = ossl->EVP_PKEY_CTX_new(pkey, NULL);
+  size_t label_len = strlen(label), out_len = (size_t)ossl->EVP_PKEY_get_size(pkey);
   unsigned char *lab = NULL, *out = sodium_malloc(out_len ? out_len : 1);
   int ok = 0;
 
-  if (ctx == NULL || out == NULL || EVP_PKEY_decrypt_init(ctx) <= 0 ||
-      EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) <= 0 ||
-      EVP_PKEY_CTX_set_rsa_oaep_md(ctx, EVP_sha256()) <= 0 ||
-      EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, EVP_sha256()) <= 0)
+  if (ctx == NULL || out == NULL || ossl->EVP_PKEY_decrypt_init(ctx) <= 0 ||
+      ossl->EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) <= 0 ||
+      ossl->EVP_PKEY_CTX_set_rsa_oaep_md(ctx, ossl->EVP_sha256()) <= 0 ||
+      ossl->EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, ossl->EVP_sha256()) <= 0)
     goto out;
   if (label_len > 0) {
-    lab = OPENSSL_memdup(label, label_len);
-    if (lab == NULL || EVP_PKEY_CTX_set0_rsa_oaep_label(ctx, lab, (int)label_len) <= 0)
+    lab = ossl->CRYPTO_memdup(label, label_len, OPENSSL_FILE, OPENSSL_LINE);
+    if (lab == NULL || ossl->EVP_PKEY_CTX_set0_rsa_oaep_label(ctx, lab, (int)label_len) <= 0)
       goto out;
     lab = NULL; /* the context owns it */
   }
-  if (EVP_PKEY_decrypt(ctx, out, &out_len, ct, ct_len) > 0 && out_len == SESSION_KEY_BYTES) {
+  if (ossl->EVP_PKEY_decrypt(ctx, out, &out_len, ct, ct_len) > 0 && out_len == SESSION_KEY_BYTES) {
     memcpy(key, out, SESSION_KEY_BYTES);
     ok = 1;
   }
 out:
-  ERR_clear_error();
-  OPENSSL_free(lab);
-  EVP_PKEY_CTX_free(ctx);
+  ossl->ERR_clear_error();
+  ossl->CRYPTO_free(lab, OPENSSL_FILE, OPENSSL_LINE);
+  ossl->EVP_PKEY_CTX_free(ctx);
   sodium_free(out);
   return ok;
 }
@@ -259,20 +259,20 @@ out:
 static int gcm_open(uint8_t *pt, const uint8_t key[SESSION_KEY_BYTES], const uint8_t *ct,
                     size_t ct_len) {
   static const uint8_t nonce[GCM_NONCE_BYTES] = {0};
-  EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+  EVP_CIPHER_CTX *ctx = ossl->EVP_CIPHER_CTX_new();
   size_t n = ct_len - GCM_TAG_BYTES;
   int len = 0, ok = 0;
 
-  if (ctx == NULL || EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, GCM_NONCE_BYTES, NULL) != 1 ||
-      EVP_DecryptInit_ex(ctx, NULL, NULL, key, nonce) != 1 ||
-      (n > 0 && EVP_DecryptUpdate(ctx, pt, &len, ct, (int)n) != 1) ||
-      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, GCM_TAG_BYTES, (void *)(ct + n)) != 1)
+  if (ctx == NULL || ossl->EVP_DecryptInit_ex(ctx, ossl->EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
+      ossl->EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, GCM_NONCE_BYTES, NULL) != 1 ||
+      ossl->EVP_DecryptInit_ex(ctx, NULL, NULL, key, nonce) != 1 ||
+      (n > 0 && ossl->EVP_DecryptUpdate(ctx, pt, &len, ct, (int)n) != 1) ||
+      ossl->EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, GCM_TAG_BYTES, (void *)(ct + n)) != 1)
     goto out;
-  ok = EVP_DecryptFinal_ex(ctx, pt + len, &len) == 1;
+  ok = ossl->EVP_DecryptFinal_ex(ctx, pt + len, &len) == 1;
 out:
-  ERR_clear_error();
-  EVP_CIPHER_CTX_free(ctx);
+  ossl->ERR_clear_error();
+  ossl->EVP_CIPHER_CTX_free(ctx);
   if (!ok)
     sodium_memzero(pt, n);
   return ok;
@@ -1113,7 +1113,7 @@ int cmd_migrate(int argc, char **argv) {
   migrate_ctx *mx = NULL;
   pending_list pend = {NULL, 0, 0};
   const char *key_files[MAX_KEY_FILES];
-  const char *in_path = NULL, *out_path = NULL;
+  const char *in_path = NULL, *out_path = NULL, *why = NULL;
   size_t n_key_files = 0, n_files = 0, n = 0, i;
   char *text = NULL, *res = NULL;
   size_t len = 0, res_len = 0;
@@ -1181,6 +1181,10 @@ int cmd_migrate(int argc, char **argv) {
                           in_path);
     goto out;
   }
+  if ((ossl = seal_crypto_load(&why)) == NULL) {
+    st = seal_report(SEAL_ERR_ENV, "%s", why);
+    goto out;
+  }
   mx = calloc(1, sizeof *mx);
   if (mx == NULL) {
     st = seal_report(SEAL_ERR_ENV, "out of memory");
@@ -1230,7 +1234,7 @@ out:
   pending_free(&pend);
   if (mx != NULL) {
     for (i = 0; i < mx->n_keys; i++)
-      EVP_PKEY_free(mx->keys[i].pkey);
+      ossl->EVP_PKEY_free(mx->keys[i].pkey);
     free(mx);
   }
   return st;

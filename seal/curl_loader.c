@@ -20,7 +20,7 @@
  * for the sake of the loader. This table is one file and the rest of the code
  * is unchanged.
  *
- * Hardening kept: the executable is still linked with -z relro -z now (its
+ * Hardening kept (dl_table.c): the executable is still linked with -z relro -z now (its
  * GOT is read-only before main). libcurl is opened with RTLD_NOW, so it and
  * its dependencies are fully bound at load and get their own RELRO (Debian
  * builds them with -z now). The table of resolved pointers lives in a page of
@@ -33,18 +33,15 @@
  */
 #define CURL_DISABLE_TYPECHECK 1 /* the typecheck macros would rename our definitions */
 
-#include <dlfcn.h>
-#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <curl/curl.h>
 
 #include "curl_loader.h"
+#include "dl_table.h"
 
 #include "banned.h"
 
@@ -84,56 +81,41 @@ static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static const curl_api *api;      /* NULL when loading failed */
 static char load_error[256] = ""; /* why, when it failed */
 
-static void load_fail(const char *what, const char *why) {
-  snprintf(load_error, sizeof load_error, "cannot load %s: %s", what, why ? why : "unknown error");
-}
+#define NAME(name) #name,
+static const char *const names[] = {CURL_FUNCTIONS(NAME)};
+#undef NAME
+_Static_assert(sizeof(curl_api) == sizeof names / sizeof names[0] * sizeof(void *),
+               "one pointer per name");
 
 static void load(void) {
-  long page = sysconf(_SC_PAGESIZE);
-  size_t size = page > 0 && (size_t)page >= sizeof(curl_api) ? (size_t)page : sizeof(curl_api);
-  curl_api *t = NULL;
-  void *lib;
+  seal_dl_table tab;
+  const curl_api *t;
   const curl_version_info_data *info;
 
-  lib = dlopen(LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL);
-  if (lib == NULL) {
-    load_fail(LIBCURL_SONAME, dlerror());
+  if (seal_dl_table_open(&tab, LIBCURL_SONAME, names, sizeof names / sizeof names[0], load_error,
+                         sizeof load_error) != 0)
     return;
-  }
-  t = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (t == MAP_FAILED) {
-    load_fail(LIBCURL_SONAME, strerror(errno));
-    goto fail;
-  }
-#define RESOLVE(name)                                                          \
-  *(void **)&t->name = dlsym(lib, #name);                                      \
-  if (t->name == NULL) {                                                       \
-    load_fail(LIBCURL_SONAME ": " #name, dlerror());                          \
-    goto fail;                                                                 \
-  }
-  CURL_FUNCTIONS(RESOLVE)
-#undef RESOLVE
+  t = (const curl_api *)tab.slots;
   /* the options seal sets must exist in the library it runs with */
   info = t->curl_version_info(CURLVERSION_NOW);
   if (info == NULL || info->version_num < LIBCURL_VERSION_NUM) {
-    load_fail(LIBCURL_SONAME, "older than the " LIBCURL_VERSION " seal was built with");
+    snprintf(load_error, sizeof load_error,
+             "cannot load " LIBCURL_SONAME ": older than the " LIBCURL_VERSION
+             " seal was built with");
     goto fail;
   }
   if (t->curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-    load_fail(LIBCURL_SONAME, "curl_global_init failed");
+    snprintf(load_error, sizeof load_error, "cannot load " LIBCURL_SONAME ": curl_global_init failed");
     goto fail;
   }
-  if (mprotect(t, size, PROT_READ) != 0) {
-    load_fail(LIBCURL_SONAME, strerror(errno));
+  if (seal_dl_table_seal(&tab, LIBCURL_SONAME, load_error, sizeof load_error) != 0) {
     t->curl_global_cleanup();
     goto fail;
   }
   api = t;
   return;
 fail:
-  if (t != NULL && t != MAP_FAILED)
-    munmap(t, size);
-  dlclose(lib);
+  seal_dl_table_close(&tab);
 }
 
 static const curl_api *get(void) {

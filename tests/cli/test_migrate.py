@@ -366,3 +366,21 @@ def test_no_bitnami_object_is_an_error(tmp_path, rsa, keys):
     r = fails(1, "migrate", "--bitnami-keys", backup(tmp_path, rsa, "k1"), "--cert",
               keys.pub[0], "-f", str(src))
     assert "no Bitnami SealedSecret" in r.err
+
+
+def test_libcrypto_loaded_by_migrate_only(tmp_path, rsa, keys):
+    """seal loads libcrypto for this command only (seal/crypto_loader.c): with a
+    broken libcrypto.so.3 first on the library path, sealing still works and
+    migrate says why it cannot."""
+    libdir = tmp_path / "lib"
+    libdir.mkdir()
+    (libdir / "libcrypto.so.3").write_bytes(b"not a shared object\n")
+    env = {"LD_LIBRARY_PATH": str(libdir)}
+    r = ok("--cert", keys.pub[0], stdin="apiVersion: v1\nkind: Secret\nmetadata:\n  name: a\n"
+           "  namespace: b\nstringData:\n  k: v\n", env=env)
+    assert b"kind: SealedSecret" in r.out
+    src = tmp_path / "in.json"
+    src.write_text(json.dumps(bn.sealed_secret(rsa["k1"], "api", "prod", {"a": "1"})))
+    r = fails(2, "migrate", "--bitnami-keys", backup(tmp_path, rsa, "k1"), "--cert",
+              keys.pub[0], "-f", str(src), env=env)
+    assert "cannot load libcrypto.so.3" in r.err
