@@ -12,24 +12,61 @@ static const char usage_text[] =
     "usage: seal merge --into FILE [options] [-f IN]\n"
     "\n"
     "Seals the Secret on stdin (or -f) and merges its keys into the SealedSecret\n"
-    "FILE in place. The name, namespace and scope come from FILE; the other keys'\n"
-    "sealed values stay byte for byte; FILE keeps its format (YAML or JSON) but\n"
-    "not its comments.\n"
+    "FILE in place. The name, namespace and scope come from FILE; a Secret that\n"
+    "names another is refused unless --retarget. The other keys' sealed values\n"
+    "stay byte for byte; FILE keeps its format (YAML or JSON) but not its\n"
+    "comments.\n"
     "\n"
     "      --into FILE            the SealedSecret to update\n"
     "  -f, --file IN              read the Secret from IN instead of stdin\n"
+    "      --retarget             seal a Secret of another name, namespace or scope\n"
+    "                             for FILE's\n"
     SEAL_CERT_HELP
     "  -h, --help                 this help\n";
 
-enum { OPT_INTO = SEAL_OPT_FIRST_FREE };
+enum { OPT_INTO = SEAL_OPT_FIRST_FREE, OPT_RETARGET };
 
 static const struct option longopts[] = {
     SEAL_CERT_LONGOPTS,
     {"into", required_argument, NULL, OPT_INTO},
+    {"retarget", no_argument, NULL, OPT_RETARGET},
     {"file", required_argument, NULL, 'f'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
+
+/* The Secret's own name, namespace or scope (when it gives one) against
+ * FILE's: a difference is refused unless retarget, since the keys would be
+ * sealed for a Secret other than the one they came from. */
+static int check_target(const json_t *secret, const manifest_seal_opts *o, const char *source,
+                        const char *into, int retarget) {
+  const char *name = manifest_get_string(secret, "metadata", "name", NULL);
+  const char *ns = manifest_get_string(secret, "metadata", "namespace", NULL);
+  const char *scope =
+      manifest_get_string(secret, "metadata", "annotations", MANIFEST_ANN_SCOPE, NULL);
+  int other = (name != NULL && strcmp(name, o->name) != 0) ||
+              (ns != NULL && strcmp(ns, o->namespace) != 0);
+  int other_scope = scope != NULL && strcmp(scope, o->scope) != 0;
+
+  if (!other && !other_scope)
+    return SEAL_OK;
+  if (!retarget) {
+    if (other)
+      return seal_report(SEAL_ERR_INPUT,
+                         "%s: Secret %s/%s is not the SealedSecret %s/%s of %s: refused (its "
+                         "keys would be sealed for %s/%s; --retarget does that)",
+                         source, ns ? ns : o->namespace, name ? name : o->name, o->namespace,
+                         o->name, into, o->namespace, o->name);
+    return seal_report(SEAL_ERR_INPUT,
+                       "%s: Secret %s/%s asks for scope %s, the SealedSecret of %s has scope %s: "
+                       "refused (--retarget seals it with scope %s)",
+                       source, o->namespace, o->name, scope, into, o->scope, o->scope);
+  }
+  fprintf(stderr, "seal: merge: Secret %s/%s%s%s sealed as %s/%s (scope %s) of %s\n",
+          ns ? ns : o->namespace, name ? name : o->name, scope ? ", scope " : "",
+          scope ? scope : "", o->namespace, o->name, o->scope, into);
+  return SEAL_OK;
+}
 
 /* Reads path: exactly one document of the wanted kind; *format (may be
  * NULL) is the format the file is in. */
@@ -61,7 +98,7 @@ int cmd_merge(int argc, char **argv) {
   manifest_format format = MANIFEST_YAML;
   json_t *target = NULL, *secret = NULL, *fresh = NULL, *meta, *enc, *fresh_enc, *value;
   const char *into = NULL, *in_path = NULL, *key, *source;
-  int c, rc, st = SEAL_OK;
+  int c, rc, retarget = 0, st = SEAL_OK;
 
   while ((c = seal_getopt("merge", argc, argv, "f:h", longopts)) != -1) {
     if (seal_cert_option(&certs, "merge", c, optarg, &st)) {
@@ -75,6 +112,9 @@ int cmd_merge(int argc, char **argv) {
       break;
     case 'f':
       in_path = optarg;
+      break;
+    case OPT_RETARGET:
+      retarget = 1;
       break;
     case 'h':
       fputs(usage_text, stdout);
@@ -110,8 +150,6 @@ int cmd_merge(int argc, char **argv) {
       goto out;
     }
   }
-  json_object_del(meta, "name");
-  json_object_del(meta, "namespace");
   sopts.name = manifest_get_string(target, "metadata", "name", NULL);
   sopts.namespace = manifest_get_string(target, "metadata", "namespace", NULL);
   sopts.scope = manifest_get_string(target, "metadata", "annotations", MANIFEST_ANN_SCOPE, NULL);
@@ -123,6 +161,12 @@ int cmd_merge(int argc, char **argv) {
     st = seal_report(SEAL_ERR_INPUT, "%s: metadata.name: missing", into);
     goto out;
   }
+  if ((st = check_target(secret, &sopts, source, into, retarget)) != SEAL_OK)
+    goto out;
+  json_object_del(meta, "name");
+  json_object_del(meta, "namespace");
+  if (retarget) /* FILE's scope, which the Secret's own annotation would contradict */
+    json_object_del(json_object_get(meta, "annotations"), MANIFEST_ANN_SCOPE);
 
   if ((st = seal_certs_load(recipients, &n_recipients, &certs)) != SEAL_OK)
     goto out;

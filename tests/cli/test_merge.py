@@ -3,6 +3,8 @@
 import base64
 import json
 
+import pytest
+
 from conftest import fails, ok, parse_docs, run, secret_json, secret_yaml
 
 
@@ -39,9 +41,11 @@ def test_merge_keeps_json_and_takes_name_namespace_scope_from_file(keys, tmp_pat
     ok("--cert", keys.pub[0], "-o", "json", "--scope", "namespace-wide", "-w", str(target),
        stdin=secret_yaml(data={"a": "1"}))
     old = json.loads(target.read_text())
-    # the Secret names another name and namespace: FILE's win
-    ok("merge", "--into", str(target), "--cert", keys.pub[0],
-       stdin=secret_json(name="elsewhere", namespace="other", data={"z": "26"}))
+    # the Secret names another name and namespace: with --retarget, FILE's win
+    r = ok("merge", "--into", str(target), "--cert", keys.pub[0], "--retarget",
+           stdin=secret_json(name="elsewhere", namespace="other", data={"z": "26"}))
+    assert ("Secret other/elsewhere sealed as kotaemon/api-keys (scope namespace-wide)"
+            in r.err), r.err
     new = json.loads(target.read_text())
     assert new["metadata"] == old["metadata"]
     assert new["metadata"]["annotations"]["seal.dev/scope"] == "namespace-wide"
@@ -76,3 +80,41 @@ def test_merge_into_something_else(keys, tmp_path):
 def test_merge_needs_into(keys):
     r = run("merge", "--cert", keys.pub[0], stdin=secret_yaml(data={"b": "2"}))
     assert r.rc == 2 and "--into" in r.err
+
+
+@pytest.mark.parametrize("name,namespace,scope,why", [
+    ("other", "team-a", None, "Secret team-a/other is not the SealedSecret team-a/m"),
+    ("m", "team-b", None, "Secret team-b/m is not the SealedSecret team-a/m"),
+    ("other", "team-b", None, "Secret team-b/other is not the SealedSecret team-a/m"),
+    ("m", "team-a", "cluster-wide", "asks for scope cluster-wide"),
+])
+def test_merge_refuses_another_target(keys, tmp_path, name, namespace, scope, why):
+    target = tmp_path / "m.yaml"
+    ok("--cert", keys.pub[0], "-w", str(target),
+       stdin=secret_yaml(name="m", namespace="team-a", data={"a": "1"}))
+    before = target.read_bytes()
+    extra = f"  annotations:\n    seal.dev/scope: {scope}\n" if scope else ""
+    doc = secret_yaml(name=name, namespace=namespace, data={"b": "2"})
+    if extra:
+        doc = doc.replace("metadata:\n", "metadata:\n" + extra, 1)
+    r = fails(1, "merge", "--into", str(target), "--cert", keys.pub[0], stdin=doc)
+    assert why in r.err and "--retarget" in r.err, r.err
+    assert target.read_bytes() == before
+    # asked for: sealed for FILE's name, namespace and scope
+    r = ok("merge", "--into", str(target), "--cert", keys.pub[0], "--retarget", stdin=doc)
+    assert "sealed as team-a/m (scope strict)" in r.err, r.err
+    [new] = parse_docs(target.read_text())
+    assert new["metadata"]["name"] == "m" and new["metadata"]["namespace"] == "team-a"
+    assert unseal_file(keys, target) == {"a": "1", "b": "2"}
+
+
+def test_merge_same_target_or_unnamed_needs_no_flag(keys, tmp_path):
+    target = tmp_path / "m.yaml"
+    ok("--cert", keys.pub[0], "-w", str(target),
+       stdin=secret_yaml(name="m", namespace="team-a", data={"a": "1"}))
+    r = ok("merge", "--into", str(target), "--cert", keys.pub[0],
+           stdin=secret_yaml(name="m", namespace="team-a", data={"b": "2"}))
+    assert "sealed as" not in r.err
+    r = ok("merge", "--into", str(target), "--cert", keys.pub[0],
+           stdin="apiVersion: v1\nkind: Secret\nstringData:\n  c: '3'\n")
+    assert unseal_file(keys, target) == {"a": "1", "b": "2", "c": "3"}
