@@ -1,5 +1,11 @@
-# unseal-controller image: built with Meson on Debian 12, run on Debian 12
-# slim with only the shared libraries the binary needs.
+# unseal-controller image: built with Meson on Debian 12; the image holds
+# only what the binary needs (the shared libraries ldd names, CA
+# certificates, passwd/group for the numeric user), laid out by
+# scripts/image-rootfs.sh. No shell, no package manager.
+#
+# scripts/image.sh builds the same image without a container engine, as an
+# OCI image layout (tests/examples/test_image.py checks that the two agree:
+# user, entrypoint, ports, labels, the root filesystem script).
 #
 # Build it the way scripts/release.sh prints it, so that the tag, the
 # version label and the Git commit agree:
@@ -11,35 +17,28 @@ ARG DEBIAN_IMAGE=debian:12-slim
 
 FROM ${DEBIAN_IMAGE} AS build
 # The -dev packages of scripts/setup.sh (cmocka too: meson configures the
-# tests, as in CI) and the build tools.
+# tests, as in CI), the build tools, and the CA certificates the image carries.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       gcc pkg-config meson ninja-build python3 \
       libsodium-dev libyaml-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev \
-      libssl-dev libcmocka-dev \
+      libssl-dev libcmocka-dev ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 RUN meson setup build --buildtype=release && ninja -C build
-RUN install -D -m 0755 build/unseal-controller/unseal-controller /out/usr/local/bin/unseal-controller
+RUN install -D -m 0755 build/unseal-controller/unseal-controller /out/unseal-controller
+RUN scripts/image-rootfs.sh /out/unseal-controller /rootfs
 
-FROM ${DEBIAN_IMAGE}
+FROM scratch
 ARG VERSION=0.0.0-dev
 ARG REVISION=unknown
 LABEL org.opencontainers.image.title="unseal-controller" \
       org.opencontainers.image.description="seal: turns SealedSecrets into Secrets in the cluster" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.licenses="Apache-2.0" \
-      org.opencontainers.image.base.name="docker.io/library/debian:12-slim"
-# The runtime libraries `ldd` lists for the controller, by their Debian
-# packages (tests/examples/test_dockerfile.py checks the list against the
-# built binary); their own dependencies come with them.
-RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libc6 libsodium23 libyaml-0-2 libjansson4 libcurl4 libmicrohttpd12 \
- && rm -rf /var/lib/apt/lists/*
-COPY --from=build /out/ /
+      org.opencontainers.image.licenses="Apache-2.0"
+COPY --from=build /rootfs/ /
 # A numeric user, so the kubelet can enforce runAsNonRoot without /etc/passwd.
 USER 65532:65532
 EXPOSE 8080 8081
