@@ -33,9 +33,6 @@ if ((${#missing[@]})); then
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-if ! command -v kubectl >/dev/null 2>&1; then
-  echo "setup: kubectl is not installed; tests that need it are skipped" >&2
-fi
 
 cd "$top"
 opts=(--buildtype="$BUILDTYPE")
