@@ -195,15 +195,22 @@ int keys_base64_decode(uint8_t **out, size_t *out_len, const char *in, size_t in
  */
 static const char b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-#define B64_BAD 0x80 /* not in the alphabet ('=' included) */
-static uint8_t b64_value[256];
+/* b64_quad[i][c]: character c in position i of a quad, as its 6 bits shifted
+ * into place in the 24 of the quad; B64_BAD for a character not in the
+ * alphabet ('=' included), so that OR-ing the four gives the quad's bytes
+ * and a flag that no valid quad sets. */
+#define B64_BAD UINT32_C(0x80000000)
+static uint32_t b64_quad[4][256];
 static pthread_once_t b64_once = PTHREAD_ONCE_INIT;
 
 static void b64_table_init(void)
 {
-  memset(b64_value, B64_BAD, sizeof b64_value);
-  for (unsigned i = 0; i < 64; i++)
-    b64_value[(unsigned char)b64_alphabet[i]] = (uint8_t)i;
+  for (unsigned i = 0; i < 4; i++)
+    for (unsigned c = 0; c < 256; c++)
+      b64_quad[i][c] = B64_BAD;
+  for (unsigned v = 0; v < 64; v++)
+    for (unsigned i = 0; i < 4; i++)
+      b64_quad[i][(unsigned char)b64_alphabet[v]] = (uint32_t)v << (18 - 6 * i);
 }
 
 int keys_base64_encode_public(char **out, size_t *out_len, const uint8_t *in, size_t in_len)
@@ -243,7 +250,8 @@ int keys_base64_decode_public(uint8_t **out, size_t *out_len, const char *in, si
 {
   const unsigned char *s = (const unsigned char *)in;
   size_t pad = 0, quads, bin_len, i;
-  uint8_t *bin, *b, bad = 0;
+  uint8_t *bin, *b;
+  uint32_t bad = 0;
 
   if (out == NULL || out_len == NULL || (in == NULL && in_len > 0))
     return KEYS_ERR_INVALID;
@@ -260,24 +268,20 @@ int keys_base64_decode_public(uint8_t **out, size_t *out_len, const char *in, si
     return KEYS_ERR_NOMEM;
   quads = in_len / 4 - (pad ? 1 : 0); /* the ones without padding */
   for (i = 0; i < quads; i++, s += 4) {
-    uint8_t a = b64_value[s[0]], c = b64_value[s[1]], d = b64_value[s[2]], e = b64_value[s[3]];
-    uint32_t v = (uint32_t)a << 18 | (uint32_t)c << 12 | (uint32_t)d << 6 | e;
-    bad |= a | c | d | e;
-    *b++ = (uint8_t)(v >> 16);
-    *b++ = (uint8_t)(v >> 8);
-    *b++ = (uint8_t)v;
+    uint32_t v = b64_quad[0][s[0]] | b64_quad[1][s[1]] | b64_quad[2][s[2]] | b64_quad[3][s[3]];
+    bad |= v;
+    b[0] = (uint8_t)(v >> 16);
+    b[1] = (uint8_t)(v >> 8);
+    b[2] = (uint8_t)v;
+    b += 3;
   }
   if (pad) {
-    uint8_t a = b64_value[s[0]], c = b64_value[s[1]];
-    uint8_t d = pad == 1 ? b64_value[s[2]] : 0;
-    bad |= a | c | d;
-    *b++ = (uint8_t)(a << 2 | (c & 63) >> 4);
-    if (pad == 1) {
-      *b++ = (uint8_t)(c << 4 | (d & 63) >> 2);
-      bad |= d & 3 ? B64_BAD : 0; /* unused bits */
-    } else {
-      bad |= c & 15 ? B64_BAD : 0;
-    }
+    /* "xy==" holds one byte, "xyz=" two; the bits after them must be zero */
+    uint32_t v = b64_quad[0][s[0]] | b64_quad[1][s[1]] | (pad == 1 ? b64_quad[2][s[2]] : 0);
+    bad |= v | ((v & (pad == 1 ? 0xffu : 0xffffu)) ? B64_BAD : 0);
+    *b++ = (uint8_t)(v >> 16);
+    if (pad == 1)
+      *b++ = (uint8_t)(v >> 8);
   }
   if (bad & B64_BAD) {
     free(bin);
