@@ -63,6 +63,7 @@ class SecretWatch:
         self.resp = self.conn.getresponse()
         assert self.resp.status == 200
         self.events = {}
+        self.objects = {}  # name -> the object of each event, in order
         self.error = None
         self.closed = False
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -80,6 +81,7 @@ class SecretWatch:
                     return
                 name = ev["object"]["metadata"]["name"]
                 self.events.setdefault(name, []).append(ev["type"])
+                self.objects.setdefault(name, []).append(ev["object"])
         except Exception as e:  # noqa: BLE001 - a closed stream ends the thread, anything else is reported
             if not self.closed:
                 self.error = e
