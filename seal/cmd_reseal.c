@@ -88,6 +88,80 @@ static void refusal(char *out, size_t size, const char *reply, size_t len) {
   out[o] = '\0';
 }
 
+/* The ids of a sealed value's stanzas; 0 when it is not a sealed value. */
+static int value_ids(uint8_t ids[KEYS_MAX_RECIPIENTS][KEYS_ID_BYTES], size_t *n, const json_t *v) {
+  return json_is_string(v) &&
+         keys_sealed_ids(ids, n, json_string_value(v), json_string_length(v), NULL) == KEYS_OK;
+}
+
+static int has_id(uint8_t ids[KEYS_MAX_RECIPIENTS][KEYS_ID_BYTES], size_t n, const uint8_t *id) {
+  for (size_t i = 0; i < n; i++)
+    if (memcmp(ids[i], id, KEYS_ID_BYTES) == 0)
+      return 1;
+  return 0;
+}
+
+/* The /v1/rotate answer may only re-seal values: the same document with the
+ * same keys, every value sealed for the newest key, and no recipient that was
+ * not there before (other clusters' stanzas stay, the cluster's move to the
+ * newest key). Anything else (another name, namespace, scope, template,
+ * another set of keys, a new recipient) is refused, whoever answered. */
+static int rotate_answer_ok(const reseal_ctx *rx, const json_t *sent, const json_t *got, char *why,
+                            size_t size) {
+  json_t *a = json_deep_copy(sent), *b = json_deep_copy(got);
+  json_t *enc_sent = manifest_get(sent, "spec", "encryptedData", NULL);
+  json_t *enc_got = manifest_get(got, "spec", "encryptedData", NULL), *v;
+  const char *key;
+  int ok = 0;
+
+  if (a == NULL || b == NULL) {
+    snprintf(why, size, "out of memory");
+    goto out;
+  }
+  json_object_del(json_object_get(a, "spec"), "encryptedData");
+  json_object_del(json_object_get(b, "spec"), "encryptedData");
+  if (!json_equal(a, b)) {
+    snprintf(why, size, "it changed more than the sealed values (metadata, scope or template)");
+    goto out;
+  }
+  if (!json_is_object(enc_got) || json_object_size(enc_got) != json_object_size(enc_sent)) {
+    snprintf(why, size, "it has other keys than the SealedSecret sent");
+    goto out;
+  }
+  json_object_foreach(enc_got, key, v) {
+    uint8_t before[KEYS_MAX_RECIPIENTS][KEYS_ID_BYTES], after[KEYS_MAX_RECIPIENTS][KEYS_ID_BYTES];
+    size_t n_before = 0, n_after = 0, i;
+    json_t *old = json_object_get(enc_sent, key);
+    if (old == NULL) {
+      snprintf(why, size, "key \"%s\" was not in the SealedSecret sent", key);
+      goto out;
+    }
+    if (!value_ids(before, &n_before, old) || !value_ids(after, &n_after, v)) {
+      snprintf(why, size, "key \"%s\": not a sealed value", key);
+      goto out;
+    }
+    if (!has_id(after, n_after, rx->newest.id)) {
+      snprintf(why, size, "key \"%s\" is not sealed for the newest key %s", key,
+               rx->newest_hex);
+      goto out;
+    }
+    for (i = 0; i < n_after; i++)
+      if (memcmp(after[i], rx->newest.id, KEYS_ID_BYTES) != 0 &&
+          !has_id(before, n_before, after[i])) {
+        char hex[KEYS_ID_HEX_BYTES];
+        keys_id_hex(hex, after[i]);
+        snprintf(why, size, "key \"%s\" is sealed for key %s, which it was not sealed for", key,
+                 hex);
+        goto out;
+      }
+  }
+  ok = 1;
+out:
+  json_decref(a);
+  json_decref(b);
+  return ok;
+}
+
 /* Re-seals one SealedSecret; *slot is replaced when the controller answers. */
 static int reseal_one(const reseal_ctx *rx, json_t **slot, const char *source, size_t index) {
   manifest_error merr = {0};
@@ -123,6 +197,11 @@ static int reseal_one(const reseal_ctx *rx, json_t **slot, const char *source, s
     st = seal_report(SEAL_ERR_ENV, "%s: %s: the controller's /v1/rotate answer is not a "
                                    "SealedSecret",
                      source, what);
+    goto out;
+  }
+  if (!rotate_answer_ok(rx, *slot, fresh, reason, sizeof reason)) {
+    st = seal_report(SEAL_ERR_ENV, "%s: %s: the controller's /v1/rotate answer is refused: %s",
+                     source, what, reason);
     goto out;
   }
   json_decref(*slot);

@@ -4,6 +4,7 @@ SEAL_BIN is the binary under test, SEAL_TESTVECTORS the folder of seal-v1.json;
 both come from meson (tests/meson.build)."""
 
 import base64
+import http.server
 import json
 import os
 import subprocess
@@ -21,6 +22,20 @@ TOKEN = "cli-test-token-0123456789"
 def vectors():
     with open(os.path.join(VECTORS, "seal-v1.json"), encoding="utf-8") as f:
         return json.load(f)
+
+
+class StandInHandler(http.server.BaseHTTPRequestHandler):
+    """Base of the tests' stand-ins for the controller's HTTP endpoints."""
+
+    def reply(self, code, body, ctype="text/plain"):
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *a):
+        pass
 
 
 class Result:

@@ -12,21 +12,14 @@ import threading
 
 import pytest
 
-from conftest import (TOKEN, ApiServer, fails, ok, publish_configmap, publish_controller, run,
-                      secret_yaml)
+from conftest import (TOKEN, ApiServer, StandInHandler, fails, ok, publish_configmap,
+                      publish_controller, run, secret_yaml)
 
 
-class Controller(http.server.BaseHTTPRequestHandler):
+class Controller(StandInHandler):
     """A stand-in for unseal-controller's HTTP endpoints."""
     cert = b""
     seen = []
-
-    def reply(self, code, body, ctype="text/plain"):
-        self.send_response(code)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
     def do_GET(self):
         if self.path == "/v1/cert.pem":
@@ -52,9 +45,6 @@ class Controller(http.server.BaseHTTPRequestHandler):
                        "application/json")
         else:
             self.reply(200, b'{"valid": true, "values": 1, "failed": []}', "application/json")
-
-    def log_message(self, *a):
-        pass
 
 
 @pytest.fixture

@@ -2,11 +2,17 @@
 (no cluster: KUBECONFIG points nowhere in every test)."""
 
 import base64
+import http.server
 import json
 import os
 import struct
+import subprocess
+import threading
 
-from conftest import fails, keys, ok, parse_docs, run, secret_json, secret_yaml  # noqa: F401
+import pytest
+
+from conftest import (SEAL, StandInHandler, fails, keys, ok, parse_docs, run,  # noqa: F401
+                      secret_json, secret_yaml)
 
 
 def value_ids(value):
@@ -223,3 +229,107 @@ def test_values_already_sealed_for_the_newest_key_are_checked(tmp_path, keys):
     src.write_text(json.dumps(good))
     r = ok("reseal", "--private-key", keys.priv[1], "--cert", keys.pub[1], "-f", str(src))
     assert json.loads(r.out)["spec"]["encryptedData"] == good["spec"]["encryptedData"]
+
+
+# ---- through a controller: its /v1/rotate answer is checked ------------------------
+
+class Rotator(StandInHandler):
+    """A stand-in controller that re-seals honestly (seal reseal offline with
+    key 0 to key 1), then lets the test tamper with the answer."""
+    keys = None
+    tamper = None
+
+    def do_GET(self):
+        if self.path != "/v1/cert.pem":
+            return self.reply(404, b"not found", "text/plain")
+        self.reply(200, open(self.keys.pub[1], "rb").read(), "application/x-pem-file")
+
+    def do_POST(self):
+        sent = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        honest = subprocess.run([SEAL, "reseal", "--private-key", self.keys.priv[0], "--cert",
+                                 self.keys.pub[1], "-o", "json"], input=sent,
+                                capture_output=True, check=True).stdout
+        doc = json.loads(honest)
+        if Rotator.tamper:
+            Rotator.tamper(doc, json.loads(sent), self.keys)
+        self.reply(200, json.dumps(doc).encode(), "application/json")
+
+
+@pytest.fixture
+def rotator(keys):
+    Rotator.keys = keys
+    Rotator.tamper = None
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Rotator)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+    srv.server_close()
+
+
+def _set(path, value):
+    def tamper(doc, sent, keys):
+        obj = doc
+        for p in path[:-1]:
+            obj = obj.setdefault(p, {})
+        obj[path[-1]] = value
+    return tamper
+
+
+def _extra_recipient(doc, sent, keys):
+    doc["spec"]["encryptedData"]["A"] = ok(
+        "raw", "--cert", keys.pub[1], "--cert", keys.pub[2], "-n", "kotaemon", "--name",
+        "api-keys", "--key", "A", stdin="one").text.strip()
+
+
+def _not_for_newest(doc, sent, keys):
+    doc["spec"]["encryptedData"]["A"] = sent["spec"]["encryptedData"]["A"]
+
+
+def _drop_key(doc, sent, keys):
+    del doc["spec"]["encryptedData"]["B"]
+
+
+def _add_key(doc, sent, keys):
+    doc["spec"]["encryptedData"]["C"] = doc["spec"]["encryptedData"]["A"]
+
+
+TAMPERS = {
+    "name": (_set(["metadata", "name"], "other"), "metadata, scope or template"),
+    "namespace": (_set(["metadata", "namespace"], "team-b"), "metadata, scope or template"),
+    "scope": (_set(["metadata", "annotations", "seal.dev/scope"], "cluster-wide"),
+              "metadata, scope or template"),
+    "template type": (_set(["spec", "template", "type"], "seal.dev/key"),
+                      "metadata, scope or template"),
+    "template label": (_set(["spec", "template", "metadata"],
+                            {"labels": {"seal.dev/key": "active"}}),
+                       "metadata, scope or template"),
+    "dropped key": (_drop_key, "other keys"),
+    "added key": (_add_key, "other keys"),
+    "extra recipient": (_extra_recipient, "which it was not sealed for"),
+    "not for the newest key": (_not_for_newest, "is not sealed for the newest key"),
+}
+
+
+def test_reseal_through_the_controller(tmp_path, keys, rotator):
+    src = sealed_file(tmp_path, keys, [keys.pub[0]])
+    out = tmp_path / "out.yaml"
+    r = ok("reseal", "--controller-url", rotator, "-f", str(src), "-w", str(out))
+    assert "1 of 1 SealedSecret re-sealed" in r.err, r.err
+    [doc] = parse_docs(out.read_text())
+    assert {tuple(value_ids(v)) for v in doc["spec"]["encryptedData"].values()} == {
+        (keys.ids[1],)}
+    assert unsealed(out, keys.priv[1]) == {"A": "one", "B": "two"}
+
+
+@pytest.mark.parametrize("what", list(TAMPERS))
+def test_reseal_refuses_a_tampered_rotate_answer(tmp_path, keys, rotator, what):
+    tamper, why = TAMPERS[what]
+    Rotator.tamper = tamper
+    src = sealed_file(tmp_path, keys, [keys.pub[0]])
+    before = src.read_bytes()
+    out = tmp_path / "out.yaml"
+    r = fails(2, "reseal", "--controller-url", rotator, "-f", str(src), "-w", str(out))
+    assert "/v1/rotate answer is refused" in r.err and why in r.err, r.err
+    assert not out.exists()
+    r = fails(2, "reseal", "--controller-url", rotator, "-f", str(src), "--in-place")
+    assert src.read_bytes() == before
