@@ -172,10 +172,11 @@ int manifest_parse(manifest_docs *out, const char *text, size_t len, const char 
     i = 3;
   while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n'))
     i++;
+  size_t max_nodes = (flags & MANIFEST_PARSE_BODY_LIMITS) ? MANIFEST_MAX_BODY_NODES : 0;
   if (i < len && (text[i] == '{' || text[i] == '['))
-    rc = manifest_json_read(&docs, text, len, source, err);
+    rc = manifest_json_read(&docs, text, len, source, max_nodes, err);
   else
-    rc = manifest_yaml_read(&docs, text, len, source, err);
+    rc = manifest_yaml_read(&docs, text, len, source, max_nodes, err);
   if (rc == MANIFEST_OK && (flags & MANIFEST_PARSE_EXPAND_LISTS))
     rc = expand_lists(&docs, source, err);
   if (rc != MANIFEST_OK) {

@@ -29,12 +29,14 @@ static size_t skip_blank(const char *text, size_t len, size_t i) {
 }
 
 /* The nesting depth of the JSON value at the start of text, up to its end
- * (strings skipped): checked before jansson sees it, so a deep document is
- * a limit error whatever its depth. */
-static int prescan_depth(const char *text, size_t len) {
+ * (strings skipped), and in *values at least the number of its values (one
+ * per '{', '[', ',' and ':', plus one): checked before jansson sees it, so a
+ * deep or huge document is a limit error whatever it holds. */
+static int prescan(const char *text, size_t len, size_t *values) {
   int depth = 0, max = 0, in_string = 0;
   size_t i;
 
+  *values = 1;
   for (i = 0; i < len; i++) {
     char c = text[i];
     if (in_string) {
@@ -47,10 +49,13 @@ static int prescan_depth(const char *text, size_t len) {
     if (c == '"') {
       in_string = 1;
     } else if (c == '{' || c == '[') {
+      (*values)++;
       if (++depth > max)
         max = depth;
       if (max > MANIFEST_MAX_DEPTH)
         return max;
+    } else if (c == ',' || c == ':') {
+      (*values)++;
     } else if (c == '}' || c == ']') {
       if (--depth <= 0)
         return max;
@@ -60,7 +65,8 @@ static int prescan_depth(const char *text, size_t len) {
 }
 
 int manifest_json_read(manifest_docs *out, const char *text, size_t len, const char *source,
-                       manifest_error *err) {
+                       size_t max_nodes, manifest_error *err) {
+  size_t nodes = 0, values = 0;
   json_error_t jerr;
   json_t *doc;
   size_t pos = 0, used, chunk, line_pos = 0;
@@ -84,10 +90,15 @@ int manifest_json_read(manifest_docs *out, const char *text, size_t len, const c
     chunk = len - pos;
     if (chunk > (size_t)MANIFEST_MAX_DOC_BYTES)
       chunk = (size_t)MANIFEST_MAX_DOC_BYTES;
-    if (prescan_depth(text + pos, chunk) > MANIFEST_MAX_DEPTH)
+    if (prescan(text + pos, chunk, &values) > MANIFEST_MAX_DEPTH)
       return manifest_fail(err, MANIFEST_ERR_LIMIT, line,
                            "%s:%ld: json: document %zu nests deeper than %d levels", source,
                            line, out->n + 1, MANIFEST_MAX_DEPTH);
+    nodes += values;
+    if (max_nodes > 0 && nodes > max_nodes)
+      return manifest_fail(err, MANIFEST_ERR_LIMIT, line,
+                           "%s:%ld: json: more than %zu values in all", source, line,
+                           max_nodes);
     memset(&jerr, 0, sizeof jerr);
     /* JSON_ALLOW_NUL: YAML's "\0" reads as a NUL, so JSON's "\u0000" must too,
      * or a document written as JSON does not read back. */

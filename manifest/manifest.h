@@ -88,7 +88,12 @@ typedef struct manifest_docs {
 
 enum {
   MANIFEST_PARSE_EXPAND_LISTS = 1, /* a `kind: List` (or *List) yields its items */
+  /* at most MANIFEST_MAX_BODY_NODES values in the whole stream (aliases
+   * counted in full): what the controller parses from an HTTP body, so a
+   * 4 MiB body of tiny values cannot cost hundreds of MiB of nodes */
+  MANIFEST_PARSE_BODY_LIMITS = 2,
 };
+#define MANIFEST_MAX_BODY_NODES 65536
 
 /* Parses a stream: JSON (one or several concatenated documents) when the first
  * non-blank character is '{' or '[', else YAML (several documents split by

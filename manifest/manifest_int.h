@@ -43,10 +43,12 @@ int manifest_docs_push(manifest_docs *docs, json_t *doc, long line, const char *
 int manifest_depth(const json_t *v, int limit);
 
 /* Readers used by manifest_parse; they push into out. */
+/* max_nodes: values in the whole stream at most (0: only the per-document
+ * limits). */
 int manifest_yaml_read(manifest_docs *out, const char *text, size_t len, const char *source,
-                       manifest_error *err);
+                       size_t max_nodes, manifest_error *err);
 int manifest_json_read(manifest_docs *out, const char *text, size_t len, const char *source,
-                       manifest_error *err);
+                       size_t max_nodes, manifest_error *err);
 
 /* 1 when s, written as a plain YAML scalar, reads back as the same string
  * here (YAML 1.2 core) and in YAML 1.1 readers such as kubectl's. */

@@ -41,6 +41,8 @@ typedef struct reader {
   size_t doc_start;   /* byte index of the current document */
   size_t nodes;       /* nodes built in the current document */
   size_t alias_nodes; /* of which copied by aliases */
+  size_t stream_nodes; /* in every document so far */
+  size_t max_stream_nodes; /* 0: no limit but MAX_NODES per document */
   anchor *anchors;
   size_t n_anchors;
 } reader;
@@ -96,7 +98,13 @@ static int count_node(reader *r, size_t n, const yaml_mark_t *m) {
     return manifest_fail(r->err, MANIFEST_ERR_LIMIT, mark_line(m),
                          "%s:%ld:%ld: yaml: document builds more than %d nodes (alias bomb?)",
                          r->source, mark_line(m), (long)m->column + 1, MAX_NODES);
+  if (r->max_stream_nodes > 0 &&
+      (n > r->max_stream_nodes || r->stream_nodes > r->max_stream_nodes - n))
+    return manifest_fail(r->err, MANIFEST_ERR_LIMIT, mark_line(m),
+                         "%s:%ld:%ld: yaml: more than %zu values in all", r->source,
+                         mark_line(m), (long)m->column + 1, r->max_stream_nodes);
   r->nodes += n;
+  r->stream_nodes += n;
   return MANIFEST_OK;
 }
 
@@ -582,7 +590,7 @@ static int build_node(reader *r, yaml_event_t *ev, int depth, json_t **out) {
 }
 
 int manifest_yaml_read(manifest_docs *out, const char *text, size_t len, const char *source,
-                       manifest_error *err) {
+                       size_t max_nodes, manifest_error *err) {
   reader r;
   yaml_event_t ev;
   json_t *doc = NULL;
@@ -590,6 +598,7 @@ int manifest_yaml_read(manifest_docs *out, const char *text, size_t len, const c
   int rc = MANIFEST_OK, have_event = 0;
 
   memset(&r, 0, sizeof r);
+  r.max_stream_nodes = max_nodes;
   r.source = source;
   r.err = err;
   if (!yaml_parser_initialize(&r.parser))

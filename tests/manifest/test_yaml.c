@@ -639,6 +639,77 @@ static void test_accessors_and_describe(void **state) {
   json_decref(sealed);
 }
 
+/* MANIFEST_PARSE_BODY_LIMITS (HTTP bodies): at most MANIFEST_MAX_BODY_NODES
+ * values in the whole stream, JSON or YAML, one document or many, aliases
+ * counted in full; the same text parses without the flag. */
+static void test_body_limits_bound_values(void **state) {
+  manifest_docs docs;
+  manifest_error err;
+  size_t n = (size_t)MANIFEST_MAX_BODY_NODES + 10, i;
+  char *json = malloc(2 * n + 3), *yaml = malloc(4 * n + 1), *many = malloc(16 * n + 1);
+  char *alias = malloc(64 * 1024);
+  size_t j = 0, y = 0, m = 0, a = 0;
+
+  (void)state;
+  assert_non_null(json);
+  assert_non_null(yaml);
+  assert_non_null(many);
+  assert_non_null(alias);
+  json[j++] = '[';
+  for (i = 0; i < n; i++) {
+    json[j++] = '0';
+    json[j++] = ',';
+  }
+  json[j - 1] = ']';
+  for (i = 0; i < n; i++) {
+    memcpy(yaml + y, "- a\n", 4);
+    y += 4;
+  }
+  for (i = 0; i < n / 2; i++) {
+    memcpy(many + m, "---\na: b\n", 9);
+    m += 9;
+  }
+  a += (size_t)snprintf(alias + a, 64 * 1024 - a, "a: &a [%s]\n", "x,x,x,x,x,x,x,x,x,x,x,x,x,x,x,x");
+  a += (size_t)snprintf(alias + a, 64 * 1024 - a, "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n");
+  a += (size_t)snprintf(alias + a, 64 * 1024 - a, "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\n");
+  a += (size_t)snprintf(alias + a, 64 * 1024 - a, "d: [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n");
+  const struct {
+    const char *text;
+    size_t len;
+    const char *what;
+  } cases[] = {{json, j, "json"}, {yaml, y, "yaml"}, {many, m, "yaml"}};
+  for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    memset(&err, 0, sizeof err);
+    assert_int_equal(manifest_parse(&docs, cases[i].text, cases[i].len, "body",
+                                    MANIFEST_PARSE_BODY_LIMITS, &err),
+                     MANIFEST_ERR_LIMIT);
+    if (strstr(err.message, "values in all") == NULL || strstr(err.message, cases[i].what) == NULL)
+      fail_msg("case %zu: '%s'", i, err.message);
+    memset(&err, 0, sizeof err);
+    assert_int_equal(manifest_parse(&docs, cases[i].text, cases[i].len, "body", 0, &err),
+                     MANIFEST_OK);
+    manifest_docs_free(&docs);
+  }
+  /* aliases: 16 * 16 * 16 * 17 copied values from a few hundred bytes */
+  memset(&err, 0, sizeof err);
+  assert_int_equal(manifest_parse(&docs, alias, a, "body", MANIFEST_PARSE_BODY_LIMITS, &err),
+                   MANIFEST_ERR_LIMIT);
+  /* a SealedSecret as big as allowed (1,024 keys) is far inside the bound */
+  j = 0;
+  j += (size_t)snprintf(json + j, 2 * n + 3 - j, "{\"apiVersion\":\"seal.dev/v1\",\"kind\":"
+                                                  "\"SealedSecret\",\"spec\":{\"encryptedData\":{");
+  for (i = 0; i < MANIFEST_MAX_KEYS; i++)
+    j += (size_t)snprintf(json + j, 2 * n + 3 - j, "%s\"k%zu\":\"v\"", i ? "," : "", i);
+  j += (size_t)snprintf(json + j, 2 * n + 3 - j, "}}}");
+  assert_int_equal(manifest_parse(&docs, json, j, "body", MANIFEST_PARSE_BODY_LIMITS, &err),
+                   MANIFEST_OK);
+  manifest_docs_free(&docs);
+  free(json);
+  free(yaml);
+  free(many);
+  free(alias);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_plain_and_quoted_typing),
@@ -661,6 +732,7 @@ int main(void) {
       cmocka_unit_test(test_key_order),
       cmocka_unit_test(test_write_refuses_too_deep),
       cmocka_unit_test(test_accessors_and_describe),
+      cmocka_unit_test(test_body_limits_bound_values),
   };
 
   if (manifest_init() != MANIFEST_OK)
