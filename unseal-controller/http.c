@@ -6,34 +6,101 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <microhttpd.h>
 #include <sodium.h>
 
 #include "ctl.h"
 #include "log.h"
+#include "map.h"
 #include "metrics.h"
+#include "options.h"
 
 #include "banned.h"
 
 #define BODY_MAX MANIFEST_MAX_DOC_BYTES
 #define REPLY_MAX (8 * 1024 * 1024)
+/* Clients remembered at once (token bucket and body memory each); when full,
+ * the one seen least recently that holds no body memory is forgotten. */
+#define CLIENTS_MAX 4096
+#define CLIENT_ID_MAX 64
+#define WATCHDOG_PERIOD_MS 200
+
+/*
+ * Memory and fairness on the public listener:
+ * - a request body is held only within a reservation: at most
+ *   --http-client-body-memory per client (else 429) and --http-body-memory
+ *   over all clients (else 503), released when the request ends;
+ * - /v1/verify and /v1/rotate take a token from the client's bucket
+ *   (--http-rate, --http-burst; else 429) and from the bucket of all clients
+ *   (--http-rate-total; else 503) before any body is read;
+ * - a client is its peer address, or for a peer in --http-trusted-proxy the
+ *   last X-Forwarded-For entry (the one that proxy appended);
+ * - a connection whose request headers are not complete --http-header-timeout
+ *   after it opened (or after its previous request) is shut down by a
+ *   watchdog thread, whatever it trickles meanwhile.
+ * /health, /ping and /metrics are on the metrics listener too, which has its
+ * own connections and threads: no flood of the public listener reaches it.
+ */
+
+typedef struct client {
+  double tokens;
+  int64_t refilled_ms;
+  int64_t seen_ms;
+  size_t body_bytes; /* reserved by requests in flight */
+} client;
+
+typedef struct conn_slot {
+  struct conn_slot *prev, *next;
+  int fd;
+  int64_t deadline_ms; /* 0: not waiting for request headers */
+} conn_slot;
+
+typedef struct listener {
+  ctl_http *h;
+  struct MHD_Daemon *d;
+  conn_slot *head; /* under h->conn_lock */
+} listener;
 
 struct ctl_http {
   ctl *c;
-  struct MHD_Daemon *api;
-  struct MHD_Daemon *metrics;
-  pthread_mutex_t bucket_lock;
-  double tokens;
+  listener api;
+  listener metrics;
+  pthread_mutex_t lock; /* the buckets, the clients, body memory */
+  double tokens;        /* the bucket of all clients */
   int64_t refilled_ms;
+  ctl_map *clients;
+  size_t body_bytes;
+  ctl_cidr proxies[CTL_MAX_TRUSTED_PROXIES];
+  size_t n_proxies;
+  pthread_mutex_t conn_lock; /* the connection lists, stopping */
+  pthread_cond_t wake;
+  int stopping;
+  int watchdog_started;
+  pthread_t watchdog;
 };
+
+typedef enum refusal {
+  REFUSED_NONE = 0,
+  REFUSED_CLIENT_RATE,   /* 429 */
+  REFUSED_TOTAL_RATE,    /* 503 */
+  REFUSED_CLIENT_MEMORY, /* 429 */
+  REFUSED_TOTAL_MEMORY,  /* 503 */
+} refusal;
 
 typedef struct req_ctx {
   char *buf;
   size_t len;
   size_t cap;
+  size_t reserved; /* body memory held for this request */
   int too_big;
+  int replied;     /* a response was queued before the body was read */
+  refusal refused; /* the body is dropped as it arrives */
+  ctl_http *h;
+  char client[CLIENT_ID_MAX];
 } req_ctx;
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -48,7 +115,7 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned code, const c
   MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
   MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
   MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-  if (code == MHD_HTTP_TOO_MANY_REQUESTS)
+  if (code == MHD_HTTP_TOO_MANY_REQUESTS || code == MHD_HTTP_SERVICE_UNAVAILABLE)
     MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
   enum MHD_Result ret = MHD_queue_response(conn, code, r);
   MHD_destroy_response(r);
@@ -95,21 +162,328 @@ static enum MHD_Result reply_error(struct MHD_Connection *conn, unsigned code, c
   return ret;
 }
 
-static int take_token(ctl_http *h)
+/* The address of a peer, IPv4-mapped IPv6 as IPv4. 0, or -1 if unknown. */
+static int peer_address(const struct sockaddr *sa, int *family, uint8_t addr[16])
 {
-  int ok = 0;
-  int64_t now = ctl_now_ms();
-  pthread_mutex_lock(&h->bucket_lock);
-  h->tokens += (double)(now - h->refilled_ms) * h->c->opts->http_rate / 1000.0;
-  if (h->tokens > (double)h->c->opts->http_burst)
-    h->tokens = (double)h->c->opts->http_burst;
-  h->refilled_ms = now;
-  if (h->tokens >= 1.0) {
-    h->tokens -= 1.0;
-    ok = 1;
+  if (sa == NULL)
+    return -1;
+  if (sa->sa_family == AF_INET) {
+    *family = AF_INET;
+    memcpy(addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+    return 0;
   }
-  pthread_mutex_unlock(&h->bucket_lock);
-  return ok;
+  if (sa->sa_family == AF_INET6) {
+    const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(a6)) {
+      *family = AF_INET;
+      memcpy(addr, a6->s6_addr + 12, 4);
+    } else {
+      *family = AF_INET6;
+      memcpy(addr, a6->s6_addr, 16);
+    }
+    return 0;
+  }
+  return -1;
+}
+
+typedef struct xff_last {
+  char text[CLIENT_ID_MAX];
+  int found;
+} xff_last;
+
+/* Keeps the last entry of the last X-Forwarded-For header. */
+static enum MHD_Result xff_each(void *cls, enum MHD_ValueKind kind, const char *key,
+                                const char *value)
+{
+  xff_last *x = cls;
+  (void)kind;
+  if (key == NULL || value == NULL || strcasecmp(key, "X-Forwarded-For") != 0)
+    return MHD_YES;
+  const char *comma = strrchr(value, ',');
+  const char *p = comma ? comma + 1 : value;
+  while (*p == ' ' || *p == '\t')
+    p++;
+  size_t n = strlen(p);
+  while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+    n--;
+  x->found = 0;
+  if (n > 0 && n < sizeof(x->text)) {
+    memcpy(x->text, p, n);
+    x->text[n] = '\0';
+    x->found = 1;
+  }
+  return MHD_YES;
+}
+
+/* Who sent the request: the peer address, or for a trusted proxy the address
+ * it appended to X-Forwarded-For (earlier entries come from the client and
+ * are never trusted). Always an address in inet_ntop's form. */
+static void client_id(ctl_http *h, struct MHD_Connection *conn, char *out, size_t size)
+{
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  int family = 0;
+  uint8_t addr[16];
+
+  if (ci == NULL || peer_address(ci->client_addr, &family, addr) != 0 ||
+      inet_ntop(family, addr, out, (socklen_t)size) == NULL) {
+    snprintf(out, size, "unknown");
+    return;
+  }
+  if (h->n_proxies == 0 || !ctl_cidr_match(h->proxies, h->n_proxies, family, addr))
+    return;
+  xff_last x = {.found = 0};
+  MHD_get_connection_values(conn, MHD_HEADER_KIND, xff_each, &x);
+  if (!x.found)
+    return; /* the proxy's own request */
+  uint8_t fwd[16];
+  if (inet_pton(AF_INET, x.text, fwd) == 1)
+    inet_ntop(AF_INET, fwd, out, (socklen_t)size);
+  else if (inet_pton(AF_INET6, x.text, fwd) == 1)
+    inet_ntop(AF_INET6, fwd, out, (socklen_t)size);
+}
+
+typedef struct lru_pick {
+  const char *key;
+  int64_t seen_ms;
+} lru_pick;
+
+static void lru_each(void *ud, const char *key, void *value)
+{
+  lru_pick *p = ud;
+  const client *cl = value;
+  if (cl->body_bytes == 0 && (p->key == NULL || cl->seen_ms < p->seen_ms)) {
+    p->key = key;
+    p->seen_ms = cl->seen_ms;
+  }
+}
+
+/* The client's entry, made (with a full bucket) if new. Under h->lock. NULL
+ * when the table is full of clients holding body memory, or out of memory. */
+static client *client_get(ctl_http *h, const char *id, int64_t now)
+{
+  client *cl = ctl_map_get(h->clients, id);
+  if (cl != NULL)
+    return cl;
+  if (ctl_map_len(h->clients) >= CLIENTS_MAX) {
+    lru_pick pick = {NULL, 0};
+    char victim[CLIENT_ID_MAX];
+    ctl_map_each(h->clients, lru_each, &pick);
+    if (pick.key == NULL)
+      return NULL;
+    snprintf(victim, sizeof(victim), "%s", pick.key);
+    ctl_map_del(h->clients, victim);
+  }
+  cl = calloc(1, sizeof(*cl));
+  if (cl == NULL)
+    return NULL;
+  cl->tokens = (double)h->c->opts->http_burst;
+  cl->refilled_ms = now;
+  cl->seen_ms = now;
+  if (ctl_map_put(h->clients, id, cl) != 0) {
+    free(cl);
+    return NULL;
+  }
+  return cl;
+}
+
+/* One /v1/verify or /v1/rotate request of client id: a token from its bucket
+ * and one from the bucket of all clients, or the refusal. */
+static refusal admit(ctl_http *h, const char *id)
+{
+  const ctl_options *o = h->c->opts;
+  refusal r = REFUSED_NONE;
+  int64_t now = ctl_now_ms();
+
+  pthread_mutex_lock(&h->lock);
+  double total_burst = o->http_rate_total < 1.0 ? 1.0 : o->http_rate_total;
+  h->tokens += (double)(now - h->refilled_ms) * o->http_rate_total / 1000.0;
+  if (h->tokens > total_burst)
+    h->tokens = total_burst;
+  h->refilled_ms = now;
+  client *cl = client_get(h, id, now);
+  if (cl == NULL) {
+    r = REFUSED_TOTAL_RATE;
+    goto out;
+  }
+  cl->tokens += (double)(now - cl->refilled_ms) * o->http_rate / 1000.0;
+  if (cl->tokens > (double)o->http_burst)
+    cl->tokens = (double)o->http_burst;
+  cl->refilled_ms = now;
+  cl->seen_ms = now;
+  if (cl->tokens < 1.0)
+    r = REFUSED_CLIENT_RATE;
+  else if (h->tokens < 1.0)
+    r = REFUSED_TOTAL_RATE;
+  else {
+    cl->tokens -= 1.0;
+    h->tokens -= 1.0;
+  }
+out:
+  pthread_mutex_unlock(&h->lock);
+  return r;
+}
+
+/* n more bytes of body memory for rc, or the refusal. */
+static refusal reserve(ctl_http *h, req_ctx *rc, size_t n)
+{
+  const ctl_options *o = h->c->opts;
+  refusal r = REFUSED_NONE;
+
+  pthread_mutex_lock(&h->lock);
+  client *cl = client_get(h, rc->client, ctl_now_ms());
+  if (cl == NULL)
+    r = REFUSED_TOTAL_MEMORY;
+  else if (cl->body_bytes + n > (size_t)o->http_client_body_memory)
+    r = REFUSED_CLIENT_MEMORY;
+  else if (h->body_bytes + n > (size_t)o->http_body_memory)
+    r = REFUSED_TOTAL_MEMORY;
+  else {
+    cl->body_bytes += n;
+    h->body_bytes += n;
+    rc->reserved += n;
+  }
+  pthread_mutex_unlock(&h->lock);
+  return r;
+}
+
+/* Wipes and frees the body, and gives its memory back. */
+static void drop_body(req_ctx *rc)
+{
+  if (rc->buf) {
+    sodium_memzero(rc->buf, rc->cap);
+    free(rc->buf);
+  }
+  rc->buf = NULL;
+  rc->len = rc->cap = 0;
+  if (rc->reserved == 0 || rc->h == NULL)
+    return;
+  ctl_http *h = rc->h;
+  pthread_mutex_lock(&h->lock);
+  client *cl = ctl_map_get(h->clients, rc->client);
+  if (cl != NULL) /* never forgotten while it holds body memory */
+    cl->body_bytes -= rc->reserved;
+  h->body_bytes -= rc->reserved;
+  rc->reserved = 0;
+  pthread_mutex_unlock(&h->lock);
+}
+
+static enum MHD_Result reply_refused(struct MHD_Connection *conn, refusal r, const char *url)
+{
+  switch (r) {
+  case REFUSED_CLIENT_RATE:
+    return reply_error(conn, 429, "TooManyRequests",
+                       "rate limited: too many requests from this client, try again later", url);
+  case REFUSED_CLIENT_MEMORY:
+    return reply_error(conn, 429, "TooManyRequests",
+                       "too many request bodies from this client at once: try again later", url);
+  case REFUSED_TOTAL_MEMORY:
+    return reply_error(conn, 503, "ServiceUnavailable",
+                       "too many request bodies at once: try again later", url);
+  case REFUSED_TOTAL_RATE:
+  default:
+    return reply_error(conn, 503, "ServiceUnavailable",
+                       "rate limited: too many requests from all clients, try again later", url);
+  }
+}
+
+/* ---- per-connection header deadline ----------------------------------- */
+
+static conn_slot *slot_of(struct MHD_Connection *conn)
+{
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  return ci ? (conn_slot *)ci->socket_context : NULL;
+}
+
+/* The request's headers are in: no deadline until it ends. */
+static void headers_complete(ctl_http *h, struct MHD_Connection *conn)
+{
+  conn_slot *s = slot_of(conn);
+  if (s == NULL)
+    return;
+  pthread_mutex_lock(&h->conn_lock);
+  s->deadline_ms = 0;
+  pthread_mutex_unlock(&h->conn_lock);
+}
+
+static void notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                              enum MHD_ConnectionNotificationCode toe)
+{
+  listener *l = cls;
+  ctl_http *h = l->h;
+  if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    conn_slot *s = calloc(1, sizeof(*s));
+    if (s == NULL || ci == NULL) {
+      free(s);
+      ctl_log(CTL_LOG_WARN, "no header deadline for a connection: out of memory", "component",
+              "http", NULL);
+      return;
+    }
+    s->fd = ci->connect_fd;
+    s->deadline_ms = ctl_now_ms() + h->c->opts->http_header_timeout_ms;
+    pthread_mutex_lock(&h->conn_lock);
+    s->next = l->head;
+    if (l->head)
+      l->head->prev = s;
+    l->head = s;
+    pthread_mutex_unlock(&h->conn_lock);
+    *socket_context = s;
+    return;
+  }
+  /* MHD_CONNECTION_NOTIFY_CLOSED comes before the socket is closed: under
+   * conn_lock the watchdog never touches a descriptor that was closed */
+  conn_slot *s = *socket_context;
+  if (s == NULL)
+    return;
+  pthread_mutex_lock(&h->conn_lock);
+  if (s->prev)
+    s->prev->next = s->next;
+  else
+    l->head = s->next;
+  if (s->next)
+    s->next->prev = s->prev;
+  pthread_mutex_unlock(&h->conn_lock);
+  free(s);
+  *socket_context = NULL;
+}
+
+/* Shuts down (does not close: MHD owns the descriptor) every connection past
+ * its header deadline; MHD then sees the end of the stream and closes it. */
+static void *watchdog_main(void *arg)
+{
+  ctl_http *h = arg;
+  pthread_mutex_lock(&h->conn_lock);
+  while (!h->stopping) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_nsec += WATCHDOG_PERIOD_MS * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+      ts.tv_sec++;
+      ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&h->wake, &h->conn_lock, &ts);
+    int64_t now = ctl_now_ms();
+    unsigned cut = 0;
+    listener *ls[2] = {&h->api, &h->metrics};
+    for (int i = 0; i < 2; i++)
+      for (conn_slot *s = ls[i]->head; s; s = s->next)
+        if (s->deadline_ms != 0 && now >= s->deadline_ms && s->fd >= 0) {
+          shutdown(s->fd, SHUT_RDWR);
+          s->deadline_ms = 0;
+          cut++;
+        }
+    if (cut > 0 && ctl_log_enabled(CTL_LOG_DEBUG)) {
+      char n[16];
+      snprintf(n, sizeof(n), "%u", cut);
+      ctl_log(CTL_LOG_DEBUG, "connections cut: request headers not complete in time",
+              "component", "http", "connections", n, NULL);
+    }
+  }
+  pthread_mutex_unlock(&h->conn_lock);
+  return NULL;
 }
 
 /* Parses the body into exactly one SealedSecret. */
@@ -124,7 +498,8 @@ static json_t *parse_sealed(const req_ctx *rc, int *is_json, char *err, size_t e
                          rc->buf[i] == '\t'))
     i++;
   *is_json = i < rc->len && (rc->buf[i] == '{' || rc->buf[i] == '[');
-  if (manifest_parse(&docs, rc->buf ? rc->buf : "", rc->len, "request body", 0, &merr) !=
+  if (manifest_parse(&docs, rc->buf ? rc->buf : "", rc->len, "request body",
+                     MANIFEST_PARSE_BODY_LIMITS, &merr) !=
       MANIFEST_OK) {
     snprintf(err, err_size, "%s", merr.message);
     return NULL;
@@ -340,6 +715,110 @@ out:
   return ret;
 }
 
+/* /health and /ping, on both listeners. 1 when url is one of them. */
+static int probe_endpoint(ctl *c, struct MHD_Connection *conn, const char *url, int is_get,
+                          enum MHD_Result *ret)
+{
+  if (strcmp(url, "/health") == 0 || strcmp(url, "/healthz") == 0) {
+    if (!is_get)
+      *ret = reply_text(conn, 405, "method not allowed\n", "/health");
+    else if (atomic_load(&c->ready))
+      *ret = reply_text(conn, 200, "ok\n", "/health");
+    else
+      *ret = reply_text(conn, 503, "not ready: keys or first list not synced yet\n", "/health");
+    return 1;
+  }
+  if (strcmp(url, "/ping") == 0) {
+    int64_t age = ctl_now_ms() - atomic_load(&c->last_turn_ms);
+    if (!is_get)
+      *ret = reply_text(conn, 405, "method not allowed\n", url);
+    else if (age <= c->opts->ping_threshold_ms)
+      *ret = reply_text(conn, 200, "pong\n", url);
+    else
+      *ret = reply_text(conn, 503, "the reconcile loop is stuck\n", url);
+    return 1;
+  }
+  return 0;
+}
+
+/* The first call for a request (headers in): the context, and for a body
+ * path the rate limits and, when the length is announced, the body memory,
+ * all before a byte of the body is read. */
+static enum MHD_Result request_start(ctl_http *h, struct MHD_Connection *conn, const char *url,
+                                     int with_body, void **con_cls)
+{
+  req_ctx *rc = calloc(1, sizeof(*rc));
+  if (rc == NULL)
+    return MHD_NO;
+  rc->h = h;
+  *con_cls = rc;
+  headers_complete(h, conn);
+  if (!with_body)
+    return MHD_YES;
+  client_id(h, conn, rc->client, sizeof(rc->client));
+  const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                               MHD_HTTP_HEADER_CONTENT_LENGTH);
+  unsigned long long n = 0;
+  if (cl) {
+    char *end = NULL;
+    n = strtoull(cl, &end, 10);
+    if (end != cl && n > BODY_MAX) {
+      rc->too_big = 1;
+      rc->replied = 1;
+      return reply_error(conn, 413, "TooLarge", "request body: over 4 MiB", url);
+    }
+  }
+  rc->refused = admit(h, rc->client);
+  if (rc->refused == REFUSED_NONE && n > 0) {
+    rc->refused = reserve(h, rc, (size_t)n + 1);
+    if (rc->refused == REFUSED_NONE) {
+      rc->buf = malloc((size_t)n + 1);
+      if (rc->buf == NULL)
+        return MHD_NO; /* completed() gives the memory back */
+      rc->cap = (size_t)n + 1;
+    }
+  }
+  if (rc->refused != REFUSED_NONE) {
+    rc->replied = 1;
+    return reply_refused(conn, rc->refused, url);
+  }
+  return MHD_YES;
+}
+
+/* A piece of the body: kept within the reservation, grown (and reserved) as
+ * chunks arrive when no length was announced; dropped once refused. */
+static enum MHD_Result request_data(ctl_http *h, req_ctx *rc, const char *data, size_t size)
+{
+  if (rc->too_big || rc->refused != REFUSED_NONE)
+    return MHD_YES;
+  if (rc->len + size > BODY_MAX) {
+    rc->too_big = 1;
+    drop_body(rc);
+    return MHD_YES;
+  }
+  if (rc->len + size + 1 > rc->cap) {
+    size_t cap = rc->cap ? rc->cap : 16384;
+    while (cap < rc->len + size + 1)
+      cap *= 2;
+    if (cap > BODY_MAX + 1)
+      cap = BODY_MAX + 1;
+    rc->refused = reserve(h, rc, cap - rc->cap);
+    if (rc->refused != REFUSED_NONE) {
+      drop_body(rc);
+      return MHD_YES;
+    }
+    char *nb = realloc(rc->buf, cap); /* a SealedSecret: public, no wipe needed */
+    if (nb == NULL)
+      return MHD_NO;
+    rc->buf = nb;
+    rc->cap = cap;
+  }
+  memcpy(rc->buf + rc->len, data, size);
+  rc->len += size;
+  rc->buf[rc->len] = '\0';
+  return MHD_YES;
+}
+
 static enum MHD_Result api_handler(void *cls, struct MHD_Connection *conn, const char *url,
                                    const char *method, const char *version,
                                    const char *upload_data, size_t *upload_data_size,
@@ -347,58 +826,28 @@ static enum MHD_Result api_handler(void *cls, struct MHD_Connection *conn, const
 {
   ctl_http *h = cls;
   ctl *c = h->c;
+  enum MHD_Result ret;
   (void)version;
   int is_post = strcmp(method, "POST") == 0;
   int is_get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
   int body_path = strcmp(url, "/v1/verify") == 0 || strcmp(url, "/v1/rotate") == 0;
 
-  if (*con_cls == NULL) {
-    req_ctx *rc = calloc(1, sizeof(*rc));
-    if (rc == NULL)
-      return MHD_NO;
-    *con_cls = rc;
-    if (is_post && body_path) {
-      const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                   MHD_HTTP_HEADER_CONTENT_LENGTH);
-      if (cl) {
-        char *end = NULL;
-        unsigned long long n = strtoull(cl, &end, 10);
-        if (end != cl && n > BODY_MAX) {
-          rc->too_big = 1;
-          return reply_error(conn, 413, "TooLarge", "request body: over 4 MiB", url);
-        }
-      }
-    }
-    return MHD_YES;
-  }
+  if (*con_cls == NULL)
+    return request_start(h, conn, url, is_post && body_path, con_cls);
   req_ctx *rc = *con_cls;
   if (*upload_data_size > 0) {
-    if (!rc->too_big) {
-      if (rc->len + *upload_data_size > BODY_MAX) {
-        rc->too_big = 1;
-      } else {
-        if (rc->len + *upload_data_size + 1 > rc->cap) {
-          size_t cap = rc->cap ? rc->cap : 16384;
-          while (cap < rc->len + *upload_data_size + 1)
-            cap *= 2;
-          if (cap > BODY_MAX + 1)
-            cap = BODY_MAX + 1;
-          char *nb = realloc(rc->buf, cap);
-          if (nb == NULL)
-            return MHD_NO;
-          rc->buf = nb;
-          rc->cap = cap;
-        }
-        memcpy(rc->buf + rc->len, upload_data, *upload_data_size);
-        rc->len += *upload_data_size;
-        rc->buf[rc->len] = '\0';
-      }
-    }
+    size_t size = *upload_data_size;
     *upload_data_size = 0;
-    return MHD_YES;
+    if (rc->replied || !(is_post && body_path))
+      return MHD_YES; /* dropped */
+    return request_data(h, rc, upload_data, size);
   }
+  if (rc->replied)
+    return MHD_YES;
   if (rc->too_big)
     return reply_error(conn, 413, "TooLarge", "request body: over 4 MiB", url);
+  if (rc->refused != REFUSED_NONE)
+    return reply_refused(conn, rc->refused, url);
 
   if (strcmp(url, "/v1/cert.pem") == 0) {
     if (!is_get)
@@ -411,26 +860,11 @@ static enum MHD_Result api_handler(void *cls, struct MHD_Connection *conn, const
       return reply_text(conn, 503, "no active key yet\n", url);
     return reply(conn, 200, "application/x-pem-file", cert, strlen(cert), url);
   }
-  if (strcmp(url, "/health") == 0 || strcmp(url, "/healthz") == 0) {
-    if (!is_get)
-      return reply_text(conn, 405, "method not allowed\n", "/health");
-    if (atomic_load(&c->ready))
-      return reply_text(conn, 200, "ok\n", "/health");
-    return reply_text(conn, 503, "not ready: keys or first list not synced yet\n", "/health");
-  }
-  if (strcmp(url, "/ping") == 0) {
-    if (!is_get)
-      return reply_text(conn, 405, "method not allowed\n", url);
-    int64_t age = ctl_now_ms() - atomic_load(&c->last_turn_ms);
-    if (age <= c->opts->ping_threshold_ms)
-      return reply_text(conn, 200, "pong\n", url);
-    return reply_text(conn, 503, "the reconcile loop is stuck\n", url);
-  }
+  if (probe_endpoint(c, conn, url, is_get, &ret))
+    return ret;
   if (body_path) {
     if (!is_post)
       return reply_text(conn, 405, "method not allowed\n", url);
-    if (!take_token(h))
-      return reply_error(conn, 429, "TooManyRequests", "rate limited: try again later", url);
     if (strcmp(url, "/v1/verify") == 0)
       return do_verify(h, conn, rc);
     return do_rotate(h, conn, rc);
@@ -443,43 +877,49 @@ static enum MHD_Result metrics_handler(void *cls, struct MHD_Connection *conn, c
                                        const char *upload_data, size_t *upload_data_size,
                                        void **con_cls)
 {
-  (void)cls;
+  ctl_http *h = cls;
+  enum MHD_Result ret;
   (void)version;
   (void)upload_data;
-  if (*con_cls == NULL) {
-    *con_cls = calloc(1, sizeof(req_ctx)); /* freed by completed() */
-    return *con_cls ? MHD_YES : MHD_NO;
-  }
+  if (*con_cls == NULL)
+    return request_start(h, conn, url, 0, con_cls); /* freed by completed() */
   if (*upload_data_size > 0) {
     *upload_data_size = 0; /* ignored */
     return MHD_YES;
   }
+  int is_get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+  if (probe_endpoint(h->c, conn, url, is_get, &ret))
+    return ret;
   if (strcmp(url, "/metrics") != 0)
     return reply_text(conn, 404, "not found\n", "other");
-  if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+  if (!is_get)
     return reply_text(conn, 405, "method not allowed\n", url);
   char *text = NULL;
   size_t len = 0;
   if (ctl_metrics_render(&text, &len) != 0)
     return reply_text(conn, 500, "metrics too large\n", url);
-  enum MHD_Result ret = reply(conn, 200, "text/plain; version=0.0.4; charset=utf-8", text, len, url);
+  ret = reply(conn, 200, "text/plain; version=0.0.4; charset=utf-8", text, len, url);
   free(text);
   return ret;
 }
 
+/* The request ended: its body memory back, and the connection waits for the
+ * next request's headers under a new deadline. */
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                       enum MHD_RequestTerminationCode toe)
 {
-  (void)cls;
-  (void)conn;
+  ctl_http *h = cls;
   (void)toe;
+  conn_slot *s = slot_of(conn);
+  if (s != NULL) {
+    pthread_mutex_lock(&h->conn_lock);
+    s->deadline_ms = ctl_now_ms() + h->c->opts->http_header_timeout_ms;
+    pthread_mutex_unlock(&h->conn_lock);
+  }
   req_ctx *rc = *con_cls;
   if (rc == NULL)
     return;
-  if (rc->buf) {
-    sodium_memzero(rc->buf, rc->cap);
-    free(rc->buf);
-  }
+  drop_body(rc);
   free(rc);
   *con_cls = NULL;
 }
@@ -543,53 +983,73 @@ static int parse_listen(struct sockaddr_storage *ss, socklen_t *ss_len, const ch
   return 0;
 }
 
-static struct MHD_Daemon *start_daemon(ctl_http *h, const char *listen, MHD_AccessHandlerCallback cb,
-                                       const char *what)
+static int start_daemon(listener *l, const char *listen, MHD_AccessHandlerCallback cb,
+                        const char *what)
 {
   struct sockaddr_storage ss;
   socklen_t ss_len = 0;
+  ctl_http *h = l->h;
   const ctl_options *o = h->c->opts;
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_AUTO;
 
   if (parse_listen(&ss, &ss_len, listen) != 0) {
     ctl_log(CTL_LOG_ERROR, "invalid listen address", "listen", listen, "what", what, NULL);
-    return NULL;
+    return -1;
   }
   if (ss.ss_family == AF_INET6)
     flags |= MHD_USE_IPv6;
   uint16_t port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
                                            : ntohs(((struct sockaddr_in *)&ss)->sin_port);
-  struct MHD_Daemon *d = MHD_start_daemon(
-      flags, port, NULL, NULL, cb, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-      MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2, MHD_OPTION_CONNECTION_LIMIT,
-      (unsigned)o->http_max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-      (unsigned)((o->http_timeout_ms + 999) / 1000), MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-      (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_END);
-  if (d == NULL) {
+  l->d = MHD_start_daemon(
+      flags, port, NULL, NULL, cb, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
+      MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2,
+      MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->http_max_connections,
+      MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)o->http_max_connections_per_client,
+      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)((o->http_timeout_ms + 999) / 1000),
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
+      completed, h, MHD_OPTION_NOTIFY_CONNECTION, notify_connection, l, MHD_OPTION_END);
+  if (l->d == NULL) {
     ctl_log(CTL_LOG_ERROR, "cannot listen", "listen", listen, "what", what, NULL);
-    return NULL;
+    return -1;
   }
-  const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+  const union MHD_DaemonInfo *info = MHD_get_daemon_info(l->d, MHD_DAEMON_INFO_BIND_PORT);
   char pbuf[16];
   snprintf(pbuf, sizeof(pbuf), "%u", info ? (unsigned)info->port : (unsigned)port);
   ctl_log(CTL_LOG_INFO, "listening", "what", what, "listen", listen, "port", pbuf, NULL);
-  return d;
+  return 0;
 }
 
 int ctl_http_start(ctl_http **out, ctl *c)
 {
+  pthread_condattr_t ca;
   ctl_http *h = calloc(1, sizeof(*h));
   if (h == NULL)
     return -1;
   h->c = c;
-  pthread_mutex_init(&h->bucket_lock, NULL);
-  h->tokens = (double)c->opts->http_burst;
+  h->api.h = h;
+  h->metrics.h = h;
+  pthread_mutex_init(&h->lock, NULL);
+  pthread_mutex_init(&h->conn_lock, NULL);
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&h->wake, &ca);
+  pthread_condattr_destroy(&ca);
+  h->tokens = c->opts->http_rate_total < 1.0 ? 1.0 : c->opts->http_rate_total;
   h->refilled_ms = ctl_now_ms();
-  h->api = start_daemon(h, c->opts->listen, api_handler, "http");
-  if (h->api == NULL)
+  if (ctl_cidr_parse_list(h->proxies, CTL_MAX_TRUSTED_PROXIES, &h->n_proxies,
+                          c->opts->http_trusted_proxies) != 0) {
+    ctl_log(CTL_LOG_ERROR, "invalid --http-trusted-proxy", "value",
+            c->opts->http_trusted_proxies, NULL);
     goto fail;
-  h->metrics = start_daemon(h, c->opts->metrics_listen, metrics_handler, "metrics");
-  if (h->metrics == NULL)
+  }
+  if (ctl_map_new(&h->clients, free) != 0)
+    goto fail;
+  if (pthread_create(&h->watchdog, NULL, watchdog_main, h) != 0)
+    goto fail;
+  h->watchdog_started = 1;
+  if (start_daemon(&h->api, c->opts->listen, api_handler, "http") != 0)
+    goto fail;
+  if (start_daemon(&h->metrics, c->opts->metrics_listen, metrics_handler, "metrics") != 0)
     goto fail;
   *out = h;
   return 0;
@@ -602,10 +1062,20 @@ void ctl_http_stop(ctl_http *h)
 {
   if (h == NULL)
     return;
-  if (h->api)
-    MHD_stop_daemon(h->api);
-  if (h->metrics)
-    MHD_stop_daemon(h->metrics);
-  pthread_mutex_destroy(&h->bucket_lock);
+  if (h->watchdog_started) {
+    pthread_mutex_lock(&h->conn_lock);
+    h->stopping = 1;
+    pthread_cond_signal(&h->wake);
+    pthread_mutex_unlock(&h->conn_lock);
+    pthread_join(h->watchdog, NULL);
+  }
+  if (h->api.d)
+    MHD_stop_daemon(h->api.d);
+  if (h->metrics.d)
+    MHD_stop_daemon(h->metrics.d);
+  ctl_map_free(h->clients);
+  pthread_cond_destroy(&h->wake);
+  pthread_mutex_destroy(&h->conn_lock);
+  pthread_mutex_destroy(&h->lock);
   free(h);
 }

@@ -1,3 +1,4 @@
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -19,6 +20,8 @@ typedef enum opt_type {
   T_DURATION,
   T_DOUBLE,
   T_LONG,
+  T_SIZE,
+  T_CIDRS,
   T_LOGFMT,
   T_LOGLEVEL,
   T_HELP,
@@ -72,12 +75,27 @@ static const opt_spec specs[] = {
    "retries of one SealedSecret before giving up until it changes"},
   {"ping-threshold", T_DURATION, OFF(ping_threshold_ms), "30s", "DURATION",
    "/ping fails when the loop has not turned for this long"},
-  {"http-rate", T_DOUBLE, OFF(http_rate), "10", "N", "/v1/verify and /v1/rotate requests per second"},
-  {"http-burst", T_LONG, OFF(http_burst), "20", "N", "/v1/verify and /v1/rotate burst"},
+  {"http-rate", T_DOUBLE, OFF(http_rate), "10", "N",
+   "/v1/verify and /v1/rotate requests per second, per client"},
+  {"http-burst", T_LONG, OFF(http_burst), "20", "N", "/v1/verify and /v1/rotate burst, per client"},
+  {"http-rate-total", T_DOUBLE, OFF(http_rate_total), "100", "N",
+   "/v1/verify and /v1/rotate requests per second, all clients together (also the burst)"},
+  {"http-trusted-proxy", T_CIDRS, OFF(http_trusted_proxies), NULL, "CIDR[,CIDR]",
+   "peers whose last X-Forwarded-For entry names the client (the API server's service "
+   "proxy; default: none, the peer address is the client)"},
   {"http-max-connections", T_LONG, OFF(http_max_connections), "256", "N",
    "open HTTP connections at most, per listener"},
+  {"http-max-connections-per-client", T_LONG, OFF(http_max_connections_per_client), "32", "N",
+   "open HTTP connections at most from one peer address, per listener"},
+  {"http-header-timeout", T_DURATION, OFF(http_header_timeout_ms), "10s", "DURATION",
+   "close a connection whose request headers are not complete this long after it opened "
+   "or after its previous request"},
   {"http-timeout", T_DURATION, OFF(http_timeout_ms), "30s", "DURATION",
    "close an HTTP connection idle for this long"},
+  {"http-body-memory", T_SIZE, OFF(http_body_memory), "16Mi", "SIZE",
+   "request bodies held in memory at once, all clients together; over it: 503"},
+  {"http-client-body-memory", T_SIZE, OFF(http_client_body_memory), "8Mi", "SIZE",
+   "request bodies held in memory at once for one client; over it: 429"},
   {"shutdown-timeout", T_DURATION, OFF(shutdown_timeout_ms), "8s", "DURATION",
    "on SIGTERM, wait at most this long for requests in flight"},
   {"help", T_HELP, 0, NULL, NULL, "show this help and exit"},
@@ -150,6 +168,108 @@ int ctl_duration_parse(int64_t *out_ms, const char *text)
   if (parts == 0)
     return -1;
   *out_ms = (int64_t)llround(total);
+  return 0;
+}
+
+int ctl_size_parse(long *out, const char *text)
+{
+  char *end = NULL;
+  if (text == NULL || !isdigit((unsigned char)text[0]))
+    return -1;
+  errno = 0;
+  unsigned long long n = strtoull(text, &end, 10);
+  unsigned long long unit = 1;
+  if (errno != 0)
+    return -1;
+  if (strcmp(end, "Ki") == 0)
+    unit = 1024ull;
+  else if (strcmp(end, "Mi") == 0)
+    unit = 1024ull * 1024;
+  else if (strcmp(end, "Gi") == 0)
+    unit = 1024ull * 1024 * 1024;
+  else if (*end != '\0')
+    return -1;
+  if (n > (1ull << 40) / unit)
+    return -1;
+  *out = (long)(n * unit);
+  return 0;
+}
+
+/* "10.0.0.0/8", "fd00::/8", "192.0.2.7" (one address) */
+static int cidr_parse(ctl_cidr *c, const char *text, size_t len)
+{
+  char buf[INET6_ADDRSTRLEN + 8];
+  if (len == 0 || len >= sizeof(buf))
+    return -1;
+  memcpy(buf, text, len);
+  buf[len] = '\0';
+  char *slash = strchr(buf, '/');
+  if (slash)
+    *slash = '\0';
+  memset(c, 0, sizeof(*c));
+  if (inet_pton(AF_INET, buf, c->addr) == 1) {
+    c->family = AF_INET;
+    c->bits = 32;
+  } else if (inet_pton(AF_INET6, buf, c->addr) == 1) {
+    c->family = AF_INET6;
+    c->bits = 128;
+  } else {
+    return -1;
+  }
+  if (slash) {
+    char *end = NULL;
+    const char *b = slash + 1;
+    if (!isdigit((unsigned char)*b))
+      return -1;
+    long bits = strtol(b, &end, 10);
+    if (*end != '\0' || bits < 0 || bits > (long)c->bits)
+      return -1;
+    c->bits = (unsigned)bits;
+  }
+  return 0;
+}
+
+int ctl_cidr_parse_list(ctl_cidr *out, size_t max, size_t *n, const char *text)
+{
+  const char *p = text ? text : "";
+  *n = 0;
+  while (*p) {
+    const char *comma = strchr(p, ',');
+    size_t len = comma ? (size_t)(comma - p) : strlen(p);
+    while (len > 0 && *p == ' ') {
+      p++;
+      len--;
+    }
+    while (len > 0 && p[len - 1] == ' ')
+      len--;
+    if (len > 0) {
+      ctl_cidr c;
+      if (*n >= max || cidr_parse(&c, p, len) != 0)
+        return -1;
+      if (out)
+        out[*n] = c;
+      (*n)++;
+    }
+    if (comma == NULL)
+      break;
+    p = comma + 1;
+  }
+  return 0;
+}
+
+int ctl_cidr_match(const ctl_cidr *list, size_t n, int family, const uint8_t *addr)
+{
+  for (size_t i = 0; i < n; i++) {
+    const ctl_cidr *c = &list[i];
+    if (c->family != family)
+      continue;
+    unsigned full = c->bits / 8, rest = c->bits % 8;
+    if (memcmp(c->addr, addr, full) != 0)
+      continue;
+    if (rest && ((c->addr[full] ^ addr[full]) & (uint8_t)(0xff << (8 - rest))) != 0)
+      continue;
+    return 1;
+  }
   return 0;
 }
 
@@ -228,8 +348,15 @@ static int set_value(ctl_options *o, const opt_spec *s, const char *v, const cha
   case T_LISTEN:
     if (!listen_ok(v))
       goto bad;
+    goto store;
+  case T_CIDRS: {
+    size_t n = 0;
+    if (ctl_cidr_parse_list(NULL, CTL_MAX_TRUSTED_PROXIES, &n, v) != 0)
+      goto bad;
+  }
     /* fall through */
-  case T_STR: {
+  case T_STR:
+  store: {
     char **slot = (char **)(base + s->offset);
     char *copy = strdup(v);
     if (copy == NULL) {
@@ -266,6 +393,10 @@ static int set_value(ctl_options *o, const opt_spec *s, const char *v, const cha
     *(long *)(base + s->offset) = l;
     return 0;
   }
+  case T_SIZE:
+    if (ctl_size_parse((long *)(base + s->offset), v) != 0)
+      goto bad;
+    return 0;
   case T_LOGFMT:
     if (strcmp(v, "json") == 0)
       o->log_json = 1;
@@ -384,6 +515,16 @@ int ctl_options_parse(ctl_options *o, int argc, char **argv, char *err, size_t e
     snprintf(err, err_size, "--burst, --max-in-flight, --http-burst and --http-max-connections must be at least 1");
     return -1;
   }
+  if (o->http_max_connections_per_client < 1 || o->http_header_timeout_ms <= 0) {
+    snprintf(err, err_size,
+             "--http-max-connections-per-client must be at least 1 and --http-header-timeout positive");
+    return -1;
+  }
+  if (o->http_client_body_memory < 1 || o->http_body_memory < o->http_client_body_memory) {
+    snprintf(err, err_size,
+             "--http-client-body-memory must be positive and at most --http-body-memory");
+    return -1;
+  }
   return 0;
 }
 
@@ -392,7 +533,7 @@ void ctl_options_free(ctl_options *o)
   if (o == NULL)
     return;
   for (size_t i = 0; i < N_SPECS; i++) {
-    if (specs[i].type == T_STR || specs[i].type == T_LISTEN) {
+    if (specs[i].type == T_STR || specs[i].type == T_LISTEN || specs[i].type == T_CIDRS) {
       char **slot = (char **)((char *)o + specs[i].offset);
       free(*slot);
       *slot = NULL;

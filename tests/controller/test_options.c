@@ -3,6 +3,7 @@
  * message naming the option (and the library returns instead of exiting),
  * --help lists every flag of the man page with its variable and default.
  * argv[1]: docs/unseal-controller.8 */
+#include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -63,6 +64,16 @@ static const flag_case flags[] = {
     {"http-rate", K_DOUBLE, OFF(http_rate), "0.5", NULL, 0.5, "10", 10},
     {"http-burst", K_LONG, OFF(http_burst), "2", NULL, 2, "20", 20},
     {"http-max-connections", K_LONG, OFF(http_max_connections), "9", NULL, 9, "256", 256},
+    {"http-rate-total", K_DOUBLE, OFF(http_rate_total), "40", NULL, 40, "100", 100},
+    {"http-trusted-proxy", K_STR, OFF(http_trusted_proxies), "10.0.0.0/8,fd00::/8",
+     "10.0.0.0/8,fd00::/8", 0, NULL, 0},
+    {"http-max-connections-per-client", K_LONG, OFF(http_max_connections_per_client), "4", NULL,
+     4, "32", 32},
+    {"http-header-timeout", K_DUR, OFF(http_header_timeout_ms), "2s", NULL, 2000, "10s", 10000},
+    {"http-body-memory", K_LONG, OFF(http_body_memory), "64Mi", NULL, 64.0 * 1024 * 1024, "16Mi",
+     16.0 * 1024 * 1024},
+    {"http-client-body-memory", K_LONG, OFF(http_client_body_memory), "512Ki", NULL, 512 * 1024,
+     "8Mi", 8.0 * 1024 * 1024},
     {"http-timeout", K_DUR, OFF(http_timeout_ms), "250ms", NULL, 250, "30s", 30000},
     {"shutdown-timeout", K_DUR, OFF(shutdown_timeout_ms), "1m", NULL, 60000, "8s", 8000},
 };
@@ -384,6 +395,19 @@ static void test_bad_values_refused(void **state)
   expect_refused("--lease-duration", "--lease-duration", "-5s", NULL);
   expect_refused("'-5s'", "--lease-duration=-5s", NULL);
   expect_refused("--http-timeout", "--http-timeout=1h30x", NULL);
+  expect_refused("--http-body-memory", "--http-body-memory=32MB", NULL);
+  expect_refused("--http-body-memory", "--http-body-memory=-1", NULL);
+  expect_refused("--http-body-memory", "--http-body-memory=2048Gi", NULL);
+  expect_refused("--http-client-body-memory", "--http-client-body-memory=Mi", NULL);
+  expect_refused("at most --http-body-memory", "--http-body-memory=1Mi",
+                 "--http-client-body-memory=2Mi", NULL);
+  expect_refused("--http-trusted-proxy", "--http-trusted-proxy=10.0.0.0/33", NULL);
+  expect_refused("--http-trusted-proxy", "--http-trusted-proxy=10.0.0.0/8,example.com", NULL);
+  expect_refused("--http-trusted-proxy", "--http-trusted-proxy=::1/129", NULL);
+  expect_refused("--http-trusted-proxy", "--http-trusted-proxy=10.0.0.1/", NULL);
+  expect_refused("--http-max-connections-per-client", "--http-max-connections-per-client=0",
+                 NULL);
+  expect_refused("--http-header-timeout", "--http-header-timeout=0", NULL);
   expect_refused("--shutdown-timeout", "--shutdown-timeout", "10x", NULL);
   expect_refused("--key-renew-period", "--key-renew-period=-1", NULL);
   expect_refused("--log-format", "--log-format=xml", NULL);
@@ -623,6 +647,47 @@ static void test_help_and_man_page_agree(void **state)
   free(usage);
 }
 
+/* Sizes take Ki, Mi, Gi or bytes; address blocks match by prefix, an address
+ * alone only itself, IPv4 never matches IPv6. */
+static void test_sizes_and_address_blocks(void **state)
+{
+  (void)state;
+  long n = 0;
+  assert_int_equal(ctl_size_parse(&n, "0"), 0);
+  assert_int_equal(n, 0);
+  assert_int_equal(ctl_size_parse(&n, "512Ki"), 0);
+  assert_int_equal(n, 512 * 1024);
+  assert_int_equal(ctl_size_parse(&n, "3Gi"), 0);
+  assert_true(n == 3L * 1024 * 1024 * 1024);
+  const char *bad[] = {"", "Mi", "1.5Mi", "1 Mi", "1mi", "1M", "-1", "+1", "99999999999999999999"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    if (ctl_size_parse(&n, bad[i]) == 0)
+      fail_msg("size '%s' accepted", bad[i]);
+
+  ctl_cidr list[CTL_MAX_TRUSTED_PROXIES];
+  size_t k = 0;
+  assert_int_equal(ctl_cidr_parse_list(list, CTL_MAX_TRUSTED_PROXIES, &k,
+                                       "10.0.0.0/8, 192.0.2.7,fd00::/8,172.16.0.0/12"),
+                   0);
+  assert_int_equal(k, 4);
+  const uint8_t in8[4] = {10, 200, 3, 4}, out8[4] = {11, 0, 0, 1}, one[4] = {192, 0, 2, 7},
+                next[4] = {192, 0, 2, 8}, in12[4] = {172, 31, 255, 255}, out12[4] = {172, 32, 0, 0};
+  assert_true(ctl_cidr_match(list, k, AF_INET, in8));
+  assert_false(ctl_cidr_match(list, k, AF_INET, out8));
+  assert_true(ctl_cidr_match(list, k, AF_INET, one));
+  assert_false(ctl_cidr_match(list, k, AF_INET, next));
+  assert_true(ctl_cidr_match(list, k, AF_INET, in12));
+  assert_false(ctl_cidr_match(list, k, AF_INET, out12));
+  uint8_t v6[16] = {0xfd, 0x12};
+  assert_true(ctl_cidr_match(list, k, AF_INET6, v6));
+  v6[0] = 0xfe;
+  assert_false(ctl_cidr_match(list, k, AF_INET6, v6));
+  assert_false(ctl_cidr_match(list, k, AF_INET6, (const uint8_t[16]){10}));
+  assert_int_equal(ctl_cidr_parse_list(NULL, CTL_MAX_TRUSTED_PROXIES, &k, ""), 0);
+  assert_int_equal(k, 0);
+  assert_int_equal(ctl_cidr_parse_list(NULL, 1, &k, "10.0.0.1,10.0.0.2"), -1);
+}
+
 int main(int argc, char **argv)
 {
   man_path = argc > 1 ? argv[1] : "docs/unseal-controller.8";
@@ -641,6 +706,7 @@ int main(int argc, char **argv)
       cmocka_unit_test_setup(test_help_and_version_return, clear_seal_env),
       cmocka_unit_test_setup(test_help_lists_every_flag_with_env_and_default, clear_seal_env),
       cmocka_unit_test_setup(test_help_and_man_page_agree, clear_seal_env),
+      cmocka_unit_test_setup(test_sizes_and_address_blocks, clear_seal_env),
   };
   return cmocka_run_group_tests(tests, clear_seal_env, NULL);
 }

@@ -121,6 +121,9 @@ def test_controller_deployment(rendered, where):
     assert ports == {"http": 8080, "metrics": 8081}
     assert c["readinessProbe"]["httpGet"]["path"] == "/health"
     assert c["livenessProbe"]["httpGet"]["path"] == "/ping"
+    # on the metrics listener, which no flood of the public port can starve
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert c[probe]["httpGet"]["port"] == "metrics", probe
     startup = c["startupProbe"]
     assert startup["httpGet"]["path"] == "/health"
     # Key loading and the first list of every SealedSecret: minutes, not seconds.
