@@ -1,5 +1,6 @@
 """seal raw: one value to one sealed value."""
 
+import base64
 import json
 
 import pytest
@@ -15,9 +16,10 @@ def sealed_secret(value, ns="ns", name="nm", key="k", scope="strict"):
     return json.dumps(doc)
 
 
-def open_value(keys, sealed, **kw):
-    r = ok("unseal", "--private-key", keys.priv[0], "-o", "json", stdin=sealed_secret(sealed, **kw))
-    import base64
+def open_value(keys, sealed, index=0, **kw):
+    """The plain value of sealed, unsealed with key number index of the vectors."""
+    r = ok("unseal", "--private-key", keys.priv[index], "-o", "json",
+           stdin=sealed_secret(sealed, **kw))
     return base64.b64decode(parse_docs(r.out)[0]["data"][kw.get("key", "k")])
 
 
@@ -75,10 +77,19 @@ def test_raw_oversized_value(keys, tmp_path):
 
 def test_raw_multi_cert(keys):
     r = ok("raw", "--cert", keys.pub[0], "--cert", keys.pub[1], "-n", "ns", "--name", "nm",
-           "--key", "k", stdin="m")
+           "--key", "k", stdin="multi \u00e9 value")
+    assert keys.ids[0] in r.err and keys.ids[1] in r.err
     value = r.text.strip()
+    # one stanza per certificate, each naming its key id (docs/spec.md)
+    blob = base64.b64decode(value)
+    assert blob[1] == 2
+    assert sorted(blob[2 + 88 * i:10 + 88 * i].hex() for i in (0, 1)) == sorted(keys.ids[:2])
+    # each key alone opens it to the same plain value; a third key does not
     for i in (0, 1):
-        ok("unseal", "--private-key", keys.priv[i], stdin=sealed_secret(value))
+        assert open_value(keys, value, index=i) == "multi \u00e9 value".encode()
+    # a key it was not sealed for: refused, naming the key ids the value holds
+    r = fails(1, "unseal", "--private-key", keys.priv[2], stdin=sealed_secret(value))
+    assert keys.ids[0] in r.err and keys.ids[1] in r.err, r.err
 
 
 def test_raw_bad_cert(keys):
