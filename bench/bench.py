@@ -1067,11 +1067,52 @@ class Ctx:
     pass
 
 
+def bench_image(ctx):
+    """The controller image scripts/image.sh builds from this build's
+    controller: its size compressed (the OCI layout, what a registry stores
+    and a node pulls) and unpacked, and where the bytes go."""
+    layout = os.path.join(ctx.tmp, "image")
+    p = subprocess.run([os.path.join(ROOT, "scripts", "image.sh"), "--output", layout,
+                        "--binary", ctx.controller, "--allow-dirty"],
+                       capture_output=True, text=True, check=False)
+    if p.returncode != 0:
+        sys.exit(f"bench: scripts/image.sh failed: {p.stderr.strip()}")
+    with open(os.path.join(layout, "index.json")) as f:
+        manifest_digest = json.load(f)["manifests"][0]["digest"].split(":")[1]
+    with open(os.path.join(layout, "blobs", "sha256", manifest_digest)) as f:
+        manifest = json.load(f)
+    layer = sum(l["size"] for l in manifest["layers"])
+    layout_bytes = sum(os.path.getsize(os.path.join(d, n))
+                       for d, _, names in os.walk(layout) for n in names)
+    bundle = os.path.join(ctx.tmp, "image-bundle")
+    subprocess.run(["umoci", "unpack", "--image", p.stdout.strip(), bundle],
+                   capture_output=True, check=True)
+    files = []
+    for d, _, names in os.walk(os.path.join(bundle, "rootfs")):
+        for n in names:
+            path = os.path.join(d, n)
+            if os.path.isfile(path) and not os.path.islink(path):
+                files.append((os.path.getsize(path), os.path.relpath(path, bundle)[len("rootfs"):]))
+    files.sort(reverse=True)
+    unpacked = sum(size for size, _ in files)
+    mib = lambda b: f"{b / 1048576:.2f} MiB"
+    ctx.summary["controller image"] = (f"{mib(layout_bytes)} compressed, {mib(unpacked)} unpacked",
+                                       "-", None)
+    rows = [["OCI layout (compressed layer, config, manifest)", f"{layout_bytes:,}", mib(layout_bytes)],
+            ["of which the layer", f"{layer:,}", mib(layer)],
+            [f"unpacked ({len(files)} files)", f"{unpacked:,}", mib(unpacked)]]
+    rows += [[name, f"{size:,}", mib(size)] for size, name in files[:6]]
+    return ("## 4. The controller image\n\n`scripts/image.sh --binary` with this release "
+            "build's controller: the binary, the libraries ldd names, CA certificates, "
+            "passwd/group. Bytes; the largest files below the totals.\n\n"
+            + table("controller image", ["", "bytes", ""], rows) + "\n")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build-dir", required=True)
     ap.add_argument("--out", default=os.path.join(HERE, "results.md"))
-    ap.add_argument("--sections", default="crypto,cli,controller")
+    ap.add_argument("--sections", default="crypto,cli,controller,image")
     ap.add_argument("--sizes", default="1000,10000,50000")
     ap.add_argument("--changes", type=int, default=1000)
     ap.add_argument("--unlimited-sizes", default="1000,10000",
@@ -1121,6 +1162,8 @@ def main():
             parts.append(bench_cli(ctx))
         if "controller" in sections:
             parts.append(bench_controller(ctx))
+        if "image" in sections:
+            parts.append(bench_image(ctx))
         elapsed = time.perf_counter() - t0
 
     mach = machine(ctx.build)

@@ -59,9 +59,9 @@ if [[ -z "$binary" ]]; then
   # The Dockerfile's build: meson with the release build type, then ninja.
   cd "$top"
   if [[ ! -f "$build_dir/build.ninja" ]]; then
-    meson setup "$build_dir" --buildtype=release >/dev/null
+    meson setup "$build_dir" --buildtype=release >&2
   fi
-  ninja -C "$build_dir" unseal-controller/unseal-controller >/dev/null
+  ninja -C "$build_dir" unseal-controller/unseal-controller >&2
   binary="$build_dir/unseal-controller/unseal-controller"
   cd - >/dev/null
 fi

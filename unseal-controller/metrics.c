@@ -127,9 +127,23 @@ static void find_start_time(void)
   start_time_s = (double)btime + (double)ticks / (double)hz;
 }
 
+static void family_add(family *f, const char *a, const char *b, double delta);
+
+/* Counters a dashboard or an alert reads are there at 0 from the start, so
+ * that rate() and increase() have a first sample before the first event. */
+static void init_once(void)
+{
+  static const char *const watched[] = {"sealedsecrets", "secrets", "keys"};
+  find_start_time();
+  pthread_mutex_lock(&m.lock);
+  for (size_t i = 0; i < sizeof(watched) / sizeof(watched[0]); i++)
+    family_add(&m.watch_restarts, watched[i], "", 0);
+  pthread_mutex_unlock(&m.lock);
+}
+
 int ctl_metrics_init(void)
 {
-  return pthread_once(&start_once, find_start_time) == 0 ? 0 : -1;
+  return pthread_once(&start_once, init_once) == 0 ? 0 : -1;
 }
 
 /* Adds delta to the series (a, b); a full family folds new series into "other". */
@@ -399,7 +413,6 @@ static void put_process(out_buf *b)
   struct rlimit rl;
   char line[128];
 
-  (void)ctl_metrics_init();
   if (getrusage(RUSAGE_SELF, &ru) == 0) {
     double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
                  (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
@@ -448,6 +461,7 @@ int ctl_metrics_render(char **out, size_t *out_len)
   if (b.p == NULL)
     return -1;
 
+  (void)ctl_metrics_init();
   pthread_mutex_lock(&m.lock);
   put_header(&b, "seal_build_info", "gauge", "Build information");
   put(&b, "seal_build_info{version=\"%s\"} 1\n", SEAL_VERSION);

@@ -297,6 +297,10 @@ static void test_initial_exposition_is_valid(void **state)
     assert_string_equal(f->type, want[i].type);
   }
   assert_true(value_of(e, "seal_build_info", "version", SEAL_VERSION) == 1);
+  /* counters that rate() is taken of exist at 0 before the first event */
+  assert_true(value_of(e, "seal_watch_restarts_total", "resource", "sealedsecrets") == 0);
+  assert_true(value_of(e, "seal_watch_restarts_total", "resource", "secrets") == 0);
+  assert_true(value_of(e, "seal_watch_restarts_total", "resource", "keys") == 0);
   free(e);
 }
 

@@ -7,36 +7,58 @@ is unpacked with umoci and the controller run from it, in a chroot of its own
 mount and PID namespaces as the numeric user, against the test API server: a
 SealedSecret applied there is unsealed."""
 
+import base64
 import hashlib
-import importlib.util
+import http.client
 import json
 import os
 import re
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import tarfile
+import time
 
 import pytest
 
+from apiserver import StandIn
 from conftest import ROOT, controller_binary, seal_cli
 from test_dockerfile import instructions, stage
 
 ENTRYPOINT = "/usr/local/bin/unseal-controller"
 UID = GID = 65532
+CRD = ROOT / "examples" / "deploy" / "crd.yaml"
 
 
-def _e2e():
-    """The end-to-end tests' helpers (test API server, waits, Secrets)."""
-    spec = importlib.util.spec_from_file_location(
-        "e2e_helpers", ROOT / "tests" / "e2e" / "conftest.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def wait_for(fn, timeout, what):
+    deadline, last = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(0.1)
+    pytest.fail(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
 
 
-E2E = _e2e()
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(port, path):
+    """(status, body) of a plain HTTP GET to the controller; (0, b"") when nothing listens."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        return r.status, r.read()
+    except OSError:
+        return 0, b""
+    finally:
+        c.close()
 
 
 def need(tool):
@@ -217,7 +239,7 @@ def inner_pid(proc):
         except OSError:
             return None
         return int(kids[0]) if kids else None
-    return E2E.wait_for(child, 10, what="the controller's process")
+    return wait_for(child, 10, "the controller's process")
 
 
 def proc_status(pid):
@@ -237,18 +259,18 @@ def test_controller_runs_from_the_image_and_unseals(image, tmp_path):
     assert p.returncode == 0, p.stderr
     rootfs = bundle / "rootfs"
 
-    api = E2E.ApiServer(str(tmp_path))
+    api = StandIn(tmp_path / "apiserver", namespaces=("seal-system", "app"))
     log = open(tmp_path / "controller.log", "w")
     proc = None
     try:
-        api.kubectl("create", "-f", E2E.CRD)
+        api.kubectl("create", "-f", str(CRD))
         # the kubeconfig as a mounted Secret would be: readable by the group only
         (rootfs / "etc" / "seal").mkdir()
         kubeconfig = rootfs / "etc" / "seal" / "kubeconfig"
         shutil.copy(api.kubeconfig, kubeconfig)
         os.chown(kubeconfig, 0, GID)
         os.chmod(kubeconfig, 0o640)
-        port, metrics_port = E2E.free_port(), E2E.free_port()
+        port, metrics_port = free_port(), free_port()
         env = {"PATH": "/usr/local/bin"}
         for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
             if k in os.environ:
@@ -264,11 +286,8 @@ def test_controller_runs_from_the_image_and_unseals(image, tmp_path):
 
         def healthy():
             assert proc.poll() is None, (tmp_path / "controller.log").read_text()
-            try:
-                return E2E.http_request(port, "GET", "/health")[0] == 200
-            except OSError:
-                return False
-        E2E.wait_for(healthy, 30, what="the controller in the image to be healthy")
+            return http_get(port, "/health")[0] == 200
+        wait_for(healthy, 30, "the controller in the image to be healthy")
 
         # it runs as the numeric user, with no other group
         status = proc_status(pid)
@@ -277,22 +296,32 @@ def test_controller_runs_from_the_image_and_unseals(image, tmp_path):
         assert set(status["Groups"].split()) <= {str(GID)}
         assert os.readlink(f"/proc/{pid}/root") == str(rootfs)
 
-        code, _, cert = E2E.http_request(port, "GET", "/v1/cert.pem")
+        code, cert = http_get(port, "/v1/cert.pem")
         assert code == 200 and b"BEGIN" in cert
         (tmp_path / "cert.pem").write_bytes(cert)
-        secret = E2E.secret("from-image", data={"PASSWORD": "sealed outside, unsealed inside"})
+        secret = {"apiVersion": "v1", "kind": "Secret",
+                  "metadata": {"name": "from-image", "namespace": "app"},
+                  "stringData": {"PASSWORD": "sealed outside, unsealed inside"}}
         sealed = subprocess.run([seal_cli(), "--cert", str(tmp_path / "cert.pem"), "-o", "json"],
                                 input=json.dumps(secret), capture_output=True, text=True,
                                 timeout=30, check=False)
         assert sealed.returncode == 0, sealed.stderr
         api.kubectl("create", "-f", "-", input=sealed.stdout)
-        got = E2E.wait_for(lambda: api.get("secret", "from-image"), 30,
-                           what="the Secret unsealed by the controller in the image")
-        assert E2E.decoded(got) == {"PASSWORD": "sealed outside, unsealed inside"}
-        E2E.wait_for(lambda: (E2E.condition(api.get("sealedsecret", "from-image"), "Synced")
-                              or {}).get("status") == "True", 30, what="Synced=True")
+
+        def get(kind):
+            p = api.kubectl("get", kind, "from-image", "-n", "app", "-o", "json", check=False)
+            return json.loads(p.stdout) if p.returncode == 0 else None
+        got = wait_for(lambda: get("secret"), 30,
+                       "the Secret unsealed by the controller in the image")
+        assert {k: base64.b64decode(v).decode() for k, v in got["data"].items()} == \
+            {"PASSWORD": "sealed outside, unsealed inside"}
+
+        def synced():
+            conds = ((get("sealedsecret") or {}).get("status") or {}).get("conditions") or []
+            return any(c["type"] == "Synced" and c["status"] == "True" for c in conds)
+        wait_for(synced, 30, "Synced=True")
         # /proc is mounted in the image's namespace: the process metrics are there
-        _, _, metrics = E2E.http_request(metrics_port, "GET", "/metrics")
+        _, metrics = http_get(metrics_port, "/metrics")
         assert re.search(rb"^process_resident_memory_bytes [1-9]", metrics, re.M)
 
         os.kill(pid, signal.SIGTERM)
