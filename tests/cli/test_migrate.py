@@ -3,8 +3,11 @@ that is not seal's (bitnami_encoder.py: Python's cryptography package), become
 seal SealedSecrets that `seal unseal` opens to the original bytes."""
 
 import base64
+import filecmp
 import json
 import os
+import shutil
+import subprocess
 
 import pytest
 
@@ -97,6 +100,67 @@ def test_all_scopes_several_keys_to_the_original_bytes(tmp_path, rsa, keys):
     p = tmp_path / "api.json"
     p.write_text(json.dumps(api))
     fails(1, "unseal", "--private-key", keys.priv[1], "-f", str(p))
+
+
+NPM_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bitnami")
+
+
+@pytest.fixture(scope="module")
+def npm_encoder():
+    """tests/cli/bitnami/ installed with npm ci into the build folder (or a
+    temporary one): @socialgouv/aes-gcm-rsa-oaep, kubeseal's encryption as a
+    third party wrote it. Reinstalled when the lock file changes."""
+    where = os.environ.get("SEAL_NPM_DIR") or os.path.join(os.environ.get("TMPDIR", "/tmp"),
+                                                           f"seal-npm-{os.getuid()}")
+    os.makedirs(where, exist_ok=True)
+    lock = os.path.join(where, "package-lock.json")
+    installed = os.path.join(where, "node_modules", "@socialgouv", "aes-gcm-rsa-oaep")
+    if not (os.path.isdir(installed) and os.path.exists(lock) and
+            filecmp.cmp(lock, os.path.join(NPM_SOURCE, "package-lock.json"), shallow=False)):
+        for f in ("package.json", "package-lock.json"):
+            shutil.copyfile(os.path.join(NPM_SOURCE, f), os.path.join(where, f))
+        p = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts"], cwd=where,
+                           capture_output=True, text=True, timeout=600, check=False)
+        assert p.returncode == 0, f"npm ci in {where} failed: {p.stderr}"
+    script = os.path.join(where, "seal-bitnami.js")
+    shutil.copyfile(os.path.join(NPM_SOURCE, "seal-bitnami.js"), script)
+
+    def encode(items):
+        p = subprocess.run(["node", script], input=json.dumps(items), capture_output=True,
+                           text=True, timeout=120, check=False)
+        assert p.returncode == 0, p.stderr
+        return json.loads(p.stdout)
+    return encode
+
+
+def test_objects_of_a_third_party_encoder(tmp_path, rsa, keys, npm_encoder):
+    """Every scope, made by @socialgouv/aes-gcm-rsa-oaep with Bitnami's certificates."""
+    certs = {n: base64.b64decode(bn.key_secret("k", rsa[n])["data"]["tls.crt"]).decode()
+             for n in ("k1", "k2")}
+    values = {"token": "t0k3n", "empty": "", "text": "h\u00e9llo\nw\u00f6rld \u2603\n",
+              "json": '{"a": [1, 2]}'}
+    objs = npm_encoder([
+        {"cert": certs["k1"], "scope": "strict", "namespace": "prod", "name": "a", "values": values},
+        {"cert": certs["k2"], "scope": "namespace", "namespace": "prod", "name": "b",
+         "values": values},
+        {"cert": certs["k1"], "scope": "cluster", "namespace": "prod", "name": "c",
+         "values": values},
+    ])
+    src = tmp_path / "in.json"
+    src.write_text("\n".join(json.dumps(o) for o in objs))
+    out, r = migrate(tmp_path, backup(tmp_path, rsa, "k1", "k2"), keys, src)
+    assert "migrated 3 Bitnami SealedSecrets" in r.err
+    docs = json_docs(out.read_text())
+    assert [d["metadata"]["annotations"]["seal.dev/scope"] for d in docs] == [
+        "strict", "namespace-wide", "cluster-wide"]
+    for d in docs:
+        assert unseal(tmp_path, d, keys.priv[0])[1] == {k: v.encode() for k, v in values.items()}
+    # the same objects under another name do not open: the label binds them
+    objs[0]["metadata"]["name"] = "renamed"
+    src.write_text(json.dumps(objs[0]))
+    r = fails(1, "migrate", "--bitnami-keys", backup(tmp_path, rsa, "k1", "k2"), "--cert",
+              keys.pub[0], "-f", str(src))
+    assert 'no Bitnami key opens it under label "prod/renamed"' in r.err
 
 
 def test_other_documents_pass_byte_for_byte(tmp_path, rsa, keys):
