@@ -108,6 +108,7 @@ void kube_client_opts_init(kube_client_opts *o) {
   o->burst = 100;
   o->timeout_ms = 30000;
   o->max_retries = 5;
+  o->retry_writes = 1;
   o->backoff_base_ms = 200;
   o->backoff_max_ms = 30000;
   o->max_response_bytes = KUBE_DEFAULT_MAX_RESPONSE;
@@ -544,6 +545,15 @@ int kube_request_raw(kube_client *c, const char *method, const char *path, const
 
 /* ---- completion ------------------------------------------------------------ */
 
+/* Retries this request may have: none for a write when the caller owns them. */
+static int retries_allowed(const kube_client *c, const kube_req *r) {
+  if (r->no_retry)
+    return 0;
+  if (!c->opts.retry_writes && strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0)
+    return 0;
+  return c->opts.max_retries;
+}
+
 static int retryable_curl(CURLcode rc) {
   switch (rc) {
   case CURLE_COULDNT_CONNECT:
@@ -617,7 +627,7 @@ static void finish(kube_client *c, kube_req *r, CURLcode cc) {
                     r->path, r->stream ? (size_t)1024 * 1024 : c->opts.max_response_bytes);
     code = 0;
   } else if (cc != CURLE_OK && !(r->stream_error && cc == CURLE_WRITE_ERROR)) {
-    int max = r->no_retry ? 0 : c->opts.max_retries;
+    int max = retries_allowed(c, r);
     if (retryable_curl(cc) && r->attempt < max && !(r->stream && is_2xx(code))) {
       long d = kube_client_backoff(c, ++r->attempt);
       kube_client_log(c, KUBE_LOG_WARN, "%s %s: %s; retry %d of %d in %ld ms", r->method,
@@ -635,7 +645,7 @@ static void finish(kube_client *c, kube_req *r, CURLcode cc) {
       code = 0;
     }
   } else {
-    int max = r->no_retry ? 0 : c->opts.max_retries;
+    int max = retries_allowed(c, r);
     if (code == 401 && c->cfg->token_file != NULL && !r->retried_401) {
       r->retried_401 = 1;
       kube_client_log(c, KUBE_LOG_INFO, "%s %s: 401 Unauthorized; reading the token again",

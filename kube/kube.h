@@ -122,6 +122,9 @@ typedef struct kube_client_opts {
   int burst;                 /* bucket size; default 100 */
   long timeout_ms;           /* per request attempt (not watch streams); default 30000 */
   int max_retries;           /* retries after the first attempt; default 5 */
+  int retry_writes;          /* 0: POST, PUT, PATCH and DELETE are attempted once (a caller
+                                that retries them itself, such as the controller's work
+                                queue, owns their retries: no nested retries); default 1 */
   long backoff_base_ms;      /* first retry delay before jitter; default 200 */
   long backoff_max_ms;       /* largest backoff delay; default 30000 (a Retry-After
                                 answer is honoured up to 60 s) */

@@ -374,6 +374,9 @@ int ctl_run(const ctl_options *opts)
   copts.burst = (int)opts->burst;
   copts.max_in_flight = (int)opts->max_in_flight;
   copts.watch_timeout_s = 300;
+  /* every write has one owner of its retries: the work queue (Secrets, status),
+   * the loop's next turn (key, ConfigMap, Lease); Events are written once */
+  copts.retry_writes = 0;
   copts.log = kube_log_cb;
   copts.log_ud = c;
   copts.observe = observe_request;

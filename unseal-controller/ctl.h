@@ -104,7 +104,22 @@ typedef struct ctl_sealed {
    * that Secret (our own write coming back) needs no reconcile */
   uint8_t secret_digest[CTL_DIGEST_BYTES];
   int has_secret_digest;
+  /* repairs: writes that put back a Secret another writer changed or deleted
+   * while the desired Secret stayed the same (a fight past CTL_FIGHT_REPAIRS) */
+  uint32_t repairs;       /* in the current streak */
+  int64_t last_repair_ms; /* monotonic */
 } ctl_sealed;
+
+/* A fight with another writer: from the CTL_FIGHT_REPAIRS-th repair in a row
+ * (each within CTL_FIGHT_WINDOW_MS of the last one's backoff), Synced=False
+ * reason ConflictingWriter, and each further repair waits 1 s, 2 s, 4 s...
+ * up to CTL_FIGHT_MAX_DELAY_MS after the previous one. The streak ends when
+ * the Secret stays as wanted for CTL_FIGHT_WINDOW_MS. */
+#define CTL_FIGHT_REPAIRS 3
+#define CTL_FIGHT_WINDOW_MS 10000
+#define CTL_FIGHT_MAX_DELAY_MS 300000
+/* How long after the last repair the next one may be written (0: at once). */
+int64_t ctl_fight_delay_ms(uint32_t repairs);
 
 /* What is kept of each owned Secret: no data, only a digest of what we manage. */
 #define CTL_OWNED_RV_MAX 24   /* longer versions are kept as "" (unknown): always safe */

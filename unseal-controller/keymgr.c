@@ -789,7 +789,10 @@ void ctl_keymgr_tick(ctl *c)
   if (!ctl_is_leader(c) || atomic_load(&c->stopping) || !kube_watch_synced(c->w_keys))
     return;
   if (!km->generating && ctl_keymgr_count(km) == 0) {
-    (void)ctl_keymgr_add_new_key(c);
+    /* a failed creation is tried again after RENEW_RETRY_MS, not every turn */
+    int64_t now = ctl_now_ms();
+    if (now >= km->next_renew_try_ms && ctl_keymgr_add_new_key(c) != 0)
+      km->next_renew_try_ms = now + RENEW_RETRY_MS;
     return;
   }
   /* with no active key left the ConfigMap is emptied: a compromised key is never served */

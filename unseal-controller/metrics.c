@@ -71,6 +71,7 @@ struct ctl_metrics_conditions {
 static struct {
   pthread_mutex_t lock;
   double unseal_ok;
+  double secret_repairs;
   family unseal_errors;
   double hist[N_BUCKETS];
   double hist_count;
@@ -171,6 +172,13 @@ void ctl_metrics_unseal_ok(void)
 {
   pthread_mutex_lock(&m.lock);
   m.unseal_ok += 1;
+  pthread_mutex_unlock(&m.lock);
+}
+
+void ctl_metrics_secret_repair(void)
+{
+  pthread_mutex_lock(&m.lock);
+  m.secret_repairs += 1;
   pthread_mutex_unlock(&m.lock);
 }
 
@@ -468,6 +476,10 @@ int ctl_metrics_render(char **out, size_t *out_len)
 
   put_header(&b, "seal_unseal_total", "counter", "SealedSecrets unsealed into Secrets");
   put(&b, "seal_unseal_total %.0f\n", m.unseal_ok);
+
+  put_header(&b, "seal_secret_repairs_total", "counter",
+             "Secrets written back after another writer changed or deleted them");
+  put(&b, "seal_secret_repairs_total %.0f\n", m.secret_repairs);
 
   put_header(&b, "seal_unseal_errors_total", "counter", "SealedSecrets that did not unseal, by reason");
   for (size_t i = 0; i < m.unseal_errors.n; i++)

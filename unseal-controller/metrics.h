@@ -10,6 +10,8 @@ int ctl_metrics_init(void);
 void ctl_metrics_unseal_ok(void);
 /* reason: "Malformed", "NoKey", ... (a fixed vocabulary, never user text) */
 void ctl_metrics_unseal_error(const char *reason);
+/* A Secret written back after another writer changed it (reconcile). */
+void ctl_metrics_secret_repair(void);
 void ctl_metrics_reconcile_seconds(double seconds);
 void ctl_metrics_queue_depth(long depth);
 void ctl_metrics_keys(long active, long compromised);

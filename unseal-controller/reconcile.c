@@ -39,6 +39,7 @@ typedef struct rec_op {
   char kc_message[MESSAGE_MAX];
   int unsealed;
   int written; /* the Secret was created or updated */
+  int repair;  /* the desired Secret did not change: a write puts back another writer's change */
 } rec_op;
 
 static void rec_status(rec_op *op);
@@ -315,6 +316,8 @@ static int cache_sealed(ctl *c, const char *key, json_t *obj, int modified)
     s->secret_deleted = old->secret_deleted;
     memcpy(s->secret_digest, old->secret_digest, sizeof(s->secret_digest));
     s->has_secret_digest = old->has_secret_digest;
+    s->repairs = old->repairs;
+    s->last_repair_ms = old->last_repair_ms;
   }
   if (ctl_map_put(c->sealed, key, s) != 0)
     goto nomem;
@@ -543,9 +546,11 @@ static void status_done(void *ud, long http_code, json_t *body, const kube_statu
     }
   } else if (old_st == NULL || strcmp(old_st, "False") != 0 || old_reason == NULL ||
              strcmp(old_reason, op->reason) != 0) {
-    emit_event(op, "Warning",
-               strcmp(op->reason, "SecretNotManaged") == 0 ? "SecretNotManaged" : "UnsealFailed",
-               op->message);
+    const char *ev = strcmp(op->reason, "SecretNotManaged") == 0 ||
+                             strcmp(op->reason, "ConflictingWriter") == 0
+                         ? op->reason
+                         : "UnsealFailed";
+    emit_event(op, "Warning", ev, op->message);
   }
   rec_finish(op, FIN_DONE, NULL);
 }
@@ -632,6 +637,75 @@ static void set_outcome(rec_op *op, const char *synced, const char *reason, cons
 
 /* ---- the Secret --------------------------------------------------------- */
 
+int64_t ctl_fight_delay_ms(uint32_t repairs)
+{
+  if (repairs < CTL_FIGHT_REPAIRS)
+    return 0;
+  uint32_t shift = repairs - CTL_FIGHT_REPAIRS;
+  if (shift > 20)
+    return CTL_FIGHT_MAX_DELAY_MS;
+  int64_t d = (int64_t)1000 << shift;
+  return d < CTL_FIGHT_MAX_DELAY_MS ? d : CTL_FIGHT_MAX_DELAY_MS;
+}
+
+/* The message stays the same during a fight: one status write when it starts. */
+static void conflicting_writer(rec_op *op)
+{
+  set_outcome(op, "False", "ConflictingWriter",
+              "Secret %s/%s keeps being changed by another writer; the controller puts it back "
+              "with a growing delay (at most %d s); find what else writes it (its managedFields "
+              "name the manager) and stop it, or let only one of them own the Secret",
+              op->ns, op->name, CTL_FIGHT_MAX_DELAY_MS / 1000);
+  ctl_metrics_unseal_error("ConflictingWriter");
+}
+
+/* Before a repair: 1 when it must wait (the op is finished, the key queued
+ * for when it may be written). A streak whose backoff and window passed
+ * without a repair has ended. */
+static int fight_wait(rec_op *op)
+{
+  ctl_sealed *s = ctl_map_get(op->c->sealed, op->key);
+  int64_t now = ctl_now_ms();
+  if (!op->repair || s == NULL || s->repairs == 0)
+    return 0;
+  int64_t due = s->last_repair_ms + ctl_fight_delay_ms(s->repairs);
+  if (now > due + CTL_FIGHT_WINDOW_MS) {
+    s->repairs = 0;
+    return 0;
+  }
+  if (now >= due)
+    return 0;
+  (void)ctl_queue_add_after(op->c->queue, op->key, due - now, now);
+  conflicting_writer(op);
+  rec_status(op); /* unchanged status: no write */
+  return 1;
+}
+
+/* After a successful write: counts a repair; 1 when it is a fight. */
+static int fight_record(rec_op *op)
+{
+  ctl_sealed *s = ctl_map_get(op->c->sealed, op->key);
+  int64_t now = ctl_now_ms();
+  if (!op->repair || s == NULL)
+    return 0;
+  ctl_metrics_secret_repair();
+  if (s->repairs > 0 &&
+      now > s->last_repair_ms + ctl_fight_delay_ms(s->repairs) + CTL_FIGHT_WINDOW_MS)
+    s->repairs = 0;
+  s->repairs++;
+  s->last_repair_ms = now;
+  if (s->repairs < CTL_FIGHT_REPAIRS)
+    return 0;
+  ctl_log(CTL_LOG_WARN, "another writer keeps changing the secret", "namespace", op->ns, "name",
+          op->name, "reason", "ConflictingWriter", NULL);
+  /* look again once it may have stopped: a quiet window ends the fight */
+  (void)ctl_queue_add_after(op->c->queue, op->key,
+                            ctl_fight_delay_ms(s->repairs) + CTL_FIGHT_WINDOW_MS + 1, now);
+  conflicting_writer(op);
+  rec_status(op);
+  return 1;
+}
+
 static void remember_live(rec_op *op, const json_t *live, int equal)
 {
   ctl *c = op->c;
@@ -657,6 +731,19 @@ static void remember_live(rec_op *op, const json_t *live, int equal)
 
 static void synced_ok(rec_op *op)
 {
+  ctl_sealed *s = ctl_map_get(op->c->sealed, op->key);
+  /* in a fight the Secret matches between two changes: still a fight until quiet */
+  if (s && s->repairs >= CTL_FIGHT_REPAIRS && !op->written) {
+    int64_t now = ctl_now_ms();
+    int64_t quiet = s->last_repair_ms + ctl_fight_delay_ms(s->repairs) + CTL_FIGHT_WINDOW_MS;
+    if (now <= quiet) {
+      (void)ctl_queue_add_after(op->c->queue, op->key, quiet - now + 1, now);
+      conflicting_writer(op);
+      rec_status(op);
+      return;
+    }
+    s->repairs = 0;
+  }
   set_outcome(op, "True", "Unsealed", "%s", "");
   ctl_metrics_unseal_ok();
   rec_status(op);
@@ -671,6 +758,8 @@ static void write_done(void *ud, long http_code, json_t *body, const kube_status
     op->written = 1;
     ctl_log(CTL_LOG_INFO, http_code == 201 ? "secret created" : "secret updated", "namespace",
             op->ns, "name", op->name, NULL);
+    if (fight_record(op))
+      return;
     synced_ok(op);
     return;
   }
@@ -694,6 +783,8 @@ static void put_secret(rec_op *op, const char *rv)
 {
   char path[KUBE_MAX_PATH];
   json_t *md = json_object_get(op->desired, "metadata");
+  if (fight_wait(op))
+    return;
   if (md == NULL || json_object_set_new(md, "resourceVersion", json_string(rv)) != 0 ||
       kube_path(path, sizeof(path), "v1", "secrets", op->ns, op->name, NULL) != KUBE_OK ||
       ctl_request(op->c, "update", "PUT", path, op->desired, write_done, op) != KUBE_OK) {
@@ -741,6 +832,8 @@ static void live_done(void *ud, long http_code, json_t *body, const kube_status 
   if (http_code == 404) {
     /* gone since: create it */
     char path[KUBE_MAX_PATH];
+    if (fight_wait(op))
+      return;
     if (kube_path(path, sizeof(path), "v1", "secrets", op->ns, NULL, NULL) != KUBE_OK ||
         ctl_request(op->c, "create", "POST", path, op->desired, write_done, op) != KUBE_OK)
       rec_finish(op, FIN_RETRY, "cannot queue the secret creation");
@@ -807,6 +900,8 @@ static void owner_check_done(void *ud, long http_code, json_t *body, const kube_
     rec_retry(op, "cannot read the sealedsecret", st);
     return;
   }
+  if (fight_wait(op))
+    return;
   ctl_sealed *s = ctl_map_get(op->c->sealed, op->key);
   if (s)
     s->secret_deleted = 0;
@@ -830,6 +925,8 @@ static void sync_secret(rec_op *op)
     return;
   }
   if (o == NULL) {
+    if (fight_wait(op))
+      return;
     if (kube_path(path, sizeof(path), "v1", "secrets", op->ns, NULL, NULL) != KUBE_OK ||
         ctl_request(c, "create", "POST", path, op->desired, create_done, op) != KUBE_OK)
       rec_finish(op, FIN_RETRY, "cannot queue the secret creation");
@@ -1018,6 +1115,8 @@ static void rec_start(ctl *c, const char *key)
   }
   ctl_sealed *cached = ctl_map_get(op->c->sealed, op->key);
   if (cached) {
+    op->repair = cached->has_secret_digest &&
+                 sodium_memcmp(cached->secret_digest, op->digest, CTL_DIGEST_BYTES) == 0;
     memcpy(cached->secret_digest, op->digest, sizeof(cached->secret_digest));
     cached->has_secret_digest = 1;
   }

@@ -442,6 +442,56 @@ static void retries_honour_retry_after(void **state) {
   kube_client_free(c);
 }
 
+/* retry_writes = 0: a write is attempted once whatever the answer, so a
+ * caller that retries (the controller's work queue) is the only layer that
+ * does; reads are still retried. */
+static void writes_not_retried_when_the_caller_owns_retries(void **state) {
+  kube_client *c;
+  kube_client_opts o = test_opts();
+  char item[256];
+  const char *text = "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":"
+                     "{\"name\":\"x\",\"namespace\":\"once\"},\"data\":{\"v\":\"2\"}}";
+  kube_status st;
+  long code;
+  (void)state;
+
+  ensure_namespace("once");
+  put_cm("once", "x", "1", 201);
+  cm_path(item, sizeof(item), "once", "x");
+  o.max_retries = 3;
+  o.retry_writes = 0;
+  c = client_for(srv.kubeconfig, &o);
+
+  json_decref(call(ctl, "POST", "/_test/stats/reset", NULL, 200));
+  fault("PUT", "/namespaces/once/configmaps/x$", 100, 500, -1);
+  assert_int_equal(kube_request_sync(c, "PUT", item, text, strlen(text), NULL, &code, NULL, &st),
+                   KUBE_ERR_HTTP);
+  assert_int_equal(code, 500);
+  assert_int_equal(stat_count("update configmaps"), 1);
+  fault("POST", "/namespaces/once/configmaps$", 100, 429, 0);
+  cm_path(item, sizeof(item), "once", NULL);
+  assert_int_equal(kube_request_sync(c, "POST", item, text, strlen(text), NULL, &code, NULL, &st),
+                   KUBE_ERR_HTTP);
+  assert_int_equal(code, 429);
+  assert_int_equal(stat_count("create configmaps"), 1);
+  /* a read is still retried */
+  fault("GET", "/namespaces/once/configmaps/x$", 2, 500, -1);
+  cm_path(item, sizeof(item), "once", "x");
+  assert_int_equal(kube_request_sync(c, "GET", item, NULL, 0, NULL, &code, NULL, &st), KUBE_OK);
+  assert_int_equal(stat_count("get configmaps"), 3);
+  json_decref(call(ctl, "DELETE", "/_test/faults", NULL, 200));
+  kube_client_free(c);
+  /* the default retries writes */
+  o.retry_writes = 1;
+  c = client_for(srv.kubeconfig, &o);
+  fault("PUT", "/namespaces/once/configmaps/x$", 100, 500, -1);
+  assert_int_equal(kube_request_sync(c, "PUT", item, text, strlen(text), NULL, &code, NULL, &st),
+                   KUBE_ERR_HTTP);
+  assert_int_equal(stat_count("update configmaps"), 1 + 1 + 3);
+  json_decref(call(ctl, "DELETE", "/_test/faults", NULL, 200));
+  kube_client_free(c);
+}
+
 static void watch_delivers_events(void **state) {
   kube_client *c = client_for(srv.kubeconfig, NULL);
   kube_watch *w = NULL, *all = NULL;
@@ -1199,6 +1249,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(crud_and_status),
       cmocka_unit_test(paging_across_1200_objects),
       cmocka_unit_test(retries_honour_retry_after),
+      cmocka_unit_test(writes_not_retried_when_the_caller_owns_retries),
       cmocka_unit_test(watch_delivers_events),
       cmocka_unit_test(watch_cut_resumes_without_loss_or_duplicates),
       cmocka_unit_test(gone_after_compaction_relists),
