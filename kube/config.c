@@ -191,6 +191,16 @@ out:
 
 /* ---- helpers ------------------------------------------------------------ */
 
+/* A bearer token goes into a header line as is: visible ASCII only, so that
+ * no line break or control character in a file or kubeconfig can add a
+ * header of its own. */
+static int token_ok(const char *t, size_t len) {
+  for (size_t i = 0; i < len; i++)
+    if ((unsigned char)t[i] <= 0x20 || (unsigned char)t[i] >= 0x7f)
+      return 0;
+  return len > 0;
+}
+
 int kube_read_token(char **out, const char *path, kube_status *st) {
   unsigned char *buf = NULL;
   size_t len = 0, start = 0;
@@ -208,6 +218,12 @@ int kube_read_token(char **out, const char *path, kube_status *st) {
   if (start == len) {
     sodium_free(buf);
     kube_status_set(st, KUBE_ERR_CONFIG, "token file \"%s\" is empty", path);
+    return KUBE_ERR_CONFIG;
+  }
+  if (!token_ok((const char *)buf + start, len - start)) {
+    sodium_free(buf);
+    kube_status_set(st, KUBE_ERR_CONFIG,
+                    "token file \"%s\" holds a space, line break or control character", path);
     return KUBE_ERR_CONFIG;
   }
   if (start > 0) {
@@ -538,6 +554,11 @@ static int config_from_merged(kube_config *cfg, merged *m, const char *want_ctx,
     }
   } else if (token != NULL) {
     size_t n = strlen(token);
+    if (!token_ok(token, n)) {
+      kube_status_set(st, KUBE_ERR_CONFIG,
+                      "%s: token holds a space, line break or control character", where);
+      return KUBE_ERR_CONFIG;
+    }
     if (dup_bytes((unsigned char **)&cfg->token, (const unsigned char *)token, n, 1) < 0)
       return KUBE_ERR_NOMEM;
   }

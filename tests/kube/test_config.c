@@ -299,6 +299,16 @@ static const struct {
      "users:\n- name: u\n  user: {tokenFile: /nonexistent/token}\n"
      "contexts:\n- name: x\n  context: {cluster: c, user: u}\n",
      "tokenFile"},
+    {"current-context: x\n"
+     "clusters:\n- name: c\n  cluster: {server: 'https://h'}\n"
+     "users:\n- name: u\n  user: {token: \"t\\r\\nX-Injected: 1\"}\n"
+     "contexts:\n- name: x\n  context: {cluster: c, user: u}\n",
+     "token holds a space, line break or control character"},
+    {"current-context: x\n"
+     "clusters:\n- name: c\n  cluster: {server: 'https://h'}\n"
+     "users:\n- name: u\n  user: {tokenFile: injecting-token}\n"
+     "contexts:\n- name: x\n  context: {cluster: c, user: u}\n",
+     "holds a space, line break or control character"},
     {"current-context: x\ncontexts:\n- name: x\n  context: {user: u}\n", "no cluster"},
     {"", "no current-context"},
 };
@@ -317,6 +327,7 @@ static void unreadable_and_malformed_files(void **state) {
   assert_int_equal(kube_config_load(&cfg, &o, &st), KUBE_ERR_CONFIG);
   assert_non_null(strstr(st.message, "not a regular file"));
 
+  write_file("injecting-token", "t0k\r\nX-Injected: 1\n");
   for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
     write_file("hostile", hostile[i].text);
     o.kubeconfig = at("hostile");
