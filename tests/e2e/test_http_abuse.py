@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 
-from conftest import condition, decoded, http_request, secret, wait_for
+from conftest import TOKEN, condition, decoded, http_request, secret, wait_for
 
 LIMIT = 4 * 1024 * 1024
 MIB = 1024 * 1024
@@ -513,3 +513,41 @@ def test_clients_behind_a_trusted_proxy_are_told_apart(env):
     # the proxy's own requests (no header) are the proxy's
     e = burst("127.0.0.1", None, 6)
     assert e[:5] == [200] * 5 and e[5] == 429, e
+
+
+def test_callers_through_the_api_servers_proxy_each_have_a_bucket(env):
+    """Through the (stand-in) API server's service proxy, which appends the caller's address
+    to X-Forwarded-For as kube-apiserver's does: with the API server as --http-trusted-proxy,
+    a caller flooding verify is throttled and another caller's verify still answers 200."""
+    ctl = env.controller("--http-trusted-proxy", "127.0.0.1", "--http-rate", "1", "--http-burst", "5")
+    api = env.api
+    assert api.request("POST", "/api/v1/namespaces/seal-system/services", {
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "unseal-controller", "namespace": "seal-system"},
+        "spec": {"ports": [{"name": "http", "port": 8080, "targetPort": ctl.port}]}})[0] == 201
+    assert api.request("POST", "/api/v1/namespaces/seal-system/endpoints", {
+        "apiVersion": "v1", "kind": "Endpoints",
+        "metadata": {"name": "unseal-controller", "namespace": "seal-system"},
+        "subsets": [{"addresses": [{"ip": "127.0.0.1"}], "ports": [{"name": "http", "port": ctl.port}]}]})[0] == 201
+    good = json.dumps(env.seal(secret("via-proxy", data={"K": "v"}))).encode()
+    path = "/api/v1/namespaces/seal-system/services/http:unseal-controller:http/proxy/v1/verify"
+
+    def verify(source, spoof=None):
+        c = http.client.HTTPSConnection("127.0.0.1", api.port, context=api.ctx, timeout=30,
+                                        source_address=(source, 0))
+        h = {"Authorization": "Bearer " + TOKEN, "Content-Type": "application/json"}
+        if spoof:
+            h["X-Forwarded-For"] = spoof
+        try:
+            c.request("POST", path, body=good, headers=h)
+            r = c.getresponse()
+            r.read()
+            return r.status
+        finally:
+            c.close()
+
+    # the noisy caller also writes addresses of its own into X-Forwarded-For: ignored
+    noisy = [verify("127.0.0.2", spoof=f"192.0.2.{i}") for i in range(15)]
+    quiet = [verify("127.0.0.3") for _ in range(3)]
+    assert noisy[:5] == [200] * 5 and noisy.count(429) >= 5, noisy
+    assert quiet == [200] * 3, (quiet, noisy)

@@ -1602,6 +1602,10 @@ class ResourceRequest:
         for k in ("Content-Type", "Accept", "Accept-Encoding"):
             if self.h.headers.get(k):
                 headers[k] = self.h.headers[k]
+        # as kube-apiserver's proxy (Go's httputil.ReverseProxy): the caller's address appended
+        # to whatever X-Forwarded-For the caller sent
+        prior = ", ".join(self.h.headers.get_all("X-Forwarded-For") or [])
+        headers["X-Forwarded-For"] = (prior + ", " if prior else "") + self.h.client_address[0]
         try:
             conn.request(self.method, path, body=self.body if self.body else None, headers=headers)
             resp = conn.getresponse()
