@@ -110,7 +110,10 @@ int ctl_request(ctl *c, const char *verb, const char *method, const char *path, 
       return KUBE_ERR_NOMEM;
     }
   }
-  rc = kube_request(c->client, method, path, text, text ? strlen(text) : 0, NULL, wrap_done, w);
+  if (c->send)
+    rc = c->send(c, method, path, text, text ? strlen(text) : 0, wrap_done, w);
+  else
+    rc = kube_request(c->client, method, path, text, text ? strlen(text) : 0, NULL, wrap_done, w);
   if (text) {
     sodium_memzero(text, strlen(text));
     ctl_json_text_free(text);

@@ -161,6 +161,10 @@ struct ctl {
   const ctl_options *opts;
   kube_config *cfg;
   kube_client *client;
+  /* Where ctl_request sends: NULL is kube_request on client; the reconcile
+   * unit test (tests/controller/test_reconcile.c) puts a fake API server here. */
+  int (*send)(ctl *c, const char *method, const char *path, const char *body, size_t body_len,
+              kube_done_fn cb, void *ud);
   ctl_queue *queue;
   ctl_keymgr keys;
   ctl_leader leader;
