@@ -9,8 +9,12 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 
 import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import bitnami_encoder as bn  # noqa: E402  (tests/cli: a test-only Bitnami encoder)
 
 SEAL = os.environ.get("SEAL_BIN", "")
 VALGRIND = shutil.which("valgrind")
@@ -86,3 +90,31 @@ def test_refusals_free_everything(keys):
     vg("unseal", "--private-key", str(pub), "-f", str(d / "sealed.yaml"), expect="fail")
     vg("keys", "generate", "--private-key", str(priv), "--cert", str(d / "x.pem"), expect="fail")
     vg("--frobnicate", expect=2)
+
+
+def test_migrate_from_bitnami(keys, tmp_path):
+    """seal migrate (libcrypto loaded at run time): a stream with every kind of object,
+    and refusals (no key opens a value, a truncated value, a compromised key)."""
+    d, priv, pub = keys
+    k1, k2 = bn.new_key(), bn.new_key()
+    backup = tmp_path / "keys.json"
+    backup.write_text(bn.key_backup(bn.key_secret("k1", k1), bn.key_secret("k2", k2)))
+    objs = [bn.sealed_secret(k1, "a", "app", {"x": "1", "e": ""},
+                             template={"data": {"t": '{{ index . "x" }}-{{ .e }}'}}),
+            bn.sealed_secret(k2, "b", "app", {"y": "2"}, scope="cluster-wide"),
+            bn.old_sealed_secret(k2, "c", "app", {"z": "3"})]
+    src = tmp_path / "in.yaml"
+    src.write_text("---\n".join(bn.to_yaml(o) + "\n" for o in objs) + "---\nkind: ConfigMap\n")
+    out = vg("migrate", "--bitnami-keys", str(backup), "--cert", str(pub), "-f", str(src))
+    assert out.count(b"seal.dev/v1") == 3
+    bad = dict(objs[0])
+    bad["spec"] = {"encryptedData": {"x": objs[1]["spec"]["encryptedData"]["y"][:60]}}
+    src.write_text(json.dumps(objs[1]) + json.dumps(bad))
+    vg("migrate", "--bitnami-keys", str(backup), "--cert", str(pub), "-f", str(src),
+       expect="fail")
+    src.write_text(json.dumps(bn.sealed_secret(bn.new_key(), "d", "app", {"k": "v"})))
+    vg("migrate", "--bitnami-keys", str(backup), "--cert", str(pub), "-f", str(src),
+       expect="fail")
+    backup.write_text(bn.key_backup(bn.key_secret("k1", k1, "compromised")))
+    vg("migrate", "--bitnami-keys", str(backup), "--cert", str(pub), "-f", str(src),
+       expect="fail")
