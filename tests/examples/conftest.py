@@ -7,7 +7,9 @@ import hashlib
 import json
 import os
 import pathlib
+import socket
 import subprocess
+import time
 
 import pytest
 
@@ -150,3 +152,20 @@ def seal_cli():
 
 def controller_binary():
     return built("UNSEAL_CONTROLLER_BIN", "unseal-controller")
+
+
+def wait_for(fn, what, timeout=30.0):
+    """Polls fn until it returns a true value; returns it or fails the test."""
+    deadline, last = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(0.2)
+    pytest.fail(f"timed out waiting for {what}; last: {last!r}")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -12,34 +12,16 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import time
 
 import pytest
 
 from apiserver import StandIn
 
-from conftest import (EXAMPLES, KEYDIR, armored_keys, controller_binary, key_id, kustomize,
-                      need_kubectl, one)
+from conftest import (EXAMPLES, KEYDIR, armored_keys, controller_binary, free_port, key_id,
+                      kustomize, need_kubectl, one, wait_for)
 
 TOKEN = "examples-e2e-token"
-
-
-def wait_for(fn, what, timeout=30.0):
-    deadline, last = time.monotonic() + timeout, None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.2)
-    pytest.fail(f"timed out waiting for {what}; last: {last!r}")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Cluster(StandIn):

@@ -16,36 +16,18 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import tarfile
-import time
 
 import pytest
 
 from apiserver import StandIn
-from conftest import ROOT, controller_binary, seal_cli
+from conftest import ROOT, controller_binary, free_port, seal_cli, wait_for
 from test_dockerfile import instructions, stage
 
 ENTRYPOINT = "/usr/local/bin/unseal-controller"
 UID = GID = 65532
 CRD = ROOT / "examples" / "deploy" / "crd.yaml"
-
-
-def wait_for(fn, timeout, what):
-    deadline, last = time.monotonic() + timeout, None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.1)
-    pytest.fail(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def http_get(port, path):
@@ -239,7 +221,7 @@ def inner_pid(proc):
         except OSError:
             return None
         return int(kids[0]) if kids else None
-    return wait_for(child, 10, "the controller's process")
+    return wait_for(child, "the controller's process", 10)
 
 
 def proc_status(pid):
@@ -287,7 +269,7 @@ def test_controller_runs_from_the_image_and_unseals(image, tmp_path):
         def healthy():
             assert proc.poll() is None, (tmp_path / "controller.log").read_text()
             return http_get(port, "/health")[0] == 200
-        wait_for(healthy, 30, "the controller in the image to be healthy")
+        wait_for(healthy, "the controller in the image to be healthy")
 
         # it runs as the numeric user, with no other group
         status = proc_status(pid)
@@ -311,15 +293,14 @@ def test_controller_runs_from_the_image_and_unseals(image, tmp_path):
         def get(kind):
             p = api.kubectl("get", kind, "from-image", "-n", "app", "-o", "json", check=False)
             return json.loads(p.stdout) if p.returncode == 0 else None
-        got = wait_for(lambda: get("secret"), 30,
-                       "the Secret unsealed by the controller in the image")
+        got = wait_for(lambda: get("secret"), "the Secret unsealed by the controller in the image")
         assert {k: base64.b64decode(v).decode() for k, v in got["data"].items()} == \
             {"PASSWORD": "sealed outside, unsealed inside"}
 
         def synced():
             conds = ((get("sealedsecret") or {}).get("status") or {}).get("conditions") or []
             return any(c["type"] == "Synced" and c["status"] == "True" for c in conds)
-        wait_for(synced, 30, "Synced=True")
+        wait_for(synced, "Synced=True")
         # /proc is mounted in the image's namespace: the process metrics are there
         _, metrics = http_get(metrics_port, "/metrics")
         assert re.search(rb"^process_resident_memory_bytes [1-9]", metrics, re.M)
