@@ -197,6 +197,7 @@ def machine(build_dir):
         ("openssl", out(["openssl", "version"])),
         ("age", out(["age", "--version"])),
         ("python", platform.python_version()),
+        ("niceness of the run", str(os.nice(0))),
     ]
 
 
@@ -633,6 +634,21 @@ def bench_size(ctx, n, deadline, extra=(), tls=False):
     return r
 
 
+def perf_record(ctx, ctl, name):
+    """perf record of the controller into --perf-dir/perf-NAME.data (None without --perf-dir)."""
+    if not ctx.perf_dir:
+        return None
+    return subprocess.Popen(["perf", "record", "-F", "499", "--call-graph", "dwarf", "-p", str(ctl.proc.pid),
+                             "-o", os.path.join(ctx.perf_dir, f"perf-{name}.data")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def perf_stop(perf):
+    if perf:
+        perf.send_signal(signal.SIGINT)
+        perf.wait()
+
+
 def bench_size_steps(ctx, n, deadline, extra, r, api):
     """The steps of bench_size; the running controller is r["_ctl"] (stopped by the caller)."""
     # the key: copy the bench key into the cluster the way the controller keeps it
@@ -669,11 +685,7 @@ def bench_size_steps(ctx, n, deadline, extra, r, api):
     a0 = api.cpu()
     flags = tuple(x for x in extra if x != "tls")
     ctl = r["_ctl"] = Controller(ctx, api, "cold", flags)
-    perf = None
-    if ctx.perf_dir:
-        perf = subprocess.Popen(["perf", "record", "-F", "499", "--call-graph", "dwarf", "-p", str(ctl.proc.pid), "-o",
-                                 os.path.join(ctx.perf_dir, f"perf-cold-{n}.data")],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    perf = perf_record(ctx, ctl, f"cold-{n}")
 
     def all_secrets():
         ctl.alive()
@@ -711,9 +723,7 @@ def bench_size_steps(ctx, n, deadline, extra, r, api):
     r["cold_rss"] = proc_status(ctl.proc.pid, "VmRSS")
     m = ctl.metrics()
     r["cold_reconciles"] = m.get("seal_reconcile_duration_seconds_count", 0)
-    if perf:
-        perf.send_signal(signal.SIGINT)
-        perf.wait()
+    perf_stop(perf)
 
     # steady state: latency from a SealedSecret's change to its Secret's change
     if ctx.changes and not extra and time.perf_counter() < deadline:
@@ -728,6 +738,7 @@ def bench_size_steps(ctx, n, deadline, extra, r, api):
         log(f"controller {n}: restart")
         a0 = api.cpu()
         ctl = r["_ctl"] = Controller(ctx, api, "restart", flags)
+        perf = perf_record(ctx, ctl, f"restart-{n}")
         wait_until(lambda: ctl.alive() or ctl.healthy(), ctx.timeout, 0.02)
         r["restart_health"] = time.perf_counter() - ctl.t0
 
@@ -737,6 +748,7 @@ def bench_size_steps(ctx, n, deadline, extra, r, api):
                     m.get("seal_reconcile_duration_seconds_count", 0) >= n)
         wait_until(drained2, ctx.timeout, 0.02)
         r["restart_drained"] = time.perf_counter() - ctl.t0
+        perf_stop(perf)
         time.sleep(1.0)  # anything queued late would write now
         r["restart_ctl_cpu"] = proc_cpu(ctl.proc.pid)
         r["restart_api_cpu"] = api.cpu() - a0
@@ -1124,7 +1136,7 @@ def main():
     ap.add_argument("--cli-runs", type=int, default=11)
     ap.add_argument("--process-runs", type=int, default=31)
     ap.add_argument("--threads", type=int, default=8)
-    ap.add_argument("--perf-dir", help="record the controller's cold start with perf here")
+    ap.add_argument("--perf-dir", help="record the controller's cold start and restart with perf here")
     ap.add_argument("--timeout", type=float, default=900, help="seconds one wait may take")
     ap.add_argument("--size-budget", type=float, default=900,
                     help="seconds for each size above 10,000 before later steps are skipped")
