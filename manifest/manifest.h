@@ -51,6 +51,12 @@ int manifest_reserved_label(const char *name);
 int manifest_reserved_annotation(const char *name);
 int manifest_reserved_type(const char *type);
 
+/* Why a Secret labelled seal.dev/key is not a key Secret the controller or an
+ * admin made (not of the key type, labelled seal.dev/unsealed, owned by a
+ * SealedSecret), or NULL when it is one. The controller's key manager and
+ * seal keys apply the same rule. */
+const char *manifest_key_secret_untrusted(const json_t *secret);
+
 typedef enum manifest_status {
   MANIFEST_OK = 0,
   MANIFEST_ERR_NOMEM = -1,

@@ -83,41 +83,50 @@ int seal_kube_list(kube_client *client, const char *path, const char *what,
 
 /* The key id (and, from the private key, the creation time) of a key Secret:
  * public.key when it holds one block, else private.key. */
-static int key_identity(seal_key_info *k, const json_t *secret) {
+static const char KEY_MISMATCH[] = "its public.key is not the public key of its private.key";
+
+/* The key's id (and, when no annotation gave it, its creation time): from
+ * private.key when the Secret has one, which is what the controller loads;
+ * a public.key that names another key is not believed. NULL, or why not. */
+static const char *key_identity(seal_key_info *k, const json_t *secret) {
   const char *pub_b64 = manifest_get_string(secret, "data", "public.key", NULL);
   const char *priv_b64 = manifest_get_string(secret, "data", "private.key", NULL);
-  uint8_t *text = NULL;
+  uint8_t *text = NULL, pub_id[KEYS_ID_BYTES];
   size_t len = 0, n = 0;
   keys_public *pubs = NULL;
   keys_keyring *ring = NULL;
-  int ok = 0;
+  int has_pub = 0, has_priv = 0, other = 0;
 
   if (pub_b64 && keys_base64_decode(&text, &len, pub_b64, strlen(pub_b64)) == KEYS_OK) {
     if (keys_armor_read_public(&pubs, &n, (const char *)text, len, NULL) == KEYS_OK && n == 1) {
-      memcpy(k->raw_id, pubs[0].id, KEYS_ID_BYTES);
-      ok = 1;
+      memcpy(pub_id, pubs[0].id, KEYS_ID_BYTES);
+      has_pub = 1;
     }
     free(pubs);
     free(text);
     text = NULL;
   }
-  if (priv_b64 && (!ok || k->created == 0) &&
-      keys_base64_decode(&text, &len, priv_b64, strlen(priv_b64)) == KEYS_OK) {
+  if (priv_b64 && keys_base64_decode(&text, &len, priv_b64, strlen(priv_b64)) == KEYS_OK) {
     if (keys_keyring_new(&ring) == KEYS_OK &&
         keys_armor_read_private(ring, &n, (const char *)text, len, NULL) == KEYS_OK && n == 1) {
       const keys_keypair *kp = keys_keyring_at(ring, 0);
-      if (!ok)
-        memcpy(k->raw_id, keys_keypair_public(kp)->id, KEYS_ID_BYTES);
+      memcpy(k->raw_id, keys_keypair_public(kp)->id, KEYS_ID_BYTES);
+      other = has_pub && memcmp(pub_id, k->raw_id, KEYS_ID_BYTES) != 0;
       if (k->created == 0)
         k->created = keys_keypair_created(kp);
-      ok = 1;
+      has_priv = 1;
     }
     keys_keyring_free(ring);
     keys_plain_free(text, len);
   }
-  if (ok)
-    keys_id_hex(k->id, k->raw_id);
-  return ok;
+  if (other)
+    return KEY_MISMATCH;
+  if (!has_priv && !has_pub)
+    return "it holds no readable key";
+  if (!has_priv)
+    memcpy(k->raw_id, pub_id, KEYS_ID_BYTES);
+  keys_id_hex(k->id, k->raw_id);
+  return NULL;
 }
 
 static int64_t time_annotation(const json_t *secret, const char *ann) {
@@ -138,6 +147,7 @@ static int collect_key(void *ud, json_t *item) {
   seal_key_list *l = kc->list;
   const char *name = manifest_get_string(item, "metadata", "name", NULL);
   const char *label = manifest_get_string(item, "metadata", "labels", SEAL_KEY_LABEL, NULL);
+  const char *why;
   seal_key_info k;
 
   memset(&k, 0, sizeof k);
@@ -147,9 +157,13 @@ static int collect_key(void *ud, json_t *item) {
   k.compromised = label && strcmp(label, "compromised") == 0;
   k.created = time_annotation(item, SEAL_KEY_ANN_CREATED);
   k.backed_up = time_annotation(item, SEAL_KEY_ANN_BACKED_UP);
-  if (!key_identity(&k, item)) {
-    fprintf(stderr, "seal: warning: key secret %s/%s holds no readable key, skipped\n", kc->ns,
-            name);
+  if ((why = manifest_key_secret_untrusted(item)) != NULL ||
+      (why = key_identity(&k, item)) != NULL) {
+    /* a key the controller loads, listed under another id, is an error: a
+     * backup or rotation would act on the wrong key */
+    if (why == KEY_MISMATCH)
+      return seal_report(SEAL_ERR_INPUT, "key secret %s/%s: %s", kc->ns, name, why);
+    fprintf(stderr, "seal: warning: key secret %s/%s skipped: %s\n", kc->ns, name, why);
     return SEAL_OK;
   }
   if (l->n >= SEAL_MAX_KEYS)

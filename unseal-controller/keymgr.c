@@ -185,29 +185,12 @@ static int key_held(ctl_keymgr *km, const char *hex)
   return held;
 }
 
-/* Why a Secret labelled seal.dev/key is not a key Secret the controller or an
- * admin made, or NULL when it is one. A SealedSecret's template can make
- * neither the type nor the label (manifest_reserved_*); these checks also hold
- * for Secrets made by other tools from what users write. */
+/* A SealedSecret's template can make neither the key type nor the label
+ * (manifest_reserved_*); manifest_key_secret_untrusted also holds for
+ * Secrets made by other tools from what users write. */
 static const char *untrusted_reason(const json_t *obj)
 {
-  const char *type = manifest_get_string(obj, "type", NULL);
-  const json_t *labels = manifest_get(obj, "metadata", "labels", NULL);
-  const json_t *owners = manifest_get(obj, "metadata", "ownerReferences", NULL);
-  size_t i;
-  json_t *o;
-
-  if (type == NULL || strcmp(type, MANIFEST_KEY_SECRET_TYPE) != 0)
-    return "not of type " MANIFEST_KEY_SECRET_TYPE;
-  if (json_object_get(labels, MANIFEST_LABEL_UNSEALED) != NULL)
-    return "labelled " MANIFEST_LABEL_UNSEALED ": made from a SealedSecret";
-  json_array_foreach(owners, i, o)
-  {
-    const char *kind = manifest_get_string(o, "kind", NULL);
-    if (kind && strcmp(kind, MANIFEST_KIND) == 0)
-      return "owned by a SealedSecret";
-  }
-  return NULL;
+  return manifest_key_secret_untrusted(obj);
 }
 
 int ctl_keymgr_on_secret(ctl *c, kube_event_type type, json_t *obj)

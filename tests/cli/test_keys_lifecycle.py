@@ -1,7 +1,10 @@
 """seal keys list|rotate|backup|restore|compromise: argument errors that
-need no cluster (the cluster side is in tests/e2e/test_keys.py)."""
+need no cluster, and which key Secrets count, against the test API server
+(the lifecycle with the controller is in tests/e2e/test_keys.py)."""
 
-from conftest import fails, ok, run
+import base64
+
+from conftest import apiserver, fails, keys, ok, run  # noqa: F401
 
 
 def test_help_of_each_command():
@@ -70,3 +73,52 @@ def test_man_page_documents_every_option():
         assert options, helptext
         assert not sorted(o for o in options if o not in man), cmd
         assert "seal " + " ".join(cmd) in man
+
+
+def key_secret(name, priv, pub, type_="seal.dev/key", labels=None, owners=None):
+    meta = {"name": name, "namespace": "seal-system",
+            "labels": {"seal.dev/key": "active", **(labels or {})}}
+    if owners:
+        meta["ownerReferences"] = owners
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "type": type_,
+            "data": {"private.key": base64.b64encode(open(priv, "rb").read()).decode(),
+                     "public.key": base64.b64encode(open(pub, "rb").read()).decode()}}
+
+
+def test_keys_count_only_key_secrets_the_controller_trusts(keys, apiserver, tmp_path):
+    kc = ["--kubeconfig", apiserver.kubeconfig]
+    backup0 = tmp_path / "key0.key"
+    backup0.write_text(open(keys.priv[0]).read())
+    ok("keys", "restore", "-f", str(backup0), *kc)
+    owner = [{"apiVersion": "seal.dev/v1", "kind": "SealedSecret", "name": "x", "uid": "u1",
+              "controller": True}]
+    planted = {
+        # what a SealedSecret's template or another tool could make
+        "planted-opaque": (key_secret("planted-opaque", keys.priv[1], keys.pub[1],
+                                      type_="Opaque"), "not of type seal.dev/key"),
+        "planted-unsealed": (key_secret("planted-unsealed", keys.priv[1], keys.pub[1],
+                                        labels={"seal.dev/unsealed": "true"}),
+                             "labelled seal.dev/unsealed"),
+        "planted-owned": (key_secret("planted-owned", keys.priv[2], keys.pub[2], owners=owner),
+                          "owned by a SealedSecret"),
+    }
+    for obj, _ in planted.values():
+        apiserver.send("POST", "/api/v1/namespaces/seal-system/secrets", obj)
+    backup = tmp_path / "backup.pem"
+    r = ok("keys", "backup", "-w", str(backup), *kc)
+    for name, (_, why) in planted.items():
+        assert f"key secret seal-system/{name} skipped: {why}" in r.err, r.err
+    assert r.text.count("backed up key") == 1 and keys.ids[0] in r.text, r.text
+    text = backup.read_text()
+    assert text.count("BEGIN SEAL PRIVATE KEY") == 1 and f"Key-Id: {keys.ids[0]}" in text
+
+    # a key Secret whose public.key names another key than its private.key
+    # (the one the controller loads) is an error, not a key listed under the
+    # wrong id
+    apiserver.send("POST", "/api/v1/namespaces/seal-system/secrets",
+                   key_secret("mismatch", keys.priv[2], keys.pub[1]))
+    for cmd in (["backup", "-w", str(tmp_path / "again.pem")], ["rotate"]):
+        r = fails(1, "keys", *cmd, *kc)
+        assert ("key secret seal-system/mismatch: its public.key is not the public key of its "
+                "private.key") in r.err, r.err
+    assert not (tmp_path / "again.pem").exists()
