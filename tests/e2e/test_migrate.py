@@ -80,7 +80,24 @@ def seal_owner(api, name):
         ("seal.dev/v1", "SealedSecret", name, uid)]
 
 
-def test_takeover_from_bitnami_keeps_every_secret(env, tmp_path):
+def play_bitnami(env, obj, data):
+    """What Bitnami's controller makes of its SealedSecret obj (created already): the
+    Secret with the plain data and an ownerReference to obj."""
+    name = obj["metadata"]["name"]
+    uid = env.api.get(BITNAMI, name)["metadata"]["uid"]
+    env.apply({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+               "metadata": {"name": name, "namespace": "app",
+                            "labels": (obj["spec"]["template"].get("metadata") or {}).get("labels") or {},
+                            "ownerReferences": [{
+                                "apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret",
+                                "name": name, "uid": uid, "controller": True,
+                                "blockOwnerDeletion": True}]},
+               "data": {k: b64(v) for k, v in data.items()}})
+
+
+def bitnami_cluster(env, tmp_path):
+    """Bitnami's cluster and repository: key Secrets, SealedSecrets "api" and "db" with the
+    Secrets its controller made of them, and the repository folder; the plain values."""
     api = env.api
     api.kubectl("create", "-f", "-", input=json.dumps(BITNAMI_CRD))
     wait_for(lambda: api.kubectl("get", BITNAMI, "-n", "app", check=False).returncode == 0,
@@ -106,16 +123,7 @@ def test_takeover_from_bitnami_keeps_every_secret(env, tmp_path):
     ]
     env.apply_all(objs)
     for o in objs:
-        name = o["metadata"]["name"]
-        uid = api.get(BITNAMI, name)["metadata"]["uid"]
-        env.apply({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                   "metadata": {"name": name, "namespace": "app",
-                                "labels": (o["spec"]["template"].get("metadata") or {}).get("labels") or {},
-                                "ownerReferences": [{
-                                    "apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret",
-                                    "name": name, "uid": uid, "controller": True,
-                                    "blockOwnerDeletion": True}]},
-                   "data": {k: b64(v) for k, v in plain[name].items()}})
+        play_bitnami(env, o, plain[o["metadata"]["name"]])
     # the garbage collector is at work: deleting a Bitnami SealedSecret the
     # ordinary way deletes its Secret (what the runbook must avoid)
     api.kubectl("delete", BITNAMI, "doomed", "-n", "app")
@@ -129,30 +137,27 @@ def test_takeover_from_bitnami_keeps_every_secret(env, tmp_path):
     (repo / "db" / "sealedsecret.json").write_text(json.dumps(objs[1], indent=2) + "\n")
     config = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: app\n"
     (repo / "api" / "config.yaml").write_text(config)
+    return plain, repo, config
 
-    env.controller()  # seal's controller is installed; its public key is env.cert_path
-    watch = SecretWatch(api)
 
-    # 2. back up Bitnami's keys
-    backup = tmp_path / "bitnami-keys.yaml"
-    backup.write_text(api.kubectl("get", "secret", "-n", "other", "-l",
-                                  "sealedsecrets.bitnami.com/sealed-secrets-key",
-                                  "-o", "yaml").stdout)
-    # 3. migrate the repository, offline
-    p = subprocess.run([SEAL, "migrate", "--bitnami-keys", str(backup), "--cert", env.cert_path,
+def migrate_repo(env, repo):
+    """Runbook steps 2 and 3: Bitnami's keys backed up with kubectl, the repository migrated."""
+    api = env.api
+    backup = os.path.join(env.tmp, "bitnami-keys.yaml")
+    with open(backup, "w") as f:
+        f.write(api.kubectl("get", "secret", "-n", "other", "-l",
+                            "sealedsecrets.bitnami.com/sealed-secrets-key", "-o", "yaml").stdout)
+    p = subprocess.run([SEAL, "migrate", "--bitnami-keys", backup, "--cert", env.cert_path,
                         "-f", str(repo), "--in-place"], capture_output=True, text=True,
                        timeout=60, check=False)
     assert p.returncode == 0, p.stderr
     assert "migrated 2 Bitnami SealedSecrets" in p.stderr
-    assert (repo / "api" / "config.yaml").read_text() == config
-    assert "seal.dev/v1" in (repo / "db" / "sealedsecret.json").read_text()
-    # 5. mark the live Secrets for takeover; 6. delete Bitnami's objects, orphaning them
-    sh(api, MARK)
-    sh(api, ORPHAN)
-    assert api.kubectl("get", BITNAMI, "-A", "-o", "json").stdout.count('"uid"') == 0
-    # 7. the sync (Argo CD) applies the migrated repository
-    api.kubectl("apply", "-R", "-f", str(repo))
-    # 8. seal's controller takes each Secret over
+
+
+def taken_over(env, plain, watch):
+    """Each Secret ends owned by seal's SealedSecret alone, with its data; the watch saw it
+    never deleted or added again, and every event carried the same data."""
+    api = env.api
     for name in ("api", "db"):
         wait_for(lambda n=name: synced(api, n) and seal_owner(api, n), timeout=30,
                  what=f"seal's controller owning Secret {name}")
@@ -160,13 +165,52 @@ def test_takeover_from_bitnami_keeps_every_secret(env, tmp_path):
         assert {k: base64.b64decode(v).decode() for k, v in sec["data"].items()} == plain[name]
         assert "seal.dev/managed" not in (sec["metadata"].get("annotations") or {})
     assert live(api, "api")["metadata"]["labels"]["app"] == "api"
-
     watch.close()
     assert watch.error is None, watch.error
     for name in ("api", "db"):
         events = watch.events.get(name, [])
         assert "DELETED" not in events and "ADDED" not in events, events
-        # marked, orphaned (the stand-in keeps the dangling reference), taken over
-        assert events.count("MODIFIED") >= 2, events
+        assert events.count("MODIFIED") >= 2, events  # marked, taken over
         for obj in watch.objects[name]:
             assert obj.get("data") == {k: b64(v) for k, v in plain[name].items()}, obj
+
+
+def test_takeover_from_bitnami_keeps_every_secret(env, tmp_path):
+    api = env.api
+    plain, repo, config = bitnami_cluster(env, tmp_path)
+    env.controller()  # seal's controller is installed; its public key is env.cert_path
+    watch = SecretWatch(api)
+    migrate_repo(env, repo)
+    assert (repo / "api" / "config.yaml").read_text() == config
+    assert "seal.dev/v1" in (repo / "db" / "sealedsecret.json").read_text()
+    # 5. mark the live Secrets for takeover; 6. delete Bitnami's objects, orphaning them
+    sh(api, MARK)
+    sh(api, ORPHAN)
+    assert api.kubectl("get", BITNAMI, "-A", "-o", "json").stdout.count('"uid"') == 0
+    # 7. the sync (Argo CD) applies the migrated repository; 8. seal's controller takes over
+    api.kubectl("apply", "-R", "-f", str(repo))
+    taken_over(env, plain, watch)
+
+
+def test_takeover_while_bitnami_objects_still_exist(env, tmp_path):
+    """Steps 6 and 7 the other way round: seal's controller takes a Secret that still has
+    Bitnami's live ownerReference, putting its own in its place; deleting the Bitnami
+    object afterwards, even without --cascade=orphan, then leaves the Secret alone."""
+    api = env.api
+    plain, repo, _ = bitnami_cluster(env, tmp_path)
+    env.controller()
+    watch = SecretWatch(api)
+    migrate_repo(env, repo)
+    sh(api, MARK)
+    api.kubectl("apply", "-R", "-f", str(repo))
+    for name in ("api", "db"):
+        wait_for(lambda n=name: seal_owner(api, n), timeout=30, what=f"takeover of {name}")
+    # a canary deleted last: once the garbage collector has deleted its Secret, it has had
+    # its turn at the others
+    canary = bn.sealed_secret(bn.new_key(), "zz-canary", "app", {"c": "c"})
+    env.apply(canary)
+    play_bitnami(env, canary, {"c": "c"})
+    api.kubectl("delete", BITNAMI, "api", "db", "zz-canary", "-n", "app")
+    wait_for(lambda: live(api, "zz-canary") is None, what="the garbage collector")
+    assert api.kubectl("get", BITNAMI, "-A", "-o", "json").stdout.count('"uid"') == 0
+    taken_over(env, plain, watch)
