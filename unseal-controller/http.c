@@ -347,8 +347,8 @@ static refusal reserve(ctl_http *h, req_ctx *rc, size_t n)
   return r;
 }
 
-/* Wipes and frees the body, and gives its memory back. */
-static void drop_body(req_ctx *rc)
+/* Wipes and frees the body's text; its reservation stays. */
+static void free_body_text(req_ctx *rc)
 {
   if (rc->buf) {
     sodium_memzero(rc->buf, rc->cap);
@@ -356,6 +356,12 @@ static void drop_body(req_ctx *rc)
   }
   rc->buf = NULL;
   rc->len = rc->cap = 0;
+}
+
+/* Wipes and frees the body, and gives its memory back. */
+static void drop_body(req_ctx *rc)
+{
+  free_body_text(rc);
   if (rc->reserved == 0 || rc->h == NULL)
     return;
   ctl_http *h = rc->h;
@@ -645,7 +651,7 @@ static enum MHD_Result do_verify(ctl_http *h, struct MHD_Connection *conn, const
  * the newest key (which come back byte for byte): a moved, altered or
  * mis-scoped value is refused (409, naming the key) rather than returned as
  * if it were fine. */
-static enum MHD_Result do_rotate(ctl_http *h, struct MHD_Connection *conn, const req_ctx *rc)
+static enum MHD_Result do_rotate(ctl_http *h, struct MHD_Connection *conn, req_ctx *rc)
 {
   char err[1024];
   int is_json = 0;
@@ -658,6 +664,7 @@ static enum MHD_Result do_rotate(ctl_http *h, struct MHD_Connection *conn, const
 
   if (doc == NULL)
     return reply_error(conn, 422, "Invalid", err, "/v1/rotate");
+  free_body_text(rc); /* parsed: its reservation now stands for the answer */
   if (too_many_keys(doc, err, sizeof(err))) {
     ret = reply_error(conn, 422, "Invalid", err, "/v1/rotate");
     goto out;
@@ -706,8 +713,14 @@ static enum MHD_Result do_rotate(ctl_http *h, struct MHD_Connection *conn, const
     ret = reply_error(conn, 500, "Internal", merr.message, "/v1/rotate");
     goto out;
   }
-  ret = reply(conn, 200, is_json ? "application/json" : "application/yaml", text, len,
-              "/v1/rotate");
+  /* the answer is held until the client has read it: within the body's
+   * reservation, or more reserved (an answer a little longer than its body) */
+  refusal r = len + 1 > rc->reserved ? reserve(h, rc, len + 1 - rc->reserved) : REFUSED_NONE;
+  if (r != REFUSED_NONE)
+    ret = reply_refused(conn, r, "/v1/rotate");
+  else
+    ret = reply(conn, 200, is_json ? "application/json" : "application/yaml", text, len,
+                "/v1/rotate");
   manifest_text_free(text, len);
 out:
   json_decref(failed);

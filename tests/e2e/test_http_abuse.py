@@ -551,3 +551,25 @@ def test_callers_through_the_api_servers_proxy_each_have_a_bucket(env):
     quiet = [verify("127.0.0.3") for _ in range(3)]
     assert noisy[:5] == [200] * 5 and noisy.count(429) >= 5, noisy
     assert quiet == [200] * 3, (quiet, noisy)
+
+
+def test_rotate_answers_count_against_body_memory(env):
+    """A /v1/rotate answer is held until the client reads it: it counts against the body memory
+    like the body did. With room for exactly the body, a compact JSON body whose (indented)
+    answer is longer is refused; /v1/verify of the same body, whose answer is short, is not."""
+    probe = env.controller(name="probe")
+    doc = env.seal(secret("answer", data={f"K{i}": f"value {i}" for i in range(200)}))
+    probe.stop()
+    body = json.dumps(doc, separators=(",", ":")).encode()
+    room = str(len(body) + 64)
+    ctl = env.controller("--http-body-memory", room, "--http-client-body-memory", room)
+    status, _, answer = post_from(ctl.port, "127.0.0.2", "/v1/verify", body)
+    assert status == 200, answer
+    status, headers, answer = post_from(ctl.port, "127.0.0.2", "/v1/rotate", body)
+    assert status in (429, 503) and headers.get("retry-after"), (status, answer)
+    # with room for the answer too it is answered, and the memory was given back meanwhile
+    ctl2 = env.controller("--http-body-memory", str(3 * len(body)), "--http-client-body-memory",
+                          str(3 * len(body)), name="roomy")
+    for _ in range(3):
+        status, _, answer = post_from(ctl2.port, "127.0.0.2", "/v1/rotate", body)
+        assert status == 200 and len(answer) > len(body), (status, len(answer), len(body))
