@@ -30,6 +30,19 @@ fi
 
 source "$top/scripts/setup.sh"
 cd "$top"
+# The suite "real" needs kube-apiserver and kube-controller-manager: built
+# once per machine from Debian's source package (cached by version), before
+# the tests start, when that suite runs (no --suite given, or --suite real).
+want_real=1
+for a in "$@"; do
+  [[ "$a" == --suite || "$a" == --suite=* ]] && want_real=0
+done
+for a in "$@"; do
+  [[ "$a" == real || "$a" == --suite=real ]] && want_real=1
+done
+if [[ "$want_real" == 1 ]]; then
+  echo "test: kube-apiserver and kube-controller-manager in $(tests/kube-real/cluster.sh build)" >&2
+fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 status=0

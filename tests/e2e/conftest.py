@@ -4,6 +4,17 @@ A test API server (TLS and a token), the CRD registered with kubectl, and
 unseal-controller processes started against it with short timings. Paths come
 from the environment tests/meson.build sets: UNSEAL_CONTROLLER_BIN, SEAL_BIN,
 SEAL_SOURCE_ROOT, KUBECTL, and PYTHONPATH for apiserver.py.
+
+Two API servers, one code path (`--apiserver`):
+  standin  tests/kube-apiserver/server.py, a fresh one for every test;
+  real     upstream kube-apiserver, etcd and kube-controller-manager
+           (tests/kube-real/cluster.sh), one control plane per test file,
+           emptied between tests. The controller runs in cluster there: as its
+           ServiceAccount (a TokenRequest token), with exactly the RBAC of
+           examples/deploy/rbac.yaml, through KUBERNETES_SERVICE_HOST/_PORT and
+           a ServiceAccount folder.
+Tests marked `standin` need the stand-in's /_test/ endpoints (fault injection,
+cut watches) and are deselected against the real server.
 """
 
 import base64
@@ -12,6 +23,7 @@ import json
 import os
 import signal
 import socket
+import shutil
 import subprocess
 import tempfile
 import time
@@ -19,14 +31,45 @@ import time
 import pytest
 
 from apiserver import StandIn, kubectl_path
+from real import Real
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.environ.get("SEAL_SOURCE_ROOT") or os.path.dirname(os.path.dirname(HERE))
 CONTROLLER = os.environ.get("UNSEAL_CONTROLLER_BIN", "")
 SEAL = os.environ.get("SEAL_BIN", "")
 CRD = os.path.join(ROOT, "examples", "deploy", "crd.yaml")
+DEPLOY = os.path.join(ROOT, "examples", "deploy")
 TOKEN = "e2e-token-5f1c2a9b7d"
 WRITE_VERBS = ("create", "update", "patch", "delete")
+NAMESPACES = ("seal-system", "app", "other")
+MODE = {"apiserver": "standin"}
+
+
+def pytest_addoption(parser):
+    parser.addoption("--apiserver", choices=("standin", "real"), default="standin",
+                     help="API server of the end-to-end tests (default: standin)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "standin: needs the stand-in's /_test/ endpoints "
+                            "(fault injection, cut watches); not run against the real server")
+    MODE["apiserver"] = config.getoption("apiserver")
+
+
+def pytest_collection_modifyitems(config, items):
+    if MODE["apiserver"] != "real":
+        return
+    gone = [i for i in items if i.get_closest_marker("standin")]
+    if gone:
+        config.hook.pytest_deselected(items=gone)
+        items[:] = [i for i in items if not i.get_closest_marker("standin")]
+
+
+def pytest_sessionfinish(session):
+    shared = _shared.pop("real", None)
+    if shared is not None:
+        shared.stop()
+        shutil.rmtree(shared.folder, ignore_errors=True)
 
 
 def wait_for(fn, timeout=20.0, interval=0.1, what="condition"):
@@ -64,13 +107,21 @@ def http_request(port, method, path, body=None, headers=None, timeout=10):
         c.close()
 
 
-class ApiServer(StandIn):
-    """The test API server (TLS, a token, namespaces seal-system, app and other) with
-    kubectl reads and write counts (tests/kube-apiserver/apiserver.py)."""
+class E2EApi:
+    """What the end-to-end tests add to either API server: kubectl reads, write counts,
+    and how a controller reaches the server."""
 
-    def __init__(self, tmp, extra=()):
-        super().__init__(tmp, token=TOKEN, namespaces=("seal-system", "app", "other"),
-                         extra=extra)
+    real = False
+
+    def controller_config(self, copy_to=None):
+        """(arguments, environment) that point unseal-controller at this server.
+        copy_to: a folder the credentials are copied to, readable by any user."""
+        kc = self.kubeconfig
+        if copy_to is not None:
+            kc = os.path.join(copy_to, "kubeconfig")
+            shutil.copy(self.kubeconfig, kc)
+            os.chmod(kc, 0o644)
+        return ["--kubeconfig", kc], {}
 
     def get(self, kind, name, ns="app"):
         """The object as kubectl shows it, or None when it does not exist."""
@@ -88,6 +139,104 @@ class ApiServer(StandIn):
                 if k.split(" ")[0] in WRITE_VERBS and v != before.get(k, 0)}
 
 
+class ApiServer(E2EApi, StandIn):
+    """The test API server (TLS, a token, namespaces seal-system, app and other)
+    (tests/kube-apiserver/apiserver.py)."""
+
+    def __init__(self, tmp, extra=()):
+        super().__init__(tmp, token=TOKEN, namespaces=NAMESPACES, extra=extra)
+        self.kubectl("create", "-f", CRD)
+
+
+class RealApiServer(E2EApi, Real):
+    """kube-apiserver v1.20 prepared the way a cluster running unseal-controller is: the
+    namespaces, the CRD and ServiceAccount and RBAC of examples/deploy, and a TokenRequest
+    token for that ServiceAccount in a folder laid out like a pod's
+    /var/run/secrets/kubernetes.io/serviceaccount."""
+
+    real = True
+    # what a test may leave behind, emptied by reset(): collection paths in a namespace
+    RESET = ("/apis/seal.dev/v1/namespaces/{}/sealedsecrets",
+             "/api/v1/namespaces/{}/configmaps", "/api/v1/namespaces/{}/events",
+             "/apis/coordination.k8s.io/v1/namespaces/{}/leases",
+             "/api/v1/namespaces/{}/endpoints",
+             "/api/v1/namespaces/{}/secrets?fieldSelector=type%21%3Dkubernetes.io%2Fservice-account-token")
+
+    def __init__(self, folder):
+        super().__init__(folder)
+        try:
+            for ns in NAMESPACES:
+                self.kubectl("create", "namespace", ns)
+            self.kubectl("create", "-f", CRD)
+            self.kubectl("wait", "--for=condition=Established", "--timeout=60s",
+                         "crd/sealedsecrets.seal.dev")
+            # the garbage collector learns of new resources every 30 s; restarted, it
+            # knows SealedSecrets at once
+            self.restart_daemon("kube-controller-manager")
+            self.kubectl("create", "-f", os.path.join(DEPLOY, "serviceaccount.yaml"))
+            self.kubectl("create", "-f", os.path.join(DEPLOY, "rbac.yaml"))
+            tr = self.ok("POST", "/api/v1/namespaces/seal-system/serviceaccounts/"
+                         "unseal-controller/token",
+                         {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                          "spec": {"expirationSeconds": 6 * 3600}})
+            self.sa_dir = os.path.join(self.folder, "serviceaccount")
+            os.makedirs(self.sa_dir, mode=0o700)
+            for name, text in (("token", tr["status"]["token"]), ("namespace", "seal-system")):
+                fd = os.open(os.path.join(self.sa_dir, name), os.O_WRONLY | os.O_CREAT, 0o600)
+                with os.fdopen(fd, "w") as f:
+                    f.write(text)
+            shutil.copy(self.ca, os.path.join(self.sa_dir, "ca.crt"))
+            self.sa_kubeconfig = os.path.join(self.folder, "serviceaccount.kubeconfig")
+            fd = os.open(self.sa_kubeconfig, os.O_WRONLY | os.O_CREAT, 0o600)
+            with os.fdopen(fd, "w") as f:
+                json.dump({"apiVersion": "v1", "kind": "Config", "current-context": "sa",
+                           "clusters": [{"name": "real", "cluster": {
+                               "server": self.url, "certificate-authority": self.ca}}],
+                           "users": [{"name": "sa", "user": {
+                               "tokenFile": os.path.join(self.sa_dir, "token")}}],
+                           "contexts": [{"name": "sa", "context": {
+                               "cluster": "real", "user": "sa"}}]}, f)
+        except BaseException:
+            self.stop()
+            raise
+
+    def controller_config(self, copy_to=None):
+        sa = self.sa_dir
+        if copy_to is not None:
+            sa = os.path.join(copy_to, "serviceaccount")
+            shutil.copytree(self.sa_dir, sa)
+            for f in os.listdir(sa):
+                os.chmod(os.path.join(sa, f), 0o644)
+            os.chmod(sa, 0o755)
+        return (["--service-account-dir", sa],
+                {"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(self.port),
+                 "KUBECONFIG": None})
+
+    def reset(self):
+        """Deletes what a test left (the ServiceAccounts, their token Secrets, the RBAC and
+        the CRD stay), one collection at a time, and waits until it is gone."""
+        self.kubectl("delete", "namespace", "kotaemon", "argocd", "--ignore-not-found",
+                     "--wait=true", timeout=120)
+        for ns in NAMESPACES:
+            self.kubectl("delete", "services", "--all", "-n", ns, "--wait=true", timeout=120)
+            for path in self.RESET:
+                self.ok("DELETE", path.format(ns))
+        for ns in NAMESPACES:
+            for path in self.RESET:
+                wait_for(lambda p=path.format(ns): not self.ok("GET", p)["items"], timeout=60,
+                         what=f"{path.format(ns)} emptied between tests")
+
+
+_shared = {}
+
+
+def new_api(tmp, server_args=()):
+    """A fresh API server of the kind the run asks for (the caller stops it)."""
+    if MODE["apiserver"] == "real":
+        return RealApiServer(os.path.join(tmp, "real"))
+    return ApiServer(tmp, server_args)
+
+
 class Controller:
     """One unseal-controller process."""
 
@@ -96,13 +245,16 @@ class Controller:
         self.port, self.metrics_port = ports or (free_port(), free_port())
         self.log_path = os.path.join(tmp, f"{name}.log")
         self.log = open(self.log_path, "w")
-        cmd = [CONTROLLER, "--kubeconfig", api.kubeconfig, "--key-namespace", "seal-system"]
+        api_args, api_env = api.controller_config()
+        cmd = [CONTROLLER, *api_args, "--key-namespace", "seal-system"]
         if not ports:
             cmd += ["--listen", f"127.0.0.1:{self.port}",
                     "--metrics-listen", f"127.0.0.1:{self.metrics_port}"]
         cmd += ["--log-level", "debug", *args]
         e = dict(os.environ, HOME=api.home)
+        e.update(api_env)
         e.update(env or {})
+        e = {k: v for k, v in e.items() if v is not None}
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.log, env=e)
 
     def http(self, method, path, body=None, headers=None, metrics=False):
@@ -148,12 +300,13 @@ class Controller:
 
 
 class Env:
-    """A test API server with the CRD, controllers started on demand, a sealer."""
+    """A test API server with the CRD, controllers started on demand, a sealer.
+    api: a shared server, emptied (reset) instead of stopped at close; None: a fresh one."""
 
-    def __init__(self, tmp, server_args=()):
+    def __init__(self, tmp, server_args=(), api=None):
         self.tmp = tmp
-        self.api = ApiServer(tmp, server_args)
-        self.api.kubectl("create", "-f", CRD)
+        self.shared = api is not None
+        self.api = api if api is not None else new_api(tmp, server_args)
         self.controllers = []
         self.cert_path = os.path.join(tmp, "cert.pem")
 
@@ -210,7 +363,10 @@ class Env:
                 if rc != 0 or took >= 10:
                     bad.append(f"{c.log_path}: exit {rc} after {took:.1f}s\n{c.logs()[-3000:]}")
             c.close()
-        self.api.stop()
+        if self.shared:
+            self.api.reset()
+        else:
+            self.api.stop()
         if bad:
             pytest.fail("controller did not stop cleanly:\n" + "\n".join(bad))
 
@@ -253,8 +409,13 @@ def env():
         pytest.fail("unseal-controller is not built (UNSEAL_CONTROLLER_BIN unset or missing)")
     if not kubectl_path():
         pytest.skip("kubectl is not installed")
+    shared = None
+    if MODE["apiserver"] == "real":
+        shared = _shared.get("real")
+        if shared is None:
+            shared = _shared["real"] = RealApiServer(tempfile.mkdtemp(prefix="seal-e2e-real-"))
     with tempfile.TemporaryDirectory(prefix="seal-e2e-") as tmp:
-        e = Env(tmp)
+        e = Env(tmp, api=shared)
         try:
             yield e
         finally:

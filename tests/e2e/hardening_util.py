@@ -9,15 +9,8 @@ from conftest import condition, decoded
 
 
 def objects(api, resource, group=None, ns=None):
-    """Every stored object of a resource, straight from the test server (no kubectl)."""
-    q = f"/_test/objects?resource={resource}"
-    if group:
-        q += f"&group={group}"
-    if ns:
-        q += f"&namespace={ns}"
-    status, body = api.request("GET", q)
-    assert status == 200, body
-    return body["items"]
+    """Every stored object of a resource, straight from the server (no kubectl)."""
+    return api.objects(resource, group, ns)
 
 
 def converged(api, expected, ns="app"):

@@ -6,6 +6,8 @@ nothing is written with wrong data and nothing is written needlessly."""
 import signal
 import time
 
+import pytest
+
 from conftest import secret, wait_for
 from hardening_util import SecretWatch, converged, objects, restart_api, wrong_data
 from test_leader import FAST, is_leader
@@ -53,6 +55,7 @@ def cold_setup(env, made):
     return sealed
 
 
+@pytest.mark.standin
 def test_random_500s_and_429s_on_every_path_converge_without_extra_writes(env):
     made = make_secrets("f", 200)
     cold_setup(env, made)
@@ -88,6 +91,7 @@ def test_random_500s_and_429s_on_every_path_converge_without_extra_writes(env):
     assert env.api.writes(before) == {}
 
 
+@pytest.mark.standin
 def test_cut_watches_and_compaction_during_changes(env):
     made = make_secrets("w", 60)
     env.controller()

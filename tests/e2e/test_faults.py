@@ -3,6 +3,8 @@
 import json
 import time
 
+import pytest
+
 from conftest import condition, decoded, events_for, secret, wait_for
 
 SEALED_LIST = r"^/apis/seal\.dev/v1/sealedsecrets$"
@@ -28,6 +30,7 @@ def make(env, names):
     return env.seal_many([secret(n, data={"VALUE": f"value of {n}"}) for n in names])
 
 
+@pytest.mark.standin
 def test_500s_429s_cut_watches_and_compaction_lose_nothing(env):
     env.controller("--max-retries", "30")
     first = [f"a{i}" for i in range(20)]
@@ -100,6 +103,7 @@ def test_restart_over_up_to_date_objects_performs_no_writes(env):
     assert all_converged(env, names)
 
 
+@pytest.mark.standin
 def test_gives_up_after_max_retries_and_says_so(env):
     env.controller("--max-retries", "2")
     env.apply(env.seal(secret("stuck", data={"VALUE": "value of stuck"})))

@@ -19,6 +19,7 @@ def tamper(ss, key="PASSWORD"):
     return ss
 
 
+@pytest.mark.standin
 def test_health_is_503_until_synced_then_200(env):
     # the first lists fail for a while, so the controller cannot be ready
     env.api.fault(method="GET", path=r"^/apis/seal\.dev/v1/sealedsecrets$", status=500, duration=3)

@@ -210,19 +210,20 @@ def test_controller_is_not_dumpable_and_has_no_core_limit(env):
     finally:
         ctrl.kill()
         ctrl.wait()
-    # the controller as user 65534: its kubeconfig must be readable by it
+    # the controller as user 65534: its credentials must be readable by it
     d = pathlib.Path(tempfile.mkdtemp(prefix="seal-hygiene-"))
     os.chmod(d, 0o755)
-    kc = d / "kubeconfig"
-    shutil.copy(env.api.kubeconfig, kc)
-    os.chmod(kc, 0o644)
+    api_args, api_env = env.api.controller_config(copy_to=str(d))
     log = open(d / "ctl.log", "w")
     from conftest import CONTROLLER, free_port
+    e = dict(os.environ, HOME=str(d))
+    e.update(api_env)
     proc = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                             CONTROLLER, "--kubeconfig", str(kc), "--key-namespace", "seal-system",
+                             CONTROLLER, *api_args, "--key-namespace", "seal-system",
                              "--listen", f"127.0.0.1:{free_port()}",
                              "--metrics-listen", f"127.0.0.1:{free_port()}"],
-                            stdout=subprocess.DEVNULL, stderr=log, env=dict(os.environ, HOME=str(d)))
+                            stdout=subprocess.DEVNULL, stderr=log,
+                            env={k: v for k, v in e.items() if v is not None})
     try:
         def running_as_nobody():
             with open(f"/proc/{proc.pid}/status") as f:

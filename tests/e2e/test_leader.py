@@ -4,6 +4,8 @@ import re
 import signal
 import time
 
+import pytest
+
 from conftest import condition, decoded, secret, wait_for
 
 FAST = ("--leader-elect", "--lease-duration", "3s", "--renew-deadline", "2s",
@@ -65,6 +67,7 @@ def test_one_leader_acts_and_the_other_takes_over(env):
     wait_for(lambda: converged(env, "two", "2"), what="the new leader unsealing")
 
 
+@pytest.mark.standin
 def test_sigterm_releases_the_lease_and_exits_zero_within_10s(env):
     a = env.controller(*FAST, name="a")
     wait_for(lambda: is_leader(a), what="a leading")

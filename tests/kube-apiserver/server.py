@@ -683,7 +683,10 @@ class Api:
                         raise invalid(rt, name, [("spec.names.plural", "Invalid value: already served")])
             meta["uid"] = str(uuid.uuid4())
             meta["creationTimestamp"] = now_rfc3339()
-            meta["generation"] = 1
+            if rt.generation:           # as Kubernetes: only kinds with a spec to observe
+                meta["generation"] = 1
+            else:
+                meta.pop("generation", None)
             if dry_run:
                 meta["resourceVersion"] = str(st.rv)
                 return dumps(obj)

@@ -1,0 +1,177 @@
+"""What only a real API server can prove (suite `real`: upstream kube-apiserver v1.20, etcd,
+kube-controller-manager, see tests/kube-real/README.md): the examples pass the server's own
+validation, the ServiceAccount's RBAC is exactly what the controller needs, and a watch expired
+by an etcd compaction is followed by a re-list that loses no change."""
+
+import os
+import re
+import signal
+
+import pytest
+
+from conftest import MODE, ROOT, condition, decoded, secret, wait_for
+
+EXAMPLES = os.path.join(ROOT, "examples")
+# Every kustomization that is deployed on its own (components and bases are part of these).
+KUSTOMIZATIONS = ["deploy", "kustomize/staging", "kustomize/production",
+                  "kotaemon/environments/staging", "kotaemon/environments/production"]
+# Plain manifests outside any of those (examples/argocd's Applications need Argo CD's own
+# CRD, which is Argo CD's, not this project's).
+MANIFESTS = ["argocd/argocd-cm.yaml"]
+
+
+@pytest.fixture(autouse=True)
+def real_only():
+    assert MODE["apiserver"] == "real", "test_real.py runs with --apiserver=real only"
+
+
+def documents(text):
+    """The YAML documents of a stream, each with its top-level apiVersion, kind, name."""
+    out = []
+    for doc in re.split(r"^---\s*$", text, flags=re.M):
+        api = re.search(r"^apiVersion:\s*(\S+)\s*$", doc, re.M)
+        kind = re.search(r"^kind:\s*(\S+)\s*$", doc, re.M)
+        if not api or not kind:
+            assert not doc.strip() or doc.strip().startswith("#"), f"not an object: {doc[:200]}"
+            continue
+        name = re.search(r"^metadata:\n(?:\s+.*\n)*?\s+name:\s*(\S+)", doc, re.M)
+        out.append((api.group(1), kind.group(1), name.group(1) if name else "?", doc))
+    return out
+
+
+def served(api, group_version, kind):
+    path = "/api/v1" if group_version == "v1" else f"/apis/{group_version}"
+    status, body = api.request("GET", path)
+    return status == 200 and any(r.get("kind") == kind for r in body.get("resources", []))
+
+
+def test_examples_pass_a_server_side_dry_run(env):
+    for ns in ("kotaemon", "argocd"):
+        env.api.kubectl("create", "namespace", ns)
+    docs = []
+    for k in KUSTOMIZATIONS:
+        docs += [(k, *d) for d in documents(env.api.kubectl("kustomize",
+                                                            os.path.join(EXAMPLES, k)).stdout)]
+    for m in MANIFESTS:
+        with open(os.path.join(EXAMPLES, m)) as f:
+            docs += [(m, *d) for d in documents(f.read())]
+    assert len(docs) > 30, len(docs)
+    assert sum(1 for d in docs if d[2] == "SealedSecret") == 2, "both Kotaemon SealedSecrets"
+    skipped, refused = [], []
+    for source, gv, kind, name, doc in docs:
+        if not served(env.api, gv, kind):
+            skipped.append(f"{source}: {gv} {kind} {name}")
+            continue
+        p = env.api.kubectl("apply", "--dry-run=server", "-f", "-", input=doc, check=False)
+        if p.returncode != 0:
+            refused.append(f"{source}: {gv} {kind} {name}: {p.stderr.strip()}")
+    version = env.api.ok("GET", "/version")["gitVersion"]
+    print(f"examples: {len(docs) - len(skipped)} objects accepted by a server-side dry run on "
+          f"{version}; skipped, newer than the server: {skipped}")
+    assert refused == []
+    # only kinds this server predates are skipped: PodDisruptionBudget is policy/v1 since
+    # Kubernetes 1.21 (kept: current clusters require it)
+    assert skipped == ["kustomize/production: policy/v1 PodDisruptionBudget unseal-controller"], \
+        skipped
+
+
+def rules(api, ns):
+    """(resource, resourceNames, verbs) the ServiceAccount may use in ns, from
+    `kubectl auth can-i --list` as the ServiceAccount itself."""
+    p = api.kubectl("--kubeconfig", api.sa_kubeconfig, "auth", "can-i", "--list", "-n", ns)
+    out = set()
+    for line in p.stdout.splitlines()[1:]:
+        m = re.match(r"^(\S+)\s+\[\]\s+\[([^\]]*)\]\s+\[([^\]]*)\]\s*$", line)
+        if m:
+            out.add((m.group(1), m.group(2), m.group(3)))
+    return out
+
+
+SELF = {("selfsubjectaccessreviews.authorization.k8s.io", "", "create"),
+        ("selfsubjectrulesreviews.authorization.k8s.io", "", "create")}
+CLUSTER_WIDE = {("sealedsecrets.seal.dev", "", "get list watch"),
+                ("sealedsecrets.seal.dev/status", "", "update patch"),
+                ("secrets", "", "get list watch create update patch"),
+                ("events", "", "create patch")}
+
+
+def test_serviceaccount_has_only_the_rules_it_needs_and_never_meets_a_403(env):
+    # everything the controller does: elect a leader, make and publish a key, unseal, report
+    # status and events, renew the key, put back a deleted Secret
+    ctl = env.controller("--leader-elect", "--lease-duration", "3s", "--renew-deadline", "2s",
+                         "--retry-period", "500ms")
+    wait_for(lambda: env.api.get("lease", "unseal-controller", "seal-system"), what="the Lease")
+    env.apply(env.seal(secret("ok", data={"V": "1"})))
+    wait_for(lambda: env.api.get("secret", "ok"), what="Secret app/ok")
+    env.api.kubectl("delete", "secret", "ok", "-n", "app")
+    wait_for(lambda: env.api.get("secret", "ok"), what="Secret app/ok put back")
+    cm = env.api.get("configmap", "seal-public-keys", "seal-system")
+    ctl.proc.send_signal(signal.SIGUSR1)
+    wait_for(lambda: env.api.get("configmap", "seal-public-keys", "seal-system")["metadata"][
+        "resourceVersion"] != cm["metadata"]["resourceVersion"], what="the renewed key published")
+    wait_for(lambda: condition(env.api.get("sealedsecret", "ok"), "KeyCurrent") is not None,
+             what="status")
+
+    assert rules(env.api, "app") == CLUSTER_WIDE | SELF
+    assert rules(env.api, "seal-system") == CLUSTER_WIDE | SELF | {
+        ("configmaps", "", "create"), ("configmaps", "seal-public-keys", "get update patch"),
+        ("leases.coordination.k8s.io", "", "create"),
+        ("leases.coordination.k8s.io", "unseal-controller", "get update patch")}
+    sa = ("--kubeconfig", env.api.sa_kubeconfig, "auth", "can-i")
+    for args in (("delete", "secrets", "-n", "app"), ("create", "sealedsecrets", "-n", "app"),
+                 ("get", "configmaps/other", "-n", "seal-system"), ("list", "pods", "-n", "app"),
+                 ("delete", "leases/unseal-controller", "-n", "seal-system")):
+        assert env.api.kubectl(*sa, *args, check=False).stdout.strip() == "no", args
+    log = ctl.logs()
+    assert not re.search(r"\b403\b|forbidden", log, re.I), \
+        [ln for ln in log.splitlines() if re.search(r"\b403\b|forbidden", ln, re.I)][:5]
+
+
+def restarts(ctl, resource):
+    body = ctl.http("GET", "/metrics", metrics=True)[2].decode()
+    m = re.search(r'^seal_watch_restarts_total\{resource="%s"\} (\S+)$' % resource, body, re.M)
+    return float(m.group(1)) if m else 0.0
+
+
+def test_watch_expired_by_compaction_relists_and_loses_no_change(env):
+    ctl = env.controller()
+    for name, value in (("kept", "1"), ("edited", "old"), ("removed", "x")):
+        env.apply(env.seal(secret(name, data={"V": value})))
+    for name in ("kept", "edited", "removed"):
+        wait_for(lambda n=name: env.api.get("secret", n), what=f"Secret app/{name}")
+    edited = env.api.get("sealedsecret", "edited")
+    before = restarts(ctl, "sealedsecrets")
+
+    # The controller is frozen while the API server restarts (its watches end) and changes
+    # are made; etcd is compacted past the resourceVersion it last saw. Thawed, it must
+    # watch from that resourceVersion, be told it expired (410), list again and act on
+    # every change of the gap.
+    ctl.proc.send_signal(signal.SIGSTOP)
+    try:
+        env.api.kubectl("create", "configmap", "bump", "-n", "app")
+        env.api.restart()
+        new = env.seal(secret("edited", data={"V": "new"}))
+        new["metadata"]["resourceVersion"] = edited["metadata"]["resourceVersion"]
+        env.apply(new, "replace")
+        env.apply(env.seal(secret("added", data={"V": "2"})))
+        env.api.kubectl("delete", "sealedsecret", "removed", "-n", "app")
+        rev = env.api.compact()
+    finally:
+        ctl.proc.send_signal(signal.SIGCONT)
+
+    wait_for(lambda: decoded(env.api.get("secret", "edited") or {}) == {"V": "new"}, timeout=60,
+             what="the edit made during the gap")
+    wait_for(lambda: decoded(env.api.get("secret", "added") or {}) == {"V": "2"},
+             what="the SealedSecret added during the gap")
+    wait_for(lambda: env.api.get("secret", "removed") is None,
+             what="the Secret of the SealedSecret deleted during the gap collected")
+    assert decoded(env.api.get("secret", "kept")) == {"V": "1"}
+    log = ctl.logs()
+    assert re.search(r'msg="watch restarted" resource=sealedsecrets reason=expired', log), \
+        (rev, [ln for ln in log.splitlines() if "watch" in ln][-10:])
+    assert restarts(ctl, "sealedsecrets") >= before + 1
+    for name in ("edited", "added"):
+        ss = env.api.get("sealedsecret", name)
+        assert condition(ss, "Synced")["status"] == "True"
+        assert ss["status"]["observedGeneration"] == ss["metadata"]["generation"]
+
