@@ -113,6 +113,9 @@ class E2EApi:
 
     real = False
 
+    def crd_added(self):
+        """Called once a test's own CRD is served: the garbage collector must know it."""
+
     def controller_config(self, copy_to=None):
         """(arguments, environment) that point unseal-controller at this server.
         copy_to: a folder the credentials are copied to, readable by any user."""
@@ -170,9 +173,7 @@ class RealApiServer(E2EApi, Real):
             self.kubectl("create", "-f", CRD)
             self.kubectl("wait", "--for=condition=Established", "--timeout=60s",
                          "crd/sealedsecrets.seal.dev")
-            # the garbage collector learns of new resources every 30 s; restarted, it
-            # knows SealedSecrets at once
-            self.restart_daemon("kube-controller-manager")
+            self.crd_added()
             self.kubectl("create", "-f", os.path.join(DEPLOY, "serviceaccount.yaml"))
             self.kubectl("create", "-f", os.path.join(DEPLOY, "rbac.yaml"))
             tr = self.ok("POST", "/api/v1/namespaces/seal-system/serviceaccounts/"
@@ -199,6 +200,11 @@ class RealApiServer(E2EApi, Real):
         except BaseException:
             self.stop()
             raise
+
+    def crd_added(self):
+        # kube-controller-manager's garbage collector looks for new resources every 30 s;
+        # started again, it knows them at once
+        self.restart_daemon("kube-controller-manager")
 
     def controller_config(self, copy_to=None):
         sa = self.sa_dir

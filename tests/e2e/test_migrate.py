@@ -102,6 +102,7 @@ def bitnami_cluster(env, tmp_path):
     api.kubectl("create", "-f", "-", input=json.dumps(BITNAMI_CRD))
     wait_for(lambda: api.kubectl("get", BITNAMI, "-n", "app", check=False).returncode == 0,
              what="the Bitnami CRD served")
+    api.crd_added()
 
     # Bitnami's cluster: two keys, three SealedSecrets, their Secrets
     k_old, k_new = bn.new_key(), bn.new_key()

@@ -175,3 +175,54 @@ def test_watch_expired_by_compaction_relists_and_loses_no_change(env):
         assert condition(ss, "Synced")["status"] == "True"
         assert ss["status"]["observedGeneration"] == ss["metadata"]["generation"]
 
+
+
+def apiserver_count(api, resource, verb, code):
+    """apiserver_request_total summed for one resource, verb and code."""
+    status, _h, text = api.exchange("GET", "/metrics", raw=True)
+    assert status == 200
+    total = 0.0
+    for m in re.finditer(r"^apiserver_request_total\{([^}]*)\} (\S+)$", text.decode(), re.M):
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
+        if (labels.get("resource"), labels.get("verb"), labels.get("code")) == \
+                (resource, verb, code):
+            total += float(m.group(2))
+    return total
+
+
+def test_continue_token_expired_mid_list_starts_the_list_again(env):
+    # more SealedSecrets than one page of the controller's lists (500)
+    n = 1100
+    ctl = env.controller()
+    sealed = env.seal_many([secret(f"c{i}", data={"V": str(i)}) for i in range(n)])
+    for i in range(0, n, 250):
+        env.apply_all(sealed[i:i + 250])
+    unsealed = lambda: len([s for s in env.api.objects("secrets", None, "app")  # noqa: E731
+                            if s["metadata"]["name"].startswith("c")])
+    wait_for(lambda: unsealed() == n, timeout=240, interval=1, what=f"{n} Secrets")
+    rc, _ = ctl.stop()
+    assert rc == 0
+
+    # A controller held to one request per 2 s lists page by page; etcd is compacted
+    # between its first and second page, so the second page's continue token has expired.
+    lists = apiserver_count(env.api, "sealedsecrets", "LIST", "200")
+    expired = apiserver_count(env.api, "sealedsecrets", "LIST", "410")
+    slow = env.controller("--qps", "0.5", "--burst", "1", name="slow", ready=False)
+    wait_for(lambda: apiserver_count(env.api, "sealedsecrets", "LIST", "200") > lists,
+             timeout=60, interval=0.02, what="the first page")
+    # compacted past the first page's resourceVersion (a compaction keeps the revision it
+    # is made at: one write first)
+    env.api.kubectl("create", "configmap", "bump", "-n", "app")
+    env.api.compact()
+    # a change made while the list is started again is not lost
+    edited = env.seal(secret("c7", data={"V": "edited"}))
+    edited["metadata"]["resourceVersion"] = env.api.get("sealedsecret", "c7")["metadata"][
+        "resourceVersion"]
+    env.apply(edited, "replace")
+    slow.wait_ready(timeout=180)
+    assert apiserver_count(env.api, "sealedsecrets", "LIST", "410") > expired, \
+        "the second page was not refused: the compaction came too late"
+    assert re.search(r"sealedsecrets: restarting \(expired\)", slow.logs()), \
+        [ln for ln in slow.logs().splitlines() if "watch" in ln][-10:]
+    wait_for(lambda: decoded(env.api.get("secret", "c7")) == {"V": "edited"}, timeout=60,
+             what="the edit made during the re-list")
