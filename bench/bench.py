@@ -13,6 +13,9 @@ Sections:
               HTTP, no token) at 1k, 10k, 50k SealedSecrets, the same API workload
               driven without the controller, and the cold start and restart over
               HTTPS with a token (--tls-sizes)
+  real        the cold start and restart against upstream kube-apiserver v1.20
+              with etcd (tests/kube-real/cluster.sh) beside the stand-in over
+              HTTPS (--real-sizes): controller, API server and etcd CPU, peak RSS
 """
 
 import argparse
@@ -36,6 +39,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "kube-apiserver"))
 from apiserver import DEFAULT_TOKEN, StandIn  # noqa: E402  (the one way the test API server is started)
+from real import Real  # noqa: E402  (upstream kube-apiserver, etcd, kube-controller-manager)
 CRD = os.path.join(ROOT, "examples", "deploy", "crd.yaml")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 NAMESPACES = [f"bench-{i}" for i in range(10)]
@@ -459,6 +463,59 @@ class Api(StandIn):
     def cpu(self):
         return proc_cpu(self.proc.pid)
 
+    def store_cpu(self):
+        """CPU of a separate store (etcd); the stand-in keeps its objects itself."""
+        return 0.0
+
+    def hwm(self):
+        return {"API server": proc_status(self.proc.pid, "VmHWM")}
+
+
+class RealApi(Real):
+    """tests/kube-real/cluster.sh's control plane with the bench namespaces and the CRD;
+    requests as the administrator (urllib, one connection per request). stats() counts
+    from reset_stats() on, like the stand-in's."""
+
+    def __init__(self, tmp, name):
+        super().__init__(os.path.join(tmp, name))
+        self.dir = self.folder
+        self.base = {}
+        for ns in ["seal-system"] + NAMESPACES:
+            self.kubectl("create", "namespace", ns)
+        self.kubectl("create", "-f", CRD)
+        self.kubectl("wait", "--for=condition=Established", "--timeout=60s",
+                     "crd/sealedsecrets.seal.dev")
+        # kube-controller-manager makes the default ServiceAccount's token Secret in each
+        self.token_secrets = 0
+        for ns in NAMESPACES:
+            deadline = time.monotonic() + 60
+            while not self.ok("GET", secret_path(ns))["items"]:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"no ServiceAccount token Secret in {ns}")
+                time.sleep(0.2)
+            self.token_secrets += len(self.ok("GET", secret_path(ns))["items"])
+
+    def pid(self, name):
+        with open(os.path.join(self.folder, name + ".pid")) as f:
+            return int(f.read())
+
+    def reset_stats(self):
+        self.base = Real.stats(self)
+
+    def stats(self):
+        now = Real.stats(self)
+        return {k: v - self.base.get(k, 0) for k, v in now.items() if v != self.base.get(k, 0)}
+
+    def cpu(self):
+        return proc_cpu(self.pid("kube-apiserver"))
+
+    def store_cpu(self):
+        return proc_cpu(self.pid("etcd"))
+
+    def hwm(self):
+        return {"API server": proc_status(self.pid("kube-apiserver"), "VmHWM"),
+                "etcd": proc_status(self.pid("etcd"), "VmHWM")}
+
 
 def free_port():
     with socket.socket() as s:
@@ -600,29 +657,37 @@ def post_all(api, objs, path_of, threads):
 
 
 def count_secrets(api):
-    """Secrets in the bench namespaces, by a list of one item per namespace
-    (remainingItemCount), which costs the server far less than a full list."""
+    """Secrets the controller made in the bench namespaces, by a list of one item per
+    namespace (remainingItemCount), which costs the server far less than a full list."""
     total = 0
     for ns in NAMESPACES:
         st, body = api.request("GET", secret_path(ns) + "?limit=1")
         if st != 200:
             raise RuntimeError(f"list secrets in {ns}: {st}")
         total += len(body.get("items") or []) + int(body["metadata"].get("remainingItemCount") or 0)
-    return total
+    # a real cluster has a ServiceAccount token Secret in every namespace
+    return total - getattr(api, "token_secrets", 0)
 
 
 def writes(counts):
     return {k: v for k, v in counts.items() if k.split(" ")[0] in ("create", "update", "patch", "delete")}
 
 
-def bench_size(ctx, n, deadline, extra=(), tls=False):
+def bench_size(ctx, n, deadline, extra=(), tls=False, real=False):
     """Cold start, restart, latency, memory and CPU at n SealedSecrets. extra: more
     controller flags; tls: the API server over HTTPS with a token (a variant: then only
-    the cold start and the restart)."""
+    the cold start and the restart); real: kube-apiserver v1.20 with etcd instead of the
+    stand-in (HTTPS, the administrator's client certificate; cold start and restart)."""
     r = {"n": n, "variant": (" ".join(extra) or "defaults") + (TLS_VARIANT if tls else "")}
-    api = Api(ctx.tmp, f"api-{n}{'-tls' if tls else ''}", tls=tls)
+    if real:
+        api = RealApi(ctx.tmp, f"real-{n}")
+        r["server"] = "kube-apiserver " + api.ok("GET", "/version")["gitVersion"] + " + etcd"
+    else:
+        api = Api(ctx.tmp, f"api-{n}{'-tls' if tls else ''}", tls=tls)
+        r["server"] = "stand-in" + (" (HTTPS, token)" if tls else "")
     try:
-        bench_size_steps(ctx, n, deadline, extra + (("tls",) if tls else ()), r, api)
+        bench_size_steps(ctx, n, deadline, extra + (("tls",) if tls or real else ()) +
+                         (("real",) if real else ()), r, api)
     except RuntimeError as e:
         log(f"controller {n}: {e}")
         r["error"] = str(e)
@@ -682,8 +747,8 @@ def bench_size_steps(ctx, n, deadline, extra, r, api):
     # cold start
     api.reset_stats()
     log(f"controller {n}: cold start")
-    a0 = api.cpu()
-    flags = tuple(x for x in extra if x != "tls")
+    a0, s0 = api.cpu(), api.store_cpu()
+    flags = tuple(x for x in extra if x not in ("tls", "real"))
     ctl = r["_ctl"] = Controller(ctx, api, "cold", flags)
     perf = perf_record(ctx, ctl, f"cold-{n}")
 
@@ -718,6 +783,7 @@ def bench_size_steps(ctx, n, deadline, extra, r, api):
     r["cold_drained_wall"] = quiet["since"] - ctl.t0
     r["cold_ctl_cpu"] = proc_cpu(ctl.proc.pid)
     r["cold_api_cpu"] = api.cpu() - a0
+    r["cold_store_cpu"] = api.store_cpu() - s0
     r["cold_counts"] = api.stats()
     r["cold_hwm"] = proc_status(ctl.proc.pid, "VmHWM")
     r["cold_rss"] = proc_status(ctl.proc.pid, "VmRSS")
@@ -736,7 +802,7 @@ def bench_size_steps(ctx, n, deadline, extra, r, api):
     if time.perf_counter() < deadline:
         api.reset_stats()
         log(f"controller {n}: restart")
-        a0 = api.cpu()
+        a0, s0 = api.cpu(), api.store_cpu()
         ctl = r["_ctl"] = Controller(ctx, api, "restart", flags)
         perf = perf_record(ctx, ctl, f"restart-{n}")
         wait_until(lambda: ctl.alive() or ctl.healthy(), ctx.timeout, 0.02)
@@ -752,6 +818,8 @@ def bench_size_steps(ctx, n, deadline, extra, r, api):
         time.sleep(1.0)  # anything queued late would write now
         r["restart_ctl_cpu"] = proc_cpu(ctl.proc.pid)
         r["restart_api_cpu"] = api.cpu() - a0
+        r["restart_store_cpu"] = api.store_cpu() - s0
+        r["api_hwm"] = api.hwm()
         r["restart_counts"] = api.stats()
         r["restart_writes"] = sum(writes(r["restart_counts"]).values())
         r["restart_hwm"] = proc_status(ctl.proc.pid, "VmHWM")
@@ -912,6 +980,51 @@ def bench_controller(ctx):
             results.append({"n": n, "variant": "defaults" + TLS_VARIANT, "error": str(e)})
     ctx.controller_results = results
     return report_controller(ctx, results)
+
+
+def bench_real(ctx):
+    """The stand-in over HTTPS and kube-apiserver with etcd, same sizes, same steps."""
+    results = []
+    for n in ctx.real_sizes:
+        for real in (False, True):
+            try:
+                results.append(bench_size(ctx, n, time.perf_counter() + 3600, tls=not real,
+                                          real=real))
+            except (RuntimeError, AssertionError) as e:
+                log(f"real {n}: {e}")
+                results.append({"n": n, "server": "kube-apiserver" if real else "stand-in",
+                                "error": str(e)})
+    rows = []
+    for r in results:
+        n = r["n"]
+        if "restart_drained" not in r:
+            rows.append([f"{n:,}", r["server"], "failed: " + r.get("error", "")] + [""] * 9)
+            continue
+        hwm = r.get("api_hwm", {})
+        rows.append([f"{n:,}", r["server"], fmt(r["cold_wall"], 2), fmt(r["cold_drained_wall"], 2),
+                     fmt(r["cold_ctl_cpu"] / n * 1e6, 0), fmt(r["cold_api_cpu"], 2),
+                     fmt(r["cold_store_cpu"], 2) if r["cold_store_cpu"] else "-",
+                     fmt(r["cold_hwm"], 1), fmt(r["restart_health"], 2), fmt(r["restart_drained"], 2),
+                     str(r["restart_writes"]), fmt(r["restart_ctl_cpu"] / n * 1e6, 0),
+                     fmt(r["restart_api_cpu"], 2),
+                     fmt(r["restart_store_cpu"], 2) if r["restart_store_cpu"] else "-",
+                     ", ".join(f"{k} {fmt(v, 0)}" for k, v in hwm.items())])
+    md = table("the controller against a real API server (kube-apiserver v1.20.2 + etcd 3.4, "
+               "tests/kube-real) beside the stand-in over HTTPS",
+               ["n", "server", "cold: all Secrets s", "cold: drained s", "cold ctl CPU us/object",
+                "cold API CPU s", "cold etcd CPU s", "ctl VmHWM MiB", "restart: /health s",
+                "restart: drained s", "restart writes", "restart ctl CPU us/object",
+                "restart API CPU s", "restart etcd CPU s", "server VmHWM MiB"], rows)
+    return ("## The controller against a real API server\n\n"
+            "Cold start (the controller started over n SealedSecrets and no Secrets, until every "
+            "Secret exists and the queue is drained) and restart over the same n up-to-date "
+            "objects, against the stand-in over HTTPS with a token and against kube-apiserver "
+            "v1.20.2 with etcd 3.4 (built by tests/kube-real/cluster.sh; kube-controller-manager "
+            "runs beside them). The controller reaches both over HTTPS with client credentials "
+            "(the stand-in's token, the real server's administrator certificate); with the real "
+            "server it negotiates HTTP/2 and multiplexes its watches and requests over one "
+            "connection. etcd writes to disk with fsync: its figures depend on the disk.\n\n"
+            + md + "\n")
 
 
 def report_controller(ctx, results):
@@ -1124,13 +1237,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build-dir", required=True)
     ap.add_argument("--out", default=os.path.join(HERE, "results.md"))
-    ap.add_argument("--sections", default="crypto,cli,controller,image")
+    ap.add_argument("--sections", default="crypto,cli,controller,image,real")
     ap.add_argument("--sizes", default="1000,10000,50000")
     ap.add_argument("--changes", type=int, default=1000)
     ap.add_argument("--unlimited-sizes", default="1000,10000",
                     help="sizes also run with the rate limit lifted (--qps/--burst 1000000)")
     ap.add_argument("--tls-sizes", default="1000,10000",
                     help="sizes also run over HTTPS with a token, as in the end-to-end tests")
+    ap.add_argument("--real-sizes", default="1000",
+                    help="sizes of the real section (kube-apiserver + etcd beside the stand-in)")
     ap.add_argument("--crypto-seconds", type=float, default=2.0)
     ap.add_argument("--openssl-seconds", type=int, default=3)
     ap.add_argument("--cli-runs", type=int, default=11)
@@ -1149,6 +1264,7 @@ def main():
     ctx.sizes = [int(x) for x in a.sizes.split(",") if x]
     ctx.unlimited_sizes = [int(x) for x in a.unlimited_sizes.split(",") if x]
     ctx.tls_sizes = [int(x) for x in a.tls_sizes.split(",") if x]
+    ctx.real_sizes = [int(x) for x in a.real_sizes.split(",") if x]
     for k in ("changes", "crypto_seconds", "openssl_seconds", "cli_runs", "process_runs", "threads",
               "timeout", "size_budget", "perf_dir"):
         setattr(ctx, k, getattr(a, k))
@@ -1176,6 +1292,8 @@ def main():
             parts.append(bench_controller(ctx))
         if "image" in sections:
             parts.append(bench_image(ctx))
+        if "real" in sections:
+            parts.append(bench_real(ctx))
         elapsed = time.perf_counter() - t0
 
     mach = machine(ctx.build)
