@@ -80,8 +80,7 @@ static int take_key(void *ud, json_t *secret) {
   }
   rc = keys_armor_read_private(bs->ring, &added, (const char *)text, len, &kerr);
   if (rc == KEYS_ERR_EXISTS) {
-    fprintf(stderr, "seal: warning: key secret %s/%s: key %s is in another key secret too\n",
-            bs->ns, name, k->id);
+    seal_warn("key secret %s/%s: key %s is in another key secret too", bs->ns, name, k->id);
     goto out;
   }
   if (rc != KEYS_OK) {

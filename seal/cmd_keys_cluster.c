@@ -163,7 +163,7 @@ static int collect_key(void *ud, json_t *item) {
      * backup or rotation would act on the wrong key */
     if (why == KEY_MISMATCH)
       return seal_report(SEAL_ERR_INPUT, "key secret %s/%s: %s", kc->ns, name, why);
-    fprintf(stderr, "seal: warning: key secret %s/%s skipped: %s\n", kc->ns, name, why);
+    seal_warn("key secret %s/%s skipped: %s", kc->ns, name, why);
     return SEAL_OK;
   }
   if (l->n >= SEAL_MAX_KEYS)

@@ -14,6 +14,7 @@
 
 #include "common.h"
 #include "curl_loader.h"
+#include "safe_text.h"
 
 #include "banned.h"
 
@@ -31,10 +32,46 @@ int seal_exit_code(int status) {
   }
 }
 
-static void vreport(const char *fmt, va_list ap) {
-  fputs("seal: ", stderr);
-  vfprintf(stderr, fmt, ap);
+/* Messages carry text from documents, the API server and HTTP answers:
+ * control characters, bidi controls and bytes that are not UTF-8 are
+ * escaped (\xNN, \uXXXX), so that no answer can break the line or move,
+ * recolour or retitle what the terminal shows. */
+static void put_safe(FILE *f, const char *s) {
+  const unsigned char *p = (const unsigned char *)s;
+  size_t n = strlen(s);
+  while (n > 0) {
+    uint32_t cp;
+    int len = seal_utf8_next(p, n, &cp);
+    if (len < 0) {
+      fprintf(f, "\\x%02x", p[0]);
+      len = 1;
+    } else if (seal_unsafe_char(cp)) {
+      fprintf(f, cp < 0x80 ? "\\x%02x" : "\\u%04x", (unsigned)cp);
+    } else {
+      fwrite(p, 1, (size_t)len, f);
+    }
+    p += len;
+    n -= (size_t)len;
+  }
+}
+
+static void vreport_as(const char *prefix, const char *fmt, va_list ap) {
+  char buf[8192];
+  int n = vsnprintf(buf, sizeof buf, fmt, ap);
+  fputs(prefix, stderr);
+  put_safe(stderr, buf);
+  if (n >= (int)sizeof buf)
+    fputs("...", stderr);
   fputc('\n', stderr);
+}
+
+static void vreport(const char *fmt, va_list ap) { vreport_as("seal: ", fmt, ap); }
+
+void seal_warn(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vreport_as("seal: warning: ", fmt, ap);
+  va_end(ap);
 }
 
 int seal_report(int status, const char *fmt, ...) {
@@ -641,10 +678,9 @@ static void warn_plain_http(const char *url, int posting) {
       return;
   if (n_warned < sizeof warned / sizeof warned[0] && len < sizeof warned[0])
     snprintf(warned[n_warned++], sizeof warned[0], "%.*s", (int)len, url);
-  fprintf(stderr,
-          "seal: warning: %.*s: plain HTTP: nothing authenticates the answer, anyone on the "
-          "network path can change it (use https%s)\n",
-          (int)len, url, posting ? "" : ", or pin the key with --key-id");
+  seal_warn("%.*s: plain HTTP: nothing authenticates the answer, anyone on the network path "
+            "can change it (use https%s)",
+            (int)len, url, posting ? "" : ", or pin the key with --key-id");
 }
 
 int seal_http_fetch(char **out, size_t *out_len, size_t max, long *http_code, const char *url,

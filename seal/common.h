@@ -35,6 +35,8 @@ int seal_exit_code(int status);
 
 /* Prints "seal: <message>" on stderr and returns status. */
 int seal_report(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "seal: warning: " and the message on stderr, escaped as seal_report's are. */
+void seal_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A usage error: prints the message and a hint at "seal <cmd> --help". */
 int seal_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Status of a failed keys_ or manifest_ call. */

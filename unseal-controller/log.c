@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "log.h"
+#include "safe_text.h"
 
 #include "banned.h"
 
@@ -53,52 +54,14 @@ static void log_time(char *out, size_t out_size)
   snprintf(out + n, out_size - n, ".%03ldZ", (long)(tv.tv_usec / 1000));
 }
 
-/* One UTF-8 sequence at p (n bytes left): its code point and length, or -1
- * when the bytes are not well-formed UTF-8 (overlong, surrogate, truncated). */
 static int utf8_next(const unsigned char *p, size_t n, uint32_t *cp)
 {
-  size_t len;
-  uint32_t c, min;
-  if (p[0] < 0x80) {
-    *cp = p[0];
-    return 1;
-  }
-  if ((p[0] & 0xe0) == 0xc0) {
-    len = 2;
-    c = p[0] & 0x1f;
-    min = 0x80;
-  } else if ((p[0] & 0xf0) == 0xe0) {
-    len = 3;
-    c = p[0] & 0x0f;
-    min = 0x800;
-  } else if ((p[0] & 0xf8) == 0xf0) {
-    len = 4;
-    c = p[0] & 0x07;
-    min = 0x10000;
-  } else {
-    return -1;
-  }
-  if (n < len)
-    return -1;
-  for (size_t i = 1; i < len; i++) {
-    if ((p[i] & 0xc0) != 0x80)
-      return -1;
-    c = (c << 6) | (p[i] & 0x3f);
-  }
-  if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-    return -1;
-  *cp = c;
-  return (int)len;
+  return seal_utf8_next(p, n, cp);
 }
 
 int ctl_log_unsafe_char(uint32_t cp)
 {
-  return cp < 0x20 || cp == 0x7f ||
-         (cp >= 0x80 && cp <= 0x9f) ||      /* C1 controls (U+009B is CSI) */
-         cp == 0x061c ||                    /* arabic letter mark */
-         cp == 0x200e || cp == 0x200f ||    /* left-to-right, right-to-left marks */
-         (cp >= 0x2028 && cp <= 0x202e) ||  /* line, paragraph separators; bidi embeddings, overrides */
-         (cp >= 0x2066 && cp <= 0x2069);    /* bidi isolates */
+  return seal_unsafe_char(cp);
 }
 
 /* logfmt: quote values holding spaces, quotes, '=', control characters (C0,

@@ -16,6 +16,12 @@ from conftest import (TOKEN, ApiServer, StandInHandler, fails, ok, publish_confi
                       publish_controller, run, secret_yaml)
 
 
+# a terminal title, a bell, a right-to-left override, a C1 CSI, a line break
+HOSTILE = "\x1b]0;pwned\x07 \u202e \u009b2J \n forged line"
+RAW = ["\x1b", "\x07", "\u202e", "\u009b"]
+ESCAPED = ["\\x1b]0;pwned\\x07", "\\u202e", "\\u009b2J", "\\x0a forged line"]
+
+
 class Controller(StandInHandler):
     """A stand-in for unseal-controller's HTTP endpoints."""
     cert = b""
@@ -39,6 +45,10 @@ class Controller(StandInHandler):
             self.reply(409, json.dumps({"valid": False, "values": 1, "failed": [
                 {"key": "a", "reason": "NoKey", "message": "no key of this cluster"}]}).encode(),
                 "application/json")
+        elif doc["metadata"]["name"].startswith("hostile"):
+            self.reply(409, json.dumps({"valid": False, "values": 1, "failed": [
+                {"key": "a", "reason": "NoKey",
+                 "message": HOSTILE}]}).encode(), "application/json")
         elif doc["metadata"]["name"].startswith("invalid"):
             self.reply(422, json.dumps({"kind": "Status", "code": 422, "reason": "Invalid",
                                         "message": "request body: not a SealedSecret"}).encode(),
@@ -322,3 +332,18 @@ def test_impostor_trusted_by_the_system_store_is_refused(keys, tmp_path, field):
         assert '"GET /api' not in after and '"POST /api' not in after, after
     finally:
         impostor.stop()
+
+
+def test_answers_reach_the_terminal_escaped(keys, controller, apiserver):
+    # the controller's reason in a /v1/verify refusal
+    hostile = ok("--cert", keys.pub[1], stdin=secret_yaml(name="hostile", data={"a": "1"})).out
+    r = run("verify", "--controller-url", f"http://127.0.0.1:{controller}", stdin=hostile)
+    assert r.rc == 1, r
+    assert not any(c in r.err for c in RAW), repr(r.err)
+    assert all(e in r.err for e in ESCAPED), r.err
+    assert r.err.count("\n") == 2, r.err  # the plain-HTTP warning and the refusal
+    # a published ConfigMap's text quoted in the refusal
+    publish_configmap(apiserver, "-----BEGIN SEAL " + HOSTILE + "\n")
+    r = fails(1, "cert", "--kubeconfig", apiserver.kubeconfig)
+    assert not any(c in r.err for c in RAW), repr(r.err)
+    assert "\\x1b]0;pwned\\x07" in r.err and "\\u202e" in r.err, r.err
