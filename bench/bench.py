@@ -428,7 +428,7 @@ class Api(StandIn):
 
     def __init__(self, tmp, name, tls=False):
         super().__init__(os.path.join(tmp, name), tls=tls, token=DEFAULT_TOKEN if tls else None,
-                         namespaces=["seal-system"] + NAMESPACES + REPLAY_NAMESPACES)
+                         namespaces=["seal-system"] + NAMESPACES + REPLAY_NAMESPACES, state=False)
         self.dir = self.folder
         self.local = threading.local()
         p = self.kubectl("create", "-f", CRD, check=False)

@@ -28,9 +28,11 @@ Standard library only: bench/bench.py imports it too (it puts this folder on
 sys.path; the tests get it through PYTHONPATH, set in tests/meson.build).
 """
 
+import base64
 import http.client
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -159,23 +161,33 @@ class ApiServer:
 
 
 class StandIn(ApiServer):
-    """tests/kube-apiserver/server.py, started in folder (its state in folder/state,
-    its standard error in folder/apiserver.log).
+    """tests/kube-apiserver/server.py, started in folder (its standard error in
+    folder/apiserver.log).
 
     tls, token: HTTPS with a CA of its own, a bearer token (None: no token).
     namespaces: created at start. compact_after: --compact-after N.
-    port: 0 for any free port. extra: further arguments of server.py."""
+    port: 0 for any free port. extra: further arguments of server.py.
+    state: --state-dir folder/state, so restart() keeps the objects and the CA.
+    Without it (the benchmarks: no snapshot of a large store at each stop) a
+    restart starts empty. Either way a new StandIn starts with no objects, even
+    in a folder an earlier one used."""
 
     has_test_endpoints = True
 
     def __init__(self, folder, tls=True, token=DEFAULT_TOKEN, namespaces=(), compact_after=None,
-                 port=0, extra=(), verbose=False):
+                 port=0, extra=(), verbose=False, state=True):
         super().__init__(folder)
-        self.state = os.path.join(self.folder, "state")
+        self.state = os.path.join(self.folder, "state") if state else None
         self.log_path = os.path.join(self.folder, "apiserver.log")
         self.tls = tls
         self.token = token
-        args = ["--kubeconfig-out", self.kubeconfig, "--state-dir", self.state]
+        args = ["--kubeconfig-out", self.kubeconfig]
+        if self.state:
+            args += ["--state-dir", self.state]
+            try:
+                os.remove(os.path.join(self.state, "objects.json"))
+            except FileNotFoundError:
+                pass
         if tls:
             args.append("--tls")
         if token:
@@ -208,8 +220,19 @@ class StandIn(ApiServer):
             raise StartError(f"the test API server did not start: {line!r}\n{self.log()[-3000:]}")
         self.url, self.scheme, self.port = url, parts.scheme, parts.port
         if self.tls:
-            self.ca = os.path.join(self.state, "ca.crt")
+            self.ca = os.path.join(self.state, "ca.crt") if self.state else self._ca_from_kubeconfig()
             self.ctx = ssl.create_default_context(cafile=self.ca)
+
+    def _ca_from_kubeconfig(self):
+        """The CA the kubeconfig embeds, as folder/ca.crt (no state folder to hold it)."""
+        with open(self.kubeconfig) as f:
+            m = re.search(r"certificate-authority-data:\s*(\S+)", f.read())
+        if not m:
+            raise StartError(f"{self.kubeconfig} has no certificate-authority-data")
+        path = os.path.join(self.folder, "ca.crt")
+        with open(path, "wb") as f:
+            f.write(base64.b64decode(m.group(1)))
+        return path
 
     def _kill(self):
         self.proc.kill()
@@ -239,7 +262,8 @@ class StandIn(ApiServer):
 
     def restart(self, timeout=20.0):
         """Stops the server and starts it again on the same port with the same state
-        (objects, uids, resourceVersions; the change history is gone, as the README says)."""
+        (objects, uids, resourceVersions; the change history is gone, as the README
+        says); without a state folder, empty."""
         port = self.port
         self.stop()
         deadline = time.monotonic() + timeout

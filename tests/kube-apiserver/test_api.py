@@ -2,6 +2,7 @@
 
 import base64
 import json
+import os
 import socket
 import time
 
@@ -763,16 +764,36 @@ def test_state_dir_restart(tmp_path):
         made = s.ok("POST", SEC.format("default"), secret("kept", {"k": "v"}))
         s.ok("POST", "/apis/example.dev/v1/namespaces/default/widgets",
              {"apiVersion": "example.dev/v1", "kind": "Widget", "metadata": {"name": "kw"}, "spec": {}})
-    finally:
-        s.stop()
-    s = Running(str(tmp_path))
-    try:
+        s.restart()  # SIGTERM, then the same --state-dir (and port)
         assert s.ok("GET", SEC.format("default") + "/kept") == made
         assert s.ok("GET", "/apis/example.dev/v1/namespaces/default/widgets/kw")["metadata"]["name"] == "kw"
         after = s.ok("POST", SEC.format("default"), secret("new"))
         assert int(after["metadata"]["resourceVersion"]) > int(made["metadata"]["resourceVersion"])
     finally:
         s.stop()
+    # a new server in the same folder (apiserver.StandIn) starts empty, with the CA kept
+    s = Running(str(tmp_path))
+    try:
+        assert s.get(SEC.format("default") + "/kept")[0] == 404
+        assert s.get("/apis/example.dev/v1/namespaces/default/widgets/kw")[0] == 404
+    finally:
+        s.stop()
+
+
+def test_stand_in_without_state_folder(tmp_path):
+    """apiserver.StandIn(state=False), as the benchmarks start it: HTTPS still works
+    (the CA from the kubeconfig), and a restart starts empty."""
+    from apiserver import StandIn
+    s = StandIn(str(tmp_path), state=False, namespaces=["team-x"])
+    try:
+        assert s.state is None and os.path.exists(s.ca)
+        assert s.ok("POST", SEC.format("team-x"), secret("gone"))["metadata"]["name"] == "gone"
+        s.restart()
+        assert s.request("GET", SEC.format("team-x") + "/gone")[0] == 404
+        assert s.request("GET", "/api/v1/namespaces/team-x")[0] == 200
+    finally:
+        s.stop()
+    assert not os.path.exists(os.path.join(str(tmp_path), "state"))
 
 
 # ---- other bodies, kinds and lifecycles ----
