@@ -24,6 +24,7 @@
 
 #include "cmds.h"
 #include "common.h"
+#include "bitnami.h"
 #include "crypto_loader.h"
 
 #include "banned.h"
@@ -62,10 +63,9 @@ enum { OPT_BITNAMI_KEYS = SEAL_OPT_FIRST_FREE, OPT_ALLOW_COMPROMISED, OPT_IN_PLA
 #define BITNAMI_ANN_SKIP_OWNER "sealedsecrets.bitnami.com/skip-set-owner-references"
 #define ANN_LAST_APPLIED "kubectl.kubernetes.io/last-applied-configuration"
 #define SESSION_KEY_BYTES 32
-#define GCM_TAG_BYTES 16
 #define GCM_NONCE_BYTES 12
 /* the largest ciphertext: a 16-bit RSA part, the largest value and the tag */
-#define MAX_CIPHERTEXT_BYTES (2u + 65535u + KEYS_MAX_VALUE_BYTES + GCM_TAG_BYTES)
+#define MAX_CIPHERTEXT_BYTES (2u + 65535u + KEYS_MAX_VALUE_BYTES + BITNAMI_TAG_BYTES)
 
 static const struct option longopts[] = {
     SEAL_CERT_LONGOPTS,
@@ -260,14 +260,14 @@ static int gcm_open(uint8_t *pt, const uint8_t key[SESSION_KEY_BYTES], const uin
                     size_t ct_len) {
   static const uint8_t nonce[GCM_NONCE_BYTES] = {0};
   EVP_CIPHER_CTX *ctx = ossl->EVP_CIPHER_CTX_new();
-  size_t n = ct_len - GCM_TAG_BYTES;
+  size_t n = ct_len - BITNAMI_TAG_BYTES;
   int len = 0, ok = 0;
 
   if (ctx == NULL || ossl->EVP_DecryptInit_ex(ctx, ossl->EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
       ossl->EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, GCM_NONCE_BYTES, NULL) != 1 ||
       ossl->EVP_DecryptInit_ex(ctx, NULL, NULL, key, nonce) != 1 ||
       (n > 0 && ossl->EVP_DecryptUpdate(ctx, pt, &len, ct, (int)n) != 1) ||
-      ossl->EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, GCM_TAG_BYTES, (void *)(ct + n)) != 1)
+      ossl->EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, BITNAMI_TAG_BYTES, (void *)(ct + n)) != 1)
     goto out;
   ok = ossl->EVP_DecryptFinal_ex(ctx, pt + len, &len) == 1;
 out:
@@ -284,17 +284,15 @@ static open_result open_value(const migrate_ctx *mx, const uint8_t *ct, size_t c
                               const char *label, uint8_t **pt, size_t *pt_len,
                               const bitnami_key **used) {
   uint8_t *key = NULL, *out = NULL;
-  size_t rsa_len, n, i;
+  bitnami_value v;
+  size_t n, i;
   open_result r = OPEN_NO_KEY;
 
   *pt = NULL;
   *pt_len = 0;
-  if (ct_len < 2)
+  if (bitnami_value_split(&v, ct, ct_len) != BITNAMI_OK)
     return OPEN_TRUNCATED;
-  rsa_len = ((size_t)ct[0] << 8) | ct[1];
-  if (rsa_len == 0 || ct_len < 2 + rsa_len + GCM_TAG_BYTES)
-    return OPEN_TRUNCATED;
-  n = ct_len - 2 - rsa_len - GCM_TAG_BYTES;
+  n = v.body_len - BITNAMI_TAG_BYTES;
   key = sodium_malloc(SESSION_KEY_BYTES);
   out = sodium_malloc(n + 1);
   if (key == NULL || out == NULL) {
@@ -302,9 +300,9 @@ static open_result open_value(const migrate_ctx *mx, const uint8_t *ct, size_t c
     goto out;
   }
   for (i = 0; i < mx->n_keys; i++) {
-    if (!rsa_open(mx->keys[i].pkey, ct + 2, rsa_len, label, key))
+    if (!rsa_open(mx->keys[i].pkey, v.rsa, v.rsa_len, label, key))
       continue;
-    if (gcm_open(out, key, ct + 2 + rsa_len, n + GCM_TAG_BYTES)) {
+    if (gcm_open(out, key, v.body, v.body_len)) {
       *pt = out;
       *pt_len = n;
       *used = &mx->keys[i];
@@ -405,101 +403,6 @@ static int open_reported(const migrate_ctx *mx, json_t *value, keys_scope scope,
 out:
   free(ct);
   return st;
-}
-
-/* ---- templates ------------------------------------------------------------ */
-
-static int go_ident_char(char c, int first) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-         (!first && c >= '0' && c <= '9');
-}
-
-static size_t skip_spaces(const char *s, size_t i, size_t n) {
-  while (i < n && (s[i] == ' ' || s[i] == '\t'))
-    i++;
-  return i;
-}
-
-/* One action after "{{" at s[i]: {{ .key }} or {{ index . "key" }}. Sets the
- * key span and returns the index after "}}", or 0 when not that simple. */
-static size_t simple_action(const char *s, size_t i, size_t n, size_t *k0, size_t *k1) {
-  i = skip_spaces(s, i, n);
-  if (i < n && s[i] == '.') {
-    *k0 = ++i;
-    if (i >= n || !go_ident_char(s[i], 1))
-      return 0;
-    while (i < n && go_ident_char(s[i], 0))
-      i++;
-    *k1 = i;
-  } else if (n - i > 5 && memcmp(s + i, "index", 5) == 0 && (s[i + 5] == ' ' || s[i + 5] == '\t')) {
-    char q;
-    i = skip_spaces(s, i + 5, n);
-    if (i >= n || s[i] != '.')
-      return 0;
-    i = skip_spaces(s, i + 1, n);
-    if (i >= n || (s[i] != '"' && s[i] != '`'))
-      return 0;
-    q = s[i++];
-    *k0 = i;
-    while (i < n && s[i] != q && s[i] != '\\' && s[i] != '\n')
-      i++;
-    if (i >= n || s[i] != q)
-      return 0;
-    *k1 = i++;
-  } else {
-    return 0;
-  }
-  i = skip_spaces(s, i, n);
-  if (i + 1 >= n || s[i] != '}' || s[i + 1] != '}')
-    return 0;
-  return i + 2;
-}
-
-/* Bitnami's Go template to seal's template text: each action must be a simple
- * reference to an encrypted key. *out is malloc'ed; why explains a refusal. */
-static int convert_template(char **out, const char *s, size_t n, const json_t *enc, char *why,
-                            size_t why_size) {
-  size_t i = 0, o = 0, k0 = 0, k1 = 0, next;
-  char *buf = malloc(2 * n + 16), key[KEYS_NAME_MAX + 1];
-
-  *out = NULL;
-  if (buf == NULL)
-    return SEAL_ERR_ENV;
-  while (i < n) {
-    if (!(s[i] == '{' && i + 1 < n && s[i + 1] == '{')) {
-      buf[o++] = s[i++];
-      continue;
-    }
-    next = simple_action(s, i + 2, n, &k0, &k1);
-    if (next == 0) {
-      snprintf(why, why_size, "the template action at byte %zu is not {{ .key }} or "
-                              "{{ index . \"key\" }}",
-               i);
-      goto refuse;
-    }
-    if (k1 - k0 > KEYS_NAME_MAX || k1 == k0) {
-      snprintf(why, why_size, "the template names a key longer than %d characters", KEYS_NAME_MAX);
-      goto refuse;
-    }
-    memcpy(key, s + k0, k1 - k0);
-    key[k1 - k0] = '\0';
-    if (json_object_get(enc, key) == NULL) {
-      snprintf(why, why_size, "the template names \"%.200s\", which is no encrypted key", key);
-      goto refuse;
-    }
-    if (!keys_data_key_valid(key)) {
-      snprintf(why, why_size, "the template names \"%.200s\", not a valid data key", key);
-      goto refuse;
-    }
-    o += (size_t)snprintf(buf + o, 2 * n + 16 - o, "{{ .%s }}", key);
-    i = next;
-  }
-  buf[o] = '\0';
-  *out = buf;
-  return SEAL_OK;
-refuse:
-  free(buf);
-  return SEAL_ERR_INPUT;
 }
 
 /* ---- one SealedSecret ------------------------------------------------------ */
@@ -663,8 +566,8 @@ static int migrate_object(migrate_ctx *mx, json_t **out, const json_t *doc, cons
   json_t *result = NULL, *meta = NULL, *enc = NULL, *tmpl = NULL, *tdata = NULL, *v;
   const char *key, *type;
   keys_scope scope = KEYS_SCOPE_STRICT;
-  char what[600], why[256];
-  int st = SEAL_OK;
+  char what[600], why[BITNAMI_WHY_MAX];
+  int rc, st = SEAL_OK;
 
   *out = NULL;
   if (name != NULL && ns != NULL && ns[0] != '\0')
@@ -797,13 +700,13 @@ static int migrate_object(migrate_ctx *mx, json_t **out, const json_t *doc, cons
                        source, what, key);
       goto out;
     }
-    st = convert_template(&text, json_string_value(v), json_string_length(v), benc, why,
-                          sizeof why);
-    if (st == SEAL_ERR_INPUT)
+    rc = bitnami_template_convert(&text, json_string_value(v), json_string_length(v), benc, why,
+                                  sizeof why);
+    if (rc == BITNAMI_REFUSED)
       st = seal_report(SEAL_ERR_INPUT, "%s: %s: template key \"%s\": %s; write it by hand", source,
                        what, key, why);
-    else if (st != SEAL_OK)
-      st = seal_report(st, "out of memory");
+    else if (rc != BITNAMI_OK)
+      st = seal_report(SEAL_ERR_ENV, "out of memory");
     if (st != SEAL_OK)
       goto out;
     if ((tdata == NULL && (tdata = json_object()) == NULL) ||
@@ -868,36 +771,6 @@ static int migrate_docs(migrate_ctx *mx, manifest_docs *docs, const char *source
   return SEAL_OK;
 }
 
-/* Where the next document of text starts at or after pos: YAML at the next
- * line that is a "---" marker, JSON after the next top-level value. */
-static size_t next_chunk(const char *text, size_t len, size_t pos, manifest_format format) {
-  if (format == MANIFEST_JSON) {
-    json_error_t jerr;
-    json_t *v;
-    size_t p = pos;
-    while (p < len && (text[p] == ' ' || text[p] == '\t' || text[p] == '\r' || text[p] == '\n'))
-      p++;
-    if (p == 0 && len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
-      p = 3;
-    if (p >= len)
-      return len;
-    v = json_loadb(text + p, len - p, JSON_DISABLE_EOF_CHECK | JSON_ALLOW_NUL, &jerr);
-    json_decref(v);
-    if (v == NULL || jerr.position <= 0)
-      return len; /* manifest_parse reports it */
-    return p + (size_t)jerr.position;
-  }
-  /* skip the marker line the chunk starts with */
-  while (pos < len) {
-    const char *nl = memchr(text + pos, '\n', len - pos);
-    pos = nl ? (size_t)(nl - text) + 1 : len;
-    if (pos + 3 <= len && memcmp(text + pos, "---", 3) == 0 &&
-        (pos + 3 == len || strchr(" \t\r\n", text[pos + 3]) != NULL))
-      return pos;
-  }
-  return len;
-}
-
 typedef struct text_buf {
   char *p;
   size_t len, cap;
@@ -936,7 +809,7 @@ static int migrate_text(migrate_ctx *mx, char **out, size_t *out_len, size_t *n,
   while (pos < len && st == SEAL_OK) {
     const char *piece = text + pos;
     size_t piece_len;
-    end = next_chunk(text, len, pos, format);
+    end = bitnami_next_chunk(text, len, pos, format);
     piece_len = end - pos;
     manifest_docs_free(&docs);
     memset(&docs, 0, sizeof docs);

@@ -14,6 +14,7 @@ import base64
 import json
 import os
 import re
+import struct
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -505,6 +506,26 @@ def http_body(v):
         "%s: &%s [%s]\n" % (chr(98 + i), chr(98 + i), ", ".join(["*" + chr(97 + i)] * 8)) for i in range(8))).encode())
 
 
+def bitnami(v):
+    c = Corpus("bitnami")
+    # Each input is tried as template text, as a value and as a YAML and a JSON stream.
+    c.add("template-refs", 'postgres://{{ index . "db-user" }}:{{.a}}@db/{{ .pass_word.1 }}')
+    c.add("template-raw-string", "{{ index . `a` }}{{\t.a\t}}")
+    c.add("template-pipeline", "{{ .a | upper }}")
+    c.add("template-trim", "{{- .a -}}")
+    c.add("template-edges", "{{{ .a }}}} }} {{ .a")
+    c.add("template-escaped-key", '{{ index . "a\\"b" }}')
+    c.add("template-unknown-key", "{{ .nope }}")
+    c.add("value-min", struct.pack(">H", 4) + b"rsa!" + b"\0" * 16)
+    c.add("value-truncated", struct.pack(">H", 256) + b"x" * 200)
+    c.add("value-no-tag", struct.pack(">H", 1) + b"r" + b"\0" * 15)
+    c.add("value-zero-rsa", b"\0\0" + b"\0" * 32)
+    c.add("yaml-stream", "---\napiVersion: v1\nkind: ConfigMap\n--- # c\nkind: Secret\n---\r\n\n---")
+    c.add("yaml-marker-text", "a: 1\n----\n---x\n--- !tag\n...\n---")
+    c.add("json-stream", b'\xef\xbb\xbf {"a": 1}\n[1, 2] {"b": {"c": [true]}}  ')
+    c.add("json-broken", '{"a": 1} {"b": ')
+
+
 def main():
     path = sys.argv[1] if len(sys.argv) > 1 else VECTORS
     with open(path) as f:
@@ -518,6 +539,7 @@ def main():
     kubeconfig(v)
     watch_lines(v)
     http_body(v)
+    bitnami(v)
 
 
 if __name__ == "__main__":
