@@ -878,9 +878,12 @@ static enum MHD_Result api_handler(void *cls, struct MHD_Connection *conn, const
   if (body_path) {
     if (!is_post)
       return reply_text(conn, 405, "method not allowed\n", url);
-    if (strcmp(url, "/v1/verify") == 0)
-      return do_verify(h, conn, rc);
-    return do_rotate(h, conn, rc);
+    ret = strcmp(url, "/v1/verify") == 0 ? do_verify(h, conn, rc) : do_rotate(h, conn, rc);
+    /* The answer is queued (a copy): give the body memory back now. completed()
+     * runs only after the answer has gone out, so a client's next request
+     * could otherwise find its previous body still counted and get a 429. */
+    drop_body(rc);
+    return ret;
   }
   return reply_text(conn, 404, "not found\n", "other");
 }

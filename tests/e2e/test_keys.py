@@ -477,8 +477,10 @@ def test_reseal_through_the_service_proxy(env):
     with open(bad, "w") as f:
         json.dump(doc, f)
     os.utime(bad, (1, 1))
-    # current for the newest key already: untouched even though it would not open
-    seal_cli(env, "reseal", "--in-place", "-f", bad)
+    # current for the newest key already, yet moved: refused with its reason, file untouched
+    p = seal_cli(env, "reseal", "--in-place", "-f", bad, check=False)
+    assert p.returncode == 1, p.stderr
+    assert "other/proxied" in p.stderr and "WrongScope" in p.stderr, p.stderr
     assert os.stat(bad).st_mtime == 1
     old = env.seal(secret("old-moved"), cert=env.cert_path)  # env.cert_path: the first key
     old["metadata"]["namespace"] = "other"

@@ -60,6 +60,7 @@ static uint16_t free_port(void) {
 static void stop_server(void) {
   ctl_http_stop(controller.http);
   controller.http = NULL;
+  ctl_options_free(&options);
 }
 
 static void start_server(void) {
@@ -75,13 +76,16 @@ static void start_server(void) {
   api_port = free_port();
   snprintf(listen_api, sizeof(listen_api), "127.0.0.1:%u", (unsigned)api_port);
   snprintf(listen_metrics, sizeof(listen_metrics), "127.0.0.1:%u", (unsigned)free_port());
-  options.listen = listen_api;
-  options.metrics_listen = listen_metrics;
-  options.http_rate = 1e9; /* the rate limit is not under test here */
-  options.http_burst = 1000000000L;
-  options.http_max_connections = 16;
-  options.http_timeout_ms = 10000;
-  options.ping_threshold_ms = 60000;
+  /* The daemon's own defaults (so a new option cannot be left at zero here),
+   * with the rate limits lifted: they are not under test. */
+  char *argv[] = {"fuzz_http_body", "--listen", listen_api, "--metrics-listen", listen_metrics,
+                  "--http-rate", "1000000", "--http-burst", "1000000",
+                  "--http-rate-total", "1000000", "--http-max-connections", "16",
+                  "--http-timeout", "10s", "--ping-threshold", "60s", NULL};
+  char err[256];
+  if (ctl_options_parse(&options, (int)(sizeof(argv) / sizeof(argv[0])) - 1, argv, err,
+                        sizeof(err)) != 0)
+    harness_fail("the controller's options", err);
   controller.opts = &options;
   if (pthread_rwlock_init(&controller.keys.lock, NULL) != 0)
     harness_fail("pthread_rwlock_init failed", NULL);
