@@ -46,6 +46,8 @@ struct kube_watch {
   char rv[MAX_RV];      /* last resourceVersion seen */
   char list_rv[MAX_RV]; /* of the list being read */
   char *cont;           /* continue token of the list being read */
+  int page_limit;       /* objects asked per list page: halved when a page is over
+                           max_response_bytes, doubled back after each page read */
   int synced;
   int failures;
   kube_req *req;
@@ -248,7 +250,10 @@ static int start_list(kube_watch *w, long delay_ms) {
 
   if (w->dead)
     return 0;
-  snprintf(limit, sizeof(limit), "%d", kube_client_get_opts(w->c)->list_limit);
+  int max = kube_client_get_opts(w->c)->list_limit;
+  if (w->page_limit <= 0 || w->page_limit > max)
+    w->page_limit = max;
+  snprintf(limit, sizeof(limit), "%d", w->page_limit);
   rc = base_path(w, path, sizeof(path));
   if (rc == 0)
     rc = kube_query_add(path, sizeof(path), "limit", limit);
@@ -325,7 +330,17 @@ static void list_done(void *ud, long code, json_t *body, const kube_status *st) 
   w->req = NULL;
   enter(w);
   if (st->err != KUBE_OK) {
-    if (code == 410 && w->cont != NULL) {
+    if (st->err == KUBE_ERR_LIMIT && w->page_limit > 1) {
+      /* large objects: the same page again with half as many, so that no
+       * answer is over max_response_bytes (memory stays bounded) */
+      w->page_limit /= 2;
+      kube_client_log(w->c, KUBE_LOG_INFO, "watch %s: list page too large; asking %d at a time",
+                      w->plural, w->page_limit);
+      if (start_list(w, 0) < 0) {
+        restart_note(w, "error");
+        relist(w, next_delay(w, 1));
+      }
+    } else if (code == 410 && w->cont != NULL) {
       restart_note(w, "expired");
       relist(w, 0);
     } else {
@@ -382,6 +397,8 @@ static void list_done(void *ud, long code, json_t *body, const kube_status *st) 
     if (w->dead)
       goto out;
   }
+  if (w->page_limit < kube_client_get_opts(w->c)->list_limit)
+    w->page_limit *= 2;
   free(w->cont);
   w->cont = NULL;
   if (cont != NULL && cont[0] != '\0') {

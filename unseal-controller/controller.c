@@ -380,6 +380,9 @@ int ctl_run(const ctl_options *opts)
   /* every write has one owner of its retries: the work queue (Secrets, status),
    * the loop's next turn (key, ConfigMap, Lease); Events are written once */
   copts.retry_writes = 0;
+  /* memory does not grow with the size of objects: a list page over this is
+   * asked again with fewer objects */
+  copts.max_response_bytes = CTL_MAX_RESPONSE_BYTES;
   copts.log = kube_log_cb;
   copts.log_ud = c;
   copts.observe = observe_request;

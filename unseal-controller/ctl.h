@@ -84,13 +84,39 @@ void ctl_leader_release(ctl *c, int64_t deadline_ms);
 
 /* ---- reconcile (reconcile.c) -------------------------------------------- */
 
-/* What is kept of each SealedSecret: its JSON text without status,
- * managedFields, creationTimestamp and last-applied-configuration, and a
- * summary of its status (enough to tell whether a new status differs). */
+/* What is kept of each SealedSecret: a parsed record (memory does not grow
+ * with the size of objects: at most CTL_CACHE_TEXT_MAX of text each;
+ * reconcile reads a larger object when it needs it): identity, a digest of
+ * everything but status, the key ids its values use, and a summary of its
+ * status (enough to tell whether a new status differs). */
 #define CTL_STATUS_DIGEST_BYTES 16
+/* The ceiling per SealedSecret: encryptedData and template.data values of at
+ * most this many bytes in all (the API server stores objects of up to about
+ * 1.5 MiB); larger ones are reported Synced=False reason TooLarge, never
+ * unsealed. */
+#define CTL_MAX_SEALED_BYTES (2 * 1024 * 1024)
+/* Bytes of SealedSecrets that reconciles in flight may hold at once (one
+ * more may start while under it): at most 8 MiB + CTL_MAX_SEALED_BYTES of
+ * object text in reconcile at any time (each byte costs about 6 while in
+ * flight: the answer, its parse, the plaintext, the Secret and its request). */
+#define CTL_RECONCILE_BUDGET_BYTES (8 * 1024 * 1024)
+/* List pages and other answers of the API server: the controller asks for
+ * fewer objects per page rather than read a larger answer. */
+#define CTL_MAX_RESPONSE_BYTES (16 * 1024 * 1024)
+#define CTL_SEALED_IDS_MAX 16 /* distinct key ids kept per SealedSecret */
+/* A SealedSecret whose stripped text is at most this long keeps it, so that a
+ * resync or a restart over small up-to-date objects reads nothing; a larger
+ * one is read (GET) when it is reconciled. */
+#define CTL_CACHE_TEXT_MAX (8 * 1024)
 typedef struct ctl_sealed {
-  char *json;
+  char *json;      /* its stripped JSON text when at most CTL_CACHE_TEXT_MAX, else NULL */
   size_t json_len;
+  char uid[CTL_UID_MAX];
+  char rv[CTL_RV_MAX];
+  uint8_t spec_digest[CTL_DIGEST_BYTES]; /* all but status and server-set fields */
+  size_t size;      /* bytes of its values and template data */
+  uint8_t n_ids;
+  uint8_t ids[CTL_SEALED_IDS_MAX][KEYS_ID_BYTES]; /* key ids its values are sealed for */
   uint8_t status_digest[CTL_STATUS_DIGEST_BYTES]; /* status without lastTransitionTime */
   int has_status;
   char synced;     /* 'T', 'F', 'U' or 0: the Synced condition's status */
@@ -177,6 +203,7 @@ struct ctl {
   size_t n_watch;
   char key_namespace[256];
   long ops_in_flight;  /* reconciles started and not finished */
+  size_t bytes_in_flight; /* their SealedSecrets' sizes (CTL_RECONCILE_BUDGET_BYTES) */
   long max_ops;
   long work_since_trim;     /* reconciles since the last malloc_trim */
   int64_t last_trim_ms;

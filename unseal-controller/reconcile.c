@@ -23,7 +23,8 @@ typedef struct rec_op {
   char name[256];
   char uid[CTL_UID_MAX];
   int64_t started_us;
-  json_t *sealed;  /* the SealedSecret as cached, without status */
+  size_t size;     /* its share of c->bytes_in_flight */
+  json_t *sealed;  /* the SealedSecret as read for this reconcile, without status */
   json_t *old_status; /* rebuilt from the cached summary; NULL when there was none */
   uint8_t old_digest[CTL_STATUS_DIGEST_BYTES];
   json_t *desired; /* the Secret to have; holds plaintext (wiped on free) */
@@ -235,7 +236,7 @@ static json_t *status_from_summary(const ctl_sealed *s)
   return st;
 }
 
-/* Drops what reconcile never needs, to keep the cache small. */
+/* Drops what reconcile never needs. */
 static void strip_sealed(json_t *obj)
 {
   json_t *md = json_object_get(obj, "metadata");
@@ -244,21 +245,60 @@ static void strip_sealed(json_t *obj)
   json_object_del(md, "creationTimestamp");
   json_object_del(ann, "kubectl.kubernetes.io/last-applied-configuration");
   json_object_del(obj, "status");
-  json_object_del(obj, "apiVersion"); /* put back when read */
-  json_object_del(obj, "kind");
 }
 
-/* The SealedSecret without what changes on every status write. */
-static int sealed_fingerprint(char **out, json_t *obj)
+/* Digest of the SealedSecret without what changes on every status write. */
+static int sealed_digest(uint8_t out[CTL_DIGEST_BYTES], const json_t *obj)
 {
   json_t *copy = json_deep_copy(obj);
+  char *text = NULL;
   if (copy == NULL)
     return -1;
-  json_object_del(copy, "status");
+  strip_sealed(copy);
   json_object_del(json_object_get(copy, "metadata"), "resourceVersion");
-  *out = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
+  text = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
   json_decref(copy);
-  return *out ? 0 : -1;
+  if (text == NULL)
+    return -1;
+  crypto_generichash(out, CTL_DIGEST_BYTES, (const unsigned char *)text, strlen(text), NULL, 0);
+  ctl_json_text_free(text);
+  return 0;
+}
+
+/* Bytes of the values and template data of a SealedSecret. */
+static size_t sealed_size(const json_t *obj)
+{
+  const json_t *maps[2] = {manifest_get(obj, "spec", "encryptedData", NULL),
+                           manifest_get(obj, "spec", "template", "data", NULL)};
+  const char *k;
+  json_t *v;
+  size_t n = 0;
+  for (size_t i = 0; i < 2; i++) {
+    json_object_foreach((json_t *)maps[i], k, v) n += strlen(k) + json_string_length(v);
+  }
+  return n;
+}
+
+/* The distinct key ids the values are sealed for (seal_sealedsecrets_by_key). */
+static void sealed_ids(ctl_sealed *s, const json_t *obj)
+{
+  const char *k;
+  json_t *v;
+  json_object_foreach(manifest_get(obj, "spec", "encryptedData", NULL), k, v)
+  {
+    uint8_t ids[KEYS_MAX_RECIPIENTS][KEYS_ID_BYTES];
+    size_t n = 0;
+    if (!json_is_string(v) ||
+        keys_sealed_ids(ids, &n, json_string_value(v), json_string_length(v), NULL) != KEYS_OK)
+      continue;
+    for (size_t i = 0; i < n; i++) {
+      size_t j = 0;
+      while (j < s->n_ids && memcmp(s->ids[j], ids[i], KEYS_ID_BYTES) != 0)
+        j++;
+      if (j == s->n_ids && s->n_ids < CTL_SEALED_IDS_MAX)
+        memcpy(s->ids[s->n_ids++], ids[i], KEYS_ID_BYTES);
+    }
+  }
 }
 
 static int cache_sealed(ctl *c, const char *key, json_t *obj, int modified);
@@ -277,41 +317,46 @@ void ctl_reconcile_on_sealed(ctl *c, kube_event_type type, json_t *obj)
     (void)ctl_queue_add(c->queue, key, ctl_now_ms());
 }
 
-/* Caches obj; returns 1 when it needs a reconcile (not a change of status alone). */
+/* Caches what reconcile needs of obj, not obj; returns 1 when it needs a
+ * reconcile (not a change of status alone). */
 static int cache_sealed(ctl *c, const char *key, json_t *obj, int modified)
 {
-  json_t *copy = json_deep_copy(obj);
-  ctl_sealed *s = NULL;
-  char *text = NULL;
+  ctl_sealed *s = calloc(1, sizeof(*s));
   int enqueue = 0;
 
-  if (copy == NULL)
+  if (s == NULL || sealed_digest(s->spec_digest, obj) != 0)
     goto nomem;
-  strip_sealed(copy);
-  s = calloc(1, sizeof(*s));
-  text = json_dumps(copy, JSON_COMPACT);
-  if (s == NULL || text == NULL)
-    goto nomem;
+  copy_bounded(s->uid, sizeof(s->uid), manifest_get_string(obj, "metadata", "uid", NULL));
+  copy_bounded(s->rv, sizeof(s->rv),
+               manifest_get_string(obj, "metadata", "resourceVersion", NULL));
+  s->size = sealed_size(obj);
+  sealed_ids(s, obj);
   summarise_status(s, json_object_get(obj, "status"));
-  s->json_len = strlen(text);
-  s->json = malloc(s->json_len + 1);
-  if (s->json == NULL)
-    goto nomem;
-  memcpy(s->json, text, s->json_len + 1);
+  if (s->size <= CTL_CACHE_TEXT_MAX) {
+    json_t *copy = json_deep_copy(obj);
+    char *text = NULL;
+    if (copy == NULL)
+      goto nomem;
+    strip_sealed(copy);
+    text = json_dumps(copy, JSON_COMPACT);
+    json_decref(copy);
+    if (text == NULL)
+      goto nomem;
+    s->json_len = strlen(text);
+    if (s->json_len <= CTL_CACHE_TEXT_MAX) {
+      s->json = malloc(s->json_len + 1);
+      if (s->json)
+        memcpy(s->json, text, s->json_len + 1);
+    }
+    ctl_json_text_free(text);
+  }
 
   /* a change of status alone (our own write) needs no reconcile */
   enqueue = 1;
   ctl_sealed *old = ctl_map_get(c->sealed, key);
-  if (old && modified) {
-    json_t *o = json_loadb(old->json, old->json_len, 0, NULL);
-    char *f_old = NULL, *f_new = NULL;
-    if (o && sealed_fingerprint(&f_old, o) == 0 && sealed_fingerprint(&f_new, copy) == 0 &&
-        strcmp(f_old, f_new) == 0)
-      enqueue = 0;
-    ctl_json_text_free(f_old);
-    ctl_json_text_free(f_new);
-    json_decref(o);
-  }
+  if (old && modified &&
+      sodium_memcmp(old->spec_digest, s->spec_digest, CTL_DIGEST_BYTES) == 0)
+    enqueue = 0;
   if (old) {
     s->secret_deleted = old->secret_deleted;
     memcpy(s->secret_digest, old->secret_digest, sizeof(s->secret_digest));
@@ -321,16 +366,11 @@ static int cache_sealed(ctl *c, const char *key, json_t *obj, int modified)
   }
   if (ctl_map_put(c->sealed, key, s) != 0)
     goto nomem;
-  s = NULL;
-  goto out;
-nomem:
-  enqueue = 0;
-  ctl_log(CTL_LOG_ERROR, "out of memory caching a sealedsecret", "key", key, NULL);
-out:
-  ctl_sealed_free(s);
-  ctl_json_text_free(text);
-  json_decref(copy);
   return enqueue;
+nomem:
+  ctl_sealed_free(s);
+  ctl_log(CTL_LOG_ERROR, "out of memory caching a sealedsecret", "key", key, NULL);
+  return 0;
 }
 
 void ctl_reconcile_on_secret(ctl *c, kube_event_type type, json_t *obj)
@@ -413,6 +453,7 @@ static void rec_finish(rec_op *op, int how, const char *why)
     ctl_queue_done(c->queue, op->key, now);
   }
   c->ops_in_flight--;
+  c->bytes_in_flight -= op->size;
   c->work_since_trim++;
   rec_free(op);
 }
@@ -529,13 +570,8 @@ static void status_done(void *ud, long http_code, json_t *body, const kube_statu
   /* the cache takes our write at once, unless a newer version came meanwhile */
   ctl_sealed *cached = ctl_map_get(op->c->sealed, op->key);
   const char *sent_rv = manifest_get_string(op->sealed, "metadata", "resourceVersion", NULL);
-  if (cached && body && sent_rv) {
-    json_t *cur = json_loadb(cached->json, cached->json_len, 0, NULL);
-    const char *cur_rv = manifest_get_string(cur, "metadata", "resourceVersion", NULL);
-    if (cur_rv && strcmp(cur_rv, sent_rv) == 0)
-      (void)cache_sealed(op->c, op->key, body, 1);
-    json_decref(cur);
-  }
+  if (cached && body && sent_rv && strcmp(cached->rv, sent_rv) == 0)
+    (void)cache_sealed(op->c, op->key, body, 1);
   /* events on transitions only, so a restart or a resync says nothing new */
   if (strcmp(op->synced, "True") == 0) {
     if (old_st == NULL || strcmp(old_st, "True") != 0 || op->written ||
@@ -1025,15 +1061,36 @@ static void key_current(rec_op *op, const manifest_unseal_report *rep)
   }
 }
 
+static void rec_unseal(rec_op *op);
+
+static void got_sealed(void *ud, long http_code, json_t *body, const kube_status *st)
+{
+  rec_op *op = ud;
+  if (http_code == 404) {
+    rec_finish(op, FIN_DONE, NULL); /* deleted meanwhile: the watch says so */
+    return;
+  }
+  if (st->err != KUBE_OK || !json_is_object(body)) {
+    rec_retry(op, "cannot read the sealedsecret", st);
+    return;
+  }
+  op->sealed = json_incref(body);
+  strip_sealed(op->sealed);
+  const char *uid = manifest_get_string(op->sealed, "metadata", "uid", NULL);
+  snprintf(op->uid, sizeof(op->uid), "%s", uid ? uid : "");
+  rec_unseal(op);
+}
+
+/* Reads the SealedSecret (the cache keeps no text of it), then unseals. */
 static void rec_start(ctl *c, const char *key)
 {
   rec_op *op = NULL;
-  manifest_unseal_report rep;
-  manifest_error merr;
   ctl_sealed *s = ctl_map_get(c->sealed, key);
   int64_t now = ctl_now_ms();
+  char path[KUBE_MAX_PATH];
+  const char *slash = strchr(key, '/');
 
-  if (s == NULL) {
+  if (s == NULL || slash == NULL) {
     ctl_queue_forget(c->queue, key);
     ctl_queue_done(c->queue, key, now);
     return;
@@ -1046,26 +1103,45 @@ static void rec_start(ctl *c, const char *key)
   op->c = c;
   op->started_us = ctl_now_us();
   snprintf(op->key, sizeof(op->key), "%s", key);
+  snprintf(op->ns, sizeof(op->ns), "%.*s", (int)(slash - key), key);
+  snprintf(op->name, sizeof(op->name), "%s", slash + 1);
+  snprintf(op->uid, sizeof(op->uid), "%s", s->uid);
   c->ops_in_flight++;
-  op->sealed = json_loadb(s->json, s->json_len, 0, NULL);
-  if (op->sealed &&
-      (json_object_set_new(op->sealed, "apiVersion", json_string(MANIFEST_API_VERSION)) ||
-       json_object_set_new(op->sealed, "kind", json_string(MANIFEST_KIND)))) {
-    json_decref(op->sealed);
-    op->sealed = NULL;
-  }
+  op->size = s->size < CTL_MAX_SEALED_BYTES ? s->size : CTL_MAX_SEALED_BYTES;
+  c->bytes_in_flight += op->size;
   op->old_status = status_from_summary(s);
   memcpy(op->old_digest, s->status_digest, sizeof(op->old_digest));
-  const char *ns = manifest_get_string(op->sealed, "metadata", "namespace", NULL);
-  const char *name = manifest_get_string(op->sealed, "metadata", "name", NULL);
-  const char *uid = manifest_get_string(op->sealed, "metadata", "uid", NULL);
-  if (op->sealed == NULL || ns == NULL || name == NULL) {
-    rec_finish(op, FIN_DONE, NULL);
+  if (s->json) { /* small: from the cache, no read */
+    op->sealed = json_loadb(s->json, s->json_len, 0, NULL);
+    if (op->sealed == NULL) {
+      rec_finish(op, FIN_RETRY, "out of memory");
+      return;
+    }
+    rec_unseal(op);
     return;
   }
-  snprintf(op->ns, sizeof(op->ns), "%s", ns);
-  snprintf(op->name, sizeof(op->name), "%s", name);
-  snprintf(op->uid, sizeof(op->uid), "%s", uid ? uid : "");
+  if (kube_path(path, sizeof(path), MANIFEST_API_VERSION, "sealedsecrets", op->ns, op->name,
+                NULL) != KUBE_OK ||
+      ctl_request(c, "get", "GET", path, NULL, got_sealed, op) != KUBE_OK)
+    rec_finish(op, FIN_RETRY, "cannot queue the sealedsecret read");
+}
+
+static void rec_unseal(rec_op *op)
+{
+  ctl *c = op->c;
+  manifest_unseal_report rep;
+  manifest_error merr;
+  size_t size = sealed_size(op->sealed);
+  if (size > CTL_MAX_SEALED_BYTES) {
+    set_outcome(op, "False", "TooLarge",
+                "SealedSecret %s/%s: values and template data of %zu bytes, over the ceiling of "
+                "%d bytes per SealedSecret; split it",
+                op->ns, op->name, size, CTL_MAX_SEALED_BYTES);
+    ctl_metrics_unseal_error("TooLarge");
+    ctl_log(CTL_LOG_WARN, "sealedsecret too large", "namespace", op->ns, "name", op->name, NULL);
+    rec_status(op);
+    return;
+  }
   const char *skip = manifest_get_string(op->sealed, "spec", "template", "metadata",
                                          "annotations", MANIFEST_ANN_SKIP_OWNER, NULL);
   op->skip_owner = skip && strcmp(skip, "true") == 0;
@@ -1128,7 +1204,9 @@ void ctl_reconcile_pump(ctl *c)
   int64_t now = ctl_now_ms();
   if (atomic_load(&c->stopping))
     return;
-  while (c->ops_in_flight < c->max_ops) {
+  /* one more may start while under the budget: in flight stays under budget +
+   * CTL_MAX_SEALED_BYTES */
+  while (c->ops_in_flight < c->max_ops && c->bytes_in_flight < CTL_RECONCILE_BUDGET_BYTES) {
     const char *key = ctl_queue_get(c->queue, now);
     if (key == NULL)
       break;

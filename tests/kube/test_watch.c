@@ -436,6 +436,48 @@ static void expired_continue_and_bad_lists(void **state) {
   done_with(f, c, w, r);
 }
 
+/* A list page over max_response_bytes is asked again with half as many
+ * objects (memory stays bounded whatever the objects' size), and the page
+ * size grows back after a page is read. */
+static void large_pages_asked_again_smaller(void **state) {
+  fake *f = fake_start();
+  kube_config_opts co = {0};
+  kube_config *cfg = NULL;
+  kube_client *c = NULL;
+  kube_client_opts o;
+  kube_status st;
+  kube_watch *w = NULL;
+  rec *r = calloc(1, sizeof(*r));
+  (void)state;
+
+  /* over 300 bytes: too large, then the same page with fewer objects */
+  f->lists[0] = (answer){0, {LIST("10", ITEM("a", "5") "," ITEM("b", "6") "," ITEM("c", "7") ","
+                                        ITEM("d", "8"))}};
+  f->lists[1] = (answer){0, {LIST_CONT("10", "tok", ITEM("a", "5") "," ITEM("b", "6"))}};
+  f->lists[2] = (answer){0, {LIST("10", ITEM("c", "7") "," ITEM("d", "8"))}};
+  f->n_lists = 3;
+  fake_go(f);
+  co.kubeconfig = f->kubeconfig;
+  assert_int_equal(kube_config_load(&cfg, &co, &st), KUBE_OK);
+  unlink(f->kubeconfig);
+  kube_client_opts_init(&o);
+  o.backoff_base_ms = 10;
+  o.max_retries = 0;
+  o.list_limit = 4;
+  o.max_response_bytes = 300;
+  assert_int_equal(kube_client_new(&c, cfg, &o, &st), KUBE_OK);
+  kube_config_free(cfg);
+  w = watch_configmaps(c, "n", NULL, r);
+  assert_true(run_until(c, is_synced, r, 10000));
+  assert_string_equal(r->log, "A:a,A:b,A:c,A:d,");
+  assert_string_equal(r->reasons, "");
+  assert_non_null(strstr(fake_path(f, 0), "limit=4"));
+  assert_non_null(strstr(fake_path(f, 1), "limit=2"));
+  assert_null(strstr(fake_path(f, 1), "continue"));
+  assert_non_null(strstr(fake_path(f, 2), "limit=4&continue=tok"));
+  done_with(f, c, w, r);
+}
+
 static void empty_streams_back_off(void **state) {
   fake *f = fake_start();
   kube_client *c;
@@ -545,6 +587,7 @@ int main(void) {
       cmocka_unit_test(error_events_and_gone),
       cmocka_unit_test(relist_deletion_names_the_object),
       cmocka_unit_test(expired_continue_and_bad_lists),
+      cmocka_unit_test(large_pages_asked_again_smaller),
       cmocka_unit_test(empty_streams_back_off),
       cmocka_unit_test(bad_watch_arguments),
       cmocka_unit_test(raw_and_non_json_answers),
