@@ -54,6 +54,10 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "standin: needs the stand-in's /_test/ endpoints "
                             "(fault injection, cut watches); not run against the real server")
     MODE["apiserver"] = config.getoption("apiserver")
+    if MODE["apiserver"] == "real":
+        # the control plane runs detached: a SIGTERM (meson's timeout) must still end in
+        # pytest_sessionfinish, which stops it
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -419,7 +423,12 @@ def env():
     if MODE["apiserver"] == "real":
         shared = _shared.get("real")
         if shared is None:
-            shared = _shared["real"] = RealApiServer(tempfile.mkdtemp(prefix="seal-e2e-real-"))
+            folder = tempfile.mkdtemp(prefix="seal-e2e-real-")
+            try:
+                shared = _shared["real"] = RealApiServer(folder)
+            except BaseException:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise
     with tempfile.TemporaryDirectory(prefix="seal-e2e-") as tmp:
         e = Env(tmp, api=shared)
         try:
