@@ -140,6 +140,8 @@ const char *kube_config_namespace(const kube_config *cfg) { return cfg ? cfg->na
 const char *kube_config_context(const kube_config *cfg) { return cfg ? cfg->context : NULL; }
 int kube_config_in_cluster(const kube_config *cfg) { return cfg ? cfg->in_cluster : 0; }
 
+int kube_config_insecure(const kube_config *cfg) { return cfg ? cfg->insecure : 0; }
+
 static int dup_bytes(unsigned char **out, const unsigned char *src, size_t len, int secure) {
   *out = NULL;
   if (src == NULL)

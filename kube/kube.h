@@ -98,6 +98,7 @@ const char *kube_config_server(const kube_config *cfg);    /* "https://host:port
 const char *kube_config_namespace(const kube_config *cfg); /* the context's, else "default" */
 const char *kube_config_context(const kube_config *cfg);   /* NULL in cluster */
 int kube_config_in_cluster(const kube_config *cfg);        /* 1 when from the service account */
+int kube_config_insecure(const kube_config *cfg); /* 1: insecure-skip-tls-verify (no TLS check) */
 
 /* ---- client ------------------------------------------------------------- */
 

@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <sodium.h>
 
@@ -57,6 +58,15 @@ int seal_kube_open(kube_client **out, const seal_cluster_opts *o, const char *hi
                      hint ? hint : "", hint ? ")" : "");
     goto out;
   }
+  /* the cluster is not authenticated: allowed, as kubectl allows it, but said */
+  if (kube_config_insecure(cfg))
+    seal_warn("kubeconfig: %s: insecure-skip-tls-verify: the API server is not authenticated; "
+              "the token and the cluster's public key come from whoever answers",
+              kube_config_server(cfg));
+  else if (strncasecmp(kube_config_server(cfg), "http://", 7) == 0)
+    seal_warn("kubeconfig: %s: plain HTTP: the token and every answer cross the network in "
+              "clear and unauthenticated",
+              kube_config_server(cfg));
   kube_client_opts_init(&kopts);
   kopts.max_retries = 2;
   kopts.timeout_ms = SEAL_CERT_TIMEOUT_SECONDS * 1000;

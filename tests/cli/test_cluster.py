@@ -347,3 +347,18 @@ def test_answers_reach_the_terminal_escaped(keys, controller, apiserver):
     r = fails(1, "cert", "--kubeconfig", apiserver.kubeconfig)
     assert not any(c in r.err for c in RAW), repr(r.err)
     assert "\\x1b]0;pwned\\x07" in r.err and "\\u202e" in r.err, r.err
+
+
+def test_unauthenticated_api_server_warns(keys, apiserver, tmp_path):
+    publish_configmap(apiserver, open(keys.pub[0]).read())
+    r = ok("cert", "--kubeconfig", apiserver.kubeconfig)
+    assert "warning" not in r.err, r.err
+    kc = cluster_kubeconfig(tmp_path / "insecure.json", apiserver.url,
+                            {"insecure-skip-tls-verify": True})
+    r = ok("cert", "--kubeconfig", kc)
+    assert keys.ids[0] in r.text
+    assert (f"seal: warning: kubeconfig: {apiserver.url}: insecure-skip-tls-verify: the API "
+            "server is not authenticated") in r.err, r.err
+    kc = cluster_kubeconfig(tmp_path / "http.json", "http://127.0.0.1:1")
+    r = fails(2, "cert", "--kubeconfig", kc)
+    assert "seal: warning: kubeconfig: http://127.0.0.1:1: plain HTTP" in r.err, r.err
