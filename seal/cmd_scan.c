@@ -150,7 +150,8 @@ static void scan_text(scan_state *s, const char *name, const char *text, size_t 
       size_t n = strlen(name);
       if (strncmp(why, name, n) == 0 && why[n] == ':')
         why += n + 1 + (why[n + 1] == ' ');
-      printf("%s:%ld: unparsable file mentions a Secret with data (%s)\n", name, line, why);
+      seal_print_line(stdout, "%s:%ld: unparsable file mentions a Secret with data (%s)", name, line,
+                      why);
       s->found++;
     }
     goto out;
@@ -165,8 +166,8 @@ static void scan_text(scan_state *s, const char *name, const char *text, size_t 
       continue;
     ns = manifest_get_string(doc, "metadata", "namespace", NULL);
     nm = manifest_get_string(doc, "metadata", "name", NULL);
-    printf("%s:%ld: %s/%s\n", name, docs.lines ? docs.lines[i] : 0L, ns ? ns : "default",
-           nm ? nm : "(no name)");
+    seal_print_line(stdout, "%s:%ld: %s/%s", name, docs.lines ? docs.lines[i] : 0L,
+                    ns ? ns : "default", nm ? nm : "(no name)");
     s->found++;
   }
 out:

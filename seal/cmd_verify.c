@@ -143,7 +143,7 @@ int cmd_verify(int argc, char **argv) {
     reason_of(reason, sizeof reason, reply, reply_len);
     free(reply);
     if (code == 200) {
-      printf("%s: %s: ok\n", source, what);
+      seal_print_line(stdout, "%s: %s: ok", source, what);
     } else if (code == 409 || code == 400 || code == 422) {
       seal_report(SEAL_ERR_FOUND, "%s: %s: does not unseal: %s", source, what, reason);
       failed++;

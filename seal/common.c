@@ -55,22 +55,29 @@ static void put_safe(FILE *f, const char *s) {
   }
 }
 
-static void vreport_as(const char *prefix, const char *fmt, va_list ap) {
+static void vline_as(FILE *f, const char *prefix, const char *fmt, va_list ap) {
   char buf[8192];
   int n = vsnprintf(buf, sizeof buf, fmt, ap);
-  fputs(prefix, stderr);
-  put_safe(stderr, buf);
+  fputs(prefix, f);
+  put_safe(f, buf);
   if (n >= (int)sizeof buf)
-    fputs("...", stderr);
-  fputc('\n', stderr);
+    fputs("...", f);
+  fputc('\n', f);
 }
 
-static void vreport(const char *fmt, va_list ap) { vreport_as("seal: ", fmt, ap); }
+static void vreport(const char *fmt, va_list ap) { vline_as(stderr, "seal: ", fmt, ap); }
 
 void seal_warn(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vreport_as("seal: warning: ", fmt, ap);
+  vline_as(stderr, "seal: warning: ", fmt, ap);
+  va_end(ap);
+}
+
+void seal_print_line(FILE *f, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vline_as(f, "", fmt, ap);
   va_end(ap);
 }
 

@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "keys.h"
 #include "kube.h"
@@ -37,6 +38,9 @@ int seal_exit_code(int status);
 int seal_report(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "seal: warning: " and the message on stderr, escaped as seal_report's are. */
 void seal_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* One line to f (a newline added), escaped as seal_report's messages are:
+ * for output lines that name documents or keys (seal verify, seal scan). */
+void seal_print_line(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A usage error: prints the message and a hint at "seal <cmd> --help". */
 int seal_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Status of a failed keys_ or manifest_ call. */

@@ -376,3 +376,28 @@ def test_at_most_16_recipients(tmp_path):
     r = fails(1, "--cert", str(sixteen), "--cert", str(tmp_path / "k16.pem"),
               stdin=secret_yaml(data={"a": "1"}))
     assert "16" in r.err
+
+
+HOSTILE = "x\u202ey\x1b[2J\u009b31m\u2066"
+RAW_CONTROLS = (b"\x1b", b"\xe2\x80\xae", b"\xc2\x9b", b"\xe2\x81\xa6", b"\x07")
+
+
+def test_messages_escape_control_and_bidi_characters(keys, tmp_path):
+    """A name or data key from a document reaches the terminal escaped: no ESC, C1 (U+009B is
+    CSI) or bidi control (U+202E) raw in messages (stderr) or in lines naming documents
+    (stdout of seal scan)."""
+    doc = json.dumps({"apiVersion": "v1", "kind": "Secret",
+                      "metadata": {"name": HOSTILE, "namespace": "app"},
+                      "stringData": {"k" + HOSTILE: "v\a"}})
+    r = run("--cert", keys.pub[0], stdin=doc)
+    assert r.rc == 1 and r.out == b"", r
+    err = r.err.encode("utf-8", "surrogateescape")
+    for raw in RAW_CONTROLS:
+        assert raw not in err, (raw, r.err)
+    assert "x\\u202ey\\x1b[2J\\u009b31m\\u2066" in r.err, r.err
+    (tmp_path / "s.json").write_text(doc)
+    r = run("scan", str(tmp_path))
+    assert r.rc == 1, r
+    for raw in RAW_CONTROLS:
+        assert raw not in r.out, (raw, r.out)
+    assert b"app/x\\u202ey\\x1b[2J\\u009b31m\\u2066" in r.out, r.out
