@@ -1,5 +1,6 @@
 """The takeover of docs/gitops.md ("Moving from Bitnami sealed-secrets"),
-step by step, against the test API server and its garbage collector: live
+step by step, against the stand-in API server (suite e2e) and upstream
+kube-apiserver with kube-controller-manager's garbage collector (suite real): live
 Secrets made and owned by Bitnami's controller pass to seal's controller, and
 a watch on them shows each one never deleted, never empty, its data never
 changed.
@@ -99,9 +100,11 @@ def bitnami_cluster(env, tmp_path):
     """Bitnami's cluster and repository: key Secrets, SealedSecrets "api" and "db" with the
     Secrets its controller made of them, and the repository folder; the plain values."""
     api = env.api
-    api.kubectl("create", "-f", "-", input=json.dumps(BITNAMI_CRD))
+    api.kubectl("apply", "-f", "-", input=json.dumps(BITNAMI_CRD))  # one per control plane
     wait_for(lambda: api.kubectl("get", BITNAMI, "-n", "app", check=False).returncode == 0,
              what="the Bitnami CRD served")
+    # the real control plane serves a whole file: what an earlier test may have left
+    api.kubectl("delete", BITNAMI, "--all", "-n", "app", "--ignore-not-found")
     api.crd_added()
 
     # Bitnami's cluster: two keys, three SealedSecrets, their Secrets
