@@ -839,6 +839,14 @@ static int owner_matches(const rec_op *op, const char *owner_uid, int managed)
   return op->skip_owner && managed;
 }
 
+static int is_key_secret(const json_t *secret)
+{
+  const char *type = manifest_get_string(secret, "type", NULL);
+  const json_t *labels = manifest_get(secret, "metadata", "labels", NULL);
+  return (type && manifest_reserved_type(type)) ||
+         json_object_get(labels, MANIFEST_LABEL_KEY) != NULL;
+}
+
 static void not_managed(rec_op *op)
 {
   set_outcome(op, "False", "SecretNotManaged",
@@ -886,6 +894,17 @@ static void live_done(void *ud, long http_code, json_t *body, const kube_status 
   int take_over = managed && strcmp(managed, "true") == 0;
   int ours = owner_matches(op, owner ? owner : "", take_over);
 
+  if (is_key_secret(body)) {
+    /* a key Secret is never written, whatever it carries: a SealedSecret
+     * named like one would replace, and so delete, a key */
+    set_outcome(op, "False", "SecretNotManaged",
+                "Secret %s/%s is a key Secret (type or label %s); the controller never writes "
+                "one: rename the SealedSecret",
+                op->ns, op->name, MANIFEST_KEY_SECRET_TYPE);
+    ctl_metrics_unseal_error("SecretNotManaged");
+    rec_status(op);
+    return;
+  }
   if (!ours && !take_over) {
     not_managed(op);
     return;

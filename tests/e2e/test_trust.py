@@ -216,3 +216,19 @@ def test_a_label_alone_is_not_ownership(env):
     env.api.kubectl("annotate", "secret", "hand-made", "-n", "app", "seal.dev/managed=true")
     wait_for(lambda: decoded(env.api.get("secret", "hand-made")) == {"K": "ours"}, what="taken over")
     status_of(env, "hand-made", "app", status="True")
+
+
+def test_a_key_secret_is_never_written(env):
+    """Fresh pass: a SealedSecret named like a key Secret cannot replace (and so delete) the
+    key, even when an admin marked the key Secret seal.dev/managed by mistake."""
+    ctl = env.controller()
+    kid = cert_id(ctl.cert())
+    name = f"seal-key-{kid}"
+    env.api.kubectl("annotate", "secret", name, "-n", "seal-system", "seal.dev/managed=true")
+    before = env.api.get("secret", name, "seal-system")
+    env.apply(env.seal(secret(name, ns="seal-system", data={"private.key": "not a key"})))
+    c = status_of(env, name, "seal-system", status="False", reason="SecretNotManaged")
+    assert "is a key Secret" in c["message"], c
+    after = env.api.get("secret", name, "seal-system")
+    assert after["data"] == before["data"] and after["type"] == "seal.dev/key"
+    assert cert_id(ctl.cert()) == kid
