@@ -170,7 +170,9 @@ static void serve(void)
     st.http_code = st.code = code;
     if (code >= 300) {
       st.err = KUBE_ERR_HTTP;
-      snprintf(st.message, sizeof(st.message), "%s %s: %s", p.method, p.path, st.reason);
+      /* bounded: a path may be longer than the message (-Wformat-truncation at -O0) */
+      snprintf(st.message, sizeof(st.message), "%.8s %.700s: %.200s", p.method, p.path,
+               st.reason);
       body = json_pack("{s:s, s:s, s:s, s:i}", "kind", "Status", "status", "Failure", "reason",
                        st.reason, "code", (int)code);
     }
