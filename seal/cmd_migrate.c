@@ -910,7 +910,7 @@ static int migrate_file(migrate_ctx *mx, pending_list *pend, const char *path, c
   return st;
 }
 
-static int hidden(const struct dirent *de) {
+static int visible(const struct dirent *de) {
   return de->d_name[0] != '.';
 }
 
@@ -922,7 +922,7 @@ static int migrate_tree(migrate_ctx *mx, pending_list *pend, const char *dir, co
 
   if (depth > MAX_TREE_DEPTH)
     return seal_report(SEAL_ERR_INPUT, "%s: folders nested deeper than %d", dir, MAX_TREE_DEPTH);
-  count = scandir(dir, &list, hidden, alphasort);
+  count = scandir(dir, &list, visible, alphasort);
   if (count < 0)
     return seal_report(SEAL_ERR_ENV, "%s: %s", dir, strerror(errno));
   for (i = 0; i < count && st == SEAL_OK; i++) {
