@@ -442,6 +442,93 @@ static void retries_honour_retry_after(void **state) {
   kube_client_free(c);
 }
 
+/* The observe hook sees every attempt of an ordinary request with its code
+ * (retries included, 0 when no answer came), and the lists of a watch but
+ * never its stream: what the controller's request duration histogram counts. */
+#define MAX_OBSERVED 64
+typedef struct observed {
+  int n;
+  char method[MAX_OBSERVED][8];
+  char path[MAX_OBSERVED][256];
+  long code[MAX_OBSERVED];
+  double seconds[MAX_OBSERVED];
+} observed;
+
+static void observe_cb(void *ud, const char *method, const char *path, long code,
+                       double seconds) {
+  observed *ob = ud;
+  if (ob->n == MAX_OBSERVED)
+    return;
+  snprintf(ob->method[ob->n], sizeof(ob->method[0]), "%s", method);
+  snprintf(ob->path[ob->n], sizeof(ob->path[0]), "%s", path);
+  ob->code[ob->n] = code;
+  ob->seconds[ob->n] = seconds;
+  ob->n++;
+}
+
+static void observe_sees_every_attempt(void **state) {
+  kube_client_opts o = test_opts();
+  observed *ob = calloc(1, sizeof(*ob));
+  char item[256];
+  kube_status st;
+  long code;
+  kube_client *c;
+  kube_watch *w = NULL;
+  rec *r = calloc(1, sizeof(*r));
+  (void)state;
+
+  assert_non_null(ob);
+  assert_non_null(r);
+  ensure_namespace("observe");
+  put_cm("observe", "x", "1", 201);
+  cm_path(item, sizeof(item), "observe", "x");
+  o.max_retries = 3;
+  o.observe = observe_cb;
+  o.observe_ud = ob;
+  c = client_for(srv.kubeconfig, &o);
+
+  fault("GET", "/namespaces/observe/configmaps/x$", 1, 500, -1);
+  assert_int_equal(kube_request_sync(c, "GET", item, NULL, 0, NULL, &code, NULL, &st), KUBE_OK);
+  assert_int_equal(ob->n, 2);
+  assert_int_equal(ob->code[0], 500);
+  assert_int_equal(ob->code[1], 200);
+  for (int i = 0; i < 2; i++) {
+    assert_string_equal(ob->method[i], "GET");
+    assert_string_equal(ob->path[i], item);
+    assert_true(ob->seconds[i] >= 0 && ob->seconds[i] < 30);
+  }
+  json_decref(call(ctl, "DELETE", "/_test/faults", NULL, 200));
+
+  /* an answer that is an error is observed once with its code */
+  cm_path(item, sizeof(item), "observe", "missing");
+  assert_int_equal(kube_request_sync(c, "DELETE", item, NULL, 0, NULL, &code, NULL, &st),
+                   KUBE_ERR_HTTP);
+  assert_int_equal(ob->n, 3);
+  assert_string_equal(ob->method[2], "DELETE");
+  assert_int_equal(ob->code[2], 404);
+
+  /* a watch: its list is observed, its stream is not */
+  assert_int_equal(kube_watch_new(&w, c, "v1", "configmaps", "observe", NULL, &rec_handlers, r,
+                                  &st),
+                   KUBE_OK);
+  assert_true(run_until(c, is_synced, r, 10000));
+  put_cm("observe", "y", "2", 201);
+  want_events we = {r, 2};
+  assert_true(run_until(c, has_events, &we, 10000));
+  int lists = 0;
+  for (int i = 3; i < ob->n; i++) {
+    assert_string_equal(ob->method[i], "GET");
+    assert_null(strstr(ob->path[i], "watch=1"));
+    assert_null(strstr(ob->path[i], "watch=true"));
+    lists += ob->code[i] == 200;
+  }
+  assert_true(lists >= 1);
+  kube_watch_free(w);
+  kube_client_free(c);
+  free(r);
+  free(ob);
+}
+
 /* retry_writes = 0: a write is attempted once whatever the answer, so a
  * caller that retries (the controller's work queue) is the only layer that
  * does; reads are still retried. */
@@ -1249,6 +1336,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(crud_and_status),
       cmocka_unit_test(paging_across_1200_objects),
       cmocka_unit_test(retries_honour_retry_after),
+      cmocka_unit_test(observe_sees_every_attempt),
       cmocka_unit_test(writes_not_retried_when_the_caller_owns_retries),
       cmocka_unit_test(watch_delivers_events),
       cmocka_unit_test(watch_cut_resumes_without_loss_or_duplicates),
