@@ -1,5 +1,6 @@
 """seal scan: plain-text Secrets in a tree or in staged changes."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -179,3 +180,16 @@ def test_scan_follows_named_links_only(tmp_path):
     assert r.rc == 1 and "default/linked" not in r.text and "kotaemon/linked" in r.text
     (tree / "dangling.yaml").symlink_to(tmp_path / "nowhere")
     assert run("scan", str(tree / "dangling.yaml")).rc == 2
+
+
+def test_scan_output_escapes_names_from_the_files(tmp_path):
+    # a file under review names its Secret with a terminal title, a bell, a
+    # right-to-left override and a C1 CSI: printed escaped, not obeyed
+    doc = json.loads(secret_json(name="x", namespace="y", data={"a": "b"}))
+    doc["metadata"]["name"] = "\x1b]0;pwned\x07\u009b2J"
+    doc["metadata"]["namespace"] = "ns\u202eevil"
+    write(tmp_path / "hostile.json", json.dumps(doc))
+    r = run("scan", str(tmp_path))
+    assert r.rc == 1, r
+    assert not any(c in r.text for c in ["\x1b", "\x07", "\u009b", "\u202e"]), repr(r.text)
+    assert "ns\\u202eevil/\\x1b]0;pwned\\x07\\u009b2J" in r.text, r.text
