@@ -172,6 +172,25 @@ def unseal(v):
     cb.add("ours-last-of-sixteen", b"\x00\x01\x10" + stanzas + blob[90:])
 
 
+def base64_texts(v):
+    """fuzz_base64: canonical and non-canonical base64 texts, the vectors' sealed
+    values among them."""
+    c = Corpus("base64")
+    for kind in ("valid", "invalid"):
+        for x in v[kind]:
+            if len(x["sealed"]) <= 4096:
+                c.add(kind + "-" + x["description"], x["sealed"])
+    for name, text in [("empty", b""), ("one-byte", b"QQ=="), ("two-bytes", b"QUI="),
+                       ("three-bytes", b"QUJD"), ("unused-bits-one", b"QR=="),
+                       ("unused-bits-two", b"QUJ="), ("no-padding", b"QQ"),
+                       ("padding-inside", b"QQ==QUJD"), ("three-padding", b"Q==="),
+                       ("url-alphabet", b"-_8="), ("space", b"QU JD"), ("newline", b"QUJD\n"),
+                       ("nul", b"QUJD\0A=="), ("high-bytes", b"\xff\xff\xff\xff"),
+                       ("high-byte-in-tail", b"QUJD\x80A=="), ("all-alphabet",
+                       b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")]:
+        c.add(name, text)
+
+
 SECRET = """apiVersion: v1
 kind: Secret
 metadata:
@@ -533,6 +552,7 @@ def main():
     armor_public(v)
     armor_private(v)
     unseal(v)
+    base64_texts(v)
     documents(v)
     unseal_sealed(v)
     seal_secret(v)
