@@ -139,7 +139,8 @@ typedef struct manifest_seal_opts {
   const char *scope;     /* NULL: the document's seal.dev/scope, else strict */
   const char *namespace; /* -n: used when the document has none; a contradiction is an error */
   const char *name;      /* --name: likewise */
-  int allow_empty_data;  /* else a Secret without data or stringData is an error */
+  int allow_empty_data;  /* else a Secret without data or stringData, or an empty value, is an
+                            error */
   size_t index;          /* the document's 0-based position in its stream, for messages */
 } manifest_seal_opts;
 

@@ -74,6 +74,10 @@ static int string_map(json_t **out, const json_t *parent, const char *field, con
     return manifest_fail(err, MANIFEST_ERR_INVALID, 0, "%s: %s.%s is not a map", desc, where,
                          field);
   json_object_foreach(v, key, child) {
+    if (json_is_null(child))
+      return manifest_fail(err, MANIFEST_ERR_INVALID, 0,
+                           "%s: %s.%s: key \"%.253s\": value is empty (null: an unset variable?)",
+                           desc, where, field, key);
     if (!json_is_string(child))
       return manifest_fail(err, MANIFEST_ERR_INVALID, 0,
                            "%s: %s.%s: key \"%.253s\": value is not a string", desc, where, field,
@@ -395,9 +399,20 @@ int manifest_seal_secret(json_t **out, const json_t *secret, const manifest_seal
   if (rc != MANIFEST_OK)
     return rc;
   if (n == 0 && !opts->allow_empty_data) {
-    rc = manifest_fail(err, MANIFEST_ERR_INVALID, 0, "%s: no data or stringData to seal", desc);
+    rc = manifest_fail(err, MANIFEST_ERR_INVALID, 0,
+                       "%s: no data or stringData to seal (--allow-empty-data seals it anyway)",
+                       desc);
     goto out;
   }
+  /* an empty value is most often an unset shell variable, not a wish */
+  for (i = 0; i < n && !opts->allow_empty_data; i++)
+    if (e[i].len == 0) {
+      rc = manifest_fail(err, MANIFEST_ERR_INVALID, 0,
+                         "%s: key \"%s\": empty value refused (an unset variable?); "
+                         "--allow-empty-data seals it anyway",
+                         desc, e[i].key);
+      goto out;
+    }
   rc = manifest_template_metadata(&tmeta, meta, drop, 3, desc, "metadata", err);
   if (rc != MANIFEST_OK)
     goto out;

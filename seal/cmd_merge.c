@@ -21,15 +21,17 @@ static const char usage_text[] =
     "  -f, --file IN              read the Secret from IN instead of stdin\n"
     "      --retarget             seal a Secret of another name, namespace or scope\n"
     "                             for FILE's\n"
+    "      --allow-empty-data     seal empty values\n"
     SEAL_CERT_HELP
     "  -h, --help                 this help\n";
 
-enum { OPT_INTO = SEAL_OPT_FIRST_FREE, OPT_RETARGET };
+enum { OPT_INTO = SEAL_OPT_FIRST_FREE, OPT_RETARGET, OPT_ALLOW_EMPTY };
 
 static const struct option longopts[] = {
     SEAL_CERT_LONGOPTS,
     {"into", required_argument, NULL, OPT_INTO},
     {"retarget", no_argument, NULL, OPT_RETARGET},
+    {"allow-empty-data", no_argument, NULL, OPT_ALLOW_EMPTY},
     {"file", required_argument, NULL, 'f'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -115,6 +117,9 @@ int cmd_merge(int argc, char **argv) {
       break;
     case OPT_RETARGET:
       retarget = 1;
+      break;
+    case OPT_ALLOW_EMPTY:
+      sopts.allow_empty_data = 1;
       break;
     case 'h':
       fputs(usage_text, stdout);

@@ -20,10 +20,11 @@ static const char usage_text[] =
     "      --key DATAKEY          the data key the value is sealed for\n"
     "      --scope SCOPE          strict (default), namespace-wide or cluster-wide\n"
     "      --from-file F          read the value from F instead of stdin\n"
+    "      --allow-empty-data     seal an empty value\n"
     SEAL_CERT_HELP
     "  -h, --help                 this help\n";
 
-enum { OPT_NAME = SEAL_OPT_FIRST_FREE, OPT_KEY, OPT_SCOPE, OPT_FROM_FILE };
+enum { OPT_NAME = SEAL_OPT_FIRST_FREE, OPT_KEY, OPT_SCOPE, OPT_FROM_FILE, OPT_ALLOW_EMPTY };
 
 static const struct option longopts[] = {
     SEAL_CERT_LONGOPTS,
@@ -32,6 +33,7 @@ static const struct option longopts[] = {
     {"key", required_argument, NULL, OPT_KEY},
     {"scope", required_argument, NULL, OPT_SCOPE},
     {"from-file", required_argument, NULL, OPT_FROM_FILE},
+    {"allow-empty-data", no_argument, NULL, OPT_ALLOW_EMPTY},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -46,7 +48,7 @@ int cmd_raw(int argc, char **argv) {
   char label[KEYS_LABEL_MAX];
   char *value = NULL, *sealed = NULL;
   size_t value_len = 0;
-  int c, rc, st = SEAL_OK;
+  int c, rc, st = SEAL_OK, allow_empty = 0;
 
   while ((c = seal_getopt("raw", argc, argv, "n:h", longopts)) != -1) {
     if (seal_cert_option(&certs, "raw", c, optarg, &st)) {
@@ -73,6 +75,9 @@ int cmd_raw(int argc, char **argv) {
       break;
     case OPT_FROM_FILE:
       from = optarg;
+      break;
+    case OPT_ALLOW_EMPTY:
+      allow_empty = 1;
       break;
     case 'h':
       fputs(usage_text, stdout);
@@ -105,6 +110,14 @@ int cmd_raw(int argc, char **argv) {
   st = seal_input_read(&value, &value_len, from, KEYS_MAX_VALUE_BYTES);
   if (st != SEAL_OK)
     goto out;
+  if (value_len == 0 && !allow_empty) {
+    /* printf %s "$UNSET" | seal raw ... */
+    st = seal_report(SEAL_ERR_INPUT,
+                     "raw: %s: key \"%s\": empty value refused (an unset variable?); "
+                     "--allow-empty-data seals it anyway",
+                     from ? from : "stdin", key);
+    goto out;
+  }
   if ((st = seal_certs_load(recipients, &n_recipients, &certs)) != SEAL_OK)
     goto out;
   rc = keys_seal(&sealed, recipients, n_recipients, label, (const uint8_t *)value, value_len,

@@ -22,7 +22,7 @@ static const char usage_text[] =
     "  -o, --output FORMAT        yaml (default) or json\n"
     "  -f, --file IN              read IN instead of stdin\n"
     "  -w, --write OUT            write OUT atomically instead of stdout\n"
-    "      --allow-empty-data     seal a Secret without data\n"
+    "      --allow-empty-data     seal empty values and a Secret without data\n"
     "  -h, --help                 this help\n"
     "      --version              print the version\n"
     "\n";

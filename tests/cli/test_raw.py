@@ -43,8 +43,18 @@ def test_raw_from_file_and_scopes(keys, tmp_path):
     assert open_value(keys, r.text.strip(), scope="cluster-wide", ns="x", name="y") == b"cw"
 
 
-def test_raw_empty_value(keys):
-    r = ok("raw", "--cert", keys.pub[0], "-n", "ns", "--name", "nm", "--key", "k", stdin=b"")
+def test_raw_empty_value(keys, tmp_path):
+    """printf %s "$UNSET" | seal raw: refused unless --allow-empty-data."""
+    r = fails(1, "raw", "--cert", keys.pub[0], "-n", "ns", "--name", "nm", "--key", "k", stdin=b"")
+    assert 'key "k"' in r.err and "empty value" in r.err and "--allow-empty-data" in r.err
+    assert r.out == b""
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    r = fails(1, "raw", "--cert", keys.pub[0], "-n", "ns", "--name", "nm", "--key", "k",
+              "--from-file", str(empty))
+    assert str(empty) in r.err and "empty value" in r.err
+    r = ok("raw", "--cert", keys.pub[0], "-n", "ns", "--name", "nm", "--key", "k",
+           "--allow-empty-data", stdin=b"")
     assert open_value(keys, r.text.strip()) == b""
 
 

@@ -244,6 +244,40 @@ def test_allow_empty_data(keys):
     assert parse_docs(r.out)[0]["kind"] == "SealedSecret"
 
 
+@pytest.mark.parametrize("where", ["data", "stringData"])
+def test_empty_value_refused_unless_allow_empty_data(keys, tmp_path, where):
+    """`password: $UNSET` must not seal an empty password with exit status 0."""
+    doc = (secret_yaml(data={"user": "me"}, extra='  password: ""\n') if where == "data"
+           else secret_yaml(data={"user": "me"}, string_data={"password": ""}))
+    out = tmp_path / "out.yaml"
+    r = fails(1, "--cert", keys.pub[0], "-w", str(out), stdin=doc)
+    assert "Secret kotaemon/api-keys" in r.err and '"password"' in r.err, r.err
+    assert "empty value" in r.err and "--allow-empty-data" in r.err
+    assert r.out == b"" and not out.exists()
+    r = ok("--cert", keys.pub[0], "--allow-empty-data", "-o", "json", stdin=doc)
+    assert plain(unseal(keys, r.out)[0]) == {"user": "me", "password": ""}
+
+
+def test_unset_variable_in_yaml_is_named_empty(keys):
+    """`password: $UNSET` in a heredoc is YAML null: refused, saying it is empty."""
+    r = fails(1, "--cert", keys.pub[0], "--allow-empty-data",
+              stdin=secret_yaml(string_data={"user": "me"}, extra="  password:\n"))
+    assert '"password"' in r.err and "empty" in r.err and r.out == b""
+
+
+def test_merge_refuses_an_empty_value_unless_allow_empty_data(keys, tmp_path):
+    into = tmp_path / "s.yaml"
+    into.write_bytes(ok("--cert", keys.pub[0], stdin=secret_yaml(data={"a": "1"})).out)
+    before = into.read_bytes()
+    r = fails(1, "merge", "--into", str(into), "--cert", keys.pub[0],
+              stdin=secret_yaml(data={"a": "2"}, extra='  b: ""\n'))
+    assert '"b"' in r.err and "--allow-empty-data" in r.err
+    assert into.read_bytes() == before
+    ok("merge", "--into", str(into), "--cert", keys.pub[0], "--allow-empty-data",
+       stdin=secret_yaml(data={"a": "1"}, extra='  b: ""\n'))
+    assert plain(unseal(keys, into.read_bytes())[0]) == {"a": "1", "b": ""}
+
+
 # ---- bad input: a clear message, exit 1, no output, no -w file --------------------
 
 BAD_INPUTS = {

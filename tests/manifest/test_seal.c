@@ -63,9 +63,9 @@ static int teardown(void **state) {
   return 0;
 }
 
-static json_t *seal_text(const fixture *f, const char *text, const char *scope, int status,
-                         const char *message_part) {
-  manifest_seal_opts opts = {&f->pubs[0], 1, scope, NULL, NULL, 0, 0};
+static json_t *seal_text_allow(const fixture *f, const char *text, const char *scope, int status,
+                               const char *message_part, int allow_empty) {
+  manifest_seal_opts opts = {&f->pubs[0], 1, scope, NULL, NULL, allow_empty, 0};
   manifest_error err;
   json_t *secret = parse_one(text), *sealed = NULL;
   int rc;
@@ -82,6 +82,11 @@ static json_t *seal_text(const fixture *f, const char *text, const char *scope, 
     return NULL;
   }
   return sealed;
+}
+
+static json_t *seal_text(const fixture *f, const char *text, const char *scope, int status,
+                         const char *message_part) {
+  return seal_text_allow(f, text, scope, status, message_part, 0);
 }
 
 /* Through text and back, as the CLI and the controller see it. */
@@ -144,7 +149,7 @@ static void test_round_trip_every_scope(void **state) {
   const char *prev = "";
 
   for (size_t s = 0; s < 3; s++) {
-    sealed = via_yaml(seal_text(f, secret_yaml, scopes[s], MANIFEST_OK, NULL));
+    sealed = via_yaml(seal_text_allow(f, secret_yaml, scopes[s], MANIFEST_OK, NULL, 1));
     assert_true(manifest_is_sealed_secret(sealed));
     assert_string_equal(manifest_get_string(sealed, "metadata", "name", NULL), "api-keys");
     assert_string_equal(manifest_get_string(sealed, "metadata", "namespace", NULL), "kotaemon");
@@ -293,6 +298,15 @@ static void test_allow_empty_data(void **state) {
   json_decref(secret);
   json_decref(sealed);
   json_decref(doc);
+  /* an empty value (an unset shell variable) only with allow_empty_data */
+  assert_null(seal_text(f, secret_yaml, NULL, MANIFEST_ERR_INVALID, "key \"EMPTY\": empty value"));
+  assert_null(seal_text(f, "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\nstringData: {a: ''}\n",
+                        NULL, MANIFEST_ERR_INVALID, "Secret default/x: key \"a\": empty value"));
+  sealed = seal_text_allow(f, secret_yaml, NULL, MANIFEST_OK, NULL, 1);
+  secret = unseal_ok(sealed, f->ring, 0);
+  assert_string_equal(manifest_get_string(secret, "data", "EMPTY", NULL), "");
+  json_decref(secret);
+  json_decref(sealed);
 }
 
 static json_t *sealed_for(const fixture *f, const char *scope) {
