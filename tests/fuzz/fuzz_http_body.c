@@ -178,7 +178,9 @@ static int body_verifies(const uint8_t *body, size_t len, int need_values) {
   int ok = 0;
 
   memset(&err, 0, sizeof(err));
-  if (manifest_parse(&docs, (const char *)body, len, "body", 0, &err) == MANIFEST_OK &&
+  /* the limits the controller parses bodies with */
+  if (manifest_parse(&docs, (const char *)body, len, "body", MANIFEST_PARSE_BODY_LIMITS, &err) ==
+          MANIFEST_OK &&
       docs.n == 1 && manifest_is_sealed_secret(docs.docs[0]) &&
       (!need_values ||
        json_object_size(manifest_get(docs.docs[0], "spec", "encryptedData", NULL)) > 0) &&
