@@ -8,6 +8,8 @@ import os
 import re
 import subprocess
 
+import pytest
+
 from conftest import SEAL, condition, secret, wait_for
 
 # docs/security.md, "Memory ceiling": the controller with the objects below (100
@@ -104,6 +106,7 @@ def test_large_objects_stay_under_the_memory_ceiling(env):
     assert second < OBJECTS_CEILING_MIB + allowance, second
 
 
+@pytest.mark.standin  # the real API server refuses objects over about 1.5 MiB itself
 def test_a_sealed_secret_over_the_ceiling_is_reported_not_unsealed(env):
     ctl = env.controller()
     ss = env.seal(secret("huge", data={"A": "a"}))

@@ -6,6 +6,8 @@ import base64
 import math
 import time
 
+import pytest
+
 from conftest import condition, decoded, events_for, secret, wait_for
 
 # unseal-controller/ctl.h: a fight from the third repair in a row, then 1 s, 2 s, 4 s ...
@@ -19,6 +21,7 @@ def metric(ctl, name):
     return None
 
 
+@pytest.mark.standin  # fault injection
 def test_a_failing_status_write_is_retried_by_the_work_queue_alone(env):
     ctl = env.controller("--max-retries", "3")
     env.api.fault(method="PUT", path=r"/sealedsecrets/[^/]+/status$", status=500, count=1000)
