@@ -133,7 +133,7 @@ typedef struct kube_client_opts {
   size_t max_event_bytes;    /* one watch event line; default KUBE_DEFAULT_MAX_EVENT */
   long watch_timeout_s;      /* timeoutSeconds of each watch request; default 300 */
   int list_limit;            /* page size of watch lists (a page over max_response_bytes is
-                                asked again with half as many objects); default 500 */
+                                asked again with a quarter as many objects); default 500 */
   const char *user_agent;    /* default "seal/<version>" */
   kube_log_fn log;           /* may be NULL */
   void *log_ud;

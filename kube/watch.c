@@ -46,7 +46,7 @@ struct kube_watch {
   char rv[MAX_RV];      /* last resourceVersion seen */
   char list_rv[MAX_RV]; /* of the list being read */
   char *cont;           /* continue token of the list being read */
-  int page_limit;       /* objects asked per list page: halved when a page is over
+  int page_limit;       /* objects asked per list page: a quarter when a page is over
                            max_response_bytes, doubled back after each page read */
   int synced;
   int failures;
@@ -331,9 +331,9 @@ static void list_done(void *ud, long code, json_t *body, const kube_status *st) 
   enter(w);
   if (st->err != KUBE_OK) {
     if (st->err == KUBE_ERR_LIMIT && w->page_limit > 1) {
-      /* large objects: the same page again with half as many, so that no
-       * answer is over max_response_bytes (memory stays bounded) */
-      w->page_limit /= 2;
+      /* large objects: the same page again with a quarter as many, so that
+       * no answer is over max_response_bytes (memory stays bounded) */
+      w->page_limit = w->page_limit > 4 ? w->page_limit / 4 : 1;
       kube_client_log(w->c, KUBE_LOG_INFO, "watch %s: list page too large; asking %d at a time",
                       w->plural, w->page_limit);
       if (start_list(w, 0) < 0) {

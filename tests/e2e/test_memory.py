@@ -94,11 +94,12 @@ def test_large_objects_stay_under_the_memory_ceiling(env):
     assert first < OBJECTS_CEILING_MIB + allowance, first
     # and a restart over the same objects: everything is listed and checked again
     ctl.stop()
-    ctl2 = env.controller(env=asan)
+    # listing 100 MiB of objects in pages of at most 16 MiB takes a while
+    ctl2 = env.controller(env=asan, ready=False)
     pid2 = ctl2.proc.pid
-    wait_for(lambda: "caches synced" in ctl2.logs(), timeout=120, what="the restart syncing")
+    wait_for(lambda: "caches synced" in ctl2.logs(), timeout=240, what="the restart syncing")
     # every SealedSecret reconciled again after the restart
-    wait_for(lambda: reconciles(ctl2) >= 120, timeout=120, what="120 reconciles after the restart")
+    wait_for(lambda: reconciles(ctl2) >= 120, timeout=240, what="120 reconciles after the restart")
     for name in ("big-0", "big-99", "many-0", "many-19"):
         assert condition(env.api.get("sealedsecret", name), "Synced")["status"] == "True", name
     second = memory_mib(pid2, "VmHWM")
