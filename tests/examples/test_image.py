@@ -243,7 +243,7 @@ def test_controller_runs_from_the_image_and_unseals(image, tmp_path):
 
     api = StandIn(tmp_path / "apiserver", namespaces=("seal-system", "app"))
     log = open(tmp_path / "controller.log", "w")
-    proc = None
+    proc = pid = None
     try:
         api.kubectl("create", "-f", str(CRD))
         # the kubeconfig as a mounted Secret would be: readable by the group only
@@ -258,7 +258,9 @@ def test_controller_runs_from_the_image_and_unseals(image, tmp_path):
             if k in os.environ:
                 env[k] = os.environ[k]
         proc = subprocess.Popen(
-            [need("unshare"), "--mount", "--pid", "--fork", f"--mount-proc={rootfs}/proc",
+            # --kill-child: the controller (PID 1 of its namespace) dies with unshare
+            [need("unshare"), "--mount", "--pid", "--fork", "--kill-child",
+             f"--mount-proc={rootfs}/proc",
              need("chroot"), f"--userspec={UID}:{GID}", str(rootfs), ENTRYPOINT,
              "--kubeconfig", "/etc/seal/kubeconfig", "--key-namespace", "seal-system",
              "--listen", f"127.0.0.1:{port}", "--metrics-listen", f"127.0.0.1:{metrics_port}",
@@ -309,6 +311,11 @@ def test_controller_runs_from_the_image_and_unseals(image, tmp_path):
         assert proc.wait(30) == 0, (tmp_path / "controller.log").read_text()
     finally:
         if proc is not None and proc.poll() is None:
+            if pid is not None:
+                try:
+                    os.kill(pid, signal.SIGKILL)  # the namespace's PID 1: all of it goes
+                except ProcessLookupError:
+                    pass
             proc.kill()
             proc.wait()
         log.close()
