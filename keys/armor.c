@@ -323,6 +323,36 @@ static int add_public(void *ctx, const struct block *b, keys_error *err)
   return KEYS_OK;
 }
 
+/* No SEAL PUBLIC KEY block: says what the text is when it is another PEM
+ * block (an X.509 certificate is kubeseal's --cert). */
+static int no_public_block(const char *text, size_t len, keys_error *err)
+{
+  static const char begin[] = "-----BEGIN ";
+  const char *p = text, *end = text + len, *label, *stop;
+
+  while (p != NULL && (size_t)(end - p) >= sizeof begin - 1) {
+    if (memcmp(p, begin, sizeof begin - 1) == 0) {
+      label = p + sizeof begin - 1;
+      for (stop = label; stop < end && stop - label < 40 && *stop != '-' && *stop != '\n'; stop++)
+        if (!(*stop == ' ' || (*stop >= 'A' && *stop <= 'Z') || (*stop >= '0' && *stop <= '9')))
+          break;
+      if (stop < end && *stop == '-' && stop > label) {
+        if (stop - label == 11 && memcmp(label, "CERTIFICATE", 11) == 0)
+          return keys_i_fail(err, KEYS_ERR_MALFORMED,
+                             "a PEM CERTIFICATE (X.509, kubeseal's kind of --cert), not a SEAL "
+                             "PUBLIC KEY block (seal cert fetches the cluster's key)");
+        return keys_i_fail(err, KEYS_ERR_MALFORMED,
+                           "a PEM %.*s block, not a SEAL PUBLIC KEY block", (int)(stop - label),
+                           label);
+      }
+    }
+    p = memchr(p, '\n', (size_t)(end - p));
+    if (p != NULL)
+      p++;
+  }
+  return keys_i_fail(err, KEYS_ERR_MALFORMED, "no SEAL PUBLIC KEY block in the text");
+}
+
 int keys_armor_read_public(keys_public **out, size_t *n_out, const char *text, size_t len,
                            keys_error *err)
 {
@@ -337,7 +367,7 @@ int keys_armor_read_public(keys_public **out, size_t *n_out, const char *text, s
     return rc;
   rc = armor_parse(text, len, BLOCK_PUBLIC, 0, add_public, &list, err);
   if (rc == KEYS_OK && list.n == 0)
-    rc = keys_i_fail(err, KEYS_ERR_MALFORMED, "no SEAL PUBLIC KEY block in the text");
+    rc = no_public_block(text, len, err);
   if (rc != KEYS_OK) {
     free(list.keys);
     return rc;
@@ -358,10 +388,10 @@ int keys_armor_read_one_public(keys_public *out, const char *text, size_t len, k
   if ((rc = keys_i_ready(err)) != KEYS_OK)
     return rc;
   rc = armor_parse(text, len, BLOCK_PUBLIC, 1, add_public, &list, err);
-  if (rc == KEYS_OK && list.n != 1)
-    rc = keys_i_fail(err, KEYS_ERR_MALFORMED,
-                     list.n == 0 ? "no SEAL PUBLIC KEY block in the text"
-                                 : "%zu SEAL PUBLIC KEY blocks, want exactly one",
+  if (rc == KEYS_OK && list.n == 0)
+    rc = no_public_block(text, len, err);
+  else if (rc == KEYS_OK && list.n != 1)
+    rc = keys_i_fail(err, KEYS_ERR_MALFORMED, "%zu SEAL PUBLIC KEY blocks, want exactly one",
                      list.n);
   if (rc == KEYS_OK)
     *out = list.keys[0];

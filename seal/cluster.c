@@ -84,8 +84,10 @@ out:
   return st;
 }
 
-/* The cert.pem of the ConfigMap; SEAL_ERR_INPUT (not reported) when it is not there. */
-static int cert_from_configmap(char **out, size_t *out_len, kube_client *client) {
+/* The cert.pem of the ConfigMap; SEAL_ERR_INPUT (not reported) when it is not
+ * there, *why saying how. */
+static int cert_from_configmap(char **out, size_t *out_len, kube_client *client,
+                               const char **why) {
   char path[KUBE_MAX_PATH];
   kube_status ks = {0};
   json_t *body = NULL;
@@ -98,6 +100,7 @@ static int cert_from_configmap(char **out, size_t *out_len, kube_client *client)
     return seal_report(SEAL_ERR_ENV, "configmap path too long");
   rc = kube_request_sync(client, "GET", path, NULL, 0, NULL, &code, &body, &ks);
   if (rc == KUBE_ERR_HTTP && (code == 404 || code == 403)) {
+    *why = code == 404 ? "does not exist" : "may not be read by this user (403)";
     st = SEAL_ERR_INPUT;
     goto out;
   }
@@ -107,6 +110,7 @@ static int cert_from_configmap(char **out, size_t *out_len, kube_client *client)
   }
   pem = manifest_get_string(body, "data", CERT_CONFIGMAP_KEY, NULL);
   if (pem == NULL || *pem == '\0') {
+    *why = "has no " CERT_CONFIGMAP_KEY;
     st = SEAL_ERR_INPUT;
     goto out;
   }
@@ -154,13 +158,14 @@ static int cluster_cert_fetch(char **out, size_t *out_len, const seal_cluster_op
     kube_client *client = NULL;
     kube_status ks = {0};
     char path[KUBE_MAX_PATH];
+    const char *why = "";
     int rc;
 
     if ((st = seal_kube_open(&client, opts, "or give --cert, $SEAL_CERT or --controller-url")) != SEAL_OK)
       return st;
     snprintf(subject, subject_size,
              "configmap " CERT_CONFIGMAP_NS "/" CERT_CONFIGMAP ", key " CERT_CONFIGMAP_KEY);
-    st = cert_from_configmap(out, out_len, client);
+    st = cert_from_configmap(out, out_len, client, &why);
     if (st != SEAL_ERR_INPUT)
       goto done;
     snprintf(subject, subject_size, "the controller's /v1/cert.pem through the service proxy");
@@ -172,9 +177,11 @@ static int cluster_cert_fetch(char **out, size_t *out_len, const seal_cluster_op
       *out = NULL;
       *out_len = 0;
       st = seal_report(SEAL_ERR_ENV,
-                       "no public key: configmap " CERT_CONFIGMAP_NS "/" CERT_CONFIGMAP
-                       " has no " CERT_CONFIGMAP_KEY " and the controller's /v1/cert.pem "
-                       "through the service proxy failed: %s (give --cert or --controller-url)",
+                       "no public key: configmap " CERT_CONFIGMAP " in namespace "
+                       CERT_CONFIGMAP_NS " %s, and the controller's /v1/cert.pem "
+                       "through the service proxy (service %s/%s) failed: %s (is the controller "
+                       "installed? else give --cert or --controller-url)",
+                       why, controller_ns(opts), controller_name(opts),
                        ks.message[0] ? ks.message : kube_strerror(rc));
       goto done;
     }

@@ -186,6 +186,34 @@ int seal_report_manifest(const char *source, size_t index, const json_t *doc,
   return seal_report(st, "%s: %s: %s", source, what, msg);
 }
 
+/* kubeseal's flag spellings and what seal does instead, for the usage error */
+static const struct {
+  const char *flag, *instead;
+} kubeseal_flags[] = {
+    {"--fetch-cert", "seal cert"},
+    {"--format", "-o yaml|json"},
+    {"--re-encrypt", "seal reseal"},
+    {"--recovery-unseal", "seal unseal --private-key FILE"},
+    {"--recovery-private-key", "seal unseal --private-key FILE"},
+    {"--merge-into", "seal merge --into FILE"},
+    {"--raw", "seal raw"},
+    {"--sealed-secret-file", "-w FILE"},
+    {"--secret-file", "-f FILE"},
+    {"--validate", "seal verify"},
+};
+
+/* " (kubeseal's spelling; seal: ...)" for a kubeseal flag, else "" */
+static const char *kubeseal_hint(char *buf, size_t size, const char *arg) {
+  size_t len = strcspn(arg, "=");
+
+  for (size_t i = 0; i < sizeof kubeseal_flags / sizeof kubeseal_flags[0]; i++)
+    if (strlen(kubeseal_flags[i].flag) == len && strncmp(arg, kubeseal_flags[i].flag, len) == 0) {
+      snprintf(buf, size, " (kubeseal's spelling; in seal: %s)", kubeseal_flags[i].instead);
+      return buf;
+    }
+  return "";
+}
+
 int seal_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
                 const struct option *longopts) {
   char opts[64];
@@ -207,7 +235,9 @@ int seal_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
   } else if (c == ':') {
     seal_usage_error(cmd, "%s%soption '%s' needs an argument", cmd, sep, bad);
   } else {
-    seal_usage_error(cmd, "%s%sunknown option '%s'", cmd, sep, bad);
+    char hint[128];
+    seal_usage_error(cmd, "%s%sunknown option '%s'%s", cmd, sep, bad,
+                     kubeseal_hint(hint, sizeof hint, bad));
   }
   return '?';
 }
@@ -330,8 +360,21 @@ int seal_docs_read(manifest_docs *docs, manifest_format *format, const char *pat
   for (i = 0; i < docs->n; i++) {
     if (!is_kind(docs->docs[i])) {
       char what[512];
+      const char *api = manifest_get_string(docs->docs[i], "apiVersion", NULL);
       seal_describe(what, sizeof what, docs->docs[i], i);
-      st = seal_report(SEAL_ERR_INPUT, "%s: %s: not a %s", source, what, kind);
+      if (is_kind == manifest_is_secret && manifest_is_sealed_secret(docs->docs[i]))
+        st = seal_report(SEAL_ERR_INPUT,
+                         "%s: %s: already sealed (seal reseal re-seals it for the current key, "
+                         "seal merge --into FILE adds keys to it)",
+                         source, what);
+      else if (is_kind == manifest_is_secret && api != NULL &&
+               strcmp(api, "bitnami.com/v1alpha1") == 0)
+        st = seal_report(SEAL_ERR_INPUT,
+                         "%s: %s: already sealed, by Bitnami's kubeseal (seal migrate turns it "
+                         "into a seal SealedSecret)",
+                         source, what);
+      else
+        st = seal_report(SEAL_ERR_INPUT, "%s: %s: not a %s", source, what, kind);
       goto out;
     }
   }

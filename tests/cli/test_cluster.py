@@ -230,9 +230,22 @@ def test_verify_through_service_proxy(keys, apiserver, controller):
 def test_no_key_anywhere(keys, apiserver):
     r = fails(2, "cert", "--kubeconfig", apiserver.kubeconfig)
     assert "--cert" in r.err
+    # a 404 is a ConfigMap that does not exist, not one without cert.pem
+    assert ("configmap seal-public-keys in namespace seal-system does not exist" in r.err), r.err
+    assert "has no cert.pem" not in r.err
+    assert "service seal-system/unseal-controller" in r.err
     out = apiserver.kubeconfig + ".out"
     fails(2, "--kubeconfig", apiserver.kubeconfig, "-w", out, stdin=secret_yaml(data={"a": "1"}))
     assert not os.path.exists(out)
+
+
+def test_configmap_without_cert_pem_says_so(keys, apiserver):
+    apiserver.send("POST", "/api/v1/namespaces/seal-system/configmaps", {
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "seal-public-keys", "namespace": "seal-system"},
+        "data": {"other": "x"}})
+    r = fails(2, "cert", "--kubeconfig", apiserver.kubeconfig)
+    assert "configmap seal-public-keys in namespace seal-system has no cert.pem" in r.err, r.err
 
 
 def test_bad_kubeconfig(tmp_path):

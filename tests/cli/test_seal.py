@@ -435,3 +435,49 @@ def test_messages_escape_control_and_bidi_characters(keys, tmp_path):
     for raw in RAW_CONTROLS:
         assert raw not in r.out, (raw, r.out)
     assert b"app/x\\u202ey\\x1b[2J\\u009b31m\\u2066" in r.out, r.out
+
+
+# ---- kubeseal users' usual mistakes: a message that says what to do ---------------
+
+def test_sealing_a_sealed_secret_says_already_sealed(keys, tmp_path):
+    sealed = ok("--cert", keys.pub[0], stdin=secret_yaml(data={"a": "1"})).out
+    out = tmp_path / "out.yaml"
+    r = fails(1, "--cert", keys.pub[0], "-w", str(out), stdin=sealed)
+    assert "already sealed" in r.err and "seal reseal" in r.err and "seal merge" in r.err, r.err
+    assert r.out == b"" and not out.exists()
+
+
+def test_sealing_a_bitnami_sealed_secret_names_migrate(keys):
+    doc = ("apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\n"
+           "metadata: {name: x, namespace: y}\nspec: {encryptedData: {a: AgBy}}\n")
+    r = fails(1, "--cert", keys.pub[0], stdin=doc)
+    assert "already sealed" in r.err and "seal migrate" in r.err and r.out == b"", r.err
+
+
+def test_x509_certificate_as_cert_says_what_it_is(tmp_path):
+    pem = tmp_path / "kubeseal.pem"
+    # the shape of a kubeseal --fetch-cert answer; seal reads no further than the BEGIN line
+    pem.write_text("-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----\n")
+    r = fails(1, "--cert", str(pem), stdin=secret_yaml(data={"a": "1"}))
+    assert "PEM CERTIFICATE" in r.err and "X.509" in r.err and "seal cert" in r.err, r.err
+    other = tmp_path / "key.pem"
+    other.write_text("-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\n")
+    r = fails(1, "--cert", str(other), stdin=secret_yaml(data={"a": "1"}))
+    assert "a PEM RSA PRIVATE KEY block, not a SEAL PUBLIC KEY block" in r.err, r.err
+
+
+@pytest.mark.parametrize("args,instead", [
+    (["--fetch-cert"], "seal cert"),
+    (["--format", "json"], "-o yaml|json"),
+    (["--format=json"], "-o yaml|json"),
+    (["--re-encrypt"], "seal reseal"),
+    (["--recovery-unseal"], "seal unseal --private-key FILE"),
+    (["--merge-into", "x.yaml"], "seal merge --into FILE"),
+    (["--raw"], "seal raw"),
+    (["--sealed-secret-file", "x"], "-w FILE"),
+    (["--secret-file", "x"], "-f FILE"),
+])
+def test_kubeseal_flags_name_the_seal_equivalent(args, instead):
+    r = run(*args, stdin="")
+    assert r.rc == 2 and r.out == b""
+    assert f"kubeseal's spelling; in seal: {instead}" in r.err, r.err
