@@ -1,4 +1,5 @@
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -9,6 +10,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 #include <sodium.h>
@@ -999,6 +1001,26 @@ static int parse_listen(struct sockaddr_storage *ss, socklen_t *ss_len, const ch
   return 0;
 }
 
+/* Why the address cannot be listened on, as bind(2) says it (libmicrohttpd
+ * does not keep errno): binds a throwaway socket with the options it uses. */
+static const char *bind_reason(const struct sockaddr_storage *ss, socklen_t ss_len)
+{
+  int one = 1, fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), e;
+
+  if (fd < 0)
+    return strerror(errno);
+  (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (ss->ss_family == AF_INET6)
+    (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+  e = bind(fd, (const struct sockaddr *)ss, ss_len) == 0 ? 0 : errno;
+  close(fd);
+  if (e == EADDRINUSE)
+    return "address already in use (another process listens there)";
+  if (e == EACCES)
+    return "permission denied (a port below 1024 needs privilege)";
+  return e ? strerror(e) : "libmicrohttpd could not start (see its message above)";
+}
+
 static int start_daemon(listener *l, const char *listen, MHD_AccessHandlerCallback cb,
                         const char *what)
 {
@@ -1025,7 +1047,9 @@ static int start_daemon(listener *l, const char *listen, MHD_AccessHandlerCallba
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
       completed, h, MHD_OPTION_NOTIFY_CONNECTION, notify_connection, l, MHD_OPTION_END);
   if (l->d == NULL) {
-    ctl_log(CTL_LOG_ERROR, "cannot listen", "listen", listen, "what", what, NULL);
+    ctl_log(CTL_LOG_ERROR, "cannot listen", "listen", listen, "what", what, "flag",
+            strcmp(what, "metrics") == 0 ? "--metrics-listen" : "--listen", "reason",
+            bind_reason(&ss, ss_len), NULL);
     return -1;
   }
   const union MHD_DaemonInfo *info = MHD_get_daemon_info(l->d, MHD_DAEMON_INFO_BIND_PORT);

@@ -165,3 +165,26 @@ def test_reseal_through_the_controller_checks_values_already_current(cluster, tm
         assert r.rc == 1 and r.out == b"", (what, r)
         assert f'key "{key}"' in r.err and "HTTP 409" in r.err, (what, r.err)
         assert src.read_bytes() == before, what
+
+
+@pytest.mark.parametrize("flag", ["--listen", "--metrics-listen"])
+def test_busy_port_says_why_it_cannot_listen(tmp_path, flag):
+    api = ApiServer(tmp_path)
+    busy = socket.socket()
+    try:
+        api.kubectl("create", "-f", CRD)
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        addr = f"127.0.0.1:{busy.getsockname()[1]}"
+        other = "--metrics-listen" if flag == "--listen" else "--listen"
+        r = subprocess.run(
+            [CONTROLLER, "--kubeconfig", api.kubeconfig, "--key-namespace", "seal-system",
+             flag, addr, other, f"127.0.0.1:{free_port()}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=dict(os.environ, HOME=str(tmp_path)),
+            timeout=60, text=True)
+    finally:
+        busy.close()
+        api.stop()
+    assert r.returncode != 0
+    line = next(l for l in r.stderr.splitlines() if "cannot listen" in l)
+    assert "address already in use" in line and addr in line and flag in line, line
