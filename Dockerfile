@@ -21,7 +21,7 @@ FROM ${DEBIAN_IMAGE} AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       gcc pkg-config meson ninja-build python3 \
-      libsodium-dev libyaml-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev \
+      libsodium-dev libyaml-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev libgnutls28-dev \
       libssl-dev libcmocka-dev ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src

@@ -396,6 +396,8 @@ int ctl_run(const ctl_options *opts)
 
   if (ctl_http_start(&c->http, c) != 0)
     goto out;
+  if (ctl_admission_start(&c->admission, c) != 0)
+    goto out;
   if (start_watches(c) != 0)
     goto out;
 
@@ -416,6 +418,7 @@ int ctl_run(const ctl_options *opts)
     atomic_store(&c->last_turn_ms, ctl_now_ms());
     ctl_leader_tick(c);
     ctl_keymgr_tick(c);
+    ctl_admission_tick(c);
     if (!c->was_ready && all_synced(c) && ctl_keymgr_count(&c->keys) > 0) {
       c->was_ready = 1;
       atomic_store(&c->ready, 1);
@@ -458,6 +461,8 @@ int ctl_run(const ctl_options *opts)
   rc = 0;
 
 out:
+  ctl_admission_stop(c->admission);
+  c->admission = NULL;
   ctl_http_stop(c->http);
   c->http = NULL;
   for (size_t i = 0; i < CTL_MAX_NAMESPACES; i++) {

@@ -8,9 +8,11 @@
  */
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include <jansson.h>
 
@@ -178,6 +180,34 @@ void ctl_owned_from_secret(ctl_owned *o, const json_t *secret);
 typedef struct ctl_http ctl_http;
 int ctl_http_start(ctl_http **out, ctl *c);
 void ctl_http_stop(ctl_http *h);
+/* libmicrohttpd's messages as debug log lines; cls: the component's name. */
+void ctl_mhd_log(void *cls, const char *fmt, va_list ap);
+/* "[host]:port", "host:port" or ":port" into a socket address. 0 or -1. */
+int ctl_parse_listen(struct sockaddr_storage *ss, socklen_t *ss_len, const char *text);
+
+/* ---- checks shared by /v1/verify, /v1/rotate and /v1/admit (check.c) ---- */
+
+/* Checks every value of doc as unsealing would (scope label from its own
+ * metadata, every stanza, the commitment), then the document itself (scope,
+ * template type, limits; nothing rendered). Appends {key, reason, message}
+ * to failed for each failure; *n_values counts the values. 0, or -1 when out
+ * of memory. Any thread (takes the keyring's read lock). */
+int ctl_check_sealed(ctl *c, const json_t *doc, json_t *failed, size_t *n_values);
+
+/* ---- the validating admission webhook (admission.c) --------------------- */
+
+typedef struct ctl_admission ctl_admission;
+/* Starts the HTTPS listener of --admission-listen (nothing when unset). */
+int ctl_admission_start(ctl_admission **out, ctl *c);
+/* Loop thread: publishes the CA into the webhook configuration's caBundle,
+ * reloads --admission-cert/--admission-key when they change. */
+void ctl_admission_tick(ctl *c);
+void ctl_admission_stop(ctl_admission *a);
+/* The AdmissionReview answer for a review (the body of a POST /v1/admit):
+ * allowed, or refused with a status message; NULL when the review is not one
+ * (*err says why). Never renders a template, never holds plaintext past a
+ * value's check. Counts the outcome in the metrics. */
+json_t *ctl_admission_review(ctl *c, const json_t *review, char *err, size_t err_size);
 
 /* ---- the controller (controller.c) -------------------------------------- */
 
@@ -195,6 +225,7 @@ struct ctl {
   ctl_keymgr keys;
   ctl_leader leader;
   ctl_http *http;
+  ctl_admission *admission;
   ctl_map *sealed; /* ns/name -> ctl_sealed */
   ctl_map *owned;  /* ns/name -> ctl_owned */
   kube_watch *w_keys;

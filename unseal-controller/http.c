@@ -536,62 +536,6 @@ static int too_many_keys(const json_t *doc, char *err, size_t err_size)
   return 1;
 }
 
-/* Checks every value of doc as unsealing would (scope label from its own
- * metadata, every stanza, the commitment), then the document itself (scope,
- * template type, limits; nothing rendered). Appends {key, reason, message}
- * to failed for each failure; *n_values counts the values. 0, or -1 when out
- * of memory. */
-static int check_sealed(ctl_http *h, const json_t *doc, json_t *failed, size_t *n_values)
-{
-  json_t *enc = manifest_get(doc, "spec", "encryptedData", NULL);
-  const char *k;
-  json_t *v;
-  int rc = 0;
-
-  *n_values = 0;
-  pthread_rwlock_rdlock(&h->c->keys.lock);
-  json_object_foreach(enc, k, v)
-  {
-    char label[KEYS_LABEL_MAX];
-    manifest_error merr = {0};
-    keys_error kerr = {0};
-    uint8_t *plain = NULL;
-    size_t plain_len = 0;
-    const char *reason = NULL;
-    const char *msg = NULL;
-    (*n_values)++;
-    if (!json_is_string(v)) {
-      reason = "Malformed";
-      msg = "the value is not a string";
-    } else if (manifest_sealed_label(label, sizeof(label), doc, k, &merr) != MANIFEST_OK) {
-      reason = "Invalid";
-      msg = merr.message;
-    } else {
-      int s = keys_unseal(&plain, &plain_len, h->c->keys.ring, label, json_string_value(v),
-                          json_string_length(v), NULL, &kerr);
-      keys_plain_free(plain, plain_len);
-      if (s != KEYS_OK) {
-        reason = manifest_unseal_reason(s);
-        msg = kerr.message;
-      }
-    }
-    if (reason && json_array_append_new(failed, json_pack("{s:s, s:s, s:s}", "key", k, "reason",
-                                                          reason, "message", msg)) != 0)
-      rc = -1;
-  }
-  if (rc == 0 && json_array_size(failed) == 0) {
-    manifest_error merr = {0};
-    manifest_unseal_report rep = {0};
-    if (manifest_unseal_sealed(NULL, doc, h->c->keys.ring, MANIFEST_UNSEAL_KEEP_GOING, &rep,
-                               &merr) != MANIFEST_OK)
-      rc = json_array_append_new(failed, json_pack("{s:s, s:s, s:s}", "key", "", "reason",
-                                                   rep.reason ? rep.reason : "Invalid",
-                                                   "message", merr.message));
-  }
-  pthread_rwlock_unlock(&h->c->keys.lock);
-  return rc;
-}
-
 static enum MHD_Result do_verify(ctl_http *h, struct MHD_Connection *conn, const req_ctx *rc)
 {
   char err[1024];
@@ -608,7 +552,7 @@ static enum MHD_Result do_verify(ctl_http *h, struct MHD_Connection *conn, const
     return reply_error(conn, 422, "Invalid", err, "/v1/verify");
   }
   failed = json_array();
-  if (failed == NULL || check_sealed(h, doc, failed, &n_values) != 0) {
+  if (failed == NULL || ctl_check_sealed(h->c, doc, failed, &n_values) != 0) {
     json_decref(failed);
     json_decref(doc);
     return reply_text(conn, 500, "out of memory\n", "/v1/verify");
@@ -672,7 +616,7 @@ static enum MHD_Result do_rotate(ctl_http *h, struct MHD_Connection *conn, req_c
     goto out;
   }
   failed = json_array();
-  if (failed == NULL || check_sealed(h, doc, failed, &n_values) != 0) {
+  if (failed == NULL || ctl_check_sealed(h->c, doc, failed, &n_values) != 0) {
     ret = reply_text(conn, 500, "out of memory\n", "/v1/rotate");
     goto out;
   }
@@ -942,19 +886,18 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   *con_cls = NULL;
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+void ctl_mhd_log(void *cls, const char *fmt, va_list ap)
 {
   char msg[512];
-  (void)cls;
   vsnprintf(msg, sizeof(msg), fmt, ap);
   size_t n = strlen(msg);
   while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '.'))
     msg[--n] = '\0';
-  ctl_log(CTL_LOG_DEBUG, msg, "component", "http", NULL);
+  ctl_log(CTL_LOG_DEBUG, msg, "component", (const char *)cls, NULL);
 }
 
 /* "[host]:port", "host:port" or ":port" into a socket address. */
-static int parse_listen(struct sockaddr_storage *ss, socklen_t *ss_len, const char *text)
+int ctl_parse_listen(struct sockaddr_storage *ss, socklen_t *ss_len, const char *text)
 {
   char host[256];
   const char *port;
@@ -1030,7 +973,7 @@ static int start_daemon(listener *l, const char *listen, MHD_AccessHandlerCallba
   const ctl_options *o = h->c->opts;
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_AUTO;
 
-  if (parse_listen(&ss, &ss_len, listen) != 0) {
+  if (ctl_parse_listen(&ss, &ss_len, listen) != 0) {
     ctl_log(CTL_LOG_ERROR, "invalid listen address", "listen", listen, "what", what, NULL);
     return -1;
   }
@@ -1039,7 +982,7 @@ static int start_daemon(listener *l, const char *listen, MHD_AccessHandlerCallba
   uint16_t port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
                                            : ntohs(((struct sockaddr_in *)&ss)->sin_port);
   l->d = MHD_start_daemon(
-      flags, port, NULL, NULL, cb, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
+      flags, port, NULL, NULL, cb, h, MHD_OPTION_EXTERNAL_LOGGER, ctl_mhd_log, (void *)"http",
       MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2,
       MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->http_max_connections,
       MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)o->http_max_connections_per_client,

@@ -73,6 +73,7 @@ static struct {
   double unseal_ok;
   double secret_repairs;
   family unseal_errors;
+  family admission; /* a: outcome, b: reason */
   double hist[N_BUCKETS];
   double hist_count;
   double hist_sum;
@@ -186,6 +187,13 @@ void ctl_metrics_unseal_error(const char *reason)
 {
   pthread_mutex_lock(&m.lock);
   family_add(&m.unseal_errors, reason ? reason : "Unknown", "", 1);
+  pthread_mutex_unlock(&m.lock);
+}
+
+void ctl_metrics_admission(const char *outcome, const char *reason)
+{
+  pthread_mutex_lock(&m.lock);
+  family_add(&m.admission, outcome, reason ? reason : "", 1);
   pthread_mutex_unlock(&m.lock);
 }
 
@@ -485,6 +493,13 @@ int ctl_metrics_render(char **out, size_t *out_len)
   for (size_t i = 0; i < m.unseal_errors.n; i++)
     put_series(&b, "seal_unseal_errors_total", "reason", m.unseal_errors.v[i].a, NULL, NULL,
                m.unseal_errors.v[i].value);
+
+  put_header(&b, "seal_admission_reviews_total", "counter",
+             "AdmissionReviews answered, by outcome (allowed, refused, unchanged, overflow, "
+             "notready, invalid) and the reason of a refusal");
+  for (size_t i = 0; i < m.admission.n; i++)
+    put_series(&b, "seal_admission_reviews_total", "outcome", m.admission.v[i].a, "reason",
+               m.admission.v[i].b, m.admission.v[i].value);
 
   put_header(&b, "seal_reconcile_duration_seconds", "histogram", "Time to reconcile one SealedSecret");
   for (size_t i = 0; i < N_BUCKETS; i++)

@@ -10,6 +10,10 @@ int ctl_metrics_init(void);
 void ctl_metrics_unseal_ok(void);
 /* reason: "Malformed", "NoKey", ... (a fixed vocabulary, never user text) */
 void ctl_metrics_unseal_error(const char *reason);
+/* One AdmissionReview answered: outcome "allowed", "refused" (reason: the
+ * refusal's, a fixed vocabulary), "unchanged", "overflow", "notready" or
+ * "invalid" (reason ""). */
+void ctl_metrics_admission(const char *outcome, const char *reason);
 /* A Secret written back after another writer changed it (reconcile). */
 void ctl_metrics_secret_repair(void);
 void ctl_metrics_reconcile_seconds(double seconds);

@@ -96,6 +96,16 @@ static const opt_spec specs[] = {
    "request bodies held in memory at once, all clients together; over it: 503"},
   {"http-client-body-memory", T_SIZE, OFF(http_client_body_memory), "8Mi", "SIZE",
    "request bodies held in memory at once for one client; over it: 429"},
+  {"admission-listen", T_LISTEN, OFF(admission_listen), NULL, "[HOST]:PORT",
+   "serve the validating admission webhook /v1/admit over HTTPS here (default: off)"},
+  {"admission-cert", T_STR, OFF(admission_cert), NULL, "FILE",
+   "the admission listener's serving certificate chain, PEM (reloaded when it changes; "
+   "default: a CA and certificate made at start, the CA published into the "
+   "ValidatingWebhookConfiguration unseal-controller)"},
+  {"admission-key", T_STR, OFF(admission_key), NULL, "FILE",
+   "the private key of --admission-cert, PEM"},
+  {"admission-max-in-flight", T_LONG, OFF(admission_max_in_flight), "8", "N",
+   "AdmissionReviews checked at once; past it a review is allowed unchecked and counted"},
   {"shutdown-timeout", T_DURATION, OFF(shutdown_timeout_ms), "8s", "DURATION",
    "on SIGTERM, wait at most this long for requests in flight"},
   {"help", T_HELP, 0, NULL, NULL, "show this help and exit"},
@@ -523,6 +533,11 @@ int ctl_options_parse(ctl_options *o, int argc, char **argv, char *err, size_t e
   if (o->http_client_body_memory < 1 || o->http_body_memory < o->http_client_body_memory) {
     snprintf(err, err_size,
              "--http-client-body-memory must be positive and at most --http-body-memory");
+    return -1;
+  }
+  if ((o->admission_cert == NULL) != (o->admission_key == NULL) || o->admission_max_in_flight < 1) {
+    snprintf(err, err_size, "--admission-cert and --admission-key go together, and "
+                            "--admission-max-in-flight must be at least 1");
     return -1;
   }
   return 0;

@@ -55,6 +55,10 @@ typedef struct ctl_options {
   int64_t http_timeout_ms;   /* idle connection timeout */
   long http_body_memory;     /* bytes of request bodies held at once, all clients */
   long http_client_body_memory; /* the same, one client */
+  char *admission_listen;    /* [host]:port of /v1/admit over HTTPS; NULL: off */
+  char *admission_cert;      /* PEM files; NULL: a CA made at start */
+  char *admission_key;
+  long admission_max_in_flight; /* reviews checked at once; past it allowed unchecked */
   int64_t shutdown_timeout_ms;
   int help;
   int version;

@@ -75,6 +75,9 @@ static const flag_case flags[] = {
     {"http-client-body-memory", K_LONG, OFF(http_client_body_memory), "512Ki", NULL, 512 * 1024,
      "8Mi", 8.0 * 1024 * 1024},
     {"http-timeout", K_DUR, OFF(http_timeout_ms), "250ms", NULL, 250, "30s", 30000},
+    {"admission-listen", K_STR, OFF(admission_listen), "127.0.0.1:8443", "127.0.0.1:8443", 0, NULL,
+     0},
+    {"admission-max-in-flight", K_LONG, OFF(admission_max_in_flight), "3", NULL, 3, "8", 8},
     {"shutdown-timeout", K_DUR, OFF(shutdown_timeout_ms), "1m", NULL, 60000, "8s", 8000},
 };
 #define N_FLAGS (sizeof(flags) / sizeof(flags[0]))
@@ -395,6 +398,24 @@ static void test_bad_values_refused(void **state)
   expect_refused("--lease-duration", "--lease-duration", "-5s", NULL);
   expect_refused("'-5s'", "--lease-duration=-5s", NULL);
   expect_refused("--http-timeout", "--http-timeout=1h30x", NULL);
+  expect_refused("--admission-cert and --admission-key go together", "--admission-cert=/c.pem",
+                 NULL);
+  expect_refused("--admission-cert and --admission-key go together", "--admission-key=/k.pem",
+                 NULL);
+  expect_refused("--admission-max-in-flight must be at least 1", "--admission-max-in-flight=0",
+                 NULL);
+  expect_refused("--admission-listen", "--admission-listen=127.0.0.1", NULL);
+  {
+    ctl_options o;
+    char err[256] = "";
+    char *argv[] = {(char *)"unseal-controller", (char *)"--admission-cert=/c.pem",
+                    (char *)"--admission-key=/k.pem", NULL};
+    assert_int_equal(ctl_options_parse(&o, 3, argv, err, sizeof(err)), 0);
+    assert_string_equal(o.admission_cert, "/c.pem");
+    assert_string_equal(o.admission_key, "/k.pem");
+    assert_null(o.admission_listen);
+    ctl_options_free(&o);
+  }
   expect_refused("--http-body-memory", "--http-body-memory=32MB", NULL);
   expect_refused("--http-body-memory", "--http-body-memory=-1", NULL);
   expect_refused("--http-body-memory", "--http-body-memory=2048Gi", NULL);

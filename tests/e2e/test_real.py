@@ -92,7 +92,9 @@ SELF = {("selfsubjectaccessreviews.authorization.k8s.io", "", "create"),
 CLUSTER_WIDE = {("sealedsecrets.seal.dev", "", "get list watch"),
                 ("sealedsecrets.seal.dev/status", "", "update patch"),
                 ("secrets", "", "get list watch create update patch"),
-                ("events", "", "create patch")}
+                ("events", "", "create patch"),
+                ("validatingwebhookconfigurations.admissionregistration.k8s.io",
+                 "unseal-controller", "get patch")}
 
 
 def test_serviceaccount_has_only_the_rules_it_needs_and_never_meets_a_403(env):

@@ -117,8 +117,9 @@ def test_controller_deployment(rendered, where):
     assert "--key-namespace=seal-system" in args
     assert "--listen=:8080" in args
     assert "--metrics-listen=:8081" in args
+    assert "--admission-listen=:8443" in args
     ports = {p["name"]: p["containerPort"] for p in c["ports"]}
-    assert ports == {"http": 8080, "metrics": 8081}
+    assert ports == {"http": 8080, "metrics": 8081, "admission": 8443}
     assert c["readinessProbe"]["httpGet"]["path"] == "/health"
     assert c["livenessProbe"]["httpGet"]["path"] == "/ping"
     # on the metrics listener, which no flood of the public port can starve
@@ -133,7 +134,8 @@ def test_controller_deployment(rendered, where):
     assert "/tmp" in mounts
 
     svc = one(objects, "Service", "unseal-controller")
-    assert {(p["name"], p["port"]) for p in svc["spec"]["ports"]} == {("http", 8080), ("metrics", 8081)}
+    assert {(p["name"], p["port"], p["targetPort"]) for p in svc["spec"]["ports"]} == \
+        {("http", 8080, "http"), ("metrics", 8081, "metrics"), ("admission", 443, "admission")}
     assert svc["spec"]["selector"] == dep["spec"]["selector"]["matchLabels"]
 
     sa = one(objects, "ServiceAccount", "unseal-controller")
@@ -164,6 +166,9 @@ def test_rbac_is_least_privilege(rendered):
     expected |= {("", "secrets", v, ()) for v in
                  ("get", "list", "watch", "create", "update", "patch")}
     expected |= {("", "events", v, ()) for v in ("create", "patch")}
+    # the admission CA into the one webhook configuration's caBundle; never create
+    expected |= {("admissionregistration.k8s.io", "validatingwebhookconfigurations", v,
+                  ("unseal-controller",)) for v in ("get", "patch")}
     assert cluster == expected
 
     role = rules_of(one(objects, "Role", "unseal-controller"))
@@ -214,9 +219,37 @@ def test_network_policy(rendered):
     assert pol["spec"]["podSelector"]["matchLabels"] == dep["spec"]["selector"]["matchLabels"]
     assert set(pol["spec"]["policyTypes"]) == {"Ingress", "Egress"}
     ingress_ports = {p["port"] for rule in pol["spec"]["ingress"] for p in rule["ports"]}
-    assert ingress_ports == {"http", "metrics"}
+    assert ingress_ports == {"http", "metrics", "admission"}
     metrics_rule = [r for r in pol["spec"]["ingress"] if r["ports"][0]["port"] == "metrics"][0]
     assert metrics_rule.get("from"), "metrics open to every pod"
+
+
+@pytest.mark.parametrize("where", ["deploy", "kustomize/staging", "kustomize/production"])
+def test_admission_webhook(rendered, where):
+    objects = rendered[where]
+    vwc = one(objects, "ValidatingWebhookConfiguration", "unseal-controller")
+    svc = one(objects, "Service", "unseal-controller")
+    ns = one(objects, "Namespace", "seal-system")
+    (hook,) = vwc["webhooks"]
+    # a controller that is down never blocks a sync; nothing but the check happens
+    assert hook["failurePolicy"] == "Ignore"
+    assert hook["sideEffects"] == "None"
+    assert hook["admissionReviewVersions"] == ["v1"]
+    assert 1 <= hook["timeoutSeconds"] <= 10
+    assert "caBundle" not in hook["clientConfig"], "the controller publishes its own CA"
+    ref = hook["clientConfig"]["service"]
+    assert (ref["name"], ref["namespace"], ref["path"]) == \
+        ("unseal-controller", "seal-system", "/v1/admit")
+    assert ref["port"] in {p["port"] for p in svc["spec"]["ports"] if p["name"] == "admission"}
+    assert hook["rules"] == [{"apiGroups": ["seal.dev"], "apiVersions": ["*"],
+                              "resources": ["sealedsecrets"], "operations": ["CREATE", "UPDATE"],
+                              "scope": "Namespaced"}]
+    # the controller's own namespace is left out by a label its Namespace carries
+    # (Kubernetes sets it by itself only from 1.21)
+    (expr,) = hook["namespaceSelector"]["matchExpressions"]
+    assert (expr["key"], expr["operator"], expr["values"]) == \
+        ("kubernetes.io/metadata.name", "NotIn", ["seal-system"])
+    assert ns["metadata"]["labels"]["kubernetes.io/metadata.name"] == "seal-system"
 
 
 def test_sync_waves_put_crd_and_controller_first(rendered):

@@ -134,9 +134,15 @@ BUILTIN_TYPES = [
           ["netpol"], generation=True),
     RType("policy", "v1", "poddisruptionbudgets", "poddisruptionbudget", "PodDisruptionBudget",
           True, ["pdb"], status=True, generation=True),
+    # stored only: the stand-in calls no admission webhook (tests/e2e/test_admission.py
+    # runs against the real API server)
+    RType("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations",
+          "validatingwebhookconfiguration", "ValidatingWebhookConfiguration", False,
+          generation=True),
 ]
 GROUP_ORDER = ["", "apps", "rbac.authorization.k8s.io", "coordination.k8s.io",
-               "apiextensions.k8s.io", "networking.k8s.io", "policy"]
+               "apiextensions.k8s.io", "networking.k8s.io", "policy",
+               "admissionregistration.k8s.io"]
 
 
 class Watcher:
