@@ -181,7 +181,8 @@ typedef struct manifest_unseal_report {
 const char *manifest_unseal_reason(int keys_status);
 
 /* SealedSecret to Secret. With out NULL it only checks that every value opens
- * (verify: no template rendering). The Secret has the SealedSecret's name and
+ * and that every template placeholder names an encrypted key (verify: no
+ * template rendering). The Secret has the SealedSecret's name and
  * namespace, the template's type (a service-account-token type is refused),
  * immutable, labels and annotations (never argocd.argoproj.io/tracking-id),
  * data base64-encoded. report (may be NULL) is filled on success and failure. */

@@ -165,17 +165,28 @@ static int is_ident(char c) {
          c == '_' || c == '.';
 }
 
+/* b->len more bytes (count_only: counted, nothing copied), within b->max. */
+static int put(manifest_buf *b, int count_only, const void *data, size_t n) {
+  if (!count_only)
+    return manifest_buf_add(b, data, n);
+  if (n > b->max || b->len > b->max - n)
+    return MANIFEST_ERR_LIMIT;
+  b->len += n;
+  return MANIFEST_OK;
+}
+
 /* Fills {{ .KEY }} (spaces optional) with unsealed values; any other "{{"
- * is left as it is. */
+ * is left as it is. count_only: every placeholder must still name an
+ * encrypted key, but nothing is written; b->len is the rendered length. */
 static int render(manifest_buf *b, const char *tpl, size_t n, const opened *o, size_t n_o,
-                  const char *ref, const char *tkey, manifest_error *err) {
+                  const char *ref, const char *tkey, int count_only, manifest_error *err) {
   size_t i = 0, j, k0, k1, m;
   int rc;
 
   while (i < n) {
     const char *p = memchr(tpl + i, '{', n - i);
     size_t at = p ? (size_t)(p - tpl) : n;
-    rc = manifest_buf_add(b, tpl + i, at - i);
+    rc = put(b, count_only, tpl + i, at - i);
     if (rc != MANIFEST_OK)
       goto fail;
     i = at;
@@ -200,7 +211,7 @@ static int render(manifest_buf *b, const char *tpl, size_t n, const opened *o, s
             return manifest_fail(err, MANIFEST_ERR_INVALID, 0,
                                  "%s: template key \"%.253s\": {{ .%.*s }} names no encrypted key",
                                  ref, tkey, (int)(k1 - k0 > 253 ? 253 : k1 - k0), tpl + k0);
-          rc = manifest_buf_add(b, o[m].pt, o[m].len);
+          rc = put(b, count_only, o[m].pt, o[m].len);
           if (rc != MANIFEST_OK)
             goto fail;
           i = j + 2;
@@ -208,7 +219,7 @@ static int render(manifest_buf *b, const char *tpl, size_t n, const opened *o, s
         }
       }
     }
-    rc = manifest_buf_add(b, tpl + i, 1);
+    rc = put(b, count_only, tpl + i, 1);
     if (rc != MANIFEST_OK)
       goto fail;
     i++;
@@ -310,17 +321,22 @@ static int build_secret(json_t **out, const json_t *sealed, const opened *o, siz
   json_object_foreach(tdata, key, v) {
     if (json_object_get(data, key) != NULL)
       continue; /* an encrypted key wins */
+    /* without RENDER (verify) every placeholder must still name an encrypted
+     * key and the rendered length counts, but the template's text is kept */
     b.len = 0;
-    if (flags & MANIFEST_UNSEAL_RENDER)
-      rc = render(&b, json_string_value(v), json_string_length(v), o, n_o, ref, key, err);
-    else
-      rc = manifest_buf_add(&b, json_string_value(v), json_string_length(v)) == MANIFEST_OK
-               ? MANIFEST_OK
-               : manifest_fail(err, MANIFEST_ERR_LIMIT, 0,
-                               "%s: template key \"%.253s\": larger than 1 MiB", ref, key);
+    rc = render(&b, json_string_value(v), json_string_length(v), o, n_o, ref, key,
+                !(flags & MANIFEST_UNSEAL_RENDER), err);
     if (rc != MANIFEST_OK)
       goto out;
     total += b.len;
+    if (!(flags & MANIFEST_UNSEAL_RENDER)) {
+      b.len = 0;
+      if (manifest_buf_add(&b, json_string_value(v), json_string_length(v)) != MANIFEST_OK) {
+        rc = manifest_fail(err, MANIFEST_ERR_LIMIT, 0,
+                           "%s: template key \"%.253s\": larger than 1 MiB", ref, key);
+        goto out;
+      }
+    }
     if (total > (size_t)MANIFEST_MAX_DATA_BYTES) {
       rc = manifest_fail(err, MANIFEST_ERR_LIMIT, 0, "%s: data is larger than %d bytes in all",
                          ref, MANIFEST_MAX_DATA_BYTES);

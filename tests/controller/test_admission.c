@@ -203,6 +203,26 @@ static void test_refused_template_type(void **state)
   json_decref(a);
 }
 
+static void test_unknown_placeholder_refused_without_rendering(void **state)
+{
+  fixture *f = *state;
+  json_t *obj = sealed(&f->pub, "app", "db", NULL);
+  json_object_set_new(json_object_get(obj, "spec"), "template",
+                      json_pack("{s:{s:s, s:s}}", "data", "URL", "db://u:{{ .PASSWORD }}@db",
+                                "BAD", "{{ .NOPE }}"));
+  json_t *a = ask(f, review("CREATE", json_deep_copy(obj), NULL));
+  const char *msg = refusal(a);
+  if (strstr(msg, "sealedsecret app/db will not unseal: Invalid: ") != msg ||
+      strstr(msg, "template key \"BAD\": {{ .NOPE }} names no encrypted key") == NULL)
+    fail_msg("message: %s", msg);
+  json_decref(a);
+  /* the known placeholder alone is fine */
+  json_object_del(manifest_get(obj, "spec", "template", "data", NULL), "BAD");
+  a = ask(f, review("CREATE", obj, NULL));
+  assert_true(allowed(a));
+  json_decref(a);
+}
+
 static void test_too_many_keys(void **state)
 {
   fixture *f = *state;
@@ -405,6 +425,8 @@ int main(void)
                                       teardown),
       cmocka_unit_test_setup_teardown(test_namespace_and_name_from_the_request, setup, teardown),
       cmocka_unit_test_setup_teardown(test_refused_template_type, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_unknown_placeholder_refused_without_rendering, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_too_many_keys, setup, teardown),
       cmocka_unit_test_setup_teardown(test_updates, setup, teardown),
       cmocka_unit_test_setup_teardown(test_always_allowed, setup, teardown),

@@ -493,9 +493,15 @@ static void test_template_rendering(void **state) {
   s = templated(f, "Opaque", "", "      BAD: '{{ .NOPE }}'\n");
   unseal_fails(s, f->ring, MANIFEST_UNSEAL_RENDER, MANIFEST_ERR_INVALID, "Invalid",
                "template key \"BAD\": {{ .NOPE }} names no encrypted key");
-  /* verify renders nothing, so the unknown key is no failure there */
-  assert_int_equal(manifest_unseal_sealed(NULL, s, f->ring, MANIFEST_UNSEAL_RENDER, NULL, NULL),
-                   MANIFEST_OK);
+  /* verify renders nothing, yet refuses the unknown key as unsealing would
+   * (what verifies also unseals; the admission webhook relies on it) */
+  manifest_error err;
+  assert_int_equal(manifest_unseal_sealed(NULL, s, f->ring, MANIFEST_UNSEAL_RENDER, NULL, &err),
+                   MANIFEST_ERR_INVALID);
+  assert_non_null(strstr(err.message, "template key \"BAD\": {{ .NOPE }} names no encrypted key"));
+  /* and the same without RENDER when a Secret is asked for */
+  unseal_fails(s, f->ring, 0, MANIFEST_ERR_INVALID, "Invalid",
+               "template key \"BAD\": {{ .NOPE }} names no encrypted key");
   json_decref(s);
 }
 
