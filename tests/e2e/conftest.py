@@ -227,6 +227,12 @@ class RealApiServer(E2EApi, Real):
         the CRD stay), one collection at a time, and waits until it is gone."""
         self.kubectl("delete", "namespace", "kotaemon", "argocd", "--ignore-not-found",
                      "--wait=true", timeout=120)
+        # CRDs a test added (the Bitnami one of test_migrate)
+        crds = [c["metadata"]["name"] for c in self.ok(
+            "GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions")["items"]]
+        others = [c for c in crds if c != "sealedsecrets.seal.dev"]
+        if others:
+            self.kubectl("delete", "crd", *others, "--wait=true", timeout=120)
         for ns in NAMESPACES:
             self.kubectl("delete", "services", "--all", "-n", ns, "--wait=true", timeout=120)
             for path in self.RESET:
@@ -276,7 +282,10 @@ class Controller:
         except OSError:
             return False
 
-    def wait_ready(self, timeout=20):
+    def wait_ready(self, timeout=None):
+        # kube-apiserver lists large objects far slower than the stand-in (100 objects of
+        # 700 KiB: over 20 s on two busy cores)
+        timeout = timeout or (90 if self.api.real else 20)
         wait_for(lambda: self.proc.poll() is not None or self.healthy(), timeout,
                  what="controller /health")
         assert self.proc.poll() is None, f"controller exited early: {self.logs()}"
