@@ -171,7 +171,9 @@ typedef struct manifest_unseal_report {
   size_t n_failed;  /* values that did not open */
   int first_status; /* keys_status of the first failure, else KEYS_OK */
   const char *reason; /* of the first failure: "Malformed", "NoKey", "Altered",
-                         "WrongScope", "Invalid", NULL when none */
+                         "WrongScope", "Invalid", "InvalidTemplate" (spec.template
+                         refused, or every value opened yet no Secret can be made),
+                         NULL when none or out of memory */
   size_t n_ids;     /* distinct key ids whose stanza opened a value, in first-use order */
   uint8_t ids[KEYS_MAX_RECIPIENTS][KEYS_ID_BYTES];
 } manifest_unseal_report;

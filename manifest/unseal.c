@@ -244,8 +244,10 @@ static int set_b64(json_t *data, const char *key, const uint8_t *bytes, size_t l
   return rc;
 }
 
+/* The Secret from the template and the opened values. *reason: the condition
+ * reason of a failure (InvalidTemplate but for a SealedSecret without a uid). */
 static int build_secret(json_t **out, const json_t *sealed, const opened *o, size_t n_o,
-                        int flags, const char *ref, manifest_error *err) {
+                        int flags, const char *ref, const char **reason, manifest_error *err) {
   static const char *const drop[] = {ANN_TRACKING_ID};
   const json_t *tmpl = manifest_get(sealed, "spec", "template", NULL);
   json_t *secret = NULL, *meta = NULL, *data = NULL, *tdata, *v, *labels;
@@ -255,6 +257,7 @@ static int build_secret(json_t **out, const json_t *sealed, const opened *o, siz
   size_t total = 0, i;
   int rc;
 
+  *reason = "InvalidTemplate";
   rc = manifest_template_metadata(&meta, manifest_get(tmpl, "metadata", NULL), drop, 1, ref,
                                   "spec.template.metadata", err);
   if (rc != MANIFEST_OK)
@@ -296,6 +299,7 @@ static int build_secret(json_t **out, const json_t *sealed, const opened *o, siz
   } else if (flags & MANIFEST_UNSEAL_OWNER) {
     uid = manifest_get_string(sealed, "metadata", "uid", NULL);
     if (uid == NULL || uid[0] == '\0') {
+      *reason = "Invalid";
       rc = manifest_fail(err, MANIFEST_ERR_INVALID, 0,
                          "%s: no metadata.uid for the Secret's owner reference", ref);
       goto out;
@@ -368,10 +372,8 @@ out:
 
 /* The checks every SealedSecret passes before any value is opened. */
 static int check_sealed(const json_t *sealed, const char *ref, manifest_error *err) {
-  const json_t *tmpl, *enc, *v;
-  json_t *meta = NULL;
-  int rc;
-  const char *type, *key;
+  const json_t *enc, *v;
+  const char *key;
 
   if (!manifest_is_sealed_secret(sealed))
     return manifest_fail(err, MANIFEST_ERR_INVALID, 0, "%s: not a %s %s", ref,
@@ -392,6 +394,17 @@ static int check_sealed(const json_t *sealed, const char *ref, manifest_error *e
       return manifest_fail(err, MANIFEST_ERR_INVALID, 0, "%s: key \"%.253s\" is not a valid data key",
                            ref, key);
   }
+  return MANIFEST_OK;
+}
+
+/* The checks of spec.template, also before any value is opened: a failure
+ * here is reported as InvalidTemplate. */
+static int check_template(const json_t *sealed, const char *ref, manifest_error *err) {
+  const json_t *tmpl, *v, *val;
+  json_t *meta = NULL;
+  int rc;
+  const char *type, *key;
+
   tmpl = manifest_get(sealed, "spec", "template", NULL);
   if (tmpl != NULL && !json_is_null(tmpl) && !json_is_object(tmpl))
     return manifest_fail(err, MANIFEST_ERR_INVALID, 0, "%s: spec.template is not a map", ref);
@@ -427,8 +440,8 @@ static int check_sealed(const json_t *sealed, const char *ref, manifest_error *e
   v = json_object_get(tmpl, "data");
   if (v != NULL && !json_is_null(v) && !json_is_object(v))
     return manifest_fail(err, MANIFEST_ERR_INVALID, 0, "%s: spec.template.data is not a map", ref);
-  json_object_foreach((json_t *)v, key, enc) {
-    if (!json_is_string(enc))
+  json_object_foreach((json_t *)v, key, val) {
+    if (!json_is_string(val))
       return manifest_fail(err, MANIFEST_ERR_INVALID, 0,
                            "%s: spec.template.data: key \"%.253s\": value is not a string", ref, key);
     if (!keys_data_key_valid(key))
@@ -443,7 +456,7 @@ int manifest_unseal_sealed(json_t **out, const json_t *sealed, const keys_keyrin
   manifest_unseal_report local;
   char ref[2 * KEYS_NAME_MAX + 16], label[KEYS_LABEL_MAX], why[KEYS_MAX_RECIPIENTS * 24 + 600];
   const json_t *enc;
-  const char *key;
+  const char *key, *reason = NULL;
   json_t *v;
   opened *o = NULL;
   size_t n_o = 0, total = 0;
@@ -463,6 +476,11 @@ int manifest_unseal_sealed(json_t **out, const json_t *sealed, const keys_keyrin
   rc = check_sealed(sealed, ref, err);
   if (rc != MANIFEST_OK) {
     report->reason = "Invalid";
+    return rc;
+  }
+  rc = check_template(sealed, ref, err);
+  if (rc != MANIFEST_OK) {
+    report->reason = rc == MANIFEST_ERR_NOMEM ? NULL : "InvalidTemplate";
     return rc;
   }
   enc = manifest_get(sealed, "spec", "encryptedData", NULL);
@@ -516,19 +534,20 @@ int manifest_unseal_sealed(json_t **out, const json_t *sealed, const keys_keyrin
     goto out;
   }
   if (out != NULL) {
-    rc = build_secret(out, sealed, o, n_o, flags, ref, err);
-    if (rc != MANIFEST_OK)
-      report->reason = "Invalid";
+    rc = build_secret(out, sealed, o, n_o, flags, ref, &reason, err);
+    if (rc != MANIFEST_OK && rc != MANIFEST_ERR_NOMEM)
+      report->reason = reason;
   } else {
     /* Verify: the Secret is built and dropped, so that what verifies also
      * unseals (the template is checked, never rendered). */
     json_t *secret = NULL;
 
     rc = build_secret(&secret, sealed, o, n_o,
-                      flags & ~(MANIFEST_UNSEAL_RENDER | MANIFEST_UNSEAL_OWNER), ref, err);
+                      flags & ~(MANIFEST_UNSEAL_RENDER | MANIFEST_UNSEAL_OWNER), ref, &reason,
+                      err);
     json_decref(secret);
-    if (rc != MANIFEST_OK)
-      report->reason = "Invalid";
+    if (rc != MANIFEST_OK && rc != MANIFEST_ERR_NOMEM)
+      report->reason = reason;
   }
 out:
   opened_free(o, n_o);
@@ -552,6 +571,8 @@ int manifest_reseal_sealed(json_t *sealed, const keys_keyring *ring, const keys_
     return manifest_fail(err, MANIFEST_ERR_INVALID, 0, "manifest_reseal_sealed: bad arguments");
   manifest_doc_ref(ref, sizeof ref, sealed);
   rc = check_sealed(sealed, ref, err);
+  if (rc == MANIFEST_OK)
+    rc = check_template(sealed, ref, err);
   if (rc != MANIFEST_OK)
     return rc;
   enc = manifest_get(sealed, "spec", "encryptedData", NULL);

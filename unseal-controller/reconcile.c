@@ -1184,16 +1184,12 @@ static void rec_unseal(rec_op *op)
   }
 
   if (rc != MANIFEST_OK) {
-    const char *reason = rep.reason;
+    /* the reason comes from manifest_unseal_sealed, as /v1/verify's does */
+    const char *reason = rep.reason ? rep.reason : "Invalid";
     if (rc == MANIFEST_ERR_NOMEM) {
       rec_finish(op, FIN_RETRY, "out of memory");
       return;
     }
-    /* no value failed, yet no Secret: the template is what is wrong */
-    if (reason == NULL || strcmp(reason, "Invalid") == 0)
-      reason = rep.n_failed == 0 || strstr(merr.message, "template")
-                   ? "InvalidTemplate"
-                   : "Invalid";
     set_outcome(op, "False", reason, "%s: %s", merr.message, hint_for(reason));
     ctl_metrics_unseal_error(reason);
     ctl_log(CTL_LOG_WARN, "cannot unseal", "namespace", op->ns, "name", op->name, "reason",

@@ -83,6 +83,7 @@ def test_sealed_secret_cannot_plant_a_sealing_key(env):
     # /v1/verify shares the checks: it refuses the same document
     status, _, body = ctl.http("POST", "/v1/verify", json.dumps(sealed).encode())
     assert status == 409 and json.loads(body)["valid"] is False
+    assert [f["reason"] for f in json.loads(body)["failed"]] == ["InvalidTemplate"], body
     assert "reserved for the controller" in body.decode()
 
     # the key manager refuses such Secrets even if something else makes them

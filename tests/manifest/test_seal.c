@@ -491,7 +491,7 @@ static void test_template_rendering(void **state) {
   json_decref(s);
 
   s = templated(f, "Opaque", "", "      BAD: '{{ .NOPE }}'\n");
-  unseal_fails(s, f->ring, MANIFEST_UNSEAL_RENDER, MANIFEST_ERR_INVALID, "Invalid",
+  unseal_fails(s, f->ring, MANIFEST_UNSEAL_RENDER, MANIFEST_ERR_INVALID, "InvalidTemplate",
                "template key \"BAD\": {{ .NOPE }} names no encrypted key");
   /* verify renders nothing, yet refuses the unknown key as unsealing would
    * (what verifies also unseals; the admission webhook relies on it) */
@@ -509,7 +509,7 @@ static void test_service_account_token_refused(void **state) {
   fixture *f = *state;
   json_t *s = templated(f, "kubernetes.io/service-account-token", "", "");
 
-  unseal_fails(s, f->ring, 0, MANIFEST_ERR_INVALID, "Invalid", "service-account-token");
+  unseal_fails(s, f->ring, 0, MANIFEST_ERR_INVALID, "InvalidTemplate", "service-account-token");
   assert_int_equal(manifest_unseal_sealed(NULL, s, f->ring, 0, NULL, NULL), MANIFEST_ERR_INVALID);
   json_decref(s);
 }
@@ -530,24 +530,24 @@ static void test_reserved_names_refused(void **state) {
 
   s = templated(f, "seal.dev/key", "", "");
   unseal_fails(s, f->ring, MANIFEST_UNSEAL_RENDER | MANIFEST_UNSEAL_CONTROLLER,
-               MANIFEST_ERR_INVALID, "Invalid",
+               MANIFEST_ERR_INVALID, "InvalidTemplate",
                "spec.template.type \"seal.dev/key\" is reserved for the controller's key Secrets");
-  unseal_fails(s, f->ring, 0, MANIFEST_ERR_INVALID, "Invalid", "reserved");
+  unseal_fails(s, f->ring, 0, MANIFEST_ERR_INVALID, "InvalidTemplate", "reserved");
   assert_int_equal(manifest_unseal_sealed(NULL, s, f->ring, 0, NULL, NULL), MANIFEST_ERR_INVALID);
   assert_int_equal(manifest_reseal_sealed(s, f->ring, &f->pubs[1], &changed, NULL),
                    MANIFEST_ERR_INVALID);
   json_decref(s);
   s = templated(f, "seal.dev/other", "", "");
-  unseal_fails(s, f->ring, 0, MANIFEST_ERR_INVALID, "Invalid", "reserved");
+  unseal_fails(s, f->ring, 0, MANIFEST_ERR_INVALID, "InvalidTemplate", "reserved");
   json_decref(s);
 
   for (i = 0; i < sizeof labels / sizeof labels[0]; i++) {
     s = templated(f, "Opaque", "", "");
     json_object_set_new(manifest_get(s, "spec", "template", "metadata", "labels", NULL), labels[i],
                         json_string("active"));
-    unseal_fails(s, f->ring, MANIFEST_UNSEAL_CONTROLLER, MANIFEST_ERR_INVALID, "Invalid",
+    unseal_fails(s, f->ring, MANIFEST_UNSEAL_CONTROLLER, MANIFEST_ERR_INVALID, "InvalidTemplate",
                  "spec.template.metadata.labels: \"");
-    unseal_fails(s, f->ring, 0, MANIFEST_ERR_INVALID, "Invalid", labels[i]);
+    unseal_fails(s, f->ring, 0, MANIFEST_ERR_INVALID, "InvalidTemplate", labels[i]);
     assert_int_equal(manifest_unseal_sealed(NULL, s, f->ring, 0, NULL, NULL), MANIFEST_ERR_INVALID);
     json_decref(s);
   }
@@ -555,7 +555,7 @@ static void test_reserved_names_refused(void **state) {
     char extra[256];
     snprintf(extra, sizeof extra, "        %s: '2999-01-01T00:00:00Z'\n", anns[i]);
     s = templated(f, "Opaque", extra, "");
-    unseal_fails(s, f->ring, 0, MANIFEST_ERR_INVALID, "Invalid",
+    unseal_fails(s, f->ring, 0, MANIFEST_ERR_INVALID, "InvalidTemplate",
                  "spec.template.metadata.annotations: \"");
     assert_int_equal(manifest_unseal_sealed(NULL, s, f->ring, 0, NULL, NULL), MANIFEST_ERR_INVALID);
     json_decref(s);
@@ -917,7 +917,7 @@ static void test_not_a_sealed_secret(void **state) {
   s = parse_one("apiVersion: seal.dev/v1\nkind: SealedSecret\nmetadata: {name: x}\n"
                 "spec: {template: {metadata: {labels: [a]}}}\n");
   assert_int_equal(manifest_unseal_sealed(NULL, s, f->ring, 0, NULL, NULL), MANIFEST_ERR_INVALID);
-  unseal_fails(s, f->ring, 0, MANIFEST_ERR_INVALID, "Invalid", "spec.template.metadata.labels is not a map");
+  unseal_fails(s, f->ring, 0, MANIFEST_ERR_INVALID, "InvalidTemplate", "spec.template.metadata.labels is not a map");
   json_decref(s);
   s = parse_one("apiVersion: seal.dev/v1\nkind: SealedSecret\nmetadata: {name: x}\n"
                 "spec: {template: {metadata: {annotations: {a: 1}}}}\n");
