@@ -197,7 +197,7 @@ static void test_refused_template_type(void **state)
                       json_pack("{s:s}", "type", "kubernetes.io/service-account-token"));
   json_t *a = ask(f, review("CREATE", obj, NULL));
   const char *msg = refusal(a);
-  if (strstr(msg, "sealedsecret app/db will not unseal: Invalid: ") != msg ||
+  if (strstr(msg, "sealedsecret app/db will not unseal: InvalidTemplate: ") != msg ||
       strstr(msg, "service-account-token") == NULL)
     fail_msg("message: %s", msg);
   json_decref(a);
@@ -212,7 +212,7 @@ static void test_unknown_placeholder_refused_without_rendering(void **state)
                                 "BAD", "{{ .NOPE }}"));
   json_t *a = ask(f, review("CREATE", json_deep_copy(obj), NULL));
   const char *msg = refusal(a);
-  if (strstr(msg, "sealedsecret app/db will not unseal: Invalid: ") != msg ||
+  if (strstr(msg, "sealedsecret app/db will not unseal: InvalidTemplate: ") != msg ||
       strstr(msg, "template key \"BAD\": {{ .NOPE }} names no encrypted key") == NULL)
     fail_msg("message: %s", msg);
   json_decref(a);

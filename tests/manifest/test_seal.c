@@ -500,7 +500,7 @@ static void test_template_rendering(void **state) {
                    MANIFEST_ERR_INVALID);
   assert_non_null(strstr(err.message, "template key \"BAD\": {{ .NOPE }} names no encrypted key"));
   /* and the same without RENDER when a Secret is asked for */
-  unseal_fails(s, f->ring, 0, MANIFEST_ERR_INVALID, "Invalid",
+  unseal_fails(s, f->ring, 0, MANIFEST_ERR_INVALID, "InvalidTemplate",
                "template key \"BAD\": {{ .NOPE }} names no encrypted key");
   json_decref(s);
 }
