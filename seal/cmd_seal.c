@@ -42,6 +42,45 @@ static const struct option longopts[] = {
     {NULL, 0, NULL, 0},
 };
 
+#define BITNAMI_ANN_NS_WIDE "sealedsecrets.bitnami.com/namespace-wide"
+#define BITNAMI_ANN_CLUSTER_WIDE "sealedsecrets.bitnami.com/cluster-wide"
+
+/* Bitnami's scope annotations on a Secret (value "true"), honoured as the
+ * scope unless seal.dev/scope or --scope says another: *scope the scope they
+ * ask for, NULL when none. */
+static int bitnami_scope(const char **scope, const json_t *doc, const char *opt_scope,
+                         const char *source, size_t index) {
+  const char *ns_wide =
+      manifest_get_string(doc, "metadata", "annotations", BITNAMI_ANN_NS_WIDE, NULL);
+  const char *cl_wide =
+      manifest_get_string(doc, "metadata", "annotations", BITNAMI_ANN_CLUSTER_WIDE, NULL);
+  const char *ours = manifest_get_string(doc, "metadata", "annotations", MANIFEST_ANN_SCOPE, NULL);
+  const char *ann;
+  char what[512];
+
+  *scope = NULL;
+  if (cl_wide != NULL && strcmp(cl_wide, "true") == 0) {
+    *scope = "cluster-wide";
+    ann = BITNAMI_ANN_CLUSTER_WIDE;
+  } else if (ns_wide != NULL && strcmp(ns_wide, "true") == 0) {
+    *scope = "namespace-wide";
+    ann = BITNAMI_ANN_NS_WIDE;
+  } else {
+    return SEAL_OK;
+  }
+  seal_describe(what, sizeof what, doc, index);
+  if (ours != NULL && strcmp(ours, *scope) != 0)
+    return seal_report(SEAL_ERR_INPUT, "%s: %s: annotation %s contradicts %s \"%s\"", source,
+                       what, ann, MANIFEST_ANN_SCOPE, ours);
+  if (opt_scope != NULL && strcmp(opt_scope, *scope) != 0)
+    return seal_report(SEAL_ERR_INPUT, "%s: %s: annotation %s contradicts --scope %s", source,
+                       what, ann, opt_scope);
+  fprintf(stderr, "seal: note: ");
+  seal_print_line(stderr, "%s: %s: Bitnami's annotation %s: sealed with scope %s (%s: %s)",
+                  source, what, ann, *scope, MANIFEST_ANN_SCOPE, *scope);
+  return SEAL_OK;
+}
+
 int cmd_seal(int argc, char **argv) {
   seal_cert_opts certs = {0};
   keys_public recipients[KEYS_MAX_RECIPIENTS];
@@ -129,7 +168,12 @@ int cmd_seal(int argc, char **argv) {
   }
   for (i = 0; i < docs.n; i++) {
     manifest_seal_opts one = sopts;
+    const char *bscope;
     one.index = i;
+    if ((st = bitnami_scope(&bscope, docs.docs[i], sopts.scope, source, i)) != SEAL_OK)
+      goto out;
+    if (bscope != NULL)
+      one.scope = bscope;
     if (one.namespace == NULL && manifest_get_string(docs.docs[i], "metadata", "namespace", NULL) == NULL)
       one.namespace = "default";
     rc = manifest_seal_secret(&sealed[i], docs.docs[i], &one, &merr);

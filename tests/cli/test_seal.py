@@ -481,3 +481,32 @@ def test_kubeseal_flags_name_the_seal_equivalent(args, instead):
     r = run(*args, stdin="")
     assert r.rc == 2 and r.out == b""
     assert f"kubeseal's spelling; in seal: {instead}" in r.err, r.err
+
+
+@pytest.mark.parametrize("ann,scope", [("namespace-wide", "namespace-wide"),
+                                       ("cluster-wide", "cluster-wide")])
+def test_bitnami_scope_annotations_are_honoured(keys, ann, scope):
+    doc = secret_yaml(data={"a": "1"}).replace(
+        "metadata:\n", f"metadata:\n  annotations:\n    sealedsecrets.bitnami.com/{ann}: \"true\"\n", 1)
+    r = ok("--cert", keys.pub[0], "-o", "json", stdin=doc)
+    [sealed] = parse_docs(r.out)
+    assert sealed["metadata"]["annotations"]["seal.dev/scope"] == scope
+    assert f"note:" in r.err and f"sealedsecrets.bitnami.com/{ann}" in r.err and scope in r.err
+    # sealed for that scope: it opens as another name (and namespace for cluster-wide)
+    moved = json.loads(r.out)
+    moved["metadata"]["name"] = "other"
+    if scope == "cluster-wide":
+        moved["metadata"]["namespace"] = "elsewhere"
+    [secret] = unseal(keys, json.dumps(moved).encode())
+    assert plain(secret) == {"a": "1"}
+    # a contradicting --scope is refused, not silently overridden
+    r = fails(1, "--cert", keys.pub[0], "--scope", "strict", stdin=doc)
+    assert "contradicts --scope strict" in r.err and r.out == b""
+
+
+def test_bitnami_annotation_false_is_strict(keys):
+    doc = secret_yaml(data={"a": "1"}).replace(
+        "metadata:\n", "metadata:\n  annotations:\n    sealedsecrets.bitnami.com/cluster-wide: \"false\"\n", 1)
+    r = ok("--cert", keys.pub[0], "-o", "json", stdin=doc)
+    assert parse_docs(r.out)[0]["metadata"]["annotations"]["seal.dev/scope"] == "strict"
+    assert "note:" not in r.err
