@@ -175,8 +175,43 @@ static int put(manifest_buf *b, int count_only, const void *data, size_t n) {
   return MANIFEST_OK;
 }
 
-/* Fills {{ .KEY }} (spaces optional) with unsealed values; any other "{{"
- * is left as it is. count_only: every placeholder must still name an
+/* Every "{{" in tpl begins a plain {{ .KEY }} (spaces inside the braces
+ * optional): anything else (a Go template function, a pipeline, an unclosed
+ * action) would be copied into the Secret as is, so it is refused. */
+static int check_template_value(const char *tpl, size_t n, const char *ref, const char *tkey,
+                                manifest_error *err) {
+  size_t i, j, k0;
+
+  for (i = 0; i + 1 < n; i++) {
+    if (tpl[i] != '{' || tpl[i + 1] != '{')
+      continue;
+    j = i + 2;
+    while (j < n && tpl[j] == ' ')
+      j++;
+    k0 = j + 1;
+    if (j < n && tpl[j] == '.') {
+      j++;
+      while (j < n && is_ident(tpl[j]))
+        j++;
+      if (j > k0) {
+        while (j < n && tpl[j] == ' ')
+          j++;
+        if (j + 1 < n && tpl[j] == '}' && tpl[j + 1] == '}') {
+          i = j + 1;
+          continue;
+        }
+      }
+    }
+    return manifest_fail(err, MANIFEST_ERR_INVALID, 0,
+                         "%s: spec.template.data: key \"%.253s\": the template action at byte %zu "
+                         "is not a plain {{ .KEY }} (no functions or pipelines)",
+                         ref, tkey, i);
+  }
+  return MANIFEST_OK;
+}
+
+/* Fills {{ .KEY }} (spaces optional) with unsealed values; check_sealed has
+ * refused any other "{{". count_only: every placeholder must still name an
  * encrypted key, but nothing is written; b->len is the rendered length. */
 static int render(manifest_buf *b, const char *tpl, size_t n, const opened *o, size_t n_o,
                   const char *ref, const char *tkey, int count_only, manifest_error *err) {
@@ -447,6 +482,9 @@ static int check_template(const json_t *sealed, const char *ref, manifest_error 
     if (!keys_data_key_valid(key))
       return manifest_fail(err, MANIFEST_ERR_INVALID, 0,
                            "%s: spec.template.data: key \"%.253s\" is not a valid data key", ref, key);
+    rc = check_template_value(json_string_value(enc), json_string_length(enc), ref, key, err);
+    if (rc != MANIFEST_OK)
+      return rc;
   }
   return MANIFEST_OK;
 }

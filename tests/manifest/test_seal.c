@@ -457,7 +457,7 @@ static const char *const sealed_template_fmt =
     "        note: kept\n"
     "%s"
     "    data:\n"
-    "      DATABASE_URL: 'postgres://{{ .USER }}:{{.PASSWORD}}@db:5432/kb?x={{ not a key }}'\n"
+    "      DATABASE_URL: 'postgres://{{ .USER }}:{{.PASSWORD}}@db:5432/kb?x={y}'\n"
     "      USER: 'template loses'\n"
     "%s";
 
@@ -479,14 +479,14 @@ static void test_template_rendering(void **state) {
   json_t *s = templated(f, "Opaque", "", ""), *secret;
 
   secret = unseal_ok(s, f->ring, MANIFEST_UNSEAL_RENDER);
-  assert_value(secret, "DATABASE_URL", "postgres://admin:hunter2@db:5432/kb?x={{ not a key }}");
+  assert_value(secret, "DATABASE_URL", "postgres://admin:hunter2@db:5432/kb?x={y}");
   assert_value(secret, "USER", "admin"); /* the encrypted key wins */
   assert_value(secret, "PASSWORD", "hunter2");
   json_decref(secret);
   /* without RENDER the template is copied as is */
   secret = unseal_ok(s, f->ring, 0);
   assert_value(secret, "DATABASE_URL",
-               "postgres://{{ .USER }}:{{.PASSWORD}}@db:5432/kb?x={{ not a key }}");
+               "postgres://{{ .USER }}:{{.PASSWORD}}@db:5432/kb?x={y}");
   json_decref(secret);
   json_decref(s);
 
@@ -503,6 +503,25 @@ static void test_template_rendering(void **state) {
   unseal_fails(s, f->ring, 0, MANIFEST_ERR_INVALID, "InvalidTemplate",
                "template key \"BAD\": {{ .NOPE }} names no encrypted key");
   json_decref(s);
+
+  /* anything but a plain {{ .KEY }} is refused, rendered or not, and by verify:
+   * it would be copied into the Secret as is */
+  {
+    static const char *const bad[] = {
+        "{{ index . \"USER\" }}", "{{ .USER | b64enc }}", "x {{ .USER", "{{}}", "{{ . }}",
+        "{{.USER}", "{{ not a key }}", "{{{ .USER }}"};
+    char extra[256];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+      snprintf(extra, sizeof extra, "      BAD: '%s'\n", bad[i]);
+      s = templated(f, "Opaque", "", extra);
+      unseal_fails(s, f->ring, MANIFEST_UNSEAL_RENDER, MANIFEST_ERR_INVALID, "Invalid",
+                   "key \"BAD\": the template action at byte");
+      unseal_fails(s, f->ring, 0, MANIFEST_ERR_INVALID, "Invalid", "not a plain {{ .KEY }}");
+      assert_int_equal(manifest_unseal_sealed(NULL, s, f->ring, MANIFEST_UNSEAL_RENDER, NULL, NULL),
+                       MANIFEST_ERR_INVALID);
+      json_decref(s);
+    }
+  }
 }
 
 static void test_service_account_token_refused(void **state) {
