@@ -181,3 +181,16 @@ def test_service_account_token_template_is_refused(env):
     assert c["reason"] == "InvalidTemplate" and "spec.template" in c["message"], c
     assert "service-account-token" in c["message"], c
     assert env.api.get("secret", "sat") is None
+
+
+def test_template_that_is_not_a_plain_key_is_refused(env):
+    """A Go template function is not copied into the Secret while the status says Unsealed."""
+    env.controller()
+    ss = env.seal(secret("gotpl", data={"DB_PASSWORD": "s3cret"}))
+    ss["spec"]["template"]["data"] = {"DATABASE_URL": "postgres://kb:{{ .DB_PASSWORD | b64enc }}@db"}
+    env.apply(ss)
+    got = synced(env, "gotpl", status="False")
+    c = condition(got, "Synced")
+    assert c["reason"] == "InvalidTemplate" and "DATABASE_URL" in c["message"], c
+    assert "plain {{ .KEY }}" in c["message"], c
+    assert env.api.get("secret", "gotpl") is None
