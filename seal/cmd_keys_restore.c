@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -17,7 +18,8 @@ static const char usage_text[] =
     "the key namespace, each with its creation time and state (a compromised key\n"
     "stays compromised). A key Secret that already holds the same key in the same\n"
     "state is left alone; one that holds another key or state is a conflict, and\n"
-    "then nothing is created. The controller picks the keys up without a restart.\n"
+    "then nothing is created. A restored key is marked backed up (seal.dev/backed-up-at:\n"
+    "now, since FILE holds it). The controller picks the keys up without a restart.\n"
     "\n"
     "  -f, --file FILE            the backup file (required)\n" SEAL_KEYS_HELP
     "  -h, --help                 this help\n";
@@ -30,7 +32,8 @@ static const struct option longopts[] = {
 };
 
 /* The key Secret of kp, as the controller makes them. */
-static int key_secret(json_t **out, const keys_keypair *kp, const char *ns, const char *name) {
+static int key_secret(json_t **out, const keys_keypair *kp, const char *ns, const char *name,
+                      const char *backed_up) {
   char *priv = NULL, *priv_b64 = NULL, *pub_b64 = NULL;
   char pub[KEYS_ARMOR_MAX], created[40];
   size_t priv_len = 0, pub_len = 0, b64_len = 0;
@@ -50,11 +53,13 @@ static int key_secret(json_t **out, const keys_keypair *kp, const char *ns, cons
   /* a key without a known creation time is the oldest, never the newest */
   if (keys_time_format(created, sizeof created, when > 0 ? when : 0) != KEYS_OK)
     snprintf(created, sizeof created, "1970-01-01T00:00:00Z");
-  *out = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}, s:{s:s}}, s:s, s:{s:s, s:s}}", "apiVersion",
-                   "v1", "kind", "Secret", "metadata", "name", name, "namespace", ns, "labels",
-                   SEAL_KEY_LABEL,
+  /* the key is in the backup it comes from: not a key that was never backed up */
+  *out = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}, s:{s:s, s:s}}, s:s, s:{s:s, s:s}}",
+                   "apiVersion", "v1", "kind", "Secret", "metadata", "name", name, "namespace", ns,
+                   "labels", SEAL_KEY_LABEL,
                    keys_keypair_state(kp) == KEYS_STATE_COMPROMISED ? "compromised" : "active",
-                   "annotations", SEAL_KEY_ANN_CREATED, created, "type", SEAL_KEY_SECRET_TYPE,
+                   "annotations", SEAL_KEY_ANN_CREATED, created, SEAL_KEY_ANN_BACKED_UP, backed_up,
+                   "type", SEAL_KEY_SECRET_TYPE,
                    "data", "private.key", priv_b64, "public.key", pub_b64);
   if (*out == NULL)
     st = seal_report(SEAL_ERR_ENV, "out of memory");
@@ -75,7 +80,7 @@ int cmd_keys_restore(int argc, char **argv) {
   kube_client *client = NULL;
   keys_keyring *ring = NULL;
   const char *in_path = NULL, *ns;
-  char path[KUBE_MAX_PATH];
+  char path[KUBE_MAX_PATH], now[40];
   size_t n, i, created = 0, kept = 0;
   int c, rc, st = SEAL_OK;
 
@@ -114,6 +119,10 @@ int cmd_keys_restore(int argc, char **argv) {
   if ((st = seal_keys_load(ring, in_path)) != SEAL_OK)
     goto out;
   n = keys_keyring_count(ring);
+  if (keys_time_format(now, sizeof now, (int64_t)time(NULL)) != KEYS_OK) {
+    st = seal_report(SEAL_ERR_ENV, "cannot format the current time");
+    goto out;
+  }
   if ((st = seal_keys_open(&client, &live, &ko)) != SEAL_OK)
     goto out;
   /* conflicts first: nothing is created when one key cannot be restored as it was */
@@ -161,7 +170,7 @@ int cmd_keys_restore(int argc, char **argv) {
       continue;
     }
     snprintf(name, sizeof name, SEAL_KEY_PREFIX "%s", hex);
-    if ((st = key_secret(&secret, kp, ns, name)) != SEAL_OK)
+    if ((st = key_secret(&secret, kp, ns, name, now)) != SEAL_OK)
       goto out;
     text = json_dumps(secret, JSON_COMPACT);
     json_decref(secret);

@@ -122,3 +122,14 @@ def test_keys_count_only_key_secrets_the_controller_trusts(keys, apiserver, tmp_
         assert ("key secret seal-system/mismatch: its public.key is not the public key of its "
                 "private.key") in r.err, r.err
     assert not (tmp_path / "again.pem").exists()
+
+
+def test_restored_keys_are_not_reported_as_never_backed_up(keys, apiserver, tmp_path):
+    kc = ["--kubeconfig", apiserver.kubeconfig]
+    backup = tmp_path / "key0.key"
+    backup.write_text(open(keys.priv[0]).read())
+    ok("keys", "restore", "-f", str(backup), *kc)
+    secret = apiserver.send("GET", f"/api/v1/namespaces/seal-system/secrets/seal-key-{keys.ids[0]}")
+    assert secret["metadata"]["annotations"]["seal.dev/backed-up-at"].endswith("Z"), secret
+    # what seal keys list and the controller's backup gauge read
+    assert secret["metadata"]["annotations"]["seal.dev/created-at"], secret
