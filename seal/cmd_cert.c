@@ -16,11 +16,14 @@ static const char usage_text[] =
     "/v1/cert.pem through the API server's service proxy, or straight from\n"
     "--controller-url.\n"
     "\n"
+    "  -w, --write OUT            write OUT atomically instead of stdout (nothing,\n"
+    "                             not even an empty file, when the fetch fails)\n"
     SEAL_CLUSTER_HELP
     "  -h, --help                 this help\n";
 
 static const struct option longopts[] = {
     SEAL_CLUSTER_LONGOPTS,
+    {"write", required_argument, NULL, 'w'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -29,14 +32,18 @@ int cmd_cert(int argc, char **argv) {
   seal_cluster_opts cluster = {0};
   keys_public *pubs = NULL;
   keys_error kerr = {0};
-  char *text = NULL;
-  size_t len = 0, n = 0, i;
+  char *text = NULL, *all = NULL;
+  const char *out_path = NULL;
+  size_t len = 0, n = 0, i, all_len = 0;
   int c, rc, st = SEAL_OK;
 
-  while ((c = seal_getopt("cert", argc, argv, "h", longopts)) != -1) {
+  while ((c = seal_getopt("cert", argc, argv, "w:h", longopts)) != -1) {
     if (seal_cluster_option(&cluster, c, optarg))
       continue;
     switch (c) {
+    case 'w':
+      out_path = optarg;
+      break;
     case 'h':
       fputs(usage_text, stdout);
       goto out;
@@ -55,6 +62,11 @@ int cmd_cert(int argc, char **argv) {
     st = seal_report_keys("the cluster's public key", &kerr, rc);
     goto out;
   }
+  all = malloc(n * KEYS_ARMOR_MAX + 1);
+  if (all == NULL) {
+    st = seal_report(SEAL_ERR_ENV, "out of memory");
+    goto out;
+  }
   for (i = 0; i < n; i++) {
     keys_public checked;
     char block[KEYS_ARMOR_MAX];
@@ -66,9 +78,12 @@ int cmd_cert(int argc, char **argv) {
       st = seal_report_keys("the cluster's public key", &kerr, rc);
       goto out;
     }
-    fwrite(block, 1, block_len, stdout);
+    memcpy(all + all_len, block, block_len);
+    all_len += block_len;
   }
+  st = seal_output_write(out_path, all, all_len, 0644);
 out:
+  free(all);
   free(pubs);
   seal_text_free(text, len);
   return st;

@@ -5,7 +5,7 @@
 #   OPENAI_API_KEY=... DB_PASSWORD=... examples/kotaemon/reseal.sh staging|production
 #       seals the values given in the environment with that cluster's public
 #       key, environments/<env>/cert.pem, into environments/<env>/sealedsecret.yaml.
-#       Fetch or refresh the key first with: seal cert > environments/<env>/cert.pem
+#       Fetch or refresh the key first with: seal cert -w environments/<env>/cert.pem
 #
 #   examples/kotaemon/reseal.sh --test-keys
 #       for this repository's tests only: makes a new key pair for each
@@ -43,7 +43,7 @@ b64() { printf '%s' "$1" | base64 -w0; }
 # seal_env ENV OPENAI_API_KEY DB_PASSWORD
 seal_env() {
   local env=$1 cert="$here/environments/$1/cert.pem"
-  [[ -f "$cert" ]] || die "'$cert': no such file (seal cert > $cert)"
+  [[ -f "$cert" ]] || die "'$cert': no such file (seal cert -w $cert)"
   cat > "$tmp/secret.yaml" <<YAML
 apiVersion: v1
 kind: Secret

@@ -239,6 +239,24 @@ def test_no_key_anywhere(keys, apiserver):
     assert not os.path.exists(out)
 
 
+def test_cert_write_is_atomic_and_never_leaves_an_empty_file(keys, apiserver, tmp_path):
+    out = tmp_path / "cert.pem"
+    # no key anywhere: no file at all (a shell redirection would leave an empty one)
+    fails(2, "cert", "--kubeconfig", apiserver.kubeconfig, "-w", str(out))
+    assert not out.exists()
+    publish_configmap(apiserver, open(keys.pub[0]).read())
+    r = ok("cert", "--kubeconfig", apiserver.kubeconfig, "-w", str(out))
+    assert r.out == b"" and "BEGIN SEAL PUBLIC KEY" in out.read_text()
+    assert oct(out.stat().st_mode & 0o777) == "0o644"
+    before = out.read_bytes()
+    # a failed fetch leaves the previous file as it was
+    apiserver.send("DELETE", "/api/v1/namespaces/seal-system/configmaps/seal-public-keys")
+    fails(2, "cert", "--kubeconfig", apiserver.kubeconfig, "-w", str(out))
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("cert")) == ["cert.pem"]
+    ok("--cert", str(out), stdin=secret_yaml(data={"a": "1"}))
+
+
 def test_configmap_without_cert_pem_says_so(keys, apiserver):
     apiserver.send("POST", "/api/v1/namespaces/seal-system/configmaps", {
         "apiVersion": "v1", "kind": "ConfigMap",
