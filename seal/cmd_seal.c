@@ -17,7 +17,8 @@ static const char usage_text[] =
     "\n"
     SEAL_CERT_HELP
     "      --scope SCOPE          strict (default), namespace-wide or cluster-wide\n"
-    "  -n, --namespace NS         namespace for Secrets that name none (default 'default')\n"
+    "  -n, --namespace NS         namespace for Secrets that name none (default: the\n"
+    "                             kubeconfig context's, else 'default')\n"
     "      --name NAME            name for Secrets that name none\n"
     "  -o, --output FORMAT        yaml (default) or json\n"
     "  -f, --file IN              read IN instead of stdin\n"
@@ -81,6 +82,35 @@ static int bitnami_scope(const char **scope, const json_t *doc, const char *opt_
   return SEAL_OK;
 }
 
+/* The namespace for Secrets that name none and no -n, as kubectl picks it:
+ * the kubeconfig context's, else "default". A kubeconfig that cannot be read
+ * is an error only when --kubeconfig or --context asked for it. */
+static int context_namespace(char *out, size_t size, const seal_cluster_opts *cluster) {
+  kube_config_opts copts = {0};
+  kube_config *cfg = NULL;
+  kube_status ks = {0};
+  const char *ns;
+  int rc;
+
+  snprintf(out, size, "default");
+  copts.source = KUBE_CONFIG_FILES;
+  copts.kubeconfig = cluster->kubeconfig;
+  copts.context = cluster->context;
+  rc = kube_config_load(&cfg, &copts, &ks);
+  if (rc != KUBE_OK) {
+    if (cluster->kubeconfig == NULL && cluster->context == NULL)
+      return SEAL_OK;
+    return seal_report(SEAL_ERR_ENV, "kubeconfig: %s (for the namespace of Secrets that name "
+                       "none; -n gives one)",
+                       ks.message[0] ? ks.message : kube_strerror(rc));
+  }
+  ns = kube_config_namespace(cfg);
+  if (ns != NULL && *ns != '\0' && keys_name_valid(ns))
+    snprintf(out, size, "%s", ns);
+  kube_config_free(cfg);
+  return SEAL_OK;
+}
+
 int cmd_seal(int argc, char **argv) {
   seal_cert_opts certs = {0};
   keys_public recipients[KEYS_MAX_RECIPIENTS];
@@ -92,7 +122,8 @@ int cmd_seal(int argc, char **argv) {
   json_t **sealed = NULL;
   size_t n_sealed = 0;
   const char *in_path = NULL, *out_path = NULL, *source;
-  int c, rc, st = SEAL_OK;
+  char ctx_ns[KEYS_NAME_MAX + 1] = "default";
+  int c, rc, st = SEAL_OK, have_ctx_ns = 0;
 
   while ((c = seal_getopt("", argc, argv, "n:o:f:w:h", longopts)) != -1) {
     if (seal_cert_option(&certs, "", c, optarg, &st)) {
@@ -167,6 +198,14 @@ int cmd_seal(int argc, char **argv) {
     goto out;
   }
   for (i = 0; i < docs.n; i++) {
+    if (sopts.namespace == NULL && !have_ctx_ns &&
+        manifest_get_string(docs.docs[i], "metadata", "namespace", NULL) == NULL) {
+      if ((st = context_namespace(ctx_ns, sizeof ctx_ns, &certs.cluster)) != SEAL_OK)
+        goto out;
+      have_ctx_ns = 1;
+    }
+  }
+  for (i = 0; i < docs.n; i++) {
     manifest_seal_opts one = sopts;
     const char *bscope;
     one.index = i;
@@ -174,8 +213,16 @@ int cmd_seal(int argc, char **argv) {
       goto out;
     if (bscope != NULL)
       one.scope = bscope;
-    if (one.namespace == NULL && manifest_get_string(docs.docs[i], "metadata", "namespace", NULL) == NULL)
-      one.namespace = "default";
+    if (one.namespace == NULL &&
+        manifest_get_string(docs.docs[i], "metadata", "namespace", NULL) == NULL) {
+      char what[512];
+      one.namespace = ctx_ns;
+      seal_describe(what, sizeof what, docs.docs[i], i);
+      fprintf(stderr, "seal: note: ");
+      seal_print_line(stderr, "%s: %s names no namespace: sealed for namespace %s (the "
+                      "kubeconfig context's, else default; -n sets one)",
+                      source, what, ctx_ns);
+    }
     rc = manifest_seal_secret(&sealed[i], docs.docs[i], &one, &merr);
     if (rc != MANIFEST_OK) {
       st = seal_report_manifest(source, i, docs.docs[i], &merr, rc);

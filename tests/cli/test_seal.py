@@ -510,3 +510,43 @@ def test_bitnami_annotation_false_is_strict(keys):
     r = ok("--cert", keys.pub[0], "-o", "json", stdin=doc)
     assert parse_docs(r.out)[0]["metadata"]["annotations"]["seal.dev/scope"] == "strict"
     assert "note:" not in r.err
+
+
+def kubeconfig_with_namespace(tmp_path, ns):
+    path = tmp_path / "kubeconfig"
+    ctx = {"cluster": "c", "user": "u"}
+    if ns:
+        ctx["namespace"] = ns
+    path.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "ctx",
+        "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
+        "users": [{"name": "u", "user": {"token": "t"}}],
+        "contexts": [{"name": "ctx", "context": ctx}]}))
+    return path
+
+
+def test_namespace_defaults_to_the_kubeconfig_context(keys, tmp_path):
+    """As kubectl: the context's namespace, else default; said on stderr, never silent."""
+    doc = secret_yaml(namespace=None, data={"a": "1"})
+    kc = kubeconfig_with_namespace(tmp_path, "team-a")
+    r = ok("--cert", keys.pub[0], "-o", "json", stdin=doc,
+           env={"KUBECONFIG": str(kc), "HOME": str(tmp_path)})
+    assert parse_docs(r.out)[0]["metadata"]["namespace"] == "team-a"
+    assert "names no namespace: sealed for namespace team-a" in r.err, r.err
+    # --kubeconfig too; -n wins over the context
+    r = ok("--cert", keys.pub[0], "--kubeconfig", str(kc), "-n", "other", "-o", "json", stdin=doc,
+           env={"HOME": str(tmp_path)})
+    assert parse_docs(r.out)[0]["metadata"]["namespace"] == "other"
+    # a context without a namespace, and no kubeconfig at all: default
+    (tmp_path / "sub").mkdir()
+    kc2 = kubeconfig_with_namespace(tmp_path / "sub", None)
+    r = ok("--cert", keys.pub[0], "-o", "json", stdin=doc, env={"KUBECONFIG": str(kc2)})
+    assert parse_docs(r.out)[0]["metadata"]["namespace"] == "default"
+    r = ok("--cert", keys.pub[0], "-o", "json", stdin=doc,
+           env={"KUBECONFIG": str(tmp_path / "missing"), "HOME": str(tmp_path / "nohome")})
+    assert parse_docs(r.out)[0]["metadata"]["namespace"] == "default"
+    assert "sealed for namespace default" in r.err
+    # a document that names its namespace is not touched, and no note is printed
+    r = ok("--cert", keys.pub[0], "-o", "json", stdin=secret_yaml(data={"a": "1"}),
+           env={"KUBECONFIG": str(kc)})
+    assert parse_docs(r.out)[0]["metadata"]["namespace"] == "kotaemon" and "note" not in r.err
