@@ -17,7 +17,7 @@ KUSTOMIZATIONS = ["deploy", "kustomize/staging", "kustomize/production",
                   "kotaemon/environments/staging", "kotaemon/environments/production"]
 # Plain manifests outside any of those (examples/argocd's Applications need Argo CD's own
 # CRD, which is Argo CD's, not this project's).
-MANIFESTS = ["argocd/argocd-cm.yaml"]
+MANIFESTS = ["argocd/argocd-cm.yaml", "argocd/argocd-cm-application-health.yaml"]
 
 
 @pytest.fixture(autouse=True)

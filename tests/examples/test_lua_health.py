@@ -142,9 +142,17 @@ def test_argocd_cm_holds_the_same_scripts(tmp_path):
     cm = one(objects, "ConfigMap", "argocd-cm")
     assert cm["metadata"]["namespace"] == "argocd"
     assert cm["data"]["resource.customizations.health.seal.dev_SealedSecret"] == HEALTH.read_text()
-    assert cm["data"]["resource.customizations.health.argoproj.io_Application"] == \
-        APP_HEALTH.read_text()
-    assert len(cm["data"]) == 2
+    # the Application check is a separate, opt-in patch: merging argocd-cm.yaml
+    # must not silently replace an Application health check already there
+    assert len(cm["data"]) == 1
+    objects = to_objects((EXAMPLES / "argocd" / "argocd-cm-application-health.yaml").read_text(),
+                         tmp_path)
+    app_cm = one(objects, "ConfigMap", "argocd-cm")
+    assert app_cm["metadata"]["namespace"] == "argocd"
+    assert app_cm["data"] == {
+        "resource.customizations.health.argoproj.io_Application": APP_HEALTH.read_text()}
+    text = (EXAMPLES / "argocd" / "argocd-cm-application-health.yaml").read_text()
+    assert "kubectl -n argocd get configmap argocd-cm" in text
 
 
 def application(health=None):
