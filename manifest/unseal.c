@@ -482,7 +482,7 @@ static int check_template(const json_t *sealed, const char *ref, manifest_error 
     if (!keys_data_key_valid(key))
       return manifest_fail(err, MANIFEST_ERR_INVALID, 0,
                            "%s: spec.template.data: key \"%.253s\" is not a valid data key", ref, key);
-    rc = check_template_value(json_string_value(enc), json_string_length(enc), ref, key, err);
+    rc = check_template_value(json_string_value(val), json_string_length(val), ref, key, err);
     if (rc != MANIFEST_OK)
       return rc;
   }

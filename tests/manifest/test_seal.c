@@ -514,9 +514,9 @@ static void test_template_rendering(void **state) {
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
       snprintf(extra, sizeof extra, "      BAD: '%s'\n", bad[i]);
       s = templated(f, "Opaque", "", extra);
-      unseal_fails(s, f->ring, MANIFEST_UNSEAL_RENDER, MANIFEST_ERR_INVALID, "Invalid",
+      unseal_fails(s, f->ring, MANIFEST_UNSEAL_RENDER, MANIFEST_ERR_INVALID, "InvalidTemplate",
                    "key \"BAD\": the template action at byte");
-      unseal_fails(s, f->ring, 0, MANIFEST_ERR_INVALID, "Invalid", "not a plain {{ .KEY }}");
+      unseal_fails(s, f->ring, 0, MANIFEST_ERR_INVALID, "InvalidTemplate", "not a plain {{ .KEY }}");
       assert_int_equal(manifest_unseal_sealed(NULL, s, f->ring, MANIFEST_UNSEAL_RENDER, NULL, NULL),
                        MANIFEST_ERR_INVALID);
       json_decref(s);
