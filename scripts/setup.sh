@@ -17,7 +17,7 @@ packages=(
   libcmocka-dev libclang-rt-14-dev
   python3 python3-pytest python3-cryptography openssl curl ca-certificates
   lua5.4 age valgrind
-  umoci prometheus
+  umoci prometheus zsh
 )
 
 missing=()

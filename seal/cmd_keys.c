@@ -17,6 +17,8 @@ static const seal_command keys_commands[] = {
     {NULL, NULL, NULL},
 };
 
+const seal_command *seal_keys_commands(void) { return keys_commands; }
+
 static void usage(FILE *f) {
   fputs("usage: seal keys <command> [options]\n\nCommands:\n", f);
   seal_command_list(keys_commands, "", f);

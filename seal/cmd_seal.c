@@ -43,6 +43,8 @@ static const struct option longopts[] = {
     {NULL, 0, NULL, 0},
 };
 
+const struct option *seal_options(void) { return longopts; }
+
 #define BITNAMI_ANN_NS_WIDE "sealedsecrets.bitnami.com/namespace-wide"
 #define BITNAMI_ANN_CLUSTER_WIDE "sealedsecrets.bitnami.com/cluster-wide"
 

@@ -29,6 +29,13 @@ int cmd_keys_restore(int argc, char **argv);
 int cmd_keys_compromise(int argc, char **argv);
 int cmd_reseal(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
+int cmd_completion(int argc, char **argv);
+
+/* What seal completion (cmd_completion.c) completes from: the dispatch table
+ * (seal.c), seal keys' table (cmd_keys.c), seal's own long options (cmd_seal.c). */
+const seal_command *seal_commands(void);
+const seal_command *seal_keys_commands(void);
+const struct option *seal_options(void);
 
 /* ---- key Secrets in the cluster (cmd_keys_cluster.c) ---------------------- */
 

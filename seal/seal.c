@@ -18,8 +18,11 @@ static const seal_command commands[] = {
     {"reseal", cmd_reseal, "re-seal SealedSecrets for the newest key (controller or offline)"},
     {"migrate", cmd_migrate, "Bitnami sealed-secrets objects to seal SealedSecrets, offline"},
     {"keys", cmd_keys, "keys: generate, list, rotate, backup, restore, compromise"},
+    {"completion", cmd_completion, "print a shell completion script (bash, zsh)"},
     {NULL, NULL, NULL},
 };
+
+const seal_command *seal_commands(void) { return commands; }
 
 const seal_command *seal_command_find(const seal_command *table, const char *name) {
   for (; table->name; table++)

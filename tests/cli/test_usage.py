@@ -8,7 +8,7 @@ import pytest
 from conftest import ok, run
 
 COMMANDS = [[], ["raw"], ["merge"], ["unseal"], ["cert"], ["verify"], ["scan"], ["keys"],
-            ["keys", "generate"], ["migrate"]]
+            ["keys", "generate"], ["migrate"], ["completion"]]
 
 
 @pytest.mark.parametrize("cmd", COMMANDS, ids=lambda c: " ".join(c) or "seal")
