@@ -13,7 +13,7 @@ from conftest import MODE, ROOT, condition, decoded, secret, wait_for
 
 EXAMPLES = os.path.join(ROOT, "examples")
 # Every kustomization that is deployed on its own (components and bases are part of these).
-KUSTOMIZATIONS = ["deploy", "kustomize/staging", "kustomize/production",
+KUSTOMIZATIONS = ["deploy", "deploy/developer-access", "kustomize/staging", "kustomize/production",
                   "kotaemon/environments/staging", "kotaemon/environments/production"]
 # Plain manifests outside any of those (examples/argocd's Applications need Argo CD's own
 # CRD, which is Argo CD's, not this project's).
@@ -228,3 +228,65 @@ def test_continue_token_expired_mid_list_starts_the_list_again(env):
         [ln for ln in slow.logs().splitlines() if "watch" in ln][-10:]
     wait_for(lambda: decoded(env.api.get("secret", "c7")) == {"V": "edited"}, timeout=60,
              what="the edit made during the re-list")
+
+
+PROXY = "/api/v1/namespaces/seal-system/services/{}/proxy/v1/cert.pem"
+
+
+def test_developer_access_is_opt_in_and_reaches_the_controllers_api_port_only(env):
+    """examples/deploy/developer-access grants a group the service proxy to the controller's
+    "http" port, the way `seal verify` and `seal reseal` reach it, and nothing else."""
+    env.api.kubectl("create", "-f", os.path.join(EXAMPLES, "deploy", "service.yaml"))
+    # no endpoints controller runs here (tests/kube-real/README.md): an Endpoints without
+    # addresses, so that an authorized proxy request is answered 503 "no endpoints available"
+    env.api.kubectl("create", "-f", "-", input='{"apiVersion": "v1", "kind": "Endpoints", '
+                    '"metadata": {"name": "unseal-controller", "namespace": "seal-system"}}')
+    alice = ("--as=alice", "--as-group=seal-developers")
+    bob = ("--as=bob", "--as-group=other-team")
+
+    def can(who, verb, what, *extra, ns="seal-system"):
+        p = env.api.kubectl("auth", "can-i", verb, what, *extra, "-n", ns, *who, check=False)
+        return p.stdout.strip()
+
+    def proxied(who, name):
+        """The API server's answer to a proxy request as who: 403 when RBAC refuses it,
+        503 (no endpoints: no controller Pod runs here) once it is authorized."""
+        p = env.api.kubectl("get", "--raw", PROXY.format(name), *who, check=False)
+        assert p.returncode != 0, p.stdout
+        m = re.search(r"\b(403|503)\b|forbidden|no endpoints", p.stderr, re.I)
+        assert m, p.stderr
+        return "403" if re.search(r"\b403\b|forbidden", p.stderr, re.I) else "503"
+
+    ours = ("services/http:unseal-controller:http", "--subresource=proxy")
+    # the shipped RBAC (examples/deploy) grants the proxy to no one
+    assert can(alice, "create", *ours) == "no"
+    assert can(alice, "get", *ours) == "no"
+    assert proxied(alice, "http:unseal-controller:http") == "403"
+
+    p = env.api.kubectl("apply", "-k", os.path.join(EXAMPLES, "deploy", "developer-access"))
+    assert "role.rbac.authorization.k8s.io/seal-controller-api" in p.stdout, p.stdout
+    try:
+        for verb in ("create", "get"):
+            assert can(alice, verb, *ours) == "yes", verb
+            assert can(alice, verb, "services/unseal-controller:http", "--subresource=proxy") \
+                == "yes", verb
+        assert proxied(alice, "http:unseal-controller:http") == "503"
+        assert proxied(alice, "unseal-controller:http") == "503"
+        # the other ports of the same Service, another Service, other verbs and resources
+        for name in ("unseal-controller", "http:unseal-controller:metrics",
+                     "unseal-controller:metrics", "https:unseal-controller:admission",
+                     "http:kube-dns:http"):
+            assert can(alice, "create", f"services/{name}", "--subresource=proxy") == "no", name
+            assert can(alice, "get", f"services/{name}", "--subresource=proxy") == "no", name
+        assert proxied(alice, "http:unseal-controller:metrics") == "403"
+        for args in (("delete", *ours), ("update", *ours), ("get", "services/unseal-controller"),
+                     ("get", "secrets"), ("list", "secrets"), ("get", "sealedsecrets"),
+                     ("create", "pods/portforward"), ("create", "pods/exec")):
+            assert can(alice, *args) == "no", args
+        assert can(alice, "create", *ours, ns="app") == "no"
+        # only the group named in the RoleBinding
+        assert can(bob, "create", *ours) == "no"
+        assert proxied(bob, "http:unseal-controller:http") == "403"
+    finally:
+        env.api.kubectl("delete", "-k", os.path.join(EXAMPLES, "deploy", "developer-access"))
+        env.api.kubectl("delete", "endpoints", "unseal-controller", "-n", "seal-system")

@@ -39,7 +39,7 @@ def workloads(rendered):
 
 
 def test_every_kustomization_renders(rendered):
-    expected = {"deploy", "kustomize/base", "kustomize/staging", "kustomize/production",
+    expected = {"deploy", "deploy/developer-access", "kustomize/base", "kustomize/staging", "kustomize/production",
                 "argocd", "kotaemon/environments/base", "kotaemon/environments/staging",
                 "kotaemon/environments/production"}
     assert expected <= set(rendered), f"missing: {expected - set(rendered)}"
@@ -210,6 +210,36 @@ def test_public_keys_readable_by_all_authenticated_users_and_nothing_else(render
                 continue
             assert b["subjects"] == [{"kind": "ServiceAccount", "name": "unseal-controller",
                                       "namespace": "seal-system"}], b["metadata"]["name"]
+
+
+def test_developer_access_is_opt_in_and_limited_to_the_controllers_api_port(rendered):
+    proxy = [(where, o["kind"], o["metadata"]["name"]) for where, objects in rendered.items()
+             for o in objects if o["kind"] in ("Role", "ClusterRole")
+             and any("services/proxy" in rule.get("resources", []) for rule in o["rules"])]
+    # only the opt-in folder grants the service proxy; the default deploy and the overlays
+    # built on it never do
+    assert proxy == [("deploy/developer-access", "Role", "seal-controller-api")], proxy
+    for where in ("deploy", "kustomize/staging", "kustomize/production"):
+        assert not [o for o in rendered[where] if o["metadata"]["name"] == "seal-controller-api"]
+    with open(EXAMPLES / "deploy" / "kustomization.yaml") as f:
+        assert "developer-access" not in f.read()
+
+    objects = rendered["deploy/developer-access"]
+    assert sorted(o["kind"] for o in objects) == ["Role", "RoleBinding"]
+    role = one(objects, "Role", "seal-controller-api")
+    assert role["metadata"]["namespace"] == "seal-system"
+    # the "http" port of the controller's Service as seal names it (seal/cluster.c) and
+    # without the scheme; never the metrics or admission port, never another Service
+    names = ("http:unseal-controller:http", "unseal-controller:http")
+    assert rules_of(role) == {("", "services/proxy", v, names) for v in ("get", "create")}
+    binding = one(objects, "RoleBinding", "seal-controller-api")
+    assert binding["metadata"]["namespace"] == "seal-system"
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                  "name": "seal-controller-api"}
+    assert binding["subjects"] == [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
+                                    "name": "seal-developers"}]
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "seal", "cluster.c")) as f:
+        assert "services/http:%s:http/proxy" in f.read(), "seal's proxy path changed"
 
 
 def test_network_policy(rendered):
