@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import secret, wait_for
+from conftest import MODE, secret, wait_for
 from hardening_util import SecretWatch, converged, objects, restart_api, wrong_data
 from test_leader import FAST, is_leader
 
@@ -214,6 +214,13 @@ def test_two_leader_electing_controllers_race_from_a_cold_start(env):
     assert sorted(added) == sorted(made) and set(added.values()) == {1}, added
     assert modified == {}, modified
     w = env.api.writes(before)
-    # one writer at a time: one create per Secret (no 409 storm of two writers)
-    assert w.get("create secrets", 0) == len(made), w
+    # one writer at a time: one create per Secret (no 409 storm of two writers).
+    # kube-apiserver's request metric may not count with a 2xx code a create
+    # whose client was SIGKILLed mid-request, although etcd kept the object
+    # (seen: 199 counted for 200 Secrets, each ADDED once on the watch above).
+    creates = w.get("create secrets", 0)
+    if MODE["apiserver"] == "real":
+        assert len(made) - 1 <= creates <= len(made), w
+    else:
+        assert creates == len(made), w
     assert w.get("update secrets", 0) == 0, w
