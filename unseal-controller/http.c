@@ -1048,6 +1048,14 @@ void ctl_http_stop(ctl_http *h)
   if (h->watchdog_started) {
     pthread_mutex_lock(&h->conn_lock);
     h->stopping = 1;
+    /* Cut every open connection now (MHD still owns and closes the
+     * descriptors; a slot leaves the list under conn_lock before its socket
+     * is closed): a stop must not wait on clients that trickle or idle. */
+    listener *ls[2] = {&h->api, &h->metrics};
+    for (int i = 0; i < 2; i++)
+      for (conn_slot *s = ls[i]->head; s; s = s->next)
+        if (s->fd >= 0)
+          shutdown(s->fd, SHUT_RDWR);
     pthread_cond_signal(&h->wake);
     pthread_mutex_unlock(&h->conn_lock);
     pthread_join(h->watchdog, NULL);
