@@ -23,7 +23,9 @@ static const char usage_text[] =
     ".yaml, .yml and .json files under each PATH (default .), or in the files\n"
     "staged for the next git commit, and prints 'file:line: namespace/name' for\n"
     "each. Folders .git and build folders are skipped. A file that mentions\n"
-    "kind: Secret with data but does not parse is reported too. Exits 1 when\n"
+    "kind: Secret with data but does not parse is reported too, and so are the\n"
+    "keys of kustomize secretGenerator literals, envs and files (never their\n"
+    "values) in kustomization.yaml, .yml and Kustomization files. Exits 1 when\n"
     "anything is found, 0 when nothing is.\n"
     "\n"
     "      --exclude GLOB         skip paths (or file names) matching GLOB; repeatable\n"
@@ -135,6 +137,90 @@ static int has_entries(const json_t *v) {
   return json_is_object(v) && json_object_size(v) > 0;
 }
 
+/* kustomization.yaml, kustomization.yml or Kustomization, as kustomize reads. */
+static int is_kustomization(const char *path) {
+  const char *b = base_name(path);
+  return strcmp(b, "kustomization.yaml") == 0 || strcmp(b, "kustomization.yml") == 0 ||
+         strcmp(b, "Kustomization") == 0;
+}
+
+static void report_generated(scan_state *s, const char *file, long line, const char *gen,
+                             const char *key, size_t key_len) {
+  seal_print_line(stdout, "%s:%ld: secretGenerator %s: %.*s", file, line, gen, (int)key_len, key);
+  s->found++;
+}
+
+/* The keys of a .env file a secretGenerator reads (KEY=VALUE lines; a bare KEY
+ * takes its value from the environment); the values are never printed. */
+static void scan_env_file(scan_state *s, const char *path, const char *gen) {
+  keys_error kerr = {0};
+  char *text = NULL;
+  size_t len = 0, i = 0;
+  long line = 1;
+  int rc = keys_file_read(&text, &len, path, MAX_FILE_BYTES, &kerr);
+  if (rc != KEYS_OK) {
+    seal_report_keys(path, &kerr, rc);
+    s->env_error = 1;
+    return;
+  }
+  while (i < len) {
+    size_t end = i, k;
+    while (end < len && text[end] != '\n')
+      end++;
+    while (i < end && (text[i] == ' ' || text[i] == '\t'))
+      i++;
+    k = i;
+    while (k < end && text[k] != '=' && text[k] != ' ' && text[k] != '\t' && text[k] != '\r')
+      k++;
+    if (k > i && text[i] != '#')
+      report_generated(s, path, line, gen, text + i, k - i);
+    i = end + 1;
+    line++;
+  }
+  seal_text_free(text, len);
+}
+
+/* Kustomize secretGenerator entries: literals (KEY=VALUE), envs (.env files)
+ * and files (KEY=PATH or PATH), relative to the kustomization's folder. */
+static void scan_generators(scan_state *s, const char *name, const json_t *doc, long line) {
+  const json_t *gens = json_object_get(doc, "secretGenerator"), *g;
+  size_t i, j, dir_len = (size_t)(base_name(name) - name);
+  json_array_foreach(gens, i, g) {
+    const json_t *v;
+    const char *gen = json_string_value(json_object_get(g, "name"));
+    if (gen == NULL)
+      gen = "(no name)";
+    json_array_foreach(json_object_get(g, "literals"), j, v) {
+      const char *lit = json_string_value(v), *eq;
+      if (lit && (eq = strchr(lit, '=')) != NULL && eq > lit)
+        report_generated(s, name, line, gen, lit, (size_t)(eq - lit));
+    }
+    json_array_foreach(json_object_get(g, "files"), j, v) {
+      const char *f = json_string_value(v), *eq;
+      if (f == NULL || *f == '\0')
+        continue;
+      eq = strchr(f, '=');
+      if (eq)
+        report_generated(s, name, line, gen, f, (size_t)(eq - f));
+      else
+        report_generated(s, name, line, gen, base_name(f), strlen(base_name(f)));
+    }
+    json_array_foreach(json_object_get(g, "envs"), j, v) {
+      const char *f = json_string_value(v);
+      char path[PATH_MAX];
+      if (f == NULL || *f == '\0')
+        continue;
+      if (snprintf(path, sizeof path, "%.*s%s", (int)(f[0] == '/' ? 0 : dir_len), name, f) >=
+          (int)sizeof path) {
+        seal_report(SEAL_ERR_ENV, "%s: path too long", f);
+        s->env_error = 1;
+        continue;
+      }
+      scan_env_file(s, path, gen);
+    }
+  }
+}
+
 /* Scans one file's text; name is how it is printed. */
 static void scan_text(scan_state *s, const char *name, const char *text, size_t len) {
   manifest_docs docs = {0};
@@ -159,6 +245,8 @@ static void scan_text(scan_state *s, const char *name, const char *text, size_t 
   for (i = 0; i < docs.n; i++) {
     const json_t *doc = docs.docs[i];
     const char *ns, *nm;
+    if (is_kustomization(name))
+      scan_generators(s, name, doc, docs.lines ? docs.lines[i] : 0L);
     if (!manifest_is_secret(doc))
       continue;
     if (!has_entries(json_object_get(doc, "data")) &&
@@ -202,7 +290,7 @@ static void scan_tree(scan_state *s, const char *path, int depth, int named) {
     return;
   }
   if (S_ISREG(sb.st_mode)) {
-    if (named || seal_has_manifest_ext(path))
+    if (named || seal_has_manifest_ext(path) || is_kustomization(path))
       scan_file(s, path);
     return;
   }
@@ -260,7 +348,7 @@ static int scan_staged(scan_state *s) {
     char *show_argv[] = {"git", "show", spec, NULL};
 
     i += n + 1;
-    if (n == 0 || !seal_has_manifest_ext(path) || excluded(s, path))
+    if (n == 0 || !(seal_has_manifest_ext(path) || is_kustomization(path)) || excluded(s, path))
       continue;
     if (snprintf(spec, sizeof spec, ":%s", path) >= (int)sizeof spec) {
       seal_report(SEAL_ERR_ENV, "%s: path too long", path);

@@ -193,3 +193,54 @@ def test_scan_output_escapes_names_from_the_files(tmp_path):
     assert r.rc == 1, r
     assert not any(c in r.text for c in ["\x1b", "\x07", "\u009b", "\u202e"]), repr(r.text)
     assert "ns\\u202eevil/\\x1b]0;pwned\\x07\\u009b2J" in r.text, r.text
+
+
+def test_scan_kustomize_secret_generator_literals(tmp_path):
+    write(tmp_path / "app" / "kustomization.yaml",
+          "resources: [deploy.yaml]\n"
+          "secretGenerator:\n"
+          "- name: db-creds\n"
+          "  literals:\n"
+          "  - username=admin\n"
+          "  - password=hunter2-literal\n")
+    r = run("scan", str(tmp_path))
+    assert r.rc == 1, r
+    assert sorted(r.text.splitlines()) == [
+        f"{tmp_path}/app/kustomization.yaml:1: secretGenerator db-creds: password",
+        f"{tmp_path}/app/kustomization.yaml:1: secretGenerator db-creds: username"], r.text
+    assert "hunter2-literal" not in r.text + r.err
+
+
+def test_scan_kustomize_secret_generator_envs_and_files(tmp_path):
+    write(tmp_path / "Kustomization",
+          "secretGenerator:\n"
+          "- name: api\n"
+          "  envs: [conf/api.env]\n"
+          "  files: [tls.key, token=secrets/tok.txt]\n")
+    write(tmp_path / "conf" / "api.env", "# comment\n\nAPI_TOKEN=s3cr3t-env\n  DEBUG=1\n")
+    r = run("scan", str(tmp_path))
+    assert r.rc == 1, r
+    assert sorted(r.text.splitlines()) == sorted([
+        f"{tmp_path}/Kustomization:1: secretGenerator api: tls.key",
+        f"{tmp_path}/Kustomization:1: secretGenerator api: token",
+        f"{tmp_path}/conf/api.env:3: secretGenerator api: API_TOKEN",
+        f"{tmp_path}/conf/api.env:4: secretGenerator api: DEBUG"]), r.text
+    assert "s3cr3t-env" not in r.text + r.err
+
+
+def test_scan_kustomize_missing_env_file_is_an_error(tmp_path):
+    write(tmp_path / "kustomization.yml",
+          "secretGenerator:\n- name: api\n  envs: [missing.env]\n")
+    r = run("scan", str(tmp_path))
+    assert r.rc != 0 and r.rc != 1, r
+    assert "missing.env" in r.err
+
+
+def test_scan_kustomize_without_secrets_is_not_reported(tmp_path):
+    write(tmp_path / "a" / "kustomization.yaml",
+          "secretGenerator:\n- name: empty\n  literals: []\n")
+    write(tmp_path / "b" / "kustomization.yaml",
+          "resources: [deploy.yaml]\n"
+          "configMapGenerator:\n- name: cfg\n  literals: [LOG=debug]\n")
+    r = ok("scan", str(tmp_path))
+    assert r.out == b""
