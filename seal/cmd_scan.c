@@ -3,6 +3,7 @@
 #include <fnmatch.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@ static const char usage_text[] =
     "usage: seal scan [PATH...] [--exclude GLOB]...\n"
     "       seal scan --staged [--exclude GLOB]...\n"
     "       seal scan --install-hook\n"
+    "       seal scan ... -o json\n"
     "\n"
     "Finds Secrets (apiVersion v1, kind Secret) with data or stringData in the\n"
     ".yaml, .yml and .json files under each PATH (default .), or in the files\n"
@@ -31,6 +33,7 @@ static const char usage_text[] =
     "      --exclude GLOB         skip paths (or file names) matching GLOB; repeatable\n"
     "      --staged               scan the staged blobs (git diff --cached)\n"
     "      --install-hook         write .git/hooks/pre-commit running 'seal scan --staged'\n"
+    "  -o, --output FORMAT        text (default) or json: one document {\"findings\": [...]}\n"
     "  -h, --help                 this help\n";
 
 enum { OPT_EXCLUDE = SEAL_OPT_FIRST_FREE, OPT_STAGED, OPT_INSTALL_HOOK };
@@ -45,6 +48,7 @@ static const struct option longopts[] = {
     {"exclude", required_argument, NULL, OPT_EXCLUDE},
     {"staged", no_argument, NULL, OPT_STAGED},
     {"install-hook", no_argument, NULL, OPT_INSTALL_HOOK},
+    {"output", required_argument, NULL, 'o'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -54,7 +58,35 @@ typedef struct scan_state {
   size_t n_excludes;
   size_t found;  /* findings printed */
   int env_error; /* something could not be read */
+  json_t *json;  /* -o json: the findings, printed at the end; else NULL */
 } scan_state;
+
+/* One finding: printed as "file:line: text", or kept for -o json as an
+ * object with file, line and the given string fields (NULL ends them). */
+static void finding(scan_state *s, const char *file, long line, const char *text, ...) {
+  va_list ap;
+  const char *k, *v;
+  json_t *o;
+  s->found++;
+  if (s->json == NULL) {
+    seal_print_line(stdout, "%s:%ld: %s", file, line, text);
+    return;
+  }
+  o = json_pack("{s:s, s:I}", "file", file, "line", (json_int_t)line);
+  va_start(ap, text);
+  while (o && (k = va_arg(ap, const char *)) != NULL) {
+    v = va_arg(ap, const char *);
+    if (json_object_set_new(o, k, json_string(v)) != 0) {
+      json_decref(o);
+      o = NULL;
+    }
+  }
+  va_end(ap);
+  if (o == NULL || json_array_append_new(s->json, o) != 0) {
+    seal_report(SEAL_ERR_ENV, "out of memory");
+    s->env_error = 1;
+  }
+}
 
 static const char *base_name(const char *path) {
   const char *slash = strrchr(path, '/');
@@ -146,8 +178,10 @@ static int is_kustomization(const char *path) {
 
 static void report_generated(scan_state *s, const char *file, long line, const char *gen,
                              const char *key, size_t key_len) {
-  seal_print_line(stdout, "%s:%ld: secretGenerator %s: %.*s", file, line, gen, (int)key_len, key);
-  s->found++;
+  char k[512], text[1024];
+  snprintf(k, sizeof k, "%.*s", (int)key_len, key);
+  snprintf(text, sizeof text, "secretGenerator %.400s: %s", gen, k);
+  finding(s, file, line, text, "secretGenerator", gen, "key", k, NULL);
 }
 
 /* The keys of a .env file a secretGenerator reads (KEY=VALUE lines; a bare KEY
@@ -236,9 +270,9 @@ static void scan_text(scan_state *s, const char *name, const char *text, size_t 
       size_t n = strlen(name);
       if (strncmp(why, name, n) == 0 && why[n] == ':')
         why += n + 1 + (why[n + 1] == ' ');
-      seal_print_line(stdout, "%s:%ld: unparsable file mentions a Secret with data (%s)", name, line,
-                      why);
-      s->found++;
+      char msg[1024];
+      snprintf(msg, sizeof msg, "unparsable file mentions a Secret with data (%.900s)", why);
+      finding(s, name, line, msg, "error", why, NULL);
     }
     goto out;
   }
@@ -254,9 +288,11 @@ static void scan_text(scan_state *s, const char *name, const char *text, size_t 
       continue;
     ns = manifest_get_string(doc, "metadata", "namespace", NULL);
     nm = manifest_get_string(doc, "metadata", "name", NULL);
-    seal_print_line(stdout, "%s:%ld: %s/%s", name, docs.lines ? docs.lines[i] : 0L,
-                    ns ? ns : "default", nm ? nm : "(no name)");
-    s->found++;
+    char msg[1024];
+    ns = ns ? ns : "default";
+    nm = nm ? nm : "(no name)";
+    snprintf(msg, sizeof msg, "%.500s/%.500s", ns, nm);
+    finding(s, name, docs.lines ? docs.lines[i] : 0L, msg, "namespace", ns, "name", nm, NULL);
   }
 out:
   manifest_docs_free(&docs);
@@ -476,9 +512,9 @@ out:
 
 int cmd_scan(int argc, char **argv) {
   scan_state s = {0};
-  int c, staged = 0, hook = 0, st = SEAL_OK;
+  int c, staged = 0, hook = 0, json_out = 0, st = SEAL_OK;
 
-  while ((c = seal_getopt("scan", argc, argv, "h", longopts)) != -1) {
+  while ((c = seal_getopt("scan", argc, argv, "o:h", longopts)) != -1) {
     switch (c) {
     case OPT_EXCLUDE:
       if (s.n_excludes >= MAX_EXCLUDES)
@@ -490,6 +526,12 @@ int cmd_scan(int argc, char **argv) {
       break;
     case OPT_INSTALL_HOOK:
       hook = 1;
+      break;
+    case 'o':
+      if (strcmp(optarg, "json") == 0)
+        json_out = 1;
+      else if (strcmp(optarg, "text") != 0)
+        return seal_usage_error("scan", "scan: -o '%s': use text or json", optarg);
       break;
     case 'h':
       fputs(usage_text, stdout);
@@ -503,6 +545,8 @@ int cmd_scan(int argc, char **argv) {
       return seal_usage_error("scan", "scan: --install-hook takes no other option or path");
     return install_hook();
   }
+  if (json_out && (s.json = json_array()) == NULL)
+    return seal_report(SEAL_ERR_ENV, "out of memory");
   if (staged) {
     if (optind < argc)
       return seal_usage_error("scan", "scan: --staged takes no path");
@@ -514,13 +558,27 @@ int cmd_scan(int argc, char **argv) {
       scan_tree(&s, argv[optind], 0, 1);
   }
   if (st != SEAL_OK)
-    return st;
+    goto out;
+  if (s.json) {
+    char *text = NULL;
+    json_t *root = json_pack("{s:O}", "findings", s.json);
+    if (root == NULL || (text = json_dumps(root, JSON_INDENT(2))) == NULL) {
+      json_decref(root);
+      st = seal_report(SEAL_ERR_ENV, "out of memory");
+      goto out;
+    }
+    printf("%s\n", text);
+    seal_json_text_free(text);
+    json_decref(root);
+  }
   if (s.found) {
     fprintf(stderr, "seal: scan: %zu plain-text Secret%s found: seal %s before committing\n",
             s.found, s.found == 1 ? "" : "s", s.found == 1 ? "it" : "them");
-    return SEAL_ERR_FOUND;
+    st = SEAL_ERR_FOUND;
+  } else if (s.env_error) {
+    st = SEAL_ERR_ENV;
   }
-  if (s.env_error)
-    return SEAL_ERR_ENV;
-  return SEAL_OK;
+out:
+  json_decref(s.json);
+  return st;
 }

@@ -244,3 +244,22 @@ def test_scan_kustomize_without_secrets_is_not_reported(tmp_path):
           "configMapGenerator:\n- name: cfg\n  literals: [LOG=debug]\n")
     r = ok("scan", str(tmp_path))
     assert r.out == b""
+
+
+def test_scan_json_output(tree, tmp_path):
+    write(tmp_path / "k" / "kustomization.yaml",
+          'secretGenerator:\n- name: "g\\"q"\n  literals: ["K\\\\ey=v"]\n')
+    r = run("scan", "-o", "json", cwd=tree)
+    assert r.rc == 1, r
+    doc = json.loads(r.out)
+    assert sorted(doc["findings"], key=lambda f: f["file"]) == [
+        {"file": "apps/api.json", "line": 1, "namespace": "web", "name": "api"},
+        {"file": "apps/db.yaml", "line": 6, "namespace": "prod", "name": "db"}]
+    r = run("scan", "--output", "json", str(tmp_path / "k"))
+    assert r.rc == 1, r
+    assert json.loads(r.out) == {"findings": [
+        {"file": f"{tmp_path}/k/kustomization.yaml", "line": 1, "secretGenerator": 'g"q', "key": "K\\ey"}]}
+    r = ok("scan", "-o", "json", str(tree / "apps" / "sealed.yaml"))
+    assert json.loads(r.out) == {"findings": []}
+    r = run("scan", "-o", "xml", cwd=tree)
+    assert r.rc == 2 and r.out == b"" and "use text or json" in r.err
