@@ -16,12 +16,14 @@ static const char usage_text[] =
     "any does not.\n"
     "\n"
     "  -f, --file IN              read IN instead of stdin\n"
+    "  -o, --output FORMAT        text (default) or json: one document {\"results\": [...]}\n"
     SEAL_CLUSTER_HELP
     "  -h, --help                 this help\n";
 
 static const struct option longopts[] = {
     SEAL_CLUSTER_LONGOPTS,
     {"file", required_argument, NULL, 'f'},
+    {"output", required_argument, NULL, 'o'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -94,20 +96,51 @@ static void reason_of(char *out, size_t size, const char *reply, size_t len) {
   out[o] = '\0';
 }
 
+/* One document's result for -o json: document (1-based), namespace, name,
+ * valid, and the controller's failed list ({key, reason, message} each). */
+static int add_result(json_t *results, const json_t *doc, size_t i, int valid, const char *reply,
+                      size_t len) {
+  json_t *j = reply && len ? json_loadb(reply, len, 0, NULL) : NULL;
+  json_t *failed = json_object_get(j, "failed"), *r;
+  const char *ns = manifest_get_string(doc, "metadata", "namespace", NULL);
+  const char *nm = manifest_get_string(doc, "metadata", "name", NULL);
+  /* "o" takes the reference; json_pack drops it on failure */
+  r = json_pack("{s:I, s:s?, s:s?, s:b, s:o}", "document", (json_int_t)(i + 1), "namespace", ns,
+                "name", nm, "valid", valid, "failed",
+                json_is_array(failed) ? json_incref(failed) : json_array());
+  json_decref(j);
+  if (r == NULL || json_array_append_new(results, r) != 0)
+    return seal_report(SEAL_ERR_ENV, "out of memory");
+  return SEAL_OK;
+}
+
 int cmd_verify(int argc, char **argv) {
   seal_cluster_opts cluster = {0};
   manifest_docs docs = {0};
   manifest_error merr = {0};
   const char *in_path = NULL, *source;
   size_t i, failed = 0;
+  json_t *results = NULL;
+  char *text = NULL;
   int c, rc, st = SEAL_OK;
 
-  while ((c = seal_getopt("verify", argc, argv, "f:h", longopts)) != -1) {
+  while ((c = seal_getopt("verify", argc, argv, "f:o:h", longopts)) != -1) {
     if (seal_cluster_option(&cluster, c, optarg))
       continue;
     switch (c) {
     case 'f':
       in_path = optarg;
+      break;
+    case 'o':
+      if (strcmp(optarg, "json") == 0 && results == NULL) {
+        if ((results = json_array()) == NULL) {
+          st = seal_report(SEAL_ERR_ENV, "out of memory");
+          goto out;
+        }
+      } else if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0) {
+        st = seal_usage_error("verify", "verify: -o '%s': use text or json", optarg);
+        goto out;
+      }
       break;
     case 'h':
       fputs(usage_text, stdout);
@@ -141,9 +174,15 @@ int cmd_verify(int argc, char **argv) {
       goto out;
     }
     reason_of(reason, sizeof reason, reply, reply_len);
+    if (results && (code == 200 || code == 409 || code == 400 || code == 422) &&
+        (st = add_result(results, docs.docs[i], i, code == 200, reply, reply_len)) != SEAL_OK) {
+      free(reply);
+      goto out;
+    }
     free(reply);
     if (code == 200) {
-      seal_print_line(stdout, "%s: %s: ok", source, what);
+      if (results == NULL)
+        seal_print_line(stdout, "%s: %s: ok", source, what);
     } else if (code == 409 || code == 400 || code == 422) {
       seal_report(SEAL_ERR_FOUND, "%s: %s: does not unseal: %s", source, what, reason);
       failed++;
@@ -153,9 +192,21 @@ int cmd_verify(int argc, char **argv) {
       goto out;
     }
   }
+  if (results) {
+    json_t *root = json_pack("{s:O}", "results", results);
+    if (root == NULL || (text = json_dumps(root, JSON_INDENT(2))) == NULL) {
+      json_decref(root);
+      st = seal_report(SEAL_ERR_ENV, "out of memory");
+      goto out;
+    }
+    json_decref(root);
+    printf("%s\n", text);
+  }
   if (failed)
     st = SEAL_ERR_FOUND;
 out:
+  seal_json_text_free(text);
+  json_decref(results);
   manifest_docs_free(&docs);
   return st;
 }

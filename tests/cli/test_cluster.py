@@ -393,3 +393,19 @@ def test_unauthenticated_api_server_warns(keys, apiserver, tmp_path):
     kc = cluster_kubeconfig(tmp_path / "http.json", "http://127.0.0.1:1")
     r = fails(2, "cert", "--kubeconfig", kc)
     assert "seal: warning: kubeconfig: http://127.0.0.1:1: plain HTTP" in r.err, r.err
+
+
+def test_verify_json_output(keys, controller):
+    good = ok("--cert", keys.pub[1], stdin=secret_yaml(name="good", data={"a": "1"})).out
+    bad = ok("--cert", keys.pub[1], stdin=secret_yaml(name="bad", data={"a": "1"})).out
+    url = f"http://127.0.0.1:{controller}"
+    r = ok("verify", "--controller-url", url, "-o", "json", stdin=good)
+    assert json.loads(r.out) == {"results": [
+        {"document": 1, "namespace": "kotaemon", "name": "good", "valid": True, "failed": []}]}
+    r = run("verify", "--controller-url", url, "--output", "json", stdin=good + b"---\n" + bad)
+    assert r.rc == 1, r
+    assert json.loads(r.out)["results"][1] == {
+        "document": 2, "namespace": "kotaemon", "name": "bad", "valid": False,
+        "failed": [{"key": "a", "reason": "NoKey", "message": "no key of this cluster"}]}
+    r = run("verify", "--controller-url", url, "-o", "yaml", stdin=good)
+    assert r.rc == 2 and r.out == b"" and "use text or json" in r.err
