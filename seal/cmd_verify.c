@@ -16,14 +16,22 @@ static const char usage_text[] =
     "any does not.\n"
     "\n"
     "  -f, --file IN              read IN instead of stdin\n"
+    "      --cert FILE            offline: check every value is well-formed and sealed\n"
+    "                             for a key of FILE, without the cluster (the label and\n"
+    "                             commitment are not checked: only the private key can)\n"
     "  -o, --output FORMAT        text (default) or json: one document {\"results\": [...]}\n"
     SEAL_CLUSTER_HELP
     "  -h, --help                 this help\n";
+
+enum { OPT_CERT = SEAL_OPT_FIRST_FREE };
+
+#define NOT_CHECKED "the label (namespace/name/key binding) and the commitment"
 
 static const struct option longopts[] = {
     SEAL_CLUSTER_LONGOPTS,
     {"file", required_argument, NULL, 'f'},
     {"output", required_argument, NULL, 'o'},
+    {"cert", required_argument, NULL, OPT_CERT},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -114,11 +122,69 @@ static int add_result(json_t *results, const json_t *doc, size_t i, int valid, c
   return SEAL_OK;
 }
 
+/* Offline: each value of doc parses and carries a stanza for one of certs.
+ * *reply receives a /v1/verify-like answer ({valid, failed}) for add_result. */
+static int check_offline(char **reply, size_t *reply_len, int *valid, const json_t *doc,
+                         const keys_public *certs, size_t n_certs) {
+  char *text = NULL;
+  json_t *enc = manifest_get(doc, "spec", "encryptedData", NULL), *v;
+  json_t *failed = json_array(), *r = NULL;
+  const char *key;
+  int st = SEAL_OK;
+
+  if (failed == NULL)
+    return seal_report(SEAL_ERR_ENV, "out of memory");
+  if (!json_is_object(enc) &&
+      json_array_append_new(failed, json_pack("{s:s, s:s, s:s}", "key", "", "reason", "Malformed",
+                                              "message", "spec.encryptedData: missing or not a map")))
+    goto oom;
+  json_object_foreach(enc, key, v) {
+    uint8_t ids[KEYS_MAX_RECIPIENTS][KEYS_ID_BYTES];
+    keys_error kerr = {0};
+    size_t n = 0, i, j;
+    const char *reason = NULL;
+    char msg[600];
+    if (!json_is_string(v)) {
+      reason = "Malformed";
+      snprintf(msg, sizeof msg, "not a string");
+    } else if (keys_sealed_ids(ids, &n, json_string_value(v), json_string_length(v), &kerr) !=
+               KEYS_OK) {
+      reason = "Malformed";
+      snprintf(msg, sizeof msg, "%s", kerr.message);
+    } else {
+      reason = "NoKey";
+      snprintf(msg, sizeof msg, "no stanza for a key of --cert");
+      for (i = 0; i < n && reason; i++)
+        for (j = 0; j < n_certs && reason; j++)
+          if (memcmp(ids[i], certs[j].id, KEYS_ID_BYTES) == 0)
+            reason = NULL;
+    }
+    if (reason && json_array_append_new(failed, json_pack("{s:s, s:s, s:s}", "key", key, "reason",
+                                                          reason, "message", msg)) != 0)
+      goto oom;
+  }
+  *valid = json_array_size(failed) == 0;
+  r = json_pack("{s:b, s:O}", "valid", *valid, "failed", failed);
+  if (r == NULL || (text = json_dumps(r, JSON_COMPACT)) == NULL || (*reply = strdup(text)) == NULL)
+    goto oom;
+  *reply_len = strlen(*reply);
+  goto out;
+oom:
+  st = seal_report(SEAL_ERR_ENV, "out of memory");
+out:
+  seal_json_text_free(text);
+  json_decref(r);
+  json_decref(failed);
+  return st;
+}
+
 int cmd_verify(int argc, char **argv) {
   seal_cluster_opts cluster = {0};
   manifest_docs docs = {0};
   manifest_error merr = {0};
-  const char *in_path = NULL, *source;
+  const char *in_path = NULL, *source, *cert_path = NULL;
+  keys_public *certs = NULL;
+  size_t n_certs = 0;
   size_t i, failed = 0;
   json_t *results = NULL;
   char *text = NULL;
@@ -130,6 +196,9 @@ int cmd_verify(int argc, char **argv) {
     switch (c) {
     case 'f':
       in_path = optarg;
+      break;
+    case OPT_CERT:
+      cert_path = optarg;
       break;
     case 'o':
       if (strcmp(optarg, "json") == 0 && results == NULL) {
@@ -152,6 +221,19 @@ int cmd_verify(int argc, char **argv) {
   }
   if ((st = seal_no_arguments("verify", argc, argv)) != SEAL_OK)
     goto out;
+  if (cert_path) {
+    keys_error kerr = {0};
+    char *pem = NULL;
+    size_t pem_len = 0;
+    rc = keys_file_read(&pem, &pem_len, cert_path, SEAL_MAX_CERT_BYTES, &kerr);
+    if (rc == KEYS_OK)
+      rc = keys_armor_read_public(&certs, &n_certs, pem, pem_len, &kerr);
+    free(pem);
+    if (rc != KEYS_OK) {
+      st = seal_report_keys(cert_path, &kerr, rc);
+      goto out;
+    }
+  }
   source = seal_input_name(in_path);
   if ((st = seal_docs_read(&docs, NULL, in_path, manifest_is_sealed_secret, "SealedSecret")) != SEAL_OK)
     goto out;
@@ -167,7 +249,13 @@ int cmd_verify(int argc, char **argv) {
       st = seal_report_manifest(source, i, docs.docs[i], &merr, rc);
       goto out;
     }
-    st = seal_cluster_verify(&reply, &reply_len, &code, &cluster, body, body_len);
+    if (certs) {
+      int valid = 0;
+      st = check_offline(&reply, &reply_len, &valid, docs.docs[i], certs, n_certs);
+      code = valid ? 200 : 409;
+    } else {
+      st = seal_cluster_verify(&reply, &reply_len, &code, &cluster, body, body_len);
+    }
     manifest_text_free(body, body_len);
     if (st != SEAL_OK) {
       free(reply);
@@ -181,10 +269,13 @@ int cmd_verify(int argc, char **argv) {
     }
     free(reply);
     if (code == 200) {
-      if (results == NULL)
+      if (results == NULL && certs)
+        seal_print_line(stdout, "%s: %s: well-formed, sealed for a key of %s (not checked offline: " NOT_CHECKED ")", source, what, cert_path);
+      else if (results == NULL)
         seal_print_line(stdout, "%s: %s: ok", source, what);
     } else if (code == 409 || code == 400 || code == 422) {
-      seal_report(SEAL_ERR_FOUND, "%s: %s: does not unseal: %s", source, what, reason);
+      seal_report(SEAL_ERR_FOUND, "%s: %s: %s: %s", source, what,
+                  certs ? "fails the offline check" : "does not unseal", reason);
       failed++;
     } else {
       st = seal_report(SEAL_ERR_ENV, "%s: %s: the controller answered HTTP %ld: %s", source, what,
@@ -193,7 +284,9 @@ int cmd_verify(int argc, char **argv) {
     }
   }
   if (results) {
-    json_t *root = json_pack("{s:O}", "results", results);
+    json_t *root = certs ? json_pack("{s:O, s:[s, s]}", "results", results, "notChecked",
+                                     "label", "commitment")
+                         : json_pack("{s:O}", "results", results);
     if (root == NULL || (text = json_dumps(root, JSON_INDENT(2))) == NULL) {
       json_decref(root);
       st = seal_report(SEAL_ERR_ENV, "out of memory");
@@ -207,6 +300,7 @@ int cmd_verify(int argc, char **argv) {
 out:
   seal_json_text_free(text);
   json_decref(results);
+  free(certs);
   manifest_docs_free(&docs);
   return st;
 }

@@ -409,3 +409,27 @@ def test_verify_json_output(keys, controller):
         "failed": [{"key": "a", "reason": "NoKey", "message": "no key of this cluster"}]}
     r = run("verify", "--controller-url", url, "-o", "yaml", stdin=good)
     assert r.rc == 2 and r.out == b"" and "use text or json" in r.err
+
+
+def test_verify_offline_with_cert(keys, tmp_path):
+    sealed = ok("--cert", keys.pub[0], stdin=secret_yaml(name="good", data={"a": "1", "b": "2"})).out
+    r = ok("verify", "--cert", keys.pub[0], stdin=sealed)
+    assert "kotaemon/good" in r.text and "not checked offline" in r.text and "label" in r.text
+    # sealed for another key: no stanza for this one
+    r = run("verify", "--cert", keys.pub[1], stdin=sealed)
+    assert r.rc == 1 and r.out == b"", r
+    assert 'key "a": NoKey' in r.err and 'key "b": NoKey' in r.err
+    # a truncated value is malformed; the other value is still fine
+    doc = json.loads(ok("--cert", keys.pub[0], "-o", "json",
+                        stdin=secret_yaml(name="cut", data={"a": "1", "b": "2"})).out)
+    doc["spec"]["encryptedData"]["a"] = doc["spec"]["encryptedData"]["a"][:20]
+    r = run("verify", "--cert", keys.pub[0], "-o", "json", stdin=json.dumps(doc).encode())
+    assert r.rc == 1, r
+    out = json.loads(r.out)
+    assert out["notChecked"] == ["label", "commitment"]
+    [res] = out["results"]
+    assert res["valid"] is False and [(f["key"], f["reason"]) for f in res["failed"]] == [("a", "Malformed")]
+    bad = tmp_path / "not-a-key.pem"
+    bad.write_text("hello\n")
+    r = run("verify", "--cert", str(bad), stdin=sealed)
+    assert r.rc != 0 and r.out == b"" and "not-a-key.pem: no SEAL PUBLIC KEY" in r.err
