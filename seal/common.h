@@ -2,9 +2,11 @@
 #define SEAL_CLI_COMMON_H
 
 /*
- * Helpers shared by the seal subcommands: status codes and their mapping to
- * exit codes, error reporting, reading input, loading recipient keys and
- * writing output. Only main() turns a status into an exit code.
+ * Helpers shared by the seal subcommands, one section per file that defines
+ * them: report.c (statuses, exit codes, messages), options.c (getopt and the
+ * shared options), input.c, output.c, run.c (a subprocess), certs.c
+ * (recipient certificates), http.c (URLs) and cluster.c (the cluster's
+ * controller). Only main() turns a status into an exit code.
  */
 
 #include <getopt.h>
@@ -15,6 +17,8 @@
 #include "keys.h"
 #include "kube.h"
 #include "manifest.h"
+
+/* ---- report.c: statuses, exit codes, messages ------------------------------ */
 
 /* Statuses the subcommands return; seal_exit_code() maps them. */
 typedef enum seal_status {
@@ -55,12 +59,20 @@ int seal_report_manifest(const char *source, size_t index, const json_t *doc,
 /* "document 2 (Secret kotaemon/api-keys)" for index 1 */
 void seal_describe(char *out, size_t out_size, const json_t *doc, size_t index);
 
+/* ---- options.c: the command line ------------------------------------------ */
+
 /* getopt_long with the project's handling of unknown options and missing
  * arguments: returns the option, -1 at the end, or '?' after reporting. */
 int seal_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
                 const struct option *longopts);
 
-/* ---- input and output ----------------------------------------------------- */
+/* A usage error when arguments are left after the options (argv[optind]). */
+int seal_no_arguments(const char *cmd, int argc, char **argv);
+
+/* "yaml" or "json" */
+int seal_format_parse(manifest_format *out, const char *cmd, const char *text);
+
+/* ---- input.c: reading input ----------------------------------------------- */
 
 /* The whole of path (NULL or "-": stdin), at most max bytes, NUL-terminated.
  * Release with seal_text_free (input may hold secrets). */
@@ -74,18 +86,14 @@ const char *seal_input_name(const char *path);
 int seal_docs_read(manifest_docs *docs, manifest_format *format, const char *path,
                    int (*is_kind)(const json_t *), const char *kind);
 
-/* A usage error when arguments are left after the options (argv[optind]). */
-int seal_no_arguments(const char *cmd, int argc, char **argv);
-
 /* JSON when the first non-blank character (after a UTF-8 byte order mark) is
  * { or [, as manifest_parse decides; else YAML. */
 manifest_format seal_format_of(const char *text, size_t len);
 
-/* "yaml" or "json" */
-int seal_format_parse(manifest_format *out, const char *cmd, const char *text);
-
 /* 1 when path ends in .yaml, .yml or .json (any case). */
 int seal_has_manifest_ext(const char *path);
+
+/* ---- output.c: writing output --------------------------------------------- */
 
 /* Writes data to stdout, or to path atomically with mode; nothing is written
  * on failure. */
@@ -95,12 +103,14 @@ int seal_output_write(const char *path, const char *data, size_t len, unsigned m
 int seal_docs_write(json_t *const *docs, size_t n, manifest_format format, const char *path,
                     unsigned mode);
 
+/* ---- run.c: a subprocess -------------------------------------------------- */
+
 /* Runs argv (no shell), captures at most max bytes of its stdout. *exit_code is
  * the program's exit status (or -1 when it did not exit normally). */
 int seal_run_capture(char **out, size_t *out_len, size_t max, int *exit_code,
                      char *const argv[]);
 
-/* ---- recipient certificates ---------------------------------------------- */
+/* ---- options.c and certs.c: recipient certificates ------------------------ */
 
 /* Options every command that needs the cluster's public key shares. */
 typedef struct seal_cluster_opts {
@@ -164,14 +174,20 @@ int seal_cert_option(seal_cert_opts *opts, const char *cmd, int c, const char *a
  * "sealing for key <id>" for each on stderr. */
 int seal_certs_load(keys_public *out, size_t *n_out, const seal_cert_opts *opts);
 
+/* ---- http.c: URLs --------------------------------------------------------- */
+
 /* Fetches a URL (http, https) into memory, at most max bytes. With body set
  * it POSTs body with content_type. *http_code receives the status. */
 int seal_http_fetch(char **out, size_t *out_len, size_t max, long *http_code, const char *url,
                     const char *body, size_t body_len, const char *content_type);
 
+/* ---- certs.c -------------------------------------------------------------- */
+
 /* GETs public key text from url (at most SEAL_MAX_CERT_BYTES); an HTTP status
  * other than 200 is reported and returned as status_error. */
 int seal_cert_fetch(char **out, size_t *out_len, const char *url, int status_error);
+
+/* ---- cluster.c: the cluster's controller ---------------------------------- */
 
 /* The cluster's public key text: the ConfigMap seal-system/seal-public-keys,
  * then the controller's /v1/cert.pem through the service proxy; or the

@@ -1,0 +1,129 @@
+/* HTTP on curl's easy interface, for URLs given on the command line. */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+#include <sodium.h>
+
+#include "common.h"
+#include "curl_loader.h"
+
+#include "banned.h"
+
+typedef struct http_buf {
+  char *data;
+  size_t len, max;
+  int too_big;
+} http_buf;
+
+static size_t http_write(char *ptr, size_t size, size_t nmemb, void *userdata) {
+  http_buf *b = userdata;
+  size_t n = size * nmemb;
+  if (n > b->max - b->len) {
+    b->too_big = 1;
+    return 0;
+  }
+  memcpy(b->data + b->len, ptr, n);
+  b->len += n;
+  return n;
+}
+
+/* Plain HTTP is allowed (a controller reached through a port-forward, a
+ * local test) but never silently: once per origin (scheme, host and port), a
+ * warning says that nothing authenticates what comes back. */
+static void warn_plain_http(const char *url, int posting) {
+  static char warned[8][256];
+  static size_t n_warned;
+  const char *host = url + 7, *end = host + strcspn(host, "/?#");
+  size_t len = (size_t)(end - url), i;
+
+  if (strncasecmp(url, "http://", 7) != 0)
+    return;
+  for (i = 0; i < n_warned; i++)
+    if (strlen(warned[i]) == len && strncasecmp(warned[i], url, len) == 0)
+      return;
+  if (n_warned < sizeof warned / sizeof warned[0] && len < sizeof warned[0])
+    snprintf(warned[n_warned++], sizeof warned[0], "%.*s", (int)len, url);
+  seal_warn("%.*s: plain HTTP: nothing authenticates the answer, anyone on the network path "
+            "can change it (use https%s)",
+            (int)len, url, posting ? "" : ", or pin the key with --key-id");
+}
+
+int seal_http_fetch(char **out, size_t *out_len, size_t max, long *http_code, const char *url,
+                    const char *body, size_t body_len, const char *content_type) {
+  CURL *curl = NULL;
+  struct curl_slist *headers = NULL;
+  http_buf b = {0};
+  char errbuf[CURL_ERROR_SIZE] = "";
+  const char *why;
+  CURLcode cc;
+  int st = SEAL_OK;
+
+  *out = NULL;
+  *out_len = 0;
+  *http_code = 0;
+  b.max = max;
+  b.data = malloc(max + 1);
+  if (b.data == NULL)
+    return seal_report(SEAL_ERR_ENV, "%s: out of memory", url);
+  if ((why = seal_curl_load_error()) != NULL) {
+    st = seal_report(SEAL_ERR_ENV, "%s: %s", url, why);
+    goto out;
+  }
+  curl = curl_easy_init();
+  if (curl == NULL) {
+    st = seal_report(SEAL_ERR_ENV, "%s: cannot initialise libcurl", url);
+    goto out;
+  }
+  warn_plain_http(url, body != NULL);
+  curl_easy_setopt(curl, CURLOPT_URL, url);
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "https");
+  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 5L);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT, SEAL_CERT_TIMEOUT_SECONDS);
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
+  curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, http_write);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &b);
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(curl, CURLOPT_USERAGENT, "seal");
+  if (body) {
+    char ct[128];
+    snprintf(ct, sizeof ct, "Content-Type: %s", content_type ? content_type : "application/json");
+    headers = curl_slist_append(headers, ct);
+    if (headers == NULL) {
+      st = seal_report(SEAL_ERR_ENV, "%s: out of memory", url);
+      goto out;
+    }
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+  }
+  cc = curl_easy_perform(curl);
+  if (b.too_big || cc == CURLE_FILESIZE_EXCEEDED) {
+    st = seal_report(SEAL_ERR_INPUT, "%s: answer larger than %zu bytes", url, max);
+    goto out;
+  }
+  if (cc != CURLE_OK) {
+    st = seal_report(SEAL_ERR_ENV, "%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
+    goto out;
+  }
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, http_code);
+  b.data[b.len] = '\0';
+  *out = b.data;
+  *out_len = b.len;
+  b.data = NULL;
+out:
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
+  if (b.data) {
+    sodium_memzero(b.data, b.len);
+    free(b.data);
+  }
+  return st;
+}

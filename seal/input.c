@@ -1,0 +1,162 @@
+/* Reading input: the whole of a file or stdin, and the documents in it. */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sodium.h>
+
+#include "common.h"
+
+#include "banned.h"
+
+const char *seal_input_name(const char *path) {
+  return path == NULL || strcmp(path, "-") == 0 ? "stdin" : path;
+}
+
+void seal_text_free(char *text, size_t len) {
+  if (text == NULL)
+    return;
+  sodium_memzero(text, len);
+  free(text);
+}
+
+int seal_input_read(char **out, size_t *out_len, const char *path, size_t max) {
+  keys_error kerr = {0};
+  char *buf = NULL;
+  size_t len = 0, cap = 0;
+  int st = SEAL_OK, rc;
+
+  *out = NULL;
+  *out_len = 0;
+  if (path && strcmp(path, "-") != 0) {
+    rc = keys_file_read(out, out_len, path, max, &kerr);
+    if (rc != KEYS_OK)
+      return seal_report_keys(path, &kerr, rc);
+    return SEAL_OK;
+  }
+  for (;;) {
+    size_t n;
+    if (len > max) {
+      st = seal_report(SEAL_ERR_INPUT, "stdin: input larger than %zu bytes", max);
+      goto out;
+    }
+    if (len + 1 >= cap) {
+      /* room for max bytes, one more to notice a larger input, and the NUL */
+      size_t ncap = cap ? cap * 2 : 65536;
+      char *nbuf;
+      if (ncap > max + 2)
+        ncap = max + 2;
+      nbuf = malloc(ncap);
+      if (nbuf == NULL) {
+        st = seal_report(SEAL_ERR_ENV, "stdin: out of memory");
+        goto out;
+      }
+      if (buf) {
+        memcpy(nbuf, buf, len);
+        sodium_memzero(buf, cap);
+        free(buf);
+      }
+      buf = nbuf;
+      cap = ncap;
+    }
+    n = fread(buf + len, 1, cap - 1 - len, stdin);
+    len += n;
+    if (n == 0) {
+      if (ferror(stdin)) {
+        st = seal_report(SEAL_ERR_INPUT, "stdin: read error: %s", strerror(errno));
+        goto out;
+      }
+      break;
+    }
+  }
+  if (buf == NULL) {
+    buf = malloc(1);
+    if (buf == NULL) {
+      st = seal_report(SEAL_ERR_ENV, "stdin: out of memory");
+      goto out;
+    }
+    cap = 1;
+  }
+  buf[len] = '\0';
+  *out = buf;
+  *out_len = len;
+  buf = NULL;
+out:
+  if (buf) {
+    sodium_memzero(buf, cap);
+    free(buf);
+  }
+  return st;
+}
+
+manifest_format seal_format_of(const char *text, size_t len) {
+  size_t i = 0;
+  if (len >= 3 && (unsigned char)text[0] == 0xef && (unsigned char)text[1] == 0xbb &&
+      (unsigned char)text[2] == 0xbf)
+    i = 3;
+  for (; i < len; i++) {
+    if (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n')
+      continue;
+    return text[i] == '{' || text[i] == '[' ? MANIFEST_JSON : MANIFEST_YAML;
+  }
+  return MANIFEST_YAML;
+}
+
+int seal_docs_read(manifest_docs *docs, manifest_format *format, const char *path,
+                   int (*is_kind)(const json_t *), const char *kind) {
+  manifest_error merr = {0};
+  const char *source = seal_input_name(path);
+  char *text = NULL;
+  size_t len = 0, i;
+  int rc, st;
+
+  if ((st = seal_input_read(&text, &len, path, SEAL_MAX_INPUT_BYTES)) != SEAL_OK)
+    return st;
+  if (format)
+    *format = seal_format_of(text, len);
+  rc = manifest_parse(docs, text, len, source, MANIFEST_PARSE_EXPAND_LISTS, &merr);
+  seal_text_free(text, len);
+  if (rc != MANIFEST_OK)
+    return seal_report_manifest(source, 0, NULL, &merr, rc);
+  if (docs->n == 0) {
+    st = seal_report(SEAL_ERR_INPUT, "%s: no %s in the input", source, kind);
+    goto out;
+  }
+  for (i = 0; i < docs->n; i++) {
+    if (!is_kind(docs->docs[i])) {
+      char what[512];
+      const char *api = manifest_get_string(docs->docs[i], "apiVersion", NULL);
+      seal_describe(what, sizeof what, docs->docs[i], i);
+      if (is_kind == manifest_is_secret && manifest_is_sealed_secret(docs->docs[i]))
+        st = seal_report(SEAL_ERR_INPUT,
+                         "%s: %s: already sealed (seal reseal re-seals it for the current key, "
+                         "seal merge --into FILE adds keys to it)",
+                         source, what);
+      else if (is_kind == manifest_is_secret && api != NULL &&
+               strcmp(api, "bitnami.com/v1alpha1") == 0)
+        st = seal_report(SEAL_ERR_INPUT,
+                         "%s: %s: already sealed, by Bitnami's kubeseal (seal migrate turns it "
+                         "into a seal SealedSecret)",
+                         source, what);
+      else
+        st = seal_report(SEAL_ERR_INPUT, "%s: %s: not a %s", source, what, kind);
+      goto out;
+    }
+  }
+out:
+  if (st != SEAL_OK)
+    manifest_docs_free(docs);
+  return st;
+}
+
+int seal_has_manifest_ext(const char *path) {
+  const char *dot = strrchr(path, '.');
+  const char *slash = strrchr(path, '/');
+  if (dot == NULL || (slash && dot < slash))
+    return 0;
+  return strcasecmp(dot, ".yaml") == 0 || strcasecmp(dot, ".yml") == 0 ||
+         strcasecmp(dot, ".json") == 0;
+}
