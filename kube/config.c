@@ -461,66 +461,102 @@ static int load_pem(unsigned char **out, size_t *out_len, const json_t *entry, c
   return 0;
 }
 
-static int config_from_merged(kube_config *cfg, merged *m, const char *want_ctx, kube_status *st) {
-  const char *ctx_name = want_ctx ? want_ctx : m->current;
+static int given(const char *s) { return s != NULL && s[0] != '\0'; }
+
+/* An http(s) URL as the server, without trailing '/'; what names it in messages. */
+static int set_server(kube_config *cfg, const char *server, const char *what, kube_status *st) {
+  size_t n;
+
+  if (server == NULL || (strncmp(server, "https://", 8) != 0 && strncmp(server, "http://", 7) != 0)) {
+    kube_status_set(st, KUBE_ERR_CONFIG, "%s: server is %s", what,
+                    server ? "not an http(s) URL" : "missing");
+    return KUBE_ERR_CONFIG;
+  }
+  free(cfg->server);
+  cfg->server = strdup(server);
+  if (cfg->server == NULL)
+    return KUBE_ERR_NOMEM;
+  n = strlen(cfg->server);
+  while (n > 8 && cfg->server[n - 1] == '/')
+    cfg->server[--n] = '\0';
+  return KUBE_OK;
+}
+
+static int config_from_merged(kube_config *cfg, merged *m, const kube_config_opts *o,
+                              kube_status *st) {
+  const kube_config_overrides *ov = &o->overrides;
+  const char *ctx_name = o->context ? o->context : m->current;
   const char *cluster_name = NULL, *user_name = NULL, *ns = NULL, *server = NULL;
   const char *token = NULL, *token_file = NULL;
-  json_t *ctx, *cluster, *user = NULL;
+  json_t *ctx = NULL, *cluster = NULL, *user = NULL;
   char where[512], path[PATH_MAX];
   int rc;
 
   if (ctx_name == NULL || ctx_name[0] == '\0') {
-    kube_status_set(st, KUBE_ERR_CONFIG,
-                    "kubeconfig %s: no current-context is set; name a context", m->sources);
-    return KUBE_ERR_CONFIG;
+    /* as for kubectl, a cluster or a server given on the command line needs no context */
+    if (!given(ov->cluster) && !given(ov->server)) {
+      kube_status_set(st, KUBE_ERR_CONFIG,
+                      "kubeconfig %s: no current-context is set; name a context", m->sources);
+      return KUBE_ERR_CONFIG;
+    }
+    ctx_name = NULL;
+    snprintf(where, sizeof(where), "kubeconfig %.300s", m->sources);
+  } else {
+    ctx = json_object_get(m->contexts, ctx_name);
+    if (ctx == NULL) {
+      kube_status_set(st, KUBE_ERR_CONFIG, "kubeconfig %s: context \"%s\" not found", m->sources,
+                      ctx_name);
+      return KUBE_ERR_CONFIG;
+    }
+    snprintf(where, sizeof(where), "kubeconfig %.300s: context \"%.150s\"", m->sources, ctx_name);
+    if ((rc = get_str(&cluster_name, ctx, "cluster", where, st)) < 0 ||
+        (rc = get_str(&user_name, ctx, "user", where, st)) < 0 ||
+        (rc = get_str(&ns, ctx, "namespace", where, st)) < 0)
+      return rc;
   }
-  ctx = json_object_get(m->contexts, ctx_name);
-  if (ctx == NULL) {
-    kube_status_set(st, KUBE_ERR_CONFIG, "kubeconfig %s: context \"%s\" not found", m->sources,
-                    ctx_name);
-    return KUBE_ERR_CONFIG;
-  }
-  snprintf(where, sizeof(where), "kubeconfig %.300s: context \"%.150s\"", m->sources, ctx_name);
-  if ((rc = get_str(&cluster_name, ctx, "cluster", where, st)) < 0 ||
-      (rc = get_str(&user_name, ctx, "user", where, st)) < 0 ||
-      (rc = get_str(&ns, ctx, "namespace", where, st)) < 0)
-    return rc;
-  if (cluster_name == NULL) {
+  if (given(ov->cluster))
+    cluster_name = ov->cluster;
+  if (given(ov->user))
+    user_name = ov->user;
+  if (cluster_name == NULL && !given(ov->server)) {
     kube_status_set(st, KUBE_ERR_CONFIG, "%s: no cluster", where);
     return KUBE_ERR_CONFIG;
   }
-  cluster = json_object_get(m->clusters, cluster_name);
-  if (cluster == NULL) {
-    kube_status_set(st, KUBE_ERR_CONFIG, "%s: cluster \"%s\" not found", where, cluster_name);
-    return KUBE_ERR_CONFIG;
-  }
-  if (user_name != NULL) {
-    user = json_object_get(m->users, user_name);
-    if (user == NULL) {
-      kube_status_set(st, KUBE_ERR_CONFIG, "%s: user \"%s\" not found", where, user_name);
+  if (cluster_name != NULL) {
+    cluster = json_object_get(m->clusters, cluster_name);
+    if (cluster == NULL) {
+      kube_status_set(st, KUBE_ERR_CONFIG, "%s: cluster \"%s\"%s not found", where, cluster_name,
+                      given(ov->cluster) ? " (--cluster)" : "");
       return KUBE_ERR_CONFIG;
     }
   }
-  cfg->context = strdup(ctx_name);
-  cfg->namespace_ = strdup(ns ? ns : "default");
-  if (cfg->context == NULL || cfg->namespace_ == NULL)
+  /* a token given on top replaces the user's credentials: they are not read */
+  if (user_name != NULL && !given(ov->token)) {
+    user = json_object_get(m->users, user_name);
+    if (user == NULL) {
+      kube_status_set(st, KUBE_ERR_CONFIG, "%s: user \"%s\"%s not found", where, user_name,
+                      given(ov->user) ? " (--user)" : "");
+      return KUBE_ERR_CONFIG;
+    }
+  }
+  if (ctx_name != NULL && (cfg->context = strdup(ctx_name)) == NULL)
     return KUBE_ERR_NOMEM;
+  cfg->namespace_ = strdup(ns ? ns : "default");
+  if (cfg->namespace_ == NULL)
+    return KUBE_ERR_NOMEM;
+  if (cluster == NULL) /* only the overrides describe the cluster */
+    return KUBE_OK;
 
   snprintf(where, sizeof(where), "kubeconfig %.300s: cluster \"%.150s\"", m->sources, cluster_name);
   if ((rc = get_str(&server, cluster, "server", where, st)) < 0)
     return rc;
-  if (server == NULL || (strncmp(server, "https://", 8) != 0 && strncmp(server, "http://", 7) != 0)) {
-    kube_status_set(st, KUBE_ERR_CONFIG, "%s: server is %s", where,
-                    server ? "not an http(s) URL" : "missing");
-    return KUBE_ERR_CONFIG;
+  if (!given(ov->server) && (rc = set_server(cfg, server, where, st)) < 0)
+    return rc;
+  /* a CA or insecure-skip-tls-verify given on top replaces both of the cluster's */
+  if (!given(ov->certificate_authority) && !ov->insecure_skip_tls_verify) {
+    cfg->insecure = get_bool(json_object_get(cluster, "insecure-skip-tls-verify"));
+    rc = load_pem(&cfg->ca, &cfg->ca_len, cluster, "certificate-authority", 0, where, st);
   }
-  cfg->server = strdup(server);
-  if (cfg->server == NULL)
-    return KUBE_ERR_NOMEM;
-  while (strlen(cfg->server) > 8 && cfg->server[strlen(cfg->server) - 1] == '/')
-    cfg->server[strlen(cfg->server) - 1] = '\0';
-  cfg->insecure = get_bool(json_object_get(cluster, "insecure-skip-tls-verify"));
-  rc = load_pem(&cfg->ca, &cfg->ca_len, cluster, "certificate-authority", 0, where, st);
   if (rc < 0 || user == NULL)
     return rc;
 
@@ -562,6 +598,58 @@ static int config_from_merged(kube_config *cfg, merged *m, const char *want_ctx,
       return KUBE_ERR_CONFIG;
     }
     if (dup_bytes((unsigned char **)&cfg->token, (const unsigned char *)token, n, 1) < 0)
+      return KUBE_ERR_NOMEM;
+  }
+  return KUBE_OK;
+}
+
+/* The overrides on top of what was loaded (a kubeconfig, the service account
+ * or nothing): the server, the CA or insecure-skip-tls-verify, the token. */
+static int apply_overrides(kube_config *cfg, const kube_config_overrides *ov, kube_status *st) {
+  int rc;
+
+  if (given(ov->server) && (rc = set_server(cfg, ov->server, "--server", st)) < 0)
+    return rc;
+  if (given(ov->certificate_authority) || ov->insecure_skip_tls_verify) {
+    free(cfg->ca);
+    cfg->ca = NULL;
+    cfg->ca_len = 0;
+    cfg->insecure = ov->insecure_skip_tls_verify ? 1 : 0;
+  }
+  if (given(ov->certificate_authority)) {
+    rc = kube_read_file(&cfg->ca, &cfg->ca_len, ov->certificate_authority, PEM_MAX_BYTES, 0, st);
+    if (rc < 0) { /* the message names the file and the reason */
+      char msg[sizeof(st->message)];
+      if (st != NULL) {
+        snprintf(msg, sizeof(msg), "%s", st->message);
+        kube_status_set(st, KUBE_ERR_CONFIG, "--certificate-authority: %s", msg);
+      }
+      return rc == KUBE_ERR_NOMEM ? rc : KUBE_ERR_CONFIG;
+    }
+    if (cfg->ca_len == 0) {
+      kube_status_set(st, KUBE_ERR_CONFIG, "--certificate-authority \"%s\" is empty",
+                      ov->certificate_authority);
+      return KUBE_ERR_CONFIG;
+    }
+  }
+  if (given(ov->token)) {
+    size_t n = strlen(ov->token);
+    if (!token_ok(ov->token, n)) { /* never quoted: it is a credential */
+      kube_status_set(st, KUBE_ERR_CONFIG,
+                      "--token holds a space, line break or control character");
+      return KUBE_ERR_CONFIG;
+    }
+    sodium_free(cfg->token);
+    cfg->token = NULL;
+    free(cfg->token_file);
+    cfg->token_file = NULL;
+    free(cfg->cert);
+    cfg->cert = NULL;
+    cfg->cert_len = 0;
+    sodium_free(cfg->key); /* wipes */
+    cfg->key = NULL;
+    cfg->key_len = 0;
+    if (dup_bytes((unsigned char **)&cfg->token, (const unsigned char *)ov->token, n, 1) < 0)
       return KUBE_ERR_NOMEM;
   }
   return KUBE_OK;
@@ -618,7 +706,7 @@ static int load_files(kube_config *cfg, const kube_config_opts *o, int *found_an
   }
   if (rc < 0 || !*found_any)
     goto out;
-  rc = config_from_merged(cfg, &m, o->context, st);
+  rc = config_from_merged(cfg, &m, o, st);
   if (rc == KUBE_ERR_NOMEM)
     kube_status_set(st, rc, "kubeconfig %s: out of memory", m.sources);
 out:
@@ -688,6 +776,7 @@ static int load_in_cluster(kube_config *cfg, const char *sa_dir, kube_status *st
 
 int kube_config_load(kube_config **out, const kube_config_opts *opts, kube_status *st) {
   kube_config_opts defaults = {0};
+  const kube_config_overrides *ov;
   kube_config *cfg = NULL;
   const char *sa_dir;
   int rc, found = 0;
@@ -703,6 +792,14 @@ int kube_config_load(kube_config **out, const kube_config_opts *opts, kube_statu
   }
   if (opts == NULL)
     opts = &defaults;
+  ov = &opts->overrides;
+  if (given(ov->certificate_authority) && ov->insecure_skip_tls_verify) {
+    kube_status_set(st, KUBE_ERR_INVALID,
+                    "--certificate-authority and --insecure-skip-tls-verify cannot be used "
+                    "together: the one checks the server's certificate, the other turns the "
+                    "check off");
+    return KUBE_ERR_INVALID;
+  }
   sa_dir = opts->sa_dir ? opts->sa_dir : KUBE_DEFAULT_SA_DIR;
   cfg = calloc(1, sizeof(*cfg));
   if (cfg == NULL) {
@@ -713,7 +810,19 @@ int kube_config_load(kube_config **out, const kube_config_opts *opts, kube_statu
     rc = load_in_cluster(cfg, sa_dir, st);
   } else {
     rc = load_files(cfg, opts, &found, st);
-    if (rc == 0 && !found) {
+    if (rc == 0 && !found && given(ov->server)) {
+      /* as for kubectl: a server on the command line needs no kubeconfig, and then
+       * no in-cluster configuration either; an entry to pick needs a kubeconfig */
+      if (given(ov->cluster) || given(ov->user)) {
+        rc = KUBE_ERR_CONFIG;
+        kube_status_set(st, rc, "no kubeconfig found for --%s \"%s\" to name an entry of",
+                        given(ov->cluster) ? "cluster" : "user",
+                        given(ov->cluster) ? ov->cluster : ov->user);
+      } else {
+        cfg->namespace_ = strdup("default");
+        rc = cfg->namespace_ ? KUBE_OK : KUBE_ERR_NOMEM;
+      }
+    } else if (rc == 0 && !found) {
       const char *host = getenv("KUBERNETES_SERVICE_HOST");
       if (opts->source == KUBE_CONFIG_AUTO && host != NULL && host[0] != '\0') {
         rc = load_in_cluster(cfg, sa_dir, st);
@@ -730,6 +839,8 @@ int kube_config_load(kube_config **out, const kube_config_opts *opts, kube_statu
       }
     }
   }
+  if (rc == 0)
+    rc = apply_overrides(cfg, ov, st);
   if (rc == KUBE_ERR_NOMEM)
     kube_status_set(st, rc, "loading the configuration: out of memory");
   if (rc < 0)

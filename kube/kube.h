@@ -72,11 +72,39 @@ typedef enum kube_config_source {
   KUBE_CONFIG_IN_CLUSTER = 2,
 } kube_config_source;
 
+/*
+ * kubectl's connection flags, applied on top of the kubeconfig's context as
+ * kubectl applies them (NULL or 0: not given):
+ *   cluster   another cluster entry of the kubeconfig than the context's
+ *   user      another user entry than the context's
+ *   server    replaces the cluster's server ("https://host:port" or http://);
+ *             with a server, no kubeconfig is needed at all (nor a context)
+ *   token     a bearer token that replaces the user's credentials (token,
+ *             tokenFile, client certificate and key)
+ *   certificate_authority  a CA file (PEM) that replaces the cluster's CA
+ *             and its insecure-skip-tls-verify
+ *   insecure_skip_tls_verify  1: no TLS check; drops the cluster's CA
+ * Empty strings count as not given. certificate_authority together with
+ * insecure_skip_tls_verify is refused (KUBE_ERR_INVALID), as kubectl refuses
+ * it. An override that names a kubeconfig entry (cluster, user) needs a
+ * kubeconfig; the others also apply in cluster. Messages name the overrides
+ * by kubectl's flags (--cluster, --server, ...) and never quote the token.
+ */
+typedef struct kube_config_overrides {
+  const char *cluster;
+  const char *user;
+  const char *server;
+  const char *token;
+  const char *certificate_authority;
+  int insecure_skip_tls_verify;
+} kube_config_overrides;
+
 typedef struct kube_config_opts {
   kube_config_source source;
   const char *kubeconfig; /* --kubeconfig; NULL: $KUBECONFIG, then ~/.kube/config */
   const char *context;    /* --context; NULL: the current-context */
   const char *sa_dir;     /* in-cluster service-account folder; NULL: KUBE_DEFAULT_SA_DIR */
+  kube_config_overrides overrides;
 } kube_config_opts;
 
 /*
@@ -89,14 +117,15 @@ typedef struct kube_config_opts {
  * tokenFile, client-certificate(-data), client-key(-data). *-data fields are
  * base64. In cluster: token, ca.crt and namespace from sa_dir, server
  * https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT (IPv6 bracketed).
- * opts may be NULL (AUTO, current context).
+ * opts->overrides apply on top (see kube_config_overrides). opts may be NULL
+ * (AUTO, current context, no overrides).
  */
 int kube_config_load(kube_config **out, const kube_config_opts *opts, kube_status *st);
 void kube_config_free(kube_config *cfg);
 
 const char *kube_config_server(const kube_config *cfg);    /* "https://host:port" */
 const char *kube_config_namespace(const kube_config *cfg); /* the context's, else "default" */
-const char *kube_config_context(const kube_config *cfg);   /* NULL in cluster */
+const char *kube_config_context(const kube_config *cfg);   /* NULL in cluster or without one */
 int kube_config_in_cluster(const kube_config *cfg);        /* 1 when from the service account */
 int kube_config_insecure(const kube_config *cfg); /* 1: insecure-skip-tls-verify (no TLS check) */
 

@@ -367,7 +367,10 @@ int ctl_run(const ctl_options *opts)
     goto out;
   }
 
-  kube_config_opts kopts = {KUBE_CONFIG_AUTO, opts->kubeconfig, opts->context, opts->sa_dir};
+  kube_config_opts kopts = {.source = KUBE_CONFIG_AUTO,
+                            .kubeconfig = opts->kubeconfig,
+                            .context = opts->context,
+                            .sa_dir = opts->sa_dir};
   if (kube_config_load(&c->cfg, &kopts, &st) != KUBE_OK) {
     ctl_log(CTL_LOG_ERROR, "cannot load the kubernetes configuration", "error", st.message, NULL);
     goto out;

@@ -443,6 +443,241 @@ static void client_copies_the_config(void **state) {
   free(cert);
 }
 
+/* ---- kubectl's connection flags on top of the kubeconfig ------------------ */
+
+static void write_two_clusters(void) {
+  char text[4096];
+  char *ca = b64(CA_PEM), *cert = b64(CERT_PEM), *key = b64(KEY_PEM);
+
+  snprintf(text, sizeof(text),
+           "current-context: x\n"
+           "clusters:\n"
+           "- name: a\n  cluster: {server: 'https://a.example:6443/', certificate-authority-data: %s}\n"
+           "- name: b\n  cluster: {server: 'https://b.example:7443', insecure-skip-tls-verify: true}\n"
+           "- name: broken\n  cluster: {server: 'https://c.example', certificate-authority: missing.crt}\n"
+           "users:\n"
+           "- name: ua\n  user: {token: token-a}\n"
+           "- name: ub\n  user: {client-certificate-data: %s, client-key-data: %s}\n"
+           "- name: uf\n  user: {tokenFile: missing-token}\n"
+           "contexts:\n- name: x\n  context: {cluster: a, user: ua, namespace: ns1}\n",
+           ca, cert, key);
+  write_file("two", text);
+  free(ca);
+  free(cert);
+  free(key);
+}
+
+static void overrides_pick_cluster_and_user(void **state) {
+  kube_config_opts o = {0};
+  kube_config *cfg = NULL;
+  kube_status st;
+
+  write_two_clusters();
+  o.kubeconfig = at("two");
+  assert_int_equal(kube_config_load(&cfg, &o, &st), KUBE_OK);
+  assert_string_equal(kube_config_server(cfg), "https://a.example:6443");
+  assert_string_equal(cfg->token, "token-a");
+  assert_non_null(cfg->ca);
+  kube_config_free(cfg);
+
+  /* another cluster: its server and TLS settings, the context's user and namespace */
+  o.overrides.cluster = "b";
+  assert_int_equal(kube_config_load(&cfg, &o, &st), KUBE_OK);
+  assert_string_equal(kube_config_server(cfg), "https://b.example:7443");
+  assert_int_equal(kube_config_insecure(cfg), 1);
+  assert_null(cfg->ca);
+  assert_string_equal(cfg->token, "token-a");
+  assert_string_equal(kube_config_namespace(cfg), "ns1");
+  assert_string_equal(kube_config_context(cfg), "x");
+  kube_config_free(cfg);
+
+  /* another user: its credentials, the context's cluster */
+  o.overrides.cluster = NULL;
+  o.overrides.user = "ub";
+  assert_int_equal(kube_config_load(&cfg, &o, &st), KUBE_OK);
+  assert_string_equal(kube_config_server(cfg), "https://a.example:6443");
+  assert_null(cfg->token);
+  assert_memory_equal(cfg->cert, CERT_PEM, strlen(CERT_PEM));
+  assert_memory_equal(cfg->key, KEY_PEM, strlen(KEY_PEM));
+  kube_config_free(cfg);
+
+  /* entries that do not exist are named, with the flag that named them */
+  o.overrides.user = "nobody";
+  assert_int_equal(kube_config_load(&cfg, &o, &st), KUBE_ERR_CONFIG);
+  assert_non_null(strstr(st.message, "user \"nobody\" (--user) not found"));
+  assert_null(cfg);
+  o.overrides.user = NULL;
+  o.overrides.cluster = "nowhere";
+  assert_int_equal(kube_config_load(&cfg, &o, &st), KUBE_ERR_CONFIG);
+  assert_non_null(strstr(st.message, "cluster \"nowhere\" (--cluster) not found"));
+  assert_non_null(strstr(st.message, at("two")));
+  /* empty strings are not given, as for kubectl */
+  o.overrides.cluster = "";
+  assert_int_equal(kube_config_load(&cfg, &o, &st), KUBE_OK);
+  assert_string_equal(kube_config_server(cfg), "https://a.example:6443");
+  kube_config_free(cfg);
+}
+
+static void overrides_server_token_and_tls(void **state) {
+  kube_config_opts o = {0};
+  kube_config *cfg = NULL;
+  kube_status st;
+  char kc[512], other_ca[512], missing_ca[512], empty_ca[512]; /* at() reuses its buffers */
+
+  write_two_clusters();
+  write_file("other-ca.crt", CERT_PEM);
+  write_file("empty-ca.crt", "");
+  snprintf(kc, sizeof(kc), "%s", at("two"));
+  snprintf(other_ca, sizeof(other_ca), "%s", at("other-ca.crt"));
+  snprintf(missing_ca, sizeof(missing_ca), "%s", at("no-such-ca.crt"));
+  snprintf(empty_ca, sizeof(empty_ca), "%s", at("empty-ca.crt"));
+  o.kubeconfig = kc;
+
+  /* --server replaces the server; the cluster's CA stays */
+  o.overrides.server = "https://10.1.2.3:443//";
+  assert_int_equal(kube_config_load(&cfg, &o, &st), KUBE_OK);
+  assert_string_equal(kube_config_server(cfg), "https://10.1.2.3:443");
+  assert_memory_equal(cfg->ca, CA_PEM, strlen(CA_PEM));
+  kube_config_free(cfg);
+  o.overrides.server = "ftp://10.1.2.3";
+  assert_int_equal(kube_config_load(&cfg, &o, &st), KUBE_ERR_CONFIG);
+  assert_non_null(strstr(st.message, "--server: server is not an http(s) URL"));
+  o.overrides.server = NULL;
+
+  /* --token replaces every credential of the user, and the user's files are not read */
+  o.overrides.user = "ub";
+  o.overrides.token = "override-token";
+  assert_int_equal(kube_config_load(&cfg, &o, &st), KUBE_OK);
+  assert_string_equal(cfg->token, "override-token");
+  assert_null(cfg->cert);
+  assert_null(cfg->key);
+  assert_null(cfg->token_file);
+  kube_config_free(cfg);
+  o.overrides.user = "uf"; /* its tokenFile does not exist */
+  assert_int_equal(kube_config_load(&cfg, &o, &st), KUBE_OK);
+  assert_string_equal(cfg->token, "override-token");
+  assert_null(cfg->token_file);
+  kube_config_free(cfg);
+  o.overrides.user = NULL;
+  o.overrides.token = "secret-part\r\nX-Injected: 1";
+  assert_int_equal(kube_config_load(&cfg, &o, &st), KUBE_ERR_CONFIG);
+  assert_non_null(strstr(st.message, "--token holds a space"));
+  assert_null(strstr(st.message, "secret-part")); /* never quoted */
+  o.overrides.token = NULL;
+
+  /* --certificate-authority replaces the cluster's CA and its insecure-skip-tls-verify */
+  o.overrides.cluster = "b";
+  o.overrides.certificate_authority = other_ca;
+  assert_int_equal(kube_config_load(&cfg, &o, &st), KUBE_OK);
+  assert_int_equal(kube_config_insecure(cfg), 0);
+  assert_memory_equal(cfg->ca, CERT_PEM, strlen(CERT_PEM));
+  assert_int_equal(cfg->ca_len, strlen(CERT_PEM));
+  kube_config_free(cfg);
+  /* ... and a CA file of the kubeconfig that is missing is not read then */
+  o.overrides.cluster = "broken";
+  assert_int_equal(kube_config_load(&cfg, &o, &st), KUBE_OK);
+  kube_config_free(cfg);
+  o.overrides.cluster = NULL;
+  o.overrides.certificate_authority = missing_ca;
+  assert_int_equal(kube_config_load(&cfg, &o, &st), KUBE_ERR_CONFIG);
+  assert_non_null(strstr(st.message, "--certificate-authority"));
+  assert_non_null(strstr(st.message, missing_ca));
+  assert_null(cfg);
+  o.overrides.certificate_authority = empty_ca;
+  assert_int_equal(kube_config_load(&cfg, &o, &st), KUBE_ERR_CONFIG);
+  assert_non_null(strstr(st.message, "is empty"));
+
+  /* --insecure-skip-tls-verify drops the cluster's CA */
+  o.overrides.certificate_authority = NULL;
+  o.overrides.insecure_skip_tls_verify = 1;
+  assert_int_equal(kube_config_load(&cfg, &o, &st), KUBE_OK);
+  assert_int_equal(kube_config_insecure(cfg), 1);
+  assert_null(cfg->ca);
+  kube_config_free(cfg);
+
+  /* both at once are refused, as kubectl refuses them */
+  o.overrides.certificate_authority = other_ca;
+  assert_int_equal(kube_config_load(&cfg, &o, &st), KUBE_ERR_INVALID);
+  assert_int_equal(st.err, KUBE_ERR_INVALID);
+  assert_non_null(strstr(st.message, "--certificate-authority and --insecure-skip-tls-verify "
+                                     "cannot be used together"));
+  assert_null(cfg);
+}
+
+static void overrides_without_a_kubeconfig(void **state) {
+  kube_config_opts o = {0};
+  kube_config *cfg = NULL;
+  kube_status st;
+
+  write_file("ca.crt", CA_PEM);
+  /* no kubeconfig at all ($HOME has none): the overrides alone */
+  o.overrides.server = "https://127.0.0.1:6443";
+  o.overrides.token = "tok";
+  o.overrides.certificate_authority = at("ca.crt");
+  assert_int_equal(kube_config_load(&cfg, &o, &st), KUBE_OK);
+  assert_string_equal(kube_config_server(cfg), "https://127.0.0.1:6443");
+  assert_string_equal(cfg->token, "tok");
+  assert_memory_equal(cfg->ca, CA_PEM, strlen(CA_PEM));
+  assert_string_equal(kube_config_namespace(cfg), "default");
+  assert_null(kube_config_context(cfg));
+  assert_int_equal(kube_config_in_cluster(cfg), 0);
+  kube_config_free(cfg);
+
+  /* not in cluster either, even where it could be */
+  make_sa("seal-system");
+  o.sa_dir = at("sa");
+  setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1", 1);
+  setenv("KUBERNETES_SERVICE_PORT", "443", 1);
+  assert_int_equal(kube_config_load(&cfg, &o, &st), KUBE_OK);
+  assert_int_equal(kube_config_in_cluster(cfg), 0);
+  assert_string_equal(kube_config_server(cfg), "https://127.0.0.1:6443");
+  kube_config_free(cfg);
+  /* in cluster, the overrides apply on top of the service account */
+  o.source = KUBE_CONFIG_IN_CLUSTER;
+  o.overrides.token = NULL;
+  o.overrides.certificate_authority = NULL;
+  assert_int_equal(kube_config_load(&cfg, &o, &st), KUBE_OK);
+  assert_int_equal(kube_config_in_cluster(cfg), 1);
+  assert_string_equal(kube_config_server(cfg), "https://127.0.0.1:6443");
+  assert_string_equal(cfg->token, "sa-token");
+  kube_config_free(cfg);
+  unsetenv("KUBERNETES_SERVICE_HOST");
+  unsetenv("KUBERNETES_SERVICE_PORT");
+  o.source = KUBE_CONFIG_AUTO;
+
+  /* an entry to pick needs a kubeconfig */
+  o.overrides.cluster = "a";
+  assert_int_equal(kube_config_load(&cfg, &o, &st), KUBE_ERR_CONFIG);
+  assert_non_null(strstr(st.message, "no kubeconfig found for --cluster \"a\""));
+  o.overrides.cluster = NULL;
+  /* without a server it is the usual error */
+  o.overrides.server = NULL;
+  assert_int_equal(kube_config_load(&cfg, &o, &st), KUBE_ERR_CONFIG);
+  assert_non_null(strstr(st.message, "no kubeconfig found"));
+
+  /* a kubeconfig without a current-context: a server or a cluster is enough */
+  write_two_clusters();
+  write_file("no-ctx", "clusters:\n- name: b\n  cluster: {server: 'https://b.example'}\n");
+  o.kubeconfig = at("no-ctx");
+  assert_int_equal(kube_config_load(&cfg, &o, &st), KUBE_ERR_CONFIG);
+  assert_non_null(strstr(st.message, "no current-context"));
+  o.overrides.cluster = "b";
+  assert_int_equal(kube_config_load(&cfg, &o, &st), KUBE_OK);
+  assert_string_equal(kube_config_server(cfg), "https://b.example");
+  assert_null(kube_config_context(cfg));
+  assert_null(cfg->token);
+  kube_config_free(cfg);
+  o.overrides.cluster = NULL;
+  o.overrides.server = "http://127.0.0.1:8080";
+  assert_int_equal(kube_config_load(&cfg, &o, &st), KUBE_OK);
+  assert_string_equal(kube_config_server(cfg), "http://127.0.0.1:8080");
+  kube_config_free(cfg);
+  /* a context named but missing stays an error */
+  o.context = "gone";
+  assert_int_equal(kube_config_load(&cfg, &o, &st), KUBE_ERR_CONFIG);
+  assert_non_null(strstr(st.message, "context \"gone\" not found"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(data_fields, setup, teardown),
@@ -454,6 +689,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(unreadable_and_malformed_files, setup, teardown),
       cmocka_unit_test_setup_teardown(in_cluster, setup, teardown),
       cmocka_unit_test_setup_teardown(client_copies_the_config, setup, teardown),
+      cmocka_unit_test_setup_teardown(overrides_pick_cluster_and_user, setup, teardown),
+      cmocka_unit_test_setup_teardown(overrides_server_token_and_tls, setup, teardown),
+      cmocka_unit_test_setup_teardown(overrides_without_a_kubeconfig, setup, teardown),
   };
   if (manifest_init() != 0)
     return 1;
