@@ -37,12 +37,15 @@ class Cluster(StandIn):
         return json.loads(p.stdout) if p.returncode == 0 else None
 
     def controller(self, binary):
+        """Starts unseal-controller; its HTTP API port is proc.http_port."""
         log = open(self.tmp / "controller.log", "w")
+        http_port = free_port()
         proc = subprocess.Popen(
             [binary, "--kubeconfig", self.kubeconfig, "--key-namespace", "seal-system",
-             "--listen", f"127.0.0.1:{free_port()}",
+             "--listen", f"127.0.0.1:{http_port}",
              "--metrics-listen", f"127.0.0.1:{free_port()}", "--key-renew-period", "0"],
             stdout=subprocess.DEVNULL, stderr=log, env=dict(os.environ, HOME=str(self.tmp)))
+        proc.http_port = http_port
         self.procs.append((proc, log))
         return proc
 

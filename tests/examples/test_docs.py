@@ -1,0 +1,226 @@
+"""The walkthroughs run as written: the shell blocks of examples/kotaemon/README.md
+and docs/gitops.md, in order, in a temporary clone of the repository (with an
+`origin` to push to), by a user whose PATH holds this build's `seal`,
+`kubectl seal` and kubectl, and whose ~/.kube/config names the clusters the
+document names. Each cluster is a stand-in API server with the controller's
+overlay applied (what Argo CD's controller Application or `kubectl apply -k`
+would create) and unseal-controller running against it as its pod would, its
+Service's Endpoints pointing at it. How blocks and placeholders are read is in
+docrun.py; a block fails the test when any command in it fails. After the
+commands, the test does what Argo CD would do with what was pushed, and checks
+that the Secrets the documents promise appear with the values that were sealed."""
+
+import base64
+import json
+import os
+import secrets
+import shutil
+import subprocess
+
+import pytest
+
+from docrun import blocks, copy_repository, run_block
+
+from conftest import (EXAMPLES, ROOT, armored_keys, controller_binary, key_id,
+                      kustomize, need_kubectl, sealed_key_ids, seal_cli, to_objects, wait_for)
+from test_e2e_kotaemon import Cluster as E2ECluster, admin_key_secret, values
+
+
+class Cluster(E2ECluster):
+    """One stand-in cluster with the controller installed from an overlay of
+    examples/kustomize and unseal-controller running as its pod."""
+
+    def __init__(self, tmp, name):
+        super().__init__(tmp / name)
+        self.name = name
+        self.ctl = None
+
+    def install(self, overlay):
+        _, text = kustomize(EXAMPLES / "kustomize" / overlay, self.tmp)
+        self.kubectl("apply", "-f", "-", input=text)
+
+    def start_controller(self, binary):
+        """The controller's pod: its HTTP API where the Service's Endpoints say."""
+        self.ctl = self.controller(binary)
+        self.ok("POST", "/api/v1/namespaces/seal-system/endpoints", {
+            "apiVersion": "v1", "kind": "Endpoints",
+            "metadata": {"name": "unseal-controller", "namespace": "seal-system"},
+            "subsets": [{"addresses": [{"ip": "127.0.0.1"}],
+                         "ports": [{"name": "http", "port": self.ctl.http_port}]}]})
+        wait_for(lambda: self.ctl.poll() is None
+                 and self.get("configmap", "seal-public-keys", "seal-system"),
+                 f"the {self.name} controller to publish its key")
+
+    def public_key(self):
+        cm = self.get("configmap", "seal-public-keys", "seal-system")
+        return armored_keys(cm["data"]["cert.pem"], "PUBLIC")[0]
+
+    def controller_log(self):
+        return (self.tmp / "controller.log").read_text()
+
+
+def kubeconfig(clusters, path, current):
+    """One kubeconfig with a context (and cluster and user) per cluster, named
+    like it, as a user who works with several clusters has."""
+    merged = {"apiVersion": "v1", "kind": "Config", "preferences": {},
+              "clusters": [], "users": [], "contexts": [], "current-context": current}
+    for c in clusters:
+        view = json.loads(c.kubectl("config", "view", "--flatten", "--raw", "-o", "json").stdout)
+        merged["clusters"].append({"name": c.name, "cluster": view["clusters"][0]["cluster"]})
+        merged["users"].append({"name": c.name, "user": view["users"][0]["user"]})
+        merged["contexts"].append({"name": c.name, "context": {"cluster": c.name, "user": c.name}})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(merged, indent=1))
+    path.chmod(0o600)
+
+
+class User:
+    """A user's shell: HOME with ~/.kube/config and a git identity, PATH with
+    seal, kubectl-seal and kubectl, working in a clone of the repository."""
+
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.home = tmp / "home"
+        self.bin = tmp / "bin"
+        self.repo = tmp / "work" / "seal"
+        self.scripts = tmp / "scripts"
+        for d in (self.home, self.bin, self.repo, self.scripts):
+            d.mkdir(parents=True)
+        seal = seal_cli()
+        os.symlink(seal, self.bin / "seal")
+        os.symlink(seal, self.bin / "kubectl-seal")
+        os.symlink(need_kubectl(), self.bin / "kubectl")
+        self.env = {
+            "HOME": str(self.home), "PATH": f"{self.bin}:/usr/local/bin:/usr/bin:/bin",
+            "LANG": "C.UTF-8", "TMPDIR": str(tmp), "TERM": "dumb", "GIT_EDITOR": "true",
+            "GIT_CONFIG_NOSYSTEM": "1"}
+        (self.home / ".gitconfig").write_text(
+            "[user]\n\tname = Docs Test\n\temail = docs-test@example.com\n"
+            "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n")
+        self.origin = copy_repository(ROOT, self.repo, self.env)
+
+    def git(self, *args, cwd=None):
+        return subprocess.run(["git", *args], cwd=cwd or self.repo, env=self.env,
+                              capture_output=True, text=True, check=True).stdout
+
+    def run(self, doc, values, hooks=None):
+        """Runs the doc's blocks in order; hooks[i] runs after block i (what the
+        cluster does meanwhile). Returns the blocks that ran and those shown only."""
+        ran, shown = [], []
+        for i, block in enumerate(blocks(self.repo / doc, self.repo)):
+            if block.skip is not None:
+                shown.append(block)
+                continue
+            run_block(block, values, self.repo, self.env, self.scripts)
+            ran.append(block)
+            for hook in (hooks or {}).get(len(ran) - 1, ()):
+                hook()
+        return ran, shown
+
+    def pushed(self, name):
+        """What Argo CD would check out: a fresh clone of origin."""
+        dest = self.tmp / "argocd" / name
+        self.git("clone", "-q", str(self.origin), str(dest), cwd=self.tmp)
+        return dest
+
+
+def argocd_sync(cluster, checkout, path, tmp):
+    """Argo CD's part: render the kustomization from the pushed tree and apply it."""
+    objects, text = kustomize(checkout / path, tmp)
+    cluster.kubectl("apply", "-f", "-", input=text)
+    return objects
+
+
+def secret_values(cluster, name, ns, want):
+    def got():
+        s = cluster.get("secret", name, ns)
+        if not s:
+            return None
+        d = {k: base64.b64decode(v).decode() for k, v in s.get("data", {}).items()}
+        return d if d == want else None
+    return wait_for(got, f"the Secret {ns}/{name} in {cluster.name} with the sealed values")
+
+
+@pytest.fixture
+def tools():
+    need_kubectl()
+    for tool in ("git", "openssl"):
+        if not shutil.which(tool):
+            pytest.skip(f"{tool} is not installed")
+    return controller_binary()
+
+
+@pytest.fixture
+def clusters(tmp_path, tools):
+    made = []
+    try:
+        for name in ("staging", "production"):
+            made.append(Cluster(tmp_path / "clusters", name))
+        yield {c.name: c for c in made}
+    finally:
+        for c in made:
+            c.close()
+
+
+def test_kotaemon_walkthrough(tmp_path, tools, clusters):
+    """examples/kotaemon/README.md, every block but Argo CD's. Staging is a new
+    cluster whose controller made its own key; production already runs the
+    key the committed production SealedSecret is sealed for (the test key in
+    tests/examples/keys, added as an admin would add a restored key)."""
+    staging, production = clusters["staging"], clusters["production"]
+    staging.install("staging")
+    production.install("production")
+    _kid, key_secret = admin_key_secret("production")
+    production.kubectl("create", "-f", "-", input=json.dumps(key_secret))
+    for c in (staging, production):
+        c.start_controller(tools)
+    test_prod_key = production.public_key()
+
+    user = User(tmp_path)
+    kubeconfig([staging, production], user.home / ".kube" / "config", "staging")
+    creds = {"OPENAI_API_KEY": "sk-docs-" + secrets.token_hex(12),
+             "DB_PASSWORD": "db-" + secrets.token_hex(12)}
+    user.env.update(creds)
+    # `git revert <commit>`: the commit to undo, the re-seal of step 5.
+    ran, shown = user.run("examples/kotaemon/README.md",
+                          {"commit": "$(git log -1 --format=%h -- examples/kotaemon/environments/production)"})
+
+    # Every block ran but the ones that say why not.
+    assert len(ran) >= 7, [b.where() for b in ran]
+    assert all("argocd" in b.skip.lower() for b in shown), [(b.where(), b.skip) for b in shown]
+
+    # Step 1 fetched the staging cluster's own key; step 3 pushed the staging
+    # SealedSecret sealed for it.
+    checkout = user.pushed("after-walkthrough")
+    staging_cert = (checkout / "examples/kotaemon/environments/staging/cert.pem").read_text()
+    assert armored_keys(staging_cert, "PUBLIC") == [staging.public_key()]
+    # The pre-commit hook is in place, and refuses a plain Secret.
+    plain = user.repo / "plain-secret.yaml"
+    plain.write_text("apiVersion: v1\nkind: Secret\nmetadata:\n  name: oops\ndata:\n  K: dg==\n")
+    user.git("add", "plain-secret.yaml")
+    refused = subprocess.run(["git", "commit", "-q", "-m", "oops"], cwd=user.repo, env=user.env,
+                             capture_output=True, text=True, check=False)
+    assert refused.returncode != 0 and "plain-secret.yaml" in refused.stderr, refused.stderr
+    user.git("rm", "-q", "--cached", "plain-secret.yaml")
+
+    # Step 5 rotated production's key, fetched the new key and re-sealed for
+    # it; step 6 reverted that commit, so the pushed production files are
+    # again sealed for the older key, which still opens them.
+    log = user.git("log", "--format=%s", "origin/main")
+    assert "kotaemon: re-seal production for the new key" in log
+    assert log.splitlines()[0].startswith('Revert "kotaemon: re-seal production')
+    resealed = user.git("show", "HEAD~1:examples/kotaemon/environments/production/cert.pem")
+    new_key = armored_keys(resealed, "PUBLIC")[0]
+    assert new_key != test_prod_key and new_key == production.public_key()
+    resealed_ss = to_objects(user.git(
+        "show", "HEAD~1:examples/kotaemon/environments/production/sealedsecret.yaml"), tmp_path)[0]
+    for value in resealed_ss["spec"]["encryptedData"].values():
+        assert sealed_key_ids(value) == [key_id(new_key)]
+
+    # Argo CD syncs what was pushed: each cluster unseals its own environment.
+    argocd_sync(staging, checkout, "examples/kotaemon/environments/staging", tmp_path)
+    secret_values(staging, "kotaemon-llm", "kotaemon", creds)
+    argocd_sync(production, checkout, "examples/kotaemon/environments/production", tmp_path)
+    secret_values(production, "kotaemon-llm", "kotaemon", values("production"))
+    for c in (staging, production):
+        assert c.ctl.poll() is None, c.controller_log()
