@@ -21,6 +21,18 @@ from cryptography.x509.oid import NameOID
 
 KEY_LABEL = "sealedsecrets.bitnami.com/sealed-secrets-key"
 
+# A minimal CRD for Bitnami's SealedSecret: the group, the kind, any content.
+CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+    "metadata": {"name": "sealedsecrets.bitnami.com"},
+    "spec": {"group": "bitnami.com", "scope": "Namespaced",
+             "names": {"kind": "SealedSecret", "listKind": "SealedSecretList",
+                       "plural": "sealedsecrets", "singular": "sealedsecret"},
+             "versions": [{"name": "v1alpha1", "served": True, "storage": True,
+                           "subresources": {"status": {}},
+                           "schema": {"openAPIV3Schema": {
+                               "type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]}}
+
 
 def new_key(bits=2048):
     return rsa.generate_private_key(public_exponent=65537, key_size=bits)
@@ -143,3 +155,18 @@ def scalar(v):
     if isinstance(v, list):
         return "[]"
     return json.dumps(v)
+
+
+def controller_secret(obj, uid, values):
+    """What Bitnami's controller makes of its SealedSecret obj (stored with uid):
+    the Secret with the plain values, the template's labels and an
+    ownerReference to obj."""
+    meta = obj["metadata"]
+    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": meta["name"], "namespace": meta["namespace"],
+                         "labels": (obj["spec"]["template"].get("metadata") or {}).get("labels") or {},
+                         "ownerReferences": [{
+                             "apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret",
+                             "name": meta["name"], "uid": uid, "controller": True,
+                             "blockOwnerDeletion": True}]},
+            "data": {k: base64.b64encode(v.encode()).decode() for k, v in values.items()}}

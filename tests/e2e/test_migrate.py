@@ -24,18 +24,6 @@ from hardening_util import SecretWatch
 sys.path.insert(0, os.path.join(ROOT, "tests", "cli"))
 import bitnami_encoder as bn  # noqa: E402
 
-# A minimal CRD for Bitnami's SealedSecret: the group, the kind, any content.
-BITNAMI_CRD = {
-    "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-    "metadata": {"name": "sealedsecrets.bitnami.com"},
-    "spec": {"group": "bitnami.com", "scope": "Namespaced",
-             "names": {"kind": "SealedSecret", "listKind": "SealedSecretList",
-                       "plural": "sealedsecrets", "singular": "sealedsecret"},
-             "versions": [{"name": "v1alpha1", "served": True, "storage": True,
-                           "subresources": {"status": {}},
-                           "schema": {"openAPIV3Schema": {
-                               "type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]}}
-
 BITNAMI = "sealedsecrets.bitnami.com"
 SEALED = "sealedsecrets.seal.dev"
 
@@ -82,25 +70,16 @@ def seal_owner(api, name):
 
 
 def play_bitnami(env, obj, data):
-    """What Bitnami's controller makes of its SealedSecret obj (created already): the
-    Secret with the plain data and an ownerReference to obj."""
-    name = obj["metadata"]["name"]
-    uid = env.api.get(BITNAMI, name)["metadata"]["uid"]
-    env.apply({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-               "metadata": {"name": name, "namespace": "app",
-                            "labels": (obj["spec"]["template"].get("metadata") or {}).get("labels") or {},
-                            "ownerReferences": [{
-                                "apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret",
-                                "name": name, "uid": uid, "controller": True,
-                                "blockOwnerDeletion": True}]},
-               "data": {k: b64(v) for k, v in data.items()}})
+    """What Bitnami's controller makes of its SealedSecret obj (created already)."""
+    uid = env.api.get(BITNAMI, obj["metadata"]["name"])["metadata"]["uid"]
+    env.apply(bn.controller_secret(obj, uid, data))
 
 
 def bitnami_cluster(env, tmp_path):
     """Bitnami's cluster and repository: key Secrets, SealedSecrets "api" and "db" with the
     Secrets its controller made of them, and the repository folder; the plain values."""
     api = env.api
-    api.kubectl("apply", "-f", "-", input=json.dumps(BITNAMI_CRD))  # one per control plane
+    api.kubectl("apply", "-f", "-", input=json.dumps(bn.CRD))  # one per control plane
     wait_for(lambda: api.kubectl("get", BITNAMI, "-n", "app", check=False).returncode == 0,
              what="the Bitnami CRD served")
     # the real control plane serves a whole file: what an earlier test may have left
