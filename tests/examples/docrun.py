@@ -23,7 +23,7 @@ import subprocess
 
 SKIP_MARK = "# not run by the docs test:"
 FENCE = re.compile(r"^(\s*)```(\w*)\s*$")
-PLACEHOLDER = re.compile(r"<([A-Za-z][A-Za-z0-9_-]*)>")
+PLACEHOLDER = re.compile(r"<([A-Za-z][A-Za-z0-9_.-]*)>")
 RUNNABLE = ("sh", "bash", "console")
 
 
@@ -104,9 +104,11 @@ def run_block(block, values, cwd, env, scripts_dir, timeout=180):
 def copy_repository(root, dest, env):
     """A git repository at dest holding root's files as they are now (tracked and
     untracked but not ignored, so uncommitted edits of the docs are what runs),
-    committed once, with a bare `origin` to push to, as a user's clone has."""
-    files = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "--cached", "--others",
-                            "--exclude-standard"], capture_output=True, check=True).stdout
+    committed once, with a bare `origin` to push to, as a user's clone has.
+    With root None, a repository of the user's own with one empty commit."""
+    files = b"" if root is None else subprocess.run(
+        ["git", "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        capture_output=True, check=True).stdout
     dest = pathlib.Path(dest)
     for name in sorted(set(files.decode().split("\0")) - {""}):
         src = pathlib.Path(root) / name
@@ -126,7 +128,7 @@ def copy_repository(root, dest, env):
     git("init", "-q", "--bare", "-b", "main", str(origin), cwd=dest.parent)
     git("init", "-q", "-b", "main")
     git("add", "-A")
-    git("commit", "-q", "-m", "the repository as the docs test found it")
+    git("commit", "-q", "--allow-empty", "-m", "the repository as the docs test found it")
     git("remote", "add", "origin", str(origin))
     git("push", "-q", "-u", "origin", "main")
     return origin

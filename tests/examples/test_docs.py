@@ -1,5 +1,5 @@
-"""The walkthroughs run as written: the shell blocks of examples/kotaemon/README.md
-and docs/gitops.md, in order, in a temporary clone of the repository (with an
+"""The docs run as written: the shell blocks of README.md, docs/gitops.md and
+examples/kotaemon/README.md, in order, in a temporary clone of the repository (with an
 `origin` to push to), by a user whose PATH holds this build's `seal`,
 `kubectl seal` and kubectl, and whose ~/.kube/config names the clusters the
 document names. Each cluster is a stand-in API server with the controller's
@@ -16,6 +16,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -24,6 +25,9 @@ from docrun import blocks, copy_repository, run_block
 from conftest import (EXAMPLES, ROOT, armored_keys, controller_binary, key_id,
                       kustomize, need_kubectl, sealed_key_ids, seal_cli, to_objects, wait_for)
 from test_e2e_kotaemon import Cluster as E2ECluster, admin_key_secret, values
+
+sys.path.insert(0, str(ROOT / "tests" / "cli"))
+import bitnami_encoder as bn  # noqa: E402
 
 
 class Cluster(E2ECluster):
@@ -78,7 +82,9 @@ class User:
     """A user's shell: HOME with ~/.kube/config and a git identity, PATH with
     seal, kubectl-seal and kubectl, working in a clone of the repository."""
 
-    def __init__(self, tmp):
+    def __init__(self, tmp, clone=True):
+        """clone: work in a clone of this repository (else in an empty one of
+        the user's own, with an origin too)."""
         self.tmp = tmp
         self.home = tmp / "home"
         self.bin = tmp / "bin"
@@ -97,24 +103,29 @@ class User:
         (self.home / ".gitconfig").write_text(
             "[user]\n\tname = Docs Test\n\temail = docs-test@example.com\n"
             "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n")
-        self.origin = copy_repository(ROOT, self.repo, self.env)
+        self.origin = copy_repository(ROOT if clone else None, self.repo, self.env)
 
     def git(self, *args, cwd=None):
         return subprocess.run(["git", *args], cwd=cwd or self.repo, env=self.env,
                               capture_output=True, text=True, check=True).stdout
 
     def run(self, doc, values, hooks=None):
-        """Runs the doc's blocks in order; hooks[i] runs after block i (what the
-        cluster does meanwhile). Returns the blocks that ran and those shown only."""
-        ran, shown = [], []
-        for i, block in enumerate(blocks(self.repo / doc, self.repo)):
+        """Runs the doc's blocks in order. hooks: {text: fn}, fn runs after the
+        block that contains text, run or shown (what the cluster or Argo CD does
+        meanwhile); each must find its block. Returns the blocks that ran and
+        those only shown."""
+        ran, shown, hooks, used = [], [], dict(hooks or {}), set()
+        for block in blocks(ROOT / doc, ROOT):
             if block.skip is not None:
                 shown.append(block)
-                continue
-            run_block(block, values, self.repo, self.env, self.scripts)
-            ran.append(block)
-            for hook in (hooks or {}).get(len(ran) - 1, ()):
-                hook()
+            else:
+                run_block(block, values, self.repo, self.env, self.scripts)
+                ran.append(block)
+            for text, hook in hooks.items():
+                if text in block.text:
+                    hook()
+                    used.add(text)
+        assert used == set(hooks), f"{doc}: no block holds {set(hooks) - used}"
         return ran, shown
 
     def pushed(self, name):
@@ -144,7 +155,7 @@ def secret_values(cluster, name, ns, want):
 @pytest.fixture
 def tools():
     need_kubectl()
-    for tool in ("git", "openssl"):
+    for tool in ("git", "openssl", "age", "age-keygen"):
         if not shutil.which(tool):
             pytest.skip(f"{tool} is not installed")
     return controller_binary()
@@ -152,11 +163,15 @@ def tools():
 
 @pytest.fixture
 def clusters(tmp_path, tools):
+    """clusters(name, ...): new stand-in clusters, stopped after the test."""
     made = []
-    try:
-        for name in ("staging", "production"):
+
+    def make(*names):
+        for name in names:
             made.append(Cluster(tmp_path / "clusters", name))
-        yield {c.name: c for c in made}
+        return made[-len(names):]
+    try:
+        yield make
     finally:
         for c in made:
             c.close()
@@ -167,7 +182,7 @@ def test_kotaemon_walkthrough(tmp_path, tools, clusters):
     cluster whose controller made its own key; production already runs the
     key the committed production SealedSecret is sealed for (the test key in
     tests/examples/keys, added as an admin would add a restored key)."""
-    staging, production = clusters["staging"], clusters["production"]
+    staging, production = clusters("staging", "production")
     staging.install("staging")
     production.install("production")
     _kid, key_secret = admin_key_secret("production")
@@ -224,3 +239,129 @@ def test_kotaemon_walkthrough(tmp_path, tools, clusters):
     secret_values(production, "kotaemon-llm", "kotaemon", values("production"))
     for c in (staging, production):
         assert c.ctl.poll() is None, c.controller_log()
+
+
+def bitnami_world(cluster, repo, user):
+    """A cluster and repository coming from Bitnami sealed-secrets: its CRD, a
+    key Secret in kube-system, the SealedSecrets "api" and "db" in namespace
+    app with the Secrets its controller made of them, and the same objects
+    committed under apps/ in the user's repository. Returns the plain values
+    and the uids of those Secrets."""
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(bn.CRD))
+    wait_for(lambda: cluster.kubectl("get", "sealedsecrets.bitnami.com", "-A",
+                                     check=False).returncode == 0, "the Bitnami CRD served")
+    cluster.kubectl("create", "namespace", "app")
+    key = bn.new_key()
+    cluster.kubectl("create", "-f", "-", input=json.dumps(bn.key_secret("sealed-secrets-keyab12", key)))
+    uids, plain = {}, {"api": {"token": "t0k3n-" + secrets.token_hex(6)},
+             "db": {"password": "pw-" + secrets.token_hex(6), "user": "app"}}
+    objs = [bn.sealed_secret(key, "api", "app", plain["api"]),
+            bn.sealed_secret(key, "db", "app", plain["db"], scope="namespace-wide")]
+    for obj in objs:
+        cluster.kubectl("create", "-f", "-", input=json.dumps(obj))
+        uid = cluster.get("sealedsecrets.bitnami.com", obj["metadata"]["name"], "app")["metadata"]["uid"]
+        made = cluster.kubectl("create", "-f", "-", "-o", "json", input=json.dumps(
+            bn.controller_secret(obj, uid, plain[obj["metadata"]["name"]])))
+        uids[obj["metadata"]["name"]] = json.loads(made.stdout)["metadata"]["uid"]
+        folder = repo / "apps" / obj["metadata"]["name"]
+        folder.mkdir(parents=True)
+        (folder / "sealedsecret.yaml").write_text(bn.to_yaml(obj) + "\n")
+    user.git("add", "apps")
+    user.git("commit", "-q", "-m", "apps: the SealedSecrets sealed with kubeseal")
+    user.git("push", "-q")
+    return plain, uids
+
+
+def test_gitops_guide(tmp_path, tools, clusters):
+    """docs/gitops.md, every block but those that need Argo CD, a running pod or
+    authorization. prod-eu is the cluster the guide installs the controller on
+    (with `kubectl apply -k`), where Argo CD is installed (its namespace and
+    argocd-cm) and Bitnami sealed-secrets ran; prod-us already runs seal's
+    controller, for "Several clusters"."""
+    eu, us = clusters("prod-eu", "prod-us")
+    us.install("staging")
+    us.start_controller(tools)
+    eu.kubectl("create", "namespace", "argocd")
+    eu.kubectl("create", "configmap", "argocd-cm", "-n", "argocd")
+
+    user = User(tmp_path)
+    kubeconfig([eu, us], user.home / ".kube" / "config", "prod-eu")
+    plain, uids = bitnami_world(eu, user.repo, user)
+    age_identity = user.home / ".config" / "age" / "key.txt"
+    age_identity.parent.mkdir(parents=True)
+    subprocess.run(["age-keygen", "-o", str(age_identity)], env=user.env, capture_output=True, check=True)
+    recipient = subprocess.run(["age-keygen", "-y", str(age_identity)], env=user.env,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    plain_secret = private / "secret.yaml"
+    plain_secret.write_text("apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: app\n"
+                            "stringData:\n  PASSWORD: " + secrets.token_hex(8) + "\n")
+
+    hooks = {
+        # the Deployment's pod, which the test API server does not run
+        "kubectl apply -k examples/kustomize/staging": lambda: eu.start_controller(tools),
+        # Argo CD's sync of the merged branch
+        "argocd app sync my-app": lambda: eu.kubectl("apply", "-R", "-f", str(user.repo / "apps")),
+    }
+    ran, shown = user.run("docs/gitops.md", {
+        "age-recipient": recipient, "age-identity-file": str(age_identity),
+        "date": "$(date +%F)", "secret.yaml": str(plain_secret), "namespace": "app", "name": "api",
+    }, hooks)
+    assert len(ran) >= 15, [b.where() for b in ran]
+    assert len(shown) <= 6, [(b.where(), b.skip) for b in shown]
+
+    # Install: Argo CD learnt both health checks; the developers' Role is there.
+    cm = eu.get("configmap", "argocd-cm", "argocd")["data"]
+    assert "resource.customizations.health.seal.dev_SealedSecret" in cm
+    assert "resource.customizations.health.argoproj.io_Application" in cm
+    assert eu.get("role", "seal-controller-api", "seal-system")
+    # Backup and restore: the encrypted backup is there, the plain file is not.
+    backups = list(user.repo.glob("seal-keys-*.pem.age"))
+    assert len(backups) == 1 and not (user.repo / "seal-keys.pem").exists()
+    # Several clusters: one value that both clusters' keys open.
+    both = to_objects((user.repo / "sealedsecret.yaml").read_text(), tmp_path)[0]
+    assert sealed_key_ids(both["spec"]["encryptedData"]["PASSWORD"]) == \
+        [key_id(eu.public_key()), key_id(us.public_key())]
+    # Bitnami: the repository migrated on its branch, the live Secrets taken
+    # over with their data, never deleted on the way (the same objects), no
+    # Bitnami object left.
+    assert user.git("rev-parse", "--abbrev-ref", "HEAD").strip() == "move-to-seal"
+    assert "seal.dev/v1" in (user.repo / "apps" / "api" / "sealedsecret.yaml").read_text()
+    for name, want in plain.items():
+        secret_values(eu, name, "app", want)
+
+        def owned(n=name):
+            refs = eu.get("secret", n, "app")["metadata"].get("ownerReferences") or []
+            return [(r["apiVersion"], r["kind"]) for r in refs] == [("seal.dev/v1", "SealedSecret")]
+        wait_for(owned, f"seal's controller owning the Secret app/{name}")
+        assert eu.get("secret", name, "app")["metadata"]["uid"] == uids[name]
+    assert json.loads(eu.kubectl("get", "sealedsecrets.bitnami.com", "-A", "-o", "json").stdout)["items"] == []
+    for c in (eu, us):
+        assert c.ctl.poll() is None, c.controller_log()
+
+
+def test_readme(tmp_path, tools, clusters):
+    """README.md's "Using it", in a GitOps repository of the user's own, with
+    two clusters running seal's controller."""
+    eu, us = clusters("prod-eu", "prod-us")
+    for c in (eu, us):
+        c.install("staging")
+        c.start_controller(tools)
+    user = User(tmp_path, clone=False)
+    kubeconfig([eu, us], user.home / ".kube" / "config", "prod-eu")
+    password = "pw-" + secrets.token_hex(8)
+    user.env["DB_PASSWORD"] = password
+    ran, shown = user.run("README.md", {})
+    assert len(ran) == 1 and len(shown) == 3, [(b.where(), b.skip) for b in ran + shown]
+    assert not (user.repo / "secret.yaml").exists()
+    sealed = to_objects((user.repo / "sealed.yaml").read_text(), tmp_path)[0]
+    assert sealed["metadata"]["namespace"] == "app"
+    assert sealed_key_ids(sealed["spec"]["encryptedData"]["PASSWORD"]) == \
+        [key_id(eu.public_key()), key_id(us.public_key())]
+    assert (user.repo / ".git" / "hooks" / "pre-commit").exists()
+    # Applied to either cluster, it unseals to the password.
+    for c in (eu, us):
+        c.kubectl("create", "namespace", "app")
+        c.kubectl("apply", "-f", str(user.repo / "sealed.yaml"))
+        secret_values(c, "db", "app", {"PASSWORD": password})
