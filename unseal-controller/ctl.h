@@ -5,6 +5,12 @@
  * The controller's parts and what they share. One thread (the loop) owns the
  * kube client, the caches, the queue and the leader state; the HTTP threads
  * read only the keyring (under its rwlock) and the atomic flags.
+ *
+ * Calls go down only: controller.c (the loop) drives the parts; the parts
+ * call services.c and the files below (map, queue, metrics, log), never back
+ * up into controller.c nor sideways into reconcile.c: what reconcile must
+ * hear of (keys changed, leadership won) they report in struct ctl's flags,
+ * which the loop acts on.
  */
 
 #include <pthread.h>
@@ -240,29 +246,37 @@ struct ctl {
   int64_t last_trim_ms;
   int64_t conditions_published_ms; /* last count of conditions for /metrics */
   int was_ready;
+  /* What the parts report to the loop (loop thread): the keyring changed
+   * (keymgr.c), this replica became the leader (leader.c). The loop clears
+   * them each turn and, once ready, re-queues every SealedSecret. */
+  int keys_changed;
+  int became_leader;
   atomic_int ready;         /* keys loaded and first lists synced */
   atomic_int stopping;
   atomic_llong last_turn_ms;
 };
 
+/* Runs the controller until SIGTERM/SIGINT or ctl_request_stop. */
+int ctl_run(const ctl_options *opts);
+void ctl_request_stop(void);
+
+/* ---- shared services (services.c): below every part, calls none --------- */
+
 int64_t ctl_now_ms(void);      /* monotonic */
+int64_t ctl_now_us(void);      /* monotonic, microseconds */
+int64_t ctl_wall_s(void);      /* seconds since the epoch */
+int ctl_is_leader(const ctl *c);
+/* kube_request (or c->send) with metrics by verb and code. */
+int ctl_request(ctl *c, const char *verb, const char *method, const char *path, json_t *body,
+                kube_done_fn cb, void *ud);
 /* The verb ("get", "list", "watch", "create", "update", "patch", "delete",
  * "deletecollection") and resource ("secrets", "sealedsecrets/status") of a
  * request to the API, for metrics. */
 void ctl_api_verb_resource(const char *method, const char *path, char *verb, size_t verb_size,
                            char *resource, size_t resource_size);
-int64_t ctl_now_us(void);      /* monotonic, microseconds */
-int64_t ctl_wall_s(void);      /* seconds since the epoch */
-int ctl_is_leader(const ctl *c);
-/* kube_request with metrics by verb and code. */
-int ctl_request(ctl *c, const char *verb, const char *method, const char *path, json_t *body,
-                kube_done_fn cb, void *ud);
 /* Frees JSON text made by json_dumps (jansson's allocator, which wipes). */
 void ctl_json_text_free(char *text);
 /* The object's "namespace/name" into out; -1 when missing. */
 int ctl_object_key(char *out, size_t out_size, const json_t *obj);
-
-int ctl_run(const ctl_options *opts);
-void ctl_request_stop(void);
 
 #endif

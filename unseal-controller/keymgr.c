@@ -719,7 +719,7 @@ static void lifecycle_tick(ctl *c)
     km->seen_generation = km->generation;
   if (km->generation != km->seen_generation) {
     km->seen_generation = km->generation;
-    ctl_reconcile_enqueue_all(c);
+    c->keys_changed = 1; /* the loop re-queues every SealedSecret */
     if (km->next_usage_ms > now + USAGE_MIN_MS)
       km->next_usage_ms = now + USAGE_MIN_MS;
   }

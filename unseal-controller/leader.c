@@ -46,8 +46,7 @@ static void set_leader(ctl *c, int on)
     ctl_log(CTL_LOG_INFO, "became leader", "lease", c->opts->lease_name, "identity", l->identity,
             NULL);
     c->keys.cm_dirty = 1;
-    if (c->was_ready)
-      ctl_reconcile_enqueue_all(c);
+    c->became_leader = 1; /* the loop re-queues every SealedSecret */
   } else {
     ctl_log(CTL_LOG_WARN, "lost leadership", "lease", c->opts->lease_name, "identity",
             l->identity, NULL);
