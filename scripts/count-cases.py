@@ -4,7 +4,9 @@ each build folder given, and prints `N passed, N failed, N skipped`.
 
   scripts/count-cases.py BUILD_DIR...
 
-For each test in BUILD_DIR/meson-logs/testlog.json:
+For each test in BUILD_DIR/meson-logs/testlog.json, and in testlog-valgrind.json
+(`meson test --setup valgrind`, scripts/test.sh runs it after the plain run)
+when that is not older:
   - a pytest run: its cases from the JUnit XML it wrote to
     BUILD_DIR/meson-logs/cases/NAME.xml (tests/meson.build passes --junitxml);
   - a cmocka program: its cases from cmocka's summary lines
@@ -65,25 +67,41 @@ def cmocka_cases(text, name):
     return counts["PASSED"], failed, counts["SKIPPED"], bad
 
 
+def records(build_dir):
+    """(label, test record) of the last plain run and of its valgrind run, if any."""
+    logs = os.path.join(build_dir, "meson-logs")
+    plain = os.path.join(logs, "testlog.json")
+    with open(plain, encoding="utf-8") as f:
+        got = [("", json.loads(line)) for line in f if line.strip()]
+    memcheck = os.path.join(logs, "testlog-valgrind.json")
+    try:
+        # a valgrind log older than the plain run is a leftover of an earlier one
+        if os.path.getmtime(memcheck) >= os.path.getmtime(plain):
+            with open(memcheck, encoding="utf-8") as f:
+                got += [(" (valgrind)", json.loads(line)) for line in f if line.strip()]
+    except OSError:
+        pass
+    return got
+
+
 def count(build_dir):
     passed = failed = skipped = 0
     bad = []
-    log = os.path.join(build_dir, "meson-logs", "testlog.json")
     try:
-        with open(log, encoding="utf-8") as f:
-            records = [json.loads(line) for line in f if line.strip()]
+        runs = records(build_dir)
     except (OSError, ValueError) as e:
         return 0, 1, 0, [f"FAILED  {build_dir}: no test log ({e})"]
-    for r in records:
-        name = r["name"].split(" / ")[-1]
+    for label, r in runs:
+        base = r["name"].split(" / ")[-1]
+        name = base + label
         result = r["result"]
-        xml = os.path.join(build_dir, "meson-logs", "cases", name + ".xml")
+        xml = os.path.join(build_dir, "meson-logs", "cases", base + ".xml")
         text = (r.get("stdout") or "") + "\n" + (r.get("stderr") or "")
         cmd = r.get("command") or [""]
         got = None
         try:
             # an XML older than this run of the test is a leftover: ignored
-            if os.path.getmtime(xml) >= r.get("starttime", 0) - 1:
+            if not label and os.path.getmtime(xml) >= r.get("starttime", 0) - 1:
                 got = pytest_cases(xml, name)
         except OSError:
             pass

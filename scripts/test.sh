@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sets everything up, builds, runs the whole test suite and counts its cases.
+# Sets everything up, builds, runs the whole test suite (the unit suite also
+# under valgrind, `meson test --setup valgrind`) and counts its cases.
 #   scripts/test.sh [meson test options, e.g. --suite unit]
 # Ends with "N passed, N failed, N skipped" (pytest and cmocka cases, see
 # scripts/count-cases.py); exits non-zero when a case failed, or, with
@@ -30,22 +31,32 @@ fi
 
 source "$top/scripts/setup.sh"
 cd "$top"
+# runs SUITE: true when the arguments run that suite (no --suite given, or
+# --suite SUITE among them)
+runs() {
+  local a prev="" any=0
+  for a in "${args[@]}"; do
+    [[ "$a" == --suite || "$a" == --suite=* ]] && any=1
+    [[ "$a" == "--suite=$1" || ("$prev" == --suite && "$a" == "$1") ]] && return 0
+    prev=$a
+  done
+  ((any == 0))
+}
+args=("$@")
 # The suite "real" needs kube-apiserver and kube-controller-manager: built
 # once per machine from Debian's source package (cached by version), before
-# the tests start, when that suite runs (no --suite given, or --suite real).
-want_real=1
-for a in "$@"; do
-  [[ "$a" == --suite || "$a" == --suite=* ]] && want_real=0
-done
-for a in "$@"; do
-  [[ "$a" == real || "$a" == --suite=real ]] && want_real=1
-done
-if [[ "$want_real" == 1 ]]; then
+# the tests start, when that suite runs.
+if runs real; then
   echo "test: kube-apiserver and kube-controller-manager in $(tests/kube-real/cluster.sh build)" >&2
 fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 status=0
 meson test -C "$BUILD_DIR" --print-errorlogs --num-processes 2 "$@" || status=1
+# The unit suite once more under valgrind memcheck: the test setup
+# "valgrind" of tests/meson.build, which builds with sanitizers do not have.
+if runs unit && meson test -C "$BUILD_DIR" --setup valgrind --list --no-rebuild >/dev/null 2>&1; then
+  meson test -C "$BUILD_DIR" --setup valgrind --print-errorlogs --num-processes 2 || status=1
+fi
 /usr/bin/python3 "$top/scripts/count-cases.py" "$BUILD_DIR" || status=1
 exit $status
