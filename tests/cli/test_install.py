@@ -1,5 +1,5 @@
-"""meson install: both man pages and the kubectl-seal plugin name, and
-`kubectl seal` running the installed seal as a kubectl plugin."""
+"""meson install: both programs, both man pages and the kubectl-seal plugin name, nothing
+else; and `kubectl seal` running the installed seal as a kubectl plugin."""
 
 import json
 import os
@@ -28,9 +28,22 @@ def dest(tmp_path_factory):
     assert r.returncode == 0, r.stderr.decode("utf-8", "replace")
     prefix = installed_option("prefix").lstrip("/")
     return {
+        "root": d / prefix,
         "bin": d / prefix / installed_option("bindir"),
         "man": d / prefix / installed_option("mandir"),
     }
+
+
+def test_installs_the_programs_and_pages_and_nothing_else(dest):
+    root = dest["root"]
+    bindir = dest["bin"].relative_to(root)
+    mandir = dest["man"].relative_to(root)
+    got = sorted(str(p.relative_to(root)) for p in root.rglob("*") if not p.is_dir())
+    assert got == sorted(str(p) for p in (
+        bindir / "seal", bindir / "kubectl-seal", bindir / "unseal-controller",
+        mandir / "man1" / "seal.1", mandir / "man8" / "unseal-controller.8"))
+    for program in ("seal", "unseal-controller"):
+        assert os.access(dest["bin"] / program, os.X_OK), program
 
 
 def test_man_pages_installed(dest):
