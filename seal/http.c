@@ -1,4 +1,27 @@
-/* HTTP on curl's easy interface, for URLs given on the command line. */
+/*
+ * HTTP for URLs given on the command line: --cert and $SEAL_CERT as http(s)://
+ * (a published public key to seal for) and --controller-url (seal cert, verify
+ * and reseal talking to the controller directly, through a port-forward or an
+ * ingress). One blocking transfer on curl's easy interface.
+ *
+ * Why this is not the kube client (kube/, libcurl multi): those URLs are not a
+ * Kubernetes API server, and the kube client is made for one:
+ *  - It serves one server: a kube_config (a kubeconfig, the in-cluster
+ *    service account, or kubectl's --server overrides) gives its base URL, CA
+ *    and credentials, and each request is a path under it. A --cert URL is a
+ *    whole URL on any web server, fetched where there may be no kubeconfig at
+ *    all (a CI job sealing for a key its repository publishes).
+ *  - It sends the kubeconfig's credentials with every request. A --cert URL is
+ *    any web server; it must never see the cluster's token.
+ *  - It does not follow redirects (an API server does not redirect, and a
+ *    redirect would carry the token elsewhere). A published key is often a
+ *    release download that redirects; this follows up to 5, to https only.
+ *  - Its failures are the API's: 429, 5xx and connection errors retried with
+ *    backoff, a non-2xx answer read as a Kubernetes Status. Here an answer
+ *    other than 200 is reported once, with its URL and HTTP status.
+ * Lazy loading is not the reason: in the seal executable both go through
+ * curl_loader.c, so commands that need no network load libcurl for neither.
+ */
 
 #include <stdio.h>
 #include <stdlib.h>
