@@ -35,25 +35,15 @@ int cmd_cert(int argc, char **argv) {
   char *text = NULL, *all = NULL;
   const char *out_path = NULL;
   size_t len = 0, n = 0, i, all_len = 0;
+  seal_cmdline cl = {.cmd = "cert", .usage = usage_text, .shortopts = "w:h",
+                     .longopts = longopts, .cluster = &cluster};
   int c, rc, st = SEAL_OK;
 
-  while ((c = seal_getopt("cert", argc, argv, "w:h", longopts)) != -1) {
-    if (seal_cluster_option(&cluster, c, optarg))
-      continue;
-    switch (c) {
-    case 'w':
+  while ((c = seal_cmdline_next(&cl, argc, argv)) > 0)
+    if (c == 'w')
       out_path = optarg;
-      break;
-    case 'h':
-      fputs(usage_text, stdout);
-      goto out;
-    default:
-      st = SEAL_ERR_USAGE;
-      goto out;
-    }
-  }
-  if ((st = seal_no_arguments("cert", argc, argv)) != SEAL_OK)
-    goto out;
+  if (c < 0)
+    return cl.status;
   if ((st = seal_cluster_cert(&text, &len, &cluster)) != SEAL_OK)
     goto out;
   /* Print only what would seal: every block must be a usable public key. */

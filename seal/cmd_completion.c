@@ -117,15 +117,11 @@ static void zsh_script(void) {
 }
 
 int cmd_completion(int argc, char **argv) {
-  int c;
+  seal_cmdline cl = {.cmd = "completion", .usage = usage_text, .shortopts = "h",
+                     .longopts = longopts, .operands = 1};
 
-  while ((c = seal_getopt("completion", argc, argv, "h", longopts)) != -1) {
-    if (c == 'h') {
-      fputs(usage_text, stdout);
-      return SEAL_OK;
-    }
-    return SEAL_ERR_USAGE;
-  }
+  if (seal_cmdline_next(&cl, argc, argv) != 0)
+    return cl.status;
   if (optind >= argc)
     return seal_usage_error("completion", "completion: a shell is required (bash or zsh)");
   if (optind + 1 < argc)

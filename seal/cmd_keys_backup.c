@@ -98,65 +98,53 @@ out:
 
 int cmd_keys_backup(int argc, char **argv) {
   seal_keys_opts ko = {0};
-  seal_key_list keys = {0};
+  seal_keys_session store = {0};
   backup_state bs = {0};
-  kube_client *client = NULL;
   keys_error kerr = {0};
-  const char *out_path = NULL, *ns;
+  const char *out_path = NULL;
   char path[KUBE_MAX_PATH], what[300], now[40];
   char *buf = NULL;
   size_t cap = 0, used = 0, n, i;
+  seal_cmdline cl = {.cmd = "keys backup", .usage = usage_text, .shortopts = "w:h",
+                     .longopts = longopts, .keys = &ko};
   int c, rc, force = 0, st = SEAL_OK;
 
-  while ((c = seal_getopt("keys backup", argc, argv, "w:h", longopts)) != -1) {
-    if (seal_keys_option(&ko, c, optarg))
-      continue;
-    switch (c) {
-    case 'w':
+  while ((c = seal_cmdline_next(&cl, argc, argv)) > 0) {
+    if (c == 'w')
       out_path = optarg;
-      break;
-    case OPT_FORCE:
+    else if (c == OPT_FORCE)
       force = 1;
-      break;
-    case 'h':
-      fputs(usage_text, stdout);
-      goto out;
-    default:
-      st = SEAL_ERR_USAGE;
-      goto out;
-    }
   }
-  if ((st = seal_no_arguments("keys backup", argc, argv)) != SEAL_OK)
-    goto out;
+  if (c < 0)
+    return cl.status;
   if (out_path == NULL || strcmp(out_path, "-") == 0) {
     st = seal_usage_error("keys backup", "keys backup: -w FILE is required (private keys never go "
                                          "to the terminal)");
     goto out;
   }
-  ns = seal_keys_ns(ko.ns);
-  if ((st = seal_keys_open(&client, &keys, &ko)) != SEAL_OK)
+  if ((st = seal_keys_open(&store, &ko)) != SEAL_OK)
     goto out;
-  if (keys.n == 0) {
-    st = seal_report(SEAL_ERR_INPUT, "keys backup: no key secrets in namespace %s", ns);
+  if (store.keys.n == 0) {
+    st = seal_report(SEAL_ERR_INPUT, "keys backup: no key secrets in namespace %s", store.ns);
     goto out;
   }
   if ((rc = keys_keyring_new(&bs.ring)) != KEYS_OK) {
     st = seal_report_keys(NULL, NULL, rc);
     goto out;
   }
-  bs.ns = ns;
-  bs.keys = &keys;
-  snprintf(what, sizeof what, "key secrets in namespace %s", ns);
-  if (kube_path(path, sizeof path, "v1", "secrets", ns, NULL, NULL) != KUBE_OK ||
+  bs.ns = store.ns;
+  bs.keys = &store.keys;
+  snprintf(what, sizeof what, "key secrets in namespace %s", store.ns);
+  if (kube_path(path, sizeof path, "v1", "secrets", store.ns, NULL, NULL) != KUBE_OK ||
       kube_query_add(path, sizeof path, "labelSelector", SEAL_KEY_LABEL) != KUBE_OK) {
     st = seal_report(SEAL_ERR_ENV, "%s: path too long", what);
     goto out;
   }
-  if ((st = seal_kube_list(client, path, what, take_key, &bs)) != SEAL_OK)
+  if ((st = seal_kube_list(store.client, path, what, take_key, &bs)) != SEAL_OK)
     goto out;
   n = keys_keyring_count(bs.ring);
   if (n == 0) {
-    st = seal_report(SEAL_ERR_INPUT, "keys backup: no private key read in namespace %s", ns);
+    st = seal_report(SEAL_ERR_INPUT, "keys backup: no private key read in namespace %s", store.ns);
     goto out;
   }
   cap = n * KEYS_ARMOR_MAX;
@@ -191,25 +179,25 @@ int cmd_keys_backup(int argc, char **argv) {
     st = seal_report(SEAL_ERR_ENV, "keys backup: cannot format the time");
     goto out;
   }
-  for (i = 0; i < keys.n; i++) {
+  for (i = 0; i < store.keys.n; i++) {
     char hex[KEYS_ID_HEX_BYTES];
-    if (keys_keyring_find(bs.ring, keys.v[i].raw_id) == NULL)
+    if (keys_keyring_find(bs.ring, store.keys.v[i].raw_id) == NULL)
       continue;
-    if ((st = seal_keys_annotate(client, ns, keys.v[i].name, SEAL_KEY_ANN_BACKED_UP, now)) !=
-        SEAL_OK) {
+    st = seal_keys_annotate(store.client, store.ns, store.keys.v[i].name, SEAL_KEY_ANN_BACKED_UP,
+                            now);
+    if (st != SEAL_OK) {
       seal_report(st, "keys backup: %s is written, but %s is not recorded on every key secret",
                   out_path, SEAL_KEY_ANN_BACKED_UP);
       goto out;
     }
-    keys_id_hex(hex, keys.v[i].raw_id);
+    keys_id_hex(hex, store.keys.v[i].raw_id);
     printf("backed up key %s (%s, key secret %s/%s)\n", hex,
-           keys.v[i].compromised ? "compromised" : "active", ns, keys.v[i].name);
+           store.keys.v[i].compromised ? "compromised" : "active", store.ns, store.keys.v[i].name);
   }
 out:
   if (buf)
     sodium_free(buf); /* wipes */
   keys_keyring_free(bs.ring);
-  seal_keys_free(&keys);
-  kube_client_free(client);
+  seal_keys_close(&store);
   return st;
 }

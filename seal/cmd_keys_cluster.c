@@ -217,12 +217,19 @@ int seal_keys_option(seal_keys_opts *o, int c, const char *arg) {
   return seal_cluster_option(&o->cluster, c, arg);
 }
 
-int seal_keys_open(kube_client **client, seal_key_list *keys, const seal_keys_opts *o) {
+int seal_keys_open(seal_keys_session *s, const seal_keys_opts *o) {
   int st;
-  *client = NULL;
-  if ((st = seal_kube_open(client, &o->cluster, NULL)) != SEAL_OK)
+  s->client = NULL;
+  s->ns = seal_keys_ns(o->ns);
+  if ((st = seal_kube_open(&s->client, &o->cluster, NULL)) != SEAL_OK)
     return st;
-  return seal_keys_fetch(keys, *client, seal_keys_ns(o->ns));
+  return seal_keys_fetch(&s->keys, s->client, s->ns);
+}
+
+void seal_keys_close(seal_keys_session *s) {
+  seal_keys_free(&s->keys);
+  kube_client_free(s->client);
+  s->client = NULL;
 }
 
 void seal_keys_free(seal_key_list *l) {

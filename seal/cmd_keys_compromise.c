@@ -24,25 +24,15 @@ static const struct option longopts[] = {
 
 int cmd_keys_compromise(int argc, char **argv) {
   seal_keys_opts ko = {0};
-  seal_key_list keys = {0};
-  kube_client *client = NULL;
-  const char *ns;
+  seal_keys_session store = {0};
   const seal_key_info *k;
   uint8_t id[KEYS_ID_BYTES];
-  int c, st = SEAL_OK;
+  seal_cmdline cl = {.cmd = "keys compromise", .usage = usage_text, .shortopts = "h",
+                     .longopts = longopts, .keys = &ko, .operands = 1};
+  int st = SEAL_OK;
 
-  while ((c = seal_getopt("keys compromise", argc, argv, "h", longopts)) != -1) {
-    if (seal_keys_option(&ko, c, optarg))
-      continue;
-    switch (c) {
-    case 'h':
-      fputs(usage_text, stdout);
-      goto out;
-    default:
-      st = SEAL_ERR_USAGE;
-      goto out;
-    }
-  }
+  if (seal_cmdline_next(&cl, argc, argv) != 0)
+    return cl.status;
   if (optind != argc - 1) {
     st = seal_usage_error("keys compromise", "keys compromise: give exactly one key id");
     goto out;
@@ -52,30 +42,29 @@ int cmd_keys_compromise(int argc, char **argv) {
                           argv[optind]);
     goto out;
   }
-  ns = seal_keys_ns(ko.ns);
-  if ((st = seal_keys_open(&client, &keys, &ko)) != SEAL_OK)
+  if ((st = seal_keys_open(&store, &ko)) != SEAL_OK)
     goto out;
-  k = seal_keys_find(&keys, id);
+  k = seal_keys_find(&store.keys, id);
   if (k == NULL) {
     st = seal_report(SEAL_ERR_INPUT, "keys compromise: key %s: no key secret in namespace %s",
-                     argv[optind], ns);
+                     argv[optind], store.ns);
     goto out;
   }
   if (k->compromised) {
-    printf("key %s (key secret %s/%s) is already labelled compromised\n", k->id, ns, k->name);
+    printf("key %s (key secret %s/%s) is already labelled compromised\n", k->id, store.ns, k->name);
     goto out;
   }
-  if ((st = seal_keys_label(client, ns, k->name, SEAL_KEY_LABEL, "compromised")) != SEAL_OK)
+  st = seal_keys_label(store.client, store.ns, k->name, SEAL_KEY_LABEL, "compromised");
+  if (st != SEAL_OK)
     goto out;
   printf("key %s (key secret %s/%s) labelled compromised: it no longer seals; re-seal its "
          "SealedSecrets and change their values\n",
-         k->id, ns, k->name);
-  if (k == seal_keys_newest(&keys))
+         k->id, store.ns, k->name);
+  if (k == seal_keys_newest(&store.keys))
     fprintf(stderr, "seal: warning: key %s was the newest active key: the controller seals "
                     "with the next newest active key; run 'seal keys rotate' for a fresh one\n",
             k->id);
 out:
-  seal_keys_free(&keys);
-  kube_client_free(client);
+  seal_keys_close(&store);
   return st;
 }

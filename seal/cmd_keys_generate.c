@@ -44,29 +44,20 @@ int cmd_keys_generate(int argc, char **argv) {
   char pub[KEYS_ARMOR_MAX], hex[KEYS_ID_HEX_BYTES];
   size_t priv_len = 0, pub_len = 0;
   int64_t now = (int64_t)time(NULL);
+  seal_cmdline cl = {.cmd = "keys generate", .usage = usage_text, .shortopts = "h",
+                     .longopts = longopts};
   int c, rc, force = 0, st = SEAL_OK;
 
-  while ((c = seal_getopt("keys generate", argc, argv, "h", longopts)) != -1) {
-    switch (c) {
-    case OPT_PRIVATE_KEY:
+  while ((c = seal_cmdline_next(&cl, argc, argv)) > 0) {
+    if (c == OPT_PRIVATE_KEY)
       priv_path = optarg;
-      break;
-    case OPT_CERT:
+    else if (c == OPT_CERT)
       pub_path = optarg;
-      break;
-    case OPT_FORCE:
+    else if (c == OPT_FORCE)
       force = 1;
-      break;
-    case 'h':
-      fputs(usage_text, stdout);
-      goto out;
-    default:
-      st = SEAL_ERR_USAGE;
-      goto out;
-    }
   }
-  if ((st = seal_no_arguments("keys generate", argc, argv)) != SEAL_OK)
-    goto out;
+  if (c < 0)
+    return cl.status;
   if (priv_path == NULL || pub_path == NULL) {
     st = seal_usage_error("keys generate", "keys generate: --private-key and --cert are required");
     goto out;

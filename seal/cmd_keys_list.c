@@ -110,61 +110,48 @@ out:
 
 int cmd_keys_list(int argc, char **argv) {
   seal_keys_opts ko = {0};
-  seal_key_list keys = {0};
-  kube_client *client = NULL;
-  const char *ns;
+  seal_keys_session store = {0};
   const seal_key_info *newest;
   count_state cs = {0};
   char path[KUBE_MAX_PATH];
+  seal_cmdline cl = {.cmd = "keys list", .usage = usage_text, .shortopts = "o:h",
+                     .longopts = longopts, .keys = &ko};
   int c, json_out = 0, st = SEAL_OK;
 
-  while ((c = seal_getopt("keys list", argc, argv, "o:h", longopts)) != -1) {
-    if (seal_keys_option(&ko, c, optarg))
+  while ((c = seal_cmdline_next(&cl, argc, argv)) > 0) {
+    if (c != 'o')
       continue;
-    switch (c) {
-    case 'o':
-      if (strcmp(optarg, "json") == 0) {
-        json_out = 1;
-      } else if (strcmp(optarg, "text") != 0) {
-        st = seal_usage_error("keys list", "keys list: -o '%s': use text or json", optarg);
-        goto out;
-      }
-      break;
-    case 'h':
-      fputs(usage_text, stdout);
-      goto out;
-    default:
-      st = SEAL_ERR_USAGE;
-      goto out;
-    }
+    if (strcmp(optarg, "json") == 0)
+      json_out = 1;
+    else if (strcmp(optarg, "text") != 0)
+      return seal_usage_error("keys list", "keys list: -o '%s': use text or json", optarg);
   }
-  if ((st = seal_no_arguments("keys list", argc, argv)) != SEAL_OK)
+  if (c < 0)
+    return cl.status;
+  if ((st = seal_keys_open(&store, &ko)) != SEAL_OK)
     goto out;
-  ns = seal_keys_ns(ko.ns);
-  if ((st = seal_keys_open(&client, &keys, &ko)) != SEAL_OK)
-    goto out;
-  cs.keys = &keys;
+  cs.keys = &store.keys;
   if (kube_path(path, sizeof path, MANIFEST_API_VERSION, "sealedsecrets", NULL, NULL, NULL) !=
       KUBE_OK) {
     st = seal_report(SEAL_ERR_ENV, "sealedsecrets: path too long");
     goto out;
   }
-  if ((st = seal_kube_list(client, path, "sealedsecrets in every namespace", count_one, &cs)) !=
-      SEAL_OK)
+  st = seal_kube_list(store.client, path, "sealedsecrets in every namespace", count_one, &cs);
+  if (st != SEAL_OK)
     goto out;
-  newest = seal_keys_newest(&keys);
+  newest = seal_keys_newest(&store.keys);
   if (json_out) {
-    st = print_json(&keys, newest, &cs);
+    st = print_json(&store.keys, newest, &cs);
     goto out;
   }
-  if (keys.n == 0) {
-    fprintf(stderr, "seal: no key secrets in namespace %s\n", ns);
+  if (store.keys.n == 0) {
+    fprintf(stderr, "seal: no key secrets in namespace %s\n", store.ns);
     goto out;
   }
   printf("%-18s %-12s %-21s %-21s %s\n", "KEY ID", "STATE", "CREATED", "BACKED UP",
          "SEALEDSECRETS");
-  for (size_t i = 0; i < keys.n; i++) {
-    const seal_key_info *k = &keys.v[i];
+  for (size_t i = 0; i < store.keys.n; i++) {
+    const seal_key_info *k = &store.keys.v[i];
     char created[40], backed[40], id[KEYS_ID_HEX_BYTES + 2];
     seal_keys_time(created, k->created);
     seal_keys_time(backed, k->backed_up);
@@ -174,9 +161,8 @@ int cmd_keys_list(int argc, char **argv) {
   }
   if (cs.unknown)
     fprintf(stderr, "seal: warning: %zu SealedSecret%s sealed for no key of namespace %s\n",
-            cs.unknown, cs.unknown == 1 ? " has a value" : "s have values", ns);
+            cs.unknown, cs.unknown == 1 ? " has a value" : "s have values", store.ns);
 out:
-  seal_keys_free(&keys);
-  kube_client_free(client);
+  seal_keys_close(&store);
   return st;
 }

@@ -76,31 +76,20 @@ out:
 
 int cmd_keys_restore(int argc, char **argv) {
   seal_keys_opts ko = {0};
-  seal_key_list live = {0};
-  kube_client *client = NULL;
+  seal_keys_session store = {0};
   keys_keyring *ring = NULL;
   const char *in_path = NULL, *ns;
   char path[KUBE_MAX_PATH], now[40];
   size_t n, i, created = 0, kept = 0;
+  seal_cmdline cl = {.cmd = "keys restore", .usage = usage_text, .shortopts = "f:h",
+                     .longopts = longopts, .keys = &ko};
   int c, rc, st = SEAL_OK;
 
-  while ((c = seal_getopt("keys restore", argc, argv, "f:h", longopts)) != -1) {
-    if (seal_keys_option(&ko, c, optarg))
-      continue;
-    switch (c) {
-    case 'f':
+  while ((c = seal_cmdline_next(&cl, argc, argv)) > 0)
+    if (c == 'f')
       in_path = optarg;
-      break;
-    case 'h':
-      fputs(usage_text, stdout);
-      goto out;
-    default:
-      st = SEAL_ERR_USAGE;
-      goto out;
-    }
-  }
-  if ((st = seal_no_arguments("keys restore", argc, argv)) != SEAL_OK)
-    goto out;
+  if (c < 0)
+    return cl.status;
   if (in_path == NULL) {
     st = seal_usage_error("keys restore", "keys restore: -f FILE is required");
     goto out;
@@ -123,12 +112,12 @@ int cmd_keys_restore(int argc, char **argv) {
     st = seal_report(SEAL_ERR_ENV, "cannot format the current time");
     goto out;
   }
-  if ((st = seal_keys_open(&client, &live, &ko)) != SEAL_OK)
+  if ((st = seal_keys_open(&store, &ko)) != SEAL_OK)
     goto out;
   /* conflicts first: nothing is created when one key cannot be restored as it was */
   for (i = 0; i < n; i++) {
     const keys_keypair *kp = keys_keyring_at(ring, i);
-    const seal_key_info *k = seal_keys_find(&live, keys_keypair_public(kp)->id);
+    const seal_key_info *k = seal_keys_find(&store.keys, keys_keypair_public(kp)->id);
     int compromised = keys_keypair_state(kp) == KEYS_STATE_COMPROMISED;
     char hex[KEYS_ID_HEX_BYTES], want[KEYS_NAME_MAX + 1];
     keys_id_hex(hex, keys_keypair_public(kp)->id);
@@ -141,12 +130,12 @@ int cmd_keys_restore(int argc, char **argv) {
                        compromised ? "compromised" : "active");
       goto out;
     }
-    for (size_t j = 0; k == NULL && j < live.n; j++)
-      if (strcmp(live.v[j].name, want) == 0) {
+    for (size_t j = 0; k == NULL && j < store.keys.n; j++)
+      if (strcmp(store.keys.v[j].name, want) == 0) {
         st = seal_report(SEAL_ERR_INPUT,
                          "%s: key %s: key secret %s/%s already exists and holds key %s "
                          "(nothing restored)",
-                         in_path, hex, ns, want, live.v[j].id);
+                         in_path, hex, ns, want, store.keys.v[j].id);
         goto out;
       }
   }
@@ -156,7 +145,7 @@ int cmd_keys_restore(int argc, char **argv) {
   }
   for (i = 0; i < n; i++) {
     const keys_keypair *kp = keys_keyring_at(ring, i);
-    const seal_key_info *k = seal_keys_find(&live, keys_keypair_public(kp)->id);
+    const seal_key_info *k = seal_keys_find(&store.keys, keys_keypair_public(kp)->id);
     char hex[KEYS_ID_HEX_BYTES], name[KEYS_NAME_MAX + 1];
     json_t *secret = NULL, *reply = NULL;
     kube_status ks = {0};
@@ -178,7 +167,8 @@ int cmd_keys_restore(int argc, char **argv) {
       st = seal_report(SEAL_ERR_ENV, "out of memory");
       goto out;
     }
-    rc = kube_request_sync(client, "POST", path, text, strlen(text), NULL, &code, &reply, &ks);
+    rc = kube_request_sync(store.client, "POST", path, text, strlen(text), NULL, &code, &reply,
+                           &ks);
     seal_json_text_free(text); /* it held a private key */
     json_decref(reply);
     if (rc != KUBE_OK) {
@@ -194,7 +184,6 @@ int cmd_keys_restore(int argc, char **argv) {
           created == 1 ? "" : "s", kept);
 out:
   keys_keyring_free(ring);
-  seal_keys_free(&live);
-  kube_client_free(client);
+  seal_keys_close(&store);
   return st;
 }

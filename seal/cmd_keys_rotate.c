@@ -26,49 +26,36 @@ static const struct option longopts[] = {
 
 int cmd_keys_rotate(int argc, char **argv) {
   seal_keys_opts ko = {0};
-  seal_key_list keys = {0};
-  kube_client *client = NULL;
-  const char *ns;
+  seal_keys_session store = {0};
   const seal_key_info *newest;
   char now[40];
-  int c, st = SEAL_OK;
+  seal_cmdline cl = {.cmd = "keys rotate", .usage = usage_text, .shortopts = "h",
+                     .longopts = longopts, .keys = &ko};
+  int st = SEAL_OK;
 
-  while ((c = seal_getopt("keys rotate", argc, argv, "h", longopts)) != -1) {
-    if (seal_keys_option(&ko, c, optarg))
-      continue;
-    switch (c) {
-    case 'h':
-      fputs(usage_text, stdout);
-      goto out;
-    default:
-      st = SEAL_ERR_USAGE;
-      goto out;
-    }
-  }
-  if ((st = seal_no_arguments("keys rotate", argc, argv)) != SEAL_OK)
+  if (seal_cmdline_next(&cl, argc, argv) != 0)
+    return cl.status;
+  if ((st = seal_keys_open(&store, &ko)) != SEAL_OK)
     goto out;
-  ns = seal_keys_ns(ko.ns);
-  if ((st = seal_keys_open(&client, &keys, &ko)) != SEAL_OK)
-    goto out;
-  newest = seal_keys_newest(&keys);
+  newest = seal_keys_newest(&store.keys);
   if (newest == NULL) {
     st = seal_report(SEAL_ERR_INPUT,
                      "keys rotate: no active key secret in namespace %s: is the controller "
                      "running there (--key-namespace)?",
-                     ns);
+                     store.ns);
     goto out;
   }
   if (keys_time_format(now, sizeof now, (int64_t)time(NULL)) != KEYS_OK) {
     st = seal_report(SEAL_ERR_ENV, "keys rotate: cannot format the time");
     goto out;
   }
-  if ((st = seal_keys_annotate(client, ns, newest->name, SEAL_KEY_ANN_RENEW, now)) != SEAL_OK)
+  st = seal_keys_annotate(store.client, store.ns, newest->name, SEAL_KEY_ANN_RENEW, now);
+  if (st != SEAL_OK)
     goto out;
   printf("renewal requested: annotation %s=%s on key secret %s/%s (newest key %s); the "
          "controller makes a new key\n",
-         SEAL_KEY_ANN_RENEW, now, ns, newest->name, newest->id);
+         SEAL_KEY_ANN_RENEW, now, store.ns, newest->name, newest->id);
 out:
-  seal_keys_free(&keys);
-  kube_client_free(client);
+  seal_keys_close(&store);
   return st;
 }

@@ -100,14 +100,11 @@ int cmd_merge(int argc, char **argv) {
   manifest_format format = MANIFEST_YAML;
   json_t *target = NULL, *secret = NULL, *fresh = NULL, *meta, *enc, *fresh_enc, *value;
   const char *into = NULL, *in_path = NULL, *key, *source;
+  seal_cmdline cl = {.cmd = "merge", .usage = usage_text, .shortopts = "f:h",
+                     .longopts = longopts, .certs = &certs};
   int c, rc, retarget = 0, st = SEAL_OK;
 
-  while ((c = seal_getopt("merge", argc, argv, "f:h", longopts)) != -1) {
-    if (seal_cert_option(&certs, "merge", c, optarg, &st)) {
-      if (st != SEAL_OK)
-        goto out;
-      continue;
-    }
+  while ((c = seal_cmdline_next(&cl, argc, argv)) > 0) {
     switch (c) {
     case OPT_INTO:
       into = optarg;
@@ -121,16 +118,10 @@ int cmd_merge(int argc, char **argv) {
     case OPT_ALLOW_EMPTY:
       sopts.allow_empty_data = 1;
       break;
-    case 'h':
-      fputs(usage_text, stdout);
-      goto out;
-    default:
-      st = SEAL_ERR_USAGE;
-      goto out;
     }
   }
-  if ((st = seal_no_arguments("merge", argc, argv)) != SEAL_OK)
-    goto out;
+  if (c < 0)
+    return cl.status;
   if (into == NULL) {
     st = seal_usage_error("merge", "merge: --into is required");
     goto out;

@@ -991,23 +991,18 @@ int cmd_migrate(int argc, char **argv) {
   char *text = NULL, *res = NULL;
   size_t len = 0, res_len = 0;
   struct stat sb;
+  seal_cmdline cl = {.cmd = "migrate", .usage = usage_text, .shortopts = "f:w:h",
+                     .longopts = longopts, .certs = &certs};
   int c, in_place = 0, allow_compromised = 0, is_dir = 0, st = SEAL_OK;
 
   memset(&certs, 0, sizeof certs);
-  while ((c = seal_getopt("migrate", argc, argv, "f:w:h", longopts)) != -1) {
-    if (seal_cert_option(&certs, "migrate", c, optarg, &st)) {
-      if (st != SEAL_OK)
-        goto out;
-      continue;
-    }
+  while ((c = seal_cmdline_next(&cl, argc, argv)) > 0) {
     switch (c) {
     case OPT_BITNAMI_KEYS:
-      if (n_key_files >= MAX_KEY_FILES) {
-        st = seal_usage_error("migrate", "migrate: more than %d --bitnami-keys options",
-                              MAX_KEY_FILES);
+      st = seal_option_add(key_files, &n_key_files, MAX_KEY_FILES, "migrate", "--bitnami-keys",
+                           optarg);
+      if (st != SEAL_OK)
         goto out;
-      }
-      key_files[n_key_files++] = optarg;
       break;
     case OPT_ALLOW_COMPROMISED:
       allow_compromised = 1;
@@ -1025,16 +1020,10 @@ int cmd_migrate(int argc, char **argv) {
     case 'w':
       out_path = optarg;
       break;
-    case 'h':
-      fputs(usage_text, stdout);
-      goto out;
-    default:
-      st = SEAL_ERR_USAGE;
-      goto out;
     }
   }
-  if ((st = seal_no_arguments("migrate", argc, argv)) != SEAL_OK)
-    goto out;
+  if (c < 0)
+    return cl.status;
   if (n_key_files == 0) {
     st = seal_usage_error("migrate", "migrate: --bitnami-keys FILE is needed");
     goto out;

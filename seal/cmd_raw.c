@@ -48,14 +48,11 @@ int cmd_raw(int argc, char **argv) {
   char label[KEYS_LABEL_MAX];
   char *value = NULL, *sealed = NULL;
   size_t value_len = 0;
+  seal_cmdline cl = {.cmd = "raw", .usage = usage_text, .shortopts = "n:h",
+                     .longopts = longopts, .certs = &certs};
   int c, rc, st = SEAL_OK, allow_empty = 0;
 
-  while ((c = seal_getopt("raw", argc, argv, "n:h", longopts)) != -1) {
-    if (seal_cert_option(&certs, "raw", c, optarg, &st)) {
-      if (st != SEAL_OK)
-        goto out;
-      continue;
-    }
+  while ((c = seal_cmdline_next(&cl, argc, argv)) > 0) {
     switch (c) {
     case 'n':
       ns = optarg;
@@ -79,16 +76,10 @@ int cmd_raw(int argc, char **argv) {
     case OPT_ALLOW_EMPTY:
       allow_empty = 1;
       break;
-    case 'h':
-      fputs(usage_text, stdout);
-      goto out;
-    default:
-      st = SEAL_ERR_USAGE;
-      goto out;
     }
   }
-  if ((st = seal_no_arguments("raw", argc, argv)) != SEAL_OK)
-    goto out;
+  if (c < 0)
+    return cl.status;
   if (key == NULL) {
     st = seal_usage_error("raw", "raw: --key is required");
     goto out;

@@ -356,19 +356,16 @@ int cmd_reseal(int argc, char **argv) {
   const char *out_path = NULL, *cert_path = NULL;
   size_t n_files = 0, n_keys = 0, i;
   manifest_format format = MANIFEST_YAML;
+  seal_cmdline cl = {.cmd = "reseal", .usage = usage_text, .shortopts = "f:w:o:h",
+                     .longopts = longopts, .cluster = &cluster};
   int c, rc, in_place = 0, have_format = 0, st = SEAL_OK;
 
   memset(&rx, 0, sizeof rx);
-  while ((c = seal_getopt("reseal", argc, argv, "f:w:o:h", longopts)) != -1) {
-    if (seal_cluster_option(&cluster, c, optarg))
-      continue;
+  while ((c = seal_cmdline_next(&cl, argc, argv)) > 0) {
     switch (c) {
     case 'f':
-      if (n_files >= MAX_FILES) {
-        st = seal_usage_error("reseal", "reseal: more than %d -f options", MAX_FILES);
+      if ((st = seal_option_add(files, &n_files, MAX_FILES, "reseal", "-f", optarg)) != SEAL_OK)
         goto out;
-      }
-      files[n_files++] = optarg;
       break;
     case 'w':
       out_path = optarg;
@@ -377,12 +374,9 @@ int cmd_reseal(int argc, char **argv) {
       in_place = 1;
       break;
     case OPT_PRIVATE_KEY:
-      if (n_keys >= MAX_KEY_FILES) {
-        st = seal_usage_error("reseal", "reseal: more than %d --private-key options",
-                              MAX_KEY_FILES);
+      st = seal_option_add(keyfiles, &n_keys, MAX_KEY_FILES, "reseal", "--private-key", optarg);
+      if (st != SEAL_OK)
         goto out;
-      }
-      keyfiles[n_keys++] = optarg;
       break;
     case OPT_CERT:
       cert_path = optarg;
@@ -392,16 +386,10 @@ int cmd_reseal(int argc, char **argv) {
         goto out;
       have_format = 1;
       break;
-    case 'h':
-      fputs(usage_text, stdout);
-      goto out;
-    default:
-      st = SEAL_ERR_USAGE;
-      goto out;
     }
   }
-  if ((st = seal_no_arguments("reseal", argc, argv)) != SEAL_OK)
-    goto out;
+  if (c < 0)
+    return cl.status;
   if (in_place && out_path) {
     st = seal_usage_error("reseal", "reseal: --in-place and -w exclude each other");
     goto out;

@@ -184,19 +184,26 @@ static void report_generated(scan_state *s, const char *file, long line, const c
   finding(s, file, line, text, "secretGenerator", gen, "key", k, NULL);
 }
 
+/* The text of a file to scan (release with seal_text_free); 0 when it cannot
+ * be read: reported, and the scan ends with exit code 2. */
+static int read_scanned(scan_state *s, const char *path, char **text, size_t *len) {
+  keys_error kerr = {0};
+  int rc = keys_file_read(text, len, path, MAX_FILE_BYTES, &kerr);
+  if (rc == KEYS_OK)
+    return 1;
+  seal_report_keys(path, &kerr, rc);
+  s->env_error = 1;
+  return 0;
+}
+
 /* The keys of a .env file a secretGenerator reads (KEY=VALUE lines; a bare KEY
  * takes its value from the environment); the values are never printed. */
 static void scan_env_file(scan_state *s, const char *path, const char *gen) {
-  keys_error kerr = {0};
   char *text = NULL;
   size_t len = 0, i = 0;
   long line = 1;
-  int rc = keys_file_read(&text, &len, path, MAX_FILE_BYTES, &kerr);
-  if (rc != KEYS_OK) {
-    seal_report_keys(path, &kerr, rc);
-    s->env_error = 1;
+  if (!read_scanned(s, path, &text, &len))
     return;
-  }
   while (i < len) {
     size_t end = i, k;
     while (end < len && text[end] != '\n')
@@ -299,15 +306,10 @@ out:
 }
 
 static void scan_file(scan_state *s, const char *path) {
-  keys_error kerr = {0};
   char *text = NULL;
   size_t len = 0;
-  int rc = keys_file_read(&text, &len, path, MAX_FILE_BYTES, &kerr);
-  if (rc != KEYS_OK) {
-    seal_report_keys(path, &kerr, rc);
-    s->env_error = 1;
+  if (!read_scanned(s, path, &text, &len))
     return;
-  }
   scan_text(s, strncmp(path, "./", 2) == 0 ? path + 2 : path, text, len);
   seal_text_free(text, len);
 }
@@ -512,14 +514,16 @@ out:
 
 int cmd_scan(int argc, char **argv) {
   scan_state s = {0};
+  seal_cmdline cl = {.cmd = "scan", .usage = usage_text, .shortopts = "o:h",
+                     .longopts = longopts, .operands = 1};
   int c, staged = 0, hook = 0, json_out = 0, st = SEAL_OK;
 
-  while ((c = seal_getopt("scan", argc, argv, "o:h", longopts)) != -1) {
+  while ((c = seal_cmdline_next(&cl, argc, argv)) > 0) {
     switch (c) {
     case OPT_EXCLUDE:
-      if (s.n_excludes >= MAX_EXCLUDES)
-        return seal_usage_error("scan", "scan: more than %d --exclude options", MAX_EXCLUDES);
-      s.excludes[s.n_excludes++] = optarg;
+      st = seal_option_add(s.excludes, &s.n_excludes, MAX_EXCLUDES, "scan", "--exclude", optarg);
+      if (st != SEAL_OK)
+        return st;
       break;
     case OPT_STAGED:
       staged = 1;
@@ -533,13 +537,10 @@ int cmd_scan(int argc, char **argv) {
       else if (strcmp(optarg, "text") != 0)
         return seal_usage_error("scan", "scan: -o '%s': use text or json", optarg);
       break;
-    case 'h':
-      fputs(usage_text, stdout);
-      return SEAL_OK;
-    default:
-      return SEAL_ERR_USAGE;
     }
   }
+  if (c < 0)
+    return cl.status;
   if (hook) {
     if (staged || optind < argc || s.n_excludes)
       return seal_usage_error("scan", "scan: --install-hook takes no other option or path");

@@ -36,7 +36,7 @@ static const struct option longopts[] = {
 };
 
 /* Every private key of every file into one keyring. */
-static int load_keyring(keys_keyring **out, char *const *paths, size_t n) {
+static int load_keyring(keys_keyring **out, const char *const *paths, size_t n) {
   keys_keyring *ring = NULL;
   keys_error kerr = {0};
   char *text = NULL;
@@ -73,7 +73,7 @@ out:
 }
 
 int cmd_unseal(int argc, char **argv) {
-  char *key_paths[MAX_KEY_FILES];
+  const char *key_paths[MAX_KEY_FILES];
   size_t n_keys = 0, i, n_plain = 0;
   keys_keyring *ring = NULL;
   manifest_docs docs = {0};
@@ -81,17 +81,16 @@ int cmd_unseal(int argc, char **argv) {
   manifest_format format = MANIFEST_YAML;
   json_t **plain = NULL;
   const char *in_path = NULL, *out_path = NULL, *source;
+  seal_cmdline cl = {.cmd = "unseal", .usage = usage_text, .shortopts = "f:w:o:h",
+                     .longopts = longopts};
   int c, rc, st = SEAL_OK;
 
-  while ((c = seal_getopt("unseal", argc, argv, "f:w:o:h", longopts)) != -1) {
+  while ((c = seal_cmdline_next(&cl, argc, argv)) > 0) {
     switch (c) {
     case OPT_PRIVATE_KEY:
-      if (n_keys >= MAX_KEY_FILES) {
-        st = seal_usage_error("unseal", "unseal: more than %d --private-key options",
-                              MAX_KEY_FILES);
+      st = seal_option_add(key_paths, &n_keys, MAX_KEY_FILES, "unseal", "--private-key", optarg);
+      if (st != SEAL_OK)
         goto out;
-      }
-      key_paths[n_keys++] = optarg;
       break;
     case 'f':
       in_path = optarg;
@@ -103,16 +102,10 @@ int cmd_unseal(int argc, char **argv) {
       if ((st = seal_format_parse(&format, "unseal", optarg)) != SEAL_OK)
         goto out;
       break;
-    case 'h':
-      fputs(usage_text, stdout);
-      goto out;
-    default:
-      st = SEAL_ERR_USAGE;
-      goto out;
     }
   }
-  if ((st = seal_no_arguments("unseal", argc, argv)) != SEAL_OK)
-    goto out;
+  if (c < 0)
+    return cl.status;
   if (n_keys == 0) {
     st = seal_usage_error("unseal", "unseal: --private-key is required");
     goto out;

@@ -188,11 +188,11 @@ int cmd_verify(int argc, char **argv) {
   size_t i, failed = 0;
   json_t *results = NULL;
   char *text = NULL;
-  int c, rc, st = SEAL_OK;
+  seal_cmdline cl = {.cmd = "verify", .usage = usage_text, .shortopts = "f:o:h",
+                     .longopts = longopts, .cluster = &cluster};
+  int c, rc, json_out = 0, st = SEAL_OK;
 
-  while ((c = seal_getopt("verify", argc, argv, "f:o:h", longopts)) != -1) {
-    if (seal_cluster_option(&cluster, c, optarg))
-      continue;
+  while ((c = seal_cmdline_next(&cl, argc, argv)) > 0) {
     switch (c) {
     case 'f':
       in_path = optarg;
@@ -201,26 +201,17 @@ int cmd_verify(int argc, char **argv) {
       cert_path = optarg;
       break;
     case 'o':
-      if (strcmp(optarg, "json") == 0 && results == NULL) {
-        if ((results = json_array()) == NULL) {
-          st = seal_report(SEAL_ERR_ENV, "out of memory");
-          goto out;
-        }
-      } else if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0) {
-        st = seal_usage_error("verify", "verify: -o '%s': use text or json", optarg);
-        goto out;
-      }
+      if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0)
+        return seal_usage_error("verify", "verify: -o '%s': use text or json", optarg);
+      if (strcmp(optarg, "json") == 0)
+        json_out = 1;
       break;
-    case 'h':
-      fputs(usage_text, stdout);
-      goto out;
-    default:
-      st = SEAL_ERR_USAGE;
-      goto out;
     }
   }
-  if ((st = seal_no_arguments("verify", argc, argv)) != SEAL_OK)
-    goto out;
+  if (c < 0)
+    return cl.status;
+  if (json_out && (results = json_array()) == NULL)
+    return seal_report(SEAL_ERR_ENV, "out of memory");
   if (cert_path) {
     keys_error kerr = {0};
     char *pem = NULL;

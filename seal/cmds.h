@@ -77,8 +77,17 @@ typedef struct seal_keys_opts {
 } seal_keys_opts;
 /* Handles --key-namespace and the cluster options: 1 when c was one. */
 int seal_keys_option(seal_keys_opts *o, int c, const char *arg);
-/* A client and the key Secrets of the key namespace. */
-int seal_keys_open(kube_client **client, seal_key_list *keys, const seal_keys_opts *o);
+/* What a key command works on: a client of the cluster, the key namespace
+ * (--key-namespace, else seal-system) and the key Secrets in it. */
+typedef struct seal_keys_session {
+  kube_client *client;
+  const char *ns;
+  seal_key_list keys;
+} seal_keys_session;
+/* Opens a client and reads the key Secrets of the key namespace. */
+int seal_keys_open(seal_keys_session *s, const seal_keys_opts *o);
+/* Frees what seal_keys_open made; a zeroed session is fine. */
+void seal_keys_close(seal_keys_session *s);
 
 /* Wipes and frees text made by json_dumps (jansson's allocator). NULL is fine. */
 void seal_json_text_free(char *text);

@@ -169,6 +169,35 @@ enum {
 int seal_cluster_option(seal_cluster_opts *opts, int c, const char *arg);
 int seal_cert_option(seal_cert_opts *opts, const char *cmd, int c, const char *arg, int *status);
 
+/* A repeatable option with at most max values: adds arg to list, or reports
+ * "<cmd>: more than <max> <opt> options" as a usage error. */
+int seal_option_add(const char **list, size_t *n, size_t max, const char *cmd, const char *opt,
+                    const char *arg);
+
+struct seal_keys_opts; /* cmds.h: --key-namespace and the cluster options */
+
+/* One command's command line: its name in messages ("keys list"; "" for seal
+ * itself), its --help text, its options, and the shared options it takes
+ * (the group of at most one of certs, cluster and keys; the others NULL). */
+typedef struct seal_cmdline {
+  const char *cmd;
+  const char *usage;             /* printed on stdout for -h, --help */
+  const char *shortopts;
+  const struct option *longopts;
+  seal_cert_opts *certs;         /* --cert, --key-id and the cluster options */
+  seal_cluster_opts *cluster;    /* the cluster options */
+  struct seal_keys_opts *keys;   /* --key-namespace and the cluster options */
+  int operands;                  /* 1: arguments may follow the options (from argv[optind]) */
+  int status;                    /* when seal_cmdline_next returned -1 */
+} seal_cmdline;
+
+/* getopt for a command: handles -h/--help, the shared options, unknown
+ * options and (without operands) arguments left over. Returns the next option
+ * the command handles itself (optarg is its argument); 0 when the command line
+ * is read and good; -1 when the command stops here, with cl->status SEAL_OK
+ * after --help, else the usage error (reported). */
+int seal_cmdline_next(seal_cmdline *cl, int argc, char **argv);
+
 /* The recipients: every key block of every --cert (else $SEAL_CERT, else the
  * cluster's), duplicates dropped, each checked against the pins; prints
  * "sealing for key <id>" for each on stderr. */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cmds.h"
 #include "common.h"
 
 #include "banned.h"
@@ -109,11 +110,8 @@ int seal_cert_option(seal_cert_opts *opts, const char *cmd, int c, const char *a
   const char *sep = *cmd ? ": " : "";
   *status = SEAL_OK;
   if (c == SEAL_OPT_CERT) {
-    if (opts->n_sources >= SEAL_MAX_CERT_SOURCES)
-      *status = seal_usage_error(cmd, "%s%smore than %d --cert options", cmd, sep,
-                                 SEAL_MAX_CERT_SOURCES);
-    else
-      opts->sources[opts->n_sources++] = arg;
+    *status = seal_option_add(opts->sources, &opts->n_sources, SEAL_MAX_CERT_SOURCES, cmd,
+                              "--cert", arg);
     return 1;
   }
   if (c == SEAL_OPT_KEY_ID) {
@@ -128,4 +126,46 @@ int seal_cert_option(seal_cert_opts *opts, const char *cmd, int c, const char *a
     return 1;
   }
   return seal_cluster_option(&opts->cluster, c, arg);
+}
+
+int seal_option_add(const char **list, size_t *n, size_t max, const char *cmd, const char *opt,
+                    const char *arg) {
+  if (*n >= max)
+    return seal_usage_error(cmd, "%s%smore than %zu %s options", cmd, *cmd ? ": " : "", max, opt);
+  list[(*n)++] = arg;
+  return SEAL_OK;
+}
+
+/* A shared option of cl: 1 when c was one (*status set), else 0. */
+static int shared_option(seal_cmdline *cl, int c, int *status) {
+  *status = SEAL_OK;
+  if (cl->certs)
+    return seal_cert_option(cl->certs, cl->cmd, c, optarg, status);
+  if (cl->keys)
+    return seal_keys_option(cl->keys, c, optarg);
+  return cl->cluster && seal_cluster_option(cl->cluster, c, optarg);
+}
+
+int seal_cmdline_next(seal_cmdline *cl, int argc, char **argv) {
+  int c;
+
+  while ((c = seal_getopt(cl->cmd, argc, argv, cl->shortopts, cl->longopts)) != -1) {
+    if (shared_option(cl, c, &cl->status)) {
+      if (cl->status != SEAL_OK)
+        return -1;
+      continue;
+    }
+    if (c == 'h') {
+      fputs(cl->usage, stdout);
+      cl->status = SEAL_OK;
+      return -1;
+    }
+    if (c == '?') {
+      cl->status = SEAL_ERR_USAGE;
+      return -1;
+    }
+    return c;
+  }
+  cl->status = cl->operands ? SEAL_OK : seal_no_arguments(cl->cmd, argc, argv);
+  return cl->status == SEAL_OK ? 0 : -1;
 }
