@@ -3,8 +3,9 @@
 A document's fenced blocks marked ```sh, ```bash or ```console are its
 commands (in a console block, the lines after a `$ ` prompt, with their `\\`
 continuations; the rest is shown output). They run in document order, each
-block as one `bash -e -o pipefail` script, from the root of a temporary copy
-of the repository, with the user's environment the test gives them. What a
+block as one `bash -e -o pipefail` script, from the root of a temporary Git
+repository (a copy of this one, or a user's own), with the user's environment
+the test gives them. What a
 document marks, visibly, is all that changes:
 
 - a block whose first line is a comment `# not run by the docs test: REASON`
@@ -34,6 +35,7 @@ class Block:
     lang: str
     text: str           # the block as shown (indentation of a list item removed)
     skip: str | None    # the reason given after SKIP_MARK, or None
+    output: str = ""    # its standard output, once it ran
 
     def where(self):
         return f"{self.doc}:{self.line}"

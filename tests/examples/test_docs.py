@@ -1,5 +1,5 @@
-"""The docs run as written: the shell blocks of README.md, docs/gitops.md and
-examples/kotaemon/README.md, in order, in a temporary clone of the repository (with an
+"""The docs run as written: the shell blocks of README.md, docs/gitops.md,
+docs/keys.md and examples/kotaemon/README.md, in order, in a temporary clone of the repository (with an
 `origin` to push to), by a user whose PATH holds this build's `seal`,
 `kubectl seal` and kubectl, and whose ~/.kube/config names the clusters the
 document names. Each cluster is a stand-in API server with the controller's
@@ -119,7 +119,7 @@ class User:
             if block.skip is not None:
                 shown.append(block)
             else:
-                run_block(block, values, self.repo, self.env, self.scripts)
+                block.output = run_block(block, values, self.repo, self.env, self.scripts).stdout
                 ran.append(block)
             for text, hook in hooks.items():
                 if text in block.text:
@@ -365,3 +365,103 @@ def test_readme(tmp_path, tools, clusters):
         c.kubectl("create", "namespace", "app")
         c.kubectl("apply", "-f", str(user.repo / "sealed.yaml"))
         secret_values(c, "db", "app", {"PASSWORD": password})
+
+
+def key_current(cluster, name, ns):
+    obj = cluster.get("sealedsecret", name, ns) or {}
+    return any(c["type"] == "KeyCurrent" and c["status"] == "True"
+               and obj["status"].get("observedGeneration") == obj["metadata"]["generation"]
+               for c in obj.get("status", {}).get("conditions", []))
+
+
+def test_keys_runbooks(tmp_path, tools, clusters):
+    """docs/keys.md: rotate, back up, re-seal the repository through the
+    controller and offline, and restore into a new cluster (context dr) where
+    the repository's SealedSecret opens with the restored keys."""
+    prod, dr = clusters("prod", "dr")
+    prod.install("staging")
+    prod.start_controller(tools)
+    prod.kubectl("create", "namespace", "app")
+    user = User(tmp_path, clone=False)
+    kubeconfig([prod, dr], user.home / ".kube" / "config", "prod")
+    password = "pw-" + secrets.token_hex(8)
+    (user.repo / "app").mkdir()
+    cert = tmp_path / "prod.pem"
+    cert.write_text(prod.get("configmap", "seal-public-keys", "seal-system")["data"]["cert.pem"])
+    subprocess.run([seal_cli(), "--cert", str(cert), "-w", str(user.repo / "app" / "sealedsecret.yaml")],
+                   input="apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: app\n"
+                         f"stringData:\n  PASSWORD: {password}\n",
+                   text=True, capture_output=True, check=True)
+    user.git("add", "app")
+    user.git("commit", "-q", "-m", "app: the database password")
+    manifest = user.repo / "app" / "sealedsecret.yaml"
+    prod.kubectl("apply", "-f", str(manifest))
+    secret_values(prod, "db", "app", {"PASSWORD": password})
+    first_key = prod.public_key()
+    newest = tmp_path / "newest.pem"
+
+    def gitops_apply():
+        prod.kubectl("apply", "-f", str(manifest))
+        wait_for(lambda: key_current(prod, "db", "app"), "KeyCurrent=True after the re-seal")
+        newest.write_text(prod.get("configmap", "seal-public-keys", "seal-system")["data"]["cert.pem"])
+
+    def new_cluster():
+        """Step 2 and 3 of the recovery: the controller starts, GitOps applies."""
+        dr.install("staging")
+        dr.start_controller(tools)
+        dr.kubectl("create", "namespace", "app")
+        dr.kubectl("apply", "-f", str(manifest))
+        secret_values(dr, "db", "app", {"PASSWORD": password})
+
+    ran, shown = user.run("docs/keys.md", {
+        "backup.pem": "keys-$(date +%F).pem", "newest.pem": str(newest), "new-cluster": "dr",
+    }, {"git commit -qam": gitops_apply, "seal keys restore": new_cluster})
+    assert len(ran) == 10 and not shown, [b.where() for b in ran + shown]
+
+    # Rotated: the repository's value is sealed for the new key only, and
+    # every SealedSecret was current (the verification printed nothing).
+    new_key = prod.public_key()
+    assert new_key != first_key
+    resealed = to_objects(manifest.read_text(), tmp_path)[0]
+    assert sealed_key_ids(resealed["spec"]["encryptedData"]["PASSWORD"]) == [key_id(new_key)]
+    verify = next(b for b in ran if "jq -r" in b.text)
+    assert verify.output == "", verify.output
+    # The new cluster runs the restored keys (no new one) and seals with the newest.
+    keys = json.loads(dr.kubectl("get", "secrets", "-n", "seal-system", "-l", "seal.dev/key",
+                                 "-o", "json").stdout)["items"]
+    assert len(keys) == 2
+    assert dr.public_key() == new_key
+    for c in (prod, dr):
+        assert c.ctl.poll() is None, c.controller_log()
+
+
+def test_kustomize_scopes(tmp_path, tools):
+    """examples/kustomize/README.md: sealing for an overlay that renames, offline."""
+    user = User(tmp_path)
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    (private / "secret.yaml").write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: kotaemon-llm\n  namespace: kotaemon\n"
+        "stringData:\n  OPENAI_API_KEY: sk-" + secrets.token_hex(8) + "\n")
+    ran, _shown = user.run("examples/kustomize/README.md", {
+        "secret.yaml": str(private / "secret.yaml"), "sealedsecret.yaml": "preview.yaml"})
+    assert len(ran) == 1
+    sealed = to_objects((user.repo / "preview.yaml").read_text(), tmp_path)[0]
+    assert sealed["metadata"]["annotations"]["seal.dev/scope"] == "namespace-wide"
+
+
+# The documents the tests above run; every other Markdown file's shell blocks
+# must say why they are not run.
+RUN = {"README.md", "docs/gitops.md", "docs/keys.md", "examples/kotaemon/README.md",
+       "examples/kustomize/README.md"}
+
+
+def test_every_shell_block_runs_or_says_why():
+    names = subprocess.run(["git", "-C", str(ROOT), "ls-files", "--cached", "--others",
+                            "--exclude-standard", "*.md"],
+                           capture_output=True, text=True, check=True).stdout.split()
+    assert RUN <= set(names)
+    unmarked = [b.where() for name in names if name not in RUN and (ROOT / name).exists()
+                for b in blocks(ROOT / name, ROOT) if b.skip is None]
+    assert not unmarked, "shell blocks no test runs: run them in test_docs.py or mark them " \
+                         "'# not run by the docs test: REASON':\n" + "\n".join(unmarked)
