@@ -6,9 +6,9 @@
 
 #include "banned.h"
 
-/* seal completion bash|zsh: a completion script made from the dispatch tables
- * (seal.c, cmd_keys.c) and seal's own options (cmd_seal.c), so a new command
- * or option completes without editing this file. */
+/* seal completion bash|zsh: a completion script made from the command tables
+ * (commands.c) and seal's own options (cmd_seal.c), so a new command or
+ * option completes without editing this file. */
 
 static const char usage_text[] =
     "usage: seal completion bash|zsh\n"

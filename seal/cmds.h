@@ -5,11 +5,36 @@
 
 /* The subcommands: each lives in cmd_<name>.c and returns a seal_status. */
 
+/* The commands of seal and of seal keys, each once: X(name, help). The
+ * handler of NAME is cmd_NAME (seal keys NAME: cmd_keys_NAME). commands.c
+ * makes of them the tables of names and help that usage and completion
+ * print; seal.c and cmd_keys.c the handlers, in the same order, they
+ * dispatch to. A new command is one line here and its cmd_ file. */
+#define SEAL_COMMANDS(X)                                                              \
+  X(raw, "seal one value into one sealed value")                                      \
+  X(merge, "seal a Secret's keys into an existing SealedSecret file")                 \
+  X(unseal, "offline recovery: SealedSecrets to Secrets with private key files")      \
+  X(cert, "print the cluster's public key")                                           \
+  X(verify, "ask the controller whether SealedSecrets unseal")                        \
+  X(scan, "find plain-text Secrets in files or staged changes")                       \
+  X(reseal, "re-seal SealedSecrets for the newest key (controller or offline)")       \
+  X(migrate, "Bitnami sealed-secrets objects to seal SealedSecrets, offline")         \
+  X(keys, "keys: generate, list, rotate, backup, restore, compromise")                \
+  X(completion, "print a shell completion script (bash, zsh)")
+#define SEAL_KEYS_COMMANDS(X)                                                         \
+  X(generate, "make a new key pair in two files")                                     \
+  X(list, "the cluster's keys, their state and users")                                \
+  X(rotate, "ask the controller for a new key now")                                   \
+  X(backup, "write every private key to a file (mode 0600)")                          \
+  X(restore, "put keys of a backup back as key Secrets")                              \
+  X(compromise, "label a key compromised: it no longer seals")
+
+/* A command's name and help; tables end with {NULL, NULL}. */
 typedef struct seal_command {
   const char *name;
-  int (*handler)(int argc, char **argv);
   const char *help;
 } seal_command;
+typedef int (*seal_handler)(int argc, char **argv);
 
 int cmd_seal(int argc, char **argv);
 int cmd_raw(int argc, char **argv);
@@ -31,10 +56,19 @@ int cmd_reseal(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_completion(int argc, char **argv);
 
-/* What seal completion (cmd_completion.c) completes from: the dispatch table
- * (seal.c), seal keys' table (cmd_keys.c), seal's own long options (cmd_seal.c). */
+/* ---- the command tables (commands.c): names and help, no handlers -------- */
+
+/* SEAL_COMMANDS and SEAL_KEYS_COMMANDS as tables (usage, completion). */
 const seal_command *seal_commands(void);
 const seal_command *seal_keys_commands(void);
+/* The index of name in a table, -1 when absent. */
+int seal_command_find(const seal_command *table, const char *name);
+/* Lists a table's commands on stream f. */
+void seal_command_list(const seal_command *table, const char *prefix, void *f);
+/* Lists the top-level commands (for seal --help). */
+void seal_print_commands(void *f);
+
+/* seal's own long options (cmd_seal.c), for seal completion. */
 const struct option *seal_options(void);
 
 /* ---- key Secrets in the cluster (cmd_keys_cluster.c) ---------------------- */
@@ -112,12 +146,5 @@ int seal_keys_label(kube_client *client, const char *ns, const char *name, const
 void seal_keys_time(char out[40], int64_t t);
 /* Adds every private key of an armored file to ring (at least one). */
 int seal_keys_load(keys_keyring *ring, const char *path);
-
-/* Finds name in a NULL-terminated table; NULL when absent. */
-const seal_command *seal_command_find(const seal_command *table, const char *name);
-/* Lists a table's commands on stream f. */
-void seal_command_list(const seal_command *table, const char *prefix, void *f);
-/* Lists the top-level commands (for seal --help). */
-void seal_print_commands(void *f);
 
 #endif
