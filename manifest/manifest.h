@@ -51,12 +51,6 @@ int manifest_reserved_label(const char *name);
 int manifest_reserved_annotation(const char *name);
 int manifest_reserved_type(const char *type);
 
-/* Why a Secret labelled seal.dev/key is not a key Secret the controller or an
- * admin made (not of the key type, labelled seal.dev/unsealed, owned by a
- * SealedSecret), or NULL when it is one. The controller's key manager and
- * seal keys apply the same rule. */
-const char *manifest_key_secret_untrusted(const json_t *secret);
-
 typedef enum manifest_status {
   MANIFEST_OK = 0,
   MANIFEST_ERR_NOMEM = -1,
@@ -201,5 +195,88 @@ int manifest_reseal_sealed(json_t *sealed, const keys_keyring *ring, const keys_
 /* 1 when live already holds everything desired holds: type, immutable, data,
  * desired labels and annotations, ownerReferences. Server-set fields ignored. */
 int manifest_secret_matches(const json_t *live, const json_t *desired);
+
+/* ---- the key store (keystore.c) ------------------------------------------ */
+
+/* How the controller and seal keep keys in the cluster (docs/keys.md): one
+ * Secret per key pair in the key namespace, and the ConfigMap that publishes
+ * the newest active public key. Both programs spell these names only here. */
+
+#define MANIFEST_KEYS_NAMESPACE "seal-system"      /* the key namespace by default */
+#define MANIFEST_KEY_NAME_PREFIX "seal-key-"       /* + the key id in hex */
+#define MANIFEST_KEY_ACTIVE "active"               /* values of the label seal.dev/key */
+#define MANIFEST_KEY_COMPROMISED "compromised"
+#define MANIFEST_KEY_ANN_CREATED "seal.dev/created-at"            /* RFC 3339 */
+#define MANIFEST_KEY_ANN_BACKED_UP "seal.dev/backed-up-at"        /* RFC 3339 */
+#define MANIFEST_KEY_ANN_RENEW "seal.dev/renew-requested-at"      /* RFC 3339 */
+#define MANIFEST_KEY_PRIVATE "private.key"   /* data: the armored private key, base64 */
+#define MANIFEST_KEY_PUBLIC "public.key"     /* data: the armored public key, base64 */
+#define MANIFEST_KEY_MAX_FIELD (16 * 1024)   /* base64 characters of either, at most */
+#define MANIFEST_CERT_CONFIGMAP "seal-public-keys"
+#define MANIFEST_CERT_FIELD "cert.pem"      /* its data: the armored public key, or "" */
+
+/* Why a Secret labelled seal.dev/key is not a key Secret the controller or an
+ * admin made (not of the key type, labelled seal.dev/unsealed, owned by a
+ * SealedSecret), or NULL when it is one. manifest_key_secret_parse applies it. */
+const char *manifest_key_secret_untrusted(const json_t *secret);
+
+/* The name of the key Secret of a key: seal-key-<id in hex>. */
+void manifest_key_secret_name(char out[KEYS_NAME_MAX + 1], const uint8_t id[KEYS_ID_BYTES]);
+
+/* The key Secret of kp in namespace ns: its name, the key type, the label
+ * seal.dev/key (kp's state), seal.dev/created-at (kp's creation time; 1970
+ * when unknown, so that it is never the newest), seal.dev/backed-up-at when
+ * backed_up (RFC 3339) is not NULL, and data private.key and public.key. The
+ * armor and its base64 pass through wiped memory only; *out holds the private
+ * key, in jansson's wiping allocator (manifest_init). */
+int manifest_key_secret_build(json_t **out, const keys_keypair *kp, const char *ns,
+                              const char *backed_up, manifest_error *err);
+
+/* Why manifest_key_secret_parse refused a Secret. */
+typedef enum manifest_key_fault {
+  MANIFEST_KEY_SOUND = 0,
+  MANIFEST_KEY_UNTRUSTED, /* not a key Secret (manifest_key_secret_untrusted) */
+  MANIFEST_KEY_EMPTY,     /* no data private.key: it holds no key */
+  MANIFEST_KEY_MALFORMED, /* a field missing, of the wrong type or size, not base64, not one key */
+  MANIFEST_KEY_MISMATCH,  /* public.key is not the public key of private.key */
+} manifest_key_fault;
+
+/* What a key Secret says. private_armor is the decoded private.key, the one
+ * key pair it holds, in sodium_malloc'ed memory (NUL-terminated), wiped by
+ * manifest_key_secret_clear. */
+typedef struct manifest_key_secret {
+  char name[KEYS_NAME_MAX + 1];
+  uint8_t id[KEYS_ID_BYTES];
+  char hex[KEYS_ID_HEX_BYTES];
+  int compromised;         /* labelled seal.dev/key: compromised (else active) */
+  int64_t created;         /* seal.dev/created-at, else the armor's Created; 0 unknown */
+  int64_t backed_up;       /* seal.dev/backed-up-at; 0 never */
+  int64_t renew_requested; /* seal.dev/renew-requested-at; 0 never */
+  char *private_armor;
+  size_t private_len;
+  manifest_key_fault fault; /* on failure, why; MANIFEST_KEY_SOUND on success */
+} manifest_key_secret;
+
+/* Reads a key Secret of namespace ns (for messages) from untrusted input:
+ * metadata.name a valid name; trusted (manifest_key_secret_untrusted); the
+ * label seal.dev/key active or compromised; the annotations, when present,
+ * strings (a time that does not parse counts as absent); data.private.key
+ * canonical base64 of exactly one armored private key; data.public.key, when
+ * present, base64 of one public key, that of private.key. MANIFEST_ERR_INVALID
+ * (out->fault says which way) with a message naming the Secret and the field,
+ * MANIFEST_ERR_NOMEM. Release out with manifest_key_secret_clear, also after
+ * a failure. */
+int manifest_key_secret_parse(manifest_key_secret *out, const json_t *secret, const char *ns,
+                              manifest_error *err);
+void manifest_key_secret_clear(manifest_key_secret *ks);
+
+/* The ConfigMap seal-public-keys in ns publishing cert: live (the ConfigMap
+ * as read, NULL when there is none) with its data replaced, else a new one. */
+int manifest_cert_configmap_build(json_t **out, const json_t *live, const char *ns,
+                                  const char *cert, manifest_error *err);
+
+/* The cert.pem of the ConfigMap ("" while no key is active), or NULL when it
+ * has none or not as a string. */
+const char *manifest_cert_configmap_pem(const json_t *configmap);
 
 #endif

@@ -36,25 +36,6 @@ int manifest_reserved_annotation(const char *name) {
 
 int manifest_reserved_type(const char *type) { return in_reserved_prefix(type); }
 
-const char *manifest_key_secret_untrusted(const json_t *secret) {
-  const char *type = manifest_get_string(secret, "type", NULL);
-  const json_t *labels = manifest_get(secret, "metadata", "labels", NULL);
-  const json_t *owners = manifest_get(secret, "metadata", "ownerReferences", NULL);
-  size_t i;
-  json_t *o;
-
-  if (type == NULL || strcmp(type, MANIFEST_KEY_SECRET_TYPE) != 0)
-    return "not of type " MANIFEST_KEY_SECRET_TYPE;
-  if (json_object_get(labels, MANIFEST_LABEL_UNSEALED) != NULL)
-    return "labelled " MANIFEST_LABEL_UNSEALED ": made from a SealedSecret";
-  json_array_foreach(owners, i, o) {
-    const char *kind = manifest_get_string(o, "kind", NULL);
-    if (kind && strcmp(kind, MANIFEST_KIND) == 0)
-      return "owned by a SealedSecret";
-  }
-  return NULL;
-}
-
 int manifest_check_reserved(const json_t *meta, const char *desc, const char *where,
                             manifest_error *err) {
   static const char *const maps[] = {"labels", "annotations"};

@@ -11,9 +11,6 @@
 
 #include "banned.h"
 
-#define CERT_CONFIGMAP_NS "seal-system"
-#define CERT_CONFIGMAP "seal-public-keys"
-#define CERT_CONFIGMAP_KEY "cert.pem"
 #define VERIFY_MAX_REPLY (1024u * 1024)
 
 /* controller URL + path, without a doubled '/' */
@@ -95,8 +92,8 @@ static int cert_from_configmap(char **out, size_t *out_len, kube_client *client,
   long code = 0;
   int rc, st = SEAL_OK;
 
-  if (kube_path(path, sizeof path, "v1", "configmaps", CERT_CONFIGMAP_NS, CERT_CONFIGMAP, NULL) !=
-      KUBE_OK)
+  if (kube_path(path, sizeof path, "v1", "configmaps", MANIFEST_KEYS_NAMESPACE,
+                MANIFEST_CERT_CONFIGMAP, NULL) != KUBE_OK)
     return seal_report(SEAL_ERR_ENV, "configmap path too long");
   rc = kube_request_sync(client, "GET", path, NULL, 0, NULL, &code, &body, &ks);
   if (rc == KUBE_ERR_HTTP && (code == 404 || code == 403)) {
@@ -105,12 +102,12 @@ static int cert_from_configmap(char **out, size_t *out_len, kube_client *client,
     goto out;
   }
   if (rc != KUBE_OK) {
-    st = kube_fail("configmap " CERT_CONFIGMAP_NS "/" CERT_CONFIGMAP, &ks, rc);
+    st = kube_fail("configmap " MANIFEST_KEYS_NAMESPACE "/" MANIFEST_CERT_CONFIGMAP, &ks, rc);
     goto out;
   }
-  pem = manifest_get_string(body, "data", CERT_CONFIGMAP_KEY, NULL);
+  pem = manifest_cert_configmap_pem(body);
   if (pem == NULL || *pem == '\0') {
-    *why = "has no " CERT_CONFIGMAP_KEY;
+    *why = "has no " MANIFEST_CERT_FIELD;
     st = SEAL_ERR_INPUT;
     goto out;
   }
@@ -164,7 +161,8 @@ static int cluster_cert_fetch(char **out, size_t *out_len, const seal_cluster_op
     if ((st = seal_kube_open(&client, opts, "or give --cert, $SEAL_CERT or --controller-url")) != SEAL_OK)
       return st;
     snprintf(subject, subject_size,
-             "configmap " CERT_CONFIGMAP_NS "/" CERT_CONFIGMAP ", key " CERT_CONFIGMAP_KEY);
+             "configmap " MANIFEST_KEYS_NAMESPACE "/" MANIFEST_CERT_CONFIGMAP
+             ", key " MANIFEST_CERT_FIELD);
     st = cert_from_configmap(out, out_len, client, &why);
     if (st != SEAL_ERR_INPUT)
       goto done;
@@ -177,8 +175,8 @@ static int cluster_cert_fetch(char **out, size_t *out_len, const seal_cluster_op
       *out = NULL;
       *out_len = 0;
       st = seal_report(SEAL_ERR_ENV,
-                       "no public key: configmap " CERT_CONFIGMAP " in namespace "
-                       CERT_CONFIGMAP_NS " %s, and the controller's /v1/cert.pem "
+                       "no public key: configmap " MANIFEST_CERT_CONFIGMAP " in namespace "
+                       MANIFEST_KEYS_NAMESPACE " %s, and the controller's /v1/cert.pem "
                        "through the service proxy (service %s/%s) failed: %s (is the controller "
                        "installed? else give --cert or --controller-url)",
                        why, controller_ns(opts), controller_name(opts),

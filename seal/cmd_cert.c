@@ -12,7 +12,8 @@ static const char usage_text[] =
     "usage: seal cert [options]\n"
     "\n"
     "Prints the cluster's public key (armored): the ConfigMap\n"
-    "seal-system/seal-public-keys (key cert.pem), else the controller's\n"
+    MANIFEST_KEYS_NAMESPACE "/" MANIFEST_CERT_CONFIGMAP " (key " MANIFEST_CERT_FIELD
+    "), else the controller's\n"
     "/v1/cert.pem through the API server's service proxy, or straight from\n"
     "--controller-url.\n"
     "\n"

@@ -16,7 +16,7 @@ static const char usage_text[] =
     "\n"
     "Writes every private key of the cluster to FILE (mode 0600, atomically), each\n"
     "armored with its Key-Id, Created and State headers, then records\n"
-    "seal.dev/backed-up-at on each key Secret. FILE unseals every SealedSecret of\n"
+    MANIFEST_KEY_ANN_BACKED_UP " on each key Secret. FILE unseals every SealedSecret of\n"
     "the cluster: keep it offline and never commit it.\n"
     "\n"
     "  -w, --write FILE           where the keys go (required)\n"
@@ -45,11 +45,10 @@ typedef struct backup_state {
 static int take_key(void *ud, json_t *secret) {
   backup_state *bs = ud;
   const char *name = manifest_get_string(secret, "metadata", "name", NULL);
-  const char *b64 = manifest_get_string(secret, "data", "private.key", NULL);
-  keys_keyring *one = NULL;
+  manifest_key_secret ks;
+  manifest_error merr = {0};
   keys_error kerr = {0};
-  uint8_t *text = NULL;
-  size_t len = 0, added = 0, i;
+  size_t added = 0, i;
   int rc, st = SEAL_OK;
 
   for (i = 0; name && i < bs->keys->n; i++)
@@ -58,28 +57,20 @@ static int take_key(void *ud, json_t *secret) {
   if (name == NULL || i == bs->keys->n)
     return SEAL_OK; /* skipped (and warned about) by the listing */
   const seal_key_info *k = &bs->keys->v[i];
-  if (b64 == NULL || keys_base64_decode(&text, &len, b64, strlen(b64)) != KEYS_OK) {
-    st = seal_report(SEAL_ERR_INPUT, "key secret %s/%s: data private.key is missing or not base64",
-                     bs->ns, name);
+  if (manifest_key_secret_parse(&ks, secret, bs->ns, &merr) != MANIFEST_OK) {
+    st = seal_report(ks.fault == MANIFEST_KEY_SOUND ? SEAL_ERR_ENV : SEAL_ERR_INPUT, "%s",
+                     merr.message);
     goto out;
   }
-  /* one key, checked apart, before it joins the others */
-  if ((rc = keys_keyring_new(&one)) != KEYS_OK ||
-      (rc = keys_armor_read_private(one, &added, (const char *)text, len, &kerr)) != KEYS_OK) {
-    char what[400];
-    snprintf(what, sizeof what, "key secret %s/%s: private.key", bs->ns, name);
-    st = seal_report_keys(what, &kerr, rc);
-    goto out;
-  }
-  if (added != 1 ||
-      memcmp(keys_keypair_public(keys_keyring_at(one, 0))->id, k->raw_id, KEYS_ID_BYTES) != 0) {
+  if (memcmp(ks.id, k->raw_id, KEYS_ID_BYTES) != 0) {
     st = seal_report(SEAL_ERR_INPUT,
-                     "key secret %s/%s: private.key does not hold exactly the key of public.key",
-                     bs->ns, name);
+                     "key secret %s/%s: holds key %s now, key %s when listed; run the backup "
+                     "again",
+                     bs->ns, name, ks.hex, k->id);
     goto out;
   }
-  rc = keys_armor_read_private(bs->ring, &added, (const char *)text, len, &kerr);
-  if (rc == KEYS_ERR_EXISTS) {
+  rc = keys_armor_read_private(bs->ring, &added, ks.private_armor, ks.private_len, &kerr);
+  if (rc == KEYS_ERR_EXISTS || (rc == KEYS_OK && added == 0)) {
     seal_warn("key secret %s/%s: key %s is in another key secret too", bs->ns, name, k->id);
     goto out;
   }
@@ -90,9 +81,7 @@ static int take_key(void *ud, json_t *secret) {
   keys_keypair_set_state(keys_keyring_find(bs->ring, k->raw_id),
                          k->compromised ? KEYS_STATE_COMPROMISED : KEYS_STATE_ACTIVE);
 out:
-  keys_keyring_free(one);
-  if (text)
-    keys_plain_free(text, len);
+  manifest_key_secret_clear(&ks);
   return st;
 }
 
@@ -136,7 +125,7 @@ int cmd_keys_backup(int argc, char **argv) {
   bs.keys = &store.keys;
   snprintf(what, sizeof what, "key secrets in namespace %s", store.ns);
   if (kube_path(path, sizeof path, "v1", "secrets", store.ns, NULL, NULL) != KUBE_OK ||
-      kube_query_add(path, sizeof path, "labelSelector", SEAL_KEY_LABEL) != KUBE_OK) {
+      kube_query_add(path, sizeof path, "labelSelector", MANIFEST_LABEL_KEY) != KUBE_OK) {
     st = seal_report(SEAL_ERR_ENV, "%s: path too long", what);
     goto out;
   }
@@ -183,11 +172,11 @@ int cmd_keys_backup(int argc, char **argv) {
     char hex[KEYS_ID_HEX_BYTES];
     if (keys_keyring_find(bs.ring, store.keys.v[i].raw_id) == NULL)
       continue;
-    st = seal_keys_annotate(store.client, store.ns, store.keys.v[i].name, SEAL_KEY_ANN_BACKED_UP,
-                            now);
+    st = seal_keys_annotate(store.client, store.ns, store.keys.v[i].name,
+                            MANIFEST_KEY_ANN_BACKED_UP, now);
     if (st != SEAL_OK) {
       seal_report(st, "keys backup: %s is written, but %s is not recorded on every key secret",
-                  out_path, SEAL_KEY_ANN_BACKED_UP);
+                  out_path, MANIFEST_KEY_ANN_BACKED_UP);
       goto out;
     }
     keys_id_hex(hex, store.keys.v[i].raw_id);

@@ -17,7 +17,7 @@
 #define MAX_KEY_ARMOR_BYTES (64u * 1024)
 
 const char *seal_keys_ns(const char *opt) {
-  return opt && *opt ? opt : SEAL_KEYS_DEFAULT_NS;
+  return opt && *opt ? opt : MANIFEST_KEYS_NAMESPACE;
 }
 
 void seal_json_text_free(char *text) {
@@ -81,62 +81,6 @@ int seal_kube_list(kube_client *client, const char *path, const char *what,
   return SEAL_OK;
 }
 
-/* The key id (and, from the private key, the creation time) of a key Secret:
- * public.key when it holds one block, else private.key. */
-static const char KEY_MISMATCH[] = "its public.key is not the public key of its private.key";
-
-/* The key's id (and, when no annotation gave it, its creation time): from
- * private.key when the Secret has one, which is what the controller loads;
- * a public.key that names another key is not believed. NULL, or why not. */
-static const char *key_identity(seal_key_info *k, const json_t *secret) {
-  const char *pub_b64 = manifest_get_string(secret, "data", "public.key", NULL);
-  const char *priv_b64 = manifest_get_string(secret, "data", "private.key", NULL);
-  uint8_t *text = NULL, pub_id[KEYS_ID_BYTES];
-  size_t len = 0, n = 0;
-  keys_public *pubs = NULL;
-  keys_keyring *ring = NULL;
-  int has_pub = 0, has_priv = 0, other = 0;
-
-  if (pub_b64 && keys_base64_decode(&text, &len, pub_b64, strlen(pub_b64)) == KEYS_OK) {
-    if (keys_armor_read_public(&pubs, &n, (const char *)text, len, NULL) == KEYS_OK && n == 1) {
-      memcpy(pub_id, pubs[0].id, KEYS_ID_BYTES);
-      has_pub = 1;
-    }
-    free(pubs);
-    free(text);
-    text = NULL;
-  }
-  if (priv_b64 && keys_base64_decode(&text, &len, priv_b64, strlen(priv_b64)) == KEYS_OK) {
-    if (keys_keyring_new(&ring) == KEYS_OK &&
-        keys_armor_read_private(ring, &n, (const char *)text, len, NULL) == KEYS_OK && n == 1) {
-      const keys_keypair *kp = keys_keyring_at(ring, 0);
-      memcpy(k->raw_id, keys_keypair_public(kp)->id, KEYS_ID_BYTES);
-      other = has_pub && memcmp(pub_id, k->raw_id, KEYS_ID_BYTES) != 0;
-      if (k->created == 0)
-        k->created = keys_keypair_created(kp);
-      has_priv = 1;
-    }
-    keys_keyring_free(ring);
-    keys_plain_free(text, len);
-  }
-  if (other)
-    return KEY_MISMATCH;
-  if (!has_priv && !has_pub)
-    return "it holds no readable key";
-  if (!has_priv)
-    memcpy(k->raw_id, pub_id, KEYS_ID_BYTES);
-  keys_id_hex(k->id, k->raw_id);
-  return NULL;
-}
-
-static int64_t time_annotation(const json_t *secret, const char *ann) {
-  const char *t = manifest_get_string(secret, "metadata", "annotations", ann, NULL);
-  int64_t v = 0;
-  if (t == NULL || keys_time_parse(&v, t) != KEYS_OK)
-    return 0;
-  return v;
-}
-
 typedef struct key_collect {
   seal_key_list *list;
   const char *ns;
@@ -146,26 +90,36 @@ static int collect_key(void *ud, json_t *item) {
   key_collect *kc = ud;
   seal_key_list *l = kc->list;
   const char *name = manifest_get_string(item, "metadata", "name", NULL);
-  const char *label = manifest_get_string(item, "metadata", "labels", SEAL_KEY_LABEL, NULL);
-  const char *why;
+  const char *why = manifest_key_secret_untrusted(item);
+  manifest_key_secret ks;
+  manifest_error merr = {0};
   seal_key_info k;
+  int rc;
 
-  memset(&k, 0, sizeof k);
   if (name == NULL || strlen(name) > KEYS_NAME_MAX)
     return SEAL_OK;
-  snprintf(k.name, sizeof k.name, "%s", name);
-  k.compromised = label && strcmp(label, "compromised") == 0;
-  k.created = time_annotation(item, SEAL_KEY_ANN_CREATED);
-  k.backed_up = time_annotation(item, SEAL_KEY_ANN_BACKED_UP);
-  if ((why = manifest_key_secret_untrusted(item)) != NULL ||
-      (why = key_identity(&k, item)) != NULL) {
-    /* a key the controller loads, listed under another id, is an error: a
-     * backup or rotation would act on the wrong key */
-    if (why == KEY_MISMATCH)
-      return seal_report(SEAL_ERR_INPUT, "key secret %s/%s: %s", kc->ns, name, why);
+  if (why != NULL) {
     seal_warn("key secret %s/%s skipped: %s", kc->ns, name, why);
     return SEAL_OK;
   }
+  rc = manifest_key_secret_parse(&ks, item, kc->ns, &merr);
+  manifest_key_secret_clear(&ks); /* the id is enough here */
+  if (rc != MANIFEST_OK) {
+    /* halves that name two keys: a backup or rotation could act on the
+     * wrong key, so that stops the command */
+    if (ks.fault == MANIFEST_KEY_SOUND || ks.fault == MANIFEST_KEY_MISMATCH)
+      return seal_report(ks.fault == MANIFEST_KEY_SOUND ? SEAL_ERR_ENV : SEAL_ERR_INPUT, "%s",
+                         merr.message);
+    seal_warn("%s; skipped", merr.message);
+    return SEAL_OK;
+  }
+  memset(&k, 0, sizeof k);
+  snprintf(k.name, sizeof k.name, "%s", ks.name);
+  snprintf(k.id, sizeof k.id, "%s", ks.hex);
+  memcpy(k.raw_id, ks.id, KEYS_ID_BYTES);
+  k.compromised = ks.compromised;
+  k.created = ks.created;
+  k.backed_up = ks.backed_up;
   if (l->n >= SEAL_MAX_KEYS)
     return seal_report(SEAL_ERR_ENV, "key secrets in %s: more than %d", kc->ns, SEAL_MAX_KEYS);
   if (l->n == l->cap) {
@@ -197,7 +151,7 @@ int seal_keys_fetch(seal_key_list *out, kube_client *client, const char *ns) {
   if (!keys_name_valid(ns))
     return seal_report(SEAL_ERR_USAGE, "--key-namespace '%s': not a valid namespace", ns);
   if (kube_path(path, sizeof path, "v1", "secrets", ns, NULL, NULL) != KUBE_OK ||
-      kube_query_add(path, sizeof path, "labelSelector", SEAL_KEY_LABEL) != KUBE_OK)
+      kube_query_add(path, sizeof path, "labelSelector", MANIFEST_LABEL_KEY) != KUBE_OK)
     return seal_report(SEAL_ERR_ENV, "%s: path too long", what);
   st = seal_kube_list(client, path, what, collect_key, &kc);
   if (st != SEAL_OK) {

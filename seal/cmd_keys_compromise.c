@@ -54,7 +54,8 @@ int cmd_keys_compromise(int argc, char **argv) {
     printf("key %s (key secret %s/%s) is already labelled compromised\n", k->id, store.ns, k->name);
     goto out;
   }
-  st = seal_keys_label(store.client, store.ns, k->name, SEAL_KEY_LABEL, "compromised");
+  st = seal_keys_label(store.client, store.ns, k->name, MANIFEST_LABEL_KEY,
+                       MANIFEST_KEY_COMPROMISED);
   if (st != SEAL_OK)
     goto out;
   printf("key %s (key secret %s/%s) labelled compromised: it no longer seals; re-seal its "

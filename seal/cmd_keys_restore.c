@@ -4,7 +4,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <sodium.h>
 
 #include "cmds.h"
 #include "common.h"
@@ -18,7 +17,8 @@ static const char usage_text[] =
     "the key namespace, each with its creation time and state (a compromised key\n"
     "stays compromised). A key Secret that already holds the same key in the same\n"
     "state is left alone; one that holds another key or state is a conflict, and\n"
-    "then nothing is created. A restored key is marked backed up (seal.dev/backed-up-at:\n"
+    "then nothing is created. A restored key is marked backed up (" MANIFEST_KEY_ANN_BACKED_UP
+    ":\n"
     "now, since FILE holds it). The controller picks the keys up without a restart.\n"
     "\n"
     "  -f, --file FILE            the backup file (required)\n" SEAL_KEYS_HELP
@@ -30,49 +30,6 @@ static const struct option longopts[] = {
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
-
-/* The key Secret of kp, as the controller makes them. */
-static int key_secret(json_t **out, const keys_keypair *kp, const char *ns, const char *name,
-                      const char *backed_up) {
-  char *priv = NULL, *priv_b64 = NULL, *pub_b64 = NULL;
-  char pub[KEYS_ARMOR_MAX], created[40];
-  size_t priv_len = 0, pub_len = 0, b64_len = 0;
-  int64_t when = keys_keypair_created(kp);
-  int st = SEAL_OK;
-
-  priv = sodium_malloc(KEYS_ARMOR_MAX);
-  if (priv == NULL ||
-      keys_armor_write_private(priv, KEYS_ARMOR_MAX, &priv_len, kp) != KEYS_OK ||
-      keys_armor_write_public(pub, sizeof pub, &pub_len, keys_keypair_public(kp), when) !=
-          KEYS_OK ||
-      keys_base64_encode(&priv_b64, &b64_len, (const uint8_t *)priv, priv_len) != KEYS_OK ||
-      keys_base64_encode(&pub_b64, &b64_len, (const uint8_t *)pub, pub_len) != KEYS_OK) {
-    st = seal_report(SEAL_ERR_ENV, "key secret %s/%s: cannot encode the key", ns, name);
-    goto out;
-  }
-  /* a key without a known creation time is the oldest, never the newest */
-  if (keys_time_format(created, sizeof created, when > 0 ? when : 0) != KEYS_OK)
-    snprintf(created, sizeof created, "1970-01-01T00:00:00Z");
-  /* the key is in the backup it comes from: not a key that was never backed up */
-  *out = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}, s:{s:s, s:s}}, s:s, s:{s:s, s:s}}",
-                   "apiVersion", "v1", "kind", "Secret", "metadata", "name", name, "namespace", ns,
-                   "labels", SEAL_KEY_LABEL,
-                   keys_keypair_state(kp) == KEYS_STATE_COMPROMISED ? "compromised" : "active",
-                   "annotations", SEAL_KEY_ANN_CREATED, created, SEAL_KEY_ANN_BACKED_UP, backed_up,
-                   "type", SEAL_KEY_SECRET_TYPE,
-                   "data", "private.key", priv_b64, "public.key", pub_b64);
-  if (*out == NULL)
-    st = seal_report(SEAL_ERR_ENV, "out of memory");
-out:
-  if (priv_b64) {
-    sodium_memzero(priv_b64, strlen(priv_b64));
-    free(priv_b64);
-  }
-  free(pub_b64);
-  if (priv)
-    sodium_free(priv);
-  return st;
-}
 
 int cmd_keys_restore(int argc, char **argv) {
   seal_keys_opts ko = {0};
@@ -121,7 +78,7 @@ int cmd_keys_restore(int argc, char **argv) {
     int compromised = keys_keypair_state(kp) == KEYS_STATE_COMPROMISED;
     char hex[KEYS_ID_HEX_BYTES], want[KEYS_NAME_MAX + 1];
     keys_id_hex(hex, keys_keypair_public(kp)->id);
-    snprintf(want, sizeof want, SEAL_KEY_PREFIX "%s", hex);
+    manifest_key_secret_name(want, keys_keypair_public(kp)->id);
     if (k && k->compromised != compromised) {
       st = seal_report(SEAL_ERR_INPUT,
                        "%s: key %s: key secret %s/%s holds it as %s, the backup as %s; relabel "
@@ -148,6 +105,7 @@ int cmd_keys_restore(int argc, char **argv) {
     const seal_key_info *k = seal_keys_find(&store.keys, keys_keypair_public(kp)->id);
     char hex[KEYS_ID_HEX_BYTES], name[KEYS_NAME_MAX + 1];
     json_t *secret = NULL, *reply = NULL;
+    manifest_error merr = {0};
     kube_status ks = {0};
     char *text = NULL;
     long code = 0;
@@ -158,9 +116,13 @@ int cmd_keys_restore(int argc, char **argv) {
       kept++;
       continue;
     }
-    snprintf(name, sizeof name, SEAL_KEY_PREFIX "%s", hex);
-    if ((st = key_secret(&secret, kp, ns, name, now)) != SEAL_OK)
+    manifest_key_secret_name(name, keys_keypair_public(kp)->id);
+    /* the key is in the backup it comes from: not a key that was never backed up */
+    if ((rc = manifest_key_secret_build(&secret, kp, ns, now, &merr)) != MANIFEST_OK) {
+      st = seal_report(rc == MANIFEST_ERR_NOMEM ? SEAL_ERR_ENV : SEAL_ERR_INPUT, "%s: %s",
+                       in_path, merr.message);
       goto out;
+    }
     text = json_dumps(secret, JSON_COMPACT);
     json_decref(secret);
     if (text == NULL) {

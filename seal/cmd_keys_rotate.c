@@ -12,7 +12,7 @@ static const char usage_text[] =
     "usage: seal keys rotate [options]\n"
     "\n"
     "Asks the controller for a new key now: sets the annotation\n"
-    "seal.dev/renew-requested-at to the current time on the newest key Secret\n"
+    MANIFEST_KEY_ANN_RENEW " to the current time on the newest key Secret\n"
     "(a merge patch: Kubernetes RBAC decides who may). The controller sees it and\n"
     "makes a new key; existing SealedSecrets keep unsealing. Re-seal them\n"
     "afterwards with 'seal reseal' and back the new key up ('seal keys backup').\n"
@@ -49,12 +49,12 @@ int cmd_keys_rotate(int argc, char **argv) {
     st = seal_report(SEAL_ERR_ENV, "keys rotate: cannot format the time");
     goto out;
   }
-  st = seal_keys_annotate(store.client, store.ns, newest->name, SEAL_KEY_ANN_RENEW, now);
+  st = seal_keys_annotate(store.client, store.ns, newest->name, MANIFEST_KEY_ANN_RENEW, now);
   if (st != SEAL_OK)
     goto out;
   printf("renewal requested: annotation %s=%s on key secret %s/%s (newest key %s); the "
          "controller makes a new key\n",
-         SEAL_KEY_ANN_RENEW, now, store.ns, newest->name, newest->id);
+         MANIFEST_KEY_ANN_RENEW, now, store.ns, newest->name, newest->id);
 out:
   seal_keys_close(&store);
   return st;

@@ -73,13 +73,6 @@ const struct option *seal_options(void);
 
 /* ---- key Secrets in the cluster (cmd_keys_cluster.c) ---------------------- */
 
-#define SEAL_KEYS_DEFAULT_NS "seal-system"
-#define SEAL_KEY_LABEL "seal.dev/key"
-#define SEAL_KEY_ANN_CREATED "seal.dev/created-at"
-#define SEAL_KEY_ANN_BACKED_UP "seal.dev/backed-up-at"
-#define SEAL_KEY_ANN_RENEW "seal.dev/renew-requested-at"
-#define SEAL_KEY_SECRET_TYPE "seal.dev/key"
-#define SEAL_KEY_PREFIX "seal-key-"
 #define SEAL_MAX_KEYS 4096
 
 typedef struct seal_key_info {

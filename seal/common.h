@@ -218,9 +218,9 @@ int seal_cert_fetch(char **out, size_t *out_len, const char *url, int status_err
 
 /* ---- cluster.c: the cluster's controller ---------------------------------- */
 
-/* The cluster's public key text: the ConfigMap seal-system/seal-public-keys,
- * then the controller's /v1/cert.pem through the service proxy; or the
- * controller URL when one is given. */
+/* The cluster's public key text: the ConfigMap MANIFEST_CERT_CONFIGMAP in
+ * MANIFEST_KEYS_NAMESPACE, then the controller's /v1/cert.pem through the
+ * service proxy; or the controller URL when one is given. */
 int seal_cluster_cert(char **out, size_t *out_len, const seal_cluster_opts *opts);
 
 /* POSTs body (JSON) to the controller's /v1/verify (through the service proxy, or

@@ -98,8 +98,8 @@ static int unchanged(const json_t *obj, const json_t *old)
                    manifest_get(old, "spec", "encryptedData", NULL)) &&
          same_json(manifest_get(obj, "spec", "template", NULL),
                    manifest_get(old, "spec", "template", NULL)) &&
-         same_json(manifest_get(obj, "metadata", "annotations", "seal.dev/scope", NULL),
-                   manifest_get(old, "metadata", "annotations", "seal.dev/scope", NULL));
+         same_json(manifest_get(obj, "metadata", "annotations", MANIFEST_ANN_SCOPE, NULL),
+                   manifest_get(old, "metadata", "annotations", MANIFEST_ANN_SCOPE, NULL));
 }
 
 static json_t *answer(const char *uid, int allowed, const char *message, const char *warning)

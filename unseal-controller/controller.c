@@ -114,7 +114,7 @@ static int start_watches(ctl *c)
   kube_watch_handlers ho = {on_owned_event, on_synced, restart_owned};
   size_t n = c->opts->n_namespaces ? c->opts->n_namespaces : 1;
 
-  if (kube_watch_new(&c->w_keys, c->client, "v1", "secrets", c->key_namespace, "seal.dev/key",
+  if (kube_watch_new(&c->w_keys, c->client, "v1", "secrets", c->key_namespace, MANIFEST_LABEL_KEY,
                      &hk, c, &st) != KUBE_OK) {
     ctl_log(CTL_LOG_ERROR, "cannot watch key secrets", "namespace", c->key_namespace, "error",
             st.message, NULL);
@@ -163,7 +163,7 @@ static void key_namespace_default(char *out, size_t out_size, const char *opt)
     snprintf(out, out_size, "%s", opt);
     return;
   }
-  snprintf(out, out_size, "seal-system");
+  snprintf(out, out_size, "%s", MANIFEST_KEYS_NAMESPACE);
   if (keys_file_read(&text, &len, KUBE_DEFAULT_SA_DIR "/namespace", 256, NULL) == KEYS_OK) {
     while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' '))
       text[--len] = '\0';

@@ -11,13 +11,6 @@
 
 #include "banned.h"
 
-#define KEY_LABEL MANIFEST_LABEL_KEY
-#define KEY_ANN_CREATED "seal.dev/created-at"
-#define KEY_ANN_BACKED_UP "seal.dev/backed-up-at"
-#define KEY_ANN_RENEW "seal.dev/renew-requested-at"
-#define KEY_SECRET_TYPE MANIFEST_KEY_SECRET_TYPE
-#define KEY_PREFIX "seal-key-"
-#define CM_NAME "seal-public-keys"
 #define RENEW_RETRY_MS 10000      /* after a failed renewal */
 #define BACKUP_CHECK_MS 2000      /* how often backups are looked at */
 #define USAGE_INTERVAL_MS 30000   /* SealedSecrets counted by key at most this often */
@@ -41,15 +34,6 @@ void ctl_keymgr_signal_renew(int sig)
 {
   (void)sig;
   renew_signal = 1;
-}
-
-static int64_t time_annotation(const json_t *obj, const char *ann)
-{
-  const char *t = manifest_get_string(obj, "metadata", "annotations", ann, NULL);
-  int64_t v = 0;
-  if (t == NULL || keys_time_parse(&v, t) != KEYS_OK)
-    return 0;
-  return v;
 }
 
 int ctl_keymgr_init(ctl_keymgr *km)
@@ -185,27 +169,32 @@ static int key_held(ctl_keymgr *km, const char *hex)
   return held;
 }
 
-/* A SealedSecret's template can make neither the key type nor the label
- * (manifest_reserved_*); manifest_key_secret_untrusted also holds for
- * Secrets made by other tools from what users write. */
-static const char *untrusted_reason(const json_t *obj)
+/* A key Secret refused by manifest_key_secret_parse: one that is not a key
+ * Secret (a SealedSecret's template can make neither the key type nor the
+ * label; other tools may) or holds no key holds nothing any more; a malformed
+ * one is ignored and what its name held stays. Returns 1 when the keyring changed. */
+static int refused(ctl *c, const char *name, const manifest_key_secret *ks,
+                   const manifest_error *merr)
 {
-  return manifest_key_secret_untrusted(obj);
+  if (ks->fault == MANIFEST_KEY_UNTRUSTED)
+    ctl_log(CTL_LOG_WARN, "secret labelled " MANIFEST_LABEL_KEY " is not a key secret, ignored",
+            "namespace", c->key_namespace, "name", name, "reason", merr->message, NULL);
+  else
+    ctl_log(CTL_LOG_WARN, "key secret ignored", "namespace", c->key_namespace, "name", name,
+            "reason", merr->message, NULL);
+  if (ks->fault == MANIFEST_KEY_UNTRUSTED || ks->fault == MANIFEST_KEY_EMPTY)
+    return forget_name(&c->keys, name);
+  return 0;
 }
 
 int ctl_keymgr_on_secret(ctl *c, kube_event_type type, json_t *obj)
 {
   ctl_keymgr *km = &c->keys;
   const char *name = manifest_get_string(obj, "metadata", "name", NULL);
-  const char *b64 = manifest_get_string(obj, "data", "private.key", NULL);
-  const char *label = manifest_get_string(obj, "metadata", "labels", KEY_LABEL, NULL);
-  const char *why = NULL;
-  uint8_t *armor = NULL;
-  size_t armor_len = 0;
-  keys_keyring *tmp = NULL;
+  manifest_key_secret ks;
+  manifest_error merr = {0};
   keys_error kerr = {0};
   int changed = 0;
-  size_t added = 0;
   char hex[KEYS_ID_HEX_BYTES], old_hex[KEYS_ID_HEX_BYTES] = "";
 
   if (name == NULL)
@@ -224,34 +213,11 @@ int ctl_keymgr_on_secret(ctl *c, kube_event_type type, json_t *obj)
               c->key_namespace, "name", name, "key_id", hex, NULL);
     return changed;
   }
-  why = untrusted_reason(obj);
-  if (why != NULL) {
-    ctl_log(CTL_LOG_WARN, "secret labelled seal.dev/key is not a key secret, ignored",
-            "namespace", c->key_namespace, "name", name, "reason", why, NULL);
-    return forget_name(km, name);
-  }
-  if (b64 == NULL) {
-    ctl_log(CTL_LOG_WARN, "key secret has no data private.key, ignored", "namespace",
-            c->key_namespace, "name", name, NULL);
-    return forget_name(km, name);
-  }
-  if (keys_base64_decode(&armor, &armor_len, b64, strlen(b64)) != KEYS_OK) {
-    ctl_log(CTL_LOG_WARN, "key secret: private.key is not base64, ignored", "namespace",
-            c->key_namespace, "name", name, NULL);
+  if (manifest_key_secret_parse(&ks, obj, c->key_namespace, &merr) != MANIFEST_OK) {
+    changed = ks.fault == MANIFEST_KEY_SOUND ? 0 : refused(c, name, &ks, &merr);
     goto out;
   }
-  if (keys_keyring_new(&tmp) != KEYS_OK)
-    goto out;
-  if (keys_armor_read_private(tmp, &added, (const char *)armor, armor_len, &kerr) != KEYS_OK ||
-      added != 1) {
-    ctl_log(CTL_LOG_WARN, "key secret: private.key does not hold one private key, ignored",
-            "namespace", c->key_namespace, "name", name, "reason",
-            added > 1 ? "several keys" : kerr.message, NULL);
-    goto out;
-  }
-  int compromised = label && strcmp(label, "compromised") == 0;
-  const keys_keypair *parsed = keys_keyring_at(tmp, 0);
-  keys_id_hex(hex, keys_keypair_public(parsed)->id);
+  snprintf(hex, sizeof(hex), "%s", ks.hex);
 
   /* what this Secret held before: a re-keyed Secret no longer holds the old key */
   const key_meta *old = ctl_map_get(km->names, name);
@@ -264,9 +230,9 @@ int ctl_keymgr_on_secret(ctl *c, kube_event_type type, json_t *obj)
   const char *uid = manifest_get_string(obj, "metadata", "uid", NULL);
   snprintf(meta->hex, sizeof(meta->hex), "%s", hex);
   snprintf(meta->uid, sizeof(meta->uid), "%s", uid ? uid : "");
-  meta->compromised = compromised;
-  meta->backed_up = time_annotation(obj, KEY_ANN_BACKED_UP);
-  meta->renew_requested = time_annotation(obj, KEY_ANN_RENEW);
+  meta->compromised = ks.compromised;
+  meta->backed_up = ks.backed_up;
+  meta->renew_requested = ks.renew_requested;
   meta->warned = warned;
   if (ctl_map_put(km->names, name, meta) != 0) {
     free(meta);
@@ -275,9 +241,9 @@ int ctl_keymgr_on_secret(ctl *c, kube_event_type type, json_t *obj)
   }
 
   pthread_rwlock_wrlock(&km->lock);
-  if (keys_keyring_find(km->ring, keys_keypair_public(parsed)->id) == NULL) {
+  if (keys_keyring_find(km->ring, ks.id) == NULL) {
     size_t n2 = 0;
-    if (keys_armor_read_private(km->ring, &n2, (const char *)armor, armor_len, &kerr) ==
+    if (keys_armor_read_private(km->ring, &n2, ks.private_armor, ks.private_len, &kerr) ==
             KEYS_OK &&
         n2 == 1) {
       refresh_locked(km);
@@ -289,13 +255,11 @@ int ctl_keymgr_on_secret(ctl *c, kube_event_type type, json_t *obj)
   if (*old_hex)
     changed |= settle_key(km, old_hex);
   if (changed) {
-    uint8_t id[KEYS_ID_BYTES];
-    const char *state = "active";
-    memcpy(id, keys_keypair_public(parsed)->id, KEYS_ID_BYTES);
+    const char *state = MANIFEST_KEY_ACTIVE;
     pthread_rwlock_rdlock(&km->lock);
-    const keys_keypair *kp = keys_keyring_find(km->ring, id);
+    const keys_keypair *kp = keys_keyring_find(km->ring, ks.id);
     if (kp && keys_keypair_state(kp) == KEYS_STATE_COMPROMISED)
-      state = "compromised";
+      state = MANIFEST_KEY_COMPROMISED;
     pthread_rwlock_unlock(&km->lock);
     ctl_log(CTL_LOG_INFO, "key loaded", "name", name, "key_id", hex, "state", state, NULL);
   } else {
@@ -304,9 +268,7 @@ int ctl_keymgr_on_secret(ctl *c, kube_event_type type, json_t *obj)
   }
 
 out:
-  keys_keyring_free(tmp);
-  if (armor)
-    keys_plain_free(armor, armor_len);
+  manifest_key_secret_clear(&ks);
   return changed;
 }
 
@@ -315,7 +277,7 @@ out:
 typedef struct new_key_op {
   ctl *c;
   keys_keypair *kp;
-  char name[64];
+  char name[KEYS_NAME_MAX + 1];
 } new_key_op;
 
 static void new_key_done(void *ud, long http_code, json_t *body, const kube_status *st)
@@ -358,19 +320,13 @@ static void new_key_done(void *ud, long http_code, json_t *body, const kube_stat
 int ctl_keymgr_add_new_key(ctl *c)
 {
   new_key_op *op = NULL;
-  char *priv = NULL;
-  char pub[KEYS_ARMOR_MAX];
-  char *priv_b64 = NULL, *pub_b64 = NULL;
-  size_t priv_len = 0, pub_len = 0, b64_len = 0;
-  char hex[KEYS_ID_HEX_BYTES];
-  char created[40];
   char path[KUBE_MAX_PATH];
   json_t *secret = NULL;
+  manifest_error merr = {0};
   int rc = -1;
 
   op = calloc(1, sizeof(*op));
-  priv = sodium_malloc(KEYS_ARMOR_MAX);
-  if (op == NULL || priv == NULL)
+  if (op == NULL)
     goto out;
   op->c = c;
   int64_t now = ctl_wall_s();
@@ -384,22 +340,8 @@ int ctl_keymgr_add_new_key(ctl *c)
     now = last + 1;
   if (keys_keypair_generate(&op->kp, now) != KEYS_OK)
     goto out;
-  if (keys_armor_write_private(priv, KEYS_ARMOR_MAX, &priv_len, op->kp) != KEYS_OK ||
-      keys_armor_write_public(pub, sizeof(pub), &pub_len, keys_keypair_public(op->kp), now) !=
-          KEYS_OK ||
-      keys_base64_encode(&priv_b64, &b64_len, (const uint8_t *)priv, priv_len) != KEYS_OK ||
-      keys_base64_encode(&pub_b64, &b64_len, (const uint8_t *)pub, pub_len) != KEYS_OK ||
-      keys_time_format(created, sizeof(created), now) != KEYS_OK)
-    goto out;
-  keys_id_hex(hex, keys_keypair_public(op->kp)->id);
-  snprintf(op->name, sizeof(op->name), KEY_PREFIX "%s", hex);
-
-  secret = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}, s:{s:s}}, s:s, s:{s:s, s:s}}", "apiVersion",
-                     "v1", "kind", "Secret", "metadata", "name", op->name, "namespace",
-                     c->key_namespace, "labels", KEY_LABEL, "active", "annotations",
-                     KEY_ANN_CREATED, created, "type", KEY_SECRET_TYPE, "data", "private.key",
-                     priv_b64, "public.key", pub_b64);
-  if (secret == NULL)
+  manifest_key_secret_name(op->name, keys_keypair_public(op->kp)->id);
+  if (manifest_key_secret_build(&secret, op->kp, c->key_namespace, NULL, &merr) != MANIFEST_OK)
     goto out;
   if (kube_path(path, sizeof(path), "v1", "secrets", c->key_namespace, NULL, NULL) != KUBE_OK)
     goto out;
@@ -412,23 +354,17 @@ int ctl_keymgr_add_new_key(ctl *c)
   rc = 0;
 out:
   json_decref(secret);
-  if (priv_b64) {
-    sodium_memzero(priv_b64, strlen(priv_b64));
-    free(priv_b64);
-  }
-  free(pub_b64);
-  if (priv)
-    sodium_free(priv);
   if (op) {
     keys_keypair_free(op->kp);
     free(op);
   }
   if (rc != 0)
-    ctl_log(CTL_LOG_ERROR, "cannot generate a key", "namespace", c->key_namespace, NULL);
+    ctl_log(CTL_LOG_ERROR, "cannot generate a key", "namespace", c->key_namespace, "error",
+            merr.message[0] ? merr.message : "out of memory", NULL);
   return rc;
 }
 
-/* ---- the ConfigMap seal-public-keys -------------------------------------- */
+/* ---- the ConfigMap of the public key ------------------------------------- */
 
 static void cm_write_done(void *ud, long http_code, json_t *body, const kube_status *st)
 {
@@ -436,13 +372,13 @@ static void cm_write_done(void *ud, long http_code, json_t *body, const kube_sta
   (void)body;
   c->keys.cm_in_flight = 0;
   if (st->err == KUBE_OK) {
-    ctl_log(CTL_LOG_INFO, "public key published", "namespace", c->key_namespace, "name", CM_NAME,
-            NULL);
+    ctl_log(CTL_LOG_INFO, "public key published", "namespace", c->key_namespace, "name",
+            MANIFEST_CERT_CONFIGMAP, NULL);
     return;
   }
   c->keys.cm_dirty = 1; /* try again on a later turn */
   ctl_log(CTL_LOG_WARN, "cannot publish the public key", "namespace", c->key_namespace, "name",
-          CM_NAME, "error", st->message, NULL);
+          MANIFEST_CERT_CONFIGMAP, "error", st->message, NULL);
   (void)http_code;
 }
 
@@ -452,39 +388,28 @@ static void cm_get_done(void *ud, long http_code, json_t *body, const kube_statu
   char cert[KEYS_ARMOR_MAX];
   char path[KUBE_MAX_PATH];
   json_t *cm = NULL;
-  const char *method = "PUT";
+  const json_t *live_cm = NULL; /* the ConfigMap to update, else one is created */
+  manifest_error merr = {0};
 
   pthread_rwlock_rdlock(&c->keys.lock);
   memcpy(cert, c->keys.cert, sizeof(cert));
   pthread_rwlock_unlock(&c->keys.lock);
 
   if (st->err == KUBE_OK && body) {
-    const char *live = manifest_get_string(body, "data", "cert.pem", NULL);
+    const char *live = manifest_cert_configmap_pem(body);
     if (live && strcmp(live, cert) == 0) {
       c->keys.cm_in_flight = 0;
       return; /* already published: no write */
     }
-    cm = json_deep_copy(body);
-    if (cm == NULL)
-      goto fail;
-    json_t *data = json_object();
-    if (data == NULL || json_object_set_new(data, "cert.pem", json_string(cert)) != 0 ||
-        json_object_set_new(cm, "data", data) != 0)
-      goto fail;
-    if (kube_path(path, sizeof(path), "v1", "configmaps", c->key_namespace, CM_NAME, NULL))
-      goto fail;
-  } else if (http_code == 404) {
-    method = "POST";
-    cm = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap",
-                   "metadata", "name", CM_NAME, "namespace", c->key_namespace, "data",
-                   "cert.pem", cert);
-    if (cm == NULL ||
-        kube_path(path, sizeof(path), "v1", "configmaps", c->key_namespace, NULL, NULL))
-      goto fail;
-  } else {
+    live_cm = body;
+  } else if (http_code != 404) {
     goto fail;
   }
-  if (ctl_request(c, strcmp(method, "POST") == 0 ? "create" : "update", method, path, cm,
+  if (manifest_cert_configmap_build(&cm, live_cm, c->key_namespace, cert, &merr) != MANIFEST_OK ||
+      kube_path(path, sizeof(path), "v1", "configmaps", c->key_namespace,
+                live_cm ? MANIFEST_CERT_CONFIGMAP : NULL, NULL) != KUBE_OK)
+    goto fail;
+  if (ctl_request(c, live_cm ? "update" : "create", live_cm ? "PUT" : "POST", path, cm,
                   cm_write_done, c) != KUBE_OK)
     goto fail;
   json_decref(cm);
@@ -494,7 +419,7 @@ fail:
   c->keys.cm_in_flight = 0;
   c->keys.cm_dirty = 1;
   ctl_log(CTL_LOG_WARN, "cannot publish the public key", "namespace", c->key_namespace, "name",
-          CM_NAME, "error", st->err ? st->message : "out of memory", NULL);
+          MANIFEST_CERT_CONFIGMAP, "error", st->err ? st->message : "out of memory", NULL);
 }
 
 /* ---- renewal ------------------------------------------------------------ */
@@ -773,8 +698,8 @@ void ctl_keymgr_tick(ctl *c)
       return;
     next_ms = now + 1000;
     km->cm_dirty = 0;
-    if (kube_path(path, sizeof(path), "v1", "configmaps", c->key_namespace, CM_NAME, NULL) !=
-        KUBE_OK)
+    if (kube_path(path, sizeof(path), "v1", "configmaps", c->key_namespace,
+                  MANIFEST_CERT_CONFIGMAP, NULL) != KUBE_OK)
       return;
     km->cm_in_flight = 1;
     if (ctl_request(c, "get", "GET", path, NULL, cm_get_done, c) != KUBE_OK) {

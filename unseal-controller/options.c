@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "manifest.h"
 #include "options.h"
 
 #include "banned.h"
@@ -46,8 +47,8 @@ static const opt_spec specs[] = {
   {"namespace", T_NSLIST, OFF(namespaces), NULL, "NS",
    "watch SealedSecrets in NS only; repeat for several (env: comma separated; default: all)"},
   {"key-namespace", T_STR, OFF(key_namespace), NULL, "NS",
-   "namespace of the key Secrets, the ConfigMap seal-public-keys and the Lease "
-   "(default: the pod's namespace, else seal-system)"},
+   "namespace of the key Secrets, the ConfigMap " MANIFEST_CERT_CONFIGMAP " and the Lease "
+   "(default: the pod's namespace, else " MANIFEST_KEYS_NAMESPACE ")"},
   {"service-account-dir", T_STR, OFF(sa_dir), "/var/run/secrets/kubernetes.io/serviceaccount", "DIR",
    "in cluster: the folder holding the ServiceAccount's token, ca.crt and namespace"},
   {"listen", T_LISTEN, OFF(listen), ":8080", "[HOST]:PORT", "address of the HTTP API"},

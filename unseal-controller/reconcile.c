@@ -114,7 +114,8 @@ static const char *controller_owner_uid(const json_t *obj)
     const char *kind = manifest_get_string(o, "kind", NULL);
     const char *av = manifest_get_string(o, "apiVersion", NULL);
     if (json_is_true(json_object_get(o, "controller")) && kind &&
-        strcmp(kind, MANIFEST_KIND) == 0 && av && strncmp(av, "seal.dev/", 9) == 0)
+        strcmp(kind, MANIFEST_KIND) == 0 && av &&
+        strncmp(av, MANIFEST_RESERVED_PREFIX, strlen(MANIFEST_RESERVED_PREFIX)) == 0)
       return manifest_get_string(o, "uid", NULL);
   }
   return NULL;
@@ -1025,7 +1026,7 @@ static const char *hint_for(const char *reason)
 {
   if (strcmp(reason, "NoKey") == 0)
     return "seal it again with this cluster's public key (seal fetches it from the ConfigMap "
-           "seal-public-keys)";
+           MANIFEST_CERT_CONFIGMAP ")";
   if (strcmp(reason, "Altered") == 0)
     return "the value was changed after sealing; seal it again";
   if (strcmp(reason, "WrongScope") == 0)
