@@ -13,11 +13,11 @@
 
 #include "internal.h"
 #include "kube.h"
-#include "manifest.h"
+#include "doc.h"
 
 #include "banned.h"
 
-#define KUBECONFIG_MAX_BYTES MANIFEST_MAX_DOC_BYTES
+#define KUBECONFIG_MAX_BYTES DOC_MAX_BYTES
 #define PEM_MAX_BYTES (1024 * 1024)
 #define TOKEN_MAX_BYTES (64 * 1024)
 #define MAX_KUBECONFIG_FILES 64
@@ -368,8 +368,8 @@ static int merge_list(json_t *into, const json_t *doc, const char *key, const ch
 static int merge_file(merged *m, const char *path, int missing_ok, int *found, kube_status *st) {
   unsigned char *text = NULL;
   size_t len = 0;
-  manifest_docs docs = {0};
-  manifest_error merr;
+  doc_list docs = {0};
+  doc_error merr;
   char dir[PATH_MAX];
   const char *slash, *cur;
   json_t *doc;
@@ -383,7 +383,7 @@ static int merge_file(merged *m, const char *path, int missing_ok, int *found, k
     return rc == KUBE_ERR_NOMEM ? rc : KUBE_ERR_CONFIG;
   *found = 1;
   memset(&merr, 0, sizeof(merr));
-  rc = manifest_parse(&docs, (const char *)text, len, path, 0, &merr);
+  rc = doc_parse(&docs, (const char *)text, len, path, 0, &merr);
   if (rc < 0) {
     kube_status_set(st, KUBE_ERR_CONFIG, "kubeconfig \"%s\": %s", path, merr.message);
     rc = KUBE_ERR_CONFIG;
@@ -420,7 +420,7 @@ static int merge_file(merged *m, const char *path, int missing_ok, int *found, k
     }
   }
 out:
-  manifest_docs_free(&docs);
+  doc_list_free(&docs);
   if (text != NULL) {
     sodium_memzero(text, len); /* kubeconfigs hold tokens and keys */
     free(text);

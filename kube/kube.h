@@ -22,8 +22,8 @@
  *
  * Threads: a client and its watches belong to the thread that calls
  * kube_client_run(); only kube_client_wakeup() may be called from another
- * thread. Call manifest_init() once before anything here (kubeconfig files are
- * read with manifest_parse, and it sets jansson's wiping allocators).
+ * thread. Call doc_init() once before anything here (kubeconfig files are
+ * read with doc_parse, and it sets jansson's wiping allocators).
  */
 
 #include <stddef.h>

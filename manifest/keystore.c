@@ -14,9 +14,9 @@
 #include "banned.h"
 
 const char *manifest_key_secret_untrusted(const json_t *secret) {
-  const char *type = manifest_get_string(secret, "type", NULL);
-  const json_t *labels = manifest_get(secret, "metadata", "labels", NULL);
-  const json_t *owners = manifest_get(secret, "metadata", "ownerReferences", NULL);
+  const char *type = doc_get_string(secret, "type", NULL);
+  const json_t *labels = doc_get(secret, "metadata", "labels", NULL);
+  const json_t *owners = doc_get(secret, "metadata", "ownerReferences", NULL);
   size_t i;
   json_t *o;
 
@@ -25,7 +25,7 @@ const char *manifest_key_secret_untrusted(const json_t *secret) {
   if (json_object_get(labels, MANIFEST_LABEL_UNSEALED) != NULL)
     return "labelled " MANIFEST_LABEL_UNSEALED ": made from a SealedSecret";
   json_array_foreach(owners, i, o) {
-    const char *kind = manifest_get_string(o, "kind", NULL);
+    const char *kind = doc_get_string(o, "kind", NULL);
     if (kind && strcmp(kind, MANIFEST_KIND) == 0)
       return "owned by a SealedSecret";
   }
@@ -59,12 +59,12 @@ int manifest_key_secret_build(json_t **out, const keys_keypair *kp, const char *
   *out = NULL;
   manifest_key_secret_name(name, keys_keypair_public(kp)->id);
   if (ns == NULL || !keys_name_valid(ns))
-    return manifest_fail(err, MANIFEST_ERR_INVALID, 0,
+    return doc_fail(err, MANIFEST_ERR_INVALID, 0,
                          "key secret %s: namespace \"%.253s\" is not a valid name", name,
                          ns ? ns : "");
   priv = sodium_malloc(KEYS_ARMOR_MAX);
   if (priv == NULL) {
-    st = manifest_fail(err, MANIFEST_ERR_NOMEM, 0, "key secret %s/%s: out of memory", ns, name);
+    st = doc_fail(err, MANIFEST_ERR_NOMEM, 0, "key secret %s/%s: out of memory", ns, name);
     goto out;
   }
   /* a key without a known creation time is the oldest, never the newest */
@@ -74,7 +74,7 @@ int manifest_key_secret_build(json_t **out, const keys_keypair *kp, const char *
       keys_base64_encode(&priv_b64, &b64_len, (const uint8_t *)priv, priv_len) != KEYS_OK ||
       keys_base64_encode(&pub_b64, &b64_len, (const uint8_t *)pub, pub_len) != KEYS_OK ||
       keys_time_format(created, sizeof created, when > 0 ? when : 0) != KEYS_OK) {
-    st = manifest_fail(err, MANIFEST_ERR_INVALID, 0, "key secret %s/%s: cannot encode the key",
+    st = doc_fail(err, MANIFEST_ERR_INVALID, 0, "key secret %s/%s: cannot encode the key",
                        ns, name);
     goto out;
   }
@@ -92,7 +92,7 @@ int manifest_key_secret_build(json_t **out, const keys_keypair *kp, const char *
                      "metadata", meta, "type", MANIFEST_KEY_SECRET_TYPE, "data",
                      MANIFEST_KEY_PRIVATE, priv_b64, MANIFEST_KEY_PUBLIC, pub_b64);
   if (*out == NULL)
-    st = manifest_fail(err, MANIFEST_ERR_NOMEM, 0, "key secret %s/%s: out of memory", ns, name);
+    st = doc_fail(err, MANIFEST_ERR_NOMEM, 0, "key secret %s/%s: out of memory", ns, name);
 out:
   wipe_text(priv_b64);
   free(pub_b64);
@@ -104,7 +104,7 @@ out:
 /* ---- reading a key Secret ------------------------------------------------ */
 
 static int refuse(manifest_key_secret *ks, manifest_key_fault fault, manifest_error *err,
-                  const char *ns, const char *fmt, ...) MANIFEST_PRINTF(5, 6);
+                  const char *ns, const char *fmt, ...) DOC_PRINTF(5, 6);
 
 static int refuse(manifest_key_secret *ks, manifest_key_fault fault, manifest_error *err,
                   const char *ns, const char *fmt, ...) {
@@ -114,12 +114,12 @@ static int refuse(manifest_key_secret *ks, manifest_key_fault fault, manifest_er
   vsnprintf(why, sizeof why, fmt, ap);
   va_end(ap);
   ks->fault = fault;
-  return manifest_fail(err, MANIFEST_ERR_INVALID, 0, "key secret %s/%s: %s", ns,
+  return doc_fail(err, MANIFEST_ERR_INVALID, 0, "key secret %s/%s: %s", ns,
                        ks->name[0] ? ks->name : "?", why);
 }
 
 static int out_of_memory(const manifest_key_secret *ks, const char *ns, manifest_error *err) {
-  return manifest_fail(err, MANIFEST_ERR_NOMEM, 0, "key secret %s/%s: out of memory", ns,
+  return doc_fail(err, MANIFEST_ERR_NOMEM, 0, "key secret %s/%s: out of memory", ns,
                        ks->name[0] ? ks->name : "?");
 }
 
@@ -331,12 +331,12 @@ int manifest_cert_configmap_build(json_t **out, const json_t *live, const char *
       json_decref(data);
     json_decref(*out);
     *out = NULL;
-    return manifest_fail(err, MANIFEST_ERR_NOMEM, 0,
+    return doc_fail(err, MANIFEST_ERR_NOMEM, 0,
                          "configmap %s/" MANIFEST_CERT_CONFIGMAP ": out of memory", ns ? ns : "?");
   }
   return MANIFEST_OK;
 }
 
 const char *manifest_cert_configmap_pem(const json_t *configmap) {
-  return manifest_get_string(configmap, "data", MANIFEST_CERT_FIELD, NULL);
+  return doc_get_string(configmap, "data", MANIFEST_CERT_FIELD, NULL);
 }

@@ -2,17 +2,15 @@
 #define SEAL_MANIFEST_H
 
 /*
- * manifest: YAML and JSON documents in and out, and the Secret and
- * SealedSecret model (docs/design.md).
- *
- * The document model is jansson's json_t: YAML is read into it and written
- * from it, so every other part handles one kind of tree. Object key order is
- * kept as read. manifest_init() sets jansson's allocators to ones that wipe
- * memory on free, since documents hold plaintext.
+ * manifest: the Secret and SealedSecret model (docs/design.md), on top of
+ * the document layer (doc.h: YAML and JSON in and out, json_t trees).
  *
  * The library never prints and never exits: functions return MANIFEST_OK (0)
  * or a negative manifest_status and fill a manifest_error (may be NULL) whose
  * message names the document, the key and the reason, never a secret value.
+ * manifest_error is doc's error struct, and manifest_status extends
+ * doc_status with the same numbers (MANIFEST_ERR_LIMIT is DOC_ERR_LIMIT), so
+ * one error carries a failure of doc_parse and of manifest_seal_secret alike.
  */
 
 #include <stddef.h>
@@ -20,13 +18,11 @@
 
 #include <jansson.h>
 
+#include "doc.h"
 #include "keys.h"
 
-#define MANIFEST_MAX_DOC_BYTES (4 * 1024 * 1024) /* a document or HTTP body */
-#define MANIFEST_MAX_DATA_BYTES (1024 * 1024)    /* a Secret's data in all */
-#define MANIFEST_MAX_KEYS 1024                   /* data keys per Secret */
-#define MANIFEST_MAX_DEPTH 64                    /* nesting depth */
-#define MANIFEST_MAX_DOCS 100000                 /* documents per stream */
+#define MANIFEST_MAX_DATA_BYTES (1024 * 1024) /* a Secret's data in all */
+#define MANIFEST_MAX_KEYS 1024                /* data keys per Secret */
 
 #define MANIFEST_API_VERSION "seal.dev/v1"
 #define MANIFEST_KIND "SealedSecret"
@@ -52,71 +48,25 @@ int manifest_reserved_annotation(const char *name);
 int manifest_reserved_type(const char *type);
 
 typedef enum manifest_status {
-  MANIFEST_OK = 0,
-  MANIFEST_ERR_NOMEM = -1,
-  MANIFEST_ERR_PARSE = -2,   /* not YAML or JSON */
-  MANIFEST_ERR_INVALID = -3, /* well-formed but not what is expected: kind, name, base64, type */
-  MANIFEST_ERR_LIMIT = -4,   /* over a limit above */
-  MANIFEST_ERR_KEYS = -5,    /* sealing or unsealing failed; keys_status in keys_status */
-  MANIFEST_ERR_IO = -6,
+  MANIFEST_OK = DOC_OK,
+  MANIFEST_ERR_NOMEM = DOC_ERR_NOMEM,
+  MANIFEST_ERR_PARSE = DOC_ERR_PARSE, /* not YAML or JSON */
+  MANIFEST_ERR_INVALID = DOC_ERR_INVALID, /* well-formed but not what is expected: kind, name,
+                                             base64, type */
+  MANIFEST_ERR_LIMIT = DOC_ERR_LIMIT, /* over a limit above or of doc.h */
+  MANIFEST_ERR_KEYS = -5, /* sealing or unsealing failed; the keys_status in cause */
+  MANIFEST_ERR_IO = DOC_ERR_IO,
 } manifest_status;
 
-typedef struct manifest_error {
-  int status;
-  int keys_status; /* with MANIFEST_ERR_KEYS */
-  long line;       /* 1-based line in the source where known, else 0 */
-  char message[1024];
-} manifest_error;
+/* doc's error struct: status, cause (the keys_status with MANIFEST_ERR_KEYS),
+ * line, message. */
+typedef doc_error manifest_error;
 
-typedef enum manifest_format {
-  MANIFEST_YAML = 0,
-  MANIFEST_JSON = 1,
-} manifest_format;
-
-/* Sets the wiping allocators and initialises keys. Call once, first. */
+/* Sets the wiping allocators (doc_init) and initialises keys. Call once, first. */
 int manifest_init(void);
 
+/* doc_strerror's names, and MANIFEST_ERR_KEYS's. */
 const char *manifest_strerror(int status);
-
-/* ---- documents ---------------------------------------------------------- */
-
-typedef struct manifest_docs {
-  size_t n;
-  json_t **docs; /* owned references */
-  long *lines;   /* first line of each document in the source (1-based) */
-} manifest_docs;
-
-enum {
-  MANIFEST_PARSE_EXPAND_LISTS = 1, /* a `kind: List` (or *List) yields its items */
-  /* at most MANIFEST_MAX_BODY_NODES values in the whole stream (aliases
-   * counted in full): what the controller parses from an HTTP body, so a
-   * 4 MiB body of tiny values cannot cost hundreds of MiB of nodes */
-  MANIFEST_PARSE_BODY_LIMITS = 2,
-};
-#define MANIFEST_MAX_BODY_NODES 65536
-
-/* Parses a stream: JSON (one or several concatenated documents) when the first
- * non-blank character is '{' or '[', else YAML (several documents split by
- * `---`; anchors, aliases, merge keys, flow style, comments, CRLF, a BOM).
- * Empty documents are skipped. source names the input in messages. */
-int manifest_parse(manifest_docs *out, const char *text, size_t len, const char *source,
-                   int flags, manifest_error *err);
-void manifest_docs_free(manifest_docs *docs);
-
-/* Writes documents: YAML (block style, `---` between documents, the keys
- * apiVersion, kind, metadata, spec, then the rest in their order; strings
- * quoted only where YAML needs it) or JSON (indented, one document after
- * another). *out is malloc'ed and NUL-terminated; it may hold secrets, so
- * release it with manifest_text_free(). */
-int manifest_write(char **out, size_t *out_len, json_t *const *docs, size_t n,
-                   manifest_format format, manifest_error *err);
-void manifest_text_free(char *text, size_t len);
-
-/* Typed access: the value at a path of object keys, NULL-terminated;
- * NULL if any step is missing or not an object. */
-json_t *manifest_get(const json_t *doc, ...);
-/* The string at a path, or NULL when missing or not a string. */
-const char *manifest_get_string(const json_t *doc, ...);
 
 /* ---- Secret and SealedSecret --------------------------------------------- */
 

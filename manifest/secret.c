@@ -32,15 +32,15 @@ static int entry_cmp(const void *a, const void *b) {
 static int pick(const char **out, const char *in_doc, const char *in_opts, const char *fallback,
                 const char *what, const char *opt_name, const char *desc, manifest_error *err) {
   if (in_doc != NULL && in_opts != NULL && strcmp(in_doc, in_opts) != 0)
-    return manifest_fail(err, MANIFEST_ERR_INVALID, 0,
+    return doc_fail(err, MANIFEST_ERR_INVALID, 0,
                          "%s: %s \"%.253s\" in the document contradicts %s \"%.253s\"", desc,
                          what, in_doc, opt_name, in_opts);
   *out = in_doc != NULL ? in_doc : in_opts != NULL ? in_opts : fallback;
   if (*out == NULL)
-    return manifest_fail(err, MANIFEST_ERR_INVALID, 0, "%s: no metadata.%s (give %s)", desc, what,
+    return doc_fail(err, MANIFEST_ERR_INVALID, 0, "%s: no metadata.%s (give %s)", desc, what,
                          opt_name);
   if (!keys_name_valid(*out))
-    return manifest_fail(err, MANIFEST_ERR_INVALID, 0,
+    return doc_fail(err, MANIFEST_ERR_INVALID, 0,
                          "%s: %s \"%.253s\" is not a valid Kubernetes name", desc, what, *out);
   return MANIFEST_OK;
 }
@@ -54,7 +54,7 @@ static int opt_string(const char **out, const json_t *parent, const char *field,
   if (v == NULL || json_is_null(v))
     return MANIFEST_OK;
   if (!json_is_string(v))
-    return manifest_fail(err, MANIFEST_ERR_INVALID, 0, "%s: %s.%s is not a string", desc, where,
+    return doc_fail(err, MANIFEST_ERR_INVALID, 0, "%s: %s.%s is not a string", desc, where,
                          field);
   *out = json_string_value(v);
   return MANIFEST_OK;
@@ -71,15 +71,15 @@ static int string_map(json_t **out, const json_t *parent, const char *field, con
   if (v == NULL || json_is_null(v))
     return MANIFEST_OK;
   if (!json_is_object(v))
-    return manifest_fail(err, MANIFEST_ERR_INVALID, 0, "%s: %s.%s is not a map", desc, where,
+    return doc_fail(err, MANIFEST_ERR_INVALID, 0, "%s: %s.%s is not a map", desc, where,
                          field);
   json_object_foreach(v, key, child) {
     if (json_is_null(child))
-      return manifest_fail(err, MANIFEST_ERR_INVALID, 0,
+      return doc_fail(err, MANIFEST_ERR_INVALID, 0,
                            "%s: %s.%s: key \"%.253s\": value is empty (null: an unset variable?)",
                            desc, where, field, key);
     if (!json_is_string(child))
-      return manifest_fail(err, MANIFEST_ERR_INVALID, 0,
+      return doc_fail(err, MANIFEST_ERR_INVALID, 0,
                            "%s: %s.%s: key \"%.253s\": value is not a string", desc, where, field,
                            key);
   }
@@ -135,7 +135,7 @@ int manifest_template_metadata(json_t **out, const json_t *meta, const char *con
 nomem:
   json_decref(copy);
   json_decref(o);
-  return manifest_fail(err, MANIFEST_ERR_NOMEM, 0, "%s: out of memory", desc);
+  return doc_fail(err, MANIFEST_ERR_NOMEM, 0, "%s: out of memory", desc);
 }
 
 /* Collects data and stringData (which wins) into entries, checked. */
@@ -158,11 +158,11 @@ static int collect(plain_entry **out, size_t *n_out, const json_t *secret, const
   if (max == 0)
     return MANIFEST_OK;
   if (max > 2 * (size_t)MANIFEST_MAX_KEYS)
-    return manifest_fail(err, MANIFEST_ERR_LIMIT, 0, "%s: more than %d data keys", desc,
+    return doc_fail(err, MANIFEST_ERR_LIMIT, 0, "%s: more than %d data keys", desc,
                          MANIFEST_MAX_KEYS);
   e = calloc(max, sizeof *e);
   if (e == NULL)
-    return manifest_fail(err, MANIFEST_ERR_NOMEM, 0, "%s: out of memory", desc);
+    return doc_fail(err, MANIFEST_ERR_NOMEM, 0, "%s: out of memory", desc);
   json_object_foreach(string_data, key, v) {
     e[n].key = key;
     e[n].data = (const uint8_t *)json_string_value(v);
@@ -174,7 +174,7 @@ static int collect(plain_entry **out, size_t *n_out, const json_t *secret, const
     size_t dec_len = 0;
     if (keys_base64_decode(&dec, &dec_len, json_string_value(v), json_string_length(v)) !=
         KEYS_OK) {
-      rc = manifest_fail(err, MANIFEST_ERR_INVALID, 0,
+      rc = doc_fail(err, MANIFEST_ERR_INVALID, 0,
                          "%s: key \"%.253s\": data value is not canonical base64", desc, key);
       goto out;
     }
@@ -189,20 +189,20 @@ static int collect(plain_entry **out, size_t *n_out, const json_t *secret, const
     n++;
   }
   if (n > MANIFEST_MAX_KEYS) {
-    rc = manifest_fail(err, MANIFEST_ERR_LIMIT, 0, "%s: %zu data keys, more than %d", desc, n,
+    rc = doc_fail(err, MANIFEST_ERR_LIMIT, 0, "%s: %zu data keys, more than %d", desc, n,
                        MANIFEST_MAX_KEYS);
     goto out;
   }
   for (size_t i = 0; i < n; i++) {
     if (!keys_data_key_valid(e[i].key)) {
-      rc = manifest_fail(err, MANIFEST_ERR_INVALID, 0,
+      rc = doc_fail(err, MANIFEST_ERR_INVALID, 0,
                          "%s: key \"%.253s\" is not a valid data key (letters, digits, '-', '_', '.')",
                          desc, e[i].key);
       goto out;
     }
     total += e[i].len;
     if (total > (size_t)MANIFEST_MAX_DATA_BYTES) {
-      rc = manifest_fail(err, MANIFEST_ERR_LIMIT, 0, "%s: data is larger than %d bytes in all",
+      rc = doc_fail(err, MANIFEST_ERR_LIMIT, 0, "%s: data is larger than %d bytes in all",
                          desc, MANIFEST_MAX_DATA_BYTES);
       goto out;
     }
@@ -226,20 +226,20 @@ static void entries_free(plain_entry *e, size_t n) {
 }
 
 static int check_kind(const json_t *secret, size_t index, manifest_error *err) {
-  const char *kind = manifest_get_string(secret, "kind", NULL);
-  const char *api = manifest_get_string(secret, "apiVersion", NULL);
+  const char *kind = doc_get_string(secret, "kind", NULL);
+  const char *api = doc_get_string(secret, "apiVersion", NULL);
 
   if (!json_is_object(secret))
-    return manifest_fail(err, MANIFEST_ERR_INVALID, 0, "document %zu is not a mapping, not a Secret",
+    return doc_fail(err, MANIFEST_ERR_INVALID, 0, "document %zu is not a mapping, not a Secret",
                          index + 1);
   if (kind == NULL)
-    return manifest_fail(err, MANIFEST_ERR_INVALID, 0, "document %zu has no kind, not a Secret",
+    return doc_fail(err, MANIFEST_ERR_INVALID, 0, "document %zu has no kind, not a Secret",
                          index + 1);
   if (strcmp(kind, "Secret") != 0)
-    return manifest_fail(err, MANIFEST_ERR_INVALID, 0, "document %zu is a %.100s, not a Secret",
+    return doc_fail(err, MANIFEST_ERR_INVALID, 0, "document %zu is a %.100s, not a Secret",
                          index + 1, kind);
   if (api == NULL || strcmp(api, "v1") != 0)
-    return manifest_fail(err, MANIFEST_ERR_INVALID, 0,
+    return doc_fail(err, MANIFEST_ERR_INVALID, 0,
                          "document %zu is a Secret of apiVersion \"%.100s\", not v1", index + 1,
                          api ? api : "");
   return MANIFEST_OK;
@@ -340,7 +340,7 @@ int manifest_seal_secret(json_t **out, const json_t *secret, const manifest_seal
   int rc;
 
   if (out == NULL || opts == NULL)
-    return manifest_fail(err, MANIFEST_ERR_INVALID, 0, "manifest_seal_secret: bad arguments");
+    return doc_fail(err, MANIFEST_ERR_INVALID, 0, "manifest_seal_secret: bad arguments");
   *out = NULL;
   rc = check_kind(secret, opts->index, err);
   if (rc != MANIFEST_OK)
@@ -348,7 +348,7 @@ int manifest_seal_secret(json_t **out, const json_t *secret, const manifest_seal
   snprintf(desc, sizeof desc, "document %zu (Secret)", opts->index + 1);
   meta = json_object_get(secret, "metadata");
   if (meta != NULL && !json_is_object(meta))
-    return manifest_fail(err, MANIFEST_ERR_INVALID, 0, "%s: metadata is not a map", desc);
+    return doc_fail(err, MANIFEST_ERR_INVALID, 0, "%s: metadata is not a map", desc);
   rc = opt_string(&doc_name, meta, "name", "metadata", desc, err);
   if (rc == MANIFEST_OK)
     rc = opt_string(&doc_ns, meta, "namespace", "metadata", desc, err);
@@ -360,18 +360,18 @@ int manifest_seal_secret(json_t **out, const json_t *secret, const manifest_seal
     return rc;
   snprintf(desc, sizeof desc, "Secret %s/%s", ns, name);
 
-  doc_scope = manifest_get_string(secret, "metadata", "annotations", MANIFEST_ANN_SCOPE, NULL);
+  doc_scope = doc_get_string(secret, "metadata", "annotations", MANIFEST_ANN_SCOPE, NULL);
   if (keys_scope_parse(&scope, doc_scope) != KEYS_OK)
-    return manifest_fail(err, MANIFEST_ERR_INVALID, 0,
+    return doc_fail(err, MANIFEST_ERR_INVALID, 0,
                          "%s: annotation %s: unknown scope \"%.100s\" (strict, namespace-wide, cluster-wide)",
                          desc, MANIFEST_ANN_SCOPE, doc_scope);
   if (opts->scope != NULL) {
     if (keys_scope_parse(&opt_scope, opts->scope) != KEYS_OK)
-      return manifest_fail(err, MANIFEST_ERR_INVALID, 0,
+      return doc_fail(err, MANIFEST_ERR_INVALID, 0,
                            "unknown scope \"%.100s\" (strict, namespace-wide, cluster-wide)",
                            opts->scope);
     if (doc_scope != NULL && opt_scope != scope)
-      return manifest_fail(err, MANIFEST_ERR_INVALID, 0,
+      return doc_fail(err, MANIFEST_ERR_INVALID, 0,
                            "%s: annotation %s \"%.100s\" contradicts --scope \"%.100s\"", desc,
                            MANIFEST_ANN_SCOPE, doc_scope, opts->scope);
     scope = opt_scope;
@@ -381,11 +381,11 @@ int manifest_seal_secret(json_t **out, const json_t *secret, const manifest_seal
   if (rc != MANIFEST_OK)
     return rc;
   if (type != NULL && strcmp(type, SA_TOKEN_TYPE) == 0)
-    return manifest_fail(err, MANIFEST_ERR_INVALID, 0,
+    return doc_fail(err, MANIFEST_ERR_INVALID, 0,
                          "%s: type %s cannot be sealed (the controller never makes one)", desc,
                          SA_TOKEN_TYPE);
   if (manifest_reserved_type(type))
-    return manifest_fail(err, MANIFEST_ERR_INVALID, 0,
+    return doc_fail(err, MANIFEST_ERR_INVALID, 0,
                          "%s: type %.253s is reserved for the controller's key Secrets and cannot "
                          "be sealed",
                          desc, type);
@@ -393,13 +393,13 @@ int manifest_seal_secret(json_t **out, const json_t *secret, const manifest_seal
   if (json_is_null(immutable))
     immutable = NULL;
   if (immutable != NULL && !json_is_boolean(immutable))
-    return manifest_fail(err, MANIFEST_ERR_INVALID, 0, "%s: immutable is not true or false", desc);
+    return doc_fail(err, MANIFEST_ERR_INVALID, 0, "%s: immutable is not true or false", desc);
 
   rc = collect(&e, &n, secret, desc, err);
   if (rc != MANIFEST_OK)
     return rc;
   if (n == 0 && !opts->allow_empty_data) {
-    rc = manifest_fail(err, MANIFEST_ERR_INVALID, 0,
+    rc = doc_fail(err, MANIFEST_ERR_INVALID, 0,
                        "%s: no data or stringData to seal (--allow-empty-data seals it anyway)",
                        desc);
     goto out;
@@ -407,7 +407,7 @@ int manifest_seal_secret(json_t **out, const json_t *secret, const manifest_seal
   /* an empty value is most often an unset shell variable, not a wish */
   for (i = 0; i < n && !opts->allow_empty_data; i++)
     if (e[i].len == 0) {
-      rc = manifest_fail(err, MANIFEST_ERR_INVALID, 0,
+      rc = doc_fail(err, MANIFEST_ERR_INVALID, 0,
                          "%s: key \"%s\": empty value refused (an unset variable?); "
                          "--allow-empty-data seals it anyway",
                          desc, e[i].key);
@@ -435,9 +435,9 @@ int manifest_seal_secret(json_t **out, const json_t *secret, const manifest_seal
   if (rc != KEYS_OK) {
     i = atomic_load(&job.first_fail);
     if (err != NULL) {
-      manifest_fail(err, MANIFEST_ERR_KEYS, 0, "%s: key \"%s\": %s", desc, e[i].key,
+      doc_fail(err, MANIFEST_ERR_KEYS, 0, "%s: key \"%s\": %s", desc, e[i].key,
                     job.fail_err.message[0] ? job.fail_err.message : keys_strerror(rc));
-      err->keys_status = rc;
+      err->cause = rc;
     }
     rc = MANIFEST_ERR_KEYS;
     goto out;
@@ -454,17 +454,17 @@ int manifest_seal_secret(json_t **out, const json_t *secret, const manifest_seal
   if (result == NULL)
     goto nomem;
   if (immutable != NULL &&
-      json_object_set(manifest_get(result, "spec", "template", NULL), "immutable", immutable) != 0)
+      json_object_set(doc_get(result, "spec", "template", NULL), "immutable", immutable) != 0)
     goto nomem;
   if (json_object_size(tmeta) > 0 &&
-      json_object_set(manifest_get(result, "spec", "template", NULL), "metadata", tmeta) != 0)
+      json_object_set(doc_get(result, "spec", "template", NULL), "metadata", tmeta) != 0)
     goto nomem;
   *out = result;
   result = NULL;
   rc = MANIFEST_OK;
   goto out;
 nomem:
-  rc = manifest_fail(err, MANIFEST_ERR_NOMEM, 0, "%s: out of memory", desc);
+  rc = doc_fail(err, MANIFEST_ERR_NOMEM, 0, "%s: out of memory", desc);
 out:
   for (i = 0; job.sealed != NULL && i < n; i++)
     free(job.sealed[i]);

@@ -45,7 +45,7 @@ int manifest_check_reserved(const json_t *meta, const char *desc, const char *wh
   for (size_t m = 0; m < 2; m++) {
     json_object_foreach(json_object_get(meta, maps[m]), key, v) {
       if (m == 0 ? manifest_reserved_label(key) : manifest_reserved_annotation(key))
-        return manifest_fail(err, MANIFEST_ERR_INVALID, 0,
+        return doc_fail(err, MANIFEST_ERR_INVALID, 0,
                              "%s: %s.%s: \"%.253s\" is reserved for the controller", desc, where,
                              maps[m], key);
     }
@@ -61,10 +61,10 @@ static void opened_free(opened *o, size_t n) {
 
 int manifest_sealed_label(char *out, size_t out_size, const json_t *sealed, const char *data_key,
                           manifest_error *err) {
-  const char *name = manifest_get_string(sealed, "metadata", "name", NULL);
-  const char *ns = manifest_get_string(sealed, "metadata", "namespace", NULL);
+  const char *name = doc_get_string(sealed, "metadata", "name", NULL);
+  const char *ns = doc_get_string(sealed, "metadata", "namespace", NULL);
   const char *scope_text =
-      manifest_get_string(sealed, "metadata", "annotations", MANIFEST_ANN_SCOPE, NULL);
+      doc_get_string(sealed, "metadata", "annotations", MANIFEST_ANN_SCOPE, NULL);
   char ref[2 * KEYS_NAME_MAX + 16];
   keys_scope scope;
   keys_error kerr;
@@ -72,16 +72,16 @@ int manifest_sealed_label(char *out, size_t out_size, const json_t *sealed, cons
 
   manifest_doc_ref(ref, sizeof ref, sealed);
   if (keys_scope_parse(&scope, scope_text) != KEYS_OK)
-    return manifest_fail(err, MANIFEST_ERR_INVALID, 0,
+    return doc_fail(err, MANIFEST_ERR_INVALID, 0,
                          "%s: annotation %s: unknown scope \"%.100s\"", ref, MANIFEST_ANN_SCOPE,
                          scope_text);
   memset(&kerr, 0, sizeof kerr);
   rc = keys_label(out, out_size, scope, ns, name, data_key, &kerr);
   if (rc != KEYS_OK) {
-    manifest_fail(err, MANIFEST_ERR_INVALID, 0, "%s: key \"%.253s\": %s", ref,
+    doc_fail(err, MANIFEST_ERR_INVALID, 0, "%s: key \"%.253s\": %s", ref,
                   data_key ? data_key : "", kerr.message[0] ? kerr.message : keys_strerror(rc));
     if (err != NULL)
-      err->keys_status = rc;
+      err->cause = rc;
     return MANIFEST_ERR_INVALID;
   }
   return MANIFEST_OK;
@@ -147,9 +147,9 @@ static int is_ident(char c) {
 }
 
 /* b->len more bytes (count_only: counted, nothing copied), within b->max. */
-static int put(manifest_buf *b, int count_only, const void *data, size_t n) {
+static int put(doc_buf *b, int count_only, const void *data, size_t n) {
   if (!count_only)
-    return manifest_buf_add(b, data, n);
+    return doc_buf_add(b, data, n);
   if (n > b->max || b->len > b->max - n)
     return MANIFEST_ERR_LIMIT;
   b->len += n;
@@ -183,7 +183,7 @@ static int check_template_value(const char *tpl, size_t n, const char *ref, cons
         }
       }
     }
-    return manifest_fail(err, MANIFEST_ERR_INVALID, 0,
+    return doc_fail(err, MANIFEST_ERR_INVALID, 0,
                          "%s: spec.template.data: key \"%.253s\": the template action at byte %zu "
                          "is not a plain {{ .KEY }} (no functions or pipelines)",
                          ref, tkey, i);
@@ -194,7 +194,7 @@ static int check_template_value(const char *tpl, size_t n, const char *ref, cons
 /* Fills {{ .KEY }} (spaces optional) with unsealed values; check_sealed has
  * refused any other "{{". count_only: every placeholder must still name an
  * encrypted key, but nothing is written; b->len is the rendered length. */
-static int render(manifest_buf *b, const char *tpl, size_t n, const opened *o, size_t n_o,
+static int render(doc_buf *b, const char *tpl, size_t n, const opened *o, size_t n_o,
                   const char *ref, const char *tkey, int count_only, manifest_error *err) {
   size_t i = 0, j, k0, k1, m;
   int rc;
@@ -224,7 +224,7 @@ static int render(manifest_buf *b, const char *tpl, size_t n, const opened *o, s
             if (strlen(o[m].key) == k1 - k0 && memcmp(o[m].key, tpl + k0, k1 - k0) == 0)
               break;
           if (m == n_o)
-            return manifest_fail(err, MANIFEST_ERR_INVALID, 0,
+            return doc_fail(err, MANIFEST_ERR_INVALID, 0,
                                  "%s: template key \"%.253s\": {{ .%.*s }} names no encrypted key",
                                  ref, tkey, (int)(k1 - k0 > 253 ? 253 : k1 - k0), tpl + k0);
           rc = put(b, count_only, o[m].pt, o[m].len);
@@ -242,7 +242,7 @@ static int render(manifest_buf *b, const char *tpl, size_t n, const opened *o, s
   }
   return MANIFEST_OK;
 fail:
-  return manifest_fail(err, rc, 0, "%s: template key \"%.253s\": %s", ref, tkey,
+  return doc_fail(err, rc, 0, "%s: template key \"%.253s\": %s", ref, tkey,
                        rc == MANIFEST_ERR_LIMIT ? "data larger than 1 MiB in all" : "out of memory");
 }
 
@@ -265,24 +265,24 @@ static int set_b64(json_t *data, const char *key, const uint8_t *bytes, size_t l
 static int build_secret(json_t **out, const json_t *sealed, const opened *o, size_t n_o,
                         int flags, const char *ref, const char **reason, manifest_error *err) {
   static const char *const drop[] = {ANN_TRACKING_ID};
-  const json_t *tmpl = manifest_get(sealed, "spec", "template", NULL);
+  const json_t *tmpl = doc_get(sealed, "spec", "template", NULL);
   json_t *secret = NULL, *meta = NULL, *data = NULL, *tdata, *v, *labels;
-  const char *type = manifest_get_string(tmpl, "type", NULL);
+  const char *type = doc_get_string(tmpl, "type", NULL);
   const char *key, *uid, *skip;
-  manifest_buf b = {NULL, 0, 0, MANIFEST_MAX_DATA_BYTES};
+  doc_buf b = {NULL, 0, 0, MANIFEST_MAX_DATA_BYTES};
   size_t total = 0, i;
   int rc;
 
   *reason = "InvalidTemplate";
-  rc = manifest_template_metadata(&meta, manifest_get(tmpl, "metadata", NULL), drop, 1, ref,
+  rc = manifest_template_metadata(&meta, doc_get(tmpl, "metadata", NULL), drop, 1, ref,
                                   "spec.template.metadata", err);
   if (rc != MANIFEST_OK)
     return rc;
   /* s*: a SealedSecret without a namespace (a file for `seal unseal`) gives a
    * Secret without one, not a failure. */
   secret = json_pack("{s:s, s:s, s:{s:s, s:s*}}", "apiVersion", "v1", "kind", "Secret",
-                     "metadata", "name", manifest_get_string(sealed, "metadata", "name", NULL),
-                     "namespace", manifest_get_string(sealed, "metadata", "namespace", NULL));
+                     "metadata", "name", doc_get_string(sealed, "metadata", "name", NULL),
+                     "namespace", doc_get_string(sealed, "metadata", "namespace", NULL));
   data = json_object();
   if (secret == NULL || data == NULL)
     goto nomem;
@@ -291,7 +291,7 @@ static int build_secret(json_t **out, const json_t *sealed, const opened *o, siz
       goto nomem;
   }
   if (flags & MANIFEST_UNSEAL_CONTROLLER) {
-    labels = manifest_get(secret, "metadata", "labels", NULL);
+    labels = doc_get(secret, "metadata", "labels", NULL);
     if (labels == NULL) {
       labels = json_object();
       if (json_object_set_new(json_object_get(secret, "metadata"), "labels", labels) != 0)
@@ -300,7 +300,7 @@ static int build_secret(json_t **out, const json_t *sealed, const opened *o, siz
     if (json_object_set_new(labels, MANIFEST_LABEL_UNSEALED, json_string("true")) != 0)
       goto nomem;
   }
-  skip = manifest_get_string(tmpl, "metadata", "annotations", MANIFEST_ANN_SKIP_OWNER, NULL);
+  skip = doc_get_string(tmpl, "metadata", "annotations", MANIFEST_ANN_SKIP_OWNER, NULL);
   if ((flags & MANIFEST_UNSEAL_OWNER) && skip != NULL && strcmp(skip, "true") == 0) {
     /* no ownerReference: seal.dev/managed is what lets the controller write
      * the Secret again (a label alone never does) */
@@ -313,15 +313,15 @@ static int build_secret(json_t **out, const json_t *sealed, const opened *o, siz
     if (json_object_set_new(ann, MANIFEST_ANN_MANAGED, json_string("true")) != 0)
       goto nomem;
   } else if (flags & MANIFEST_UNSEAL_OWNER) {
-    uid = manifest_get_string(sealed, "metadata", "uid", NULL);
+    uid = doc_get_string(sealed, "metadata", "uid", NULL);
     if (uid == NULL || uid[0] == '\0') {
       *reason = "Invalid";
-      rc = manifest_fail(err, MANIFEST_ERR_INVALID, 0,
+      rc = doc_fail(err, MANIFEST_ERR_INVALID, 0,
                          "%s: no metadata.uid for the Secret's owner reference", ref);
       goto out;
     }
     v = json_pack("[{s:s, s:s, s:s, s:s, s:b}]", "apiVersion", MANIFEST_API_VERSION, "kind",
-                  MANIFEST_KIND, "name", manifest_get_string(sealed, "metadata", "name", NULL),
+                  MANIFEST_KIND, "name", doc_get_string(sealed, "metadata", "name", NULL),
                   "uid", uid, "controller", 1);
     if (v == NULL || json_object_set_new(json_object_get(secret, "metadata"), "ownerReferences", v) != 0)
       goto nomem;
@@ -351,14 +351,14 @@ static int build_secret(json_t **out, const json_t *sealed, const opened *o, siz
     total += b.len;
     if (!(flags & MANIFEST_UNSEAL_RENDER)) {
       b.len = 0;
-      if (manifest_buf_add(&b, json_string_value(v), json_string_length(v)) != MANIFEST_OK) {
-        rc = manifest_fail(err, MANIFEST_ERR_LIMIT, 0,
+      if (doc_buf_add(&b, json_string_value(v), json_string_length(v)) != MANIFEST_OK) {
+        rc = doc_fail(err, MANIFEST_ERR_LIMIT, 0,
                            "%s: template key \"%.253s\": larger than 1 MiB", ref, key);
         goto out;
       }
     }
     if (total > (size_t)MANIFEST_MAX_DATA_BYTES) {
-      rc = manifest_fail(err, MANIFEST_ERR_LIMIT, 0, "%s: data is larger than %d bytes in all",
+      rc = doc_fail(err, MANIFEST_ERR_LIMIT, 0, "%s: data is larger than %d bytes in all",
                          ref, MANIFEST_MAX_DATA_BYTES);
       goto out;
     }
@@ -366,7 +366,7 @@ static int build_secret(json_t **out, const json_t *sealed, const opened *o, siz
       goto nomem;
   }
   if (json_object_size(data) > MANIFEST_MAX_KEYS) {
-    rc = manifest_fail(err, MANIFEST_ERR_LIMIT, 0, "%s: more than %d data keys", ref,
+    rc = doc_fail(err, MANIFEST_ERR_LIMIT, 0, "%s: more than %d data keys", ref,
                        MANIFEST_MAX_KEYS);
     goto out;
   }
@@ -377,9 +377,9 @@ static int build_secret(json_t **out, const json_t *sealed, const opened *o, siz
   rc = MANIFEST_OK;
   goto out;
 nomem:
-  rc = manifest_fail(err, MANIFEST_ERR_NOMEM, 0, "%s: out of memory", ref);
+  rc = doc_fail(err, MANIFEST_ERR_NOMEM, 0, "%s: out of memory", ref);
 out:
-  manifest_buf_free(&b);
+  doc_buf_free(&b);
   json_decref(meta);
   json_decref(data);
   json_decref(secret);
@@ -392,22 +392,22 @@ static int check_sealed(const json_t *sealed, const char *ref, manifest_error *e
   const char *key;
 
   if (!manifest_is_sealed_secret(sealed))
-    return manifest_fail(err, MANIFEST_ERR_INVALID, 0, "%s: not a %s %s", ref,
+    return doc_fail(err, MANIFEST_ERR_INVALID, 0, "%s: not a %s %s", ref,
                          MANIFEST_API_VERSION, MANIFEST_KIND);
-  if (manifest_get_string(sealed, "metadata", "name", NULL) == NULL)
-    return manifest_fail(err, MANIFEST_ERR_INVALID, 0, "%s: no metadata.name", ref);
-  enc = manifest_get(sealed, "spec", "encryptedData", NULL);
+  if (doc_get_string(sealed, "metadata", "name", NULL) == NULL)
+    return doc_fail(err, MANIFEST_ERR_INVALID, 0, "%s: no metadata.name", ref);
+  enc = doc_get(sealed, "spec", "encryptedData", NULL);
   if (enc != NULL && !json_is_null(enc) && !json_is_object(enc))
-    return manifest_fail(err, MANIFEST_ERR_INVALID, 0, "%s: spec.encryptedData is not a map", ref);
+    return doc_fail(err, MANIFEST_ERR_INVALID, 0, "%s: spec.encryptedData is not a map", ref);
   if (json_object_size(enc) > MANIFEST_MAX_KEYS)
-    return manifest_fail(err, MANIFEST_ERR_LIMIT, 0, "%s: more than %d encrypted keys", ref,
+    return doc_fail(err, MANIFEST_ERR_LIMIT, 0, "%s: more than %d encrypted keys", ref,
                          MANIFEST_MAX_KEYS);
   json_object_foreach((json_t *)enc, key, v) {
     if (!json_is_string(v))
-      return manifest_fail(err, MANIFEST_ERR_INVALID, 0,
+      return doc_fail(err, MANIFEST_ERR_INVALID, 0,
                            "%s: key \"%.253s\": sealed value is not a string", ref, key);
     if (!keys_data_key_valid(key))
-      return manifest_fail(err, MANIFEST_ERR_INVALID, 0, "%s: key \"%.253s\" is not a valid data key",
+      return doc_fail(err, MANIFEST_ERR_INVALID, 0, "%s: key \"%.253s\" is not a valid data key",
                            ref, key);
   }
   return MANIFEST_OK;
@@ -421,28 +421,28 @@ static int check_template(const json_t *sealed, const char *ref, manifest_error 
   int rc;
   const char *type, *key;
 
-  tmpl = manifest_get(sealed, "spec", "template", NULL);
+  tmpl = doc_get(sealed, "spec", "template", NULL);
   if (tmpl != NULL && !json_is_null(tmpl) && !json_is_object(tmpl))
-    return manifest_fail(err, MANIFEST_ERR_INVALID, 0, "%s: spec.template is not a map", ref);
+    return doc_fail(err, MANIFEST_ERR_INVALID, 0, "%s: spec.template is not a map", ref);
   v = json_object_get(tmpl, "type");
   if (v != NULL && !json_is_null(v) && !json_is_string(v))
-    return manifest_fail(err, MANIFEST_ERR_INVALID, 0, "%s: spec.template.type is not a string", ref);
+    return doc_fail(err, MANIFEST_ERR_INVALID, 0, "%s: spec.template.type is not a string", ref);
   type = json_string_value(v);
   if (type != NULL && strcmp(type, SA_TOKEN_TYPE) == 0)
-    return manifest_fail(err, MANIFEST_ERR_INVALID, 0, "%s: refusing to make a Secret of type %s",
+    return doc_fail(err, MANIFEST_ERR_INVALID, 0, "%s: refusing to make a Secret of type %s",
                          ref, SA_TOKEN_TYPE);
   if (manifest_reserved_type(type))
-    return manifest_fail(err, MANIFEST_ERR_INVALID, 0,
+    return doc_fail(err, MANIFEST_ERR_INVALID, 0,
                          "%s: spec.template.type \"%.253s\" is reserved for the controller's key "
                          "Secrets",
                          ref, type);
   v = json_object_get(tmpl, "immutable");
   if (v != NULL && !json_is_null(v) && !json_is_boolean(v))
-    return manifest_fail(err, MANIFEST_ERR_INVALID, 0,
+    return doc_fail(err, MANIFEST_ERR_INVALID, 0,
                          "%s: spec.template.immutable is not true or false", ref);
   v = json_object_get(tmpl, "metadata");
   if (v != NULL && !json_is_null(v) && !json_is_object(v))
-    return manifest_fail(err, MANIFEST_ERR_INVALID, 0, "%s: spec.template.metadata is not a map",
+    return doc_fail(err, MANIFEST_ERR_INVALID, 0, "%s: spec.template.metadata is not a map",
                          ref);
   /* labels and annotations are maps of strings: checked here so that what
    * verifies also unseals */
@@ -455,13 +455,13 @@ static int check_template(const json_t *sealed, const char *ref, manifest_error 
     return rc;
   v = json_object_get(tmpl, "data");
   if (v != NULL && !json_is_null(v) && !json_is_object(v))
-    return manifest_fail(err, MANIFEST_ERR_INVALID, 0, "%s: spec.template.data is not a map", ref);
+    return doc_fail(err, MANIFEST_ERR_INVALID, 0, "%s: spec.template.data is not a map", ref);
   json_object_foreach((json_t *)v, key, val) {
     if (!json_is_string(val))
-      return manifest_fail(err, MANIFEST_ERR_INVALID, 0,
+      return doc_fail(err, MANIFEST_ERR_INVALID, 0,
                            "%s: spec.template.data: key \"%.253s\": value is not a string", ref, key);
     if (!keys_data_key_valid(key))
-      return manifest_fail(err, MANIFEST_ERR_INVALID, 0,
+      return doc_fail(err, MANIFEST_ERR_INVALID, 0,
                            "%s: spec.template.data: key \"%.253s\" is not a valid data key", ref, key);
     rc = check_template_value(json_string_value(val), json_string_length(val), ref, key, err);
     if (rc != MANIFEST_OK)
@@ -490,7 +490,7 @@ int manifest_unseal_sealed(json_t **out, const json_t *sealed, const keys_keyrin
   if (out != NULL)
     *out = NULL;
   if (sealed == NULL || ring == NULL)
-    return manifest_fail(err, MANIFEST_ERR_INVALID, 0, "manifest_unseal_sealed: bad arguments");
+    return doc_fail(err, MANIFEST_ERR_INVALID, 0, "manifest_unseal_sealed: bad arguments");
   manifest_doc_ref(ref, sizeof ref, sealed);
   rc = check_sealed(sealed, ref, err);
   if (rc != MANIFEST_OK) {
@@ -502,11 +502,11 @@ int manifest_unseal_sealed(json_t **out, const json_t *sealed, const keys_keyrin
     report->reason = rc == MANIFEST_ERR_NOMEM ? NULL : "InvalidTemplate";
     return rc;
   }
-  enc = manifest_get(sealed, "spec", "encryptedData", NULL);
+  enc = doc_get(sealed, "spec", "encryptedData", NULL);
   if (json_object_size(enc) > 0) {
     o = calloc(json_object_size(enc), sizeof *o);
     if (o == NULL)
-      return manifest_fail(err, MANIFEST_ERR_NOMEM, 0, "%s: out of memory", ref);
+      return doc_fail(err, MANIFEST_ERR_NOMEM, 0, "%s: out of memory", ref);
   }
   json_object_foreach((json_t *)enc, key, v) {
     rc = manifest_sealed_label(label, sizeof label, sealed, key, err);
@@ -524,9 +524,9 @@ int manifest_unseal_sealed(json_t **out, const json_t *sealed, const keys_keyrin
         report->first_status = krc;
         report->reason = manifest_unseal_reason(krc);
         failure_text(why, sizeof why, krc, &kerr);
-        manifest_fail(err, MANIFEST_ERR_KEYS, 0, "%s: key \"%s\": %s", ref, key, why);
+        doc_fail(err, MANIFEST_ERR_KEYS, 0, "%s: key \"%s\": %s", ref, key, why);
         if (err != NULL)
-          err->keys_status = krc;
+          err->cause = krc;
       }
       if (!(flags & MANIFEST_UNSEAL_KEEP_GOING))
         break;
@@ -537,7 +537,7 @@ int manifest_unseal_sealed(json_t **out, const json_t *sealed, const keys_keyrin
     total += o[n_o].len;
     n_o++;
     if (total > (size_t)MANIFEST_MAX_DATA_BYTES) {
-      rc = manifest_fail(err, MANIFEST_ERR_LIMIT, 0, "%s: data is larger than %d bytes in all",
+      rc = doc_fail(err, MANIFEST_ERR_LIMIT, 0, "%s: data is larger than %d bytes in all",
                          ref, MANIFEST_MAX_DATA_BYTES);
       report->reason = "Invalid";
       goto out;
@@ -587,17 +587,17 @@ int manifest_reseal_sealed(json_t *sealed, const keys_keyring *ring, const keys_
   if (changed != NULL)
     *changed = 0;
   if (sealed == NULL || ring == NULL || new_pk == NULL)
-    return manifest_fail(err, MANIFEST_ERR_INVALID, 0, "manifest_reseal_sealed: bad arguments");
+    return doc_fail(err, MANIFEST_ERR_INVALID, 0, "manifest_reseal_sealed: bad arguments");
   manifest_doc_ref(ref, sizeof ref, sealed);
   rc = check_sealed(sealed, ref, err);
   if (rc == MANIFEST_OK)
     rc = check_template(sealed, ref, err);
   if (rc != MANIFEST_OK)
     return rc;
-  enc = manifest_get(sealed, "spec", "encryptedData", NULL);
+  enc = doc_get(sealed, "spec", "encryptedData", NULL);
   fresh = json_object();
   if (fresh == NULL)
-    return manifest_fail(err, MANIFEST_ERR_NOMEM, 0, "%s: out of memory", ref);
+    return doc_fail(err, MANIFEST_ERR_NOMEM, 0, "%s: out of memory", ref);
   json_object_foreach(enc, key, v) {
     memset(&kerr, 0, sizeof kerr);
     krc = keys_sealed_ids(ids, &n_ids, json_string_value(v), json_string_length(v), &kerr);
@@ -629,7 +629,7 @@ int manifest_reseal_sealed(json_t *sealed, const keys_keyring *ring, const keys_
     if (krc != KEYS_OK)
       goto keys_failed;
     if (json_object_set_new(fresh, key, json_string(resealed)) != 0) {
-      rc = manifest_fail(err, MANIFEST_ERR_NOMEM, 0, "%s: out of memory", ref);
+      rc = doc_fail(err, MANIFEST_ERR_NOMEM, 0, "%s: out of memory", ref);
       goto out;
     }
     free(resealed);
@@ -638,7 +638,7 @@ int manifest_reseal_sealed(json_t *sealed, const keys_keyring *ring, const keys_
   /* Every value re-sealed: only now is the document changed. A SealedSecret
    * without encryptedData has nothing to re-seal. */
   if (json_object_size(fresh) > 0 && json_object_update_existing(enc, fresh) != 0) {
-    rc = manifest_fail(err, MANIFEST_ERR_NOMEM, 0, "%s: out of memory", ref);
+    rc = doc_fail(err, MANIFEST_ERR_NOMEM, 0, "%s: out of memory", ref);
     goto out;
   }
   if (changed != NULL)
@@ -646,9 +646,9 @@ int manifest_reseal_sealed(json_t *sealed, const keys_keyring *ring, const keys_
   goto out;
 keys_failed:
   failure_text(label, sizeof label, krc, &kerr);
-  manifest_fail(err, MANIFEST_ERR_KEYS, 0, "%s: key \"%s\": %s", ref, key, label);
+  doc_fail(err, MANIFEST_ERR_KEYS, 0, "%s: key \"%s\": %s", ref, key, label);
   if (err != NULL)
-    err->keys_status = krc;
+    err->cause = krc;
   rc = MANIFEST_ERR_KEYS;
 out:
   free(resealed);
@@ -691,8 +691,8 @@ int manifest_secret_matches(const json_t *live, const json_t *desired) {
 
   if (!json_is_object(live) || !json_is_object(desired))
     return 0;
-  lt = manifest_get_string(live, "type", NULL);
-  dt = manifest_get_string(desired, "type", NULL);
+  lt = doc_get_string(live, "type", NULL);
+  dt = doc_get_string(desired, "type", NULL);
   if (strcmp(lt ? lt : "Opaque", dt ? dt : "Opaque") != 0)
     return 0;
   if (json_is_true(json_object_get(live, "immutable")) !=
@@ -707,11 +707,11 @@ int manifest_secret_matches(const json_t *live, const json_t *desired) {
   json_decref(empty);
   if (!same)
     return 0;
-  if (!string_subset(manifest_get(desired, "metadata", "labels", NULL),
-                     manifest_get(live, "metadata", "labels", NULL)) ||
-      !string_subset(manifest_get(desired, "metadata", "annotations", NULL),
-                     manifest_get(live, "metadata", "annotations", NULL)))
+  if (!string_subset(doc_get(desired, "metadata", "labels", NULL),
+                     doc_get(live, "metadata", "labels", NULL)) ||
+      !string_subset(doc_get(desired, "metadata", "annotations", NULL),
+                     doc_get(live, "metadata", "annotations", NULL)))
     return 0;
-  return owner_refs_equal(manifest_get(desired, "metadata", "ownerReferences", NULL),
-                          manifest_get(live, "metadata", "ownerReferences", NULL));
+  return owner_refs_equal(doc_get(desired, "metadata", "ownerReferences", NULL),
+                          doc_get(live, "metadata", "ownerReferences", NULL));
 }

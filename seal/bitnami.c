@@ -113,8 +113,8 @@ refuse:
   return BITNAMI_REFUSED;
 }
 
-size_t bitnami_next_chunk(const char *text, size_t len, size_t pos, manifest_format format) {
-  if (format == MANIFEST_JSON) {
+size_t bitnami_next_chunk(const char *text, size_t len, size_t pos, doc_format format) {
+  if (format == DOC_JSON) {
     json_error_t jerr;
     json_t *v;
     size_t p = pos;
@@ -127,7 +127,7 @@ size_t bitnami_next_chunk(const char *text, size_t len, size_t pos, manifest_for
     v = json_loadb(text + p, len - p, JSON_DISABLE_EOF_CHECK | JSON_ALLOW_NUL, &jerr);
     json_decref(v);
     if (v == NULL || jerr.position <= 0)
-      return len; /* manifest_parse reports it */
+      return len; /* doc_parse reports it */
     return p + (size_t)jerr.position;
   }
   /* skip the marker line the chunk starts with */

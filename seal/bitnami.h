@@ -43,6 +43,6 @@ int bitnami_template_convert(char **out, const char *s, size_t n, const json_t *
 /* Where the document after the one starting at pos begins (len at the end):
  * YAML at the next line that is a "---" marker, JSON after the value that
  * starts at or after pos. Always more than pos when pos < len. */
-size_t bitnami_next_chunk(const char *text, size_t len, size_t pos, manifest_format format);
+size_t bitnami_next_chunk(const char *text, size_t len, size_t pos, doc_format format);
 
 #endif

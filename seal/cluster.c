@@ -67,7 +67,7 @@ int seal_kube_open(kube_client **out, const seal_cluster_opts *o, const char *hi
   kube_client_opts_init(&kopts);
   kopts.max_retries = 2;
   kopts.timeout_ms = SEAL_CERT_TIMEOUT_SECONDS * 1000;
-  kopts.max_response_bytes = MANIFEST_MAX_DOC_BYTES;
+  kopts.max_response_bytes = DOC_MAX_BYTES;
   kopts.user_agent = "seal";
   if ((why = seal_curl_load_error()) != NULL) {
     st = seal_report(SEAL_ERR_ENV, "kubernetes client: %s", why);
@@ -269,6 +269,6 @@ int seal_cluster_verify(char **reply, size_t *reply_len, long *http_code,
 
 int seal_cluster_rotate(char **reply, size_t *reply_len, long *http_code,
                         const seal_cluster_opts *opts, const char *body, size_t body_len) {
-  return controller_post(reply, reply_len, http_code, opts, "/v1/rotate", MANIFEST_MAX_DOC_BYTES,
+  return controller_post(reply, reply_len, http_code, opts, "/v1/rotate", DOC_MAX_BYTES,
                          body, body_len);
 }

@@ -44,7 +44,7 @@ typedef struct backup_state {
  * label (the cluster's truth: an admin may have relabelled it). */
 static int take_key(void *ud, json_t *secret) {
   backup_state *bs = ud;
-  const char *name = manifest_get_string(secret, "metadata", "name", NULL);
+  const char *name = doc_get_string(secret, "metadata", "name", NULL);
   manifest_key_secret ks;
   manifest_error merr = {0};
   keys_error kerr = {0};

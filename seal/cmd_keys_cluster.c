@@ -66,7 +66,7 @@ int seal_kube_list(kube_client *client, const char *path, const char *what,
       if ((st = each(ud, item)) != SEAL_OK)
         break;
     }
-    next = manifest_get_string(body, "metadata", "continue", NULL);
+    next = doc_get_string(body, "metadata", "continue", NULL);
     if (st == SEAL_OK && next && *next &&
         snprintf(cont, sizeof cont, "%s", next) >= (int)sizeof cont)
       st = seal_report(SEAL_ERR_ENV, "%s: continue token too long", what);
@@ -89,7 +89,7 @@ typedef struct key_collect {
 static int collect_key(void *ud, json_t *item) {
   key_collect *kc = ud;
   seal_key_list *l = kc->list;
-  const char *name = manifest_get_string(item, "metadata", "name", NULL);
+  const char *name = doc_get_string(item, "metadata", "name", NULL);
   const char *why = manifest_key_secret_untrusted(item);
   manifest_key_secret ks;
   manifest_error merr = {0};

@@ -34,7 +34,7 @@ typedef struct count_state {
 /* Counts one SealedSecret once for each key id its values were sealed for. */
 static int count_one(void *ud, json_t *item) {
   count_state *cs = ud;
-  json_t *enc = manifest_get(item, "spec", "encryptedData", NULL), *v;
+  json_t *enc = doc_get(item, "spec", "encryptedData", NULL), *v;
   uint8_t seen[KEYS_MAX_RECIPIENTS * 4][KEYS_ID_BYTES];
   size_t n_seen = 0, i, j;
   const char *key;

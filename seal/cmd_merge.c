@@ -42,10 +42,10 @@ static const struct option longopts[] = {
  * sealed for a Secret other than the one they came from. */
 static int check_target(const json_t *secret, const manifest_seal_opts *o, const char *source,
                         const char *into, int retarget) {
-  const char *name = manifest_get_string(secret, "metadata", "name", NULL);
-  const char *ns = manifest_get_string(secret, "metadata", "namespace", NULL);
+  const char *name = doc_get_string(secret, "metadata", "name", NULL);
+  const char *ns = doc_get_string(secret, "metadata", "namespace", NULL);
   const char *scope =
-      manifest_get_string(secret, "metadata", "annotations", MANIFEST_ANN_SCOPE, NULL);
+      doc_get_string(secret, "metadata", "annotations", MANIFEST_ANN_SCOPE, NULL);
   int other = (name != NULL && strcmp(name, o->name) != 0) ||
               (ns != NULL && strcmp(ns, o->namespace) != 0);
   int other_scope = scope != NULL && strcmp(scope, o->scope) != 0;
@@ -72,9 +72,9 @@ static int check_target(const json_t *secret, const manifest_seal_opts *o, const
 
 /* Reads path: exactly one document of the wanted kind; *format (may be
  * NULL) is the format the file is in. */
-static int read_one(json_t **out, manifest_format *format, const char *path,
+static int read_one(json_t **out, doc_format *format, const char *path,
                     int (*is_kind)(const json_t *), const char *kind) {
-  manifest_docs docs = {0};
+  doc_list docs = {0};
   int st;
 
   *out = NULL;
@@ -87,7 +87,7 @@ static int read_one(json_t **out, manifest_format *format, const char *path,
   }
   *out = json_incref(docs.docs[0]);
 out:
-  manifest_docs_free(&docs);
+  doc_list_free(&docs);
   return st;
 }
 
@@ -97,7 +97,7 @@ int cmd_merge(int argc, char **argv) {
   size_t n_recipients = 0;
   manifest_seal_opts sopts = {0};
   manifest_error merr = {0};
-  manifest_format format = MANIFEST_YAML;
+  doc_format format = DOC_YAML;
   json_t *target = NULL, *secret = NULL, *fresh = NULL, *meta, *enc, *fresh_enc, *value;
   const char *into = NULL, *in_path = NULL, *key, *source;
   seal_cmdline cl = {.cmd = "merge", .usage = usage_text, .shortopts = "f:h",
@@ -128,7 +128,7 @@ int cmd_merge(int argc, char **argv) {
   }
   if ((st = read_one(&target, &format, into, manifest_is_sealed_secret, "SealedSecret")) != SEAL_OK)
     goto out;
-  enc = manifest_get(target, "spec", "encryptedData", NULL);
+  enc = doc_get(target, "spec", "encryptedData", NULL);
   if (!json_is_object(enc)) {
     st = seal_report(SEAL_ERR_INPUT, "%s: spec.encryptedData: missing or not a map", into);
     goto out;
@@ -146,9 +146,9 @@ int cmd_merge(int argc, char **argv) {
       goto out;
     }
   }
-  sopts.name = manifest_get_string(target, "metadata", "name", NULL);
-  sopts.namespace = manifest_get_string(target, "metadata", "namespace", NULL);
-  sopts.scope = manifest_get_string(target, "metadata", "annotations", MANIFEST_ANN_SCOPE, NULL);
+  sopts.name = doc_get_string(target, "metadata", "name", NULL);
+  sopts.namespace = doc_get_string(target, "metadata", "namespace", NULL);
+  sopts.scope = doc_get_string(target, "metadata", "annotations", MANIFEST_ANN_SCOPE, NULL);
   if (sopts.scope == NULL)
     sopts.scope = "strict";
   if (sopts.namespace == NULL)
@@ -173,7 +173,7 @@ int cmd_merge(int argc, char **argv) {
     st = seal_report_manifest(source, 0, secret, &merr, rc);
     goto out;
   }
-  fresh_enc = manifest_get(fresh, "spec", "encryptedData", NULL);
+  fresh_enc = doc_get(fresh, "spec", "encryptedData", NULL);
   json_object_foreach(fresh_enc, key, value) {
     if (json_object_set(enc, key, value) != 0) {
       st = seal_report(SEAL_ERR_ENV, "out of memory");

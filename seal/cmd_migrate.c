@@ -157,10 +157,10 @@ out:
  * Bitnami's key. */
 static int add_key(migrate_ctx *mx, const json_t *doc, const char *source, size_t index,
                    int allow_compromised) {
-  const char *state = manifest_get_string(doc, "metadata", "labels", BITNAMI_KEY_LABEL, NULL);
-  const char *name = manifest_get_string(doc, "metadata", "name", NULL);
-  const char *ns = manifest_get_string(doc, "metadata", "namespace", NULL);
-  json_t *tls_key = manifest_get(doc, "data", NULL);
+  const char *state = doc_get_string(doc, "metadata", "labels", BITNAMI_KEY_LABEL, NULL);
+  const char *name = doc_get_string(doc, "metadata", "name", NULL);
+  const char *ns = doc_get_string(doc, "metadata", "namespace", NULL);
+  json_t *tls_key = doc_get(doc, "data", NULL);
   bitnami_key *k;
   char what[512];
   int st;
@@ -196,13 +196,13 @@ static int add_key(migrate_ctx *mx, const json_t *doc, const char *source, size_
 }
 
 static int is_bitnami_key(const json_t *doc) {
-  const char *type = manifest_get_string(doc, "type", NULL);
+  const char *type = doc_get_string(doc, "type", NULL);
   return manifest_is_secret(doc) && type != NULL && strcmp(type, "kubernetes.io/tls") == 0 &&
-         manifest_get_string(doc, "metadata", "labels", BITNAMI_KEY_LABEL, NULL) != NULL;
+         doc_get_string(doc, "metadata", "labels", BITNAMI_KEY_LABEL, NULL) != NULL;
 }
 
 static int load_keys(migrate_ctx *mx, const char *path, int allow_compromised) {
-  manifest_docs docs = {0};
+  doc_list docs = {0};
   size_t i;
   int st;
 
@@ -210,7 +210,7 @@ static int load_keys(migrate_ctx *mx, const char *path, int allow_compromised) {
                       "Bitnami key (a kubernetes.io/tls Secret labelled " BITNAMI_KEY_LABEL ")");
   for (i = 0; i < docs.n && st == SEAL_OK; i++)
     st = add_key(mx, docs.docs[i], seal_input_name(path), i, allow_compromised);
-  manifest_docs_free(&docs);
+  doc_list_free(&docs);
   return st;
 }
 
@@ -408,8 +408,8 @@ out:
 /* ---- one SealedSecret ------------------------------------------------------ */
 
 static int is_bitnami(const json_t *doc) {
-  const char *api = manifest_get_string(doc, "apiVersion", NULL);
-  const char *kind = manifest_get_string(doc, "kind", NULL);
+  const char *api = doc_get_string(doc, "apiVersion", NULL);
+  const char *kind = doc_get_string(doc, "kind", NULL);
   return api && kind && strcmp(api, BITNAMI_API) == 0 && strcmp(kind, "SealedSecret") == 0;
 }
 
@@ -557,10 +557,10 @@ out:
 /* A Bitnami SealedSecret to a seal SealedSecret (*out, a new reference). */
 static int migrate_object(migrate_ctx *mx, json_t **out, const json_t *doc, const char *source,
                           size_t index) {
-  const char *name = manifest_get_string(doc, "metadata", "name", NULL);
-  const char *ns = manifest_get_string(doc, "metadata", "namespace", NULL);
-  const char *cw = manifest_get_string(doc, "metadata", "annotations", BITNAMI_ANN_CLUSTER_WIDE, NULL);
-  const char *nw = manifest_get_string(doc, "metadata", "annotations", BITNAMI_ANN_NS_WIDE, NULL);
+  const char *name = doc_get_string(doc, "metadata", "name", NULL);
+  const char *ns = doc_get_string(doc, "metadata", "namespace", NULL);
+  const char *cw = doc_get_string(doc, "metadata", "annotations", BITNAMI_ANN_CLUSTER_WIDE, NULL);
+  const char *nw = doc_get_string(doc, "metadata", "annotations", BITNAMI_ANN_NS_WIDE, NULL);
   json_t *spec = json_object_get(doc, "spec"), *btmpl = json_object_get(spec, "template");
   json_t *benc = json_object_get(spec, "encryptedData"), *bdata = json_object_get(spec, "data");
   json_t *result = NULL, *meta = NULL, *enc = NULL, *tmpl = NULL, *tdata = NULL, *v;
@@ -629,7 +629,7 @@ static int migrate_object(migrate_ctx *mx, json_t **out, const json_t *doc, cons
   }
 
   /* the template: type, immutable, metadata, data */
-  type = manifest_get_string(btmpl, "type", NULL);
+  type = doc_get_string(btmpl, "type", NULL);
   if (type != NULL && strcmp(type, "kubernetes.io/service-account-token") == 0) {
     st = seal_report(SEAL_ERR_INPUT, "%s: %s: type kubernetes.io/service-account-token cannot be "
                                      "sealed by seal",
@@ -742,7 +742,7 @@ out:
 
 /* Migrates every Bitnami SealedSecret of one parsed chunk in place (Lists
  * too); *n counts them. */
-static int migrate_docs(migrate_ctx *mx, manifest_docs *docs, const char *source, size_t base,
+static int migrate_docs(migrate_ctx *mx, doc_list *docs, const char *source, size_t base,
                         size_t *n) {
   size_t i, j;
   json_t *fresh;
@@ -795,9 +795,9 @@ static int text_add(text_buf *b, const char *data, size_t n) {
  * other documents only); *n counts the objects migrated, 0 leaves *out NULL. */
 static int migrate_text(migrate_ctx *mx, char **out, size_t *out_len, size_t *n, const char *text,
                         size_t len, const char *source) {
-  manifest_format format = seal_format_of(text, len);
+  doc_format format = seal_format_of(text, len);
   manifest_error merr = {0};
-  manifest_docs docs = {0};
+  doc_list docs = {0};
   text_buf b = {NULL, 0, 0};
   char *part = NULL;
   size_t pos = 0, end, part_len = 0, base = 0, before, lead;
@@ -811,9 +811,9 @@ static int migrate_text(migrate_ctx *mx, char **out, size_t *out_len, size_t *n,
     size_t piece_len;
     end = bitnami_next_chunk(text, len, pos, format);
     piece_len = end - pos;
-    manifest_docs_free(&docs);
+    doc_list_free(&docs);
     memset(&docs, 0, sizeof docs);
-    rc = manifest_parse(&docs, piece, piece_len, source, 0, &merr);
+    rc = doc_parse(&docs, piece, piece_len, source, 0, &merr);
     if (rc != MANIFEST_OK) {
       st = seal_report_manifest(source, base, NULL, &merr, rc);
       goto out;
@@ -827,14 +827,14 @@ static int migrate_text(migrate_ctx *mx, char **out, size_t *out_len, size_t *n,
       st = text_add(&b, piece, piece_len); /* byte for byte */
       continue;
     }
-    manifest_text_free(part, part_len);
+    doc_text_free(part, part_len);
     part = NULL;
-    rc = manifest_write(&part, &part_len, docs.docs, docs.n, format, &merr);
+    rc = doc_write(&part, &part_len, docs.docs, docs.n, format, &merr);
     if (rc != MANIFEST_OK) {
       st = seal_report_manifest(source, base, NULL, &merr, rc);
       goto out;
     }
-    if (format == MANIFEST_JSON) {
+    if (format == DOC_JSON) {
       /* the blank space before the value stays; after it comes the next chunk's */
       for (lead = 0; lead < piece_len && piece[lead] != '{' && piece[lead] != '['; lead++)
         ;
@@ -853,8 +853,8 @@ static int migrate_text(migrate_ctx *mx, char **out, size_t *out_len, size_t *n,
   *out_len = b.len;
   b.p = NULL;
 out:
-  manifest_text_free(part, part_len);
-  manifest_docs_free(&docs);
+  doc_text_free(part, part_len);
+  doc_list_free(&docs);
   free(b.p);
   return st;
 }

@@ -55,7 +55,7 @@ typedef struct reseal_ctx {
 
 /* 1 when every value has a stanza for the newest key. */
 static int is_current(const reseal_ctx *rx, const json_t *sealed) {
-  json_t *enc = manifest_get(sealed, "spec", "encryptedData", NULL), *v;
+  json_t *enc = doc_get(sealed, "spec", "encryptedData", NULL), *v;
   const char *key;
   json_object_foreach(enc, key, v) {
     uint8_t ids[KEYS_MAX_RECIPIENTS][KEYS_ID_BYTES];
@@ -109,8 +109,8 @@ static int has_id(uint8_t ids[KEYS_MAX_RECIPIENTS][KEYS_ID_BYTES], size_t n, con
 static int rotate_answer_ok(const reseal_ctx *rx, const json_t *sent, const json_t *got, char *why,
                             size_t size) {
   json_t *a = json_deep_copy(sent), *b = json_deep_copy(got);
-  json_t *enc_sent = manifest_get(sent, "spec", "encryptedData", NULL);
-  json_t *enc_got = manifest_get(got, "spec", "encryptedData", NULL), *v;
+  json_t *enc_sent = doc_get(sent, "spec", "encryptedData", NULL);
+  json_t *enc_got = doc_get(got, "spec", "encryptedData", NULL), *v;
   const char *key;
   int ok = 0;
 
@@ -178,11 +178,11 @@ static int reseal_one(const reseal_ctx *rx, json_t **slot, const char *source, s
       return seal_report_manifest(source, index, *slot, &merr, rc);
     return SEAL_OK;
   }
-  rc = manifest_write(&body, &body_len, slot, 1, MANIFEST_JSON, &merr);
+  rc = doc_write(&body, &body_len, slot, 1, DOC_JSON, &merr);
   if (rc != MANIFEST_OK)
     return seal_report_manifest(source, index, *slot, &merr, rc);
   st = seal_cluster_rotate(&reply, &reply_len, &code, rx->cluster, body, body_len);
-  manifest_text_free(body, body_len);
+  doc_text_free(body, body_len);
   if (st != SEAL_OK)
     goto out;
   if (code != 200) {
@@ -230,8 +230,8 @@ static int check_current(const reseal_ctx *rx, const json_t *sealed, const char 
 /* One input: re-seals what is not current; writes out_path (NULL: stdout)
  * unless in_place and nothing changed. */
 static int reseal_input(const reseal_ctx *rx, const char *in_path, const char *out_path,
-                        int in_place, const manifest_format *format) {
-  manifest_docs docs = {0};
+                        int in_place, const doc_format *format) {
+  doc_list docs = {0};
   manifest_error merr = {0};
   const char *source = seal_input_name(in_path);
   char *text = NULL, *out = NULL;
@@ -240,9 +240,9 @@ static int reseal_input(const reseal_ctx *rx, const char *in_path, const char *o
   struct stat sb;
   int rc, st = SEAL_OK;
 
-  if ((st = seal_input_read(&text, &len, in_path, MANIFEST_MAX_DOC_BYTES * 4u)) != SEAL_OK)
+  if ((st = seal_input_read(&text, &len, in_path, DOC_MAX_BYTES * 4u)) != SEAL_OK)
     goto out;
-  rc = manifest_parse(&docs, text, len, source, 0, &merr);
+  rc = doc_parse(&docs, text, len, source, 0, &merr);
   if (rc != MANIFEST_OK) {
     st = seal_report_manifest(source, 0, NULL, &merr, rc);
     goto out;
@@ -295,7 +295,7 @@ static int reseal_input(const reseal_ctx *rx, const char *in_path, const char *o
       st = seal_output_write(out_path, text, len, mode);
     goto out;
   }
-  rc = manifest_write(&out, &out_len, docs.docs, docs.n,
+  rc = doc_write(&out, &out_len, docs.docs, docs.n,
                       format ? *format : seal_format_of(text, len), &merr);
   if (rc != MANIFEST_OK) {
     st = seal_report_manifest(source, 0, NULL, &merr, rc);
@@ -308,8 +308,8 @@ static int reseal_input(const reseal_ctx *rx, const char *in_path, const char *o
   fprintf(stderr, "seal: %s: %zu of %zu SealedSecret%s re-sealed for key %s\n", source,
           n_changed, n_sealed, n_sealed == 1 ? "" : "s", rx->newest_hex);
 out:
-  manifest_text_free(out, out_len);
-  manifest_docs_free(&docs);
+  doc_text_free(out, out_len);
+  doc_list_free(&docs);
   seal_text_free(text, len);
   return st;
 }
@@ -355,7 +355,7 @@ int cmd_reseal(int argc, char **argv) {
   const char *files[MAX_FILES], *keyfiles[MAX_KEY_FILES];
   const char *out_path = NULL, *cert_path = NULL;
   size_t n_files = 0, n_keys = 0, i;
-  manifest_format format = MANIFEST_YAML;
+  doc_format format = DOC_YAML;
   seal_cmdline cl = {.cmd = "reseal", .usage = usage_text, .shortopts = "f:w:o:h",
                      .longopts = longopts, .cluster = &cluster};
   int c, rc, in_place = 0, have_format = 0, st = SEAL_OK;

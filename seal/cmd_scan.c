@@ -264,12 +264,12 @@ static void scan_generators(scan_state *s, const char *name, const json_t *doc, 
 
 /* Scans one file's text; name is how it is printed. */
 static void scan_text(scan_state *s, const char *name, const char *text, size_t len) {
-  manifest_docs docs = {0};
+  doc_list docs = {0};
   manifest_error merr = {0};
   size_t i;
   int rc;
 
-  rc = manifest_parse(&docs, text, len, name, MANIFEST_PARSE_EXPAND_LISTS, &merr);
+  rc = doc_parse(&docs, text, len, name, DOC_PARSE_EXPAND_LISTS, &merr);
   if (rc != MANIFEST_OK) {
     long line = secret_mention(text, len);
     if (line > 0 && (mentions(text, len, "data") || mentions(text, len, "stringData"))) {
@@ -293,8 +293,8 @@ static void scan_text(scan_state *s, const char *name, const char *text, size_t 
     if (!has_entries(json_object_get(doc, "data")) &&
         !has_entries(json_object_get(doc, "stringData")))
       continue;
-    ns = manifest_get_string(doc, "metadata", "namespace", NULL);
-    nm = manifest_get_string(doc, "metadata", "name", NULL);
+    ns = doc_get_string(doc, "metadata", "namespace", NULL);
+    nm = doc_get_string(doc, "metadata", "name", NULL);
     char msg[1024];
     ns = ns ? ns : "default";
     nm = nm ? nm : "(no name)";
@@ -302,7 +302,7 @@ static void scan_text(scan_state *s, const char *name, const char *text, size_t 
     finding(s, name, docs.lines ? docs.lines[i] : 0L, msg, "namespace", ns, "name", nm, NULL);
   }
 out:
-  manifest_docs_free(&docs);
+  doc_list_free(&docs);
 }
 
 static void scan_file(scan_state *s, const char *path) {

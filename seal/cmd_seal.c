@@ -54,10 +54,10 @@ const struct option *seal_options(void) { return longopts; }
 static int bitnami_scope(const char **scope, const json_t *doc, const char *opt_scope,
                          const char *source, size_t index) {
   const char *ns_wide =
-      manifest_get_string(doc, "metadata", "annotations", BITNAMI_ANN_NS_WIDE, NULL);
+      doc_get_string(doc, "metadata", "annotations", BITNAMI_ANN_NS_WIDE, NULL);
   const char *cl_wide =
-      manifest_get_string(doc, "metadata", "annotations", BITNAMI_ANN_CLUSTER_WIDE, NULL);
-  const char *ours = manifest_get_string(doc, "metadata", "annotations", MANIFEST_ANN_SCOPE, NULL);
+      doc_get_string(doc, "metadata", "annotations", BITNAMI_ANN_CLUSTER_WIDE, NULL);
+  const char *ours = doc_get_string(doc, "metadata", "annotations", MANIFEST_ANN_SCOPE, NULL);
   const char *ann;
   char what[512];
 
@@ -118,9 +118,9 @@ int cmd_seal(int argc, char **argv) {
   keys_public recipients[KEYS_MAX_RECIPIENTS];
   size_t n_recipients = 0, i;
   manifest_seal_opts sopts = {0};
-  manifest_docs docs = {0};
+  doc_list docs = {0};
   manifest_error merr = {0};
-  manifest_format format = MANIFEST_YAML;
+  doc_format format = DOC_YAML;
   json_t **sealed = NULL;
   size_t n_sealed = 0;
   const char *in_path = NULL, *out_path = NULL, *source;
@@ -201,7 +201,7 @@ int cmd_seal(int argc, char **argv) {
   }
   for (i = 0; i < docs.n; i++) {
     if (sopts.namespace == NULL && !have_ctx_ns &&
-        manifest_get_string(docs.docs[i], "metadata", "namespace", NULL) == NULL) {
+        doc_get_string(docs.docs[i], "metadata", "namespace", NULL) == NULL) {
       if ((st = context_namespace(ctx_ns, sizeof ctx_ns, &certs.cluster)) != SEAL_OK)
         goto out;
       have_ctx_ns = 1;
@@ -216,7 +216,7 @@ int cmd_seal(int argc, char **argv) {
     if (bscope != NULL)
       one.scope = bscope;
     if (one.namespace == NULL &&
-        manifest_get_string(docs.docs[i], "metadata", "namespace", NULL) == NULL) {
+        doc_get_string(docs.docs[i], "metadata", "namespace", NULL) == NULL) {
       char what[512];
       one.namespace = ctx_ns;
       seal_describe(what, sizeof what, docs.docs[i], i);
@@ -237,6 +237,6 @@ out:
   for (i = 0; i < n_sealed; i++)
     json_decref(sealed[i]);
   free(sealed);
-  manifest_docs_free(&docs);
+  doc_list_free(&docs);
   return st;
 }

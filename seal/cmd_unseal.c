@@ -76,9 +76,9 @@ int cmd_unseal(int argc, char **argv) {
   const char *key_paths[MAX_KEY_FILES];
   size_t n_keys = 0, i, n_plain = 0;
   keys_keyring *ring = NULL;
-  manifest_docs docs = {0};
+  doc_list docs = {0};
   manifest_error merr = {0};
-  manifest_format format = MANIFEST_YAML;
+  doc_format format = DOC_YAML;
   json_t **plain = NULL;
   const char *in_path = NULL, *out_path = NULL, *source;
   seal_cmdline cl = {.cmd = "unseal", .usage = usage_text, .shortopts = "f:w:o:h",
@@ -138,7 +138,7 @@ out:
   for (i = 0; i < n_plain; i++)
     json_decref(plain[i]);
   free(plain);
-  manifest_docs_free(&docs);
+  doc_list_free(&docs);
   keys_keyring_free(ring);
   return st;
 }

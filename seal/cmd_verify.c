@@ -72,7 +72,7 @@ static void reason_of(char *out, size_t size, const char *reply, size_t len) {
       msg = json_string_value(json_object_get(j, "reason"));
   }
   if (msg == NULL && j) {
-    /* json_dumps allocates with jansson's allocator (manifest_init sets it) */
+    /* json_dumps allocates with jansson's allocator (doc_init, through manifest_init, sets it) */
     json_malloc_t jmalloc;
     json_free_t jfree;
     char *dump = json_dumps(j, JSON_COMPACT);
@@ -110,8 +110,8 @@ static int add_result(json_t *results, const json_t *doc, size_t i, int valid, c
                       size_t len) {
   json_t *j = reply && len ? json_loadb(reply, len, 0, NULL) : NULL;
   json_t *failed = json_object_get(j, "failed"), *r;
-  const char *ns = manifest_get_string(doc, "metadata", "namespace", NULL);
-  const char *nm = manifest_get_string(doc, "metadata", "name", NULL);
+  const char *ns = doc_get_string(doc, "metadata", "namespace", NULL);
+  const char *nm = doc_get_string(doc, "metadata", "name", NULL);
   /* "o" takes the reference; json_pack drops it on failure */
   r = json_pack("{s:I, s:s?, s:s?, s:b, s:o}", "document", (json_int_t)(i + 1), "namespace", ns,
                 "name", nm, "valid", valid, "failed",
@@ -127,7 +127,7 @@ static int add_result(json_t *results, const json_t *doc, size_t i, int valid, c
 static int check_offline(char **reply, size_t *reply_len, int *valid, const json_t *doc,
                          const keys_public *certs, size_t n_certs) {
   char *text = NULL;
-  json_t *enc = manifest_get(doc, "spec", "encryptedData", NULL), *v;
+  json_t *enc = doc_get(doc, "spec", "encryptedData", NULL), *v;
   json_t *failed = json_array(), *r = NULL;
   const char *key;
   int st = SEAL_OK;
@@ -180,7 +180,7 @@ out:
 
 int cmd_verify(int argc, char **argv) {
   seal_cluster_opts cluster = {0};
-  manifest_docs docs = {0};
+  doc_list docs = {0};
   manifest_error merr = {0};
   const char *in_path = NULL, *source, *cert_path = NULL;
   keys_public *certs = NULL;
@@ -235,7 +235,7 @@ int cmd_verify(int argc, char **argv) {
     long code = 0;
 
     seal_describe(what, sizeof what, docs.docs[i], i);
-    rc = manifest_write(&body, &body_len, &docs.docs[i], 1, MANIFEST_JSON, &merr);
+    rc = doc_write(&body, &body_len, &docs.docs[i], 1, DOC_JSON, &merr);
     if (rc != MANIFEST_OK) {
       st = seal_report_manifest(source, i, docs.docs[i], &merr, rc);
       goto out;
@@ -247,7 +247,7 @@ int cmd_verify(int argc, char **argv) {
     } else {
       st = seal_cluster_verify(&reply, &reply_len, &code, &cluster, body, body_len);
     }
-    manifest_text_free(body, body_len);
+    doc_text_free(body, body_len);
     if (st != SEAL_OK) {
       free(reply);
       goto out;
@@ -292,6 +292,6 @@ out:
   seal_json_text_free(text);
   json_decref(results);
   free(certs);
-  manifest_docs_free(&docs);
+  doc_list_free(&docs);
   return st;
 }

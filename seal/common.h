@@ -70,7 +70,7 @@ int seal_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
 int seal_no_arguments(const char *cmd, int argc, char **argv);
 
 /* "yaml" or "json" */
-int seal_format_parse(manifest_format *out, const char *cmd, const char *text);
+int seal_format_parse(doc_format *out, const char *cmd, const char *text);
 
 /* ---- input.c: reading input ----------------------------------------------- */
 
@@ -83,12 +83,12 @@ const char *seal_input_name(const char *path);
 /* Reads path (NULL or "-": stdin) and parses its documents, Lists expanded;
  * there must be at least one and every one must pass is_kind (kind names it
  * in messages). *format (may be NULL) receives the format the input is in. */
-int seal_docs_read(manifest_docs *docs, manifest_format *format, const char *path,
+int seal_docs_read(doc_list *docs, doc_format *format, const char *path,
                    int (*is_kind)(const json_t *), const char *kind);
 
 /* JSON when the first non-blank character (after a UTF-8 byte order mark) is
- * { or [, as manifest_parse decides; else YAML. */
-manifest_format seal_format_of(const char *text, size_t len);
+ * { or [, as doc_parse decides; else YAML. */
+doc_format seal_format_of(const char *text, size_t len);
 
 /* 1 when path ends in .yaml, .yml or .json (any case). */
 int seal_has_manifest_ext(const char *path);
@@ -100,7 +100,7 @@ int seal_has_manifest_ext(const char *path);
 int seal_output_write(const char *path, const char *data, size_t len, unsigned mode);
 
 /* Writes n documents in format to stdout or path (see seal_output_write). */
-int seal_docs_write(json_t *const *docs, size_t n, manifest_format format, const char *path,
+int seal_docs_write(json_t *const *docs, size_t n, doc_format format, const char *path,
                     unsigned mode);
 
 /* ---- run.c: a subprocess -------------------------------------------------- */

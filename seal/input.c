@@ -92,7 +92,7 @@ out:
   return st;
 }
 
-manifest_format seal_format_of(const char *text, size_t len) {
+doc_format seal_format_of(const char *text, size_t len) {
   size_t i = 0;
   if (len >= 3 && (unsigned char)text[0] == 0xef && (unsigned char)text[1] == 0xbb &&
       (unsigned char)text[2] == 0xbf)
@@ -100,12 +100,12 @@ manifest_format seal_format_of(const char *text, size_t len) {
   for (; i < len; i++) {
     if (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n')
       continue;
-    return text[i] == '{' || text[i] == '[' ? MANIFEST_JSON : MANIFEST_YAML;
+    return text[i] == '{' || text[i] == '[' ? DOC_JSON : DOC_YAML;
   }
-  return MANIFEST_YAML;
+  return DOC_YAML;
 }
 
-int seal_docs_read(manifest_docs *docs, manifest_format *format, const char *path,
+int seal_docs_read(doc_list *docs, doc_format *format, const char *path,
                    int (*is_kind)(const json_t *), const char *kind) {
   manifest_error merr = {0};
   const char *source = seal_input_name(path);
@@ -117,7 +117,7 @@ int seal_docs_read(manifest_docs *docs, manifest_format *format, const char *pat
     return st;
   if (format)
     *format = seal_format_of(text, len);
-  rc = manifest_parse(docs, text, len, source, MANIFEST_PARSE_EXPAND_LISTS, &merr);
+  rc = doc_parse(docs, text, len, source, DOC_PARSE_EXPAND_LISTS, &merr);
   seal_text_free(text, len);
   if (rc != MANIFEST_OK)
     return seal_report_manifest(source, 0, NULL, &merr, rc);
@@ -128,7 +128,7 @@ int seal_docs_read(manifest_docs *docs, manifest_format *format, const char *pat
   for (i = 0; i < docs->n; i++) {
     if (!is_kind(docs->docs[i])) {
       char what[512];
-      const char *api = manifest_get_string(docs->docs[i], "apiVersion", NULL);
+      const char *api = doc_get_string(docs->docs[i], "apiVersion", NULL);
       seal_describe(what, sizeof what, docs->docs[i], i);
       if (is_kind == manifest_is_secret && manifest_is_sealed_secret(docs->docs[i]))
         st = seal_report(SEAL_ERR_INPUT,
@@ -148,7 +148,7 @@ int seal_docs_read(manifest_docs *docs, manifest_format *format, const char *pat
   }
 out:
   if (st != SEAL_OK)
-    manifest_docs_free(docs);
+    doc_list_free(docs);
   return st;
 }
 

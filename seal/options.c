@@ -73,11 +73,11 @@ int seal_no_arguments(const char *cmd, int argc, char **argv) {
   return SEAL_OK;
 }
 
-int seal_format_parse(manifest_format *out, const char *cmd, const char *text) {
+int seal_format_parse(doc_format *out, const char *cmd, const char *text) {
   if (strcmp(text, "yaml") == 0 || strcmp(text, "yml") == 0)
-    *out = MANIFEST_YAML;
+    *out = DOC_YAML;
   else if (strcmp(text, "json") == 0)
-    *out = MANIFEST_JSON;
+    *out = DOC_JSON;
   else
     return seal_usage_error(cmd, "%s%sunknown output format '%s' (yaml or json)", cmd,
                             *cmd ? ": " : "", text);

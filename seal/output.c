@@ -24,17 +24,17 @@ int seal_output_write(const char *path, const char *data, size_t len, unsigned m
   return SEAL_OK;
 }
 
-int seal_docs_write(json_t *const *docs, size_t n, manifest_format format, const char *path,
+int seal_docs_write(json_t *const *docs, size_t n, doc_format format, const char *path,
                     unsigned mode) {
   manifest_error merr = {0};
   char *text = NULL;
   size_t len = 0;
   int rc, st;
 
-  rc = manifest_write(&text, &len, docs, n, format, &merr);
+  rc = doc_write(&text, &len, docs, n, format, &merr);
   if (rc != MANIFEST_OK)
     return seal_report_manifest(path ? path : "stdout", 0, NULL, &merr, rc);
   st = seal_output_write(path, text, len, mode);
-  manifest_text_free(text, len);
+  doc_text_free(text, len);
   return st;
 }

@@ -171,8 +171,8 @@ int seal_report_manifest(const char *source, size_t index, const json_t *doc,
     return seal_report(st, "%s: %s", source, msg);
   seal_describe(what, sizeof what, doc, index);
   manifest_describe(inner, sizeof inner, doc, index);
-  ns = manifest_get_string(doc, "metadata", "namespace", NULL);
-  name = manifest_get_string(doc, "metadata", "name", NULL);
+  ns = doc_get_string(doc, "metadata", "namespace", NULL);
+  name = doc_get_string(doc, "metadata", "name", NULL);
   snprintf(ref, sizeof ref, "%s%s%s", ns ? ns : "", ns ? "/" : "", name ? name : "");
   msg = strip_described(msg, inner, ref);
   return seal_report(st, "%s: %s: %s", source, what, msg);

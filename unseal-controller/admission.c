@@ -37,7 +37,7 @@
  * A replica checks every ADMIT_PUBLISH_PERIOD_MS that its CA is still there.
  */
 
-#define ADMIT_BODY_MAX (3 * MANIFEST_MAX_DOC_BYTES)
+#define ADMIT_BODY_MAX (3 * DOC_MAX_BYTES)
 #define ADMIT_MAX_CAS 8
 #define ADMIT_PUBLISH_PERIOD_MS 60000
 #define ADMIT_RETRY_MS 5000
@@ -94,12 +94,12 @@ static int same_json(const json_t *a, const json_t *b)
 /* 1 when an UPDATE leaves what unsealing reads as it was. */
 static int unchanged(const json_t *obj, const json_t *old)
 {
-  return same_json(manifest_get(obj, "spec", "encryptedData", NULL),
-                   manifest_get(old, "spec", "encryptedData", NULL)) &&
-         same_json(manifest_get(obj, "spec", "template", NULL),
-                   manifest_get(old, "spec", "template", NULL)) &&
-         same_json(manifest_get(obj, "metadata", "annotations", MANIFEST_ANN_SCOPE, NULL),
-                   manifest_get(old, "metadata", "annotations", MANIFEST_ANN_SCOPE, NULL));
+  return same_json(doc_get(obj, "spec", "encryptedData", NULL),
+                   doc_get(old, "spec", "encryptedData", NULL)) &&
+         same_json(doc_get(obj, "spec", "template", NULL),
+                   doc_get(old, "spec", "template", NULL)) &&
+         same_json(doc_get(obj, "metadata", "annotations", MANIFEST_ANN_SCOPE, NULL),
+                   doc_get(old, "metadata", "annotations", MANIFEST_ANN_SCOPE, NULL));
 }
 
 static json_t *answer(const char *uid, int allowed, const char *message, const char *warning)
@@ -132,14 +132,14 @@ static json_t *allow(const char *uid, const char *outcome, const char *warning)
 
 json_t *ctl_admission_review(ctl *c, const json_t *review, char *err, size_t err_size)
 {
-  const json_t *req = manifest_get(review, "request", NULL);
-  const char *uid = manifest_get_string(review, "request", "uid", NULL);
-  const char *op = manifest_get_string(review, "request", "operation", NULL);
-  const char *group = manifest_get_string(review, "request", "kind", "group", NULL);
-  const char *kind = manifest_get_string(review, "request", "kind", "kind", NULL);
-  const char *sub = manifest_get_string(review, "request", "subResource", NULL);
-  const char *rns = manifest_get_string(review, "request", "namespace", NULL);
-  const char *rname = manifest_get_string(review, "request", "name", NULL);
+  const json_t *req = doc_get(review, "request", NULL);
+  const char *uid = doc_get_string(review, "request", "uid", NULL);
+  const char *op = doc_get_string(review, "request", "operation", NULL);
+  const char *group = doc_get_string(review, "request", "kind", "group", NULL);
+  const char *kind = doc_get_string(review, "request", "kind", "kind", NULL);
+  const char *sub = doc_get_string(review, "request", "subResource", NULL);
+  const char *rns = doc_get_string(review, "request", "namespace", NULL);
+  const char *rname = doc_get_string(review, "request", "name", NULL);
   json_t *obj = NULL, *failed = NULL, *out = NULL;
   char msg[2048], ref[CTL_KEY_MAX];
   size_t n_values = 0;
@@ -156,13 +156,13 @@ json_t *ctl_admission_review(ctl *c, const json_t *review, char *err, size_t err
   if (group == NULL || strcmp(group, "seal.dev") != 0 || kind == NULL ||
       strcmp(kind, MANIFEST_KIND) != 0 || (sub != NULL && sub[0] != '\0'))
     return allow(uid, "allowed", NULL);
-  const json_t *object = manifest_get(req, "object", NULL);
+  const json_t *object = doc_get(req, "object", NULL);
   if (!json_is_object(object)) {
     snprintf(err, err_size, "not an AdmissionReview: request.object is missing");
     ctl_metrics_admission("invalid", "");
     return NULL;
   }
-  if (strcmp(op, "UPDATE") == 0 && unchanged(object, manifest_get(req, "oldObject", NULL)))
+  if (strcmp(op, "UPDATE") == 0 && unchanged(object, doc_get(req, "oldObject", NULL)))
     return allow(uid, "unchanged", NULL);
   if (!atomic_load(&c->ready))
     return allow(uid, "notready",
@@ -179,16 +179,16 @@ json_t *ctl_admission_review(ctl *c, const json_t *review, char *err, size_t err
     if (md == NULL || json_object_set_new(obj, "metadata", md) != 0)
       goto nomem;
   }
-  if (rns && rns[0] && manifest_get_string(obj, "metadata", "namespace", NULL) == NULL &&
+  if (rns && rns[0] && doc_get_string(obj, "metadata", "namespace", NULL) == NULL &&
       json_object_set_new(md, "namespace", json_string(rns)) != 0)
     goto nomem;
-  if (rname && rname[0] && manifest_get_string(obj, "metadata", "name", NULL) == NULL &&
+  if (rname && rname[0] && doc_get_string(obj, "metadata", "name", NULL) == NULL &&
       json_object_set_new(md, "name", json_string(rname)) != 0)
     goto nomem;
   if (ctl_object_key(ref, sizeof(ref), obj) != 0)
     snprintf(ref, sizeof(ref), "%s/?", rns ? rns : "");
 
-  if (json_object_size(manifest_get(obj, "spec", "encryptedData", NULL)) > MANIFEST_MAX_KEYS) {
+  if (json_object_size(doc_get(obj, "spec", "encryptedData", NULL)) > MANIFEST_MAX_KEYS) {
     snprintf(msg, sizeof(msg), "sealedsecret %s: spec.encryptedData: more than %d keys", ref,
              MANIFEST_MAX_KEYS);
     out = answer(uid, 0, msg, NULL);
@@ -205,9 +205,9 @@ json_t *ctl_admission_review(ctl *c, const json_t *review, char *err, size_t err
   }
   {
     json_t *f = json_array_get(failed, 0);
-    const char *key = manifest_get_string(f, "key", NULL);
-    const char *reason = manifest_get_string(f, "reason", NULL);
-    const char *why = manifest_get_string(f, "message", NULL);
+    const char *key = doc_get_string(f, "key", NULL);
+    const char *reason = doc_get_string(f, "reason", NULL);
+    const char *why = doc_get_string(f, "message", NULL);
     int n;
     if (key && key[0])
       n = snprintf(msg, sizeof(msg),
@@ -332,7 +332,7 @@ static enum MHD_Result review_reply(ctl_admission *a, struct MHD_Connection *con
   }
   long busy = atomic_fetch_add(&a->in_flight, 1);
   if (busy >= a->c->opts->admission_max_in_flight) {
-    const char *uid = manifest_get_string(review, "request", "uid", NULL);
+    const char *uid = doc_get_string(review, "request", "uid", NULL);
     if (uid != NULL && uid[0] != '\0' && strlen(uid) < CTL_UID_MAX)
       out = allow(uid, "overflow",
                   "unseal-controller: not checked, too many reviews at once");
@@ -345,10 +345,10 @@ static enum MHD_Result review_reply(ctl_admission *a, struct MHD_Connection *con
       char us[32];
       snprintf(us, sizeof(us), "%lld", (long long)(ctl_now_us() - t0));
       ctl_log(CTL_LOG_DEBUG, "admission review", "component", "admission", "operation",
-              manifest_get_string(review, "request", "operation", NULL), "namespace",
-              manifest_get_string(review, "request", "namespace", NULL), "name",
-              manifest_get_string(review, "request", "name", NULL), "allowed",
-              out && json_is_true(manifest_get(out, "response", "allowed", NULL)) ? "true"
+              doc_get_string(review, "request", "operation", NULL), "namespace",
+              doc_get_string(review, "request", "namespace", NULL), "name",
+              doc_get_string(review, "request", "name", NULL), "allowed",
+              out && json_is_true(doc_get(out, "response", "allowed", NULL)) ? "true"
                                                                                   : "false",
               "us", us, NULL);
     }
@@ -765,8 +765,8 @@ static void read_config(void *ud, long http_code, json_t *body, const kube_statu
     return;
   }
   a->missing_logged = 0;
-  const char *rv = manifest_get_string(body, "metadata", "resourceVersion", NULL);
-  json_t *hooks = manifest_get(body, "webhooks", NULL);
+  const char *rv = doc_get_string(body, "metadata", "resourceVersion", NULL);
+  json_t *hooks = doc_get(body, "webhooks", NULL);
   size_t i;
   json_t *hook;
   patch = json_pack("[{s:s, s:s, s:s}]", "op", "test", "path", "/metadata/resourceVersion",
@@ -777,7 +777,7 @@ static void read_config(void *ud, long http_code, json_t *body, const kube_statu
   {
     int nomem = 0;
     char path[96];
-    char *b64 = new_bundle(a->ca_pem, manifest_get_string(hook, "clientConfig", "caBundle", NULL),
+    char *b64 = new_bundle(a->ca_pem, doc_get_string(hook, "clientConfig", "caBundle", NULL),
                            &nomem);
     if (nomem)
       goto nomem;

@@ -7,7 +7,7 @@
 
 int ctl_check_sealed(ctl *c, const json_t *doc, json_t *failed, size_t *n_values)
 {
-  json_t *enc = manifest_get(doc, "spec", "encryptedData", NULL);
+  json_t *enc = doc_get(doc, "spec", "encryptedData", NULL);
   const char *k;
   json_t *v;
   int rc = 0;

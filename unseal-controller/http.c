@@ -23,7 +23,7 @@
 
 #include "banned.h"
 
-#define BODY_MAX MANIFEST_MAX_DOC_BYTES
+#define BODY_MAX DOC_MAX_BYTES
 #define REPLY_MAX (8 * 1024 * 1024)
 /* Clients remembered at once (token bucket and body memory each); when full,
  * the one seen least recently that holds no body memory is forgotten. */
@@ -497,7 +497,7 @@ static void *watchdog_main(void *arg)
 /* Parses the body into exactly one SealedSecret. */
 static json_t *parse_sealed(const req_ctx *rc, int *is_json, char *err, size_t err_size)
 {
-  manifest_docs docs = {0};
+  doc_list docs = {0};
   manifest_error merr = {0};
   json_t *doc = NULL;
   size_t i = 0;
@@ -506,8 +506,8 @@ static json_t *parse_sealed(const req_ctx *rc, int *is_json, char *err, size_t e
                          rc->buf[i] == '\t'))
     i++;
   *is_json = i < rc->len && (rc->buf[i] == '{' || rc->buf[i] == '[');
-  if (manifest_parse(&docs, rc->buf ? rc->buf : "", rc->len, "request body",
-                     MANIFEST_PARSE_BODY_LIMITS, &merr) !=
+  if (doc_parse(&docs, rc->buf ? rc->buf : "", rc->len, "request body",
+                     DOC_PARSE_BODY_LIMITS, &merr) !=
       MANIFEST_OK) {
     snprintf(err, err_size, "%s", merr.message);
     return NULL;
@@ -521,7 +521,7 @@ static json_t *parse_sealed(const req_ctx *rc, int *is_json, char *err, size_t e
   } else {
     doc = json_incref(docs.docs[0]);
   }
-  manifest_docs_free(&docs);
+  doc_list_free(&docs);
   return doc;
 }
 
@@ -529,7 +529,7 @@ static json_t *parse_sealed(const req_ctx *rc, int *is_json, char *err, size_t e
 
 static int too_many_keys(const json_t *doc, char *err, size_t err_size)
 {
-  if (json_object_size(manifest_get(doc, "spec", "encryptedData", NULL)) <= MANIFEST_MAX_KEYS)
+  if (json_object_size(doc_get(doc, "spec", "encryptedData", NULL)) <= MANIFEST_MAX_KEYS)
     return 0;
   snprintf(err, err_size, "request body: spec.encryptedData: more than %d keys",
            MANIFEST_MAX_KEYS);
@@ -574,8 +574,8 @@ static enum MHD_Result do_verify(ctl_http *h, struct MHD_Connection *conn, const
       json_array_foreach(failed, i, f)
       {
         int w = snprintf(text + len, sizeof(text) - len, "%s: %s: %s\n",
-                         manifest_get_string(f, "key", NULL), manifest_get_string(f, "reason", NULL),
-                         manifest_get_string(f, "message", NULL));
+                         doc_get_string(f, "key", NULL), doc_get_string(f, "reason", NULL),
+                         doc_get_string(f, "message", NULL));
         if (w < 0 || (size_t)w >= sizeof(text) - len)
           break;
         len += (size_t)w;
@@ -622,13 +622,13 @@ static enum MHD_Result do_rotate(ctl_http *h, struct MHD_Connection *conn, req_c
   }
   if (json_array_size(failed) > 0) {
     json_t *f = json_array_get(failed, 0);
-    const char *key = manifest_get_string(f, "key", NULL);
-    const char *reason = manifest_get_string(f, "reason", NULL);
+    const char *key = doc_get_string(f, "key", NULL);
+    const char *reason = doc_get_string(f, "reason", NULL);
     if (key && key[0])
       snprintf(err, sizeof(err), "key \"%s\": %s: %s", key, reason,
-               manifest_get_string(f, "message", NULL));
+               doc_get_string(f, "message", NULL));
     else
-      snprintf(err, sizeof(err), "%s: %s", reason, manifest_get_string(f, "message", NULL));
+      snprintf(err, sizeof(err), "%s: %s", reason, doc_get_string(f, "message", NULL));
     if (json_array_size(failed) > 1)
       snprintf(err + strlen(err), sizeof(err) - strlen(err), " (and %zu more)",
                json_array_size(failed) - 1);
@@ -649,12 +649,12 @@ static enum MHD_Result do_rotate(ctl_http *h, struct MHD_Connection *conn, req_c
     goto out;
   }
   if (rc2 != MANIFEST_OK) {
-    const char *reason = rc2 == MANIFEST_ERR_KEYS ? manifest_unseal_reason(merr.keys_status) : "Invalid";
+    const char *reason = rc2 == MANIFEST_ERR_KEYS ? manifest_unseal_reason(merr.cause) : "Invalid";
     ret = reply_error(conn, rc2 == MANIFEST_ERR_KEYS ? 409 : 422, reason, merr.message,
                       "/v1/rotate");
     goto out;
   }
-  if (manifest_write(&text, &len, &doc, 1, is_json ? MANIFEST_JSON : MANIFEST_YAML, &merr) !=
+  if (doc_write(&text, &len, &doc, 1, is_json ? DOC_JSON : DOC_YAML, &merr) !=
       MANIFEST_OK) {
     ret = reply_error(conn, 500, "Internal", merr.message, "/v1/rotate");
     goto out;
@@ -667,7 +667,7 @@ static enum MHD_Result do_rotate(ctl_http *h, struct MHD_Connection *conn, req_c
   else
     ret = reply(conn, 200, is_json ? "application/json" : "application/yaml", text, len,
                 "/v1/rotate");
-  manifest_text_free(text, len);
+  doc_text_free(text, len);
 out:
   json_decref(failed);
   json_decref(doc);

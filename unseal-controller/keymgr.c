@@ -190,7 +190,7 @@ static int refused(ctl *c, const char *name, const manifest_key_secret *ks,
 int ctl_keymgr_on_secret(ctl *c, kube_event_type type, json_t *obj)
 {
   ctl_keymgr *km = &c->keys;
-  const char *name = manifest_get_string(obj, "metadata", "name", NULL);
+  const char *name = doc_get_string(obj, "metadata", "name", NULL);
   manifest_key_secret ks;
   manifest_error merr = {0};
   keys_error kerr = {0};
@@ -227,7 +227,7 @@ int ctl_keymgr_on_secret(ctl *c, kube_event_type type, json_t *obj)
   key_meta *meta = calloc(1, sizeof(*meta));
   if (meta == NULL)
     goto out;
-  const char *uid = manifest_get_string(obj, "metadata", "uid", NULL);
+  const char *uid = doc_get_string(obj, "metadata", "uid", NULL);
   snprintf(meta->hex, sizeof(meta->hex), "%s", hex);
   snprintf(meta->uid, sizeof(meta->uid), "%s", uid ? uid : "");
   meta->compromised = ks.compromised;
@@ -297,7 +297,7 @@ static void new_key_done(void *ud, long http_code, json_t *body, const kube_stat
       refresh_locked(&c->keys);
     pthread_rwlock_unlock(&c->keys.lock);
     key_meta *meta = calloc(1, sizeof(*meta));
-    const char *uid = manifest_get_string(body, "metadata", "uid", NULL);
+    const char *uid = doc_get_string(body, "metadata", "uid", NULL);
     if (meta) {
       snprintf(meta->hex, sizeof(meta->hex), "%s", hex);
       snprintf(meta->uid, sizeof(meta->uid), "%s", uid ? uid : "");

@@ -82,7 +82,7 @@ static void write_done(void *ud, long http_code, json_t *body, const kube_status
   l->in_flight = 0;
   if (st->err == KUBE_OK) {
     l->last_renew_ms = ctl_now_ms();
-    const char *rv = manifest_get_string(body, "metadata", "resourceVersion", NULL);
+    const char *rv = doc_get_string(body, "metadata", "resourceVersion", NULL);
     snprintf(l->observed_rv, sizeof(l->observed_rv), "%s", rv ? rv : "");
     snprintf(l->observed_holder, sizeof(l->observed_holder), "%s", l->identity);
     l->observed_ms = l->last_renew_ms;
@@ -124,9 +124,9 @@ static void get_done(void *ud, long http_code, json_t *body, const kube_status *
             st->message, NULL);
     return;
   }
-  const char *rv = manifest_get_string(body, "metadata", "resourceVersion", NULL);
-  const char *holder = manifest_get_string(body, "spec", "holderIdentity", NULL);
-  json_t *dur = manifest_get(body, "spec", "leaseDurationSeconds", NULL);
+  const char *rv = doc_get_string(body, "metadata", "resourceVersion", NULL);
+  const char *holder = doc_get_string(body, "spec", "holderIdentity", NULL);
+  json_t *dur = doc_get(body, "spec", "leaseDurationSeconds", NULL);
   if (rv == NULL)
     rv = "";
   if (holder == NULL)
@@ -148,7 +148,7 @@ static void get_done(void *ud, long http_code, json_t *body, const kube_status *
     return;
   }
   lease = json_deep_copy(body);
-  json_t *spec = lease_spec(c, !mine, manifest_get(body, "spec", NULL));
+  json_t *spec = lease_spec(c, !mine, doc_get(body, "spec", NULL));
   if (lease == NULL || spec == NULL || json_object_set_new(lease, "spec", spec) != 0 ||
       kube_path(path, sizeof(path), "coordination.k8s.io/v1", "leases", c->key_namespace,
                 c->opts->lease_name, NULL) != KUBE_OK ||
@@ -196,7 +196,7 @@ static void release_get_done(void *ud, long http_code, json_t *body, const kube_
   ctl *c = ud;
   char path[KUBE_MAX_PATH];
   (void)http_code;
-  const char *holder = manifest_get_string(body, "spec", "holderIdentity", NULL);
+  const char *holder = doc_get_string(body, "spec", "holderIdentity", NULL);
   if (st->err != KUBE_OK || holder == NULL || strcmp(holder, c->leader.identity) != 0) {
     c->leader.released = 1;
     return;

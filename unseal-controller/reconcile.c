@@ -73,12 +73,12 @@ int ctl_secret_digest(uint8_t out[CTL_DIGEST_BYTES], const json_t *secret)
   json_t *n = NULL;
   char *text = NULL;
   int rc = -1;
-  const char *type = manifest_get_string(secret, "type", NULL);
+  const char *type = doc_get_string(secret, "type", NULL);
   json_t *imm = json_object_get(secret, "immutable");
   json_t *data = json_object_get(secret, "data");
-  json_t *labels = manifest_get(secret, "metadata", "labels", NULL);
-  json_t *ann = manifest_get(secret, "metadata", "annotations", NULL);
-  json_t *owners = manifest_get(secret, "metadata", "ownerReferences", NULL);
+  json_t *labels = doc_get(secret, "metadata", "labels", NULL);
+  json_t *ann = doc_get(secret, "metadata", "annotations", NULL);
+  json_t *owners = doc_get(secret, "metadata", "ownerReferences", NULL);
 
   n = json_object();
   if (n == NULL)
@@ -106,17 +106,17 @@ out:
 
 static const char *controller_owner_uid(const json_t *obj)
 {
-  json_t *owners = manifest_get(obj, "metadata", "ownerReferences", NULL);
+  json_t *owners = doc_get(obj, "metadata", "ownerReferences", NULL);
   size_t i;
   json_t *o;
   json_array_foreach(owners, i, o)
   {
-    const char *kind = manifest_get_string(o, "kind", NULL);
-    const char *av = manifest_get_string(o, "apiVersion", NULL);
+    const char *kind = doc_get_string(o, "kind", NULL);
+    const char *av = doc_get_string(o, "apiVersion", NULL);
     if (json_is_true(json_object_get(o, "controller")) && kind &&
         strcmp(kind, MANIFEST_KIND) == 0 && av &&
         strncmp(av, MANIFEST_RESERVED_PREFIX, strlen(MANIFEST_RESERVED_PREFIX)) == 0)
-      return manifest_get_string(o, "uid", NULL);
+      return doc_get_string(o, "uid", NULL);
   }
   return NULL;
 }
@@ -132,10 +132,10 @@ static void copy_bounded(char *out, size_t out_size, const char *in)
 
 void ctl_owned_from_secret(ctl_owned *o, const json_t *secret)
 {
-  const char *rv = manifest_get_string(secret, "metadata", "resourceVersion", NULL);
+  const char *rv = doc_get_string(secret, "metadata", "resourceVersion", NULL);
   const char *owner = controller_owner_uid(secret);
   const char *managed =
-      manifest_get_string(secret, "metadata", "annotations", MANIFEST_ANN_MANAGED, NULL);
+      doc_get_string(secret, "metadata", "annotations", MANIFEST_ANN_MANAGED, NULL);
   char equal_rv[CTL_OWNED_RV_MAX];
   uint8_t equal_digest[CTL_DIGEST_BYTES];
 
@@ -184,8 +184,8 @@ static const json_t *find_condition(const json_t *status, const char *type);
 
 static char condition_char(const json_t *cnd, int64_t *ltt)
 {
-  const char *st = manifest_get_string(cnd, "status", NULL);
-  const char *t = manifest_get_string(cnd, "lastTransitionTime", NULL);
+  const char *st = doc_get_string(cnd, "status", NULL);
+  const char *t = doc_get_string(cnd, "lastTransitionTime", NULL);
   if (t == NULL || keys_time_parse(ltt, t) != KEYS_OK)
     *ltt = 0;
   if (st == NULL)
@@ -196,7 +196,7 @@ static char condition_char(const json_t *cnd, int64_t *ltt)
 static void summarise_status(ctl_sealed *s, const json_t *status)
 {
   const json_t *synced = find_condition(status, "Synced");
-  const char *reason = manifest_get_string(synced, "reason", NULL);
+  const char *reason = doc_get_string(synced, "reason", NULL);
   json_t *gen = json_object_get(status, "observedGeneration");
   if (!json_is_object(status) || status_digest(s->status_digest, status) != 0)
     return;
@@ -269,8 +269,8 @@ static int sealed_digest(uint8_t out[CTL_DIGEST_BYTES], const json_t *obj)
 /* Bytes of the values and template data of a SealedSecret. */
 static size_t sealed_size(const json_t *obj)
 {
-  const json_t *maps[2] = {manifest_get(obj, "spec", "encryptedData", NULL),
-                           manifest_get(obj, "spec", "template", "data", NULL)};
+  const json_t *maps[2] = {doc_get(obj, "spec", "encryptedData", NULL),
+                           doc_get(obj, "spec", "template", "data", NULL)};
   const char *k;
   json_t *v;
   size_t n = 0;
@@ -285,7 +285,7 @@ static void sealed_ids(ctl_sealed *s, const json_t *obj)
 {
   const char *k;
   json_t *v;
-  json_object_foreach(manifest_get(obj, "spec", "encryptedData", NULL), k, v)
+  json_object_foreach(doc_get(obj, "spec", "encryptedData", NULL), k, v)
   {
     uint8_t ids[KEYS_MAX_RECIPIENTS][KEYS_ID_BYTES];
     size_t n = 0;
@@ -327,9 +327,9 @@ static int cache_sealed(ctl *c, const char *key, json_t *obj, int modified)
 
   if (s == NULL || sealed_digest(s->spec_digest, obj) != 0)
     goto nomem;
-  copy_bounded(s->uid, sizeof(s->uid), manifest_get_string(obj, "metadata", "uid", NULL));
+  copy_bounded(s->uid, sizeof(s->uid), doc_get_string(obj, "metadata", "uid", NULL));
   copy_bounded(s->rv, sizeof(s->rv),
-               manifest_get_string(obj, "metadata", "resourceVersion", NULL));
+               doc_get_string(obj, "metadata", "resourceVersion", NULL));
   s->size = sealed_size(obj);
   sealed_ids(s, obj);
   summarise_status(s, json_object_get(obj, "status"));
@@ -386,7 +386,7 @@ void ctl_reconcile_on_secret(ctl *c, kube_event_type type, json_t *obj)
       s->secret_deleted = 1;
   } else {
     ctl_owned *o = ctl_map_get(c->owned, key);
-    const char *rv = manifest_get_string(obj, "metadata", "resourceVersion", NULL);
+    const char *rv = doc_get_string(obj, "metadata", "resourceVersion", NULL);
     if (o && rv && strcmp(o->rv, rv) == 0)
       return; /* what we wrote ourselves */
     if (o == NULL) {
@@ -503,7 +503,7 @@ static void emit_event(rec_op *op, const char *type, const char *reason, const c
   keys_id_hex(hex, rnd);
   snprintf(name, sizeof(name), "%.*s.%s", EVENT_NAME_MAX - 17, op->name, hex);
   rfc3339_now(now, sizeof(now));
-  const char *rv = manifest_get_string(op->sealed, "metadata", "resourceVersion", NULL);
+  const char *rv = doc_get_string(op->sealed, "metadata", "resourceVersion", NULL);
   ev = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:s, s:s}, s:s, s:s, s:s, "
                  "s:{s:s}, s:s, s:s, s:i, s:s, s:s}",
                  "apiVersion", "v1", "kind", "Event", "metadata", "name", name, "namespace",
@@ -529,7 +529,7 @@ static const json_t *find_condition(const json_t *status, const char *type)
   json_t *cnd;
   json_array_foreach(conds, i, cnd)
   {
-    const char *t = manifest_get_string(cnd, "type", NULL);
+    const char *t = doc_get_string(cnd, "type", NULL);
     if (t && strcmp(t, type) == 0)
       return cnd;
   }
@@ -541,8 +541,8 @@ static json_t *make_condition(const json_t *old_status, const char *type, const 
 {
   const json_t *old = find_condition(old_status, type);
   const char *ltt = now;
-  const char *old_st = manifest_get_string(old, "status", NULL);
-  const char *old_ltt = manifest_get_string(old, "lastTransitionTime", NULL);
+  const char *old_st = doc_get_string(old, "status", NULL);
+  const char *old_ltt = doc_get_string(old, "lastTransitionTime", NULL);
   if (old_st && old_ltt && strcmp(old_st, status) == 0)
     ltt = old_ltt;
   return json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", type, "status", status, "reason", reason,
@@ -554,10 +554,10 @@ static void status_done(void *ud, long http_code, json_t *body, const kube_statu
   rec_op *op = ud;
   json_t *old_status = op->old_status;
   const json_t *old_synced = find_condition(old_status, "Synced");
-  const char *old_st = manifest_get_string(old_synced, "status", NULL);
-  const char *old_reason = manifest_get_string(old_synced, "reason", NULL);
+  const char *old_st = doc_get_string(old_synced, "status", NULL);
+  const char *old_reason = doc_get_string(old_synced, "reason", NULL);
   json_t *old_gen = json_object_get(old_status, "observedGeneration");
-  json_t *gen = manifest_get(op->sealed, "metadata", "generation", NULL);
+  json_t *gen = doc_get(op->sealed, "metadata", "generation", NULL);
   (void)body;
 
   if (st->err != KUBE_OK) {
@@ -570,7 +570,7 @@ static void status_done(void *ud, long http_code, json_t *body, const kube_statu
   }
   /* the cache takes our write at once, unless a newer version came meanwhile */
   ctl_sealed *cached = ctl_map_get(op->c->sealed, op->key);
-  const char *sent_rv = manifest_get_string(op->sealed, "metadata", "resourceVersion", NULL);
+  const char *sent_rv = doc_get_string(op->sealed, "metadata", "resourceVersion", NULL);
   if (cached && body && sent_rv && strcmp(cached->rv, sent_rv) == 0)
     (void)cache_sealed(op->c, op->key, body, 1);
   /* events on transitions only, so a restart or a resync says nothing new */
@@ -600,7 +600,7 @@ static void rec_status(rec_op *op)
   json_t *old_status = op->old_status;
   json_t *status = NULL, *body = NULL, *conds = NULL;
   uint8_t digest[CTL_STATUS_DIGEST_BYTES];
-  json_t *gen = manifest_get(op->sealed, "metadata", "generation", NULL);
+  json_t *gen = doc_get(op->sealed, "metadata", "generation", NULL);
 
   rfc3339_now(now, sizeof(now));
   if (op->kc_status[0] == '\0') {
@@ -746,7 +746,7 @@ static int fight_record(rec_op *op)
 static void remember_live(rec_op *op, const json_t *live, int equal)
 {
   ctl *c = op->c;
-  const char *label = manifest_get_string(live, "metadata", "labels", MANIFEST_LABEL_UNSEALED, NULL);
+  const char *label = doc_get_string(live, "metadata", "labels", MANIFEST_LABEL_UNSEALED, NULL);
   if (label == NULL)
     return; /* not watched: not cached */
   ctl_owned *o = ctl_map_get(c->owned, op->key);
@@ -842,8 +842,8 @@ static int owner_matches(const rec_op *op, const char *owner_uid, int managed)
 
 static int is_key_secret(const json_t *secret)
 {
-  const char *type = manifest_get_string(secret, "type", NULL);
-  const json_t *labels = manifest_get(secret, "metadata", "labels", NULL);
+  const char *type = doc_get_string(secret, "type", NULL);
+  const json_t *labels = doc_get(secret, "metadata", "labels", NULL);
   return (type && manifest_reserved_type(type)) ||
          json_object_get(labels, MANIFEST_LABEL_KEY) != NULL;
 }
@@ -890,8 +890,8 @@ static void live_done(void *ud, long http_code, json_t *body, const kube_status 
   }
   const char *owner = controller_owner_uid(body);
   const char *managed =
-      manifest_get_string(body, "metadata", "annotations", MANIFEST_ANN_MANAGED, NULL);
-  const char *rv = manifest_get_string(body, "metadata", "resourceVersion", NULL);
+      doc_get_string(body, "metadata", "annotations", MANIFEST_ANN_MANAGED, NULL);
+  const char *rv = doc_get_string(body, "metadata", "resourceVersion", NULL);
   int take_over = managed && strcmp(managed, "true") == 0;
   int ours = owner_matches(op, owner ? owner : "", take_over);
 
@@ -946,7 +946,7 @@ static void owner_check_done(void *ud, long http_code, json_t *body, const kube_
 {
   rec_op *op = ud;
   char path[KUBE_MAX_PATH];
-  const char *uid = manifest_get_string(body, "metadata", "uid", NULL);
+  const char *uid = doc_get_string(body, "metadata", "uid", NULL);
   if (http_code == 404 || (st->err == KUBE_OK && (uid == NULL || strcmp(uid, op->uid) != 0))) {
     /* the SealedSecret went away (its Secret was garbage collected): nothing to put back */
     rec_finish(op, FIN_DONE, NULL);
@@ -1096,7 +1096,7 @@ static void got_sealed(void *ud, long http_code, json_t *body, const kube_status
   }
   op->sealed = json_incref(body);
   strip_sealed(op->sealed);
-  const char *uid = manifest_get_string(op->sealed, "metadata", "uid", NULL);
+  const char *uid = doc_get_string(op->sealed, "metadata", "uid", NULL);
   snprintf(op->uid, sizeof(op->uid), "%s", uid ? uid : "");
   rec_unseal(op);
 }
@@ -1162,7 +1162,7 @@ static void rec_unseal(rec_op *op)
     rec_status(op);
     return;
   }
-  const char *skip = manifest_get_string(op->sealed, "spec", "template", "metadata",
+  const char *skip = doc_get_string(op->sealed, "spec", "template", "metadata",
                                          "annotations", MANIFEST_ANN_SKIP_OWNER, NULL);
   op->skip_owner = skip && strcmp(skip, "true") == 0;
 

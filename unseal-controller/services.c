@@ -56,8 +56,8 @@ void ctl_json_text_free(char *text)
 
 int ctl_object_key(char *out, size_t out_size, const json_t *obj)
 {
-  const char *ns = manifest_get_string(obj, "metadata", "namespace", NULL);
-  const char *name = manifest_get_string(obj, "metadata", "name", NULL);
+  const char *ns = doc_get_string(obj, "metadata", "namespace", NULL);
+  const char *name = doc_get_string(obj, "metadata", "name", NULL);
   if (name == NULL || *name == '\0')
     return -1;
   int n = snprintf(out, out_size, "%s/%s", ns ? ns : "", name);

@@ -103,11 +103,11 @@ static json_t *review(const char *op, json_t *obj, json_t *old)
 static const json_t *response(const json_t *answer)
 {
   assert_non_null(answer);
-  assert_string_equal(manifest_get_string(answer, "apiVersion", NULL), "admission.k8s.io/v1");
-  assert_string_equal(manifest_get_string(answer, "kind", NULL), "AdmissionReview");
-  const json_t *resp = manifest_get(answer, "response", NULL);
+  assert_string_equal(doc_get_string(answer, "apiVersion", NULL), "admission.k8s.io/v1");
+  assert_string_equal(doc_get_string(answer, "kind", NULL), "AdmissionReview");
+  const json_t *resp = doc_get(answer, "response", NULL);
   assert_non_null(resp);
-  assert_string_equal(manifest_get_string(resp, "uid", NULL), UID);
+  assert_string_equal(doc_get_string(resp, "uid", NULL), UID);
   assert_true(json_is_boolean(json_object_get(resp, "allowed")));
   return resp;
 }
@@ -122,12 +122,12 @@ static const char *refusal(const json_t *answer)
 {
   const json_t *resp = response(answer);
   assert_true(json_is_false(json_object_get(resp, "allowed")));
-  assert_int_equal(json_integer_value(manifest_get(resp, "status", "code", NULL)), 422);
+  assert_int_equal(json_integer_value(doc_get(resp, "status", "code", NULL)), 422);
   char *text = json_dumps(answer, 0);
   assert_non_null(text);
   assert_null(strstr(text, SECRET_VALUE));
   ctl_json_text_free(text);
-  return manifest_get_string(resp, "status", "message", NULL);
+  return doc_get_string(resp, "status", "message", NULL);
 }
 
 static json_t *ask(fixture *f, json_t *r)
@@ -145,7 +145,7 @@ static void test_valid_create_allowed(void **state)
   fixture *f = *state;
   json_t *a = ask(f, review("CREATE", sealed(&f->pub, "app", "db", NULL), NULL));
   assert_true(allowed(a));
-  assert_null(manifest_get(a, "response", "status", NULL));
+  assert_null(doc_get(a, "response", "status", NULL));
   json_decref(a);
 }
 
@@ -217,7 +217,7 @@ static void test_unknown_placeholder_refused_without_rendering(void **state)
     fail_msg("message: %s", msg);
   json_decref(a);
   /* the known placeholder alone is fine */
-  json_object_del(manifest_get(obj, "spec", "template", "data", NULL), "BAD");
+  json_object_del(doc_get(obj, "spec", "template", "data", NULL), "BAD");
   a = ask(f, review("CREATE", obj, NULL));
   assert_true(allowed(a));
   json_decref(a);
@@ -227,8 +227,8 @@ static void test_too_many_keys(void **state)
 {
   fixture *f = *state;
   json_t *obj = sealed(&f->pub, "app", "db", NULL);
-  json_t *enc = manifest_get(obj, "spec", "encryptedData", NULL);
-  const char *v = manifest_get_string(enc, "PASSWORD", NULL);
+  json_t *enc = doc_get(obj, "spec", "encryptedData", NULL);
+  const char *v = doc_get_string(enc, "PASSWORD", NULL);
   for (int i = 0; i <= MANIFEST_MAX_KEYS; i++) {
     char k[32];
     snprintf(k, sizeof(k), "K%d", i);
@@ -285,7 +285,7 @@ static void test_always_allowed(void **state)
   json_decref(a);
 
   json_t *r = review("CREATE", json_pack("{s:s}", "kind", "ConfigMap"), NULL);
-  json_object_set_new(manifest_get(r, "request", "kind", NULL), "group", json_string(""));
+  json_object_set_new(doc_get(r, "request", "kind", NULL), "group", json_string(""));
   a = ask(f, r);
   assert_true(allowed(a));
   json_decref(a);
@@ -295,7 +295,7 @@ static void test_always_allowed(void **state)
   a = ask(f, review("CREATE", sealed(&f->other, "app", "db", NULL), NULL));
   assert_true(allowed(a));
   assert_non_null(strstr(json_string_value(json_array_get(
-                             manifest_get(a, "response", "warnings", NULL), 0)),
+                             doc_get(a, "response", "warnings", NULL), 0)),
                          "not checked"));
   json_decref(a);
   atomic_store(&f->c.ready, 1);

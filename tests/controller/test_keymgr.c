@@ -264,7 +264,7 @@ static void test_untrusted_key_secrets_refused(void **state)
   long gen = f->c.keys.generation;
 
   json_t *unsealed = key_secret("planted-1", f->k2, "active");
-  json_object_set_new(manifest_get(unsealed, "metadata", "labels", NULL), "seal.dev/unsealed",
+  json_object_set_new(doc_get(unsealed, "metadata", "labels", NULL), "seal.dev/unsealed",
                       json_string("true"));
   assert_int_equal(event(f, KUBE_EVENT_ADDED, unsealed), 0);
 
@@ -293,7 +293,7 @@ static void test_untrusted_key_secrets_refused(void **state)
   assert_int_equal(event(f, KUBE_EVENT_ADDED, key_secret("seal-key-2", f->k2, "active")), 1);
   expect_newest(f, f->k2);
   json_t *turned = key_secret("seal-key-2", f->k2, "active");
-  json_object_set_new(manifest_get(turned, "metadata", "labels", NULL), "seal.dev/unsealed",
+  json_object_set_new(doc_get(turned, "metadata", "labels", NULL), "seal.dev/unsealed",
                       json_string("true"));
   assert_int_equal(event(f, KUBE_EVENT_MODIFIED, turned), 1);
   assert_int_equal(ctl_keymgr_count(&f->c.keys), 1);

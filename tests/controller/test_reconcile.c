@@ -92,14 +92,14 @@ static const char *or_empty(const char *s)
 
 static const char *rv_of(const json_t *obj)
 {
-  return manifest_get_string(obj, "metadata", "resourceVersion", NULL);
+  return doc_get_string(obj, "metadata", "resourceVersion", NULL);
 }
 
 /* Stores obj (taken) at path, as a create: a uid, a resourceVersion. */
 static json_t *store_new(const char *path, json_t *obj)
 {
   char uid[40];
-  if (manifest_get_string(obj, "metadata", "uid", NULL) == NULL) {
+  if (doc_get_string(obj, "metadata", "uid", NULL) == NULL) {
     snprintf(uid, sizeof(uid), "uid-%ld", ++F.uids);
     json_object_set_new(json_object_get(obj, "metadata"), "uid", json_string(uid));
   }
@@ -130,7 +130,7 @@ static long answer(const pending *p, json_t **out, char *reason, size_t reason_s
   }
   if (strcmp(p->method, "POST") == 0) {
     char at[2 * KUBE_MAX_PATH];
-    const char *name = or_empty(manifest_get_string(p->body, "metadata", "name", NULL));
+    const char *name = or_empty(doc_get_string(p->body, "metadata", "name", NULL));
     snprintf(at, sizeof(at), "%s/%s", path, name);
     if (json_object_get(F.objects, at))
       return refuse(reason, reason_size, "AlreadyExists", 409);
@@ -147,7 +147,7 @@ static long answer(const pending *p, json_t **out, char *reason, size_t reason_s
     if (status)
       json_object_set(next, "status", json_object_get(p->body, "status"));
     json_object_set(json_object_get(next, "metadata"), "uid",
-                    manifest_get(cur, "metadata", "uid", NULL));
+                    doc_get(cur, "metadata", "uid", NULL));
     set_rv(next);
     json_object_set_new(F.objects, path, next);
     *out = json_deep_copy(next);
@@ -188,8 +188,8 @@ static size_t writes_since(size_t mark, const char *method, const char *path)
   size_t n = 0;
   for (size_t i = mark; i < json_array_size(F.requests); i++) {
     json_t *r = json_array_get(F.requests, i);
-    const char *m = manifest_get_string(r, "method", NULL);
-    const char *p = manifest_get_string(r, "path", NULL);
+    const char *m = doc_get_string(r, "method", NULL);
+    const char *p = doc_get_string(r, "path", NULL);
     if (strcmp(m, "GET") != 0 && (method == NULL || strcmp(m, method) == 0) &&
         (path == NULL || strcmp(p, path) == 0))
       n++;
@@ -203,8 +203,8 @@ static json_t *last_body(size_t mark, const char *method, const char *path)
   json_t *found = NULL;
   for (size_t i = mark; i < json_array_size(F.requests); i++) {
     json_t *r = json_array_get(F.requests, i);
-    if (strcmp(or_empty(manifest_get_string(r, "method", NULL)), method) == 0 &&
-        strcmp(or_empty(manifest_get_string(r, "path", NULL)), path) == 0)
+    if (strcmp(or_empty(doc_get_string(r, "method", NULL)), method) == 0 &&
+        strcmp(or_empty(doc_get_string(r, "path", NULL)), path) == 0)
       found = json_object_get(r, "body");
   }
   return found;
@@ -312,7 +312,7 @@ static void foreign_secret(fixture *f, json_t *labels, json_t *annotations, json
 static void watches_catch_up(fixture *f)
 {
   json_t *secret = json_object_get(F.objects, SECRET);
-  if (manifest_get(secret, "metadata", "labels", MANIFEST_LABEL_UNSEALED, NULL))
+  if (doc_get(secret, "metadata", "labels", MANIFEST_LABEL_UNSEALED, NULL))
     ctl_reconcile_on_secret(&f->c, KUBE_EVENT_MODIFIED, secret);
   ctl_reconcile_on_sealed(&f->c, KUBE_EVENT_MODIFIED, json_object_get(F.objects, SEALED));
 }
@@ -325,7 +325,7 @@ static void reconcile(fixture *f)
 
 static const char *data_of(const char *path, const char *key)
 {
-  return manifest_get_string(json_object_get(F.objects, path), "data", key, NULL);
+  return doc_get_string(json_object_get(F.objects, path), "data", key, NULL);
 }
 
 static void expect_synced(const char *status, const char *reason, long gen)
@@ -337,9 +337,9 @@ static void expect_synced(const char *status, const char *reason, long gen)
   const char *got_status = NULL, *got_reason = NULL;
   json_array_foreach(conds, i, c)
   {
-    if (strcmp(or_empty(manifest_get_string(c, "type", NULL)), "Synced") == 0) {
-      got_status = manifest_get_string(c, "status", NULL);
-      got_reason = manifest_get_string(c, "reason", NULL);
+    if (strcmp(or_empty(doc_get_string(c, "type", NULL)), "Synced") == 0) {
+      got_status = doc_get_string(c, "status", NULL);
+      got_reason = doc_get_string(c, "reason", NULL);
     }
   }
   assert_non_null(got_status);
@@ -350,13 +350,13 @@ static void expect_synced(const char *status, const char *reason, long gen)
 
 static void expect_owner_reference(const json_t *secret)
 {
-  json_t *owners = manifest_get(secret, "metadata", "ownerReferences", NULL);
+  json_t *owners = doc_get(secret, "metadata", "ownerReferences", NULL);
   assert_int_equal(json_array_size(owners), 1);
   json_t *o = json_array_get(owners, 0);
-  assert_string_equal(or_empty(manifest_get_string(o, "apiVersion", NULL)), "seal.dev/v1");
-  assert_string_equal(or_empty(manifest_get_string(o, "kind", NULL)), "SealedSecret");
-  assert_string_equal(or_empty(manifest_get_string(o, "name", NULL)), NAME);
-  assert_string_equal(or_empty(manifest_get_string(o, "uid", NULL)), SEALED_UID);
+  assert_string_equal(or_empty(doc_get_string(o, "apiVersion", NULL)), "seal.dev/v1");
+  assert_string_equal(or_empty(doc_get_string(o, "kind", NULL)), "SealedSecret");
+  assert_string_equal(or_empty(doc_get_string(o, "name", NULL)), NAME);
+  assert_string_equal(or_empty(doc_get_string(o, "uid", NULL)), SEALED_UID);
   assert_true(json_is_true(json_object_get(o, "controller")));
 }
 
@@ -372,7 +372,7 @@ static void test_creates_owned_secret_and_status(void **state)
   assert_string_equal(data_of(SECRET, "PASSWORD"), "czNjcmV0"); /* base64 of s3cret */
   expect_owner_reference(secret);
   const char *label =
-      manifest_get_string(secret, "metadata", "labels", MANIFEST_LABEL_UNSEALED, NULL);
+      doc_get_string(secret, "metadata", "labels", MANIFEST_LABEL_UNSEALED, NULL);
   assert_string_equal(or_empty(label), "true");
   expect_synced("True", "Unsealed", 3);
   assert_int_equal(writes_since(0, "POST", SECRETS), 1);
@@ -413,7 +413,7 @@ static void test_new_generation_is_observed(void **state)
   /* the status write said so too, not only the fake's merge */
   json_t *sent = last_body(mark, "PUT", SEALED "/status");
   assert_non_null(sent);
-  assert_int_equal(json_integer_value(manifest_get(sent, "status", "observedGeneration", NULL)),
+  assert_int_equal(json_integer_value(doc_get(sent, "status", "observedGeneration", NULL)),
                    2);
 }
 
@@ -425,7 +425,7 @@ static void expect_left_alone(size_t mark)
   expect_synced("False", "SecretNotManaged", 1);
   json_t *st = json_object_get(json_object_get(F.objects, SEALED), "status");
   json_t *synced = json_array_get(json_object_get(st, "conditions"), 0);
-  const char *msg = or_empty(manifest_get_string(synced, "message", NULL));
+  const char *msg = or_empty(doc_get_string(synced, "message", NULL));
   assert_non_null(strstr(msg, "Secret " NS "/" NAME));
   assert_non_null(strstr(msg, MANIFEST_ANN_MANAGED));
 }
@@ -471,9 +471,9 @@ static void test_other_sealedsecrets_secret_left_alone(void **state)
   apply_sealed(f, "s3cret", 1, NULL);
   reconcile(f);
   expect_left_alone(mark);
-  json_t *kept = manifest_get(json_object_get(F.objects, SECRET), "metadata", "ownerReferences",
+  json_t *kept = doc_get(json_object_get(F.objects, SECRET), "metadata", "ownerReferences",
                               NULL);
-  assert_string_equal(or_empty(manifest_get_string(json_array_get(kept, 0), "uid", NULL)),
+  assert_string_equal(or_empty(doc_get_string(json_array_get(kept, 0), "uid", NULL)),
                       "another-uid");
 }
 
@@ -497,9 +497,9 @@ static void test_skip_owner_reference_uses_managed(void **state)
   apply_sealed(f, "s3cret", 1, json_pack("{s:s}", MANIFEST_ANN_SKIP_OWNER, "true"));
   reconcile(f);
   json_t *secret = json_object_get(F.objects, SECRET);
-  assert_null(manifest_get(secret, "metadata", "ownerReferences", NULL));
+  assert_null(doc_get(secret, "metadata", "ownerReferences", NULL));
   const char *managed =
-      manifest_get_string(secret, "metadata", "annotations", MANIFEST_ANN_MANAGED, NULL);
+      doc_get_string(secret, "metadata", "annotations", MANIFEST_ANN_MANAGED, NULL);
   assert_string_equal(or_empty(managed), "true");
   expect_synced("True", "Unsealed", 1);
   /* it is ours by the annotation: an edit of the value is written over it */

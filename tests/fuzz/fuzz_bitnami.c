@@ -63,7 +63,7 @@ static void check_value(const uint8_t *data, size_t size) {
     harness_fail("a value split that does not account for every byte", NULL);
 }
 
-static void check_chunks(const char *text, size_t len, manifest_format format) {
+static void check_chunks(const char *text, size_t len, doc_format format) {
   size_t pos = 0, next;
   while (pos < len) {
     next = bitnami_next_chunk(text, len, pos, format);
@@ -84,8 +84,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   text[size] = '\0';
   check_template(text, size);
   check_value(data, size);
-  check_chunks(text, size, MANIFEST_YAML);
-  check_chunks(text, size, MANIFEST_JSON);
+  check_chunks(text, size, DOC_YAML);
+  check_chunks(text, size, DOC_JSON);
   free(text);
   return 0;
 }

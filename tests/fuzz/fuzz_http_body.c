@@ -173,21 +173,21 @@ static int exchange(const char *path, int text, const uint8_t *body, size_t len,
 /* 1 when the body is one SealedSecret whose values all open (and, with
  * need_values, that has some: verify refuses one with none). */
 static int body_verifies(const uint8_t *body, size_t len, int need_values) {
-  manifest_docs docs = {0};
+  doc_list docs = {0};
   manifest_error err;
   int ok = 0;
 
   memset(&err, 0, sizeof(err));
   /* the limits the controller parses bodies with */
-  if (manifest_parse(&docs, (const char *)body, len, "body", MANIFEST_PARSE_BODY_LIMITS, &err) ==
+  if (doc_parse(&docs, (const char *)body, len, "body", DOC_PARSE_BODY_LIMITS, &err) ==
           MANIFEST_OK &&
       docs.n == 1 && manifest_is_sealed_secret(docs.docs[0]) &&
       (!need_values ||
-       json_object_size(manifest_get(docs.docs[0], "spec", "encryptedData", NULL)) > 0) &&
+       json_object_size(doc_get(docs.docs[0], "spec", "encryptedData", NULL)) > 0) &&
       manifest_unseal_sealed(NULL, docs.docs[0], harness_keyring(), 0, NULL, &err) ==
           MANIFEST_OK)
     ok = 1;
-  manifest_docs_free(&docs);
+  doc_list_free(&docs);
   return ok;
 }
 
@@ -220,7 +220,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   len = size - 1;
   code = exchange(rotate ? "/v1/rotate" : "/v1/verify", (data[0] & 2) != 0, body, len, &answer,
                   &answer_len);
-  if (len > MANIFEST_MAX_DOC_BYTES) {
+  if (len > DOC_MAX_BYTES) {
     if (code != 413)
       harness_fail("a body over 4 MiB was not refused with 413", answer);
     goto out;

@@ -1,5 +1,5 @@
 /*
- * JSON document streams (manifest_parse takes JSON when the first non-blank
+ * JSON document streams (doc_parse takes JSON when the first non-blank
  * character is '{' or '['): `seal -o json` output, `kubectl get -o json`,
  * API bodies. Same checks as fuzz_yaml over a JSON corpus.
  */

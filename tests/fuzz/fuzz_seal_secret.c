@@ -69,7 +69,7 @@ static void check_data(const json_t *secret, const json_t *unsealed_secret) {
 static void check_doc(const json_t *doc, size_t index) {
   size_t n_recipients = 0;
   manifest_seal_opts opts;
-  manifest_docs back = {0};
+  doc_list back = {0};
   manifest_error err;
   json_t *sealed = NULL, *unsealed = NULL;
   char *text = NULL;
@@ -94,11 +94,11 @@ static void check_doc(const json_t *doc, size_t index) {
 
   /* What `seal` writes is what the controller reads. */
   memset(&err, 0, sizeof(err));
-  if (manifest_write(&text, &len, &sealed, 1, MANIFEST_YAML, &err) != MANIFEST_OK)
-    harness_fail("manifest_write cannot write a SealedSecret", err.message);
+  if (doc_write(&text, &len, &sealed, 1, DOC_YAML, &err) != MANIFEST_OK)
+    harness_fail("doc_write cannot write a SealedSecret", err.message);
   memset(&err, 0, sizeof(err));
-  if (manifest_parse(&back, text, len, "sealed", 0, &err) != MANIFEST_OK || back.n != 1)
-    harness_fail("manifest_parse cannot read a written SealedSecret", err.message);
+  if (doc_parse(&back, text, len, "sealed", 0, &err) != MANIFEST_OK || back.n != 1)
+    harness_fail("doc_parse cannot read a written SealedSecret", err.message);
   memset(&err, 0, sizeof(err));
   if (manifest_unseal_sealed(&unsealed, back.docs[0], harness_keyring(), 0, NULL, &err) !=
       MANIFEST_OK)
@@ -106,8 +106,8 @@ static void check_doc(const json_t *doc, size_t index) {
   check_data(doc, unsealed);
 
   json_decref(unsealed);
-  manifest_docs_free(&back);
-  manifest_text_free(text, len);
+  doc_list_free(&back);
+  doc_text_free(text, len);
   json_decref(sealed);
 }
 

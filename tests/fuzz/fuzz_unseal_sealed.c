@@ -83,7 +83,7 @@ static void check_doc(const json_t *doc, size_t index) {
   if (rc_full == MANIFEST_OK) {
     if (manifest_secret_matches(secret, secret) != 1)
       harness_fail("manifest_secret_matches", "a Secret does not match itself");
-    harness_check_round_trip(&secret, 1, MANIFEST_YAML);
+    harness_check_round_trip(&secret, 1, DOC_YAML);
   }
   if (rc_verify == MANIFEST_OK)
     check_reseal(doc);

@@ -1,5 +1,5 @@
 /*
- * YAML document streams (manifest_parse): what `seal` reads from standard
+ * YAML document streams (doc_parse): what `seal` reads from standard
  * input and files, what the controller's /v1/verify and /v1/rotate receive,
  * kubeconfig files. What parses must write as YAML and JSON and read back
  * equal. The corpus holds YAML; fuzz_json's holds JSON.

@@ -32,36 +32,36 @@ void harness_check_manifest_failure(int rc, const manifest_error *err, const cha
     harness_fail(what, "message is not terminated");
 }
 
-void harness_check_round_trip(json_t *const *docs, size_t n, manifest_format format) {
-  const char *name = format == MANIFEST_YAML ? "YAML" : "JSON";
-  manifest_docs back = {0};
+void harness_check_round_trip(json_t *const *docs, size_t n, doc_format format) {
+  const char *name = format == DOC_YAML ? "YAML" : "JSON";
+  doc_list back = {0};
   manifest_error err;
   char *text = NULL;
   size_t len = 0, i;
   int rc;
 
   memset(&err, 0, sizeof(err));
-  rc = manifest_write(&text, &len, docs, n, format, &err);
+  rc = doc_write(&text, &len, docs, n, format, &err);
   if (rc == MANIFEST_ERR_LIMIT)
     goto out;
   if (rc != MANIFEST_OK) {
     fprintf(stderr, "fuzz: writing %s\n", name);
-    harness_fail("manifest_write cannot write what manifest_parse read", err.message);
+    harness_fail("doc_write cannot write what doc_parse read", err.message);
   }
   if (text == NULL || strlen(text) != len)
-    harness_fail("manifest_write", "length does not match the text");
+    harness_fail("doc_write", "length does not match the text");
   memset(&err, 0, sizeof(err));
-  rc = manifest_parse(&back, text, len, "written", 0, &err);
+  rc = doc_parse(&back, text, len, "written", 0, &err);
   if (rc == MANIFEST_ERR_LIMIT)
     goto out;
   if (rc != MANIFEST_OK) {
     fprintf(stderr, "fuzz: reading back %s:\n%.2000s\n", name, text);
-    harness_fail("manifest_parse cannot read what manifest_write wrote", err.message);
+    harness_fail("doc_parse cannot read what doc_write wrote", err.message);
   }
   if (back.n != n) {
     fprintf(stderr, "fuzz: %s has %zu documents, read back %zu:\n%.2000s\n", name, n, back.n,
             text);
-    harness_fail("manifest_write", "the number of documents changes in a round trip");
+    harness_fail("doc_write", "the number of documents changes in a round trip");
   }
   for (i = 0; i < n; i++) {
     if (!json_equal(docs[i], back.docs[i])) {
@@ -71,12 +71,12 @@ void harness_check_round_trip(json_t *const *docs, size_t n, manifest_format for
               "fuzz: %s document %zu changes in a round trip\nread:    %.2000s\nwritten:\n%.2000s\n"
               "back:    %.2000s\n",
               name, i + 1, a ? a : "?", text, b ? b : "?");
-      harness_fail("manifest_write", "a document changes in a round trip");
+      harness_fail("doc_write", "a document changes in a round trip");
     }
   }
 out:
-  manifest_docs_free(&back);
-  manifest_text_free(text, len);
+  doc_list_free(&back);
+  doc_text_free(text, len);
 }
 
 static void check_doc(const json_t *doc, size_t index) {
@@ -89,7 +89,7 @@ static void check_doc(const json_t *doc, size_t index) {
   (void)manifest_is_sealed_secret(doc);
 }
 
-static int all_containers(const manifest_docs *docs) {
+static int all_containers(const doc_list *docs) {
   size_t i;
 
   for (i = 0; i < docs->n; i++) {
@@ -100,8 +100,8 @@ static int all_containers(const manifest_docs *docs) {
 }
 
 void harness_check_documents(const uint8_t *data, size_t size) {
-  static const int flags[] = {0, MANIFEST_PARSE_EXPAND_LISTS};
-  manifest_docs docs = {0};
+  static const int flags[] = {0, DOC_PARSE_EXPAND_LISTS};
+  doc_list docs = {0};
   manifest_error err;
   size_t f, i;
   int rc;
@@ -111,38 +111,38 @@ void harness_check_documents(const uint8_t *data, size_t size) {
   harness_manifest_init();
   for (f = 0; f < sizeof(flags) / sizeof(flags[0]); f++) {
     memset(&err, 0, sizeof(err));
-    rc = manifest_parse(&docs, (const char *)data, size, "fuzz", flags[f], &err);
+    rc = doc_parse(&docs, (const char *)data, size, "fuzz", flags[f], &err);
     if (rc != MANIFEST_OK) {
-      harness_check_manifest_failure(rc, &err, "manifest_parse");
+      harness_check_manifest_failure(rc, &err, "doc_parse");
       if (docs.n != 0)
-        harness_fail("manifest_parse", "failed but returned documents");
-      manifest_docs_free(&docs);
+        harness_fail("doc_parse", "failed but returned documents");
+      doc_list_free(&docs);
       continue;
     }
-    if (docs.n > MANIFEST_MAX_DOCS)
-      harness_fail("manifest_parse", "more documents than MANIFEST_MAX_DOCS");
+    if (docs.n > DOC_MAX_DOCS)
+      harness_fail("doc_parse", "more documents than DOC_MAX_DOCS");
     for (i = 0; i < docs.n; i++) {
       if (docs.docs[i] == NULL)
-        harness_fail("manifest_parse", "a NULL document");
+        harness_fail("doc_parse", "a NULL document");
       if (docs.lines[i] < 1)
-        harness_fail("manifest_parse", "a document without a line number");
+        harness_fail("doc_parse", "a document without a line number");
       check_doc(docs.docs[i], i);
     }
     if (docs.n > 0) {
-      harness_check_round_trip(docs.docs, docs.n, MANIFEST_YAML);
+      harness_check_round_trip(docs.docs, docs.n, DOC_YAML);
       /* A JSON stream is read as JSON only when it starts with '{' or '[', and
        * its documents are objects and arrays: a YAML stream of bare scalars
        * has no JSON form that reads back, and is no Kubernetes document. */
       if (all_containers(&docs))
-        harness_check_round_trip(docs.docs, docs.n, MANIFEST_JSON);
+        harness_check_round_trip(docs.docs, docs.n, DOC_JSON);
     }
-    manifest_docs_free(&docs);
+    doc_list_free(&docs);
   }
 }
 
 void harness_each_document(const uint8_t *data, size_t size,
                            void (*check)(const json_t *doc, size_t index)) {
-  manifest_docs docs = {0};
+  doc_list docs = {0};
   manifest_error err;
   size_t i;
   int rc;
@@ -151,11 +151,11 @@ void harness_each_document(const uint8_t *data, size_t size,
     return;
   harness_manifest_init();
   memset(&err, 0, sizeof(err));
-  rc = manifest_parse(&docs, (const char *)data, size, "fuzz", MANIFEST_PARSE_EXPAND_LISTS, &err);
+  rc = doc_parse(&docs, (const char *)data, size, "fuzz", DOC_PARSE_EXPAND_LISTS, &err);
   if (rc != MANIFEST_OK)
-    harness_check_manifest_failure(rc, &err, "manifest_parse");
+    harness_check_manifest_failure(rc, &err, "doc_parse");
   else
     for (i = 0; i < docs.n; i++)
       check(docs.docs[i], i);
-  manifest_docs_free(&docs);
+  doc_list_free(&docs);
 }

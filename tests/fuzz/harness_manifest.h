@@ -26,6 +26,6 @@ void harness_each_document(const uint8_t *data, size_t size,
 
 /* Writes docs in format and reads them back: equal documents, or a failure
  * that is only a size limit. */
-void harness_check_round_trip(json_t *const *docs, size_t n, manifest_format format);
+void harness_check_round_trip(json_t *const *docs, size_t n, doc_format format);
 
 #endif

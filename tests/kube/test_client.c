@@ -28,7 +28,7 @@
 
 #include "internal.h"
 #include "kube.h"
-#include "manifest.h"
+#include "doc.h"
 #include "watch_rec.h"
 
 #include "banned.h"
@@ -49,7 +49,7 @@ static struct server {
 
 static kube_client *ctl; /* talks to /_test/ and sets up objects: no limits */
 
-/* json_dumps memory comes from jansson's allocator (manifest_init sets a wiping one) */
+/* json_dumps memory comes from jansson's allocator (doc_init sets a wiping one) */
 static void jfree(char *p) {
   json_malloc_t m;
   json_free_t f;
@@ -252,11 +252,11 @@ static void crud_and_status(void **state) {
   cm_path(path, sizeof(path), "crud", NULL);
   cm_path(item, sizeof(item), "crud", "one");
   b = call(ctl, "POST", path, configmap("crud", "one", "1"), 201);
-  assert_string_equal(manifest_get_string(b, "data", "v", NULL), "1");
+  assert_string_equal(doc_get_string(b, "data", "v", NULL), "1");
   json_decref(b);
 
   got = call(ctl, "GET", item, NULL, 200);
-  rv = manifest_get_string(got, "metadata", "resourceVersion", NULL);
+  rv = doc_get_string(got, "metadata", "resourceVersion", NULL);
   assert_non_null(rv);
   /* update with the current resourceVersion */
   b = configmap("crud", "one", "2");
@@ -284,8 +284,8 @@ static void crud_and_status(void **state) {
 
   /* merge patch */
   b = call(ctl, "PATCH", item, json_pack("{s:{s:s}}", "data", "w", "x"), 200);
-  assert_string_equal(manifest_get_string(b, "data", "v", NULL), "2");
-  assert_string_equal(manifest_get_string(b, "data", "w", NULL), "x");
+  assert_string_equal(doc_get_string(b, "data", "v", NULL), "2");
+  assert_string_equal(doc_get_string(b, "data", "w", NULL), "x");
   json_decref(b);
 
   /* creating it twice: AlreadyExists */
@@ -410,7 +410,7 @@ static void retries_honour_retry_after(void **state) {
   t0 = now_ms();
   assert_int_equal(kube_request_sync(c, "GET", item, NULL, 0, NULL, &code, &body, &st), KUBE_OK);
   assert_int_equal(code, 200);
-  assert_string_equal(manifest_get_string(body, "data", "v", NULL), "1");
+  assert_string_equal(doc_get_string(body, "data", "v", NULL), "1");
   json_decref(body);
   assert_true(now_ms() - t0 >= 1000); /* Retry-After: 1 */
   {
@@ -742,22 +742,22 @@ static void gone_after_compaction_relists(void **state) {
 /* A copy of the server's kubeconfig, changed by edit, written as JSON. */
 static void derive_kubeconfig(char *out, size_t size, const char *name,
                               void (*edit)(json_t *doc, const char *arg), const char *arg) {
-  manifest_docs docs = {0};
-  manifest_error merr;
+  doc_list docs = {0};
+  doc_error merr;
   unsigned char *text = NULL;
   size_t len = 0;
   kube_status st;
   FILE *f;
 
   assert_int_equal(kube_read_file(&text, &len, srv.kubeconfig, 1 << 20, 0, &st), 0);
-  assert_int_equal(manifest_parse(&docs, (char *)text, len, "kubeconfig", 0, &merr), 0);
+  assert_int_equal(doc_parse(&docs, (char *)text, len, "kubeconfig", 0, &merr), 0);
   edit(docs.docs[0], arg);
   snprintf(out, size, "%s/%s", srv.tmp, name);
   f = fopen(out, "w");
   assert_non_null(f);
   assert_int_equal(json_dumpf(docs.docs[0], f, 0), 0);
   assert_int_equal(fclose(f), 0);
-  manifest_docs_free(&docs);
+  doc_list_free(&docs);
   free(text);
 }
 
@@ -1360,7 +1360,7 @@ int main(int argc, char **argv) {
   server_py = argv[2];
   mtls_py = argv[3];
   signal(SIGPIPE, SIG_IGN);
-  if (manifest_init() != 0)
+  if (doc_init() != 0)
     return 1;
   return cmocka_run_group_tests(tests, start_server, stop_server);
 }

@@ -13,7 +13,7 @@
 
 #include "internal.h"
 #include "kube.h"
-#include "manifest.h"
+#include "doc.h"
 
 #include "banned.h"
 
@@ -693,7 +693,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(overrides_server_token_and_tls, setup, teardown),
       cmocka_unit_test_setup_teardown(overrides_without_a_kubeconfig, setup, teardown),
   };
-  if (manifest_init() != 0)
+  if (doc_init() != 0)
     return 1;
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,7 +25,7 @@
 #include <jansson.h>
 
 #include "kube.h"
-#include "manifest.h"
+#include "doc.h"
 #include "watch_rec.h"
 
 #include "banned.h"
@@ -398,9 +398,9 @@ static void relist_deletion_names_the_object(void **state) {
   assert_true(run_until(c, got_deleted, NULL, 10000));
   assert_string_equal(json_string_value(json_object_get(first_deleted, "kind")), "ConfigMap");
   assert_string_equal(json_string_value(json_object_get(first_deleted, "apiVersion")), "v1");
-  assert_string_equal(manifest_get_string(first_deleted, "metadata", "namespace", NULL), "n");
-  assert_string_equal(manifest_get_string(first_deleted, "metadata", "name", NULL), "a");
-  assert_string_equal(manifest_get_string(first_deleted, "metadata", "resourceVersion", NULL),
+  assert_string_equal(doc_get_string(first_deleted, "metadata", "namespace", NULL), "n");
+  assert_string_equal(doc_get_string(first_deleted, "metadata", "name", NULL), "a");
+  assert_string_equal(doc_get_string(first_deleted, "metadata", "resourceVersion", NULL),
                       "5");
   json_decref(first_deleted);
   first_deleted = NULL;
@@ -593,7 +593,7 @@ int main(void) {
       cmocka_unit_test(raw_and_non_json_answers),
   };
   signal(SIGPIPE, SIG_IGN);
-  if (manifest_init() != 0)
+  if (doc_init() != 0)
     return 1;
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

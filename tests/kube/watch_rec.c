@@ -10,7 +10,7 @@
 #include <jansson.h>
 
 #include "kube.h"
-#include "manifest.h"
+#include "doc.h"
 #include "watch_rec.h"
 
 #include "banned.h"
@@ -23,11 +23,11 @@ uint64_t now_ms(void) {
 
 static void rec_event(void *ud, kube_event_type type, json_t *obj) {
   rec *r = ud;
-  const char *name = manifest_get_string(obj, "metadata", "name", NULL);
+  const char *name = doc_get_string(obj, "metadata", "name", NULL);
   const char *t = type == KUBE_EVENT_ADDED ? "A" : type == KUBE_EVENT_MODIFIED ? "M" : "D";
   int n;
   assert_non_null(name);
-  assert_non_null(manifest_get_string(obj, "metadata", "resourceVersion", NULL));
+  assert_non_null(doc_get_string(obj, "metadata", "resourceVersion", NULL));
   assert_non_null(json_string_value(json_object_get(obj, "kind")));
   n = snprintf(r->log + r->len, sizeof(r->log) - r->len, "%s:%s,", t, name);
   assert_true(n > 0 && (size_t)n < sizeof(r->log) - r->len);

@@ -7,16 +7,7 @@
 
 #include "keys.h"
 #include "manifest.h"
-
-/* Parses text (NUL-terminated) and fails the test on error. */
-void parse_ok(manifest_docs *docs, const char *text, int flags);
-/* Parses text, expects the status, and checks that no documents are left behind. */
-void parse_fails(const char *text, size_t len, int status, const char *message_part,
-                 manifest_error *err);
-/* The only document of text; the caller json_decref()s it. */
-json_t *parse_one(const char *text);
-/* Writes one document as YAML (or JSON); free with manifest_text_free. */
-char *write_one(const json_t *doc, manifest_format format, size_t *len);
+#include "parse_helpers.h"
 
 /* A keyring of n generated keys; their public halves into pubs (n entries). */
 keys_keyring *make_ring(size_t n, keys_public *pubs);

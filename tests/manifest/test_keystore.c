@@ -89,18 +89,18 @@ static void test_name(void **state) {
 static void test_built_secret(void **state) {
   fixture *f = *state;
   const json_t *s = f->good;
-  assert_string_equal(manifest_get_string(s, "apiVersion", NULL), "v1");
-  assert_string_equal(manifest_get_string(s, "kind", NULL), "Secret");
-  assert_string_equal(manifest_get_string(s, "type", NULL), "seal.dev/key");
-  assert_string_equal(manifest_get_string(s, "metadata", "name", NULL), f->name);
-  assert_string_equal(manifest_get_string(s, "metadata", "namespace", NULL), NS);
-  assert_string_equal(manifest_get_string(s, "metadata", "labels", "seal.dev/key", NULL),
+  assert_string_equal(doc_get_string(s, "apiVersion", NULL), "v1");
+  assert_string_equal(doc_get_string(s, "kind", NULL), "Secret");
+  assert_string_equal(doc_get_string(s, "type", NULL), "seal.dev/key");
+  assert_string_equal(doc_get_string(s, "metadata", "name", NULL), f->name);
+  assert_string_equal(doc_get_string(s, "metadata", "namespace", NULL), NS);
+  assert_string_equal(doc_get_string(s, "metadata", "labels", "seal.dev/key", NULL),
                       "active");
   assert_string_equal(
-      manifest_get_string(s, "metadata", "annotations", "seal.dev/created-at", NULL),
+      doc_get_string(s, "metadata", "annotations", "seal.dev/created-at", NULL),
       "2025-12-02T00:00:00Z");
   assert_string_equal(
-      manifest_get_string(s, "metadata", "annotations", "seal.dev/backed-up-at", NULL),
+      doc_get_string(s, "metadata", "annotations", "seal.dev/backed-up-at", NULL),
       "2025-12-03T10:00:00Z");
   assert_int_equal(json_object_size(json_object_get(s, "data")), 2);
   assert_int_equal(manifest_key_secret_untrusted(s) == NULL, 1);
@@ -109,8 +109,8 @@ static void test_built_secret(void **state) {
   json_t *c = NULL;
   keys_keypair_set_state(f->k2, KEYS_STATE_COMPROMISED);
   assert_int_equal(manifest_key_secret_build(&c, f->k2, NS, NULL, NULL), MANIFEST_OK);
-  assert_null(manifest_get(c, "metadata", "annotations", "seal.dev/backed-up-at", NULL));
-  assert_string_equal(manifest_get_string(c, "metadata", "labels", "seal.dev/key", NULL),
+  assert_null(doc_get(c, "metadata", "annotations", "seal.dev/backed-up-at", NULL));
+  assert_string_equal(doc_get_string(c, "metadata", "labels", "seal.dev/key", NULL),
                       "compromised");
   json_decref(c);
 
@@ -119,7 +119,7 @@ static void test_built_secret(void **state) {
   assert_int_equal(keys_keypair_generate(&old, 0), KEYS_OK);
   assert_int_equal(manifest_key_secret_build(&c, old, NS, NULL, NULL), MANIFEST_OK);
   assert_string_equal(
-      manifest_get_string(c, "metadata", "annotations", "seal.dev/created-at", NULL),
+      doc_get_string(c, "metadata", "annotations", "seal.dev/created-at", NULL),
       "1970-01-01T00:00:00Z");
   json_decref(c);
   keys_keypair_free(old);
@@ -166,8 +166,8 @@ static void test_round_trip(void **state) {
 
   /* compromised, a renewal asked for, no created-at: the armor's Created */
   json_t *s = json_deep_copy(f->good);
-  json_t *ann = manifest_get(s, "metadata", "annotations", NULL);
-  json_object_set_new(manifest_get(s, "metadata", "labels", NULL), "seal.dev/key",
+  json_t *ann = doc_get(s, "metadata", "annotations", NULL);
+  json_object_set_new(doc_get(s, "metadata", "labels", NULL), "seal.dev/key",
                       json_string("compromised"));
   json_object_del(ann, "seal.dev/created-at");
   json_object_set_new(ann, "seal.dev/renew-requested-at", json_string("2025-12-02T00:05:00Z"));
@@ -202,7 +202,7 @@ typedef void (*mutate_fn)(json_t *s, const fixture *f);
 static void set_at(json_t *s, const char *where, const char *key, json_t *v) {
   json_t *parent = strcmp(where, "") == 0 ? s : json_object_get(s, where);
   if (strcmp(where, "labels") == 0 || strcmp(where, "annotations") == 0)
-    parent = manifest_get(s, "metadata", where, NULL);
+    parent = doc_get(s, "metadata", where, NULL);
   else if (strcmp(where, "metadata") == 0)
     parent = json_object_get(s, "metadata");
   assert_non_null(parent);
@@ -451,18 +451,18 @@ static void test_configmap(void **state) {
   json_t *cm = NULL, *again = NULL;
   (void)state;
   assert_int_equal(manifest_cert_configmap_build(&cm, NULL, NS, "PEM 1", NULL), MANIFEST_OK);
-  assert_string_equal(manifest_get_string(cm, "apiVersion", NULL), "v1");
-  assert_string_equal(manifest_get_string(cm, "kind", NULL), "ConfigMap");
-  assert_string_equal(manifest_get_string(cm, "metadata", "name", NULL), "seal-public-keys");
-  assert_string_equal(manifest_get_string(cm, "metadata", "namespace", NULL), NS);
+  assert_string_equal(doc_get_string(cm, "apiVersion", NULL), "v1");
+  assert_string_equal(doc_get_string(cm, "kind", NULL), "ConfigMap");
+  assert_string_equal(doc_get_string(cm, "metadata", "name", NULL), "seal-public-keys");
+  assert_string_equal(doc_get_string(cm, "metadata", "namespace", NULL), NS);
   assert_string_equal(manifest_cert_configmap_pem(cm), "PEM 1");
-  assert_string_equal(manifest_get_string(cm, "data", "cert.pem", NULL), "PEM 1");
+  assert_string_equal(doc_get_string(cm, "data", "cert.pem", NULL), "PEM 1");
 
   /* from the live one: its metadata kept, its data replaced */
   json_object_set_new(json_object_get(cm, "metadata"), "resourceVersion", json_string("42"));
   json_object_set_new(json_object_get(cm, "data"), "stray", json_string("x"));
   assert_int_equal(manifest_cert_configmap_build(&again, cm, NS, "", NULL), MANIFEST_OK);
-  assert_string_equal(manifest_get_string(again, "metadata", "resourceVersion", NULL), "42");
+  assert_string_equal(doc_get_string(again, "metadata", "resourceVersion", NULL), "42");
   assert_int_equal(json_object_size(json_object_get(again, "data")), 1);
   assert_string_equal(manifest_cert_configmap_pem(again), "");
   assert_string_equal(manifest_cert_configmap_pem(cm), "PEM 1"); /* live untouched */

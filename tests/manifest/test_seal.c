@@ -92,10 +92,10 @@ static json_t *seal_text(const fixture *f, const char *text, const char *scope, 
 /* Through text and back, as the CLI and the controller see it. */
 static json_t *via_yaml(json_t *doc) {
   size_t len;
-  char *text = write_one(doc, MANIFEST_YAML, &len);
+  char *text = write_one(doc, DOC_YAML, &len);
   json_t *back = parse_one(text);
 
-  manifest_text_free(text, len);
+  doc_text_free(text, len);
   json_decref(doc);
   return back;
 }
@@ -151,17 +151,17 @@ static void test_round_trip_every_scope(void **state) {
   for (size_t s = 0; s < 3; s++) {
     sealed = via_yaml(seal_text_allow(f, secret_yaml, scopes[s], MANIFEST_OK, NULL, 1));
     assert_true(manifest_is_sealed_secret(sealed));
-    assert_string_equal(manifest_get_string(sealed, "metadata", "name", NULL), "api-keys");
-    assert_string_equal(manifest_get_string(sealed, "metadata", "namespace", NULL), "kotaemon");
+    assert_string_equal(doc_get_string(sealed, "metadata", "name", NULL), "api-keys");
+    assert_string_equal(doc_get_string(sealed, "metadata", "namespace", NULL), "kotaemon");
     assert_string_equal(
-        manifest_get_string(sealed, "metadata", "annotations", MANIFEST_ANN_SCOPE, NULL), scopes[s]);
+        doc_get_string(sealed, "metadata", "annotations", MANIFEST_ANN_SCOPE, NULL), scopes[s]);
     /* nothing of the server's or of kubectl's travels */
-    assert_null(manifest_get(sealed, "metadata", "uid", NULL));
-    assert_null(manifest_get(sealed, "metadata", "labels", NULL));
-    assert_null(manifest_get(sealed, "metadata", "ownerReferences", NULL));
-    assert_null(manifest_get(sealed, "metadata", "resourceVersion", NULL));
-    assert_null(manifest_get(sealed, "metadata", "managedFields", NULL));
-    enc = manifest_get(sealed, "spec", "encryptedData", NULL);
+    assert_null(doc_get(sealed, "metadata", "uid", NULL));
+    assert_null(doc_get(sealed, "metadata", "labels", NULL));
+    assert_null(doc_get(sealed, "metadata", "ownerReferences", NULL));
+    assert_null(doc_get(sealed, "metadata", "resourceVersion", NULL));
+    assert_null(doc_get(sealed, "metadata", "managedFields", NULL));
+    enc = doc_get(sealed, "spec", "encryptedData", NULL);
     assert_int_equal(json_object_size(enc), 4);
     prev = "";
     json_object_foreach(enc, key, v) {
@@ -169,23 +169,23 @@ static void test_round_trip_every_scope(void **state) {
       prev = key;
       assert_null(strstr(json_string_value(v), "c2stb3Blbi1rZXk"));
     }
-    tmpl = manifest_get(sealed, "spec", "template", NULL);
-    assert_string_equal(manifest_get_string(tmpl, "type", NULL), "example.com/llm");
+    tmpl = doc_get(sealed, "spec", "template", NULL);
+    assert_string_equal(doc_get_string(tmpl, "type", NULL), "example.com/llm");
     assert_true(json_is_true(json_object_get(tmpl, "immutable")));
-    assert_string_equal(manifest_get_string(tmpl, "metadata", "labels", "tier", NULL), "llm");
-    assert_string_equal(manifest_get_string(tmpl, "metadata", "annotations", "team", NULL), "ml");
-    assert_int_equal(json_object_size(manifest_get(tmpl, "metadata", "annotations", NULL)), 1);
+    assert_string_equal(doc_get_string(tmpl, "metadata", "labels", "tier", NULL), "llm");
+    assert_string_equal(doc_get_string(tmpl, "metadata", "annotations", "team", NULL), "ml");
+    assert_int_equal(json_object_size(doc_get(tmpl, "metadata", "annotations", NULL)), 1);
     assert_null(json_object_get(tmpl, "data"));
 
     secret = unseal_ok(sealed, f->ring, 0);
     assert_true(manifest_is_secret(secret));
-    assert_string_equal(manifest_get_string(secret, "metadata", "name", NULL), "api-keys");
-    assert_string_equal(manifest_get_string(secret, "metadata", "namespace", NULL), "kotaemon");
-    assert_string_equal(manifest_get_string(secret, "type", NULL), "example.com/llm");
+    assert_string_equal(doc_get_string(secret, "metadata", "name", NULL), "api-keys");
+    assert_string_equal(doc_get_string(secret, "metadata", "namespace", NULL), "kotaemon");
+    assert_string_equal(doc_get_string(secret, "type", NULL), "example.com/llm");
     assert_true(json_is_true(json_object_get(secret, "immutable")));
-    assert_string_equal(manifest_get_string(secret, "metadata", "labels", "app", NULL), "kotaemon");
-    assert_null(manifest_get(secret, "metadata", "labels", MANIFEST_LABEL_UNSEALED, NULL));
-    assert_null(manifest_get(secret, "metadata", "ownerReferences", NULL));
+    assert_string_equal(doc_get_string(secret, "metadata", "labels", "app", NULL), "kotaemon");
+    assert_null(doc_get(secret, "metadata", "labels", MANIFEST_LABEL_UNSEALED, NULL));
+    assert_null(doc_get(secret, "metadata", "ownerReferences", NULL));
     assert_int_equal(json_object_size(json_object_get(secret, "data")), 4);
     assert_value(secret, "OPENAI_API_KEY", "sk-open-key");
     assert_value(secret, "SHADOWED", "from stringData");
@@ -204,11 +204,11 @@ static void test_default_namespace_and_opts(void **state) {
   manifest_error err;
 
   assert_int_equal(manifest_seal_secret(&sealed, secret, &opts, &err), MANIFEST_OK);
-  assert_string_equal(manifest_get_string(sealed, "metadata", "namespace", NULL), "team-a");
-  assert_string_equal(manifest_get_string(sealed, "metadata", "name", NULL), "from-flag");
-  assert_string_equal(manifest_get_string(sealed, "metadata", "annotations", MANIFEST_ANN_SCOPE, NULL),
+  assert_string_equal(doc_get_string(sealed, "metadata", "namespace", NULL), "team-a");
+  assert_string_equal(doc_get_string(sealed, "metadata", "name", NULL), "from-flag");
+  assert_string_equal(doc_get_string(sealed, "metadata", "annotations", MANIFEST_ANN_SCOPE, NULL),
                       "strict");
-  assert_string_equal(manifest_get_string(sealed, "spec", "template", "type", NULL), "Opaque");
+  assert_string_equal(doc_get_string(sealed, "spec", "template", "type", NULL), "Opaque");
   out = unseal_ok(sealed, f->ring, 0);
   assert_value(out, "a", "b");
   json_decref(out);
@@ -216,7 +216,7 @@ static void test_default_namespace_and_opts(void **state) {
   sealed = NULL;
   opts.namespace = NULL;
   assert_int_equal(manifest_seal_secret(&sealed, secret, &opts, &err), MANIFEST_OK);
-  assert_string_equal(manifest_get_string(sealed, "metadata", "namespace", NULL), "default");
+  assert_string_equal(doc_get_string(sealed, "metadata", "namespace", NULL), "default");
   json_decref(sealed);
   json_decref(secret);
 }
@@ -280,7 +280,7 @@ static void test_seal_refusals(void **state) {
   /* no recipients: the keys library refuses, nothing is produced */
   opts.n_recipients = 0;
   assert_int_equal(manifest_seal_secret(&sealed, doc, &opts, &err), MANIFEST_ERR_KEYS);
-  assert_int_not_equal(err.keys_status, KEYS_OK);
+  assert_int_not_equal(err.cause, KEYS_OK);
   assert_null(sealed);
   json_decref(doc);
 }
@@ -292,7 +292,7 @@ static void test_allow_empty_data(void **state) {
   json_t *sealed = NULL, *secret;
 
   assert_int_equal(manifest_seal_secret(&sealed, doc, &opts, NULL), MANIFEST_OK);
-  assert_int_equal(json_object_size(manifest_get(sealed, "spec", "encryptedData", NULL)), 0);
+  assert_int_equal(json_object_size(doc_get(sealed, "spec", "encryptedData", NULL)), 0);
   secret = unseal_ok(sealed, f->ring, 0);
   assert_int_equal(json_object_size(json_object_get(secret, "data")), 0);
   json_decref(secret);
@@ -304,7 +304,7 @@ static void test_allow_empty_data(void **state) {
                         NULL, MANIFEST_ERR_INVALID, "Secret default/x: key \"a\": empty value"));
   sealed = seal_text_allow(f, secret_yaml, NULL, MANIFEST_OK, NULL, 1);
   secret = unseal_ok(sealed, f->ring, 0);
-  assert_string_equal(manifest_get_string(secret, "data", "EMPTY", NULL), "");
+  assert_string_equal(doc_get_string(secret, "data", "EMPTY", NULL), "");
   json_decref(secret);
   json_decref(sealed);
 }
@@ -323,7 +323,7 @@ static void move(json_t *sealed, const char *field, const char *value) {
 }
 
 static void move_key(json_t *sealed, const char *from, const char *to) {
-  json_t *enc = manifest_get(sealed, "spec", "encryptedData", NULL);
+  json_t *enc = doc_get(sealed, "spec", "encryptedData", NULL);
 
   json_object_set(enc, to, json_object_get(enc, from));
   json_object_del(enc, from);
@@ -350,7 +350,7 @@ static void test_moved_values_do_not_open(void **state) {
   json_decref(s);
   /* the scope annotation is part of the label */
   s = sealed_for(f, "strict");
-  json_object_set_new(manifest_get(s, "metadata", "annotations", NULL), MANIFEST_ANN_SCOPE,
+  json_object_set_new(doc_get(s, "metadata", "annotations", NULL), MANIFEST_ANN_SCOPE,
                       json_string("cluster-wide"));
   unseal_fails(s, f->ring, 0, MANIFEST_ERR_KEYS, "WrongScope", NULL);
   json_decref(s);
@@ -375,12 +375,12 @@ static void test_moved_values_do_not_open(void **state) {
   move(s, "namespace", "elsewhere");
   secret = unseal_ok(s, f->ring, 0);
   assert_value(secret, "USER", "admin");
-  assert_string_equal(manifest_get_string(secret, "metadata", "namespace", NULL), "elsewhere");
+  assert_string_equal(doc_get_string(secret, "metadata", "namespace", NULL), "elsewhere");
   json_decref(secret);
   /* cluster-wide needs no namespace at all */
   json_object_del(json_object_get(s, "metadata"), "namespace");
   secret = unseal_ok(s, f->ring, 0);
-  assert_null(manifest_get(secret, "metadata", "namespace", NULL));
+  assert_null(doc_get(secret, "metadata", "namespace", NULL));
   assert_value(secret, "USER", "admin");
   json_decref(secret);
   move_key(s, "USER", "PASSWORD3");
@@ -393,7 +393,7 @@ static void test_failures_named(void **state) {
   keys_public other[1];
   keys_keyring *other_ring = make_ring(1, other);
   json_t *s = sealed_for(f, "strict");
-  json_t *enc = manifest_get(s, "spec", "encryptedData", NULL);
+  json_t *enc = doc_get(s, "spec", "encryptedData", NULL);
   manifest_unseal_report report;
   manifest_error err;
   char hex[KEYS_ID_HEX_BYTES], want[128];
@@ -413,13 +413,13 @@ static void test_failures_named(void **state) {
   assert_int_equal(report.n_failed, 1);
   assert_string_equal(report.reason, "Malformed");
   assert_int_equal(report.first_status, KEYS_ERR_MALFORMED);
-  assert_int_equal(err.keys_status, KEYS_ERR_MALFORMED);
+  assert_int_equal(err.cause, KEYS_ERR_MALFORMED);
   assert_non_null(strstr(err.message, "key \"BROKEN\": not a sealed value"));
   assert_int_equal(report.n_ids, 1);
   assert_memory_equal(report.ids[0], f->pubs[0].id, KEYS_ID_BYTES);
 
   /* an altered body does not open */
-  v = strdup(manifest_get_string(enc, "USER", NULL));
+  v = strdup(doc_get_string(enc, "USER", NULL));
   assert_non_null(v);
   v[strlen(v) - 6] = v[strlen(v) - 6] == 'A' ? 'B' : 'A';
   json_object_set_new(enc, "USER", json_string(v));
@@ -467,8 +467,8 @@ static json_t *templated(const fixture *f, const char *type, const char *extra_a
   char text[8192];
 
   snprintf(text, sizeof text, sealed_template_fmt,
-           manifest_get_string(s, "spec", "encryptedData", "PASSWORD", NULL),
-           manifest_get_string(s, "spec", "encryptedData", "USER", NULL), type, extra_ann,
+           doc_get_string(s, "spec", "encryptedData", "PASSWORD", NULL),
+           doc_get_string(s, "spec", "encryptedData", "USER", NULL), type, extra_ann,
            extra_data);
   json_decref(s);
   return parse_one(text);
@@ -562,7 +562,7 @@ static void test_reserved_names_refused(void **state) {
 
   for (i = 0; i < sizeof labels / sizeof labels[0]; i++) {
     s = templated(f, "Opaque", "", "");
-    json_object_set_new(manifest_get(s, "spec", "template", "metadata", "labels", NULL), labels[i],
+    json_object_set_new(doc_get(s, "spec", "template", "metadata", "labels", NULL), labels[i],
                         json_string("active"));
     unseal_fails(s, f->ring, MANIFEST_UNSEAL_CONTROLLER, MANIFEST_ERR_INVALID, "InvalidTemplate",
                  "spec.template.metadata.labels: \"");
@@ -582,12 +582,12 @@ static void test_reserved_names_refused(void **state) {
   /* allowed: the label the controller sets anyway, the owner opt-out, names
    * that only look alike */
   s = templated(f, "Opaque", "        seal.dev/skip-owner-reference: 'true'\n        not-seal.dev/key: x\n", "");
-  json_object_set_new(manifest_get(s, "spec", "template", "metadata", "labels", NULL),
+  json_object_set_new(doc_get(s, "spec", "template", "metadata", "labels", NULL),
                       MANIFEST_LABEL_UNSEALED, json_string("false"));
-  json_object_set_new(manifest_get(s, "spec", "template", "metadata", "labels", NULL),
+  json_object_set_new(doc_get(s, "spec", "template", "metadata", "labels", NULL),
                       "example.com/seal.dev", json_string("x"));
   secret = unseal_ok(s, f->ring, MANIFEST_UNSEAL_CONTROLLER);
-  assert_string_equal(manifest_get_string(secret, "metadata", "labels", MANIFEST_LABEL_UNSEALED, NULL),
+  assert_string_equal(doc_get_string(secret, "metadata", "labels", MANIFEST_LABEL_UNSEALED, NULL),
                       "true");
   json_decref(secret);
   json_decref(s);
@@ -606,7 +606,7 @@ static void test_reserved_names_refused(void **state) {
   s = seal_text(f, "apiVersion: v1\nkind: Secret\nmetadata: {name: x, labels: {seal.dev/unsealed: 'true'}, "
                    "annotations: {seal.dev/managed: 'true'}}\nstringData: {a: b}\n",
                 NULL, MANIFEST_OK, NULL);
-  assert_null(manifest_get(s, "spec", "template", "metadata", "annotations", "seal.dev/managed", NULL));
+  assert_null(doc_get(s, "spec", "template", "metadata", "annotations", "seal.dev/managed", NULL));
   secret = unseal_ok(s, f->ring, 0);
   json_decref(secret);
   json_decref(s);
@@ -617,17 +617,17 @@ static void test_owner_labels_annotations(void **state) {
   json_t *s = templated(f, "Opaque", "", ""), *secret, *refs;
 
   secret = unseal_ok(s, f->ring, MANIFEST_UNSEAL_OWNER | MANIFEST_UNSEAL_CONTROLLER);
-  assert_null(manifest_get(secret, "metadata", "annotations", "argocd.argoproj.io/tracking-id", NULL));
-  assert_string_equal(manifest_get_string(secret, "metadata", "annotations", "note", NULL), "kept");
-  assert_string_equal(manifest_get_string(secret, "metadata", "labels", "app", NULL), "db");
-  assert_string_equal(manifest_get_string(secret, "metadata", "labels", MANIFEST_LABEL_UNSEALED, NULL),
+  assert_null(doc_get(secret, "metadata", "annotations", "argocd.argoproj.io/tracking-id", NULL));
+  assert_string_equal(doc_get_string(secret, "metadata", "annotations", "note", NULL), "kept");
+  assert_string_equal(doc_get_string(secret, "metadata", "labels", "app", NULL), "db");
+  assert_string_equal(doc_get_string(secret, "metadata", "labels", MANIFEST_LABEL_UNSEALED, NULL),
                       "true");
-  refs = manifest_get(secret, "metadata", "ownerReferences", NULL);
+  refs = doc_get(secret, "metadata", "ownerReferences", NULL);
   assert_int_equal(json_array_size(refs), 1);
-  assert_string_equal(manifest_get_string(json_array_get(refs, 0), "apiVersion", NULL), "seal.dev/v1");
-  assert_string_equal(manifest_get_string(json_array_get(refs, 0), "kind", NULL), "SealedSecret");
-  assert_string_equal(manifest_get_string(json_array_get(refs, 0), "name", NULL), "db");
-  assert_string_equal(manifest_get_string(json_array_get(refs, 0), "uid", NULL), "1234-abcd");
+  assert_string_equal(doc_get_string(json_array_get(refs, 0), "apiVersion", NULL), "seal.dev/v1");
+  assert_string_equal(doc_get_string(json_array_get(refs, 0), "kind", NULL), "SealedSecret");
+  assert_string_equal(doc_get_string(json_array_get(refs, 0), "name", NULL), "db");
+  assert_string_equal(doc_get_string(json_array_get(refs, 0), "uid", NULL), "1234-abcd");
   assert_true(json_is_true(json_object_get(json_array_get(refs, 0), "controller")));
   json_decref(secret);
   /* no uid: no owner reference can be made */
@@ -637,15 +637,15 @@ static void test_owner_labels_annotations(void **state) {
   /* the template may opt out */
   s = templated(f, "Opaque", "        seal.dev/skip-owner-reference: 'true'\n", "");
   secret = unseal_ok(s, f->ring, MANIFEST_UNSEAL_OWNER);
-  assert_null(manifest_get(secret, "metadata", "ownerReferences", NULL));
-  assert_null(manifest_get(secret, "metadata", "labels", MANIFEST_LABEL_UNSEALED, NULL));
+  assert_null(doc_get(secret, "metadata", "ownerReferences", NULL));
+  assert_null(doc_get(secret, "metadata", "labels", MANIFEST_LABEL_UNSEALED, NULL));
   /* then seal.dev/managed is what marks it the controller's, never a label */
-  assert_string_equal(manifest_get_string(secret, "metadata", "annotations", MANIFEST_ANN_MANAGED, NULL),
+  assert_string_equal(doc_get_string(secret, "metadata", "annotations", MANIFEST_ANN_MANAGED, NULL),
                       "true");
   json_decref(secret);
   /* without OWNER (seal unseal) nothing is added */
   secret = unseal_ok(s, f->ring, 0);
-  assert_null(manifest_get(secret, "metadata", "annotations", MANIFEST_ANN_MANAGED, NULL));
+  assert_null(doc_get(secret, "metadata", "annotations", MANIFEST_ANN_MANAGED, NULL));
   json_decref(secret);
   json_decref(s);
 }
@@ -658,11 +658,11 @@ static void test_sealed_label(void **state) {
 
   assert_int_equal(manifest_sealed_label(label, sizeof label, s, "USER", &err), MANIFEST_OK);
   assert_string_equal(label, "namespace/prod/USER");
-  json_object_del(manifest_get(s, "metadata", "annotations", NULL), MANIFEST_ANN_SCOPE);
+  json_object_del(doc_get(s, "metadata", "annotations", NULL), MANIFEST_ANN_SCOPE);
   assert_int_equal(manifest_sealed_label(label, sizeof label, s, "USER", &err), MANIFEST_OK);
   assert_string_equal(label, "strict/prod/db/USER");
   /* the template's metadata never counts */
-  json_object_set_new(manifest_get(s, "spec", "template", NULL), "metadata",
+  json_object_set_new(doc_get(s, "spec", "template", NULL), "metadata",
                       json_pack("{s:s, s:{s:s}}", "name", "other", "annotations",
                                 MANIFEST_ANN_SCOPE, "cluster-wide"));
   assert_int_equal(manifest_sealed_label(label, sizeof label, s, "USER", &err), MANIFEST_OK);
@@ -686,7 +686,7 @@ static void test_limits(void **state) {
     json_object_set_new(sd, key, json_string("v"));
   }
   assert_int_equal(manifest_seal_secret(&sealed, doc, &opts, &err), MANIFEST_OK);
-  assert_int_equal(json_object_size(manifest_get(sealed, "spec", "encryptedData", NULL)),
+  assert_int_equal(json_object_size(doc_get(sealed, "spec", "encryptedData", NULL)),
                    MANIFEST_MAX_KEYS);
   secret = unseal_ok(sealed, f->ring, 0);
   assert_int_equal(json_object_size(json_object_get(secret, "data")), MANIFEST_MAX_KEYS);
@@ -739,7 +739,7 @@ static void test_many_values_in_parallel(void **state) {
   }
   memset(&err, 0, sizeof err);
   assert_int_equal(manifest_seal_secret(&sealed, doc, &opts, &err), MANIFEST_OK);
-  json_object_foreach(manifest_get(sealed, "spec", "encryptedData", NULL), k, v) {
+  json_object_foreach(doc_get(sealed, "spec", "encryptedData", NULL), k, v) {
     assert_true(strcmp(prev, k) < 0);
     prev = k;
   }
@@ -844,17 +844,17 @@ static void test_reseal(void **state) {
   /* NEW already sealed for the newest key, MULTI for another cluster and the old key */
   opts.recipients = &f->pubs[2];
   assert_int_equal(manifest_seal_secret(&part, secret, &opts, &err), MANIFEST_OK);
-  json_object_set(manifest_get(sealed, "spec", "encryptedData", NULL), "NEW",
-                  manifest_get(part, "spec", "encryptedData", "NEW", NULL));
+  json_object_set(doc_get(sealed, "spec", "encryptedData", NULL), "NEW",
+                  doc_get(part, "spec", "encryptedData", "NEW", NULL));
   json_decref(part);
   part = NULL;
   opts.recipients = multi;
   opts.n_recipients = 2;
   assert_int_equal(manifest_seal_secret(&part, secret, &opts, &err), MANIFEST_OK);
-  json_object_set(manifest_get(sealed, "spec", "encryptedData", NULL), "MULTI",
-                  manifest_get(part, "spec", "encryptedData", "MULTI", NULL));
+  json_object_set(doc_get(sealed, "spec", "encryptedData", NULL), "MULTI",
+                  doc_get(part, "spec", "encryptedData", "MULTI", NULL));
   json_decref(part);
-  new_before = strdup(manifest_get_string(sealed, "spec", "encryptedData", "NEW", NULL));
+  new_before = strdup(doc_get_string(sealed, "spec", "encryptedData", "NEW", NULL));
   assert_non_null(new_before);
 
   /* the newest key alone cannot open OLD yet */
@@ -862,22 +862,22 @@ static void test_reseal(void **state) {
   assert_int_equal(manifest_reseal_sealed(sealed, ring_old_new, &f->pubs[2], &changed, &err),
                    MANIFEST_OK);
   assert_int_equal(changed, 2);
-  assert_string_equal(manifest_get_string(sealed, "spec", "encryptedData", "NEW", NULL), new_before);
+  assert_string_equal(doc_get_string(sealed, "spec", "encryptedData", "NEW", NULL), new_before);
   out = unseal_ok(sealed, only_new, 0);
   assert_value(out, "OLD", "old-value");
   assert_value(out, "NEW", "new-value");
   assert_value(out, "MULTI", "both");
   json_decref(out);
   /* the other cluster's stanza is kept: it still opens there */
-  v = manifest_get_string(sealed, "spec", "encryptedData", "MULTI", NULL);
+  v = doc_get_string(sealed, "spec", "encryptedData", "MULTI", NULL);
   assert_int_equal(keys_sealed_ids(ids, &n_ids, v, strlen(v), NULL), KEYS_OK);
   assert_int_equal(n_ids, 2);
   assert_memory_equal(ids[0], f->pubs[1].id, KEYS_ID_BYTES);
   assert_memory_equal(ids[1], f->pubs[2].id, KEYS_ID_BYTES);
   {
     keys_keyring *other = sub_ring(f->ring, only_other_at, 1);
-    json_object_del(manifest_get(sealed, "spec", "encryptedData", NULL), "OLD");
-    json_object_del(manifest_get(sealed, "spec", "encryptedData", NULL), "NEW");
+    json_object_del(doc_get(sealed, "spec", "encryptedData", NULL), "OLD");
+    json_object_del(doc_get(sealed, "spec", "encryptedData", NULL), "NEW");
     out = unseal_ok(sealed, other, 0);
     assert_value(out, "MULTI", "both");
     json_decref(out);
@@ -890,7 +890,7 @@ static void test_reseal(void **state) {
   /* already current, but a scope that is not valid: refused as verify refuses it */
   {
     json_t *bad = json_deep_copy(sealed);
-    json_t *md = manifest_get(bad, "metadata", NULL);
+    json_t *md = doc_get(bad, "metadata", NULL);
     json_t *ann = json_object_get(md, "annotations");
     if (ann == NULL) {
       ann = json_object();
@@ -903,7 +903,7 @@ static void test_reseal(void **state) {
     json_decref(bad);
   }
   /* a value that does not open fails the whole re-seal and changes nothing */
-  json_object_set_new(manifest_get(sealed, "spec", "encryptedData", NULL), "AAA",
+  json_object_set_new(doc_get(sealed, "spec", "encryptedData", NULL), "AAA",
                       json_string("AAAA"));
   out = json_deep_copy(sealed);
   assert_int_equal(manifest_reseal_sealed(sealed, ring_old_new, &f->pubs[0], &changed, &err),
@@ -945,8 +945,34 @@ static void test_not_a_sealed_secret(void **state) {
   json_decref(d);
 }
 
+static void test_kinds_and_describe(void **state) {
+  json_t *d = parse_one("apiVersion: v1\nkind: Secret\nmetadata:\n  name: api-keys\n"
+                        "  namespace: kotaemon\n  labels: {n: 1}\n");
+  json_t *other = parse_one("kind: Deployment\nmetadata: {name: web}\n");
+  json_t *sealed = parse_one("apiVersion: seal.dev/v1\nkind: SealedSecret\nmetadata: {name: s}\n");
+  char buf[128];
+
+  (void)state;
+  assert_true(manifest_is_secret(d));
+  assert_false(manifest_is_sealed_secret(d));
+  assert_true(manifest_is_sealed_secret(sealed));
+  assert_false(manifest_is_secret(other));
+  manifest_describe(buf, sizeof buf, d, 0);
+  assert_string_equal(buf, "Secret kotaemon/api-keys");
+  manifest_describe(buf, sizeof buf, other, 2);
+  assert_string_equal(buf, "document 3 (Deployment)");
+  manifest_describe(buf, sizeof buf, sealed, 0);
+  assert_string_equal(buf, "SealedSecret s");
+  assert_string_equal(manifest_strerror(MANIFEST_ERR_LIMIT), "over a limit");
+  assert_string_equal(manifest_strerror(MANIFEST_ERR_KEYS), "sealing or unsealing failed");
+  json_decref(d);
+  json_decref(other);
+  json_decref(sealed);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_kinds_and_describe),
       cmocka_unit_test_setup_teardown(test_round_trip_every_scope, setup, teardown),
       cmocka_unit_test_setup_teardown(test_default_namespace_and_opts, setup, teardown),
       cmocka_unit_test_setup_teardown(test_seal_refusals, setup, teardown),

@@ -7,7 +7,7 @@
 
 #include <jansson.h>
 
-#include "manifest_int.h"
+#include "internal.h"
 #include "banned.h"
 
 /* The newlines in text[from, to): callers count on from where they last
@@ -52,7 +52,7 @@ static int prescan(const char *text, size_t len, size_t *values) {
       (*values)++;
       if (++depth > max)
         max = depth;
-      if (max > MANIFEST_MAX_DEPTH)
+      if (max > DOC_MAX_DEPTH)
         return max;
     } else if (c == ',' || c == ':') {
       (*values)++;
@@ -64,8 +64,8 @@ static int prescan(const char *text, size_t len, size_t *values) {
   return max;
 }
 
-int manifest_json_read(manifest_docs *out, const char *text, size_t len, const char *source,
-                       size_t max_nodes, manifest_error *err) {
+int doc_json_read(doc_list *out, const char *text, size_t len, const char *source,
+                       size_t max_nodes, doc_error *err) {
   size_t nodes = 0, values = 0;
   json_error_t jerr;
   json_t *doc;
@@ -82,21 +82,21 @@ int manifest_json_read(manifest_docs *out, const char *text, size_t len, const c
     line += newlines_between(text, line_pos, pos);
     line_pos = pos;
     if (text[pos] != '{' && text[pos] != '[')
-      return manifest_fail(err, MANIFEST_ERR_PARSE, line,
+      return doc_fail(err, DOC_ERR_PARSE, line,
                            "%s:%ld: json: unexpected text after document %zu", source, line,
                            out->n);
     /* A document may not be longer than the limit: parse at most that much
      * plus one byte, so a longer one fails as truncated and is reported as such. */
     chunk = len - pos;
-    if (chunk > (size_t)MANIFEST_MAX_DOC_BYTES)
-      chunk = (size_t)MANIFEST_MAX_DOC_BYTES;
-    if (prescan(text + pos, chunk, &values) > MANIFEST_MAX_DEPTH)
-      return manifest_fail(err, MANIFEST_ERR_LIMIT, line,
+    if (chunk > (size_t)DOC_MAX_BYTES)
+      chunk = (size_t)DOC_MAX_BYTES;
+    if (prescan(text + pos, chunk, &values) > DOC_MAX_DEPTH)
+      return doc_fail(err, DOC_ERR_LIMIT, line,
                            "%s:%ld: json: document %zu nests deeper than %d levels", source,
-                           line, out->n + 1, MANIFEST_MAX_DEPTH);
+                           line, out->n + 1, DOC_MAX_DEPTH);
     nodes += values;
     if (max_nodes > 0 && nodes > max_nodes)
-      return manifest_fail(err, MANIFEST_ERR_LIMIT, line,
+      return doc_fail(err, DOC_ERR_LIMIT, line,
                            "%s:%ld: json: more than %zu values in all", source, line,
                            max_nodes);
     memset(&jerr, 0, sizeof jerr);
@@ -106,44 +106,44 @@ int manifest_json_read(manifest_docs *out, const char *text, size_t len, const c
                      JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     if (doc == NULL) {
       if (chunk < len - pos && jerr.position >= (int)chunk - 1)
-        return manifest_fail(err, MANIFEST_ERR_LIMIT, line,
+        return doc_fail(err, DOC_ERR_LIMIT, line,
                              "%s:%ld: json: document %zu is larger than %d bytes", source, line,
-                             out->n + 1, MANIFEST_MAX_DOC_BYTES);
+                             out->n + 1, DOC_MAX_BYTES);
       col = jerr.column;
-      return manifest_fail(err, MANIFEST_ERR_PARSE, line + jerr.line - 1,
+      return doc_fail(err, DOC_ERR_PARSE, line + jerr.line - 1,
                            "%s:%ld:%ld: json: %s", source, line + jerr.line - 1, col, jerr.text);
     }
     used = jerr.position > 0 ? (size_t)jerr.position : 0;
     if (used == 0 || used > chunk) {
       json_decref(doc);
-      return manifest_fail(err, MANIFEST_ERR_PARSE, line, "%s:%ld: json: cannot tell where document %zu ends",
+      return doc_fail(err, DOC_ERR_PARSE, line, "%s:%ld: json: cannot tell where document %zu ends",
                            source, line, out->n + 1);
     }
-    rc = manifest_docs_push(out, doc, line, source, err);
-    if (rc != MANIFEST_OK)
+    rc = doc_list_push(out, doc, line, source, err);
+    if (rc != DOC_OK)
       return rc;
     pos += used;
   }
-  return MANIFEST_OK;
+  return DOC_OK;
 }
 
 static int dump_cb(const char *buffer, size_t size, void *data) {
-  return manifest_buf_add(data, buffer, size) == MANIFEST_OK ? 0 : -1;
+  return doc_buf_add(data, buffer, size) == DOC_OK ? 0 : -1;
 }
 
-int manifest_json_write_doc(manifest_buf *b, const json_t *doc, manifest_error *err) {
-  json_t *o = manifest_ordered(doc);
+int doc_json_write_doc(doc_buf *b, const json_t *doc, doc_error *err) {
+  json_t *o = doc_ordered(doc);
   int rc;
 
   if (o == NULL)
-    return manifest_fail(err, MANIFEST_ERR_NOMEM, 0, "out of memory writing JSON");
+    return doc_fail(err, DOC_ERR_NOMEM, 0, "out of memory writing JSON");
   rc = json_dump_callback(o, dump_cb, b, JSON_INDENT(2) | JSON_ENCODE_ANY);
   json_decref(o);
   if (rc != 0)
-    return manifest_fail(err, b->len + 4096 > b->max ? MANIFEST_ERR_LIMIT : MANIFEST_ERR_NOMEM, 0,
+    return doc_fail(err, b->len + 4096 > b->max ? DOC_ERR_LIMIT : DOC_ERR_NOMEM, 0,
                          "cannot write JSON: output too large or out of memory");
-  rc = manifest_buf_add(b, "\n", 1);
-  if (rc != MANIFEST_OK)
-    return manifest_fail(err, rc, 0, "cannot write JSON: output too large or out of memory");
-  return MANIFEST_OK;
+  rc = doc_buf_add(b, "\n", 1);
+  if (rc != DOC_OK)
+    return doc_fail(err, rc, 0, "cannot write JSON: output too large or out of memory");
+  return DOC_OK;
 }

@@ -1,4 +1,4 @@
-/* libmanifest: YAML and JSON in and out, including hostile input. */
+/* libdoc: YAML and JSON in and out, including hostile input. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,8 +10,8 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "helpers.h"
-#include "manifest.h"
+#include "parse_helpers.h"
+#include "doc.h"
 #include "banned.h"
 
 static void test_plain_and_quoted_typing(void **state) {
@@ -40,12 +40,12 @@ static void test_plain_and_quoted_typing(void **state) {
                         "w: ! 12\n");
   (void)state;
   assert_true(json_is_true(json_object_get(d, "a")));
-  assert_string_equal(manifest_get_string(d, "b", NULL), "true");
-  assert_string_equal(manifest_get_string(d, "c", NULL), "yes");
-  assert_string_equal(manifest_get_string(d, "d", NULL), "yes");
+  assert_string_equal(doc_get_string(d, "b", NULL), "true");
+  assert_string_equal(doc_get_string(d, "c", NULL), "yes");
+  assert_string_equal(doc_get_string(d, "d", NULL), "yes");
   assert_int_equal(json_integer_value(json_object_get(d, "e")), 10);
   assert_true(json_is_integer(json_object_get(d, "e")));
-  assert_string_equal(manifest_get_string(d, "f", NULL), "10");
+  assert_string_equal(doc_get_string(d, "f", NULL), "10");
   assert_true(json_is_real(json_object_get(d, "g")));
   assert_true(json_real_value(json_object_get(d, "g")) == 1.5);
   assert_true(json_is_null(json_object_get(d, "h")));
@@ -56,24 +56,24 @@ static void test_plain_and_quoted_typing(void **state) {
   assert_true(json_real_value(json_object_get(d, "m")) == 1000.0);
   assert_true(json_is_false(json_object_get(d, "n")));
   assert_int_equal(json_integer_value(json_object_get(d, "o")), 123);
-  assert_string_equal(manifest_get_string(d, "p", NULL), "42");
+  assert_string_equal(doc_get_string(d, "p", NULL), "42");
   assert_int_equal(json_integer_value(json_object_get(d, "q")), 42);
-  assert_string_equal(manifest_get_string(d, "r", NULL), ".inf");
+  assert_string_equal(doc_get_string(d, "r", NULL), ".inf");
   assert_int_equal(json_integer_value(json_object_get(d, "s")), -7);
-  assert_string_equal(manifest_get_string(d, "t", NULL), "on");
-  assert_string_equal(manifest_get_string(d, "u", NULL), "1.2.3");
+  assert_string_equal(doc_get_string(d, "t", NULL), "on");
+  assert_string_equal(doc_get_string(d, "u", NULL), "1.2.3");
   assert_true(json_is_real(json_object_get(d, "v")));
-  assert_string_equal(manifest_get_string(d, "w", NULL), "12");
+  assert_string_equal(doc_get_string(d, "w", NULL), "12");
   json_decref(d);
 }
 
 static void test_bad_tags(void **state) {
-  manifest_error err;
+  doc_error err;
 
   (void)state;
-  parse_fails("a: !!int abc\n", 13, MANIFEST_ERR_PARSE, "stdin:1:4: yaml: !!int", &err);
-  parse_fails("a: !!bool yes\n", 14, MANIFEST_ERR_PARSE, "not true or false", &err);
-  parse_fails("a: !!map b\n", 11, MANIFEST_ERR_PARSE, "on a scalar", &err);
+  parse_fails("a: !!int abc\n", 13, DOC_ERR_PARSE, "stdin:1:4: yaml: !!int", &err);
+  parse_fails("a: !!bool yes\n", 14, DOC_ERR_PARSE, "not true or false", &err);
+  parse_fails("a: !!map b\n", 11, DOC_ERR_PARSE, "on a scalar", &err);
 }
 
 static void test_anchors_and_merge_keys(void **state) {
@@ -95,26 +95,26 @@ static void test_anchors_and_merge_keys(void **state) {
   use = json_object_get(d, "use");
   assert_int_equal(json_object_size(use), 3);
   assert_int_equal(json_integer_value(json_object_get(use, "a")), 1);
-  assert_string_equal(manifest_get_string(use, "b", NULL), "three");
+  assert_string_equal(doc_get_string(use, "b", NULL), "three");
   assert_int_equal(json_array_size(json_object_get(use, "c")), 2);
   assert_string_equal(json_string_value(json_array_get(json_object_get(use, "c"), 1)), "y");
   multi = json_object_get(d, "multi");
   assert_int_equal(json_integer_value(json_object_get(multi, "a")), 1); /* earlier source wins */
-  assert_string_equal(manifest_get_string(multi, "b", NULL), "two");
+  assert_string_equal(doc_get_string(multi, "b", NULL), "two");
   assert_int_equal(json_integer_value(json_object_get(multi, "d")), 4);
-  assert_string_equal(manifest_get_string(d, "quoted", "<<", NULL), "not a merge");
+  assert_string_equal(doc_get_string(d, "quoted", "<<", NULL), "not a merge");
   /* aliases are copies: changing one leaves the anchor alone */
   json_object_set_new(use, "a", json_integer(5));
-  assert_int_equal(json_integer_value(manifest_get(d, "base", "a", NULL)), 1);
+  assert_int_equal(json_integer_value(doc_get(d, "base", "a", NULL)), 1);
   json_decref(d);
 }
 
 static void test_merge_of_scalar_refused(void **state) {
-  manifest_error err;
+  doc_error err;
   const char *t = "a: &x 1\nb:\n  <<: *x\n";
 
   (void)state;
-  parse_fails(t, strlen(t), MANIFEST_ERR_PARSE, "merge value is not a mapping", &err);
+  parse_fails(t, strlen(t), DOC_ERR_PARSE, "merge value is not a mapping", &err);
 }
 
 static void test_flow_comments_crlf_bom(void **state) {
@@ -126,7 +126,7 @@ static void test_flow_comments_crlf_bom(void **state) {
                   "text: |\r\n"
                   "  one\r\n"
                   "  two\r\n";
-  manifest_docs docs;
+  doc_list docs;
   json_t *d;
 
   (void)state;
@@ -134,15 +134,16 @@ static void test_flow_comments_crlf_bom(void **state) {
   assert_int_equal(docs.n, 1);
   assert_int_equal(docs.lines[0], 2);
   d = docs.docs[0];
-  assert_true(manifest_is_secret(d));
-  assert_string_equal(manifest_get_string(d, "metadata", "labels", "app", NULL), "web");
+  assert_string_equal(doc_get_string(d, "apiVersion", NULL), "v1");
+  assert_string_equal(doc_get_string(d, "kind", NULL), "Secret");
+  assert_string_equal(doc_get_string(d, "metadata", "labels", "app", NULL), "web");
   assert_string_equal(json_string_value(json_array_get(json_object_get(d, "items"), 2)), "th#ree");
-  assert_string_equal(manifest_get_string(d, "text", NULL), "one\ntwo\n");
-  manifest_docs_free(&docs);
+  assert_string_equal(doc_get_string(d, "text", NULL), "one\ntwo\n");
+  doc_list_free(&docs);
 }
 
 static void test_multi_document_lines(void **state) {
-  manifest_docs docs;
+  doc_list docs;
 
   (void)state;
   parse_ok(&docs,
@@ -161,13 +162,13 @@ static void test_multi_document_lines(void **state) {
   assert_int_equal(docs.lines[1], 6);
   assert_int_equal(docs.lines[2], 9);
   assert_int_equal(json_integer_value(json_object_get(docs.docs[2], "c")), 3);
-  manifest_docs_free(&docs);
+  doc_list_free(&docs);
   parse_ok(&docs, "", 0);
   assert_int_equal(docs.n, 0);
-  manifest_docs_free(&docs);
+  doc_list_free(&docs);
   parse_ok(&docs, "# nothing\n---\n---\n", 0);
   assert_int_equal(docs.n, 0);
-  manifest_docs_free(&docs);
+  doc_list_free(&docs);
 }
 
 static void test_block_literals(void **state) {
@@ -178,11 +179,11 @@ static void test_block_literals(void **state) {
                         "e: |2\n    indented\n");
 
   (void)state;
-  assert_string_equal(manifest_get_string(d, "a", NULL), "line1\nline2\n");
-  assert_string_equal(manifest_get_string(d, "b", NULL), "folded text\n");
-  assert_string_equal(manifest_get_string(d, "c", NULL), "strip");
-  assert_string_equal(manifest_get_string(d, "d", NULL), "keep\n\n");
-  assert_string_equal(manifest_get_string(d, "e", NULL), "  indented\n");
+  assert_string_equal(doc_get_string(d, "a", NULL), "line1\nline2\n");
+  assert_string_equal(doc_get_string(d, "b", NULL), "folded text\n");
+  assert_string_equal(doc_get_string(d, "c", NULL), "strip");
+  assert_string_equal(doc_get_string(d, "d", NULL), "keep\n\n");
+  assert_string_equal(doc_get_string(d, "e", NULL), "  indented\n");
   json_decref(d);
 }
 
@@ -198,50 +199,50 @@ static void test_list_expansion(void **state) {
                   "---\n"
                   "kind: ConfigMap\n"
                   "metadata: {name: d}\n";
-  manifest_docs docs;
+  doc_list docs;
 
   (void)state;
   parse_ok(&docs, t, 0);
   assert_int_equal(docs.n, 3);
-  manifest_docs_free(&docs);
-  parse_ok(&docs, t, MANIFEST_PARSE_EXPAND_LISTS);
+  doc_list_free(&docs);
+  parse_ok(&docs, t, DOC_PARSE_EXPAND_LISTS);
   assert_int_equal(docs.n, 4);
-  assert_string_equal(manifest_get_string(docs.docs[0], "metadata", "name", NULL), "a");
-  assert_string_equal(manifest_get_string(docs.docs[1], "metadata", "name", NULL), "b");
-  assert_string_equal(manifest_get_string(docs.docs[2], "metadata", "name", NULL), "c");
-  assert_string_equal(manifest_get_string(docs.docs[3], "metadata", "name", NULL), "d");
+  assert_string_equal(doc_get_string(docs.docs[0], "metadata", "name", NULL), "a");
+  assert_string_equal(doc_get_string(docs.docs[1], "metadata", "name", NULL), "b");
+  assert_string_equal(doc_get_string(docs.docs[2], "metadata", "name", NULL), "c");
+  assert_string_equal(doc_get_string(docs.docs[3], "metadata", "name", NULL), "d");
   assert_int_equal(docs.lines[2], 7);
-  manifest_docs_free(&docs);
+  doc_list_free(&docs);
 }
 
 static void test_json_stream(void **state) {
-  manifest_docs docs;
-  manifest_error err;
+  doc_list docs;
+  doc_error err;
   const char *t;
 
   (void)state;
   parse_ok(&docs, "  {\"a\": 1}{\"b\": [true, null]}\n\n[1, 2]\n", 0);
   assert_int_equal(docs.n, 3);
   assert_int_equal(docs.lines[2], 3);
-  assert_true(json_is_null(json_array_get(manifest_get(docs.docs[1], "b", NULL), 1)));
-  manifest_docs_free(&docs);
+  assert_true(json_is_null(json_array_get(doc_get(docs.docs[1], "b", NULL), 1)));
+  doc_list_free(&docs);
   parse_ok(&docs, "\xef\xbb\xbf{\"kind\": \"List\", \"items\": [{\"x\": 1}, {\"y\": 2}]}",
-           MANIFEST_PARSE_EXPAND_LISTS);
+           DOC_PARSE_EXPAND_LISTS);
   assert_int_equal(docs.n, 2);
-  manifest_docs_free(&docs);
+  doc_list_free(&docs);
 
   t = "{\"a\": 1}\n{\"b\": 2} trailing";
-  parse_fails(t, strlen(t), MANIFEST_ERR_PARSE, "stdin:2: json: unexpected text after document 2",
+  parse_fails(t, strlen(t), DOC_ERR_PARSE, "stdin:2: json: unexpected text after document 2",
               &err);
   assert_int_equal(err.line, 2);
   t = "{\"a\": [1, 2";
-  parse_fails(t, strlen(t), MANIFEST_ERR_PARSE, "stdin:1:", &err);
+  parse_fails(t, strlen(t), DOC_ERR_PARSE, "stdin:1:", &err);
   t = "{\"a\": 1, \"a\": 2}";
-  parse_fails(t, strlen(t), MANIFEST_ERR_PARSE, "duplicate", &err);
+  parse_fails(t, strlen(t), DOC_ERR_PARSE, "duplicate", &err);
   t = "{\"a\": \"\xff\"}";
-  parse_fails(t, strlen(t), MANIFEST_ERR_PARSE, "json", &err);
+  parse_fails(t, strlen(t), DOC_ERR_PARSE, "json", &err);
   t = "{\"a\": 1}\n\n{\"b\": }";
-  parse_fails(t, strlen(t), MANIFEST_ERR_PARSE, "stdin:3:", &err);
+  parse_fails(t, strlen(t), DOC_ERR_PARSE, "stdin:3:", &err);
   assert_int_equal(err.line, 3);
 }
 
@@ -266,17 +267,17 @@ static char *nested(size_t levels, const char *open, const char *close, const ch
 }
 
 static void test_depth_limit(void **state) {
-  manifest_error err;
-  manifest_docs docs;
+  doc_error err;
+  doc_list docs;
   char *s;
 
   (void)state;
   s = nested(64, "[", "]", "1");
   parse_ok(&docs, s, 0); /* JSON: 64 levels are fine */
-  manifest_docs_free(&docs);
+  doc_list_free(&docs);
   free(s);
   s = nested(65, "[", "]", "1");
-  parse_fails(s, strlen(s), MANIFEST_ERR_LIMIT, "deeper than 64", &err);
+  parse_fails(s, strlen(s), DOC_ERR_LIMIT, "deeper than 64", &err);
   free(s);
   for (int levels = 63; levels <= 64; levels++) {
     /* YAML: a block sequence holding flow sequences */
@@ -288,17 +289,17 @@ static void test_depth_limit(void **state) {
     free(inner);
     if (levels == 63) {
       parse_ok(&docs, s, 0);
-      manifest_docs_free(&docs);
+      doc_list_free(&docs);
       free(s);
     }
   }
-  parse_fails(s, strlen(s), MANIFEST_ERR_LIMIT, "deeper than 64", &err);
+  parse_fails(s, strlen(s), DOC_ERR_LIMIT, "deeper than 64", &err);
   free(s);
   s = nested(100000, "[", "]", "");
-  parse_fails(s, strlen(s), MANIFEST_ERR_LIMIT, NULL, &err);
+  parse_fails(s, strlen(s), DOC_ERR_LIMIT, NULL, &err);
   free(s);
   s = nested(100000, "- ", "", "x");
-  parse_fails(s, strlen(s), MANIFEST_ERR_LIMIT, "stdin:1:", &err);
+  parse_fails(s, strlen(s), DOC_ERR_LIMIT, "stdin:1:", &err);
   free(s);
   /* an alias may not carry a document past the limit either */
   s = nested(40, "[", "]", "1");
@@ -307,7 +308,7 @@ static void test_depth_limit(void **state) {
     char *deep = nested(30, "[", "]", "*a");
     assert_non_null(t);
     snprintf(t, strlen(s) * 2 + 64, "a: &a %s\nb: %s\n", s, deep);
-    parse_fails(t, strlen(t), MANIFEST_ERR_LIMIT, "deeper than 64", &err);
+    parse_fails(t, strlen(t), DOC_ERR_LIMIT, "deeper than 64", &err);
     free(deep);
     free(t);
   }
@@ -324,48 +325,48 @@ static void test_billion_laughs(void **state) {
                   "g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n"
                   "h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]\n"
                   "i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]\n";
-  manifest_error err;
+  doc_error err;
 
   (void)state;
-  parse_fails(t, strlen(t), MANIFEST_ERR_LIMIT, "alias", &err);
+  parse_fails(t, strlen(t), DOC_ERR_LIMIT, "alias", &err);
   assert_true(err.line >= 6);
 }
 
 static void test_yaml_errors(void **state) {
-  manifest_error err;
+  doc_error err;
   const char *t;
 
   (void)state;
   t = "a: 1\nb: 2\nc: d: e\n";
-  parse_fails(t, strlen(t), MANIFEST_ERR_PARSE, "stdin:3:5: yaml: mapping values are not allowed",
+  parse_fails(t, strlen(t), DOC_ERR_PARSE, "stdin:3:5: yaml: mapping values are not allowed",
               &err);
   assert_int_equal(err.line, 3);
   t = "apiVersion: v1\nkind: Secret\napiVersion: v2\n";
-  parse_fails(t, strlen(t), MANIFEST_ERR_PARSE, "stdin:3:1: yaml: duplicate mapping key \"apiVersion\"",
+  parse_fails(t, strlen(t), DOC_ERR_PARSE, "stdin:3:1: yaml: duplicate mapping key \"apiVersion\"",
               &err);
   assert_int_equal(err.line, 3);
   t = "? [a, b]\n: c\n";
-  parse_fails(t, strlen(t), MANIFEST_ERR_PARSE, "not a scalar", &err);
+  parse_fails(t, strlen(t), DOC_ERR_PARSE, "not a scalar", &err);
   t = "a: *nope\n";
-  parse_fails(t, strlen(t), MANIFEST_ERR_PARSE, "unknown alias \"nope\"", &err);
+  parse_fails(t, strlen(t), DOC_ERR_PARSE, "unknown alias \"nope\"", &err);
   t = "a: [1, 2\n";
-  parse_fails(t, strlen(t), MANIFEST_ERR_PARSE, "stdin:", &err);
+  parse_fails(t, strlen(t), DOC_ERR_PARSE, "stdin:", &err);
   t = "a: \"unterminated\n";
-  parse_fails(t, strlen(t), MANIFEST_ERR_PARSE, "yaml:", &err);
+  parse_fails(t, strlen(t), DOC_ERR_PARSE, "yaml:", &err);
   t = "a:\n\t- tab\n";
-  parse_fails(t, strlen(t), MANIFEST_ERR_PARSE, "stdin:2:", &err);
+  parse_fails(t, strlen(t), DOC_ERR_PARSE, "stdin:2:", &err);
   t = "a: \xc3\x28\n";
-  parse_fails(t, strlen(t), MANIFEST_ERR_PARSE, "yaml:", &err);
+  parse_fails(t, strlen(t), DOC_ERR_PARSE, "yaml:", &err);
   t = "ok: 1\n---\nbad: [\n";
-  parse_fails(t, strlen(t), MANIFEST_ERR_PARSE, "stdin:", &err);
-  parse_fails("a: 1\0b: 2\n", 10, MANIFEST_ERR_PARSE, "yaml:", &err);
+  parse_fails(t, strlen(t), DOC_ERR_PARSE, "stdin:", &err);
+  parse_fails("a: 1\0b: 2\n", 10, DOC_ERR_PARSE, "yaml:", &err);
 }
 
 static void test_oversized(void **state) {
-  size_t big = (size_t)MANIFEST_MAX_DOC_BYTES + 1024, i;
+  size_t big = (size_t)DOC_MAX_BYTES + 1024, i;
   char *t = malloc((7u << 20) + 64);
-  manifest_error err;
-  manifest_docs docs;
+  doc_error err;
+  doc_list docs;
 
   (void)state;
   assert_non_null(t);
@@ -373,12 +374,12 @@ static void test_oversized(void **state) {
   memcpy(t, "a: ", 3);
   memset(t + 3, 'x', big);
   memcpy(t + 3 + big, "\n", 2);
-  parse_fails(t, strlen(t), MANIFEST_ERR_LIMIT, "larger than 4194304 bytes", &err);
+  parse_fails(t, strlen(t), DOC_ERR_LIMIT, "larger than 4194304 bytes", &err);
   /* JSON: the same */
   memcpy(t, "{\"a\":\"", 6);
   memset(t + 6, 'x', big);
   memcpy(t + 6 + big, "\"}", 3);
-  parse_fails(t, strlen(t), MANIFEST_ERR_LIMIT, "larger than 4194304 bytes", &err);
+  parse_fails(t, strlen(t), DOC_ERR_LIMIT, "larger than 4194304 bytes", &err);
   /* two documents of 3 MiB each are fine: the limit is per document */
   i = 0;
   for (int d = 0; d < 2; d++) {
@@ -391,15 +392,15 @@ static void test_oversized(void **state) {
   t[i] = '\0';
   parse_ok(&docs, t, 0);
   assert_int_equal(docs.n, 2);
-  manifest_docs_free(&docs);
+  doc_list_free(&docs);
   free(t);
 }
 
 static void test_garbage(void **state) {
   unsigned char buf[512];
   uint32_t x = 12345;
-  manifest_docs docs;
-  manifest_error err;
+  doc_list docs;
+  doc_error err;
   int rc, round;
   size_t i, len;
 
@@ -416,12 +417,12 @@ static void test_garbage(void **state) {
     if (round % 3 == 0 && len > 0)
       buf[0] = '{';
     memset(&err, 0, sizeof err);
-    rc = manifest_parse(&docs, (const char *)buf, len, "stdin", MANIFEST_PARSE_EXPAND_LISTS, &err);
-    if (rc == MANIFEST_OK) {
-      manifest_docs_free(&docs);
+    rc = doc_parse(&docs, (const char *)buf, len, "stdin", DOC_PARSE_EXPAND_LISTS, &err);
+    if (rc == DOC_OK) {
+      doc_list_free(&docs);
       continue;
     }
-    assert_true(rc == MANIFEST_ERR_PARSE || rc == MANIFEST_ERR_LIMIT);
+    assert_true(rc == DOC_ERR_PARSE || rc == DOC_ERR_LIMIT);
     assert_int_equal(err.status, rc);
     assert_true(strncmp(err.message, "stdin", 5) == 0);
     assert_int_equal(docs.n, 0);
@@ -454,7 +455,7 @@ static void test_tricky_strings_round_trip(void **state) {
     json_object_set_new(doc, tricky[i], json_integer((json_int_t)i)); /* as keys too */
   }
   json_object_set_new(doc, "nul", json_stringn("a\0b", 3));
-  out = write_one(doc, MANIFEST_YAML, &len);
+  out = write_one(doc, DOC_YAML, &len);
   back = parse_one(out);
   if (!json_equal(doc, back))
     fail_msg("round trip differs:\n%s", out);
@@ -476,7 +477,7 @@ static void test_tricky_strings_round_trip(void **state) {
   }
   assert_non_null(strstr(out, "\n'yes': 0\n"));
   json_decref(back);
-  manifest_text_free(out, len);
+  doc_text_free(out, len);
   json_decref(doc);
 }
 
@@ -491,19 +492,19 @@ static void test_scalars_round_trip(void **state) {
 
   (void)state;
   assert_non_null(doc);
-  out = write_one(doc, MANIFEST_YAML, &len);
+  out = write_one(doc, DOC_YAML, &len);
   back = parse_one(out);
   if (!json_equal(doc, back))
     fail_msg("round trip differs:\n%s", out);
   assert_non_null(strstr(out, "whole: 100.0\n"));
   assert_non_null(strstr(out, "ea: []\n"));
   json_decref(back);
-  manifest_text_free(out, len);
-  out = write_one(doc, MANIFEST_JSON, &len);
+  doc_text_free(out, len);
+  out = write_one(doc, DOC_JSON, &len);
   back = parse_one(out);
   assert_true(json_equal(doc, back));
   json_decref(back);
-  manifest_text_free(out, len);
+  doc_text_free(out, len);
   json_decref(doc);
 }
 
@@ -518,12 +519,12 @@ static void test_long_base64_on_one_line(void **state) {
     b64[i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[i % 64];
   memcpy(b64 + 5996, "AA==", 5);
   doc = json_pack("{s:{s:s}}", "data", "k", b64);
-  out = write_one(doc, MANIFEST_YAML, &len);
+  out = write_one(doc, DOC_YAML, &len);
   line = strstr(out, "  k: ");
   assert_non_null(line);
   assert_memory_equal(line + 5, b64, 6000);
   assert_int_equal(line[5 + 6000], '\n');
-  manifest_text_free(out, len);
+  doc_text_free(out, len);
   json_decref(doc);
 }
 
@@ -532,7 +533,7 @@ static void test_key_order(void **state) {
                           "zeta", 1, "metadata", "name", "x", "kind", "Secret", "apiVersion", "v1",
                           "alpha", 2);
   json_t *docs[2];
-  manifest_docs back;
+  doc_list back;
   char *out;
   size_t len;
   const char *order[] = {"apiVersion:", "kind:", "metadata:", "spec:", "  z:", "  a:", "zeta:",
@@ -542,7 +543,7 @@ static void test_key_order(void **state) {
 
   (void)state;
   for (int f = 0; f < 2; f++) {
-    out = write_one(doc, f ? MANIFEST_JSON : MANIFEST_YAML, &len);
+    out = write_one(doc, f ? DOC_JSON : DOC_YAML, &len);
     prev = out;
     for (i = 0; i < sizeof order / sizeof order[0]; i++) {
       const char *k = order[i];
@@ -557,33 +558,33 @@ static void test_key_order(void **state) {
         fail_msg("%s out of order in:\n%s", k, out);
       prev = at;
     }
-    manifest_text_free(out, len);
+    doc_text_free(out, len);
   }
   /* several documents: --- between them, read back in order */
   docs[0] = doc;
   docs[1] = json_pack("{s:s}", "kind", "ConfigMap");
-  assert_int_equal(manifest_write(&out, &len, docs, 2, MANIFEST_YAML, NULL), MANIFEST_OK);
+  assert_int_equal(doc_write(&out, &len, docs, 2, DOC_YAML, NULL), DOC_OK);
   assert_non_null(strstr(out, "\n---\nkind: ConfigMap\n"));
   parse_ok(&back, out, 0);
   assert_int_equal(back.n, 2);
   assert_true(json_equal(back.docs[0], doc));
-  manifest_docs_free(&back);
-  manifest_text_free(out, len);
-  assert_int_equal(manifest_write(&out, &len, docs, 2, MANIFEST_JSON, NULL), MANIFEST_OK);
+  doc_list_free(&back);
+  doc_text_free(out, len);
+  assert_int_equal(doc_write(&out, &len, docs, 2, DOC_JSON, NULL), DOC_OK);
   parse_ok(&back, out, 0);
   assert_int_equal(back.n, 2);
   assert_true(json_equal(back.docs[1], docs[1]));
-  manifest_docs_free(&back);
-  manifest_text_free(out, len);
+  doc_list_free(&back);
+  doc_text_free(out, len);
   json_decref(docs[1]);
   /* an empty mapping first must not make the stream read as JSON */
   docs[0] = json_object();
   docs[1] = json_object();
-  assert_int_equal(manifest_write(&out, &len, docs, 2, MANIFEST_YAML, NULL), MANIFEST_OK);
+  assert_int_equal(doc_write(&out, &len, docs, 2, DOC_YAML, NULL), DOC_OK);
   parse_ok(&back, out, 0);
   assert_int_equal(back.n, 2);
-  manifest_docs_free(&back);
-  manifest_text_free(out, len);
+  doc_list_free(&back);
+  doc_text_free(out, len);
   json_decref(docs[0]);
   json_decref(docs[1]);
   json_decref(doc);
@@ -591,7 +592,7 @@ static void test_key_order(void **state) {
 
 static void test_write_refuses_too_deep(void **state) {
   json_t *doc = json_object(), *p = doc;
-  manifest_error err;
+  doc_error err;
   char *out = NULL;
   size_t len = 0;
 
@@ -602,50 +603,35 @@ static void test_write_refuses_too_deep(void **state) {
     p = c;
   }
   for (int f = 0; f < 2; f++) {
-    assert_int_equal(manifest_write(&out, &len, &doc, 1, f ? MANIFEST_JSON : MANIFEST_YAML, &err),
-                     MANIFEST_ERR_LIMIT);
+    assert_int_equal(doc_write(&out, &len, &doc, 1, f ? DOC_JSON : DOC_YAML, &err),
+                     DOC_ERR_LIMIT);
     assert_null(out);
     assert_non_null(strstr(err.message, "deeper than 64"));
   }
   json_decref(doc);
 }
 
-static void test_accessors_and_describe(void **state) {
+static void test_accessors(void **state) {
   json_t *d = parse_one("apiVersion: v1\nkind: Secret\nmetadata:\n  name: api-keys\n"
                         "  namespace: kotaemon\n  labels: {n: 1}\n");
-  json_t *other = parse_one("kind: Deployment\nmetadata: {name: web}\n");
-  json_t *sealed = parse_one("apiVersion: seal.dev/v1\nkind: SealedSecret\nmetadata: {name: s}\n");
-  char buf[128];
 
   (void)state;
-  assert_string_equal(manifest_get_string(d, "metadata", "name", NULL), "api-keys");
-  assert_null(manifest_get_string(d, "metadata", "labels", "n", NULL)); /* not a string */
-  assert_non_null(manifest_get(d, "metadata", "labels", "n", NULL));
-  assert_null(manifest_get(d, "metadata", "name", "deeper", NULL));
-  assert_null(manifest_get(d, "nothing", "here", NULL));
-  assert_true(manifest_is_secret(d));
-  assert_false(manifest_is_sealed_secret(d));
-  assert_true(manifest_is_sealed_secret(sealed));
-  assert_false(manifest_is_secret(other));
-  manifest_describe(buf, sizeof buf, d, 0);
-  assert_string_equal(buf, "Secret kotaemon/api-keys");
-  manifest_describe(buf, sizeof buf, other, 2);
-  assert_string_equal(buf, "document 3 (Deployment)");
-  manifest_describe(buf, sizeof buf, sealed, 0);
-  assert_string_equal(buf, "SealedSecret s");
-  assert_string_equal(manifest_strerror(MANIFEST_ERR_LIMIT), "over a limit");
+  assert_string_equal(doc_get_string(d, "metadata", "name", NULL), "api-keys");
+  assert_null(doc_get_string(d, "metadata", "labels", "n", NULL)); /* not a string */
+  assert_non_null(doc_get(d, "metadata", "labels", "n", NULL));
+  assert_null(doc_get(d, "metadata", "name", "deeper", NULL));
+  assert_null(doc_get(d, "nothing", "here", NULL));
+  assert_string_equal(doc_strerror(DOC_ERR_LIMIT), "over a limit");
   json_decref(d);
-  json_decref(other);
-  json_decref(sealed);
 }
 
-/* MANIFEST_PARSE_BODY_LIMITS (HTTP bodies): at most MANIFEST_MAX_BODY_NODES
+/* DOC_PARSE_BODY_LIMITS (HTTP bodies): at most DOC_MAX_BODY_NODES
  * values in the whole stream, JSON or YAML, one document or many, aliases
  * counted in full; the same text parses without the flag. */
 static void test_body_limits_bound_values(void **state) {
-  manifest_docs docs;
-  manifest_error err;
-  size_t n = (size_t)MANIFEST_MAX_BODY_NODES + 10, i;
+  doc_list docs;
+  doc_error err;
+  size_t n = (size_t)DOC_MAX_BODY_NODES + 10, i;
   char *json = malloc(2 * n + 3), *yaml = malloc(4 * n + 1), *many = malloc(16 * n + 1);
   char *alias = malloc(64 * 1024);
   size_t j = 0, y = 0, m = 0, a = 0;
@@ -680,30 +666,30 @@ static void test_body_limits_bound_values(void **state) {
   } cases[] = {{json, j, "json"}, {yaml, y, "yaml"}, {many, m, "yaml"}};
   for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     memset(&err, 0, sizeof err);
-    assert_int_equal(manifest_parse(&docs, cases[i].text, cases[i].len, "body",
-                                    MANIFEST_PARSE_BODY_LIMITS, &err),
-                     MANIFEST_ERR_LIMIT);
+    assert_int_equal(doc_parse(&docs, cases[i].text, cases[i].len, "body",
+                                    DOC_PARSE_BODY_LIMITS, &err),
+                     DOC_ERR_LIMIT);
     if (strstr(err.message, "values in all") == NULL || strstr(err.message, cases[i].what) == NULL)
       fail_msg("case %zu: '%s'", i, err.message);
     memset(&err, 0, sizeof err);
-    assert_int_equal(manifest_parse(&docs, cases[i].text, cases[i].len, "body", 0, &err),
-                     MANIFEST_OK);
-    manifest_docs_free(&docs);
+    assert_int_equal(doc_parse(&docs, cases[i].text, cases[i].len, "body", 0, &err),
+                     DOC_OK);
+    doc_list_free(&docs);
   }
   /* aliases: 16 * 16 * 16 * 17 copied values from a few hundred bytes */
   memset(&err, 0, sizeof err);
-  assert_int_equal(manifest_parse(&docs, alias, a, "body", MANIFEST_PARSE_BODY_LIMITS, &err),
-                   MANIFEST_ERR_LIMIT);
+  assert_int_equal(doc_parse(&docs, alias, a, "body", DOC_PARSE_BODY_LIMITS, &err),
+                   DOC_ERR_LIMIT);
   /* a SealedSecret as big as allowed (1,024 keys) is far inside the bound */
   j = 0;
   j += (size_t)snprintf(json + j, 2 * n + 3 - j, "{\"apiVersion\":\"seal.dev/v1\",\"kind\":"
                                                   "\"SealedSecret\",\"spec\":{\"encryptedData\":{");
-  for (i = 0; i < MANIFEST_MAX_KEYS; i++)
+  for (i = 0; i < 1024; i++) /* MANIFEST_MAX_KEYS */
     j += (size_t)snprintf(json + j, 2 * n + 3 - j, "%s\"k%zu\":\"v\"", i ? "," : "", i);
   j += (size_t)snprintf(json + j, 2 * n + 3 - j, "}}}");
-  assert_int_equal(manifest_parse(&docs, json, j, "body", MANIFEST_PARSE_BODY_LIMITS, &err),
-                   MANIFEST_OK);
-  manifest_docs_free(&docs);
+  assert_int_equal(doc_parse(&docs, json, j, "body", DOC_PARSE_BODY_LIMITS, &err),
+                   DOC_OK);
+  doc_list_free(&docs);
   free(json);
   free(yaml);
   free(many);
@@ -731,11 +717,11 @@ int main(void) {
       cmocka_unit_test(test_long_base64_on_one_line),
       cmocka_unit_test(test_key_order),
       cmocka_unit_test(test_write_refuses_too_deep),
-      cmocka_unit_test(test_accessors_and_describe),
+      cmocka_unit_test(test_accessors),
       cmocka_unit_test(test_body_limits_bound_values),
   };
 
-  if (manifest_init() != MANIFEST_OK)
+  if (doc_init() != DOC_OK)
     return 1;
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,7 +13,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
-#include "manifest_int.h"
+#include "internal.h"
 #include "banned.h"
 
 #define HEADER_BYTES (alignof(max_align_t) > sizeof(size_t) ? alignof(max_align_t) : sizeof(size_t))
@@ -42,24 +42,22 @@ static void wipe_free(void *ptr) {
   free(p);
 }
 
-int manifest_init(void) {
+int doc_init(void) {
   static int done;
 
-  if (keys_init() != KEYS_OK)
-    return MANIFEST_ERR_KEYS;
   if (!done) {
     json_set_alloc_funcs(wipe_malloc, wipe_free);
     done = 1;
   }
-  return MANIFEST_OK;
+  return DOC_OK;
 }
 
-int manifest_buf_add(manifest_buf *b, const void *data, size_t n) {
+int doc_buf_add(doc_buf *b, const void *data, size_t n) {
   size_t need, cap;
   char *p;
 
   if (n > b->max || b->len > b->max - n)
-    return MANIFEST_ERR_LIMIT;
+    return DOC_ERR_LIMIT;
   need = b->len + n + 1;
   if (need > b->cap) {
     cap = b->cap ? b->cap : 256;
@@ -69,7 +67,7 @@ int manifest_buf_add(manifest_buf *b, const void *data, size_t n) {
       cap = b->max + 1;
     p = malloc(cap);
     if (p == NULL)
-      return MANIFEST_ERR_NOMEM;
+      return DOC_ERR_NOMEM;
     if (b->p != NULL) {
       memcpy(p, b->p, b->len);
       sodium_memzero(b->p, b->cap);
@@ -82,13 +80,13 @@ int manifest_buf_add(manifest_buf *b, const void *data, size_t n) {
     memcpy(b->p + b->len, data, n);
   b->len += n;
   b->p[b->len] = '\0';
-  return MANIFEST_OK;
+  return DOC_OK;
 }
 
-char *manifest_buf_detach(manifest_buf *b, size_t *len) {
+char *doc_buf_detach(doc_buf *b, size_t *len) {
   char *p = b->p;
 
-  if (p == NULL && manifest_buf_add(b, "", 0) == MANIFEST_OK)
+  if (p == NULL && doc_buf_add(b, "", 0) == DOC_OK)
     p = b->p;
   if (len != NULL)
     *len = b->len;
@@ -98,7 +96,7 @@ char *manifest_buf_detach(manifest_buf *b, size_t *len) {
   return p;
 }
 
-void manifest_buf_free(manifest_buf *b) {
+void doc_buf_free(doc_buf *b) {
   if (b == NULL)
     return;
   if (b->p != NULL) {
@@ -110,7 +108,7 @@ void manifest_buf_free(manifest_buf *b) {
   b->cap = 0;
 }
 
-void manifest_text_free(char *text, size_t len) {
+void doc_text_free(char *text, size_t len) {
   if (text == NULL)
     return;
   sodium_memzero(text, len);

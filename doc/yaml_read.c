@@ -5,8 +5,8 @@
  * strings; tags (!!str, !!int, ...) are honoured. Anchors and aliases are
  * resolved into copies, with a bound on the nodes built in a document, so an
  * alias bomb fails with a limit error. Merge keys (<<) are applied. Duplicate
- * keys, non-scalar keys, nesting past MANIFEST_MAX_DEPTH and documents past
- * MANIFEST_MAX_DOC_BYTES are errors that name the line.
+ * keys, non-scalar keys, nesting past DOC_MAX_DEPTH and documents past
+ * DOC_MAX_BYTES are errors that name the line.
  */
 #include <errno.h>
 #include <math.h>
@@ -17,7 +17,7 @@
 #include <jansson.h>
 #include <yaml.h>
 
-#include "manifest_int.h"
+#include "internal.h"
 #include "banned.h"
 
 #define MAX_NODES 1000000 /* per document, aliases counted in full */
@@ -37,7 +37,7 @@ typedef struct anchor {
 typedef struct reader {
   yaml_parser_t parser;
   const char *source;
-  manifest_error *err;
+  doc_error *err;
   size_t doc_start;   /* byte index of the current document */
   size_t nodes;       /* nodes built in the current document */
   size_t alias_nodes; /* of which copied by aliases */
@@ -64,7 +64,7 @@ static long mark_line(const yaml_mark_t *m) {
 }
 
 static int fail_at(reader *r, int status, const yaml_mark_t *m, const char *fmt, const char *what) {
-  return manifest_fail(r->err, status, mark_line(m), fmt, r->source, mark_line(m),
+  return doc_fail(r->err, status, mark_line(m), fmt, r->source, mark_line(m),
                        (long)m->column + 1, what);
 }
 
@@ -74,38 +74,38 @@ static int next_event(reader *r, yaml_event_t *ev) {
 
   if (!yaml_parser_parse(p, ev)) {
     if (p->error == YAML_MEMORY_ERROR)
-      return manifest_fail(r->err, MANIFEST_ERR_NOMEM, 0, "%s: yaml: out of memory", r->source);
+      return doc_fail(r->err, DOC_ERR_NOMEM, 0, "%s: yaml: out of memory", r->source);
     line = (long)p->problem_mark.line + 1;
     col = (long)p->problem_mark.column + 1;
     if (p->context != NULL)
-      return manifest_fail(r->err, MANIFEST_ERR_PARSE, line, "%s:%ld:%ld: yaml: %s %s",
+      return doc_fail(r->err, DOC_ERR_PARSE, line, "%s:%ld:%ld: yaml: %s %s",
                            r->source, line, col, p->problem ? p->problem : "error", p->context);
-    return manifest_fail(r->err, MANIFEST_ERR_PARSE, line, "%s:%ld:%ld: yaml: %s", r->source,
+    return doc_fail(r->err, DOC_ERR_PARSE, line, "%s:%ld:%ld: yaml: %s", r->source,
                          line, col, p->problem ? p->problem : "error");
   }
-  if (ev->end_mark.index - r->doc_start > (size_t)MANIFEST_MAX_DOC_BYTES) {
+  if (ev->end_mark.index - r->doc_start > (size_t)DOC_MAX_BYTES) {
     line = mark_line(&ev->start_mark);
     yaml_event_delete(ev);
-    return manifest_fail(r->err, MANIFEST_ERR_LIMIT, line,
+    return doc_fail(r->err, DOC_ERR_LIMIT, line,
                          "%s:%ld: yaml: document is larger than %d bytes", r->source, line,
-                         MANIFEST_MAX_DOC_BYTES);
+                         DOC_MAX_BYTES);
   }
-  return MANIFEST_OK;
+  return DOC_OK;
 }
 
 static int count_node(reader *r, size_t n, const yaml_mark_t *m) {
   if (n > MAX_NODES || r->nodes > MAX_NODES - n)
-    return manifest_fail(r->err, MANIFEST_ERR_LIMIT, mark_line(m),
+    return doc_fail(r->err, DOC_ERR_LIMIT, mark_line(m),
                          "%s:%ld:%ld: yaml: document builds more than %d nodes (alias bomb?)",
                          r->source, mark_line(m), (long)m->column + 1, MAX_NODES);
   if (r->max_stream_nodes > 0 &&
       (n > r->max_stream_nodes || r->stream_nodes > r->max_stream_nodes - n))
-    return manifest_fail(r->err, MANIFEST_ERR_LIMIT, mark_line(m),
+    return doc_fail(r->err, DOC_ERR_LIMIT, mark_line(m),
                          "%s:%ld:%ld: yaml: more than %zu values in all", r->source,
                          mark_line(m), (long)m->column + 1, r->max_stream_nodes);
   r->nodes += n;
   r->stream_nodes += n;
-  return MANIFEST_OK;
+  return DOC_OK;
 }
 
 /* ---- scalars ------------------------------------------------------------ */
@@ -245,37 +245,37 @@ static int scalar_value(reader *r, yaml_event_t *ev, json_t **out) {
       v = json_stringn(s, n);
     } else if (strcmp(tag, "null") == 0) {
       if (!is_null_word(s, n))
-        return fail_at(r, MANIFEST_ERR_PARSE, &ev->start_mark,
+        return fail_at(r, DOC_ERR_PARSE, &ev->start_mark,
                        "%s:%ld:%ld: yaml: %s: value is not a null", "!!null");
       v = json_null();
     } else if (strcmp(tag, "bool") == 0) {
       b = bool_word(s, n);
       if (b < 0)
-        return fail_at(r, MANIFEST_ERR_PARSE, &ev->start_mark,
+        return fail_at(r, DOC_ERR_PARSE, &ev->start_mark,
                        "%s:%ld:%ld: yaml: %s: value is not true or false", "!!bool");
       v = json_boolean(b);
     } else if (strcmp(tag, "int") == 0) {
       if (!int_form(s, n, &base) || (v = number_of(s, n, 0)) == NULL || !json_is_integer(v)) {
         json_decref(v);
-        return fail_at(r, MANIFEST_ERR_PARSE, &ev->start_mark,
+        return fail_at(r, DOC_ERR_PARSE, &ev->start_mark,
                        "%s:%ld:%ld: yaml: %s: value is not an integer", "!!int");
       }
     } else if (strcmp(tag, "float") == 0) {
       v = number_of(s, n, 1);
       if (v == NULL)
-        return fail_at(r, MANIFEST_ERR_PARSE, &ev->start_mark,
+        return fail_at(r, DOC_ERR_PARSE, &ev->start_mark,
                        "%s:%ld:%ld: yaml: %s: value is not a finite number", "!!float");
     } else if (strcmp(tag, "map") == 0 || strcmp(tag, "seq") == 0) {
-      return fail_at(r, MANIFEST_ERR_PARSE, &ev->start_mark,
+      return fail_at(r, DOC_ERR_PARSE, &ev->start_mark,
                      "%s:%ld:%ld: yaml: %s on a scalar", tag);
     } else {
       v = plain ? resolve_plain(s, n) : json_stringn(s, n);
     }
   }
   if (v == NULL)
-    return manifest_fail(r->err, MANIFEST_ERR_NOMEM, 0, "%s: out of memory", r->source);
+    return doc_fail(r->err, DOC_ERR_NOMEM, 0, "%s: out of memory", r->source);
   *out = v;
-  return MANIFEST_OK;
+  return DOC_OK;
 }
 
 /* ---- nodes -------------------------------------------------------------- */
@@ -287,22 +287,22 @@ static int add_anchor(reader *r, const char *name, json_t *node, size_t nodes) {
   char *copy;
 
   if (r->n_anchors >= MAX_ANCHORS)
-    return manifest_fail(r->err, MANIFEST_ERR_LIMIT, 0, "%s: yaml: more than %d anchors",
+    return doc_fail(r->err, DOC_ERR_LIMIT, 0, "%s: yaml: more than %d anchors",
                          r->source, MAX_ANCHORS);
   copy = strdup(name);
   if (copy == NULL)
-    return manifest_fail(r->err, MANIFEST_ERR_NOMEM, 0, "%s: out of memory", r->source);
+    return doc_fail(r->err, DOC_ERR_NOMEM, 0, "%s: out of memory", r->source);
   na = realloc(r->anchors, (r->n_anchors + 1) * sizeof *na);
   if (na == NULL) {
     free(copy);
-    return manifest_fail(r->err, MANIFEST_ERR_NOMEM, 0, "%s: out of memory", r->source);
+    return doc_fail(r->err, DOC_ERR_NOMEM, 0, "%s: out of memory", r->source);
   }
   r->anchors = na;
   na[r->n_anchors].name = copy;
   na[r->n_anchors].node = json_incref(node);
   na[r->n_anchors].nodes = nodes;
   r->n_anchors++;
-  return MANIFEST_OK;
+  return DOC_OK;
 }
 
 static int resolve_alias(reader *r, yaml_event_t *ev, json_t **out) {
@@ -314,20 +314,20 @@ static int resolve_alias(reader *r, yaml_event_t *ev, json_t **out) {
     if (strcmp(r->anchors[i].name, name) != 0)
       continue;
     rc = count_node(r, r->anchors[i].nodes, &ev->start_mark);
-    if (rc != MANIFEST_OK)
+    if (rc != DOC_OK)
       return rc;
     if (r->anchors[i].nodes > MAX_ALIAS_NODES - r->alias_nodes)
-      return manifest_fail(r->err, MANIFEST_ERR_LIMIT, mark_line(&ev->start_mark),
+      return doc_fail(r->err, DOC_ERR_LIMIT, mark_line(&ev->start_mark),
                            "%s:%ld:%ld: yaml: aliases copy more than %d nodes (alias bomb?)",
                            r->source, mark_line(&ev->start_mark),
                            (long)ev->start_mark.column + 1, MAX_ALIAS_NODES);
     r->alias_nodes += r->anchors[i].nodes;
     *out = json_deep_copy(r->anchors[i].node);
     if (*out == NULL)
-      return manifest_fail(r->err, MANIFEST_ERR_NOMEM, 0, "%s: out of memory", r->source);
-    return MANIFEST_OK;
+      return doc_fail(r->err, DOC_ERR_NOMEM, 0, "%s: out of memory", r->source);
+    return DOC_OK;
   }
-  return fail_at(r, MANIFEST_ERR_PARSE, &ev->start_mark, "%s:%ld:%ld: yaml: unknown alias \"%s\"",
+  return fail_at(r, DOC_ERR_PARSE, &ev->start_mark, "%s:%ld:%ld: yaml: unknown alias \"%s\"",
                  name);
 }
 
@@ -343,24 +343,24 @@ static int apply_merge(reader *r, json_t *map, json_t *explicit_keys, json_t *sr
   if (json_is_array(src)) {
     json_array_foreach(src, i, item) {
       if (!json_is_object(item))
-        return fail_at(r, MANIFEST_ERR_PARSE, m,
+        return fail_at(r, DOC_ERR_PARSE, m,
                        "%s:%ld:%ld: yaml: %s: merge sequence holds a non-mapping", "<<");
       rc = apply_merge(r, map, explicit_keys, item, m);
-      if (rc != MANIFEST_OK)
+      if (rc != DOC_OK)
         return rc;
     }
-    return MANIFEST_OK;
+    return DOC_OK;
   }
   if (!json_is_object(src))
-    return fail_at(r, MANIFEST_ERR_PARSE, m,
+    return fail_at(r, DOC_ERR_PARSE, m,
                    "%s:%ld:%ld: yaml: %s: merge value is not a mapping", "<<");
   json_object_foreach(src, key, v) {
     if (json_object_get(explicit_keys, key) != NULL || json_object_get(map, key) != NULL)
       continue;
     if (json_object_set(map, key, v) != 0)
-      return manifest_fail(r->err, MANIFEST_ERR_NOMEM, 0, "%s: out of memory", r->source);
+      return doc_fail(r->err, DOC_ERR_NOMEM, 0, "%s: out of memory", r->source);
   }
-  return MANIFEST_OK;
+  return DOC_OK;
 }
 
 static int build_mapping(reader *r, yaml_event_t *start, int depth, json_t **out) {
@@ -369,15 +369,15 @@ static int build_mapping(reader *r, yaml_event_t *start, int depth, json_t **out
   yaml_mark_t start_mark = start->start_mark;
   char *key = NULL;
   size_t i;
-  int rc = MANIFEST_OK, is_merge;
+  int rc = DOC_OK, is_merge;
 
   if (map == NULL || merges == NULL) {
-    rc = manifest_fail(r->err, MANIFEST_ERR_NOMEM, 0, "%s: out of memory", r->source);
+    rc = doc_fail(r->err, DOC_ERR_NOMEM, 0, "%s: out of memory", r->source);
     goto out;
   }
   for (;;) {
     rc = next_event(r, &ev);
-    if (rc != MANIFEST_OK)
+    if (rc != DOC_OK)
       goto out;
     if (ev.type == YAML_MAPPING_END_EVENT) {
       yaml_event_delete(&ev);
@@ -391,7 +391,7 @@ static int build_mapping(reader *r, yaml_event_t *start, int depth, json_t **out
            strcmp((const char *)ev.data.scalar.tag, TAG_PREFIX "merge") == 0))
         is_merge = 1;
       if (memchr(ev.data.scalar.value, '\0', ev.data.scalar.length) != NULL) {
-        rc = fail_at(r, MANIFEST_ERR_PARSE, &ev.start_mark,
+        rc = fail_at(r, DOC_ERR_PARSE, &ev.start_mark,
                      "%s:%ld:%ld: yaml: %s", "mapping key holds a NUL byte");
         yaml_event_delete(&ev);
         goto out;
@@ -399,36 +399,36 @@ static int build_mapping(reader *r, yaml_event_t *start, int depth, json_t **out
       key = strdup((const char *)ev.data.scalar.value);
       if (key == NULL) {
         yaml_event_delete(&ev);
-        rc = manifest_fail(r->err, MANIFEST_ERR_NOMEM, 0, "%s: out of memory", r->source);
+        rc = doc_fail(r->err, DOC_ERR_NOMEM, 0, "%s: out of memory", r->source);
         goto out;
       }
       rc = count_node(r, 1, &ev.start_mark);
-      if (rc == MANIFEST_OK && ev.data.scalar.anchor != NULL) {
+      if (rc == DOC_OK && ev.data.scalar.anchor != NULL) {
         keyv = json_string(key);
-        rc = keyv == NULL ? manifest_fail(r->err, MANIFEST_ERR_NOMEM, 0, "%s: out of memory", r->source)
+        rc = keyv == NULL ? doc_fail(r->err, DOC_ERR_NOMEM, 0, "%s: out of memory", r->source)
                           : add_anchor(r, (const char *)ev.data.scalar.anchor, keyv, 1);
         json_decref(keyv);
         keyv = NULL;
       }
-      if (rc != MANIFEST_OK) {
+      if (rc != DOC_OK) {
         yaml_event_delete(&ev);
         goto out;
       }
     } else if (ev.type == YAML_ALIAS_EVENT) {
       rc = resolve_alias(r, &ev, &keyv);
-      if (rc == MANIFEST_OK && !json_is_string(keyv))
-        rc = fail_at(r, MANIFEST_ERR_PARSE, &ev.start_mark,
+      if (rc == DOC_OK && !json_is_string(keyv))
+        rc = fail_at(r, DOC_ERR_PARSE, &ev.start_mark,
                      "%s:%ld:%ld: yaml: %s", "mapping key is not a string");
-      if (rc == MANIFEST_OK && (key = strdup(json_string_value(keyv))) == NULL)
-        rc = manifest_fail(r->err, MANIFEST_ERR_NOMEM, 0, "%s: out of memory", r->source);
+      if (rc == DOC_OK && (key = strdup(json_string_value(keyv))) == NULL)
+        rc = doc_fail(r->err, DOC_ERR_NOMEM, 0, "%s: out of memory", r->source);
       json_decref(keyv);
       keyv = NULL;
-      if (rc != MANIFEST_OK) {
+      if (rc != DOC_OK) {
         yaml_event_delete(&ev);
         goto out;
       }
     } else {
-      rc = fail_at(r, MANIFEST_ERR_PARSE, &ev.start_mark,
+      rc = fail_at(r, DOC_ERR_PARSE, &ev.start_mark,
                    "%s:%ld:%ld: yaml: %s", "mapping key is not a scalar (complex keys are not supported)");
       yaml_event_delete(&ev);
       goto out;
@@ -438,29 +438,29 @@ static int build_mapping(reader *r, yaml_event_t *start, int depth, json_t **out
     yaml_event_delete(&ev);
 
     rc = next_event(r, &ev);
-    if (rc != MANIFEST_OK)
+    if (rc != DOC_OK)
       goto out;
     rc = build_node(r, &ev, depth + 1, &value);
-    if (rc != MANIFEST_OK)
+    if (rc != DOC_OK)
       goto out;
     if (is_merge) {
       rc = json_array_append_new(merges, value) == 0
-               ? MANIFEST_OK
-               : manifest_fail(r->err, MANIFEST_ERR_NOMEM, 0, "%s: out of memory", r->source);
+               ? DOC_OK
+               : doc_fail(r->err, DOC_ERR_NOMEM, 0, "%s: out of memory", r->source);
       value = NULL;
     } else {
       if (json_object_get(map, key) != NULL) {
-        rc = manifest_fail(r->err, MANIFEST_ERR_PARSE, mark_line(&key_mark),
+        rc = doc_fail(r->err, DOC_ERR_PARSE, mark_line(&key_mark),
                            "%s:%ld:%ld: yaml: duplicate mapping key \"%.200s\"", r->source,
                            mark_line(&key_mark), (long)key_mark.column + 1, key);
         goto out;
       }
       rc = json_object_set_new(map, key, value) == 0
-               ? MANIFEST_OK
-               : manifest_fail(r->err, MANIFEST_ERR_NOMEM, 0, "%s: out of memory", r->source);
+               ? DOC_OK
+               : doc_fail(r->err, DOC_ERR_NOMEM, 0, "%s: out of memory", r->source);
       value = NULL;
     }
-    if (rc != MANIFEST_OK)
+    if (rc != DOC_OK)
       goto out;
     free(key);
     key = NULL;
@@ -468,16 +468,16 @@ static int build_mapping(reader *r, yaml_event_t *start, int depth, json_t **out
   if (json_array_size(merges) > 0) {
     json_t *explicit_keys = json_copy(map);
     if (explicit_keys == NULL) {
-      rc = manifest_fail(r->err, MANIFEST_ERR_NOMEM, 0, "%s: out of memory", r->source);
+      rc = doc_fail(r->err, DOC_ERR_NOMEM, 0, "%s: out of memory", r->source);
       goto out;
     }
     json_array_foreach(merges, i, item) {
       rc = apply_merge(r, map, explicit_keys, item, &start_mark);
-      if (rc != MANIFEST_OK)
+      if (rc != DOC_OK)
         break;
     }
     json_decref(explicit_keys);
-    if (rc != MANIFEST_OK)
+    if (rc != DOC_OK)
       goto out;
   }
   *out = map;
@@ -493,23 +493,23 @@ out:
 static int build_sequence(reader *r, int depth, json_t **out) {
   json_t *seq = json_array(), *value = NULL;
   yaml_event_t ev;
-  int rc = MANIFEST_OK;
+  int rc = DOC_OK;
 
   if (seq == NULL)
-    return manifest_fail(r->err, MANIFEST_ERR_NOMEM, 0, "%s: out of memory", r->source);
+    return doc_fail(r->err, DOC_ERR_NOMEM, 0, "%s: out of memory", r->source);
   for (;;) {
     rc = next_event(r, &ev);
-    if (rc != MANIFEST_OK)
+    if (rc != DOC_OK)
       goto out;
     if (ev.type == YAML_SEQUENCE_END_EVENT) {
       yaml_event_delete(&ev);
       break;
     }
     rc = build_node(r, &ev, depth + 1, &value);
-    if (rc != MANIFEST_OK)
+    if (rc != DOC_OK)
       goto out;
     if (json_array_append_new(seq, value) != 0) {
-      rc = manifest_fail(r->err, MANIFEST_ERR_NOMEM, 0, "%s: out of memory", r->source);
+      rc = doc_fail(r->err, DOC_ERR_NOMEM, 0, "%s: out of memory", r->source);
       goto out;
     }
   }
@@ -529,8 +529,8 @@ static int build_node(reader *r, yaml_event_t *ev, int depth, json_t **out) {
   int rc;
 
   *out = NULL;
-  if (depth > MANIFEST_MAX_DEPTH && ev->type != YAML_SCALAR_EVENT && ev->type != YAML_ALIAS_EVENT) {
-    rc = fail_at(r, MANIFEST_ERR_LIMIT, &ev->start_mark,
+  if (depth > DOC_MAX_DEPTH && ev->type != YAML_SCALAR_EVENT && ev->type != YAML_ALIAS_EVENT) {
+    rc = fail_at(r, DOC_ERR_LIMIT, &ev->start_mark,
                  "%s:%ld:%ld: yaml: %s", "nesting deeper than 64 levels");
     yaml_event_delete(ev);
     return rc;
@@ -550,13 +550,13 @@ static int build_node(reader *r, yaml_event_t *ev, int depth, json_t **out) {
   }
   if (anchor_name != NULL && (anchor_copy = strdup(anchor_name)) == NULL) {
     yaml_event_delete(ev);
-    return manifest_fail(r->err, MANIFEST_ERR_NOMEM, 0, "%s: out of memory", r->source);
+    return doc_fail(r->err, DOC_ERR_NOMEM, 0, "%s: out of memory", r->source);
   }
   if (ev->type == YAML_ALIAS_EVENT) {
     rc = resolve_alias(r, ev, &v);
   } else if (ev->type == YAML_SCALAR_EVENT) {
     rc = count_node(r, 1, &ev->start_mark);
-    if (rc == MANIFEST_OK)
+    if (rc == DOC_OK)
       rc = scalar_value(r, ev, &v);
   } else if (ev->type == YAML_MAPPING_START_EVENT || ev->type == YAML_SEQUENCE_START_EVENT) {
     const char *tag = ev->type == YAML_MAPPING_START_EVENT
@@ -566,58 +566,58 @@ static int build_node(reader *r, yaml_event_t *ev, int depth, json_t **out) {
     if (tag != NULL && strncmp(tag, TAG_PREFIX, strlen(TAG_PREFIX)) == 0 &&
         strcmp(tag + strlen(TAG_PREFIX), is_map ? "map" : "seq") != 0 &&
         strcmp(tag + strlen(TAG_PREFIX), is_map ? "omap" : "set") != 0) {
-      rc = fail_at(r, MANIFEST_ERR_PARSE, &ev->start_mark, "%s:%ld:%ld: yaml: tag %s on a collection",
+      rc = fail_at(r, DOC_ERR_PARSE, &ev->start_mark, "%s:%ld:%ld: yaml: tag %s on a collection",
                    tag);
     } else {
       rc = count_node(r, 1, &ev->start_mark);
-      if (rc == MANIFEST_OK)
+      if (rc == DOC_OK)
         rc = is_map ? build_mapping(r, ev, depth, &v) : build_sequence(r, depth, &v);
     }
   } else {
-    rc = fail_at(r, MANIFEST_ERR_PARSE, &ev->start_mark, "%s:%ld:%ld: yaml: %s",
+    rc = fail_at(r, DOC_ERR_PARSE, &ev->start_mark, "%s:%ld:%ld: yaml: %s",
                  "unexpected event");
   }
   yaml_event_delete(ev);
-  if (rc == MANIFEST_OK && anchor_copy != NULL)
+  if (rc == DOC_OK && anchor_copy != NULL)
     rc = add_anchor(r, anchor_copy, v, r->nodes - before);
   free(anchor_copy);
-  if (rc != MANIFEST_OK) {
+  if (rc != DOC_OK) {
     json_decref(v);
     return rc;
   }
   *out = v;
-  return MANIFEST_OK;
+  return DOC_OK;
 }
 
-int manifest_yaml_read(manifest_docs *out, const char *text, size_t len, const char *source,
-                       size_t max_nodes, manifest_error *err) {
+int doc_yaml_read(doc_list *out, const char *text, size_t len, const char *source,
+                       size_t max_nodes, doc_error *err) {
   reader r;
   yaml_event_t ev;
   json_t *doc = NULL;
   long line;
-  int rc = MANIFEST_OK, have_event = 0;
+  int rc = DOC_OK, have_event = 0;
 
   memset(&r, 0, sizeof r);
   r.max_stream_nodes = max_nodes;
   r.source = source;
   r.err = err;
   if (!yaml_parser_initialize(&r.parser))
-    return manifest_fail(err, MANIFEST_ERR_NOMEM, 0, "%s: out of memory", source);
+    return doc_fail(err, DOC_ERR_NOMEM, 0, "%s: out of memory", source);
   yaml_parser_set_input_string(&r.parser, (const unsigned char *)text, len);
 
   rc = next_event(&r, &ev);
-  if (rc != MANIFEST_OK)
+  if (rc != DOC_OK)
     goto out;
   yaml_event_delete(&ev);
   for (;;) {
     rc = next_event(&r, &ev);
-    if (rc != MANIFEST_OK)
+    if (rc != DOC_OK)
       goto out;
     have_event = 1;
     if (ev.type == YAML_STREAM_END_EVENT)
       break;
     if (ev.type != YAML_DOCUMENT_START_EVENT) {
-      rc = fail_at(&r, MANIFEST_ERR_PARSE, &ev.start_mark, "%s:%ld:%ld: yaml: %s",
+      rc = fail_at(&r, DOC_ERR_PARSE, &ev.start_mark, "%s:%ld:%ld: yaml: %s",
                    "expected a document");
       goto out;
     }
@@ -628,26 +628,26 @@ int manifest_yaml_read(manifest_docs *out, const char *text, size_t len, const c
     have_event = 0;
 
     rc = next_event(&r, &ev);
-    if (rc != MANIFEST_OK)
+    if (rc != DOC_OK)
       goto out;
     line = mark_line(&ev.start_mark);
     rc = build_node(&r, &ev, 1, &doc);
-    if (rc != MANIFEST_OK)
+    if (rc != DOC_OK)
       goto out;
     anchors_clear(&r);
-    if (manifest_depth(doc, MANIFEST_MAX_DEPTH + 1) > MANIFEST_MAX_DEPTH) {
-      rc = manifest_fail(err, MANIFEST_ERR_LIMIT, line,
+    if (doc_depth(doc, DOC_MAX_DEPTH + 1) > DOC_MAX_DEPTH) {
+      rc = doc_fail(err, DOC_ERR_LIMIT, line,
                          "%s:%ld: yaml: document %zu nests deeper than %d levels", source, line,
-                         out->n + 1, MANIFEST_MAX_DEPTH);
+                         out->n + 1, DOC_MAX_DEPTH);
       goto out;
     }
 
     rc = next_event(&r, &ev);
-    if (rc != MANIFEST_OK)
+    if (rc != DOC_OK)
       goto out;
     have_event = 1;
     if (ev.type != YAML_DOCUMENT_END_EVENT) {
-      rc = fail_at(&r, MANIFEST_ERR_PARSE, &ev.start_mark, "%s:%ld:%ld: yaml: %s",
+      rc = fail_at(&r, DOC_ERR_PARSE, &ev.start_mark, "%s:%ld:%ld: yaml: %s",
                    "expected the end of the document");
       goto out;
     }
@@ -658,9 +658,9 @@ int manifest_yaml_read(manifest_docs *out, const char *text, size_t len, const c
       doc = NULL;
       continue;
     }
-    rc = manifest_docs_push(out, doc, line, source, err);
+    rc = doc_list_push(out, doc, line, source, err);
     doc = NULL;
-    if (rc != MANIFEST_OK)
+    if (rc != DOC_OK)
       goto out;
   }
 out:
@@ -672,7 +672,7 @@ out:
   return rc;
 }
 
-int manifest_yaml_plain_safe(const char *s, size_t n) {
+int doc_yaml_plain_safe(const char *s, size_t n) {
   static const char *const words11[] = {"y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No",
                                         "NO", "on", "On", "ON", "off", "Off", "OFF", "=", "<<"};
   json_t *v;

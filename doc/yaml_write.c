@@ -11,20 +11,20 @@
 #include <jansson.h>
 #include <yaml.h>
 
-#include "manifest_int.h"
+#include "internal.h"
 #include "banned.h"
 
 typedef struct writer {
   yaml_emitter_t emitter;
-  manifest_buf *b;
+  doc_buf *b;
   int buf_status;
 } writer;
 
 static int write_handler(void *data, unsigned char *buffer, size_t size) {
   writer *w = data;
-  int rc = manifest_buf_add(w->b, buffer, size);
+  int rc = doc_buf_add(w->b, buffer, size);
 
-  if (rc != MANIFEST_OK) {
+  if (rc != DOC_OK) {
     w->buf_status = rc;
     return 0;
   }
@@ -32,25 +32,25 @@ static int write_handler(void *data, unsigned char *buffer, size_t size) {
 }
 
 static int emit(writer *w, yaml_event_t *ev) {
-  return yaml_emitter_emit(&w->emitter, ev) ? MANIFEST_OK : MANIFEST_ERR_INVALID;
+  return yaml_emitter_emit(&w->emitter, ev) ? DOC_OK : DOC_ERR_INVALID;
 }
 
 static int emit_scalar(writer *w, const char *s, size_t n, yaml_scalar_style_t style) {
   yaml_event_t ev;
 
   if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)n, 1, 1, style))
-    return MANIFEST_ERR_NOMEM;
+    return DOC_ERR_NOMEM;
   return emit(w, &ev);
 }
 
 static int emit_string(writer *w, const char *s, size_t n) {
   yaml_scalar_style_t style = YAML_PLAIN_SCALAR_STYLE;
 
-  if (n > (size_t)MANIFEST_MAX_DOC_BYTES * 4)
-    return MANIFEST_ERR_LIMIT;
+  if (n > (size_t)DOC_MAX_BYTES * 4)
+    return DOC_ERR_LIMIT;
   if (memchr(s, '\n', n) != NULL)
     style = YAML_LITERAL_SCALAR_STYLE; /* the emitter falls back to quotes where a block cannot hold it */
-  else if (!manifest_yaml_plain_safe(s, n))
+  else if (!doc_yaml_plain_safe(s, n))
     style = YAML_SINGLE_QUOTED_SCALAR_STYLE; /* or double, where single cannot hold it */
   return emit_scalar(w, s, n, style);
 }
@@ -99,19 +99,19 @@ static int emit_object(writer *w, const json_t *o) {
   int rc;
 
   if (!yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE))
-    return MANIFEST_ERR_NOMEM;
+    return DOC_ERR_NOMEM;
   rc = emit(w, &ev);
   json_object_foreach((json_t *)o, key, child) {
-    if (rc != MANIFEST_OK)
+    if (rc != DOC_OK)
       return rc;
     rc = emit_string(w, key, strlen(key));
-    if (rc == MANIFEST_OK)
+    if (rc == DOC_OK)
       rc = emit_value(w, child, 0);
   }
-  if (rc != MANIFEST_OK)
+  if (rc != DOC_OK)
     return rc;
   if (!yaml_mapping_end_event_initialize(&ev))
-    return MANIFEST_ERR_NOMEM;
+    return DOC_ERR_NOMEM;
   return emit(w, &ev);
 }
 
@@ -122,17 +122,17 @@ static int emit_array(writer *w, const json_t *a) {
   int rc;
 
   if (!yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE))
-    return MANIFEST_ERR_NOMEM;
+    return DOC_ERR_NOMEM;
   rc = emit(w, &ev);
   json_array_foreach(a, i, child) {
-    if (rc != MANIFEST_OK)
+    if (rc != DOC_OK)
       return rc;
     rc = emit_value(w, child, 0);
   }
-  if (rc != MANIFEST_OK)
+  if (rc != DOC_OK)
     return rc;
   if (!yaml_sequence_end_event_initialize(&ev))
-    return MANIFEST_ERR_NOMEM;
+    return DOC_ERR_NOMEM;
   return emit(w, &ev);
 }
 
@@ -145,9 +145,9 @@ static int emit_value(writer *w, const json_t *v, int top) {
   case JSON_OBJECT:
     if (!top)
       return emit_object(w, v);
-    ordered = manifest_ordered(v);
+    ordered = doc_ordered(v);
     if (ordered == NULL)
-      return MANIFEST_ERR_NOMEM;
+      return DOC_ERR_NOMEM;
     rc = emit_object(w, ordered);
     json_decref(ordered);
     return rc;
@@ -171,15 +171,15 @@ static int emit_value(writer *w, const json_t *v, int top) {
   }
 }
 
-int manifest_yaml_write_doc(manifest_buf *b, const json_t *doc, int first, manifest_error *err) {
+int doc_yaml_write_doc(doc_buf *b, const json_t *doc, int first, doc_error *err) {
   writer w;
   yaml_event_t ev;
-  int rc = MANIFEST_OK;
+  int rc = DOC_OK;
 
   memset(&w, 0, sizeof w);
   w.b = b;
   if (!yaml_emitter_initialize(&w.emitter))
-    return manifest_fail(err, MANIFEST_ERR_NOMEM, 0, "out of memory writing YAML");
+    return doc_fail(err, DOC_ERR_NOMEM, 0, "out of memory writing YAML");
   yaml_emitter_set_output(&w.emitter, write_handler, &w);
   yaml_emitter_set_unicode(&w.emitter, 1);
   yaml_emitter_set_width(&w.emitter, -1);
@@ -187,46 +187,46 @@ int manifest_yaml_write_doc(manifest_buf *b, const json_t *doc, int first, manif
   yaml_emitter_set_break(&w.emitter, YAML_LN_BREAK);
 
   if (!yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING)) {
-    rc = MANIFEST_ERR_NOMEM;
+    rc = DOC_ERR_NOMEM;
     goto out;
   }
   rc = emit(&w, &ev);
-  if (rc != MANIFEST_OK)
+  if (rc != DOC_OK)
     goto out;
   /* An empty map or list is written in flow style ({} or []): as the first
-   * document it would make manifest_parse take the stream for JSON, so it
+   * document it would make doc_parse take the stream for JSON, so it
    * gets an explicit "---". */
   if (first && json_is_object(doc) && json_object_size(doc) == 0)
     first = 0;
   if (first && json_is_array(doc) && json_array_size(doc) == 0)
     first = 0;
   if (!yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, first)) {
-    rc = MANIFEST_ERR_NOMEM;
+    rc = DOC_ERR_NOMEM;
     goto out;
   }
   rc = emit(&w, &ev);
-  if (rc == MANIFEST_OK)
+  if (rc == DOC_OK)
     rc = emit_value(&w, doc, 1);
-  if (rc != MANIFEST_OK)
+  if (rc != DOC_OK)
     goto out;
-  if (!yaml_document_end_event_initialize(&ev, 1) || emit(&w, &ev) != MANIFEST_OK ||
-      !yaml_stream_end_event_initialize(&ev) || emit(&w, &ev) != MANIFEST_OK) {
-    rc = MANIFEST_ERR_INVALID;
+  if (!yaml_document_end_event_initialize(&ev, 1) || emit(&w, &ev) != DOC_OK ||
+      !yaml_stream_end_event_initialize(&ev) || emit(&w, &ev) != DOC_OK) {
+    rc = DOC_ERR_INVALID;
     goto out;
   }
   if (!yaml_emitter_flush(&w.emitter))
-    rc = MANIFEST_ERR_INVALID;
+    rc = DOC_ERR_INVALID;
 out:
-  if (rc != MANIFEST_OK) {
-    if (w.buf_status != MANIFEST_OK)
-      rc = manifest_fail(err, w.buf_status, 0, "cannot write YAML: %s",
-                         w.buf_status == MANIFEST_ERR_LIMIT ? "output too large" : "out of memory");
-    else if (rc == MANIFEST_ERR_LIMIT)
-      rc = manifest_fail(err, rc, 0, "cannot write YAML: a string is too large");
-    else if (rc == MANIFEST_ERR_NOMEM)
-      rc = manifest_fail(err, rc, 0, "out of memory writing YAML");
+  if (rc != DOC_OK) {
+    if (w.buf_status != DOC_OK)
+      rc = doc_fail(err, w.buf_status, 0, "cannot write YAML: %s",
+                         w.buf_status == DOC_ERR_LIMIT ? "output too large" : "out of memory");
+    else if (rc == DOC_ERR_LIMIT)
+      rc = doc_fail(err, rc, 0, "cannot write YAML: a string is too large");
+    else if (rc == DOC_ERR_NOMEM)
+      rc = doc_fail(err, rc, 0, "out of memory writing YAML");
     else
-      rc = manifest_fail(err, rc, 0, "cannot write YAML: %s",
+      rc = doc_fail(err, rc, 0, "cannot write YAML: %s",
                          w.emitter.problem ? w.emitter.problem : "emitter error");
   }
   yaml_emitter_delete(&w.emitter);
