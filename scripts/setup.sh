@@ -12,7 +12,7 @@ SANITIZE=${SANITIZE:-0}
 BUILDTYPE=${BUILDTYPE:-debugoptimized}
 
 packages=(
-  gcc clang pkg-config meson ninja-build
+  gcc clang clang-format pkg-config meson ninja-build
   libsodium-dev libyaml-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev libgnutls28-dev libssl-dev
   libcmocka-dev libclang-rt-14-dev
   python3 python3-pytest python3-cryptography openssl curl ca-certificates

@@ -22,6 +22,14 @@ KEYDIR = ROOT / "tests" / "examples" / "keys"
 ENVIRONMENTS = ("staging", "production")
 
 
+def git(repo, *args):
+    """git in repo as a throwaway identity, no signing; its stdout, stripped."""
+    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com",
+                           "-c", "tag.gpgSign=false", "-c", "commit.gpgSign=false",
+                           "-C", str(repo), *args],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
 def need_kubectl():
     path = kubectl_path()
     if not path:

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, git
 
 SCRIPT = ROOT / "scripts" / "release.sh"
 
@@ -25,13 +25,6 @@ def repo(tmp_path):
     git(tmp_path, "add", ".")
     git(tmp_path, "commit", "-q", "-m", "first")
     return tmp_path
-
-
-def git(repo, *args):
-    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com",
-                           "-c", "tag.gpgSign=false", "-c", "commit.gpgSign=false",
-                           "-C", str(repo), *args],
-                          capture_output=True, text=True, check=True).stdout.strip()
 
 
 def release(repo, *args, env=None):
