@@ -94,7 +94,7 @@ void doc_list_free(doc_list *docs);
  * apiVersion, kind, metadata, spec, then the rest in their order; strings
  * quoted only where YAML needs it) or JSON (indented, one document after
  * another). *out is malloc'ed and NUL-terminated; it may hold secrets, so
- * release it with doc_text_free(). */
+ * release it with doc_wipe_free(). */
 int doc_write(char **out, size_t *out_len, json_t *const *docs, size_t n, doc_format format,
               doc_error *err);
 
@@ -104,26 +104,52 @@ json_t *doc_get(const json_t *doc, ...);
 /* The string at a path, or NULL when missing or not a string. */
 const char *doc_get_string(const json_t *doc, ...);
 
-/* ---- plaintext buffers ---------------------------------------------------- */
+/* ---- plaintext buffers and files ----------------------------------------- */
 
 /* A growing byte buffer with a hard maximum; it may hold secrets, so growth
- * copies and wipes, and release wipes. Start from {0} and set max. */
+ * copies into a new block and wipes the old one (never realloc), and release
+ * wipes. Start from {0} and set max (and first, if not 256). */
 typedef struct doc_buf {
   char *p;
   size_t len;
   size_t cap;
-  size_t max;
+  size_t max;   /* bytes at most, without the NUL */
+  size_t first; /* the first block's size (0: 256) */
 } doc_buf;
 
-/* Appends n bytes; DOC_ERR_LIMIT past max, DOC_ERR_NOMEM. Keeps a NUL after len. */
+/* Appends n bytes; DOC_ERR_LIMIT past max (b unchanged), DOC_ERR_NOMEM.
+ * Keeps a NUL after len. */
 int doc_buf_add(doc_buf *b, const void *data, size_t n);
+/* Makes room for n more bytes and the NUL without adding them (a reader
+ * then writes into p + len and moves len); DOC_ERR_LIMIT, DOC_ERR_NOMEM. */
+int doc_buf_room(doc_buf *b, size_t n);
+/* The capacity b would have after making room for n more bytes: cap when it
+ * has the room, 0 when len + n passes max. Allocates nothing: callers that
+ * count memory against a budget reserve the growth first. */
+size_t doc_buf_grown(const doc_buf *b, size_t n);
+/* Wipes the bytes and empties b, keeping its block for reuse. */
+void doc_buf_reset(doc_buf *b);
 /* Moves the text out (malloc'ed, NUL-terminated, "" when empty; NULL when out
- * of memory) and empties b; release it with doc_text_free(). */
+ * of memory) and empties b; release it with doc_wipe_free(). */
 char *doc_buf_detach(doc_buf *b, size_t *len);
-/* Wipes and frees the bytes; b can be used again. NULL is a no-op. */
+/* Wipes and frees the block; b can be used again. NULL is a no-op. */
 void doc_buf_free(doc_buf *b);
 
-/* Wipes len bytes of text and frees it; NULL is a no-op. */
-void doc_text_free(char *text, size_t len);
+/* Wipes len bytes at p and frees p (malloc'ed); NULL is a no-op. */
+void doc_wipe_free(void *p, size_t len);
+
+enum {
+  DOC_READ_SECRET = 1, /* into sodium_malloc'ed memory (guarded, never swapped):
+                          release with sodium_free */
+};
+
+/* Reads a whole file of at most max bytes into *out, NUL-terminated (malloc'ed:
+ * release with doc_wipe_free(*out, *out_len)). Regular files, pipes and
+ * devices; a folder is refused. Errors name the file and the reason:
+ * `cannot read "PATH": REASON`, with DOC_ERR_IO (missing, unreadable, a
+ * folder), DOC_ERR_LIMIT (more than max bytes), DOC_ERR_NOMEM or
+ * DOC_ERR_INVALID (no file or no limit given). On failure *out is NULL. */
+int doc_read_file(char **out, size_t *out_len, const char *path, size_t max, int flags,
+                  doc_error *err);
 
 #endif

@@ -87,7 +87,7 @@ int doc_parse(doc_list *out, const char *text, size_t len, const char *source,
 
 int doc_write(char **out, size_t *out_len, json_t *const *docs, size_t n,
                    doc_format format, doc_error *err) {
-  doc_buf b = {NULL, 0, 0, 0};
+  doc_buf b = {0};
   size_t i;
   int rc = DOC_OK;
 

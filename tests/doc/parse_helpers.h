@@ -14,7 +14,7 @@ void parse_fails(const char *text, size_t len, int status, const char *message_p
                  doc_error *err);
 /* The only document of text; the caller json_decref()s it. */
 json_t *parse_one(const char *text);
-/* Writes one document as YAML (or JSON); free with doc_text_free. */
+/* Writes one document as YAML (or JSON); free with doc_wipe_free. */
 char *write_one(const json_t *doc, doc_format format, size_t *len);
 
 #endif

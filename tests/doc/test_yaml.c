@@ -477,7 +477,7 @@ static void test_tricky_strings_round_trip(void **state) {
   }
   assert_non_null(strstr(out, "\n'yes': 0\n"));
   json_decref(back);
-  doc_text_free(out, len);
+  doc_wipe_free(out, len);
   json_decref(doc);
 }
 
@@ -499,12 +499,12 @@ static void test_scalars_round_trip(void **state) {
   assert_non_null(strstr(out, "whole: 100.0\n"));
   assert_non_null(strstr(out, "ea: []\n"));
   json_decref(back);
-  doc_text_free(out, len);
+  doc_wipe_free(out, len);
   out = write_one(doc, DOC_JSON, &len);
   back = parse_one(out);
   assert_true(json_equal(doc, back));
   json_decref(back);
-  doc_text_free(out, len);
+  doc_wipe_free(out, len);
   json_decref(doc);
 }
 
@@ -524,7 +524,7 @@ static void test_long_base64_on_one_line(void **state) {
   assert_non_null(line);
   assert_memory_equal(line + 5, b64, 6000);
   assert_int_equal(line[5 + 6000], '\n');
-  doc_text_free(out, len);
+  doc_wipe_free(out, len);
   json_decref(doc);
 }
 
@@ -558,7 +558,7 @@ static void test_key_order(void **state) {
         fail_msg("%s out of order in:\n%s", k, out);
       prev = at;
     }
-    doc_text_free(out, len);
+    doc_wipe_free(out, len);
   }
   /* several documents: --- between them, read back in order */
   docs[0] = doc;
@@ -569,13 +569,13 @@ static void test_key_order(void **state) {
   assert_int_equal(back.n, 2);
   assert_true(json_equal(back.docs[0], doc));
   doc_list_free(&back);
-  doc_text_free(out, len);
+  doc_wipe_free(out, len);
   assert_int_equal(doc_write(&out, &len, docs, 2, DOC_JSON, NULL), DOC_OK);
   parse_ok(&back, out, 0);
   assert_int_equal(back.n, 2);
   assert_true(json_equal(back.docs[1], docs[1]));
   doc_list_free(&back);
-  doc_text_free(out, len);
+  doc_wipe_free(out, len);
   json_decref(docs[1]);
   /* an empty mapping first must not make the stream read as JSON */
   docs[0] = json_object();
@@ -584,7 +584,7 @@ static void test_key_order(void **state) {
   parse_ok(&back, out, 0);
   assert_int_equal(back.n, 2);
   doc_list_free(&back);
-  doc_text_free(out, len);
+  doc_wipe_free(out, len);
   json_decref(docs[0]);
   json_decref(docs[1]);
   json_decref(doc);
