@@ -128,7 +128,7 @@ static int op_unseal(void *p)
   int rc = keys_unseal(&out, &out_len, v->ring, v->label, v->sealed, v->sealed_len, NULL, NULL);
   if (rc == 0 && out_len != v->plain_len)
     rc = -1;
-  keys_plain_free(out, out_len);
+  doc_wipe_free(out, out_len);
   return rc;
 }
 

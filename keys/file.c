@@ -1,4 +1,4 @@
-/* Reading a bounded file, and writing one atomically. */
+/* Reading a bounded file (doc_read_file, with keys' statuses), and writing one atomically. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -18,95 +18,19 @@
 
 int keys_file_read(char **out, size_t *out_len, const char *path, size_t max, keys_error *err)
 {
-  struct stat st;
-  char *buf = NULL, *grown;
-  size_t cap, used = 0;
-  int fd = -1, rc;
+  doc_error derr;
+  int rc = doc_read_file(out, out_len, path, max, 0, &derr);
 
-  if (out == NULL || out_len == NULL || path == NULL)
-    return keys_i_fail(err, KEYS_ERR_INVALID, "no file given");
-  *out = NULL;
-  *out_len = 0;
-  if (max >= SIZE_MAX - 1)
-    return keys_i_fail(err, KEYS_ERR_INVALID, "\"%s\": no limit given for reading", path);
-  fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0)
-    return keys_i_fail(err, KEYS_ERR_IO, "cannot open \"%s\": %s", path, strerror(errno));
-  if (fstat(fd, &st) != 0) {
-    rc = keys_i_fail(err, KEYS_ERR_IO, "cannot stat \"%s\": %s", path, strerror(errno));
-    goto out;
+  switch (rc) {
+  case DOC_OK:
+    return KEYS_OK;
+  case DOC_ERR_NOMEM:
+    return keys_i_fail(err, KEYS_ERR_NOMEM, "%s", derr.message);
+  case DOC_ERR_INVALID:
+    return keys_i_fail(err, KEYS_ERR_INVALID, "%s", derr.message);
+  default: /* a file larger than max included */
+    return keys_i_fail(err, KEYS_ERR_IO, "%s", derr.message);
   }
-  if (S_ISDIR(st.st_mode)) {
-    rc = keys_i_fail(err, KEYS_ERR_IO, "\"%s\" is a directory", path);
-    goto out;
-  }
-  if (S_ISREG(st.st_mode) && (uintmax_t)st.st_size > (uintmax_t)max) {
-    rc = keys_i_fail(err, KEYS_ERR_IO, "\"%s\" is %jd bytes, more than the %zu allowed", path,
-                     (intmax_t)st.st_size, max);
-    goto out;
-  }
-  /* Regular files are read in one go; pipes grow the buffer up to max. */
-  cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 4096;
-  if (cap > max + 1)
-    cap = max + 1;
-  buf = malloc(cap + 1);
-  if (buf == NULL) {
-    rc = keys_i_fail(err, KEYS_ERR_NOMEM, "out of memory reading \"%s\"", path);
-    goto out;
-  }
-  for (;;) {
-    ssize_t r;
-
-    if (used == cap) {
-      if (cap > max) {
-        rc = keys_i_fail(err, KEYS_ERR_IO, "\"%s\" is more than the %zu bytes allowed", path,
-                         max);
-        goto out;
-      }
-      size_t old_cap = cap;
-
-      cap = cap > (max + 1) / 2 ? max + 1 : cap * 2;
-      /* not realloc: the buffer may hold a private key, and realloc would
-       * release the old copy unwiped */
-      grown = malloc(cap + 1);
-      if (grown == NULL) {
-        cap = old_cap;
-        rc = keys_i_fail(err, KEYS_ERR_NOMEM, "out of memory reading \"%s\"", path);
-        goto out;
-      }
-      memcpy(grown, buf, used);
-      sodium_memzero(buf, old_cap + 1);
-      free(buf);
-      buf = grown;
-    }
-    r = read(fd, buf + used, cap - used);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r < 0) {
-      rc = keys_i_fail(err, KEYS_ERR_IO, "cannot read \"%s\": %s", path, strerror(errno));
-      goto out;
-    }
-    if (r == 0)
-      break;
-    used += (size_t)r;
-  }
-  if (used > max) {
-    rc = keys_i_fail(err, KEYS_ERR_IO, "\"%s\" is more than the %zu bytes allowed", path, max);
-    goto out;
-  }
-  buf[used] = '\0';
-  *out = buf;
-  *out_len = used;
-  buf = NULL;
-  rc = KEYS_OK;
-out:
-  if (buf != NULL) {
-    sodium_memzero(buf, used); /* it may have been a key file */
-    free(buf);
-  }
-  if (fd >= 0)
-    close(fd);
-  return rc;
 }
 
 static int write_all(int fd, const void *data, size_t len)

@@ -10,12 +10,14 @@
  *
  * Private keys live in sodium_malloc'ed memory inside the opaque
  * keys_keypair. Unsealed plaintext is returned in malloc'ed memory that the
- * caller releases with keys_plain_free(), which wipes it.
+ * caller releases with doc_wipe_free(), which wipes it.
  */
 
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+
+#include "doc.h"
 
 #define KEYS_PUBLIC_BYTES 32
 #define KEYS_SECRET_BYTES 32
@@ -189,14 +191,11 @@ int keys_seal(char **out, const keys_public *recipients, size_t n, const char *l
               const uint8_t *m, size_t m_len, keys_error *err) KEYS_MUST_CHECK;
 
 /* Opens a sealed value with ring under label. *out is malloc'ed (never NULL
- * on success, even for an empty value) and released with keys_plain_free().
+ * on success, even for an empty value) and released with doc_wipe_free().
  * used_id (may be NULL) receives the key id of the stanza that opened. */
 int keys_unseal(uint8_t **out, size_t *out_len, const keys_keyring *ring, const char *label,
                 const char *sealed, size_t sealed_len, uint8_t used_id[KEYS_ID_BYTES],
                 keys_error *err) KEYS_MUST_CHECK;
-
-/* Wipes and frees plaintext returned by keys_unseal. NULL is fine. */
-void keys_plain_free(uint8_t *p, size_t len);
 
 /* Re-seals for new_pk (docs/spec.md, re-sealing): opens with ring, drops the
  * stanzas of ring's keys, appends one for new_pk, keeps every other stanza

@@ -304,7 +304,7 @@ static int open_body(uint8_t **out, size_t *out_len, const struct parsed *p, con
                                                  p->blob + p->header_len - COMMIT_BYTES -
                                                      NONCE_BYTES,
                                                  dek) != 0) {
-    keys_plain_free(m, m_len);
+    doc_wipe_free(m, m_len);
     return keys_i_fail(err, KEYS_ERR_LABEL,
                        "the value does not open under label \"%s\": it was sealed for another "
                        "scope, namespace, name or key, or altered",
@@ -448,7 +448,7 @@ struct opened {
 
 static void opened_free(struct opened *o)
 {
-  keys_plain_free(o->m, o->m_len);
+  doc_wipe_free(o->m, o->m_len);
   scratch_free(o->s);
   parsed_free(&o->p);
   memset(o, 0, sizeof(*o));
@@ -501,13 +501,6 @@ int keys_unseal(uint8_t **out, size_t *out_len, const keys_keyring *ring, const 
   return KEYS_OK;
 }
 
-void keys_plain_free(uint8_t *p, size_t len)
-{
-  if (p == NULL)
-    return;
-  sodium_memzero(p, len);
-  free(p);
-}
 
 int keys_reseal(char **out, const keys_keyring *ring, const keys_public *new_pk,
                 const char *label, const char *sealed, size_t sealed_len, keys_error *err)

@@ -64,8 +64,7 @@ struct kube_req {
   int stream_error; /* the stream callback asked to stop */
   CURL *easy;
   struct curl_slist *headers;
-  char *resp;        /* response body (for streams: only a non-2xx answer) */
-  size_t resp_len, resp_cap;
+  doc_buf resp;      /* response body (for streams: only a non-2xx answer) */
   long retry_after_s;
   char errbuf[CURL_ERROR_SIZE];
 };
@@ -189,12 +188,7 @@ static void req_release_transfer(kube_req *r) {
     sodium_memzero(h->data, strlen(h->data)); /* curl's copy of the Authorization header */
   curl_slist_free_all(r->headers);
   r->headers = NULL;
-  if (r->resp != NULL) {
-    sodium_memzero(r->resp, r->resp_cap);
-    free(r->resp);
-  }
-  r->resp = NULL;
-  r->resp_len = r->resp_cap = 0;
+  doc_buf_free(&r->resp);
   r->overflow = 0;
   r->stream_error = 0;
   r->retry_after_s = -1;
@@ -283,36 +277,17 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud) {
   return len;
 }
 
-/* Appends to the response buffer; hard maximum, and a grown buffer is
- * copied and the old one wiped (not realloc'ed) since it may hold Secrets. */
+/* Appends to the response buffer (doc_buf: a hard maximum, and growth wipes
+ * the old block, since it may hold Secrets). */
 static int resp_append(kube_req *r, const char *data, size_t n, size_t max) {
-  if (n > max || r->resp_len > max - n) {
+  int rc;
+
+  r->resp.max = max;
+  r->resp.first = RESP_INITIAL;
+  rc = doc_buf_add(&r->resp, data, n);
+  if (rc == DOC_ERR_LIMIT)
     r->overflow = 1;
-    return -1;
-  }
-  if (r->resp_len + n + 1 > r->resp_cap) {
-    size_t cap = r->resp_cap ? r->resp_cap : RESP_INITIAL;
-    char *nb;
-    while (cap < r->resp_len + n + 1)
-      cap *= 2;
-    if (cap > max + 1)
-      cap = max + 1;
-    nb = malloc(cap);
-    if (nb == NULL)
-      return -1;
-    if (r->resp_len)
-      memcpy(nb, r->resp, r->resp_len);
-    if (r->resp) {
-      sodium_memzero(r->resp, r->resp_cap);
-      free(r->resp);
-    }
-    r->resp = nb;
-    r->resp_cap = cap;
-  }
-  memcpy(r->resp + r->resp_len, data, n);
-  r->resp_len += n;
-  r->resp[r->resp_len] = '\0';
-  return 0;
+  return rc == DOC_OK ? 0 : -1;
 }
 
 static size_t on_write(char *data, size_t size, size_t n, void *ud) {
@@ -600,7 +575,7 @@ static void deliver(kube_client *c, kube_req *r, long code, json_t *body, const 
   if (r->cancelled)
     return;
   if (r->raw != NULL)
-    r->raw(r->ud, code, r->resp ? r->resp : "", r->resp_len, st);
+    r->raw(r->ud, code, r->resp.p ? r->resp.p : "", r->resp.len, st);
   else if (r->done != NULL)
     r->done(r->ud, code, body, st);
 }
@@ -671,12 +646,12 @@ static void finish(kube_client *c, kube_req *r, CURLcode cc) {
     }
     st.http_code = code;
     st.code = code;
-    if (r->resp_len > 0 && !(r->raw != NULL && is_2xx(code))) {
+    if (r->resp.len > 0 && !(r->raw != NULL && is_2xx(code))) {
       json_error_t jerr;
-      body = json_loadb(r->resp, r->resp_len, JSON_ALLOW_NUL, &jerr);
+      body = json_loadb(r->resp.p, r->resp.len, JSON_ALLOW_NUL, &jerr);
       if (body == NULL) {
         char snip[256];
-        snippet(snip, sizeof(snip), r->resp, r->resp_len);
+        snippet(snip, sizeof(snip), r->resp.p, r->resp.len);
         if (is_2xx(code))
           kube_status_set(&st, KUBE_ERR_PROTOCOL, "%s %s: answer %ld is not JSON: %s", r->method,
                           r->path, code, jerr.text);
@@ -685,7 +660,7 @@ static void finish(kube_client *c, kube_req *r, CURLcode cc) {
                           snip);
       }
     }
-    if (body != NULL || r->resp_len == 0 || (r->raw != NULL && is_2xx(code))) {
+    if (body != NULL || r->resp.len == 0 || (r->raw != NULL && is_2xx(code))) {
       if (is_2xx(code)) {
         st.err = KUBE_OK;
       } else {
@@ -871,13 +846,6 @@ static void sync_raw_done(void *ud, long code, const char *data, size_t len,
   s->len = len;
 }
 
-void kube_text_free(char *text, size_t len) {
-  if (text == NULL)
-    return;
-  sodium_memzero(text, len);
-  free(text);
-}
-
 /* Submits spec (its done or raw is one of the above, ud is s) and runs the
  * client until it completes. Returns the request's error, or the error that
  * kept it from being queued or run (s->done then stays 0). */
@@ -939,7 +907,7 @@ int kube_request_sync_raw(kube_client *c, const char *method, const char *path,
     *out = s.text;
     *out_len = s.len;
   } else {
-    kube_text_free(s.text, s.len);
+    doc_wipe_free(s.text, s.len);
   }
   return rc;
 }

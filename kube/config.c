@@ -63,60 +63,16 @@ void kube_status_set(kube_status *st, int err, const char *fmt, ...) {
 
 int kube_read_file(unsigned char **out, size_t *out_len, const char *path, size_t max, int secure,
                    kube_status *st) {
-  unsigned char *buf = NULL;
-  size_t len = 0;
-  struct stat sb;
-  int fd = -1, rc = KUBE_ERR_IO;
+  doc_error derr;
+  char *text = NULL;
+  int rc;
 
-  *out = NULL;
-  *out_len = 0;
-  fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    kube_status_set(st, KUBE_ERR_IO, "cannot read \"%s\": %s", path, strerror(errno));
-    goto out;
-  }
-  if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-    kube_status_set(st, KUBE_ERR_IO, "cannot read \"%s\": not a regular file", path);
-    goto out;
-  }
-  if ((uintmax_t)sb.st_size > max) {
-    rc = KUBE_ERR_LIMIT;
-    kube_status_set(st, rc, "cannot read \"%s\": larger than %zu bytes", path, max);
-    goto out;
-  }
-  buf = secure ? sodium_malloc((size_t)sb.st_size + 1) : malloc((size_t)sb.st_size + 1);
-  if (buf == NULL) {
-    rc = KUBE_ERR_NOMEM;
-    kube_status_set(st, rc, "cannot read \"%s\": out of memory", path);
-    goto out;
-  }
-  while (len < (size_t)sb.st_size) {
-    ssize_t r = read(fd, buf + len, (size_t)sb.st_size - len);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r < 0) {
-      kube_status_set(st, KUBE_ERR_IO, "cannot read \"%s\": %s", path, strerror(errno));
-      goto out;
-    }
-    if (r == 0)
-      break; /* shrank meanwhile: take what is there */
-    len += (size_t)r;
-  }
-  buf[len] = '\0';
-  *out = buf;
-  *out_len = len;
-  buf = NULL;
-  rc = KUBE_OK;
-out:
-  if (buf != NULL) {
-    sodium_memzero(buf, (size_t)sb.st_size + 1);
-    if (secure)
-      sodium_free(buf);
-    else
-      free(buf);
-  }
-  if (fd >= 0)
-    close(fd);
+  rc = doc_read_file(&text, out_len, path, max, secure ? DOC_READ_SECRET : 0, &derr);
+  *out = (unsigned char *)text;
+  if (rc == DOC_OK)
+    return KUBE_OK;
+  rc = rc == DOC_ERR_LIMIT ? KUBE_ERR_LIMIT : rc == DOC_ERR_NOMEM ? KUBE_ERR_NOMEM : KUBE_ERR_IO;
+  kube_status_set(st, rc, "%s", derr.message);
   return rc;
 }
 

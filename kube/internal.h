@@ -28,8 +28,9 @@ struct kube_config {
 /* A deep copy; key material stays in sodium_malloc'ed memory. */
 int kube_config_dup(kube_config **out, const kube_config *cfg);
 
-/* Reads a whole file of at most max bytes. secure: into sodium_malloc'ed
- * memory (free with sodium_free), else malloc. A NUL follows the data. */
+/* doc_read_file with kube's statuses (KUBE_ERR_IO, _LIMIT, _NOMEM) and its
+ * message. secure: into sodium_malloc'ed memory (free with sodium_free), else
+ * malloc. A NUL follows the data. */
 int kube_read_file(unsigned char **out, size_t *out_len, const char *path, size_t max, int secure,
                    kube_status *st);
 

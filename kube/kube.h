@@ -31,6 +31,8 @@
 
 #include <jansson.h>
 
+#include "doc.h"
+
 #define KUBE_DEFAULT_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 #define KUBE_MAX_PATH 4096                          /* path with query */
 #define KUBE_DEFAULT_MAX_RESPONSE (64 * 1024 * 1024) /* list responses */
@@ -227,11 +229,10 @@ int kube_request_raw(kube_client *client, const char *method, const char *path_w
                      const char *body, size_t body_len, const char *content_type, kube_raw_fn cb,
                      void *ud);
 /* Blocking: *out (malloc'ed, NUL-terminated, for any answer; may be NULL with
- * out_len NULL) is released with kube_text_free(). Returns st->err. */
+ * out_len NULL) is released with doc_wipe_free(). Returns st->err. */
 int kube_request_sync_raw(kube_client *client, const char *method, const char *path_with_query,
                           const char *body, size_t body_len, const char *content_type,
                           long *http_code, char **out, size_t *out_len, kube_status *st);
-void kube_text_free(char *text, size_t len); /* wipes; NULL is fine */
 
 /*
  * Drives all requests and watches: starts queued requests, moves transfers,

@@ -10,11 +10,11 @@
 
 #include <stddef.h>
 
+#include "doc.h"
+
 typedef struct kube_lines {
-  char *buf;
-  size_t len; /* bytes of the unfinished line */
-  size_t cap;
-  size_t max; /* longest line accepted, without its newline */
+  doc_buf buf; /* the unfinished line; its max is one more, for a '\r' */
+  size_t max;  /* longest line accepted, without its newline */
 } kube_lines;
 
 /* Called for each complete line (without "\n" or "\r\n"), NUL-terminated at

@@ -295,7 +295,7 @@ int manifest_key_secret_parse(manifest_key_secret *out, const json_t *secret, co
   if (pub != NULL)
     st = check_public(out, pub, pub_len, ns, err);
 out:
-  keys_plain_free(priv, priv_len);
+  doc_wipe_free(priv, priv_len);
   free(pub);
   if (st != MANIFEST_OK && out->private_armor != NULL) {
     sodium_free(out->private_armor);

@@ -179,7 +179,7 @@ static int collect(plain_entry **out, size_t *n_out, const json_t *secret, const
       goto out;
     }
     if (json_object_get(string_data, key) != NULL) {
-      keys_plain_free(dec, dec_len);
+      doc_wipe_free(dec, dec_len);
       continue;
     }
     e[n].key = key;
@@ -214,14 +214,14 @@ static int collect(plain_entry **out, size_t *n_out, const json_t *secret, const
   n = 0;
 out:
   for (size_t i = 0; e != NULL && i < n; i++)
-    keys_plain_free(e[i].owned, e[i].len);
+    doc_wipe_free(e[i].owned, e[i].len);
   free(e);
   return rc;
 }
 
 static void entries_free(plain_entry *e, size_t n) {
   for (size_t i = 0; e != NULL && i < n; i++)
-    keys_plain_free(e[i].owned, e[i].len);
+    doc_wipe_free(e[i].owned, e[i].len);
   free(e);
 }
 

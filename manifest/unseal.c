@@ -55,7 +55,7 @@ int manifest_check_reserved(const json_t *meta, const char *desc, const char *wh
 
 static void opened_free(opened *o, size_t n) {
   for (size_t i = 0; o != NULL && i < n; i++)
-    keys_plain_free(o[i].pt, o[i].len);
+    doc_wipe_free(o[i].pt, o[i].len);
   free(o);
 }
 
@@ -269,7 +269,7 @@ static int build_secret(json_t **out, const json_t *sealed, const opened *o, siz
   json_t *secret = NULL, *meta = NULL, *data = NULL, *tdata, *v, *labels;
   const char *type = doc_get_string(tmpl, "type", NULL);
   const char *key, *uid, *skip;
-  doc_buf b = {NULL, 0, 0, MANIFEST_MAX_DATA_BYTES};
+  doc_buf b = {.max = MANIFEST_MAX_DATA_BYTES};
   size_t total = 0, i;
   int rc;
 
@@ -619,7 +619,7 @@ int manifest_reseal_sealed(json_t *sealed, const keys_keyring *ring, const keys_
       size_t plain_len = 0;
       krc = keys_unseal(&plain, &plain_len, ring, label, json_string_value(v),
                         json_string_length(v), NULL, &kerr);
-      keys_plain_free(plain, plain_len);
+      doc_wipe_free(plain, plain_len);
       if (krc != KEYS_OK)
         goto keys_failed;
       continue;

@@ -23,7 +23,7 @@ int seal_cert_fetch(char **out, size_t *out_len, const char *url, int status_err
   if (st != SEAL_OK)
     return st;
   if (code != 200) {
-    seal_text_free(*out, *out_len);
+    doc_wipe_free(*out, *out_len);
     *out = NULL;
     return seal_report(status_error, "%s: HTTP status %ld", url, code);
   }
@@ -109,7 +109,7 @@ int seal_certs_load(keys_public *out, size_t *n_out, const seal_cert_opts *opts)
       if (st != SEAL_OK)
         goto out;
       st = certs_add(out, n_out, src, text, len, opts);
-      seal_text_free(text, len);
+      doc_wipe_free(text, len);
       text = NULL;
       if (st != SEAL_OK)
         goto out;
@@ -128,7 +128,7 @@ int seal_certs_load(keys_public *out, size_t *n_out, const seal_cert_opts *opts)
     fprintf(stderr, "sealing for key %s\n", hex);
   }
 out:
-  seal_text_free(text, len);
+  doc_wipe_free(text, len);
   if (st != SEAL_OK)
     *n_out = 0;
   return st;

@@ -203,7 +203,7 @@ int seal_cluster_cert(char **out, size_t *out_len, const seal_cluster_opts *opts
   if (keys_armor_read_one_public(&pub, *out, *out_len, &kerr) != KEYS_OK) {
     st = seal_report(SEAL_ERR_INPUT, "%s: not exactly one public key, refused: %s", subject,
                      kerr.message);
-    seal_text_free(*out, *out_len);
+    doc_wipe_free(*out, *out_len);
     *out = NULL;
     *out_len = 0;
   }

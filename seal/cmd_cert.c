@@ -76,6 +76,6 @@ int cmd_cert(int argc, char **argv) {
 out:
   free(all);
   free(pubs);
-  seal_text_free(text, len);
+  doc_wipe_free(text, len);
   return st;
 }

@@ -271,6 +271,6 @@ int seal_keys_load(keys_keyring *ring, const char *path) {
     st = seal_report_keys(path, &kerr, rc);
   else if (added == 0)
     st = seal_report(SEAL_ERR_INPUT, "%s: no SEAL PRIVATE KEY block", path);
-  seal_text_free(text, len);
+  doc_wipe_free(text, len);
   return st;
 }

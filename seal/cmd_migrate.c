@@ -515,7 +515,7 @@ static int migrate_old_data(const migrate_ctx *mx, json_t *data, keys_scope scop
       goto out;
     }
     st = seal_into(mx, enc, scope, ns, name, k, dec, dec_len, source, what);
-    keys_plain_free(dec, dec_len);
+    doc_wipe_free(dec, dec_len);
     if (st != SEAL_OK)
       goto out;
   }
@@ -827,7 +827,7 @@ static int migrate_text(migrate_ctx *mx, char **out, size_t *out_len, size_t *n,
       st = text_add(&b, piece, piece_len); /* byte for byte */
       continue;
     }
-    doc_text_free(part, part_len);
+    doc_wipe_free(part, part_len);
     part = NULL;
     rc = doc_write(&part, &part_len, docs.docs, docs.n, format, &merr);
     if (rc != MANIFEST_OK) {
@@ -853,7 +853,7 @@ static int migrate_text(migrate_ctx *mx, char **out, size_t *out_len, size_t *n,
   *out_len = b.len;
   b.p = NULL;
 out:
-  doc_text_free(part, part_len);
+  doc_wipe_free(part, part_len);
   doc_list_free(&docs);
   free(b.p);
   return st;
@@ -900,7 +900,7 @@ static int migrate_file(migrate_ctx *mx, pending_list *pend, const char *path, c
   if ((st = seal_input_read(&text, &len, path, SEAL_MAX_INPUT_BYTES)) != SEAL_OK)
     return st;
   st = migrate_text(mx, &res, &res_len, n, text, len, path);
-  seal_text_free(text, len);
+  doc_wipe_free(text, len);
   if (st == SEAL_OK && *n > 0) {
     st = pending_add(pend, out, res, res_len, mode);
     if (st == SEAL_OK)
@@ -1092,7 +1092,7 @@ int cmd_migrate(int argc, char **argv) {
           mx->n_objects == 1 ? "" : "s");
 out:
   free(res);
-  seal_text_free(text, len);
+  doc_wipe_free(text, len);
   pending_free(&pend);
   if (mx != NULL) {
     for (i = 0; i < mx->n_keys; i++)

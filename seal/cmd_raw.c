@@ -121,6 +121,6 @@ int cmd_raw(int argc, char **argv) {
     st = seal_report(SEAL_ERR_ENV, "stdout: write error");
 out:
   free(sealed);
-  seal_text_free(value, value_len);
+  doc_wipe_free(value, value_len);
   return st;
 }

@@ -182,7 +182,7 @@ static int reseal_one(const reseal_ctx *rx, json_t **slot, const char *source, s
   if (rc != MANIFEST_OK)
     return seal_report_manifest(source, index, *slot, &merr, rc);
   st = seal_cluster_rotate(&reply, &reply_len, &code, rx->cluster, body, body_len);
-  doc_text_free(body, body_len);
+  doc_wipe_free(body, body_len);
   if (st != SEAL_OK)
     goto out;
   if (code != 200) {
@@ -308,9 +308,9 @@ static int reseal_input(const reseal_ctx *rx, const char *in_path, const char *o
   fprintf(stderr, "seal: %s: %zu of %zu SealedSecret%s re-sealed for key %s\n", source,
           n_changed, n_sealed, n_sealed == 1 ? "" : "s", rx->newest_hex);
 out:
-  doc_text_free(out, out_len);
+  doc_wipe_free(out, out_len);
   doc_list_free(&docs);
-  seal_text_free(text, len);
+  doc_wipe_free(text, len);
   return st;
 }
 

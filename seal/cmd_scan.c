@@ -184,7 +184,7 @@ static void report_generated(scan_state *s, const char *file, long line, const c
   finding(s, file, line, text, "secretGenerator", gen, "key", k, NULL);
 }
 
-/* The text of a file to scan (release with seal_text_free); 0 when it cannot
+/* The text of a file to scan (release with doc_wipe_free); 0 when it cannot
  * be read: reported, and the scan ends with exit code 2. */
 static int read_scanned(scan_state *s, const char *path, char **text, size_t *len) {
   keys_error kerr = {0};
@@ -218,7 +218,7 @@ static void scan_env_file(scan_state *s, const char *path, const char *gen) {
     i = end + 1;
     line++;
   }
-  seal_text_free(text, len);
+  doc_wipe_free(text, len);
 }
 
 /* Kustomize secretGenerator entries: literals (KEY=VALUE), envs (.env files)
@@ -311,7 +311,7 @@ static void scan_file(scan_state *s, const char *path) {
   if (!read_scanned(s, path, &text, &len))
     return;
   scan_text(s, strncmp(path, "./", 2) == 0 ? path + 2 : path, text, len);
-  seal_text_free(text, len);
+  doc_wipe_free(text, len);
 }
 
 static void scan_tree(scan_state *s, const char *path, int depth, int named) {
@@ -397,13 +397,13 @@ static int scan_staged(scan_state *s) {
     if (st != SEAL_OK || show_code != 0) {
       if (st == SEAL_OK)
         seal_report(SEAL_ERR_ENV, "git show %s failed (exit %d)", spec, show_code);
-      seal_text_free(blob, blob_len);
+      doc_wipe_free(blob, blob_len);
       s->env_error = 1;
       st = SEAL_OK;
       continue;
     }
     scan_text(s, path, blob, blob_len);
-    seal_text_free(blob, blob_len);
+    doc_wipe_free(blob, blob_len);
   }
 out:
   free(list);

@@ -57,7 +57,7 @@ static int load_keyring(keys_keyring **out, const char *const *paths, size_t n) 
     /* the library says when a file holds no private key; keys already read
      * from an earlier file are skipped */
     rc = keys_armor_read_private(ring, NULL, text, len, &kerr);
-    seal_text_free(text, len);
+    doc_wipe_free(text, len);
     text = NULL;
     if (rc != KEYS_OK) {
       st = seal_report_keys(paths[i], &kerr, rc);
@@ -67,7 +67,7 @@ static int load_keyring(keys_keyring **out, const char *const *paths, size_t n) 
   *out = ring;
   ring = NULL;
 out:
-  seal_text_free(text, len);
+  doc_wipe_free(text, len);
   keys_keyring_free(ring);
   return st;
 }

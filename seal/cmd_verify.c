@@ -247,7 +247,7 @@ int cmd_verify(int argc, char **argv) {
     } else {
       st = seal_cluster_verify(&reply, &reply_len, &code, &cluster, body, body_len);
     }
-    doc_text_free(body, body_len);
+    doc_wipe_free(body, body_len);
     if (st != SEAL_OK) {
       free(reply);
       goto out;

@@ -75,9 +75,8 @@ int seal_format_parse(doc_format *out, const char *cmd, const char *text);
 /* ---- input.c: reading input ----------------------------------------------- */
 
 /* The whole of path (NULL or "-": stdin), at most max bytes, NUL-terminated.
- * Release with seal_text_free (input may hold secrets). */
+ * Release with doc_wipe_free (input may hold secrets). */
 int seal_input_read(char **out, size_t *out_len, const char *path, size_t max);
-void seal_text_free(char *text, size_t len);
 const char *seal_input_name(const char *path);
 
 /* Reads path (NULL or "-": stdin) and parses its documents, Lists expanded;

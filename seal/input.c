@@ -16,12 +16,6 @@ const char *seal_input_name(const char *path) {
   return path == NULL || strcmp(path, "-") == 0 ? "stdin" : path;
 }
 
-void seal_text_free(char *text, size_t len) {
-  if (text == NULL)
-    return;
-  sodium_memzero(text, len);
-  free(text);
-}
 
 int seal_input_read(char **out, size_t *out_len, const char *path, size_t max) {
   keys_error kerr = {0};
@@ -118,7 +112,7 @@ int seal_docs_read(doc_list *docs, doc_format *format, const char *path,
   if (format)
     *format = seal_format_of(text, len);
   rc = doc_parse(docs, text, len, source, DOC_PARSE_EXPAND_LISTS, &merr);
-  seal_text_free(text, len);
+  doc_wipe_free(text, len);
   if (rc != MANIFEST_OK)
     return seal_report_manifest(source, 0, NULL, &merr, rc);
   if (docs->n == 0) {

@@ -35,6 +35,6 @@ int seal_docs_write(json_t *const *docs, size_t n, doc_format format, const char
   if (rc != MANIFEST_OK)
     return seal_report_manifest(path ? path : "stdout", 0, NULL, &merr, rc);
   st = seal_output_write(path, text, len, mode);
-  doc_text_free(text, len);
+  doc_wipe_free(text, len);
   return st;
 }

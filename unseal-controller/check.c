@@ -33,7 +33,7 @@ int ctl_check_sealed(ctl *c, const json_t *doc, json_t *failed, size_t *n_values
     } else {
       int s = keys_unseal(&plain, &plain_len, c->keys.ring, label, json_string_value(v),
                           json_string_length(v), NULL, &kerr);
-      keys_plain_free(plain, plain_len);
+      doc_wipe_free(plain, plain_len);
       if (s != KEYS_OK) {
         reason = manifest_unseal_reason(s);
         msg = kerr.message;

@@ -667,7 +667,7 @@ static enum MHD_Result do_rotate(ctl_http *h, struct MHD_Connection *conn, req_c
   else
     ret = reply(conn, 200, is_json ? "application/json" : "application/yaml", text, len,
                 "/v1/rotate");
-  doc_text_free(text, len);
+  doc_wipe_free(text, len);
 out:
   json_decref(failed);
   json_decref(doc);

@@ -107,7 +107,7 @@ static void check_doc(const json_t *doc, size_t index) {
 
   json_decref(unsealed);
   doc_list_free(&back);
-  doc_text_free(text, len);
+  doc_wipe_free(text, len);
   json_decref(sealed);
 }
 

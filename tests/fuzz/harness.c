@@ -161,7 +161,7 @@ void harness_check_unseal(const char *label, const char *sealed, size_t sealed_l
     harness_fail("keys_reseal", "the re-sealed value was not opened by the new key's stanza");
 
 out:
-  keys_plain_free(plain, plain_len);
-  keys_plain_free(again, again_len);
+  doc_wipe_free(plain, plain_len);
+  doc_wipe_free(again, again_len);
   free(resealed);
 }

@@ -76,7 +76,7 @@ void harness_check_round_trip(json_t *const *docs, size_t n, doc_format format) 
   }
 out:
   doc_list_free(&back);
-  doc_text_free(text, len);
+  doc_wipe_free(text, len);
 }
 
 static void check_doc(const json_t *doc, size_t index) {

@@ -340,7 +340,7 @@ static void test_armor_write_read(void **state)
     assert_int_equal(keys_unseal(&m, &m_len, ring, "cluster/k", sealed, strlen(sealed), NULL,
                                  NULL),
                      KEYS_OK);
-    keys_plain_free(m, m_len);
+    doc_wipe_free(m, m_len);
     free(sealed);
   }
   sodium_memzero(out, sizeof(out));

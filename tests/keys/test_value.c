@@ -41,7 +41,7 @@ static int unseal_text(keys_keyring *ring, const char *label, const char *text, 
     assert_null(m); /* no partial output */
     assert_int_equal(m_len, 0);
   }
-  keys_plain_free(m, m_len);
+  doc_wipe_free(m, m_len);
   return rc;
 }
 
@@ -71,7 +71,7 @@ static void test_vectors_valid(void **state)
     assert_int_equal(m_len, want_len);
     assert_memory_equal(m, want, want_len);
     assert_memory_equal(used, pub.id, KEYS_ID_BYTES);
-    keys_plain_free(m, m_len);
+    doc_wipe_free(m, m_len);
     free(want);
     keys_keyring_free(ring);
   }
@@ -188,7 +188,7 @@ static void roundtrip(keys_keyring *ring, const keys_public *pubs, size_t n, siz
   assert_non_null(back);
   assert_int_equal(back_len, size);
   assert_memory_equal(back, m, size);
-  keys_plain_free(back, back_len);
+  doc_wipe_free(back, back_len);
   free(text);
   free(m);
 }
@@ -243,7 +243,7 @@ static void test_recipients(void **state)
       assert_int_equal(back_len, sizeof(m));
       assert_memory_equal(back, m, sizeof(m));
       assert_memory_equal(used, pubs[i].id, KEYS_ID_BYTES);
-      keys_plain_free(back, back_len);
+      doc_wipe_free(back, back_len);
     }
     /* a cluster that is not a recipient is told which ones are */
     assert_int_equal(unseal_text(rings[KEYS_MAX_RECIPIENTS], "cluster/k", text, &err),
@@ -297,7 +297,7 @@ static void test_two_keys_either(void **state)
   assert_memory_equal(used, pubs[0].id, KEYS_ID_BYTES);
   assert_int_equal(back_len, 2);
   assert_memory_equal(back, "pw", 2);
-  keys_plain_free(back, back_len);
+  doc_wipe_free(back, back_len);
   /* duplicate recipients are refused */
   pubs[1] = pubs[0];
   free(text);
@@ -471,8 +471,8 @@ static void test_bad_arguments(void **state)
                    KEYS_OK);
   assert_non_null(m); /* never NULL on success, even when empty */
   assert_int_equal(m_len, 0);
-  keys_plain_free(m, m_len);
-  keys_plain_free(NULL, 0);
+  doc_wipe_free(m, m_len);
+  doc_wipe_free(NULL, 0);
   free(text);
   keys_keyring_free(ring);
 }
@@ -517,7 +517,7 @@ static void test_reseal(void **state)
   assert_int_equal(back_len, sizeof(m));
   assert_memory_equal(back, m, sizeof(m));
   assert_memory_equal(used, a2.id, KEYS_ID_BYTES);
-  keys_plain_free(back, back_len);
+  doc_wipe_free(back, back_len);
   assert_int_equal(unseal_text(b, "strict/ns/s/k", again, &err), KEYS_OK);
   assert_int_equal(unseal_text(c, "strict/ns/s/k", again, &err), KEYS_OK);
   assert_int_equal(unseal_text(a, "strict/ns/s/k", again, &err), KEYS_ERR_NO_KEY);

@@ -554,7 +554,7 @@ static void raw_and_non_json_answers(void **state) {
   assert_int_equal(code, 200);
   assert_int_equal(len, strlen(text));
   assert_string_equal(text, "-----BEGIN SEAL PUBLIC KEY-----\nabc\n-----END-----\n");
-  kube_text_free(text, len);
+  doc_wipe_free(text, len);
   /* the JSON request refuses it clearly */
   assert_int_equal(kube_request_sync(c, "GET", "/cert.pem", NULL, 0, NULL, &code, &body, &st),
                    KUBE_ERR_PROTOCOL);
@@ -567,7 +567,7 @@ static void raw_and_non_json_answers(void **state) {
   assert_int_equal(code, 503);
   assert_non_null(strstr(st.message, "answer 503: <html>upstream down</html>"));
   assert_string_equal(text, "<html>upstream down</html>");
-  kube_text_free(text, len);
+  doc_wipe_free(text, len);
   /* an error answer that is a Status */
   assert_int_equal(kube_request_sync_raw(c, "GET", "/cert.pem", NULL, 0, NULL, &code, NULL, NULL,
                                          &st),

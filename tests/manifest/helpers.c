@@ -56,6 +56,6 @@ char *secret_value(const json_t *secret, const char *key) {
   s = calloc(1, len + 1);
   assert_non_null(s);
   memcpy(s, dec, len);
-  keys_plain_free(dec, len);
+  doc_wipe_free(dec, len);
   return s;
 }

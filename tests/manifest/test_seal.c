@@ -95,7 +95,7 @@ static json_t *via_yaml(json_t *doc) {
   char *text = write_one(doc, DOC_YAML, &len);
   json_t *back = parse_one(text);
 
-  doc_text_free(text, len);
+  doc_wipe_free(text, len);
   json_decref(doc);
   return back;
 }
