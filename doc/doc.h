@@ -82,9 +82,13 @@ enum {
 };
 #define DOC_MAX_BODY_NODES 65536
 
-/* Parses a stream: JSON (one or several concatenated documents) when the first
- * non-blank character is '{' or '[', else YAML (several documents split by
- * `---`; anchors, aliases, merge keys, flow style, comments, CRLF, a BOM).
+/* The format doc_parse reads text as: JSON when the first non-blank character
+ * (after a UTF-8 byte order mark) is '{' or '[', else YAML. */
+doc_format doc_format_of(const char *text, size_t len);
+
+/* Parses a stream: JSON (one or several concatenated documents) when
+ * doc_format_of says so, else YAML (several documents split by `---`;
+ * anchors, aliases, merge keys, flow style, comments, CRLF, a BOM).
  * Empty documents are skipped. source names the input in messages. */
 int doc_parse(doc_list *out, const char *text, size_t len, const char *source, int flags,
               doc_error *err);

@@ -53,10 +53,19 @@ out:
   return rc;
 }
 
+doc_format doc_format_of(const char *text, size_t len) {
+  size_t i = 0;
+
+  if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
+    i = 3;
+  while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n'))
+    i++;
+  return i < len && (text[i] == '{' || text[i] == '[') ? DOC_JSON : DOC_YAML;
+}
+
 int doc_parse(doc_list *out, const char *text, size_t len, const char *source,
                    int flags, doc_error *err) {
   doc_list docs = {0, NULL, NULL};
-  size_t i = 0;
   int rc;
 
   if (out == NULL || (text == NULL && len > 0))
@@ -66,12 +75,8 @@ int doc_parse(doc_list *out, const char *text, size_t len, const char *source,
   out->lines = NULL;
   if (source == NULL)
     source = "input";
-  if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
-    i = 3;
-  while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n'))
-    i++;
   size_t max_nodes = (flags & DOC_PARSE_BODY_LIMITS) ? DOC_MAX_BODY_NODES : 0;
-  if (i < len && (text[i] == '{' || text[i] == '['))
+  if (doc_format_of(text, len) == DOC_JSON)
     rc = doc_json_read(&docs, text, len, source, max_nodes, err);
   else
     rc = doc_yaml_read(&docs, text, len, source, max_nodes, err);

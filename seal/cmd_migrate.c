@@ -795,7 +795,7 @@ static int text_add(text_buf *b, const char *data, size_t n) {
  * other documents only); *n counts the objects migrated, 0 leaves *out NULL. */
 static int migrate_text(migrate_ctx *mx, char **out, size_t *out_len, size_t *n, const char *text,
                         size_t len, const char *source) {
-  doc_format format = seal_format_of(text, len);
+  doc_format format = doc_format_of(text, len);
   manifest_error merr = {0};
   doc_list docs = {0};
   text_buf b = {NULL, 0, 0};

@@ -295,8 +295,8 @@ static int reseal_input(const reseal_ctx *rx, const char *in_path, const char *o
       st = seal_output_write(out_path, text, len, mode);
     goto out;
   }
-  rc = doc_write(&out, &out_len, docs.docs, docs.n,
-                      format ? *format : seal_format_of(text, len), &merr);
+  rc = doc_write(&out, &out_len, docs.docs, docs.n, format ? *format : doc_format_of(text, len),
+                 &merr);
   if (rc != MANIFEST_OK) {
     st = seal_report_manifest(source, 0, NULL, &merr, rc);
     goto out;

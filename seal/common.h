@@ -85,10 +85,6 @@ const char *seal_input_name(const char *path);
 int seal_docs_read(doc_list *docs, doc_format *format, const char *path,
                    int (*is_kind)(const json_t *), const char *kind);
 
-/* JSON when the first non-blank character (after a UTF-8 byte order mark) is
- * { or [, as doc_parse decides; else YAML. */
-doc_format seal_format_of(const char *text, size_t len);
-
 /* 1 when path ends in .yaml, .yml or .json (any case). */
 int seal_has_manifest_ext(const char *path);
 

@@ -86,19 +86,6 @@ out:
   return st;
 }
 
-doc_format seal_format_of(const char *text, size_t len) {
-  size_t i = 0;
-  if (len >= 3 && (unsigned char)text[0] == 0xef && (unsigned char)text[1] == 0xbb &&
-      (unsigned char)text[2] == 0xbf)
-    i = 3;
-  for (; i < len; i++) {
-    if (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n')
-      continue;
-    return text[i] == '{' || text[i] == '[' ? DOC_JSON : DOC_YAML;
-  }
-  return DOC_YAML;
-}
-
 int seal_docs_read(doc_list *docs, doc_format *format, const char *path,
                    int (*is_kind)(const json_t *), const char *kind) {
   manifest_error merr = {0};
@@ -110,7 +97,7 @@ int seal_docs_read(doc_list *docs, doc_format *format, const char *path,
   if ((st = seal_input_read(&text, &len, path, SEAL_MAX_INPUT_BYTES)) != SEAL_OK)
     return st;
   if (format)
-    *format = seal_format_of(text, len);
+    *format = doc_format_of(text, len);
   rc = doc_parse(docs, text, len, source, DOC_PARSE_EXPAND_LISTS, &merr);
   doc_wipe_free(text, len);
   if (rc != MANIFEST_OK)

@@ -246,6 +246,42 @@ static void test_json_stream(void **state) {
   assert_int_equal(err.line, 3);
 }
 
+/* doc_format_of is the decision doc_parse makes: what reads as JSON is JSON */
+static void test_format_of(void **state) {
+  static const struct {
+    const char *text;
+    doc_format format;
+  } cases[] = {
+      {"{\"a\": 1}", DOC_JSON},
+      {"[1, 2]", DOC_JSON},
+      {" \t\r\n\n  {\"a\": 1}", DOC_JSON},
+      {"\xef\xbb\xbf{\"a\": 1}", DOC_JSON},
+      {"\xef\xbb\xbf \n[1]", DOC_JSON},
+      {"a: 1\n", DOC_YAML},
+      {"---\n{\"a\": 1}\n", DOC_YAML}, /* a YAML stream whose document is in flow style */
+      {"# {not json}\na: 1\n", DOC_YAML},
+      {"\xef\xbb\xbf", DOC_YAML},
+      {"  \n", DOC_YAML},
+      {"", DOC_YAML},
+  };
+  doc_list docs;
+  doc_error err;
+
+  (void)state;
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    const char *t = cases[i].text;
+    assert_int_equal(doc_format_of(t, strlen(t)), cases[i].format);
+  }
+  /* "{" alone: JSON to both, so doc_parse fails with the JSON reader's error */
+  assert_int_equal(doc_format_of("{", 1), DOC_JSON);
+  parse_fails("{", 1, DOC_ERR_PARSE, "json", &err);
+  /* the length bounds the look: a '{' past len is not seen */
+  assert_int_equal(doc_format_of("  {", 2), DOC_YAML);
+  parse_ok(&docs, "---\n{\"a\": 1}\n", 0);
+  assert_int_equal(docs.n, 1);
+  doc_list_free(&docs);
+}
+
 static char *nested(size_t levels, const char *open, const char *close, const char *inner) {
   size_t n = levels * (strlen(open) + strlen(close)) + strlen(inner) + 1, i;
   char *s = malloc(n), *p;
@@ -707,6 +743,7 @@ int main(void) {
       cmocka_unit_test(test_block_literals),
       cmocka_unit_test(test_list_expansion),
       cmocka_unit_test(test_json_stream),
+      cmocka_unit_test(test_format_of),
       cmocka_unit_test(test_depth_limit),
       cmocka_unit_test(test_billion_laughs),
       cmocka_unit_test(test_yaml_errors),
