@@ -771,23 +771,19 @@ static int migrate_docs(migrate_ctx *mx, doc_list *docs, const char *source, siz
   return SEAL_OK;
 }
 
-typedef struct text_buf {
-  char *p;
-  size_t len, cap;
-} text_buf;
+/* The migrated text of one input is its other documents byte for byte and a
+ * seal value for each Bitnami one. Besides the value's own bytes, a seal value
+ * carries at most 1,976 characters of base64 (KEYS_OVERHEAD_BYTES(16): 16
+ * recipients) where Bitnami's carries at least 708 (the length, a 4096-bit RSA
+ * block and the AES-GCM tag): under three times the input. */
+#define MAX_MIGRATED_BYTES (4 * (size_t)SEAL_MAX_INPUT_BYTES)
 
-static int text_add(text_buf *b, const char *data, size_t n) {
-  if (b->len + n + 1 > b->cap) {
-    size_t ncap = (b->len + n + 1) * 2;
-    char *np = realloc(b->p, ncap);
-    if (np == NULL)
-      return seal_report(SEAL_ERR_ENV, "out of memory");
-    b->p = np;
-    b->cap = ncap;
-  }
-  memcpy(b->p + b->len, data, n);
-  b->len += n;
-  b->p[b->len] = '\0';
+static int text_add(doc_buf *b, const char *source, const char *data, size_t n) {
+  int rc = doc_buf_add(b, data, n);
+  if (rc == DOC_ERR_LIMIT)
+    return seal_report(SEAL_ERR_INPUT, "%s: migrated text larger than %zu bytes", source, b->max);
+  if (rc != DOC_OK)
+    return seal_report(SEAL_ERR_ENV, "out of memory");
   return SEAL_OK;
 }
 
@@ -798,7 +794,7 @@ static int migrate_text(migrate_ctx *mx, char **out, size_t *out_len, size_t *n,
   doc_format format = doc_format_of(text, len);
   manifest_error merr = {0};
   doc_list docs = {0};
-  text_buf b = {NULL, 0, 0};
+  doc_buf b = {.max = MAX_MIGRATED_BYTES};
   char *part = NULL;
   size_t pos = 0, end, part_len = 0, base = 0, before, lead;
   int rc, st = SEAL_OK;
@@ -824,7 +820,7 @@ static int migrate_text(migrate_ctx *mx, char **out, size_t *out_len, size_t *n,
     base += docs.n;
     pos = end;
     if (*n == before) {
-      st = text_add(&b, piece, piece_len); /* byte for byte */
+      st = text_add(&b, source, piece, piece_len); /* byte for byte */
       continue;
     }
     doc_wipe_free(part, part_len);
@@ -840,22 +836,21 @@ static int migrate_text(migrate_ctx *mx, char **out, size_t *out_len, size_t *n,
         ;
       while (part_len > 0 && part[part_len - 1] == '\n')
         part_len--;
-      st = text_add(&b, piece, lead);
+      st = text_add(&b, source, piece, lead);
     } else if (piece_len >= 3 && memcmp(piece, "---", 3) == 0) {
-      st = text_add(&b, "---\n", 4);
+      st = text_add(&b, source, "---\n", 4);
     }
     if (st == SEAL_OK)
-      st = text_add(&b, part, part_len);
+      st = text_add(&b, source, part, part_len);
   }
   if (st != SEAL_OK || *n == 0)
     goto out;
-  *out = b.p;
-  *out_len = b.len;
-  b.p = NULL;
+  if ((*out = doc_buf_detach(&b, out_len)) == NULL)
+    st = seal_report(SEAL_ERR_ENV, "out of memory");
 out:
   doc_wipe_free(part, part_len);
   doc_list_free(&docs);
-  free(b.p);
+  doc_buf_free(&b);
   return st;
 }
 
