@@ -33,21 +33,48 @@ static const char *controller_name(const seal_cluster_opts *o) {
 
 static int kube_fail(const char *what, const kube_status *ks, int err) {
   const char *msg = ks && ks->message[0] ? ks->message : kube_strerror(err);
-  return seal_report(SEAL_ERR_ENV, "%s: %s", what, msg);
+  const char *hint = "";
+
+  if (err == KUBE_ERR_TRANSPORT && strstr(msg, "SSL certificate problem") != NULL)
+    hint = " (the API server's certificate does not verify against the CA of "
+           "--certificate-authority, else of the kubeconfig's cluster, else the system's)";
+  else if (err == KUBE_ERR_HTTP && ks != NULL && ks->http_code == 401)
+    hint = " (the API server refused the credentials of --token, else of the kubeconfig's user)";
+  return seal_report(SEAL_ERR_ENV, "%s: %s%s", what, msg, hint);
+}
+
+/* A command that forgot seal_cluster_finish would ignore the SEAL_* variables. */
+static int unfinished(const seal_cluster_opts *o) {
+  if (o->finished)
+    return SEAL_OK;
+  return seal_report(SEAL_ERR_ENV, "internal error: the cluster options were not checked");
+}
+
+void seal_kube_config_opts(kube_config_opts *out, const seal_cluster_opts *o) {
+  memset(out, 0, sizeof *out);
+  out->source = KUBE_CONFIG_AUTO;
+  out->kubeconfig = o->kubeconfig;
+  out->context = o->context;
+  out->overrides.cluster = o->cluster;
+  out->overrides.user = o->user;
+  out->overrides.server = o->server;
+  out->overrides.token = o->token;
+  out->overrides.certificate_authority = o->certificate_authority;
+  out->overrides.insecure_skip_tls_verify = o->insecure_skip_tls_verify;
 }
 
 /* hint (may be NULL) follows a failure to load the configuration. */
 int seal_kube_open(kube_client **out, const seal_cluster_opts *o, const char *hint) {
-  kube_config_opts copts = {0};
+  kube_config_opts copts;
   kube_client_opts kopts;
   kube_config *cfg = NULL;
   kube_status ks = {0};
   const char *why;
-  int rc, st = SEAL_OK;
+  int rc, st;
 
-  copts.source = KUBE_CONFIG_AUTO;
-  copts.kubeconfig = o->kubeconfig;
-  copts.context = o->context;
+  if ((st = unfinished(o)) != SEAL_OK)
+    return st;
+  seal_kube_config_opts(&copts, o);
   rc = kube_config_load(&cfg, &copts, &ks);
   if (rc != KUBE_OK) {
     st = seal_report(SEAL_ERR_ENV, "kubeconfig: %s%s%s%s",
@@ -65,8 +92,9 @@ int seal_kube_open(kube_client **out, const seal_cluster_opts *o, const char *hi
               "clear and unauthenticated",
               kube_config_server(cfg));
   kube_client_opts_init(&kopts);
-  kopts.max_retries = 2;
-  kopts.timeout_ms = SEAL_CERT_TIMEOUT_SECONDS * 1000;
+  /* --request-timeout bounds a request as kubectl's does: no retries after it */
+  kopts.max_retries = o->timeout_given ? 0 : 2;
+  kopts.timeout_ms = o->timeout_ms;
   kopts.max_response_bytes = DOC_MAX_BYTES;
   kopts.user_agent = "seal";
   if ((why = seal_curl_load_error()) != NULL) {
@@ -145,6 +173,8 @@ static int cluster_cert_fetch(char **out, size_t *out_len, const seal_cluster_op
 
   *out = NULL;
   *out_len = 0;
+  if ((st = unfinished(opts)) != SEAL_OK)
+    return st;
   if (opts->controller_url) {
     if ((st = controller_url(url, sizeof url, opts->controller_url, "/v1/cert.pem")) != SEAL_OK)
       return st;
@@ -220,6 +250,8 @@ static int controller_post(char **reply, size_t *reply_len, long *http_code,
   *reply = NULL;
   *reply_len = 0;
   *http_code = 0;
+  if ((st = unfinished(opts)) != SEAL_OK)
+    return st;
   if (opts->controller_url) {
     if ((st = controller_url(url, sizeof url, opts->controller_url, p)) != SEAL_OK)
       return st;

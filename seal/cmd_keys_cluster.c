@@ -171,6 +171,13 @@ int seal_keys_option(seal_keys_opts *o, int c, const char *arg) {
   return seal_cluster_option(&o->cluster, c, arg);
 }
 
+int seal_keys_finish(seal_keys_opts *o, const char *cmd) {
+  if (o->ns == NULL && (o->ns = seal_env("SEAL_KEY_NAMESPACE")) != NULL &&
+      !keys_name_valid(o->ns))
+    return seal_usage_error(cmd, "%s: SEAL_KEY_NAMESPACE '%s': not a valid namespace", cmd, o->ns);
+  return seal_cluster_finish(&o->cluster, cmd);
+}
+
 int seal_keys_open(seal_keys_session *s, const seal_keys_opts *o) {
   int st;
   s->client = NULL;

@@ -15,7 +15,7 @@ static const char usage_text[] =
     "spec.encryptedData.DATAKEY of the SealedSecret NS/NAME. For --scope\n"
     "namespace-wide the name is not needed, for cluster-wide neither is the namespace.\n"
     "\n"
-    "  -n, --namespace NS         the SealedSecret's namespace\n"
+    "  -n, --namespace NS         the SealedSecret's namespace (else $SEAL_NAMESPACE)\n"
     "      --name NAME            the SealedSecret's name\n"
     "      --key DATAKEY          the data key the value is sealed for\n"
     "      --scope SCOPE          strict (default), namespace-wide or cluster-wide\n"
@@ -84,6 +84,8 @@ int cmd_raw(int argc, char **argv) {
     st = seal_usage_error("raw", "raw: --key is required");
     goto out;
   }
+  if (scope != KEYS_SCOPE_CLUSTER && (st = seal_namespace_finish(&ns, "raw")) != SEAL_OK)
+    goto out;
   if (scope != KEYS_SCOPE_CLUSTER && ns == NULL) {
     st = seal_usage_error("raw", "raw: --namespace is required for scope %s",
                           keys_scope_name(scope));

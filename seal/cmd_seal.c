@@ -17,8 +17,9 @@ static const char usage_text[] =
     "\n"
     SEAL_CERT_HELP
     "      --scope SCOPE          strict (default), namespace-wide or cluster-wide\n"
-    "  -n, --namespace NS         namespace for Secrets that name none (default: the\n"
-    "                             kubeconfig context's, else 'default')\n"
+    "  -n, --namespace NS         namespace for Secrets that name none (else\n"
+    "                             $SEAL_NAMESPACE, else the kubeconfig context's,\n"
+    "                             else 'default')\n"
     "      --name NAME            name for Secrets that name none\n"
     "  -o, --output FORMAT        yaml (default) or json\n"
     "  -f, --file IN              read IN instead of stdin\n"
@@ -88,16 +89,15 @@ static int bitnami_scope(const char **scope, const json_t *doc, const char *opt_
  * the kubeconfig context's, else "default". A kubeconfig that cannot be read
  * is an error only when --kubeconfig or --context asked for it. */
 static int context_namespace(char *out, size_t size, const seal_cluster_opts *cluster) {
-  kube_config_opts copts = {0};
+  kube_config_opts copts;
   kube_config *cfg = NULL;
   kube_status ks = {0};
   const char *ns;
   int rc;
 
   snprintf(out, size, "default");
+  seal_kube_config_opts(&copts, cluster);
   copts.source = KUBE_CONFIG_FILES;
-  copts.kubeconfig = cluster->kubeconfig;
-  copts.context = cluster->context;
   rc = kube_config_load(&cfg, &copts, &ks);
   if (rc != KUBE_OK) {
     if (cluster->kubeconfig == NULL && cluster->context == NULL)
@@ -127,7 +127,7 @@ int cmd_seal(int argc, char **argv) {
   char ctx_ns[KEYS_NAME_MAX + 1] = "default";
   int c, rc, st = SEAL_OK, have_ctx_ns = 0;
 
-  while ((c = seal_getopt("", argc, argv, "n:o:f:w:h", longopts)) != -1) {
+  while ((c = seal_getopt("", argc, argv, "n:o:f:w:h" SEAL_CLUSTER_SHORTOPTS, longopts)) != -1) {
     if (seal_cert_option(&certs, "", c, optarg, &st)) {
       if (st != SEAL_OK)
         goto out;
@@ -172,12 +172,16 @@ int cmd_seal(int argc, char **argv) {
       goto out;
     }
   }
+  if ((st = seal_cluster_finish(&certs.cluster, "")) != SEAL_OK)
+    goto out;
   if ((st = seal_no_arguments("", argc, argv)) != SEAL_OK)
     goto out;
   if (sopts.namespace && !keys_name_valid(sopts.namespace)) {
     st = seal_usage_error("", "-n '%s': not a valid namespace", sopts.namespace);
     goto out;
   }
+  if ((st = seal_namespace_finish(&sopts.namespace, "")) != SEAL_OK)
+    goto out;
   if (sopts.name && !keys_name_valid(sopts.name)) {
     st = seal_usage_error("", "--name '%s': not a valid name", sopts.name);
     goto out;

@@ -94,9 +94,8 @@ enum { SEAL_OPT_KEY_NS = SEAL_OPT_FIRST_FREE, SEAL_OPT_KEYS_FIRST_FREE };
 #define SEAL_KEYS_LONGOPTS                                                     \
   {"key-namespace", required_argument, NULL, SEAL_OPT_KEY_NS}, SEAL_CLUSTER_LONGOPTS
 #define SEAL_KEYS_HELP                                                         \
-  "      --key-namespace NS     where the key Secrets live (seal-system)\n"    \
-  "      --kubeconfig FILE      kubeconfig to use (else $KUBECONFIG, ~/.kube/config)\n" \
-  "      --context NAME         kubeconfig context to use\n"
+  "      --key-namespace NS     where the key Secrets live (seal-system;\n"    \
+  "                             else $SEAL_KEY_NAMESPACE)\n" SEAL_CLUSTER_HELP
 
 typedef struct seal_keys_opts {
   const char *ns; /* --key-namespace */
@@ -115,6 +114,9 @@ typedef struct seal_keys_session {
 int seal_keys_open(seal_keys_session *s, const seal_keys_opts *o);
 /* Frees what seal_keys_open made; a zeroed session is fine. */
 void seal_keys_close(seal_keys_session *s);
+/* After the options: $SEAL_KEY_NAMESPACE when --key-namespace is not given,
+ * and seal_cluster_finish. */
+int seal_keys_finish(seal_keys_opts *o, const char *cmd);
 
 /* Wipes and frees text made by json_dumps (jansson's allocator). NULL is fine. */
 void seal_json_text_free(char *text);

@@ -107,13 +107,28 @@ int seal_run_capture(char **out, size_t *out_len, size_t max, int *exit_code,
 
 /* ---- options.c and certs.c: recipient certificates ------------------------ */
 
-/* Options every command that needs the cluster's public key shares. */
+/* Options every command that talks to the cluster shares: kubectl's
+ * connection flags and the controller's whereabouts. seal_cluster_option
+ * keeps them as given; seal_cluster_finish fills the ones not given from their
+ * SEAL_* variables and checks them all. */
 typedef struct seal_cluster_opts {
   const char *kubeconfig;
   const char *context;
-  const char *controller_namespace; /* default seal-system */
-  const char *controller_name;      /* default unseal-controller */
-  const char *controller_url;       /* straight to the controller */
+  const char *cluster;               /* --cluster: a kubeconfig cluster entry */
+  const char *user;                  /* --user: a kubeconfig user entry */
+  const char *server;                /* --server, -s */
+  const char *token;                 /* --token: never printed */
+  const char *certificate_authority; /* --certificate-authority FILE */
+  const char *insecure;              /* --insecure-skip-tls-verify[=BOOL], as given */
+  const char *request_timeout;       /* --request-timeout, as given */
+  const char *controller_namespace;  /* default seal-system */
+  const char *controller_name;       /* default unseal-controller */
+  const char *controller_url;        /* straight to the controller */
+  /* set by seal_cluster_finish */
+  int finished;
+  int insecure_skip_tls_verify;
+  int timeout_given; /* --request-timeout or $SEAL_REQUEST_TIMEOUT */
+  long timeout_ms;   /* per API request; 0: none */
 } seal_cluster_opts;
 
 typedef struct seal_cert_opts {
@@ -130,15 +145,30 @@ enum {
   SEAL_OPT_KEY_ID,
   SEAL_OPT_KUBECONFIG,
   SEAL_OPT_CONTEXT,
+  SEAL_OPT_CLUSTER,
+  SEAL_OPT_USER,
+  SEAL_OPT_TOKEN,
+  SEAL_OPT_CA,
+  SEAL_OPT_INSECURE,
+  SEAL_OPT_REQUEST_TIMEOUT,
   SEAL_OPT_CONTROLLER_NS,
   SEAL_OPT_CONTROLLER_NAME,
   SEAL_OPT_CONTROLLER_URL,
   SEAL_OPT_FIRST_FREE,
 };
 
+/* -s is --server, as for kubectl: the commands add SEAL_CLUSTER_SHORTOPTS. */
+#define SEAL_CLUSTER_SHORTOPTS "s:"
 #define SEAL_CLUSTER_LONGOPTS                                                  \
   {"kubeconfig", required_argument, NULL, SEAL_OPT_KUBECONFIG},                \
       {"context", required_argument, NULL, SEAL_OPT_CONTEXT},                  \
+      {"cluster", required_argument, NULL, SEAL_OPT_CLUSTER},                  \
+      {"user", required_argument, NULL, SEAL_OPT_USER},                        \
+      {"server", required_argument, NULL, 's'},                                \
+      {"token", required_argument, NULL, SEAL_OPT_TOKEN},                      \
+      {"certificate-authority", required_argument, NULL, SEAL_OPT_CA},         \
+      {"insecure-skip-tls-verify", optional_argument, NULL, SEAL_OPT_INSECURE}, \
+      {"request-timeout", required_argument, NULL, SEAL_OPT_REQUEST_TIMEOUT},  \
       {"controller-namespace", required_argument, NULL, SEAL_OPT_CONTROLLER_NS}, \
       {"controller-name", required_argument, NULL, SEAL_OPT_CONTROLLER_NAME},  \
       {"controller-url", required_argument, NULL, SEAL_OPT_CONTROLLER_URL}
@@ -150,9 +180,20 @@ enum {
 #define SEAL_CLUSTER_HELP                                                      \
   "      --kubeconfig FILE      kubeconfig to use (else $KUBECONFIG, ~/.kube/config)\n" \
   "      --context NAME         kubeconfig context to use\n"                   \
+  "      --cluster NAME         kubeconfig cluster to use instead of the context's\n" \
+  "      --user NAME            kubeconfig user to use instead of the context's\n" \
+  "  -s, --server URL           the API server (https://HOST:PORT); needs no kubeconfig\n" \
+  "      --token TOKEN          bearer token, instead of the user's credentials\n" \
+  "      --certificate-authority FILE  CA certificate(s) to check the API server with\n" \
+  "      --insecure-skip-tls-verify  do not check the API server's certificate\n" \
+  "      --request-timeout T    give up an API request after T (30s, 1m, 5; 0: never;\n" \
+  "                             default 30s, no retries when given)\n"        \
   "      --controller-namespace NS  the controller's namespace (seal-system)\n"   \
   "      --controller-name NAME the controller's Service (unseal-controller)\n"   \
-  "      --controller-url URL   talk to the controller at URL directly\n"
+  "      --controller-url URL   talk to the controller at URL directly\n"      \
+  "  SEAL_SERVER, SEAL_TOKEN, SEAL_INSECURE_SKIP_TLS_VERIFY=true, ... stand for\n" \
+  "  the cluster options above (SEAL_ and the name in capitals, - as _);\n"     \
+  "  the option wins\n"
 
 #define SEAL_CERT_HELP                                                         \
   "      --cert FILE|URL        public key(s) to seal for; repeatable\n"       \
@@ -193,6 +234,21 @@ typedef struct seal_cmdline {
  * after --help, else the usage error (reported). */
 int seal_cmdline_next(seal_cmdline *cl, int argc, char **argv);
 
+/* After the options: each cluster option not given comes from its variable
+ * (SEAL_KUBECONFIG, SEAL_CONTEXT, SEAL_CLUSTER, SEAL_USER, SEAL_SERVER,
+ * SEAL_TOKEN, SEAL_CERTIFICATE_AUTHORITY, SEAL_INSECURE_SKIP_TLS_VERIFY,
+ * SEAL_REQUEST_TIMEOUT, SEAL_CONTROLLER_NAMESPACE, SEAL_CONTROLLER_NAME,
+ * SEAL_CONTROLLER_URL; empty ones are unset), then every value is checked: a
+ * bad one is a usage error naming the option or variable. Every command that
+ * takes the cluster options calls it before using them. */
+int seal_cluster_finish(seal_cluster_opts *opts, const char *cmd);
+
+/* The value of an environment variable, NULL when unset or empty. */
+const char *seal_env(const char *name);
+
+/* -n: when *ns is NULL (no -n), $SEAL_NAMESPACE, checked. */
+int seal_namespace_finish(const char **ns, const char *cmd);
+
 /* The recipients: every key block of every --cert (else $SEAL_CERT, else the
  * cluster's), duplicates dropped, each checked against the pins; prints
  * "sealing for key <id>" for each on stderr. */
@@ -228,8 +284,12 @@ int seal_cluster_verify(char **reply, size_t *reply_len, long *http_code,
 int seal_cluster_rotate(char **reply, size_t *reply_len, long *http_code,
                         const seal_cluster_opts *opts, const char *body, size_t body_len);
 
-/* A Kubernetes client from the kubeconfig of opts (--kubeconfig, --context);
- * hint (may be NULL) is added to a failure to load the configuration. */
+/* The kube configuration options of opts (finished): the kubeconfig, the
+ * context and kubectl's overrides. */
+void seal_kube_config_opts(kube_config_opts *out, const seal_cluster_opts *opts);
+
+/* A Kubernetes client from opts (see seal_kube_config_opts), with its request
+ * timeout; hint (may be NULL) is added to a failure to load the configuration. */
 int seal_kube_open(kube_client **out, const seal_cluster_opts *opts, const char *hint);
 
 #endif
