@@ -168,6 +168,43 @@ def test_keys_rotate_and_keys_list(env):
     assert lines[2].startswith(ids[1] + "*") and lines[2].rstrip().endswith(" 0")
 
 
+def test_connection_flags_alone_reach_the_api_server(env):
+    """kubectl's --server, --token and --certificate-authority without any kubeconfig
+    (issue 17): the published key, the key list and a SealedSecret the controller unseals;
+    a wrong token is refused by the API server and never printed."""
+    ctl = env.controller()
+    api = env.api
+    flags = ["--server", api.url, "--token", api.token, "--certificate-authority", api.ca]
+    e = dict(os.environ, KUBECONFIG=os.path.join(env.tmp, "no-such-kubeconfig"), HOME=env.tmp)
+    for k in ("SEAL_CERT", "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT"):
+        e.pop(k, None)
+
+    def cli(*args, input=None):
+        p = subprocess.run([SEAL, *args, *flags], capture_output=True, text=True, env=e,
+                           timeout=60, input=input)
+        assert "Sanitizer" not in p.stderr and "runtime error:" not in p.stderr, p.stderr
+        return p
+
+    p = cli("cert")
+    assert p.returncode == 0, p.stderr
+    assert cert_id(p.stdout) == cert_id(ctl.cert())
+    p = cli("keys", "list", "-o", "json")
+    assert p.returncode == 0, p.stderr
+    assert [k["keyId"] for k in json.loads(p.stdout)["keys"]] == [cert_id(ctl.cert())]
+    p = cli("-o", "json", input=json.dumps(secret("by-flags", data={"V": "flags alone"})))
+    assert p.returncode == 0, p.stderr
+    env.apply(json.loads(p.stdout))
+    assert decoded(wait_for(lambda: env.api.get("secret", "by-flags"),
+                            what="Secret app/by-flags")) == {"V": "flags alone"}
+    # the token is what authenticates: a wrong one is refused, and not printed
+    wrong = "wrong-token-0123456789abcdef"
+    p = subprocess.run([SEAL, "cert", "--server", api.url, "--token", wrong,
+                        "--certificate-authority", api.ca], capture_output=True, text=True,
+                       env=e, timeout=60)
+    assert p.returncode == 2 and ("401" in p.stderr or "Unauthorized" in p.stderr), p.stderr
+    assert wrong not in p.stderr
+
+
 def test_admin_added_key_used_without_restart(env):
     ctl = env.controller()
     old = cert_id(ctl.cert())
