@@ -42,6 +42,17 @@ static void wipe_free(void *ptr) {
   free(p);
 }
 
+void doc_json_free(char *text) {
+  json_malloc_t m = NULL;
+  json_free_t f = NULL;
+
+  if (text == NULL)
+    return;
+  sodium_memzero(text, strlen(text)); /* whichever allocator is set */
+  json_get_alloc_funcs(&m, &f);
+  (f != NULL ? f : free)(text);
+}
+
 int doc_init(void) {
   static int done;
 

@@ -141,6 +141,9 @@ void doc_buf_free(doc_buf *b);
 
 /* Wipes len bytes at p and frees p (malloc'ed); NULL is a no-op. */
 void doc_wipe_free(void *p, size_t len);
+/* Wipes text from json_dumps (or json_dumpb's callers' NUL-terminated text)
+ * and releases it with jansson's free; NULL is a no-op. */
+void doc_json_free(char *text);
 
 enum {
   DOC_READ_SECRET = 1, /* into sodium_malloc'ed memory (guarded, never swapped):
@@ -155,5 +158,9 @@ enum {
  * DOC_ERR_INVALID (no file or no limit given). On failure *out is NULL. */
 int doc_read_file(char **out, size_t *out_len, const char *path, size_t max, int flags,
                   doc_error *err);
+/* The same for an open descriptor (stdin) to its end; name stands for it in
+ * messages. fd stays open. */
+int doc_read_fd(char **out, size_t *out_len, int fd, const char *name, size_t max, int flags,
+                doc_error *err);
 
 #endif

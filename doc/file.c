@@ -47,10 +47,60 @@ static int read_all(int fd, doc_buf *b, const char *path, size_t max, doc_error 
   }
 }
 
-int doc_read_file(char **out, size_t *out_len, const char *path, size_t max, int flags,
-                  doc_error *err) {
+int doc_read_fd(char **out, size_t *out_len, int fd, const char *name, size_t max, int flags,
+                doc_error *err) {
   doc_buf b = {0};
   struct stat st;
+  int rc;
+
+  if (out == NULL || out_len == NULL || name == NULL || fd < 0)
+    return doc_fail(err, DOC_ERR_INVALID, 0, "doc_read_fd: no file given");
+  *out = NULL;
+  *out_len = 0;
+  if (max >= SIZE_MAX - 2)
+    return doc_fail(err, DOC_ERR_INVALID, 0, "cannot read \"%s\": no limit given", name);
+  if (fstat(fd, &st) != 0)
+    return doc_fail(err, DOC_ERR_IO, 0, "cannot read \"%s\": %s", name, strerror(errno));
+  if (S_ISDIR(st.st_mode))
+    return doc_fail(err, DOC_ERR_IO, 0, "cannot read \"%s\": a directory, not a regular file",
+                    name);
+  if (S_ISREG(st.st_mode) && (uintmax_t)st.st_size > (uintmax_t)max)
+    return doc_fail(err, DOC_ERR_LIMIT, 0, "cannot read \"%s\": more than %zu bytes", name, max);
+  /* One byte over the limit tells a larger stream (or a file that grew);
+   * a regular file is read in one step, with room to see its end. */
+  b.max = max + 1;
+  if (S_ISREG(st.st_mode) && st.st_size > 0) {
+    rc = doc_buf_room(&b, (size_t)st.st_size + 1);
+    if (rc != DOC_OK) {
+      rc = doc_fail(err, rc, 0, "cannot read \"%s\": out of memory", name);
+      goto out;
+    }
+  }
+  rc = read_all(fd, &b, name, max, err);
+  if (rc != DOC_OK)
+    goto out;
+  if (flags & DOC_READ_SECRET) {
+    *out = sodium_malloc(b.len + 1);
+    if (*out == NULL) {
+      rc = doc_fail(err, DOC_ERR_NOMEM, 0, "cannot read \"%s\": out of memory", name);
+      goto out;
+    }
+    if (b.len > 0)
+      memcpy(*out, b.p, b.len);
+    (*out)[b.len] = '\0';
+    *out_len = b.len;
+  } else {
+    *out = doc_buf_detach(&b, out_len);
+    if (*out == NULL)
+      rc = doc_fail(err, DOC_ERR_NOMEM, 0, "cannot read \"%s\": out of memory", name);
+  }
+out:
+  doc_buf_free(&b);
+  return rc;
+}
+
+int doc_read_file(char **out, size_t *out_len, const char *path, size_t max, int flags,
+                  doc_error *err) {
   int fd, rc;
 
   if (out == NULL || out_len == NULL || path == NULL)
@@ -62,48 +112,7 @@ int doc_read_file(char **out, size_t *out_len, const char *path, size_t max, int
   fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
   if (fd < 0)
     return doc_fail(err, DOC_ERR_IO, 0, "cannot read \"%s\": %s", path, strerror(errno));
-  if (fstat(fd, &st) != 0) {
-    rc = doc_fail(err, DOC_ERR_IO, 0, "cannot read \"%s\": %s", path, strerror(errno));
-    goto out;
-  }
-  if (S_ISDIR(st.st_mode)) {
-    rc = doc_fail(err, DOC_ERR_IO, 0, "cannot read \"%s\": a directory, not a regular file", path);
-    goto out;
-  }
-  if (S_ISREG(st.st_mode) && (uintmax_t)st.st_size > (uintmax_t)max) {
-    rc = doc_fail(err, DOC_ERR_LIMIT, 0, "cannot read \"%s\": more than %zu bytes", path, max);
-    goto out;
-  }
-  /* One byte over the limit tells a larger stream (or a file that grew);
-   * a regular file is read in one step, with room to see its end. */
-  b.max = max + 1;
-  if (S_ISREG(st.st_mode) && st.st_size > 0) {
-    rc = doc_buf_room(&b, (size_t)st.st_size + 1);
-    if (rc != DOC_OK) {
-      rc = doc_fail(err, rc, 0, "cannot read \"%s\": out of memory", path);
-      goto out;
-    }
-  }
-  rc = read_all(fd, &b, path, max, err);
-  if (rc != DOC_OK)
-    goto out;
-  if (flags & DOC_READ_SECRET) {
-    *out = sodium_malloc(b.len + 1);
-    if (*out == NULL) {
-      rc = doc_fail(err, DOC_ERR_NOMEM, 0, "cannot read \"%s\": out of memory", path);
-      goto out;
-    }
-    if (b.len > 0)
-      memcpy(*out, b.p, b.len);
-    (*out)[b.len] = '\0';
-    *out_len = b.len;
-  } else {
-    *out = doc_buf_detach(&b, out_len);
-    if (*out == NULL)
-      rc = doc_fail(err, DOC_ERR_NOMEM, 0, "cannot read \"%s\": out of memory", path);
-  }
-out:
-  doc_buf_free(&b);
+  rc = doc_read_fd(out, out_len, fd, path, max, flags, err);
   close(fd);
   return rc;
 }

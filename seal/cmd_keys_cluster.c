@@ -20,15 +20,6 @@ const char *seal_keys_ns(const char *opt) {
   return opt && *opt ? opt : MANIFEST_KEYS_NAMESPACE;
 }
 
-void seal_json_text_free(char *text) {
-  json_malloc_t jm;
-  json_free_t jf;
-  if (text == NULL)
-    return;
-  sodium_memzero(text, strlen(text));
-  json_get_alloc_funcs(&jm, &jf);
-  jf(text);
-}
 
 static int kube_failed(const char *what, const kube_status *ks, int rc) {
   return seal_report(SEAL_ERR_ENV, "%s: %s", what,
@@ -231,7 +222,7 @@ static int keys_patch(kube_client *client, const char *ns, const char *name, jso
     snprintf(what, sizeof what, "key secret %s/%s: patch", ns, name);
     st = kube_failed(what, &ks, rc);
   }
-  seal_json_text_free(text);
+  doc_json_free(text);
   return st;
 }
 

@@ -103,7 +103,7 @@ static int print_json(const seal_key_list *keys, const seal_key_info *newest,
   }
   printf("%s\n", text);
 out:
-  seal_json_text_free(text);
+  doc_json_free(text);
   json_decref(root);
   return st;
 }

@@ -131,7 +131,7 @@ int cmd_keys_restore(int argc, char **argv) {
     }
     rc = kube_request_sync(store.client, "POST", path, text, strlen(text), NULL, &code, &reply,
                            &ks);
-    seal_json_text_free(text); /* it held a private key */
+    doc_json_free(text); /* it held a private key */
     json_decref(reply);
     if (rc != KUBE_OK) {
       st = seal_report(SEAL_ERR_ENV, "key secret %s/%s: create: %s (%zu of %zu keys restored)", ns,

@@ -569,7 +569,7 @@ int cmd_scan(int argc, char **argv) {
       goto out;
     }
     printf("%s\n", text);
-    seal_json_text_free(text);
+    doc_json_free(text);
     json_decref(root);
   }
   if (s.found) {

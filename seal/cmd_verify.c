@@ -72,14 +72,9 @@ static void reason_of(char *out, size_t size, const char *reply, size_t len) {
       msg = json_string_value(json_object_get(j, "reason"));
   }
   if (msg == NULL && j) {
-    /* json_dumps allocates with jansson's allocator (doc_init, through manifest_init, sets it) */
-    json_malloc_t jmalloc;
-    json_free_t jfree;
     char *dump = json_dumps(j, JSON_COMPACT);
-    json_get_alloc_funcs(&jmalloc, &jfree);
     snprintf(out, size, "%s", dump ? dump : "");
-    if (dump)
-      jfree(dump);
+    doc_json_free(dump);
     json_decref(j);
     return;
   }
@@ -172,7 +167,7 @@ static int check_offline(char **reply, size_t *reply_len, int *valid, const json
 oom:
   st = seal_report(SEAL_ERR_ENV, "out of memory");
 out:
-  seal_json_text_free(text);
+  doc_json_free(text);
   json_decref(r);
   json_decref(failed);
   return st;
@@ -289,7 +284,7 @@ int cmd_verify(int argc, char **argv) {
   if (failed)
     st = SEAL_ERR_FOUND;
 out:
-  seal_json_text_free(text);
+  doc_json_free(text);
   json_decref(results);
   free(certs);
   doc_list_free(&docs);

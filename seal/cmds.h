@@ -118,8 +118,6 @@ void seal_keys_close(seal_keys_session *s);
  * and seal_cluster_finish. */
 int seal_keys_finish(seal_keys_opts *o, const char *cmd);
 
-/* Wipes and frees text made by json_dumps (jansson's allocator). NULL is fine. */
-void seal_json_text_free(char *text);
 
 /* --key-namespace or seal-system */
 const char *seal_keys_ns(const char *opt);

@@ -37,21 +37,18 @@
 #include "banned.h"
 
 typedef struct http_buf {
-  char *data;
-  size_t len, max;
+  doc_buf text; /* bounded, wiped: an answer may be a Secret */
   int too_big;
 } http_buf;
 
 static size_t http_write(char *ptr, size_t size, size_t nmemb, void *userdata) {
   http_buf *b = userdata;
   size_t n = size * nmemb;
-  if (n > b->max - b->len) {
+  int rc = doc_buf_add(&b->text, ptr, n);
+
+  if (rc == DOC_ERR_LIMIT)
     b->too_big = 1;
-    return 0;
-  }
-  memcpy(b->data + b->len, ptr, n);
-  b->len += n;
-  return n;
+  return rc == DOC_OK ? n : 0;
 }
 
 /* Plain HTTP is allowed (a controller reached through a port-forward, a
@@ -88,10 +85,7 @@ int seal_http_fetch(char **out, size_t *out_len, size_t max, long *http_code, co
   *out = NULL;
   *out_len = 0;
   *http_code = 0;
-  b.max = max;
-  b.data = malloc(max + 1);
-  if (b.data == NULL)
-    return seal_report(SEAL_ERR_ENV, "%s: out of memory", url);
+  b.text.max = max;
   if ((why = seal_curl_load_error()) != NULL) {
     st = seal_report(SEAL_ERR_ENV, "%s: %s", url, why);
     goto out;
@@ -137,16 +131,12 @@ int seal_http_fetch(char **out, size_t *out_len, size_t max, long *http_code, co
     goto out;
   }
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, http_code);
-  b.data[b.len] = '\0';
-  *out = b.data;
-  *out_len = b.len;
-  b.data = NULL;
+  *out = doc_buf_detach(&b.text, out_len);
+  if (*out == NULL)
+    st = seal_report(SEAL_ERR_ENV, "%s: out of memory", url);
 out:
   curl_slist_free_all(headers);
   curl_easy_cleanup(curl);
-  if (b.data) {
-    sodium_memzero(b.data, b.len);
-    free(b.data);
-  }
+  doc_buf_free(&b.text);
   return st;
 }

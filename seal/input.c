@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -16,74 +17,21 @@ const char *seal_input_name(const char *path) {
   return path == NULL || strcmp(path, "-") == 0 ? "stdin" : path;
 }
 
-
 int seal_input_read(char **out, size_t *out_len, const char *path, size_t max) {
   keys_error kerr = {0};
-  char *buf = NULL;
-  size_t len = 0, cap = 0;
-  int st = SEAL_OK, rc;
+  doc_error derr;
+  int rc;
 
-  *out = NULL;
-  *out_len = 0;
   if (path && strcmp(path, "-") != 0) {
     rc = keys_file_read(out, out_len, path, max, &kerr);
     if (rc != KEYS_OK)
       return seal_report_keys(path, &kerr, rc);
     return SEAL_OK;
   }
-  for (;;) {
-    size_t n;
-    if (len > max) {
-      st = seal_report(SEAL_ERR_INPUT, "stdin: input larger than %zu bytes", max);
-      goto out;
-    }
-    if (len + 1 >= cap) {
-      /* room for max bytes, one more to notice a larger input, and the NUL */
-      size_t ncap = cap ? cap * 2 : 65536;
-      char *nbuf;
-      if (ncap > max + 2)
-        ncap = max + 2;
-      nbuf = malloc(ncap);
-      if (nbuf == NULL) {
-        st = seal_report(SEAL_ERR_ENV, "stdin: out of memory");
-        goto out;
-      }
-      if (buf) {
-        memcpy(nbuf, buf, len);
-        sodium_memzero(buf, cap);
-        free(buf);
-      }
-      buf = nbuf;
-      cap = ncap;
-    }
-    n = fread(buf + len, 1, cap - 1 - len, stdin);
-    len += n;
-    if (n == 0) {
-      if (ferror(stdin)) {
-        st = seal_report(SEAL_ERR_INPUT, "stdin: read error: %s", strerror(errno));
-        goto out;
-      }
-      break;
-    }
-  }
-  if (buf == NULL) {
-    buf = malloc(1);
-    if (buf == NULL) {
-      st = seal_report(SEAL_ERR_ENV, "stdin: out of memory");
-      goto out;
-    }
-    cap = 1;
-  }
-  buf[len] = '\0';
-  *out = buf;
-  *out_len = len;
-  buf = NULL;
-out:
-  if (buf) {
-    sodium_memzero(buf, cap);
-    free(buf);
-  }
-  return st;
+  rc = doc_read_fd(out, out_len, STDIN_FILENO, "stdin", max, 0, &derr);
+  if (rc != DOC_OK)
+    return seal_report(rc == DOC_ERR_NOMEM ? SEAL_ERR_ENV : SEAL_ERR_INPUT, "%s", derr.message);
+  return SEAL_OK;
 }
 
 int seal_docs_read(doc_list *docs, doc_format *format, const char *path,

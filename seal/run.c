@@ -87,9 +87,6 @@ out:
     close(fds[1]);
   if (pid > 0)
     waitpid(pid, &wstatus, 0);
-  if (buf) {
-    sodium_memzero(buf, max + 1);
-    free(buf);
-  }
+  doc_wipe_free(buf, max + 1);
   return st;
 }

@@ -75,8 +75,7 @@ struct ctl_admission {
 };
 
 typedef struct admit_ctx {
-  char *buf;
-  size_t len, cap;
+  doc_buf body; /* at most ADMIT_BODY_MAX, wiped */
   size_t reserved;
   int too_big;
   int over_budget;
@@ -255,12 +254,7 @@ static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned code, con
 
 static void release(ctl_admission *a, admit_ctx *x)
 {
-  if (x->buf) {
-    sodium_memzero(x->buf, x->cap);
-    free(x->buf);
-  }
-  x->buf = NULL;
-  x->len = x->cap = 0;
+  doc_buf_free(&x->body);
   if (x->reserved) {
     atomic_fetch_sub(&a->body_bytes, (long)x->reserved);
     x->reserved = 0;
@@ -283,44 +277,25 @@ static enum MHD_Result body_data(ctl_admission *a, admit_ctx *x, const char *dat
 {
   if (x->too_big || x->over_budget)
     return MHD_YES;
-  if (x->len + size > ADMIT_BODY_MAX) {
+  size_t cap = doc_buf_grown(&x->body, size);
+  if (cap == 0) {
     x->too_big = 1;
     release(a, x);
     return MHD_YES;
   }
-  if (x->len + size + 1 > x->cap) {
-    size_t cap = x->cap ? x->cap : 16384;
-    while (cap < x->len + size + 1)
-      cap *= 2;
-    if (cap > ADMIT_BODY_MAX + 1)
-      cap = ADMIT_BODY_MAX + 1;
-    if (reserve(a, x, cap - x->cap) != 0) {
-      x->over_budget = 1;
-      release(a, x);
-      return MHD_YES;
-    }
-    char *nb = malloc(cap);
-    if (nb == NULL)
-      return MHD_NO;
-    if (x->buf) {
-      memcpy(nb, x->buf, x->len);
-      sodium_memzero(x->buf, x->cap);
-      free(x->buf);
-    }
-    x->buf = nb;
-    x->cap = cap;
+  if (cap > x->body.cap && reserve(a, x, cap - x->body.cap) != 0) { /* reserved before it grows */
+    x->over_budget = 1;
+    release(a, x);
+    return MHD_YES;
   }
-  memcpy(x->buf + x->len, data, size);
-  x->len += size;
-  x->buf[x->len] = '\0';
-  return MHD_YES;
+  return doc_buf_add(&x->body, data, size) == DOC_OK ? MHD_YES : MHD_NO;
 }
 
 static enum MHD_Result review_reply(ctl_admission *a, struct MHD_Connection *conn, admit_ctx *x)
 {
   char err[256] = "";
   json_error_t jerr;
-  json_t *review = json_loadb(x->buf ? x->buf : "", x->len, JSON_REJECT_DUPLICATES, &jerr);
+  json_t *review = json_loadb(x->body.p ? x->body.p : "", x->body.len, JSON_REJECT_DUPLICATES, &jerr);
   json_t *out = NULL;
   enum MHD_Result ret;
 
@@ -365,7 +340,7 @@ static enum MHD_Result review_reply(ctl_admission *a, struct MHD_Connection *con
   if (text == NULL)
     return send_text(conn, 500, "text/plain; charset=utf-8", "out of memory\n");
   ret = send_text(conn, 200, "application/json", text);
-  ctl_json_text_free(text);
+  doc_json_free(text);
   return ret;
 }
 
@@ -382,6 +357,8 @@ static enum MHD_Result admit_handler(void *cls, struct MHD_Connection *conn, con
     admit_ctx *x = calloc(1, sizeof(*x));
     if (x == NULL)
       return MHD_NO;
+    x->body.max = ADMIT_BODY_MAX;
+    x->body.first = 16384;
     *con_cls = x;
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -805,7 +782,7 @@ static void read_config(void *ud, long http_code, json_t *body, const kube_statu
     a->pub_in_flight = 1;
   else
     a->next_publish_ms = ctl_now_ms() + ADMIT_RETRY_MS;
-  ctl_json_text_free(text);
+  doc_json_free(text);
   return;
 nomem:
   json_decref(patch);

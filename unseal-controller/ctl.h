@@ -274,8 +274,6 @@ int ctl_request(ctl *c, const char *verb, const char *method, const char *path, 
  * request to the API, for metrics. */
 void ctl_api_verb_resource(const char *method, const char *path, char *verb, size_t verb_size,
                            char *resource, size_t resource_size);
-/* Frees JSON text made by json_dumps (jansson's allocator, which wipes). */
-void ctl_json_text_free(char *text);
 /* The object's "namespace/name" into out; -1 when missing. */
 int ctl_object_key(char *out, size_t out_size, const json_t *obj);
 

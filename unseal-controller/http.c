@@ -94,9 +94,7 @@ typedef enum refusal {
 } refusal;
 
 typedef struct req_ctx {
-  char *buf;
-  size_t len;
-  size_t cap;
+  doc_buf body;    /* at most BODY_MAX, wiped */
   size_t reserved; /* body memory held for this request */
   int too_big;
   int replied;     /* a response was queued before the body was read */
@@ -141,7 +139,7 @@ static enum MHD_Result reply_json(struct MHD_Connection *conn, unsigned code, js
   size_t len = strlen(text);
   char *nl = malloc(len + 2);
   if (nl == NULL) {
-    ctl_json_text_free(text);
+    doc_json_free(text);
     return reply_text(conn, 500, "out of memory\n", metric_path);
   }
   memcpy(nl, text, len);
@@ -149,7 +147,7 @@ static enum MHD_Result reply_json(struct MHD_Connection *conn, unsigned code, js
   nl[len + 1] = '\0';
   ret = reply(conn, code, "application/json", nl, len + 1, metric_path);
   free(nl);
-  ctl_json_text_free(text);
+  doc_json_free(text);
   return ret;
 }
 
@@ -352,12 +350,7 @@ static refusal reserve(ctl_http *h, req_ctx *rc, size_t n)
 /* Wipes and frees the body's text; its reservation stays. */
 static void free_body_text(req_ctx *rc)
 {
-  if (rc->buf) {
-    sodium_memzero(rc->buf, rc->cap);
-    free(rc->buf);
-  }
-  rc->buf = NULL;
-  rc->len = rc->cap = 0;
+  doc_buf_free(&rc->body);
 }
 
 /* Wipes and frees the body, and gives its memory back. */
@@ -502,11 +495,11 @@ static json_t *parse_sealed(const req_ctx *rc, int *is_json, char *err, size_t e
   json_t *doc = NULL;
   size_t i = 0;
 
-  while (i < rc->len && (rc->buf[i] == ' ' || rc->buf[i] == '\n' || rc->buf[i] == '\r' ||
-                         rc->buf[i] == '\t'))
+  while (i < rc->body.len && (rc->body.p[i] == ' ' || rc->body.p[i] == '\n' || rc->body.p[i] == '\r' ||
+                         rc->body.p[i] == '\t'))
     i++;
-  *is_json = i < rc->len && (rc->buf[i] == '{' || rc->buf[i] == '[');
-  if (doc_parse(&docs, rc->buf ? rc->buf : "", rc->len, "request body",
+  *is_json = i < rc->body.len && (rc->body.p[i] == '{' || rc->body.p[i] == '[');
+  if (doc_parse(&docs, rc->body.p ? rc->body.p : "", rc->body.len, "request body",
                      DOC_PARSE_BODY_LIMITS, &merr) !=
       MANIFEST_OK) {
     snprintf(err, err_size, "%s", merr.message);
@@ -710,6 +703,8 @@ static enum MHD_Result request_start(ctl_http *h, struct MHD_Connection *conn, c
   if (rc == NULL)
     return MHD_NO;
   rc->h = h;
+  rc->body.max = BODY_MAX;
+  rc->body.first = 16384;
   *con_cls = rc;
   headers_complete(h, conn);
   if (!with_body)
@@ -731,10 +726,9 @@ static enum MHD_Result request_start(ctl_http *h, struct MHD_Connection *conn, c
   if (rc->refused == REFUSED_NONE && n > 0) {
     rc->refused = reserve(h, rc, (size_t)n + 1);
     if (rc->refused == REFUSED_NONE) {
-      rc->buf = malloc((size_t)n + 1);
-      if (rc->buf == NULL)
+      rc->body.first = (size_t)n + 1; /* the whole announced body in one block */
+      if (doc_buf_room(&rc->body, (size_t)n) != DOC_OK)
         return MHD_NO; /* completed() gives the memory back */
-      rc->cap = (size_t)n + 1;
     }
   }
   if (rc->refused != REFUSED_NONE) {
@@ -750,32 +744,20 @@ static enum MHD_Result request_data(ctl_http *h, req_ctx *rc, const char *data, 
 {
   if (rc->too_big || rc->refused != REFUSED_NONE)
     return MHD_YES;
-  if (rc->len + size > BODY_MAX) {
+  size_t cap = doc_buf_grown(&rc->body, size);
+  if (cap == 0) {
     rc->too_big = 1;
     drop_body(rc);
     return MHD_YES;
   }
-  if (rc->len + size + 1 > rc->cap) {
-    size_t cap = rc->cap ? rc->cap : 16384;
-    while (cap < rc->len + size + 1)
-      cap *= 2;
-    if (cap > BODY_MAX + 1)
-      cap = BODY_MAX + 1;
-    rc->refused = reserve(h, rc, cap - rc->cap);
+  if (cap > rc->body.cap) { /* the growth is reserved before it is made */
+    rc->refused = reserve(h, rc, cap - rc->body.cap);
     if (rc->refused != REFUSED_NONE) {
       drop_body(rc);
       return MHD_YES;
     }
-    char *nb = realloc(rc->buf, cap); /* a SealedSecret: public, no wipe needed */
-    if (nb == NULL)
-      return MHD_NO;
-    rc->buf = nb;
-    rc->cap = cap;
   }
-  memcpy(rc->buf + rc->len, data, size);
-  rc->len += size;
-  rc->buf[rc->len] = '\0';
-  return MHD_YES;
+  return doc_buf_add(&rc->body, data, size) == DOC_OK ? MHD_YES : MHD_NO;
 }
 
 static enum MHD_Result api_handler(void *cls, struct MHD_Connection *conn, const char *url,

@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "doc.h"
 #include "log.h"
 #include "safe_text.h"
 
@@ -178,13 +179,7 @@ void ctl_logv(int level, const char *msg, va_list ap)
     fflush(stderr);
     pthread_mutex_unlock(&log_lock);
     free(safe);
-    {
-      /* json_dumps allocates with jansson's allocator (doc_init, through manifest_init, sets a wiping one) */
-      json_malloc_t m = NULL;
-      json_free_t f = NULL;
-      json_get_alloc_funcs(&m, &f);
-      (f ? f : free)(line);
-    }
+    doc_json_free(line);
     return;
   }
 

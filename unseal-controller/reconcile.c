@@ -96,10 +96,7 @@ int ctl_secret_digest(uint8_t out[CTL_DIGEST_BYTES], const json_t *secret)
   crypto_generichash(out, CTL_DIGEST_BYTES, (const unsigned char *)text, strlen(text), NULL, 0);
   rc = 0;
 out:
-  if (text) {
-    sodium_memzero(text, strlen(text));
-    ctl_json_text_free(text);
-  }
+  doc_json_free(text); /* wipes */
   json_decref(n);
   return rc;
 }
@@ -176,7 +173,7 @@ static int status_digest(uint8_t out[CTL_STATUS_DIGEST_BYTES], const json_t *sta
     return -1;
   crypto_generichash(out, CTL_STATUS_DIGEST_BYTES, (const unsigned char *)text, strlen(text),
                      NULL, 0);
-  ctl_json_text_free(text);
+  doc_json_free(text);
   return 0;
 }
 
@@ -262,7 +259,7 @@ static int sealed_digest(uint8_t out[CTL_DIGEST_BYTES], const json_t *obj)
   if (text == NULL)
     return -1;
   crypto_generichash(out, CTL_DIGEST_BYTES, (const unsigned char *)text, strlen(text), NULL, 0);
-  ctl_json_text_free(text);
+  doc_json_free(text);
   return 0;
 }
 
@@ -349,7 +346,7 @@ static int cache_sealed(ctl *c, const char *key, json_t *obj, int modified)
       if (s->json)
         memcpy(s->json, text, s->json_len + 1);
     }
-    ctl_json_text_free(text);
+    doc_json_free(text);
   }
 
   /* a change of status alone (our own write) needs no reconcile */

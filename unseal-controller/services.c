@@ -41,18 +41,6 @@ int ctl_is_leader(const ctl *c)
   return !c->leader.enabled || c->leader.is_leader;
 }
 
-void ctl_json_text_free(char *text)
-{
-  json_malloc_t m = NULL;
-  json_free_t f = NULL;
-  if (text == NULL)
-    return;
-  json_get_alloc_funcs(&m, &f);
-  if (f)
-    f(text);
-  else
-    free(text);
-}
 
 int ctl_object_key(char *out, size_t out_size, const json_t *obj)
 {
@@ -103,10 +91,7 @@ int ctl_request(ctl *c, const char *verb, const char *method, const char *path, 
     rc = c->send(c, method, path, text, text ? strlen(text) : 0, wrap_done, w);
   else
     rc = kube_request(c->client, method, path, text, text ? strlen(text) : 0, NULL, wrap_done, w);
-  if (text) {
-    sodium_memzero(text, strlen(text));
-    ctl_json_text_free(text);
-  }
+  doc_json_free(text); /* wipes */
   if (rc != KUBE_OK)
     free(w);
   return rc;

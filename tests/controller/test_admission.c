@@ -126,7 +126,7 @@ static const char *refusal(const json_t *answer)
   char *text = json_dumps(answer, 0);
   assert_non_null(text);
   assert_null(strstr(text, SECRET_VALUE));
-  ctl_json_text_free(text);
+  doc_json_free(text);
   return doc_get_string(resp, "status", "message", NULL);
 }
 

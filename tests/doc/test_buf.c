@@ -1,5 +1,6 @@
 /* libdoc: the bounded wipe-on-grow buffer, wipe-and-free, and whole-file reading. */
 #include <setjmp.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -250,6 +251,41 @@ static void test_read_stream_bounded(void **state) {
   doc_wipe_free(out, len);
 }
 
+static void test_read_fd(void **state) {
+  int fds[2];
+  char *out = NULL;
+  size_t len = 0;
+  doc_error err;
+  int dir;
+
+  (void)state;
+  /* a pipe already written and closed, as stdin is; the name stands in messages */
+  assert_int_equal(pipe(fds), 0);
+  assert_int_equal(write(fds[1], "apiVersion: v1\n", 15), 15);
+  close(fds[1]);
+  assert_int_equal(doc_read_fd(&out, &len, fds[0], "stdin", 15, 0, &err), DOC_OK);
+  assert_int_equal(len, 15);
+  assert_string_equal(out, "apiVersion: v1\n");
+  doc_wipe_free(out, len);
+  close(fds[0]);
+
+  assert_int_equal(pipe(fds), 0);
+  assert_int_equal(write(fds[1], "0123456789", 10), 10);
+  close(fds[1]);
+  assert_int_equal(doc_read_fd(&out, &len, fds[0], "stdin", 9, 0, &err), DOC_ERR_LIMIT);
+  assert_null(out);
+  assert_string_equal(err.message, "cannot read \"stdin\": more than 9 bytes");
+  close(fds[0]);
+
+  dir = open(tmpdir, O_RDONLY | O_DIRECTORY);
+  assert_true(dir >= 0);
+  assert_int_equal(doc_read_fd(&out, &len, dir, "the folder", 100, 0, &err), DOC_ERR_IO);
+  assert_non_null(strstr(err.message, "\"the folder\""));
+  close(dir);
+  assert_int_equal(doc_read_fd(&out, &len, -1, "x", 100, 0, &err), DOC_ERR_INVALID);
+  assert_int_equal(doc_read_fd(&out, &len, 0, NULL, 100, 0, &err), DOC_ERR_INVALID);
+}
+
 static void test_read_bad_arguments(void **state) {
   char *out = NULL;
   size_t len = 0;
@@ -295,6 +331,7 @@ int main(void) {
       cmocka_unit_test(test_read_empty_and_secret),
       cmocka_unit_test(test_read_missing_directory_unreadable),
       cmocka_unit_test(test_read_stream_bounded),
+      cmocka_unit_test(test_read_fd),
       cmocka_unit_test(test_read_bad_arguments),
   };
 
