@@ -188,14 +188,20 @@ def test_sigkill_mid_cold_start_then_restart_loses_nothing(env):
     assert modified == {} and deleted == {}, (modified, deleted)
 
 
+IN_FLIGHT = 16
+
+
 def test_two_leader_electing_controllers_race_from_a_cold_start(env):
     made = make_secrets("l", 200)
     cold_setup(env, made)
     exp = expected(made)
     watch = SecretWatch(env.api)
     before = env.api.stats()
-    a = env.controller(*FAST, "--qps", "200", "--burst", "50", name="a", ready=False)
-    b = env.controller(*FAST, "--qps", "200", "--burst", "50", name="b", ready=False)
+    # at most IN_FLIGHT creates can be cut short by the SIGKILL below
+    a = env.controller(*FAST, "--qps", "200", "--burst", "50", "--max-in-flight", str(IN_FLIGHT),
+                       name="a", ready=False)
+    b = env.controller(*FAST, "--qps", "200", "--burst", "50", "--max-in-flight", str(IN_FLIGHT),
+                       name="b", ready=False)
     a.wait_ready(30)
     b.wait_ready(30)
     wait_for(lambda: is_leader(a) != is_leader(b), what="exactly one leader")
@@ -215,12 +221,13 @@ def test_two_leader_electing_controllers_race_from_a_cold_start(env):
     assert modified == {}, modified
     w = env.api.writes(before)
     # one writer at a time: one create per Secret (no 409 storm of two writers).
-    # kube-apiserver's request metric may not count with a 2xx code a create
+    # kube-apiserver's request metric does not count with a 2xx code a create
     # whose client was SIGKILLed mid-request, although etcd kept the object
-    # (seen: 199 counted for 200 Secrets, each ADDED once on the watch above).
+    # (seen: 199 and, on a loaded machine, 184 counted for 200 Secrets, each
+    # ADDED once on the watch above): at most the leader's requests in flight.
     creates = w.get("create secrets", 0)
     if MODE["apiserver"] == "real":
-        assert len(made) - 1 <= creates <= len(made), w
+        assert len(made) - IN_FLIGHT <= creates <= len(made), w
     else:
         assert creates == len(made), w
     assert w.get("update secrets", 0) == 0, w
