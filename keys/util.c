@@ -175,8 +175,7 @@ int keys_base64_decode(uint8_t **out, size_t *out_len, const char *in, size_t in
       (sodium_base642bin(bin, bin_max, in, in_len, NULL, &bin_len, &end,
                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
        end != in + in_len)) {
-    sodium_memzero(bin, bin_max);
-    free(bin);
+    doc_wipe_free(bin, bin_max);
     return KEYS_ERR_MALFORMED;
   }
   *out = bin;

@@ -200,10 +200,7 @@ static void req_free(kube_req *r) {
     return;
   req_release_transfer(r);
   free(r->path);
-  if (r->body != NULL) {
-    sodium_memzero(r->body, r->body_len);
-    free(r->body);
-  }
+  doc_wipe_free(r->body, r->body_len);
   free(r->content_type);
   free(r);
 }
@@ -400,8 +397,7 @@ static int req_start(kube_client *c, kube_req *r) {
       return KUBE_ERR_NOMEM;
     snprintf(auth, need, "Authorization: Bearer %s", c->cfg->token);
     bad = add_header(r, auth) < 0;
-    sodium_memzero(auth, need);
-    free(auth);
+    doc_wipe_free(auth, need);
     if (bad)
       return KUBE_ERR_NOMEM;
   }

@@ -377,10 +377,7 @@ static int merge_file(merged *m, const char *path, int missing_ok, int *found, k
   }
 out:
   doc_list_free(&docs);
-  if (text != NULL) {
-    sodium_memzero(text, len); /* kubeconfigs hold tokens and keys */
-    free(text);
-  }
+  doc_wipe_free(text, len); /* kubeconfigs hold tokens and keys */
   return rc;
 }
 

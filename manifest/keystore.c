@@ -38,14 +38,6 @@ void manifest_key_secret_name(char out[KEYS_NAME_MAX + 1], const uint8_t id[KEYS
   snprintf(out, KEYS_NAME_MAX + 1, MANIFEST_KEY_NAME_PREFIX "%s", hex);
 }
 
-/* base64 text (malloc'ed) of len bytes, wiped and freed by wipe_text. */
-static void wipe_text(char *text) {
-  if (text == NULL)
-    return;
-  sodium_memzero(text, strlen(text));
-  free(text);
-}
-
 int manifest_key_secret_build(json_t **out, const keys_keypair *kp, const char *ns,
                               const char *backed_up, manifest_error *err) {
   char *priv = NULL, *priv_b64 = NULL, *pub_b64 = NULL;
@@ -94,7 +86,7 @@ int manifest_key_secret_build(json_t **out, const keys_keypair *kp, const char *
   if (*out == NULL)
     st = doc_fail(err, MANIFEST_ERR_NOMEM, 0, "key secret %s/%s: out of memory", ns, name);
 out:
-  wipe_text(priv_b64);
+  doc_wipe_free(priv_b64, priv_b64 ? strlen(priv_b64) : 0);
   free(pub_b64);
   if (priv)
     sodium_free(priv);

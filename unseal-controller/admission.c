@@ -495,8 +495,7 @@ static int load_files(ctl_admission *a)
     memcpy(skey, key, key_len);
     skey[key_len] = '\0';
   }
-  sodium_memzero(key, key_len);
-  free(key);
+  doc_wipe_free(key, key_len);
   if (skey == NULL) {
     free(cert);
     return -1;
