@@ -58,6 +58,7 @@ struct kube_req {
   uint64_t not_before; /* monotonic ms */
   int attempt;         /* retries done */
   int retried_401;
+  kube_cred *cred; /* a credential plugin's, held while the transfer may use it */
   int cancelled; /* cancelled from inside its own write callback */
   int in_write;
   int overflow;
@@ -188,6 +189,8 @@ static void req_release_transfer(kube_req *r) {
     sodium_memzero(h->data, strlen(h->data)); /* curl's copy of the Authorization header */
   curl_slist_free_all(r->headers);
   r->headers = NULL;
+  kube_cred_unref(r->cred);
+  r->cred = NULL;
   doc_buf_free(&r->resp);
   r->overflow = 0;
   r->stream_error = 0;
@@ -321,6 +324,11 @@ static int req_start(kube_client *c, kube_req *r) {
   char url[KUBE_MAX_PATH + 512];
   CURL *e;
   long timeout = r->timeout_ms > 0 ? r->timeout_ms : c->opts.timeout_ms;
+  const char *token = r->cred ? r->cred->token : c->cfg->token;
+  unsigned char *cert = r->cred ? r->cred->cert : c->cfg->cert;
+  unsigned char *key = r->cred ? r->cred->key : c->cfg->key;
+  size_t cert_len = r->cred ? r->cred->cert_len : c->cfg->cert_len;
+  size_t key_len = r->cred ? r->cred->key_len : c->cfg->key_len;
   int n;
 
   n = snprintf(url, sizeof(url), "%s%s", c->cfg->server, r->path);
@@ -362,12 +370,12 @@ static int req_start(kube_client *c, kube_req *r) {
         curl_easy_setopt(e, CURLOPT_CAPATH, NULL) != CURLE_OK)
       return KUBE_ERR_CONFIG;
   }
-  if (c->cfg->cert != NULL && c->cfg->key != NULL) {
-    struct curl_blob cert = {c->cfg->cert, c->cfg->cert_len, CURL_BLOB_NOCOPY};
-    struct curl_blob key = {c->cfg->key, c->cfg->key_len, CURL_BLOB_NOCOPY};
-    curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &cert);
+  if (cert != NULL && key != NULL) { /* a plugin's stay alive with r->cred */
+    struct curl_blob cert_blob = {cert, cert_len, CURL_BLOB_NOCOPY};
+    struct curl_blob key_blob = {key, key_len, CURL_BLOB_NOCOPY};
+    curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &cert_blob);
     curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
-    curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &key);
+    curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &key_blob);
     curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
   }
   if (c->cfg->insecure) {
@@ -385,17 +393,17 @@ static int req_start(kube_client *c, kube_req *r) {
     if (add_header(r, ct) < 0)
       return KUBE_ERR_NOMEM;
   }
-  if (c->cfg->token != NULL) {
+  if (token != NULL) {
     /* curl_slist_append keeps its own copy (wiped in req_release_transfer), so
      * the header is built in a plain buffer wiped at once: a sodium_malloc'ed
      * one per request mapped and unmapped guard pages three times per object
      * (about 100 us of a cold start's CPU per SealedSecret, bench/README.md) */
-    size_t need = strlen(c->cfg->token) + sizeof("Authorization: Bearer ");
+    size_t need = strlen(token) + sizeof("Authorization: Bearer ");
     char *auth = malloc(need);
     int bad;
     if (auth == NULL)
       return KUBE_ERR_NOMEM;
-    snprintf(auth, need, "Authorization: Bearer %s", c->cfg->token);
+    snprintf(auth, need, "Authorization: Bearer %s", token);
     bad = add_header(r, auth) < 0;
     doc_wipe_free(auth, need);
     if (bad)
@@ -622,11 +630,14 @@ static void finish(kube_client *c, kube_req *r, CURLcode cc) {
     }
   } else {
     int max = retries_allowed(c, r);
-    if (code == 401 && c->cfg->token_file != NULL && !r->retried_401) {
+    if (code == 401 && (c->cfg->token_file != NULL || r->cred != NULL) && !r->retried_401) {
       r->retried_401 = 1;
-      kube_client_log(c, KUBE_LOG_INFO, "%s %s: 401 Unauthorized; reading the token again",
-                      r->method, r->path);
-      token_refresh(c, 1);
+      kube_client_log(c, KUBE_LOG_INFO, "%s %s: 401 Unauthorized; %s again", r->method, r->path,
+                      r->cred ? "running the credential plugin" : "reading the token");
+      if (r->cred != NULL) /* as client-go: a 401 ends the plugin's credential */
+        kube_exec_invalidate(c->cfg->exec, r->cred);
+      else
+        token_refresh(c, 1);
       requeue(c, r, 0);
       return;
     }
@@ -738,12 +749,15 @@ static long dispatch(kube_client *c) {
       c->tokens -= 1.0;
     }
     list_unlink(c, r);
-    int rc = req_start(c, r);
-    if (rc != KUBE_OK) {
-      kube_status st;
-      memset(&st, 0, sizeof(st));
+    kube_status st;
+    memset(&st, 0, sizeof(st));
+    int rc = KUBE_OK;
+    if (c->cfg->exec != NULL) /* runs the plugin when its credential is missing or expired */
+      rc = kube_exec_get(&r->cred, c->cfg->exec, c->cfg, &st);
+    if (rc == KUBE_OK && (rc = req_start(c, r)) != KUBE_OK)
       kube_status_set(&st, rc, "%s %s: cannot start the transfer (%s)", r->method, r->path,
                       kube_strerror(rc));
+    if (rc != KUBE_OK) {
       req_release_transfer(r);
       r->state = 0;
       c->n_pending--;
@@ -970,6 +984,11 @@ int kube_client_new(kube_client **out, const kube_config *cfg, const kube_client
   c->opts.user_agent = c->user_agent;
   if (c->user_agent == NULL || kube_config_dup(&c->cfg, cfg) < 0)
     goto out;
+  if (c->cfg->exec != NULL && (c->cfg->token != NULL || c->cfg->cert != NULL)) {
+    /* as client-go: a token or client certificate given beside a plugin wins */
+    kube_exec_free(c->cfg->exec);
+    c->cfg->exec = NULL;
+  }
   c->multi = curl_multi_init();
   if (c->multi == NULL)
     goto out;

@@ -87,6 +87,7 @@ void kube_config_free(kube_config *cfg) {
   sodium_free(cfg->key); /* wipes */
   sodium_free(cfg->token);
   free(cfg->token_file);
+  kube_exec_free(cfg->exec);
   sodium_memzero(cfg, sizeof(*cfg));
   free(cfg);
 }
@@ -137,7 +138,8 @@ int kube_config_dup(kube_config **out, const kube_config *cfg) {
       dup_bytes(&c->cert, cfg->cert, cfg->cert_len, 0) ||
       dup_bytes(&c->key, cfg->key, cfg->key_len, 1) ||
       dup_bytes((unsigned char **)&c->token, (const unsigned char *)cfg->token,
-                cfg->token ? strlen(cfg->token) : 0, 1))
+                cfg->token ? strlen(cfg->token) : 0, 1) ||
+      kube_exec_dup(&c->exec, cfg->exec))
     goto out;
   *out = c;
   c = NULL;
@@ -158,6 +160,8 @@ static int token_ok(const char *t, size_t len) {
       return 0;
   return len > 0;
 }
+
+int kube_token_ok(const char *t, size_t len) { return token_ok(t, len); }
 
 int kube_read_token(char **out, const char *path, kube_status *st) {
   unsigned char *buf = NULL;
@@ -553,6 +557,10 @@ static int config_from_merged(kube_config *cfg, merged *m, const kube_config_opt
     if (dup_bytes((unsigned char **)&cfg->token, (const unsigned char *)token, n, 1) < 0)
       return KUBE_ERR_NOMEM;
   }
+  if (json_object_get(user, "exec") != NULL && !json_is_null(json_object_get(user, "exec")))
+    return kube_exec_from_config(&cfg->exec, json_object_get(user, "exec"),
+                                 json_string_value(json_object_get(user, DIR_KEY)), cluster, where,
+                                 st);
   return KUBE_OK;
 }
 
