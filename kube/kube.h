@@ -116,8 +116,9 @@ typedef struct kube_config_opts {
  * paths in a kubeconfig are relative to that file's folder. Understood: the
  * context's cluster, user and namespace; cluster server,
  * certificate-authority(-data), insecure-skip-tls-verify; user token,
- * tokenFile, client-certificate(-data), client-key(-data). *-data fields are
- * base64. In cluster: token, ca.crt and namespace from sa_dir, server
+ * tokenFile, client-certificate(-data), client-key(-data), exec (a credential
+ * plugin, run by the client when it first needs a credential: kube/exec.c).
+ * *-data fields are base64. In cluster: token, ca.crt and namespace from sa_dir, server
  * https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT (IPv6 bracketed).
  * opts->overrides apply on top (see kube_config_overrides). opts may be NULL
  * (AUTO, current context, no overrides).

@@ -1,15 +1,19 @@
 """What only a real API server can prove (suite `real`: upstream kube-apiserver v1.20, etcd,
 kube-controller-manager, see tests/kube-real/README.md): the examples pass the server's own
 validation, the ServiceAccount's RBAC is exactly what the controller needs, and a watch expired
-by an etcd compaction is followed by a re-list that loses no change."""
+by an etcd compaction is followed by a re-list that loses no change, and seal authenticates
+through a kubeconfig credential plugin."""
 
+import json
 import os
 import re
 import signal
+import subprocess
+import sys
 
 import pytest
 
-from conftest import MODE, ROOT, condition, decoded, secret, wait_for
+from conftest import MODE, ROOT, SEAL, condition, decoded, secret, wait_for
 
 EXAMPLES = os.path.join(ROOT, "examples")
 # Every kustomization that is deployed on its own (components and bases are part of these).
@@ -290,3 +294,77 @@ def test_developer_access_is_opt_in_and_reaches_the_controllers_api_port_only(en
     finally:
         env.api.kubectl("delete", "-k", os.path.join(EXAMPLES, "deploy", "developer-access"))
         env.api.kubectl("delete", "endpoints", "unseal-controller", "-n", "seal-system")
+
+
+PLUGIN = """#!{python}
+import json, os, sys
+here = os.path.dirname(os.path.abspath(__file__))
+with open(os.path.join(here, "runs"), "a") as f:
+    f.write(os.environ["KUBERNETES_EXEC_INFO"] + "\\n")
+with open(os.path.join(here, "status.json")) as f:
+    status = json.load(f)
+print(json.dumps({{"apiVersion": json.loads(os.environ["KUBERNETES_EXEC_INFO"])["apiVersion"],
+                  "kind": "ExecCredential", "status": status}}))
+"""
+
+
+def test_seal_authenticates_through_a_credential_plugin(env, tmp_path):
+    """seal keys list against the real server with neither token nor certificate in the
+    kubeconfig: a plugin prints the administrator's token (v1beta1), then the administrator's
+    client certificate and key (v1); a token the server refuses runs the plugin once more."""
+    env.controller()
+    want = sorted(k["metadata"]["name"] for k in
+                  env.api.objects("secrets", namespace="seal-system")
+                  if (k["metadata"].get("labels") or {}).get("seal.dev/key") is not None)
+    assert want
+    plugin = tmp_path / "plugin.py"
+    plugin.write_text(PLUGIN.format(python=sys.executable))
+    plugin.chmod(0o755)
+    pki = os.path.join(env.api.folder, "pki")
+    kubeconfig = tmp_path / "kubeconfig"
+
+    def configure(api, status):
+        (tmp_path / "status.json").write_text(json.dumps(status))
+        kubeconfig.write_text(json.dumps({
+            "apiVersion": "v1", "kind": "Config", "current-context": "c",
+            "clusters": [{"name": "c", "cluster": {"server": env.api.url,
+                                                   "certificate-authority": env.api.ca}}],
+            "users": [{"name": "u", "user": {"exec": {
+                "apiVersion": api, "command": "./plugin.py", "interactiveMode": "Never",
+                "provideClusterInfo": True}}}],
+            "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}]}))
+
+    def keys_list(check=True):
+        e = dict(os.environ, HOME=str(tmp_path))
+        e.pop("KUBECONFIG", None)
+        p = subprocess.run([SEAL, "keys", "list", "-o", "json", "--kubeconfig", str(kubeconfig)],
+                           capture_output=True, text=True, env=e, timeout=60, check=False)
+        assert "Sanitizer" not in p.stderr and "runtime error:" not in p.stderr, p.stderr
+        assert (p.returncode == 0) == check, p.stderr
+        return p
+
+    def runs():
+        with open(tmp_path / "runs") as f:
+            lines = [json.loads(line) for line in f]
+        os.remove(tmp_path / "runs")
+        return lines
+
+    configure("client.authentication.k8s.io/v1beta1",
+              {"token": env.api.token, "expirationTimestamp": "2999-01-01T00:00:00Z"})
+    p = keys_list()
+    assert sorted(k["secret"] for k in json.loads(p.stdout)["keys"]) == want, p.stdout
+    (info,) = runs()
+    assert info["spec"]["cluster"]["server"] == env.api.url
+    assert env.api.token not in p.stderr
+
+    with open(os.path.join(pki, "admin.crt")) as c, open(os.path.join(pki, "admin.key")) as k:
+        configure("client.authentication.k8s.io/v1",
+                  {"clientCertificateData": c.read(), "clientKeyData": k.read()})
+    p = keys_list()
+    assert sorted(k["secret"] for k in json.loads(p.stdout)["keys"]) == want, p.stdout
+    assert len(runs()) == 1
+
+    configure("client.authentication.k8s.io/v1", {"token": "not-a-token-of-this-cluster"})
+    p = keys_list(check=False)
+    assert "401" in p.stderr or "Unauthorized" in p.stderr, p.stderr
+    assert len(runs()) == 2  # the refused token, then once more
