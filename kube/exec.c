@@ -698,6 +698,8 @@ int kube_exec_run(kube_cred **out, const kube_exec *x, const kube_config *cfg, l
   if (posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0) != 0 ||
       posix_spawn_file_actions_adddup2(&fa, opipe[1], STDOUT_FILENO) != 0 ||
       posix_spawn_file_actions_adddup2(&fa, epipe[1], STDERR_FILENO) != 0 ||
+      /* nothing else of ours (libcurl's sockets have no FD_CLOEXEC), as Go's os/exec */
+      posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1) != 0 ||
       posix_spawnattr_setsigmask(&attr, &none) != 0 ||
       posix_spawnattr_setsigdefault(&attr, &defaults) != 0 ||
       posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF) != 0)

@@ -1,6 +1,7 @@
 /* Credential plugins (kube/exec.c): the ExecCredential a plugin prints, hostile
  * ones included, the exec section of a kubeconfig, and running a plugin
  * (/bin/sh scripts) with its timeout, exit codes, output limit and cache. */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -252,16 +253,21 @@ static void running(void **state) {
   kube_cred *c = NULL;
   kube_status st;
   (void)state;
-  /* the token, the env, KUBERNETES_EXEC_INFO, stdin at its end at once */
-  x = sh_plugin("test -z \"$(cat)\" || exit 9; "
+  char script[800];
+  int fd = open("/dev/null", O_RDONLY); /* no O_CLOEXEC: must not reach the plugin all the same */
+  assert_true(fd > 2);
+  /* the token, the env, KUBERNETES_EXEC_INFO, stdin at its end at once, no descriptor of ours */
+  snprintf(script, sizeof(script), "test -e /proc/$$/fd/%d && exit 10; %s", fd,
+           "test -z \"$(cat)\" || exit 9; "
                 "test \"$PLUGIN_VAR\" = from-config || exit 8; "
                 "test \"$KUBERNETES_EXEC_INFO\" = '{\"apiVersion\":\"" V1 "\",\"kind\":"
-                "\"ExecCredential\",\"spec\":{\"interactive\":false}}' || exit 7; " OUT_TOKEN("tok-1"),
-                "IfAvailable");
+                "\"ExecCredential\",\"spec\":{\"interactive\":false}}' || exit 7; " OUT_TOKEN("tok-1"));
+  x = sh_plugin(script, "IfAvailable");
   assert_int_equal(kube_exec_run(&c, x, &cluster_cfg, 10000, &st), KUBE_OK);
   assert_string_equal(c->token, "tok-1");
   kube_cred_unref(c);
   kube_exec_free(x);
+  close(fd);
 
   run_fails("echo; echo 'first line' >&2; echo second >&2; " OUT_TOKEN("s3cr3t") "; exit 3",
             "Never", 10000, "failed with exit code 3: first line");
