@@ -492,7 +492,7 @@ out:
   if (rc == KUBE_ERR_NOMEM)
     kube_status_set(st, rc, "credential plugin \"%s\": out of memory", cmd);
   kube_cred_unref(c);
-  json_decref(doc); /* jansson's allocator wipes (manifest_init) */
+  json_decref(doc); /* jansson's allocator wipes (doc_init) */
   return rc;
 }
 

@@ -17,7 +17,7 @@
 
 #include "internal.h"
 #include "kube.h"
-#include "manifest.h"
+#include "doc.h"
 
 #include "banned.h"
 
@@ -365,7 +365,7 @@ int main(void) {
       cmocka_unit_test(exec_section),     cmocka_unit_test(running),
       cmocka_unit_test(missing_command),  cmocka_unit_test(cache),
   };
-  if (manifest_init() != 0 || sodium_init() < 0)
+  if (doc_init() != 0 || sodium_init() < 0)
     return 1;
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
