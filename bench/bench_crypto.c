@@ -39,7 +39,7 @@ typedef struct measure {
   const char *name;
   double per_op_ns; /* median over the rounds */
   double ops_per_s;
-  double bytes;     /* bytes per op (0: not a throughput figure) */
+  double bytes; /* bytes per op (0: not a throughput figure) */
 } measure;
 
 typedef struct bench {
@@ -199,7 +199,9 @@ static int op_b64_encode(void *p)
 {
   b64_ctx *b = p;
   return sodium_bin2base64(b->text, b->text_size, b->bin, b->bin_len,
-                           sodium_base64_VARIANT_ORIGINAL) == NULL ? -1 : 0;
+                           sodium_base64_VARIANT_ORIGINAL) == NULL
+             ? -1
+             : 0;
 }
 
 static int op_b64_decode(void *p)
@@ -250,18 +252,17 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
   static const struct option longopts[] = {
-    {"seconds", required_argument, NULL, 's'},
-    {"table", no_argument, NULL, 't'},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+      {"seconds", required_argument, NULL, 's'},
+      {"table", no_argument, NULL, 't'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
   };
   static const size_t sizes[] = {32, 1024, 64 * 1024};
   static const char *const seal_names[] = {"seal 32 B", "seal 1 KiB", "seal 64 KiB"};
   static const char *const unseal_names[] = {"unseal 32 B", "unseal 1 KiB", "unseal 64 KiB"};
   static const size_t aead_sizes[] = {64, 1024, 64 * 1024, 1024 * 1024};
   static const char *const aead_names[] = {"xchacha20poly1305 64 B", "xchacha20poly1305 1 KiB",
-                                           "xchacha20poly1305 64 KiB",
-                                           "xchacha20poly1305 1 MiB"};
+                                           "xchacha20poly1305 64 KiB", "xchacha20poly1305 1 MiB"};
   bench b = {.seconds = 2.0};
   int table = 0, opt, rc, status = 1;
   keys_keypair *kp = NULL;

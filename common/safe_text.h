@@ -14,7 +14,8 @@
 /* One UTF-8 sequence at p (n > 0 bytes left): its code point and length, or
  * -1 when the bytes are not well-formed UTF-8 (overlong, surrogate,
  * truncated). */
-static inline int seal_utf8_next(const unsigned char *p, size_t n, uint32_t *cp) {
+static inline int seal_utf8_next(const unsigned char *p, size_t n, uint32_t *cp)
+{
   size_t len;
   uint32_t c, min;
   if (p[0] < 0x80) {
@@ -52,10 +53,11 @@ static inline int seal_utf8_next(const unsigned char *p, size_t n, uint32_t *cp)
 /* 1 for a code point written escaped: C0 controls, DEL, C1 controls
  * (U+0080-U+009F), U+061C, U+200E/F, U+2028-U+202E and U+2066-U+2069 (line
  * separators and bidi controls that reorder what a reader sees). */
-static inline int seal_unsafe_char(uint32_t cp) {
+static inline int seal_unsafe_char(uint32_t cp)
+{
   return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || /* C1: U+009B is CSI */
-         cp == 0x061c ||                                           /* arabic letter mark */
-         cp == 0x200e || cp == 0x200f ||                           /* LRM, RLM */
+         cp == 0x061c ||                                          /* arabic letter mark */
+         cp == 0x200e || cp == 0x200f ||                          /* LRM, RLM */
          (cp >= 0x2028 && cp <= 0x202e) || /* separators; bidi embeddings, overrides */
          (cp >= 0x2066 && cp <= 0x2069);   /* bidi isolates */
 }

@@ -18,7 +18,8 @@
 
 #define HEADER_BYTES (alignof(max_align_t) > sizeof(size_t) ? alignof(max_align_t) : sizeof(size_t))
 
-static void *wipe_malloc(size_t n) {
+static void *wipe_malloc(size_t n)
+{
   unsigned char *p;
 
   if (n > SIZE_MAX - HEADER_BYTES)
@@ -30,7 +31,8 @@ static void *wipe_malloc(size_t n) {
   return p + HEADER_BYTES;
 }
 
-static void wipe_free(void *ptr) {
+static void wipe_free(void *ptr)
+{
   unsigned char *p;
   size_t n;
 
@@ -42,7 +44,8 @@ static void wipe_free(void *ptr) {
   free(p);
 }
 
-void doc_json_free(char *text) {
+void doc_json_free(char *text)
+{
   json_malloc_t m = NULL;
   json_free_t f = NULL;
 
@@ -53,7 +56,8 @@ void doc_json_free(char *text) {
   (f != NULL ? f : free)(text);
 }
 
-int doc_init(void) {
+int doc_init(void)
+{
   static int done;
 
   if (!done) {

@@ -15,7 +15,8 @@
 
 #define FIRST_DEFAULT 256
 
-size_t doc_buf_grown(const doc_buf *b, size_t n) {
+size_t doc_buf_grown(const doc_buf *b, size_t n)
+{
   size_t need, cap;
 
   if (n > b->max || b->len > b->max - n)
@@ -31,7 +32,8 @@ size_t doc_buf_grown(const doc_buf *b, size_t n) {
   return cap;
 }
 
-int doc_buf_room(doc_buf *b, size_t n) {
+int doc_buf_room(doc_buf *b, size_t n)
+{
   size_t cap = doc_buf_grown(b, n);
   char *p;
 
@@ -52,7 +54,8 @@ int doc_buf_room(doc_buf *b, size_t n) {
   return DOC_OK;
 }
 
-int doc_buf_add(doc_buf *b, const void *data, size_t n) {
+int doc_buf_add(doc_buf *b, const void *data, size_t n)
+{
   int rc = doc_buf_room(b, n);
 
   if (rc != DOC_OK)
@@ -64,13 +67,15 @@ int doc_buf_add(doc_buf *b, const void *data, size_t n) {
   return DOC_OK;
 }
 
-void doc_buf_reset(doc_buf *b) {
+void doc_buf_reset(doc_buf *b)
+{
   if (b->p != NULL)
     sodium_memzero(b->p, b->cap);
   b->len = 0;
 }
 
-char *doc_buf_detach(doc_buf *b, size_t *len) {
+char *doc_buf_detach(doc_buf *b, size_t *len)
+{
   char *p = b->p;
 
   if (p == NULL && doc_buf_add(b, "", 0) == DOC_OK)
@@ -83,7 +88,8 @@ char *doc_buf_detach(doc_buf *b, size_t *len) {
   return p;
 }
 
-void doc_buf_free(doc_buf *b) {
+void doc_buf_free(doc_buf *b)
+{
   if (b == NULL)
     return;
   doc_wipe_free(b->p, b->cap);
@@ -92,7 +98,8 @@ void doc_buf_free(doc_buf *b) {
   b->cap = 0;
 }
 
-void doc_wipe_free(void *p, size_t len) {
+void doc_wipe_free(void *p, size_t len)
+{
   if (p == NULL)
     return;
   sodium_memzero(p, len);

@@ -13,7 +13,8 @@
 #include "internal.h"
 #include "banned.h"
 
-int doc_fail(doc_error *err, int status, long line, const char *fmt, ...) {
+int doc_fail(doc_error *err, int status, long line, const char *fmt, ...)
+{
   va_list ap;
 
   if (err == NULL)
@@ -27,7 +28,8 @@ int doc_fail(doc_error *err, int status, long line, const char *fmt, ...) {
   return status;
 }
 
-const char *doc_strerror(int status) {
+const char *doc_strerror(int status)
+{
   switch (status) {
   case DOC_OK:
     return "ok";
@@ -46,7 +48,8 @@ const char *doc_strerror(int status) {
   }
 }
 
-int doc_depth(const json_t *v, int limit) {
+int doc_depth(const json_t *v, int limit)
+{
   int best = 0, d;
   size_t i;
   const char *key;
@@ -72,15 +75,15 @@ int doc_depth(const json_t *v, int limit) {
   return best + 1;
 }
 
-int doc_list_push(doc_list *docs, json_t *doc, long line, const char *source,
-                       doc_error *err) {
+int doc_list_push(doc_list *docs, json_t *doc, long line, const char *source, doc_error *err)
+{
   json_t **nd;
   long *nl;
 
   if (docs->n >= DOC_MAX_DOCS) {
     json_decref(doc);
-    return doc_fail(err, DOC_ERR_LIMIT, line, "%s:%ld: more than %d documents",
-                         source, line, DOC_MAX_DOCS);
+    return doc_fail(err, DOC_ERR_LIMIT, line, "%s:%ld: more than %d documents", source, line,
+                    DOC_MAX_DOCS);
   }
   nd = realloc(docs->docs, (docs->n + 1) * sizeof *nd);
   if (nd == NULL) {
@@ -100,7 +103,8 @@ int doc_list_push(doc_list *docs, json_t *doc, long line, const char *source,
   return DOC_OK;
 }
 
-void doc_list_free(doc_list *docs) {
+void doc_list_free(doc_list *docs)
+{
   size_t i;
 
   if (docs == NULL)
@@ -114,7 +118,8 @@ void doc_list_free(doc_list *docs) {
   docs->n = 0;
 }
 
-json_t *doc_ordered(const json_t *doc) {
+json_t *doc_ordered(const json_t *doc)
+{
   static const char *const first[] = {"apiVersion", "kind", "metadata", "spec"};
   json_t *o, *v;
   const char *key;
@@ -140,7 +145,8 @@ fail:
   return NULL;
 }
 
-static json_t *walk(const json_t *doc, va_list ap) {
+static json_t *walk(const json_t *doc, va_list ap)
+{
   const char *key;
   json_t *v = (json_t *)doc;
 
@@ -152,7 +158,8 @@ static json_t *walk(const json_t *doc, va_list ap) {
   return v;
 }
 
-json_t *doc_get(const json_t *doc, ...) {
+json_t *doc_get(const json_t *doc, ...)
+{
   va_list ap;
   json_t *v;
 
@@ -162,7 +169,8 @@ json_t *doc_get(const json_t *doc, ...) {
   return v;
 }
 
-const char *doc_get_string(const json_t *doc, ...) {
+const char *doc_get_string(const json_t *doc, ...)
+{
   va_list ap;
   json_t *v;
 
@@ -171,4 +179,3 @@ const char *doc_get_string(const json_t *doc, ...) {
   va_end(ap);
   return json_is_string(v) ? json_string_value(v) : NULL;
 }
-

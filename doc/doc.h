@@ -38,9 +38,9 @@ typedef enum doc_status {
 
 typedef struct doc_error {
   int status;
-  int cause;   /* the status of a lower library behind status (manifest: the
+  int cause; /* the status of a lower library behind status (manifest: the
                   keys_status of MANIFEST_ERR_KEYS), else 0 */
-  long line;   /* 1-based line in the source where known, else 0 */
+  long line; /* 1-based line in the source where known, else 0 */
   char message[1024];
 } doc_error;
 

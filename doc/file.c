@@ -18,7 +18,8 @@
 #define STREAM_FIRST 4096 /* first step of a file without a size */
 
 /* Reads fd to its end into b, whose max is one byte over the limit. */
-static int read_all(int fd, doc_buf *b, const char *path, size_t max, doc_error *err) {
+static int read_all(int fd, doc_buf *b, const char *path, size_t max, doc_error *err)
+{
   size_t room, step;
   ssize_t r;
   int rc;
@@ -42,13 +43,13 @@ static int read_all(int fd, doc_buf *b, const char *path, size_t max, doc_error 
     b->len += (size_t)r;
     b->p[b->len] = '\0';
     if (b->len > max)
-      return doc_fail(err, DOC_ERR_LIMIT, 0, "cannot read \"%s\": more than %zu bytes", path,
-                      max);
+      return doc_fail(err, DOC_ERR_LIMIT, 0, "cannot read \"%s\": more than %zu bytes", path, max);
   }
 }
 
 int doc_read_fd(char **out, size_t *out_len, int fd, const char *name, size_t max, int flags,
-                doc_error *err) {
+                doc_error *err)
+{
   doc_buf b = {0};
   struct stat st;
   int rc;
@@ -100,7 +101,8 @@ out:
 }
 
 int doc_read_file(char **out, size_t *out_len, const char *path, size_t max, int flags,
-                  doc_error *err) {
+                  doc_error *err)
+{
   int fd, rc;
 
   if (out == NULL || out_len == NULL || path == NULL)

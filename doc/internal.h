@@ -20,10 +20,10 @@ int doc_depth(const json_t *v, int limit);
 /* Readers used by doc_parse; they push into out. */
 /* max_nodes: values in the whole stream at most (0: only the per-document
  * limits). */
-int doc_yaml_read(doc_list *out, const char *text, size_t len, const char *source,
-                  size_t max_nodes, doc_error *err);
-int doc_json_read(doc_list *out, const char *text, size_t len, const char *source,
-                  size_t max_nodes, doc_error *err);
+int doc_yaml_read(doc_list *out, const char *text, size_t len, const char *source, size_t max_nodes,
+                  doc_error *err);
+int doc_json_read(doc_list *out, const char *text, size_t len, const char *source, size_t max_nodes,
+                  doc_error *err);
 
 /* 1 when s, written as a plain YAML scalar, reads back as the same string
  * here (YAML 1.2 core) and in YAML 1.1 readers such as kubectl's. */

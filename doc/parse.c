@@ -12,7 +12,8 @@
 #include "internal.h"
 #include "banned.h"
 
-static int is_list(const json_t *doc) {
+static int is_list(const json_t *doc)
+{
   const char *kind = doc_get_string(doc, "kind", NULL);
   size_t n;
 
@@ -22,7 +23,8 @@ static int is_list(const json_t *doc) {
   return n >= 4 && strcmp(kind + n - 4, "List") == 0;
 }
 
-static int expand_lists(doc_list *docs, const char *source, doc_error *err) {
+static int expand_lists(doc_list *docs, const char *source, doc_error *err)
+{
   doc_list out = {0, NULL, NULL};
   size_t i, j;
   json_t *item;
@@ -53,7 +55,8 @@ out:
   return rc;
 }
 
-doc_format doc_format_of(const char *text, size_t len) {
+doc_format doc_format_of(const char *text, size_t len)
+{
   size_t i = 0;
 
   if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
@@ -63,8 +66,9 @@ doc_format doc_format_of(const char *text, size_t len) {
   return i < len && (text[i] == '{' || text[i] == '[') ? DOC_JSON : DOC_YAML;
 }
 
-int doc_parse(doc_list *out, const char *text, size_t len, const char *source,
-                   int flags, doc_error *err) {
+int doc_parse(doc_list *out, const char *text, size_t len, const char *source, int flags,
+              doc_error *err)
+{
   doc_list docs = {0, NULL, NULL};
   int rc;
 
@@ -90,8 +94,9 @@ int doc_parse(doc_list *out, const char *text, size_t len, const char *source,
   return DOC_OK;
 }
 
-int doc_write(char **out, size_t *out_len, json_t *const *docs, size_t n,
-                   doc_format format, doc_error *err) {
+int doc_write(char **out, size_t *out_len, json_t *const *docs, size_t n, doc_format format,
+              doc_error *err)
+{
   doc_buf b = {0};
   size_t i;
   int rc = DOC_OK;
@@ -115,8 +120,8 @@ int doc_write(char **out, size_t *out_len, json_t *const *docs, size_t n,
     }
     if (doc_depth(docs[i], DOC_MAX_DEPTH + 1) > DOC_MAX_DEPTH) {
       rc = doc_fail(err, DOC_ERR_LIMIT, 0,
-                         "cannot write document %zu: nesting deeper than %d levels", i + 1,
-                         DOC_MAX_DEPTH);
+                    "cannot write document %zu: nesting deeper than %d levels", i + 1,
+                    DOC_MAX_DEPTH);
       goto out;
     }
     if (format == DOC_JSON)

@@ -38,16 +38,17 @@ typedef struct reader {
   yaml_parser_t parser;
   const char *source;
   doc_error *err;
-  size_t doc_start;   /* byte index of the current document */
-  size_t nodes;       /* nodes built in the current document */
-  size_t alias_nodes; /* of which copied by aliases */
-  size_t stream_nodes; /* in every document so far */
+  size_t doc_start;        /* byte index of the current document */
+  size_t nodes;            /* nodes built in the current document */
+  size_t alias_nodes;      /* of which copied by aliases */
+  size_t stream_nodes;     /* in every document so far */
   size_t max_stream_nodes; /* 0: no limit but MAX_NODES per document */
   anchor *anchors;
   size_t n_anchors;
 } reader;
 
-static void anchors_clear(reader *r) {
+static void anchors_clear(reader *r)
+{
   size_t i;
 
   for (i = 0; i < r->n_anchors; i++) {
@@ -59,16 +60,19 @@ static void anchors_clear(reader *r) {
   r->n_anchors = 0;
 }
 
-static long mark_line(const yaml_mark_t *m) {
+static long mark_line(const yaml_mark_t *m)
+{
   return (long)m->line + 1;
 }
 
-static int fail_at(reader *r, int status, const yaml_mark_t *m, const char *fmt, const char *what) {
-  return doc_fail(r->err, status, mark_line(m), fmt, r->source, mark_line(m),
-                       (long)m->column + 1, what);
+static int fail_at(reader *r, int status, const yaml_mark_t *m, const char *fmt, const char *what)
+{
+  return doc_fail(r->err, status, mark_line(m), fmt, r->source, mark_line(m), (long)m->column + 1,
+                  what);
 }
 
-static int next_event(reader *r, yaml_event_t *ev) {
+static int next_event(reader *r, yaml_event_t *ev)
+{
   yaml_parser_t *p = &r->parser;
   long line, col;
 
@@ -78,31 +82,31 @@ static int next_event(reader *r, yaml_event_t *ev) {
     line = (long)p->problem_mark.line + 1;
     col = (long)p->problem_mark.column + 1;
     if (p->context != NULL)
-      return doc_fail(r->err, DOC_ERR_PARSE, line, "%s:%ld:%ld: yaml: %s %s",
-                           r->source, line, col, p->problem ? p->problem : "error", p->context);
-    return doc_fail(r->err, DOC_ERR_PARSE, line, "%s:%ld:%ld: yaml: %s", r->source,
-                         line, col, p->problem ? p->problem : "error");
+      return doc_fail(r->err, DOC_ERR_PARSE, line, "%s:%ld:%ld: yaml: %s %s", r->source, line, col,
+                      p->problem ? p->problem : "error", p->context);
+    return doc_fail(r->err, DOC_ERR_PARSE, line, "%s:%ld:%ld: yaml: %s", r->source, line, col,
+                    p->problem ? p->problem : "error");
   }
   if (ev->end_mark.index - r->doc_start > (size_t)DOC_MAX_BYTES) {
     line = mark_line(&ev->start_mark);
     yaml_event_delete(ev);
-    return doc_fail(r->err, DOC_ERR_LIMIT, line,
-                         "%s:%ld: yaml: document is larger than %d bytes", r->source, line,
-                         DOC_MAX_BYTES);
+    return doc_fail(r->err, DOC_ERR_LIMIT, line, "%s:%ld: yaml: document is larger than %d bytes",
+                    r->source, line, DOC_MAX_BYTES);
   }
   return DOC_OK;
 }
 
-static int count_node(reader *r, size_t n, const yaml_mark_t *m) {
+static int count_node(reader *r, size_t n, const yaml_mark_t *m)
+{
   if (n > MAX_NODES || r->nodes > MAX_NODES - n)
     return doc_fail(r->err, DOC_ERR_LIMIT, mark_line(m),
-                         "%s:%ld:%ld: yaml: document builds more than %d nodes (alias bomb?)",
-                         r->source, mark_line(m), (long)m->column + 1, MAX_NODES);
+                    "%s:%ld:%ld: yaml: document builds more than %d nodes (alias bomb?)", r->source,
+                    mark_line(m), (long)m->column + 1, MAX_NODES);
   if (r->max_stream_nodes > 0 &&
       (n > r->max_stream_nodes || r->stream_nodes > r->max_stream_nodes - n))
     return doc_fail(r->err, DOC_ERR_LIMIT, mark_line(m),
-                         "%s:%ld:%ld: yaml: more than %zu values in all", r->source,
-                         mark_line(m), (long)m->column + 1, r->max_stream_nodes);
+                    "%s:%ld:%ld: yaml: more than %zu values in all", r->source, mark_line(m),
+                    (long)m->column + 1, r->max_stream_nodes);
   r->nodes += n;
   r->stream_nodes += n;
   return DOC_OK;
@@ -110,23 +114,26 @@ static int count_node(reader *r, size_t n, const yaml_mark_t *m) {
 
 /* ---- scalars ------------------------------------------------------------ */
 
-static int is_null_word(const char *s, size_t n) {
+static int is_null_word(const char *s, size_t n)
+{
   return n == 0 || (n == 1 && s[0] == '~') ||
-         (n == 4 && (memcmp(s, "null", 4) == 0 || memcmp(s, "Null", 4) == 0 ||
-                     memcmp(s, "NULL", 4) == 0));
+         (n == 4 &&
+          (memcmp(s, "null", 4) == 0 || memcmp(s, "Null", 4) == 0 || memcmp(s, "NULL", 4) == 0));
 }
 
-static int bool_word(const char *s, size_t n) {
-  if (n == 4 && (memcmp(s, "true", 4) == 0 || memcmp(s, "True", 4) == 0 ||
-                 memcmp(s, "TRUE", 4) == 0))
+static int bool_word(const char *s, size_t n)
+{
+  if (n == 4 &&
+      (memcmp(s, "true", 4) == 0 || memcmp(s, "True", 4) == 0 || memcmp(s, "TRUE", 4) == 0))
     return 1;
-  if (n == 5 && (memcmp(s, "false", 5) == 0 || memcmp(s, "False", 5) == 0 ||
-                 memcmp(s, "FALSE", 5) == 0))
+  if (n == 5 &&
+      (memcmp(s, "false", 5) == 0 || memcmp(s, "False", 5) == 0 || memcmp(s, "FALSE", 5) == 0))
     return 0;
   return -1;
 }
 
-static size_t span_of(const char *s, size_t n, const char *set) {
+static size_t span_of(const char *s, size_t n, const char *set)
+{
   size_t i = 0;
 
   while (i < n && s[i] != '\0' && strchr(set, s[i]) != NULL)
@@ -135,7 +142,8 @@ static size_t span_of(const char *s, size_t n, const char *set) {
 }
 
 /* YAML 1.2 core: [-+]?[0-9]+ | 0o[0-7]+ | 0x[0-9a-fA-F]+. *base gets 10, 8 or 16. */
-static int int_form(const char *s, size_t n, int *base) {
+static int int_form(const char *s, size_t n, int *base)
+{
   size_t i = 0;
 
   if (n > 2 && s[0] == '0' && s[1] == 'o') {
@@ -153,7 +161,8 @@ static int int_form(const char *s, size_t n, int *base) {
 }
 
 /* YAML 1.2 core float: [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)? */
-static int float_form(const char *s, size_t n) {
+static int float_form(const char *s, size_t n)
+{
   size_t i = 0, d;
 
   if (i < n && (s[i] == '-' || s[i] == '+'))
@@ -183,7 +192,8 @@ static int float_form(const char *s, size_t n) {
 }
 
 /* A number, or NULL when the text is not one that JSON can hold (it then stays a string). */
-static json_t *number_of(const char *s, size_t n, int want_float) {
+static json_t *number_of(const char *s, size_t n, int want_float)
+{
   char buf[128];
   char *end = NULL;
   int base;
@@ -211,7 +221,8 @@ static json_t *number_of(const char *s, size_t n, int want_float) {
 }
 
 /* Plain scalars: null, bool, int, float by the core schema, else string. */
-static json_t *resolve_plain(const char *s, size_t n) {
+static json_t *resolve_plain(const char *s, size_t n)
+{
   int b, base;
   json_t *v;
 
@@ -228,7 +239,8 @@ static json_t *resolve_plain(const char *s, size_t n) {
   return json_stringn(s, n);
 }
 
-static int scalar_value(reader *r, yaml_event_t *ev, json_t **out) {
+static int scalar_value(reader *r, yaml_event_t *ev, json_t **out)
+{
   const char *s = (const char *)ev->data.scalar.value;
   size_t n = ev->data.scalar.length;
   const char *tag = (const char *)ev->data.scalar.tag;
@@ -266,8 +278,7 @@ static int scalar_value(reader *r, yaml_event_t *ev, json_t **out) {
         return fail_at(r, DOC_ERR_PARSE, &ev->start_mark,
                        "%s:%ld:%ld: yaml: %s: value is not a finite number", "!!float");
     } else if (strcmp(tag, "map") == 0 || strcmp(tag, "seq") == 0) {
-      return fail_at(r, DOC_ERR_PARSE, &ev->start_mark,
-                     "%s:%ld:%ld: yaml: %s on a scalar", tag);
+      return fail_at(r, DOC_ERR_PARSE, &ev->start_mark, "%s:%ld:%ld: yaml: %s on a scalar", tag);
     } else {
       v = plain ? resolve_plain(s, n) : json_stringn(s, n);
     }
@@ -282,13 +293,14 @@ static int scalar_value(reader *r, yaml_event_t *ev, json_t **out) {
 
 static int build_node(reader *r, yaml_event_t *ev, int depth, json_t **out);
 
-static int add_anchor(reader *r, const char *name, json_t *node, size_t nodes) {
+static int add_anchor(reader *r, const char *name, json_t *node, size_t nodes)
+{
   anchor *na;
   char *copy;
 
   if (r->n_anchors >= MAX_ANCHORS)
-    return doc_fail(r->err, DOC_ERR_LIMIT, 0, "%s: yaml: more than %d anchors",
-                         r->source, MAX_ANCHORS);
+    return doc_fail(r->err, DOC_ERR_LIMIT, 0, "%s: yaml: more than %d anchors", r->source,
+                    MAX_ANCHORS);
   copy = strdup(name);
   if (copy == NULL)
     return doc_fail(r->err, DOC_ERR_NOMEM, 0, "%s: out of memory", r->source);
@@ -305,7 +317,8 @@ static int add_anchor(reader *r, const char *name, json_t *node, size_t nodes) {
   return DOC_OK;
 }
 
-static int resolve_alias(reader *r, yaml_event_t *ev, json_t **out) {
+static int resolve_alias(reader *r, yaml_event_t *ev, json_t **out)
+{
   const char *name = (const char *)ev->data.alias.anchor;
   size_t i;
   int rc;
@@ -318,23 +331,22 @@ static int resolve_alias(reader *r, yaml_event_t *ev, json_t **out) {
       return rc;
     if (r->anchors[i].nodes > MAX_ALIAS_NODES - r->alias_nodes)
       return doc_fail(r->err, DOC_ERR_LIMIT, mark_line(&ev->start_mark),
-                           "%s:%ld:%ld: yaml: aliases copy more than %d nodes (alias bomb?)",
-                           r->source, mark_line(&ev->start_mark),
-                           (long)ev->start_mark.column + 1, MAX_ALIAS_NODES);
+                      "%s:%ld:%ld: yaml: aliases copy more than %d nodes (alias bomb?)", r->source,
+                      mark_line(&ev->start_mark), (long)ev->start_mark.column + 1, MAX_ALIAS_NODES);
     r->alias_nodes += r->anchors[i].nodes;
     *out = json_deep_copy(r->anchors[i].node);
     if (*out == NULL)
       return doc_fail(r->err, DOC_ERR_NOMEM, 0, "%s: out of memory", r->source);
     return DOC_OK;
   }
-  return fail_at(r, DOC_ERR_PARSE, &ev->start_mark, "%s:%ld:%ld: yaml: unknown alias \"%s\"",
-                 name);
+  return fail_at(r, DOC_ERR_PARSE, &ev->start_mark, "%s:%ld:%ld: yaml: unknown alias \"%s\"", name);
 }
 
 /* Applies the merge sources (a mapping or a sequence of mappings) to the keys
  * that the mapping does not set itself; earlier sources win. */
 static int apply_merge(reader *r, json_t *map, json_t *explicit_keys, json_t *src,
-                       const yaml_mark_t *m) {
+                       const yaml_mark_t *m)
+{
   const char *key;
   json_t *v, *item;
   size_t i;
@@ -352,8 +364,7 @@ static int apply_merge(reader *r, json_t *map, json_t *explicit_keys, json_t *sr
     return DOC_OK;
   }
   if (!json_is_object(src))
-    return fail_at(r, DOC_ERR_PARSE, m,
-                   "%s:%ld:%ld: yaml: %s: merge value is not a mapping", "<<");
+    return fail_at(r, DOC_ERR_PARSE, m, "%s:%ld:%ld: yaml: %s: merge value is not a mapping", "<<");
   json_object_foreach(src, key, v) {
     if (json_object_get(explicit_keys, key) != NULL || json_object_get(map, key) != NULL)
       continue;
@@ -363,7 +374,8 @@ static int apply_merge(reader *r, json_t *map, json_t *explicit_keys, json_t *sr
   return DOC_OK;
 }
 
-static int build_mapping(reader *r, yaml_event_t *start, int depth, json_t **out) {
+static int build_mapping(reader *r, yaml_event_t *start, int depth, json_t **out)
+{
   json_t *map = json_object(), *merges = json_array(), *value = NULL, *keyv = NULL, *item;
   yaml_event_t ev;
   yaml_mark_t start_mark = start->start_mark;
@@ -391,8 +403,8 @@ static int build_mapping(reader *r, yaml_event_t *start, int depth, json_t **out
            strcmp((const char *)ev.data.scalar.tag, TAG_PREFIX "merge") == 0))
         is_merge = 1;
       if (memchr(ev.data.scalar.value, '\0', ev.data.scalar.length) != NULL) {
-        rc = fail_at(r, DOC_ERR_PARSE, &ev.start_mark,
-                     "%s:%ld:%ld: yaml: %s", "mapping key holds a NUL byte");
+        rc = fail_at(r, DOC_ERR_PARSE, &ev.start_mark, "%s:%ld:%ld: yaml: %s",
+                     "mapping key holds a NUL byte");
         yaml_event_delete(&ev);
         goto out;
       }
@@ -417,8 +429,8 @@ static int build_mapping(reader *r, yaml_event_t *start, int depth, json_t **out
     } else if (ev.type == YAML_ALIAS_EVENT) {
       rc = resolve_alias(r, &ev, &keyv);
       if (rc == DOC_OK && !json_is_string(keyv))
-        rc = fail_at(r, DOC_ERR_PARSE, &ev.start_mark,
-                     "%s:%ld:%ld: yaml: %s", "mapping key is not a string");
+        rc = fail_at(r, DOC_ERR_PARSE, &ev.start_mark, "%s:%ld:%ld: yaml: %s",
+                     "mapping key is not a string");
       if (rc == DOC_OK && (key = strdup(json_string_value(keyv))) == NULL)
         rc = doc_fail(r->err, DOC_ERR_NOMEM, 0, "%s: out of memory", r->source);
       json_decref(keyv);
@@ -428,8 +440,8 @@ static int build_mapping(reader *r, yaml_event_t *start, int depth, json_t **out
         goto out;
       }
     } else {
-      rc = fail_at(r, DOC_ERR_PARSE, &ev.start_mark,
-                   "%s:%ld:%ld: yaml: %s", "mapping key is not a scalar (complex keys are not supported)");
+      rc = fail_at(r, DOC_ERR_PARSE, &ev.start_mark, "%s:%ld:%ld: yaml: %s",
+                   "mapping key is not a scalar (complex keys are not supported)");
       yaml_event_delete(&ev);
       goto out;
     }
@@ -451,8 +463,8 @@ static int build_mapping(reader *r, yaml_event_t *start, int depth, json_t **out
     } else {
       if (json_object_get(map, key) != NULL) {
         rc = doc_fail(r->err, DOC_ERR_PARSE, mark_line(&key_mark),
-                           "%s:%ld:%ld: yaml: duplicate mapping key \"%.200s\"", r->source,
-                           mark_line(&key_mark), (long)key_mark.column + 1, key);
+                      "%s:%ld:%ld: yaml: duplicate mapping key \"%.200s\"", r->source,
+                      mark_line(&key_mark), (long)key_mark.column + 1, key);
         goto out;
       }
       rc = json_object_set_new(map, key, value) == 0
@@ -490,7 +502,8 @@ out:
   return rc;
 }
 
-static int build_sequence(reader *r, int depth, json_t **out) {
+static int build_sequence(reader *r, int depth, json_t **out)
+{
   json_t *seq = json_array(), *value = NULL;
   yaml_event_t ev;
   int rc = DOC_OK;
@@ -521,7 +534,8 @@ out:
 }
 
 /* Builds the node that starts with ev (which it deletes) into *out. */
-static int build_node(reader *r, yaml_event_t *ev, int depth, json_t **out) {
+static int build_node(reader *r, yaml_event_t *ev, int depth, json_t **out)
+{
   const char *anchor_name = NULL;
   char *anchor_copy = NULL;
   size_t before = r->nodes;
@@ -530,8 +544,8 @@ static int build_node(reader *r, yaml_event_t *ev, int depth, json_t **out) {
 
   *out = NULL;
   if (depth > DOC_MAX_DEPTH && ev->type != YAML_SCALAR_EVENT && ev->type != YAML_ALIAS_EVENT) {
-    rc = fail_at(r, DOC_ERR_LIMIT, &ev->start_mark,
-                 "%s:%ld:%ld: yaml: %s", "nesting deeper than 64 levels");
+    rc = fail_at(r, DOC_ERR_LIMIT, &ev->start_mark, "%s:%ld:%ld: yaml: %s",
+                 "nesting deeper than 64 levels");
     yaml_event_delete(ev);
     return rc;
   }
@@ -574,8 +588,7 @@ static int build_node(reader *r, yaml_event_t *ev, int depth, json_t **out) {
         rc = is_map ? build_mapping(r, ev, depth, &v) : build_sequence(r, depth, &v);
     }
   } else {
-    rc = fail_at(r, DOC_ERR_PARSE, &ev->start_mark, "%s:%ld:%ld: yaml: %s",
-                 "unexpected event");
+    rc = fail_at(r, DOC_ERR_PARSE, &ev->start_mark, "%s:%ld:%ld: yaml: %s", "unexpected event");
   }
   yaml_event_delete(ev);
   if (rc == DOC_OK && anchor_copy != NULL)
@@ -589,8 +602,9 @@ static int build_node(reader *r, yaml_event_t *ev, int depth, json_t **out) {
   return DOC_OK;
 }
 
-int doc_yaml_read(doc_list *out, const char *text, size_t len, const char *source,
-                       size_t max_nodes, doc_error *err) {
+int doc_yaml_read(doc_list *out, const char *text, size_t len, const char *source, size_t max_nodes,
+                  doc_error *err)
+{
   reader r;
   yaml_event_t ev;
   json_t *doc = NULL;
@@ -637,8 +651,8 @@ int doc_yaml_read(doc_list *out, const char *text, size_t len, const char *sourc
     anchors_clear(&r);
     if (doc_depth(doc, DOC_MAX_DEPTH + 1) > DOC_MAX_DEPTH) {
       rc = doc_fail(err, DOC_ERR_LIMIT, line,
-                         "%s:%ld: yaml: document %zu nests deeper than %d levels", source, line,
-                         out->n + 1, DOC_MAX_DEPTH);
+                    "%s:%ld: yaml: document %zu nests deeper than %d levels", source, line,
+                    out->n + 1, DOC_MAX_DEPTH);
       goto out;
     }
 
@@ -672,9 +686,10 @@ out:
   return rc;
 }
 
-int doc_yaml_plain_safe(const char *s, size_t n) {
-  static const char *const words11[] = {"y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No",
-                                        "NO", "on", "On", "ON", "off", "Off", "OFF", "=", "<<"};
+int doc_yaml_plain_safe(const char *s, size_t n)
+{
+  static const char *const words11[] = {"y",  "Y",  "yes", "Yes", "YES", "n",   "N",   "no", "No",
+                                        "NO", "on", "On",  "ON",  "off", "Off", "OFF", "=",  "<<"};
   json_t *v;
   size_t i;
   int is_string;

@@ -20,7 +20,8 @@ typedef struct writer {
   int buf_status;
 } writer;
 
-static int write_handler(void *data, unsigned char *buffer, size_t size) {
+static int write_handler(void *data, unsigned char *buffer, size_t size)
+{
   writer *w = data;
   int rc = doc_buf_add(w->b, buffer, size);
 
@@ -31,11 +32,13 @@ static int write_handler(void *data, unsigned char *buffer, size_t size) {
   return 1;
 }
 
-static int emit(writer *w, yaml_event_t *ev) {
+static int emit(writer *w, yaml_event_t *ev)
+{
   return yaml_emitter_emit(&w->emitter, ev) ? DOC_OK : DOC_ERR_INVALID;
 }
 
-static int emit_scalar(writer *w, const char *s, size_t n, yaml_scalar_style_t style) {
+static int emit_scalar(writer *w, const char *s, size_t n, yaml_scalar_style_t style)
+{
   yaml_event_t ev;
 
   if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)n, 1, 1, style))
@@ -43,13 +46,15 @@ static int emit_scalar(writer *w, const char *s, size_t n, yaml_scalar_style_t s
   return emit(w, &ev);
 }
 
-static int emit_string(writer *w, const char *s, size_t n) {
+static int emit_string(writer *w, const char *s, size_t n)
+{
   yaml_scalar_style_t style = YAML_PLAIN_SCALAR_STYLE;
 
   if (n > (size_t)DOC_MAX_BYTES * 4)
     return DOC_ERR_LIMIT;
   if (memchr(s, '\n', n) != NULL)
-    style = YAML_LITERAL_SCALAR_STYLE; /* the emitter falls back to quotes where a block cannot hold it */
+    style =
+        YAML_LITERAL_SCALAR_STYLE; /* the emitter falls back to quotes where a block cannot hold it */
   else if (!doc_yaml_plain_safe(s, n))
     style = YAML_SINGLE_QUOTED_SCALAR_STYLE; /* or double, where single cannot hold it */
   return emit_scalar(w, s, n, style);
@@ -57,7 +62,8 @@ static int emit_string(writer *w, const char *s, size_t n) {
 
 /* The shortest text that reads back as the same double, always with a '.'
  * so that every YAML reader types it as a float: 100.0, 0.25, 1.0e+300. */
-static void format_real(char *out, size_t out_size, double d) {
+static void format_real(char *out, size_t out_size, double d)
+{
   char tmp[48];
   char *e;
   int prec;
@@ -92,7 +98,8 @@ static void format_real(char *out, size_t out_size, double d) {
 
 static int emit_value(writer *w, const json_t *v, int top);
 
-static int emit_object(writer *w, const json_t *o) {
+static int emit_object(writer *w, const json_t *o)
+{
   yaml_event_t ev;
   const char *key;
   json_t *child;
@@ -115,7 +122,8 @@ static int emit_object(writer *w, const json_t *o) {
   return emit(w, &ev);
 }
 
-static int emit_array(writer *w, const json_t *a) {
+static int emit_array(writer *w, const json_t *a)
+{
   yaml_event_t ev;
   json_t *child;
   size_t i;
@@ -136,7 +144,8 @@ static int emit_array(writer *w, const json_t *a) {
   return emit(w, &ev);
 }
 
-static int emit_value(writer *w, const json_t *v, int top) {
+static int emit_value(writer *w, const json_t *v, int top)
+{
   char num[80];
   json_t *ordered;
   int rc;
@@ -171,7 +180,8 @@ static int emit_value(writer *w, const json_t *v, int top) {
   }
 }
 
-int doc_yaml_write_doc(doc_buf *b, const json_t *doc, int first, doc_error *err) {
+int doc_yaml_write_doc(doc_buf *b, const json_t *doc, int first, doc_error *err)
+{
   writer w;
   yaml_event_t ev;
   int rc = DOC_OK;
@@ -220,14 +230,14 @@ out:
   if (rc != DOC_OK) {
     if (w.buf_status != DOC_OK)
       rc = doc_fail(err, w.buf_status, 0, "cannot write YAML: %s",
-                         w.buf_status == DOC_ERR_LIMIT ? "output too large" : "out of memory");
+                    w.buf_status == DOC_ERR_LIMIT ? "output too large" : "out of memory");
     else if (rc == DOC_ERR_LIMIT)
       rc = doc_fail(err, rc, 0, "cannot write YAML: a string is too large");
     else if (rc == DOC_ERR_NOMEM)
       rc = doc_fail(err, rc, 0, "out of memory writing YAML");
     else
       rc = doc_fail(err, rc, 0, "cannot write YAML: %s",
-                         w.emitter.problem ? w.emitter.problem : "emitter error");
+                    w.emitter.problem ? w.emitter.problem : "emitter error");
   }
   yaml_emitter_delete(&w.emitter);
   return rc;

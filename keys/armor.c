@@ -148,8 +148,8 @@ static int read_key_line(struct block *b, const char *line, size_t len, size_t l
   const char *end = NULL;
 
   if (b->has_key)
-    return keys_i_fail(err, KEYS_ERR_MALFORMED, "line %zu: a second key line in a %s block",
-                       lineno, kind_names[b->kind]);
+    return keys_i_fail(err, KEYS_ERR_MALFORMED, "line %zu: a second key line in a %s block", lineno,
+                       kind_names[b->kind]);
   if (len != ARMOR_KEY_CHARS)
     return keys_i_fail(err, KEYS_ERR_MALFORMED,
                        "line %zu: the key line of a %s block is %zu characters, want %d (32 "
@@ -211,8 +211,7 @@ static int armor_parse(const char *text, size_t len, enum block_kind want, int o
         goto out;
       }
       if (k == BLOCK_NONE && only_blocks && !blank(line, line_len)) {
-        rc = keys_i_fail(err, KEYS_ERR_MALFORMED, "line %zu: text outside the key block",
-                         lineno);
+        rc = keys_i_fail(err, KEYS_ERR_MALFORMED, "line %zu: text outside the key block", lineno);
         goto out;
       }
       if (k == BLOCK_NONE)
@@ -262,8 +261,8 @@ static int armor_parse(const char *text, size_t len, enum block_kind want, int o
     }
     if (kind_of(line, line_len, begin_lines) != BLOCK_NONE) {
       rc = keys_i_fail(err, KEYS_ERR_MALFORMED,
-                       "line %zu: BEGIN inside the %s block of line %zu (missing END line)",
-                       lineno, kind_names[b.kind], b.line);
+                       "line %zu: BEGIN inside the %s block of line %zu (missing END line)", lineno,
+                       kind_names[b.kind], b.line);
       goto out;
     }
     if (memchr(line, ':', line_len) != NULL)
@@ -341,9 +340,8 @@ static int no_public_block(const char *text, size_t len, keys_error *err)
           return keys_i_fail(err, KEYS_ERR_MALFORMED,
                              "a PEM CERTIFICATE (X.509, kubeseal's kind of --cert), not a SEAL "
                              "PUBLIC KEY block (seal cert fetches the cluster's key)");
-        return keys_i_fail(err, KEYS_ERR_MALFORMED,
-                           "a PEM %.*s block, not a SEAL PUBLIC KEY block", (int)(stop - label),
-                           label);
+        return keys_i_fail(err, KEYS_ERR_MALFORMED, "a PEM %.*s block, not a SEAL PUBLIC KEY block",
+                           (int)(stop - label), label);
       }
     }
     p = memchr(p, '\n', (size_t)(end - p));
@@ -500,8 +498,8 @@ static int armor_write(char *out, size_t out_size, size_t *out_len, enum block_k
     snprintf(state_line, sizeof(state_line), "State: %s\n", state);
   sodium_bin2base64(key_b64, sizeof(key_b64), key, KEYS_PUBLIC_BYTES,
                     sodium_base64_VARIANT_ORIGINAL);
-  w = snprintf(out, out_size, "%s\nKey-Id: %s\n%s%s%s\n%s\n", begin_lines[kind], hex,
-               created_line, state_line, key_b64, end_lines[kind]);
+  w = snprintf(out, out_size, "%s\nKey-Id: %s\n%s%s%s\n%s\n", begin_lines[kind], hex, created_line,
+               state_line, key_b64, end_lines[kind]);
   sodium_memzero(key_b64, sizeof(key_b64));
   if (w < 0 || (size_t)w >= out_size) {
     sodium_memzero(out, out_size);
@@ -517,8 +515,8 @@ int keys_armor_write_public(char *out, size_t out_size, size_t *out_len, const k
 {
   if (pub == NULL)
     return KEYS_ERR_INVALID;
-  return armor_write(out, out_size, out_len, BLOCK_PUBLIC, pub->pk, pub->id, created,
-                     created > 0, NULL);
+  return armor_write(out, out_size, out_len, BLOCK_PUBLIC, pub->pk, pub->id, created, created > 0,
+                     NULL);
 }
 
 int keys_armor_write_private(char *out, size_t out_size, size_t *out_len, const keys_keypair *kp)

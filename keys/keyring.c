@@ -127,8 +127,7 @@ int keys_keyring_add(keys_keyring *ring, keys_keypair **kp, keys_error *err)
   pt = lower_by_time(ring, *kp);
   memmove(ring->by_id + pi + 1, ring->by_id + pi, (ring->count - pi) * sizeof(*ring->by_id));
   ring->by_id[pi] = *kp;
-  memmove(ring->by_time + pt + 1, ring->by_time + pt,
-          (ring->count - pt) * sizeof(*ring->by_time));
+  memmove(ring->by_time + pt + 1, ring->by_time + pt, (ring->count - pt) * sizeof(*ring->by_time));
   ring->by_time[pt] = *kp;
   ring->count++;
   *kp = NULL;

@@ -27,9 +27,9 @@
 #define KEYS_MAX_VALUE_BYTES (1024 * 1024)
 #define KEYS_STANZA_BYTES 88
 #define KEYS_OVERHEAD_BYTES(n) (2 + KEYS_STANZA_BYTES * (n) + 56 + 16)
-#define KEYS_LABEL_MAX 640   /* longest label plus NUL, with room to spare */
-#define KEYS_NAME_MAX 253    /* Kubernetes names and data keys */
-#define KEYS_ARMOR_MAX 1024  /* one armored block with its headers */
+#define KEYS_LABEL_MAX 640  /* longest label plus NUL, with room to spare */
+#define KEYS_NAME_MAX 253   /* Kubernetes names and data keys */
+#define KEYS_ARMOR_MAX 1024 /* one armored block with its headers */
 
 #if defined(__GNUC__)
 #define KEYS_MUST_CHECK __attribute__((warn_unused_result))
@@ -44,11 +44,11 @@ typedef enum keys_status {
   KEYS_ERR_MALFORMED = -3, /* not a v1 value or not a key file: refused before any key is used */
   KEYS_ERR_NO_KEY = -4,    /* no stanza carries a key id of the keyring */
   KEYS_ERR_ALTERED = -5,   /* our stanza or the key commitment does not open or match */
-  KEYS_ERR_LABEL = -6,     /* the body does not open: another scope/namespace/name/key, or altered */
-  KEYS_ERR_WEAK_KEY = -7,  /* a public key of small order */
-  KEYS_ERR_IO = -8,        /* reading or writing a file */
-  KEYS_ERR_EXISTS = -9,    /* the file or key id is already there */
-  KEYS_ERR_CRYPTO = -10,   /* libsodium could not be initialised */
+  KEYS_ERR_LABEL = -6,    /* the body does not open: another scope/namespace/name/key, or altered */
+  KEYS_ERR_WEAK_KEY = -7, /* a public key of small order */
+  KEYS_ERR_IO = -8,       /* reading or writing a file */
+  KEYS_ERR_EXISTS = -9,   /* the file or key id is already there */
+  KEYS_ERR_CRYPTO = -10,  /* libsodium could not be initialised */
 } keys_status;
 
 typedef struct keys_error {
@@ -100,8 +100,8 @@ int keys_data_key_valid(const char *key);
 
 /* The scope label of docs/spec.md into out (KEYS_LABEL_MAX bytes is always enough).
  * Namespace and name are checked only where the scope uses them. */
-int keys_label(char *out, size_t out_size, keys_scope scope, const char *ns,
-               const char *name, const char *data_key, keys_error *err) KEYS_MUST_CHECK;
+int keys_label(char *out, size_t out_size, keys_scope scope, const char *ns, const char *name,
+               const char *data_key, keys_error *err) KEYS_MUST_CHECK;
 
 /* ---- keys --------------------------------------------------------------- */
 
@@ -200,22 +200,23 @@ int keys_unseal(uint8_t **out, size_t *out_len, const keys_keyring *ring, const 
 /* Re-seals for new_pk (docs/spec.md, re-sealing): opens with ring, drops the
  * stanzas of ring's keys, appends one for new_pk, keeps every other stanza
  * byte for byte and the commitment, fresh nonce. */
-int keys_reseal(char **out, const keys_keyring *ring, const keys_public *new_pk,
-                const char *label, const char *sealed, size_t sealed_len,
-                keys_error *err) KEYS_MUST_CHECK;
+int keys_reseal(char **out, const keys_keyring *ring, const keys_public *new_pk, const char *label,
+                const char *sealed, size_t sealed_len, keys_error *err) KEYS_MUST_CHECK;
 
 /* The key ids a value was sealed for, in blob order, without opening it
  * (only the malformed checks of docs/spec.md step 1). */
-int keys_sealed_ids(uint8_t ids[KEYS_MAX_RECIPIENTS][KEYS_ID_BYTES], size_t *n,
-                    const char *sealed, size_t sealed_len, keys_error *err) KEYS_MUST_CHECK;
+int keys_sealed_ids(uint8_t ids[KEYS_MAX_RECIPIENTS][KEYS_ID_BYTES], size_t *n, const char *sealed,
+                    size_t sealed_len, keys_error *err) KEYS_MUST_CHECK;
 
 /* ---- small helpers the other parts share -------------------------------- */
 
 /* Canonical standard base64 (docs/spec.md). encode: *out malloc'ed, NUL-terminated.
  * decode: *out malloc'ed (at least one byte allocated), refuses anything not
  * canonical. */
-int keys_base64_encode(char **out, size_t *out_len, const uint8_t *in, size_t in_len) KEYS_MUST_CHECK;
-int keys_base64_decode(uint8_t **out, size_t *out_len, const char *in, size_t in_len) KEYS_MUST_CHECK;
+int keys_base64_encode(char **out, size_t *out_len, const uint8_t *in,
+                       size_t in_len) KEYS_MUST_CHECK;
+int keys_base64_decode(uint8_t **out, size_t *out_len, const char *in,
+                       size_t in_len) KEYS_MUST_CHECK;
 /* The same format and rules, for public text only (sealed values): not
  * constant time, much faster. Plaintext and keys use the two above. */
 int keys_base64_encode_public(char **out, size_t *out_len, const uint8_t *in,

@@ -75,8 +75,8 @@ int keys_data_key_valid(const char *key)
   for (size_t i = 0; i < len; i++) {
     char c = key[i];
 
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '-' || c == '.' || c == '_'))
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+          c == '.' || c == '_'))
       return 0;
   }
   return 1;

@@ -171,10 +171,9 @@ int keys_base64_decode(uint8_t **out, size_t *out_len, const char *in, size_t in
   bin = malloc(bin_max ? bin_max : 1);
   if (bin == NULL)
     return KEYS_ERR_NOMEM;
-  if (in_len > 0 &&
-      (sodium_base642bin(bin, bin_max, in, in_len, NULL, &bin_len, &end,
-                         sodium_base64_VARIANT_ORIGINAL) != 0 ||
-       end != in + in_len)) {
+  if (in_len > 0 && (sodium_base642bin(bin, bin_max, in, in_len, NULL, &bin_len, &end,
+                                       sodium_base64_VARIANT_ORIGINAL) != 0 ||
+                     end != in + in_len)) {
     doc_wipe_free(bin, bin_max);
     return KEYS_ERR_MALFORMED;
   }
@@ -358,8 +357,7 @@ int keys_time_parse(int64_t *out, const char *text)
       (mon = time_digits(&p, 2)) < 0 || time_expect(&p, '-', '-') ||
       (day = time_digits(&p, 2)) < 0 || time_expect(&p, 'T', 't') ||
       (hour = time_digits(&p, 2)) < 0 || time_expect(&p, ':', ':') ||
-      (min = time_digits(&p, 2)) < 0 || time_expect(&p, ':', ':') ||
-      (sec = time_digits(&p, 2)) < 0)
+      (min = time_digits(&p, 2)) < 0 || time_expect(&p, ':', ':') || (sec = time_digits(&p, 2)) < 0)
     return KEYS_ERR_INVALID;
   if (mon < 1 || mon > 12 || day < 1 || hour > 23 || min > 59 || sec > 60)
     return KEYS_ERR_INVALID;

@@ -14,8 +14,8 @@
 #define VERSION 1
 #define KEY_BYTES 32
 #define WRAPPED_BYTES (KEY_BYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES) /* 48 */
-#define NONCE_BYTES crypto_aead_xchacha20poly1305_ietf_NPUBBYTES             /* 24 */
-#define TAG_BYTES crypto_aead_xchacha20poly1305_ietf_ABYTES                  /* 16 */
+#define NONCE_BYTES crypto_aead_xchacha20poly1305_ietf_NPUBBYTES              /* 24 */
+#define TAG_BYTES crypto_aead_xchacha20poly1305_ietf_ABYTES                   /* 16 */
 #define COMMIT_BYTES 32
 #define HEADER_BYTES(n) (2 + KEYS_STANZA_BYTES * (n) + NONCE_BYTES + COMMIT_BYTES)
 #define HEADER_MAX HEADER_BYTES(KEYS_MAX_RECIPIENTS)
@@ -157,7 +157,8 @@ static int check_label(const char *label, size_t *label_len, keys_error *err)
 }
 
 /* The base64 text of the largest value with the most recipients. */
-#define SEALED_TEXT_MAX ((KEYS_OVERHEAD_BYTES(KEYS_MAX_RECIPIENTS) + KEYS_MAX_VALUE_BYTES + 2) / 3 * 4)
+#define SEALED_TEXT_MAX \
+  ((KEYS_OVERHEAD_BYTES(KEYS_MAX_RECIPIENTS) + KEYS_MAX_VALUE_BYTES + 2) / 3 * 4)
 
 /* docs/spec.md, unsealing step 1: everything refused before any key is used. */
 static int parse_value(struct parsed *p, const char *sealed, size_t sealed_len, keys_error *err)
@@ -199,8 +200,10 @@ static int parse_value(struct parsed *p, const char *sealed, size_t sealed_len, 
   }
   p->header_len = HEADER_BYTES(p->n);
   if (p->len < p->header_len + TAG_BYTES) {
-    keys_i_fail(err, rc, "the sealed value is %zu bytes, shorter than the %zu of %zu recipients "
-                "(truncated?)", p->len, (size_t)(p->header_len + TAG_BYTES), p->n);
+    keys_i_fail(err, rc,
+                "the sealed value is %zu bytes, shorter than the %zu of %zu recipients "
+                "(truncated?)",
+                p->len, (size_t)(p->header_len + TAG_BYTES), p->n);
     goto out;
   }
   if (p->len - p->header_len - TAG_BYTES > KEYS_MAX_VALUE_BYTES) {
@@ -273,9 +276,9 @@ static int open_dek(struct scratch *s, size_t *used, const keys_keyring *ring,
                        "was altered",
                        hex);
   derive_wk(s->wk, s->ss, st + ST_EPK, kp->pub.pk);
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(s->dek, NULL, NULL, st + ST_WRAPPED,
-                                                 WRAPPED_BYTES, st + ST_KID, KEYS_ID_BYTES,
-                                                 zero_nonce, s->wk) != 0)
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(s->dek, NULL, NULL, st + ST_WRAPPED, WRAPPED_BYTES,
+                                                 st + ST_KID, KEYS_ID_BYTES, zero_nonce,
+                                                 s->wk) != 0)
     return keys_i_fail(err, KEYS_ERR_ALTERED,
                        "the stanza for key id %s does not open: the value was altered", hex);
   derive_commit(commit, s->dek);
@@ -299,11 +302,9 @@ static int open_body(uint8_t **out, size_t *out_len, const struct parsed *p, con
   m = malloc(m_len ? m_len : 1);
   if (m == NULL)
     return keys_i_fail(err, KEYS_ERR_NOMEM, "out of memory for a value of %zu bytes", m_len);
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(m, NULL, NULL, p->blob + p->header_len, c_len,
-                                                 ad, ad_len,
-                                                 p->blob + p->header_len - COMMIT_BYTES -
-                                                     NONCE_BYTES,
-                                                 dek) != 0) {
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+          m, NULL, NULL, p->blob + p->header_len, c_len, ad, ad_len,
+          p->blob + p->header_len - COMMIT_BYTES - NONCE_BYTES, dek) != 0) {
     doc_wipe_free(m, m_len);
     return keys_i_fail(err, KEYS_ERR_LABEL,
                        "the value does not open under label \"%s\": it was sealed for another "
@@ -328,7 +329,7 @@ static int build_value(char **out, struct scratch *s, const uint8_t *kept, size_
   uint8_t ad[AD_MAX];
   uint8_t *blob = NULL;
   size_t n = n_kept + n_new, header_len, blob_len, ad_len, o;
-  uint8_t (*ids)[KEYS_ID_BYTES] = NULL;
+  uint8_t(*ids)[KEYS_ID_BYTES] = NULL;
   int rc;
 
   if (n < 1 || n > KEYS_MAX_RECIPIENTS)
@@ -383,8 +384,7 @@ static int build_value(char **out, struct scratch *s, const uint8_t *kept, size_
     }
     derive_wk(s->wk, s->ss, st + ST_EPK, pk);
     crypto_aead_xchacha20poly1305_ietf_encrypt(st + ST_WRAPPED, NULL, s->dek, KEY_BYTES,
-                                               st + ST_KID, KEYS_ID_BYTES, NULL, zero_nonce,
-                                               s->wk);
+                                               st + ST_KID, KEYS_ID_BYTES, NULL, zero_nonce, s->wk);
     o += KEYS_STANZA_BYTES;
   }
   randombytes_buf(blob + o, NONCE_BYTES);
@@ -392,8 +392,8 @@ static int build_value(char **out, struct scratch *s, const uint8_t *kept, size_
   derive_commit(blob + o, s->dek);
   ad_len = body_ad(ad, label, label_len, blob, header_len);
   crypto_aead_xchacha20poly1305_ietf_encrypt(blob + header_len, NULL, m_len ? m : blob, m_len, ad,
-                                             ad_len, NULL, blob + header_len - COMMIT_BYTES -
-                                                               NONCE_BYTES,
+                                             ad_len, NULL,
+                                             blob + header_len - COMMIT_BYTES - NONCE_BYTES,
                                              s->dek);
   rc = keys_base64_encode_public(out, NULL, blob, blob_len); /* public text */
   if (rc != KEYS_OK)
@@ -501,9 +501,8 @@ int keys_unseal(uint8_t **out, size_t *out_len, const keys_keyring *ring, const 
   return KEYS_OK;
 }
 
-
-int keys_reseal(char **out, const keys_keyring *ring, const keys_public *new_pk,
-                const char *label, const char *sealed, size_t sealed_len, keys_error *err)
+int keys_reseal(char **out, const keys_keyring *ring, const keys_public *new_pk, const char *label,
+                const char *sealed, size_t sealed_len, keys_error *err)
 {
   struct opened o;
   uint8_t kept[KEYS_STANZA_BYTES * KEYS_MAX_RECIPIENTS];
@@ -531,8 +530,8 @@ int keys_reseal(char **out, const keys_keyring *ring, const keys_public *new_pk,
   return rc;
 }
 
-int keys_sealed_ids(uint8_t ids[KEYS_MAX_RECIPIENTS][KEYS_ID_BYTES], size_t *n,
-                    const char *sealed, size_t sealed_len, keys_error *err)
+int keys_sealed_ids(uint8_t ids[KEYS_MAX_RECIPIENTS][KEYS_ID_BYTES], size_t *n, const char *sealed,
+                    size_t sealed_len, keys_error *err)
 {
   struct parsed p = {0};
   int rc;

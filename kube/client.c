@@ -59,13 +59,13 @@ struct kube_req {
   int attempt;         /* retries done */
   int retried_401;
   kube_cred *cred; /* a credential plugin's, held while the transfer may use it */
-  int cancelled; /* cancelled from inside its own write callback */
+  int cancelled;   /* cancelled from inside its own write callback */
   int in_write;
   int overflow;
   int stream_error; /* the stream callback asked to stop */
   CURL *easy;
   struct curl_slist *headers;
-  doc_buf resp;      /* response body (for streams: only a non-2xx answer) */
+  doc_buf resp; /* response body (for streams: only a non-2xx answer) */
   long retry_after_s;
   char errbuf[CURL_ERROR_SIZE];
 };
@@ -92,15 +92,20 @@ struct kube_client {
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc = CURLE_FAILED_INIT;
 
-static void curl_init(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+static void curl_init(void)
+{
+  curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
 
-static uint64_t now_ms(void) {
+static uint64_t now_ms(void)
+{
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-void kube_client_opts_init(kube_client_opts *o) {
+void kube_client_opts_init(kube_client_opts *o)
+{
   memset(o, 0, sizeof(*o));
   o->max_in_flight = 32;
   o->qps = 50;
@@ -116,9 +121,13 @@ void kube_client_opts_init(kube_client_opts *o) {
   o->list_limit = 500;
 }
 
-const kube_client_opts *kube_client_get_opts(const kube_client *c) { return &c->opts; }
+const kube_client_opts *kube_client_get_opts(const kube_client *c)
+{
+  return &c->opts;
+}
 
-void kube_client_log(kube_client *c, int level, const char *fmt, ...) {
+void kube_client_log(kube_client *c, int level, const char *fmt, ...)
+{
   char msg[1024];
   va_list ap;
 
@@ -130,7 +139,8 @@ void kube_client_log(kube_client *c, int level, const char *fmt, ...) {
   c->opts.log(c->opts.log_ud, level, msg);
 }
 
-long kube_client_backoff(kube_client *c, int attempt) {
+long kube_client_backoff(kube_client *c, int attempt)
+{
   long base = c->opts.backoff_base_ms > 0 ? c->opts.backoff_base_ms : 1;
   long cap = c->opts.backoff_max_ms > base ? c->opts.backoff_max_ms : base;
   long d = base;
@@ -149,7 +159,8 @@ long kube_client_backoff(kube_client *c, int attempt) {
 
 /* Re-reads the token file when it changed (or always with force). Keeps the
  * old token when the file cannot be read. */
-static void token_refresh(kube_client *c, int force) {
+static void token_refresh(kube_client *c, int force)
+{
   struct stat sb;
   char *tok = NULL;
   kube_status st;
@@ -179,7 +190,8 @@ static void token_refresh(kube_client *c, int force) {
 
 /* ---- requests ------------------------------------------------------------ */
 
-static void req_release_transfer(kube_req *r) {
+static void req_release_transfer(kube_req *r)
+{
   if (r->easy != NULL) {
     curl_multi_remove_handle(r->c->multi, r->easy); /* fine when it was never added */
     curl_easy_cleanup(r->easy);
@@ -198,7 +210,8 @@ static void req_release_transfer(kube_req *r) {
   r->errbuf[0] = '\0';
 }
 
-static void req_free(kube_req *r) {
+static void req_free(kube_req *r)
+{
   if (r == NULL)
     return;
   req_release_transfer(r);
@@ -208,7 +221,8 @@ static void req_free(kube_req *r) {
   free(r);
 }
 
-static void list_unlink(kube_client *c, kube_req *r) {
+static void list_unlink(kube_client *c, kube_req *r)
+{
   if (r->state == REQ_QUEUED) {
     if (r->prev)
       r->prev->next = r->next;
@@ -231,7 +245,8 @@ static void list_unlink(kube_client *c, kube_req *r) {
   r->prev = r->next = NULL;
 }
 
-static void queue_push(kube_client *c, kube_req *r) {
+static void queue_push(kube_client *c, kube_req *r)
+{
   r->state = REQ_QUEUED;
   r->next = NULL;
   r->prev = c->queue_tail;
@@ -242,7 +257,8 @@ static void queue_push(kube_client *c, kube_req *r) {
   c->queue_tail = r;
 }
 
-static void active_push(kube_client *c, kube_req *r) {
+static void active_push(kube_client *c, kube_req *r)
+{
   r->state = REQ_ACTIVE;
   r->prev = NULL;
   r->next = c->active;
@@ -253,9 +269,13 @@ static void active_push(kube_client *c, kube_req *r) {
     c->n_active++;
 }
 
-static int is_2xx(long code) { return code >= 200 && code < 300; }
+static int is_2xx(long code)
+{
+  return code >= 200 && code < 300;
+}
 
-static size_t on_header(char *buf, size_t size, size_t n, void *ud) {
+static size_t on_header(char *buf, size_t size, size_t n, void *ud)
+{
   kube_req *r = ud;
   size_t len = size * n;
 
@@ -279,7 +299,8 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud) {
 
 /* Appends to the response buffer (doc_buf: a hard maximum, and growth wipes
  * the old block, since it may hold Secrets). */
-static int resp_append(kube_req *r, const char *data, size_t n, size_t max) {
+static int resp_append(kube_req *r, const char *data, size_t n, size_t max)
+{
   int rc;
 
   r->resp.max = max;
@@ -290,7 +311,8 @@ static int resp_append(kube_req *r, const char *data, size_t n, size_t max) {
   return rc == DOC_OK ? 0 : -1;
 }
 
-static size_t on_write(char *data, size_t size, size_t n, void *ud) {
+static size_t on_write(char *data, size_t size, size_t n, void *ud)
+{
   kube_req *r = ud;
   size_t len = size * n;
   long code = 0;
@@ -312,7 +334,8 @@ static size_t on_write(char *data, size_t size, size_t n, void *ud) {
 }
 
 /* curl_slist_append returns NULL on failure and keeps the list: keep it too */
-static int add_header(kube_req *r, const char *h) {
+static int add_header(kube_req *r, const char *h)
+{
   struct curl_slist *n = curl_slist_append(r->headers, h);
   if (n == NULL)
     return -1;
@@ -320,7 +343,8 @@ static int add_header(kube_req *r, const char *h) {
   return 0;
 }
 
-static int req_start(kube_client *c, kube_req *r) {
+static int req_start(kube_client *c, kube_req *r)
+{
   char url[KUBE_MAX_PATH + 512];
   CURL *e;
   long timeout = r->timeout_ms > 0 ? r->timeout_ms : c->opts.timeout_ms;
@@ -429,7 +453,8 @@ static int req_start(kube_client *c, kube_req *r) {
   return KUBE_OK;
 }
 
-int kube_req_submit(kube_client *c, const kube_req_spec *s, kube_req **handle) {
+int kube_req_submit(kube_client *c, const kube_req_spec *s, kube_req **handle)
+{
   static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
   kube_req *r = NULL;
   size_t i;
@@ -444,7 +469,8 @@ int kube_req_submit(kube_client *c, const kube_req_spec *s, kube_req **handle) {
   for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
     ok |= strcmp(s->method, methods[i]) == 0;
   if (!ok || strpbrk(s->path, " \r\n\t") != NULL ||
-      (s->content_type != NULL && (strpbrk(s->content_type, "\r\n") || strlen(s->content_type) > 200)))
+      (s->content_type != NULL &&
+       (strpbrk(s->content_type, "\r\n") || strlen(s->content_type) > 200)))
     return KUBE_ERR_INVALID;
   r = calloc(1, sizeof(*r));
   if (r == NULL)
@@ -481,7 +507,8 @@ int kube_req_submit(kube_client *c, const kube_req_spec *s, kube_req **handle) {
   return KUBE_OK;
 }
 
-void kube_req_cancel(kube_client *c, kube_req *r) {
+void kube_req_cancel(kube_client *c, kube_req *r)
+{
   if (c == NULL || r == NULL)
     return;
   if (r->in_write) { /* inside its own write callback: stop it from there */
@@ -498,7 +525,8 @@ void kube_req_cancel(kube_client *c, kube_req *r) {
 }
 
 int kube_request(kube_client *c, const char *method, const char *path, const char *body,
-                 size_t body_len, const char *content_type, kube_done_fn cb, void *ud) {
+                 size_t body_len, const char *content_type, kube_done_fn cb, void *ud)
+{
   kube_req_spec s;
 
   memset(&s, 0, sizeof(s));
@@ -513,7 +541,8 @@ int kube_request(kube_client *c, const char *method, const char *path, const cha
 }
 
 int kube_request_raw(kube_client *c, const char *method, const char *path, const char *body,
-                     size_t body_len, const char *content_type, kube_raw_fn cb, void *ud) {
+                     size_t body_len, const char *content_type, kube_raw_fn cb, void *ud)
+{
   kube_req_spec s;
 
   memset(&s, 0, sizeof(s));
@@ -530,7 +559,8 @@ int kube_request_raw(kube_client *c, const char *method, const char *path, const
 /* ---- completion ------------------------------------------------------------ */
 
 /* Retries this request may have: none for a write when the caller owns them. */
-static int retries_allowed(const kube_client *c, const kube_req *r) {
+static int retries_allowed(const kube_client *c, const kube_req *r)
+{
   if (r->no_retry)
     return 0;
   if (!c->opts.retry_writes && strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0)
@@ -538,7 +568,8 @@ static int retries_allowed(const kube_client *c, const kube_req *r) {
   return c->opts.max_retries;
 }
 
-static int retryable_curl(CURLcode rc) {
+static int retryable_curl(CURLcode rc)
+{
   switch (rc) {
   case CURLE_COULDNT_CONNECT:
   case CURLE_COULDNT_RESOLVE_HOST:
@@ -556,7 +587,8 @@ static int retryable_curl(CURLcode rc) {
   }
 }
 
-static void requeue(kube_client *c, kube_req *r, long delay_ms) {
+static void requeue(kube_client *c, kube_req *r, long delay_ms)
+{
   list_unlink(c, r);
   req_release_transfer(r);
   r->not_before = now_ms() + (uint64_t)(delay_ms > 0 ? delay_ms : 0);
@@ -564,7 +596,8 @@ static void requeue(kube_client *c, kube_req *r, long delay_ms) {
 }
 
 /* Prints up to 200 bytes of a non-JSON answer, control characters replaced. */
-static void snippet(char *out, size_t size, const char *s, size_t len) {
+static void snippet(char *out, size_t size, const char *s, size_t len)
+{
   size_t i, k = 0;
   for (i = 0; i < len && k + 1 < size && i < 200; i++) {
     unsigned char ch = (unsigned char)s[i];
@@ -574,7 +607,8 @@ static void snippet(char *out, size_t size, const char *s, size_t len) {
 }
 
 /* Runs the request's callback; r is out of every list already. */
-static void deliver(kube_client *c, kube_req *r, long code, json_t *body, const kube_status *st) {
+static void deliver(kube_client *c, kube_req *r, long code, json_t *body, const kube_status *st)
+{
   c->activity++;
   if (r->cancelled)
     return;
@@ -584,7 +618,8 @@ static void deliver(kube_client *c, kube_req *r, long code, json_t *body, const 
     r->done(r->ud, code, body, st);
 }
 
-static void finish(kube_client *c, kube_req *r, CURLcode cc) {
+static void finish(kube_client *c, kube_req *r, CURLcode cc)
+{
   kube_status st;
   json_t *body = NULL;
   long code = 0, connects = 0;
@@ -607,16 +642,15 @@ static void finish(kube_client *c, kube_req *r, CURLcode cc) {
                     (double)us / 1e6);
   }
   if (r->overflow) {
-    kube_status_set(&st, KUBE_ERR_LIMIT, "%s %s: answer larger than %zu bytes", r->method,
-                    r->path, r->stream ? (size_t)1024 * 1024 : c->opts.max_response_bytes);
+    kube_status_set(&st, KUBE_ERR_LIMIT, "%s %s: answer larger than %zu bytes", r->method, r->path,
+                    r->stream ? (size_t)1024 * 1024 : c->opts.max_response_bytes);
     code = 0;
   } else if (cc != CURLE_OK && !(r->stream_error && cc == CURLE_WRITE_ERROR)) {
     int max = retries_allowed(c, r);
     if (retryable_curl(cc) && r->attempt < max && !(r->stream && is_2xx(code))) {
       long d = kube_client_backoff(c, ++r->attempt);
-      kube_client_log(c, KUBE_LOG_WARN, "%s %s: %s; retry %d of %d in %ld ms", r->method,
-                      r->path, r->errbuf[0] ? r->errbuf : curl_easy_strerror(cc), r->attempt,
-                      max, d);
+      kube_client_log(c, KUBE_LOG_WARN, "%s %s: %s; retry %d of %d in %ld ms", r->method, r->path,
+                      r->errbuf[0] ? r->errbuf : curl_easy_strerror(cc), r->attempt, max, d);
       c->stats.retries++;
       requeue(c, r, d);
       return;
@@ -645,8 +679,8 @@ static void finish(kube_client *c, kube_req *r, CURLcode cc) {
       long d = kube_client_backoff(c, ++r->attempt);
       if (r->retry_after_s >= 0) /* the server knows best; bounded by MAX_RETRY_AFTER_S */
         d = r->retry_after_s * 1000 + (long)randombytes_uniform(100);
-      kube_client_log(c, KUBE_LOG_WARN, "%s %s: answer %ld; retry %d of %d in %ld ms",
-                      r->method, r->path, code, r->attempt, max, d);
+      kube_client_log(c, KUBE_LOG_WARN, "%s %s: answer %ld; retry %d of %d in %ld ms", r->method,
+                      r->path, code, r->attempt, max, d);
       c->stats.retries++;
       requeue(c, r, d);
       return;
@@ -701,7 +735,8 @@ static void finish(kube_client *c, kube_req *r, CURLcode cc) {
   req_free(r);
 }
 
-static void process_done(kube_client *c) {
+static void process_done(kube_client *c)
+{
   CURLMsg *m;
   int left;
 
@@ -717,7 +752,8 @@ static void process_done(kube_client *c) {
 
 /* Starts what may start; returns how long until something queued could
  * (-1: nothing waits on time). */
-static long dispatch(kube_client *c) {
+static long dispatch(kube_client *c)
+{
   uint64_t now = now_ms();
   long wait = -1;
   kube_req *r, *next;
@@ -769,7 +805,8 @@ static long dispatch(kube_client *c) {
   return wait;
 }
 
-int kube_client_run(kube_client *c, long timeout_ms) {
+int kube_client_run(kube_client *c, long timeout_ms)
+{
   uint64_t deadline;
   int running = 0;
 
@@ -805,16 +842,21 @@ int kube_client_run(kube_client *c, long timeout_ms) {
   return c->activity;
 }
 
-void kube_client_wakeup(kube_client *c) {
+void kube_client_wakeup(kube_client *c)
+{
   if (c == NULL)
     return;
   atomic_store(&c->woken, 1);
   curl_multi_wakeup(c->multi);
 }
 
-size_t kube_client_pending(const kube_client *c) { return c ? c->n_pending : 0; }
+size_t kube_client_pending(const kube_client *c)
+{
+  return c ? c->n_pending : 0;
+}
 
-void kube_client_get_stats(const kube_client *c, kube_client_stats *out) {
+void kube_client_get_stats(const kube_client *c, kube_client_stats *out)
+{
   if (c != NULL)
     *out = c->stats;
   else
@@ -832,7 +874,8 @@ typedef struct sync_state {
   kube_status st;
 } sync_state;
 
-static void sync_done(void *ud, long code, json_t *body, const kube_status *st) {
+static void sync_done(void *ud, long code, json_t *body, const kube_status *st)
+{
   sync_state *s = ud;
   s->done = 1;
   s->code = code;
@@ -840,8 +883,8 @@ static void sync_done(void *ud, long code, json_t *body, const kube_status *st) 
   s->st = *st;
 }
 
-static void sync_raw_done(void *ud, long code, const char *data, size_t len,
-                          const kube_status *st) {
+static void sync_raw_done(void *ud, long code, const char *data, size_t len, const kube_status *st)
+{
   sync_state *s = ud;
   s->done = 1;
   s->code = code;
@@ -860,7 +903,8 @@ static void sync_raw_done(void *ud, long code, const char *data, size_t len,
  * client until it completes. Returns the request's error, or the error that
  * kept it from being queued or run (s->done then stays 0). */
 static int sync_run(kube_client *c, kube_req_spec *spec, sync_state *s, long *http_code,
-                    kube_status *st) {
+                    kube_status *st)
+{
   int rc;
 
   memset(s, 0, sizeof(*s));
@@ -889,8 +933,9 @@ static int sync_run(kube_client *c, kube_req_spec *spec, sync_state *s, long *ht
   return s->st.err;
 }
 
-static void sync_spec(kube_req_spec *spec, const char *method, const char *path,
-                      const char *body, size_t body_len, const char *content_type) {
+static void sync_spec(kube_req_spec *spec, const char *method, const char *path, const char *body,
+                      size_t body_len, const char *content_type)
+{
   memset(spec, 0, sizeof(*spec));
   spec->method = method;
   spec->path = path;
@@ -899,9 +944,10 @@ static void sync_spec(kube_req_spec *spec, const char *method, const char *path,
   spec->content_type = content_type;
 }
 
-int kube_request_sync_raw(kube_client *c, const char *method, const char *path,
-                          const char *body, size_t body_len, const char *content_type,
-                          long *http_code, char **out, size_t *out_len, kube_status *st) {
+int kube_request_sync_raw(kube_client *c, const char *method, const char *path, const char *body,
+                          size_t body_len, const char *content_type, long *http_code, char **out,
+                          size_t *out_len, kube_status *st)
+{
   kube_req_spec spec;
   sync_state s;
   int rc;
@@ -923,8 +969,9 @@ int kube_request_sync_raw(kube_client *c, const char *method, const char *path,
 }
 
 int kube_request_sync(kube_client *c, const char *method, const char *path, const char *body,
-                      size_t body_len, const char *content_type, long *http_code,
-                      json_t **body_out, kube_status *st) {
+                      size_t body_len, const char *content_type, long *http_code, json_t **body_out,
+                      kube_status *st)
+{
   kube_req_spec spec;
   sync_state s;
   int rc;
@@ -942,7 +989,8 @@ int kube_request_sync(kube_client *c, const char *method, const char *path, cons
 /* ---- life ----------------------------------------------------------------- */
 
 int kube_client_new(kube_client **out, const kube_config *cfg, const kube_client_opts *opts,
-                    kube_status *st) {
+                    kube_status *st)
+{
   kube_client *c = NULL;
   int rc = KUBE_ERR_NOMEM;
 
@@ -1014,7 +1062,8 @@ out:
   return rc;
 }
 
-void kube_client_free(kube_client *c) {
+void kube_client_free(kube_client *c)
+{
   kube_req *r;
 
   if (c == NULL)
@@ -1023,8 +1072,8 @@ void kube_client_free(kube_client *c) {
   while ((r = c->active != NULL ? c->active : c->queue) != NULL) {
     kube_status st;
     memset(&st, 0, sizeof(st));
-    kube_status_set(&st, KUBE_ERR_CANCELLED, "%s %s: cancelled: the client is closing",
-                    r->method, r->path);
+    kube_status_set(&st, KUBE_ERR_CANCELLED, "%s %s: cancelled: the client is closing", r->method,
+                    r->path);
     list_unlink(c, r);
     req_release_transfer(r);
     r->state = 0;

@@ -11,9 +11,9 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "doc.h"
 #include "internal.h"
 #include "kube.h"
-#include "doc.h"
 
 #include "banned.h"
 
@@ -21,9 +21,11 @@
 #define PEM_MAX_BYTES (1024 * 1024)
 #define TOKEN_MAX_BYTES (64 * 1024)
 #define MAX_KUBECONFIG_FILES 64
-#define DIR_KEY " seal-kube-dir" /* private key marking an entry's folder; no YAML key has a leading space */
+#define DIR_KEY \
+  " seal-kube-dir" /* private key marking an entry's folder; no YAML key has a leading space */
 
-const char *kube_strerror(int err) {
+const char *kube_strerror(int err)
+{
   switch (err) {
   case KUBE_OK:
     return "success";
@@ -50,7 +52,8 @@ const char *kube_strerror(int err) {
   }
 }
 
-void kube_status_set(kube_status *st, int err, const char *fmt, ...) {
+void kube_status_set(kube_status *st, int err, const char *fmt, ...)
+{
   va_list ap;
 
   if (st == NULL)
@@ -62,7 +65,8 @@ void kube_status_set(kube_status *st, int err, const char *fmt, ...) {
 }
 
 int kube_read_file(unsigned char **out, size_t *out_len, const char *path, size_t max, int secure,
-                   kube_status *st) {
+                   kube_status *st)
+{
   doc_error derr;
   char *text = NULL;
   int rc;
@@ -76,7 +80,8 @@ int kube_read_file(unsigned char **out, size_t *out_len, const char *path, size_
   return rc;
 }
 
-void kube_config_free(kube_config *cfg) {
+void kube_config_free(kube_config *cfg)
+{
   if (cfg == NULL)
     return;
   free(cfg->server);
@@ -92,14 +97,30 @@ void kube_config_free(kube_config *cfg) {
   free(cfg);
 }
 
-const char *kube_config_server(const kube_config *cfg) { return cfg ? cfg->server : NULL; }
-const char *kube_config_namespace(const kube_config *cfg) { return cfg ? cfg->namespace_ : NULL; }
-const char *kube_config_context(const kube_config *cfg) { return cfg ? cfg->context : NULL; }
-int kube_config_in_cluster(const kube_config *cfg) { return cfg ? cfg->in_cluster : 0; }
+const char *kube_config_server(const kube_config *cfg)
+{
+  return cfg ? cfg->server : NULL;
+}
+const char *kube_config_namespace(const kube_config *cfg)
+{
+  return cfg ? cfg->namespace_ : NULL;
+}
+const char *kube_config_context(const kube_config *cfg)
+{
+  return cfg ? cfg->context : NULL;
+}
+int kube_config_in_cluster(const kube_config *cfg)
+{
+  return cfg ? cfg->in_cluster : 0;
+}
 
-int kube_config_insecure(const kube_config *cfg) { return cfg ? cfg->insecure : 0; }
+int kube_config_insecure(const kube_config *cfg)
+{
+  return cfg ? cfg->insecure : 0;
+}
 
-static int dup_bytes(unsigned char **out, const unsigned char *src, size_t len, int secure) {
+static int dup_bytes(unsigned char **out, const unsigned char *src, size_t len, int secure)
+{
   *out = NULL;
   if (src == NULL)
     return 0;
@@ -111,7 +132,8 @@ static int dup_bytes(unsigned char **out, const unsigned char *src, size_t len, 
   return 0;
 }
 
-static int dup_str(char **out, const char *s) {
+static int dup_str(char **out, const char *s)
+{
   *out = NULL;
   if (s == NULL)
     return 0;
@@ -119,7 +141,8 @@ static int dup_str(char **out, const char *s) {
   return *out ? 0 : KUBE_ERR_NOMEM;
 }
 
-int kube_config_dup(kube_config **out, const kube_config *cfg) {
+int kube_config_dup(kube_config **out, const kube_config *cfg)
+{
   kube_config *c = NULL;
   int rc = KUBE_ERR_NOMEM;
 
@@ -154,16 +177,21 @@ out:
 /* A bearer token goes into a header line as is: visible ASCII only, so that
  * no line break or control character in a file or kubeconfig can add a
  * header of its own. */
-static int token_ok(const char *t, size_t len) {
+static int token_ok(const char *t, size_t len)
+{
   for (size_t i = 0; i < len; i++)
     if ((unsigned char)t[i] <= 0x20 || (unsigned char)t[i] >= 0x7f)
       return 0;
   return len > 0;
 }
 
-int kube_token_ok(const char *t, size_t len) { return token_ok(t, len); }
+int kube_token_ok(const char *t, size_t len)
+{
+  return token_ok(t, len);
+}
 
-int kube_read_token(char **out, const char *path, kube_status *st) {
+int kube_read_token(char **out, const char *path, kube_status *st)
+{
   unsigned char *buf = NULL;
   size_t len = 0, start = 0;
   int rc;
@@ -198,7 +226,8 @@ int kube_read_token(char **out, const char *path, kube_status *st) {
 
 /* base64 (standard alphabet, white space ignored) into memory of the given kind. */
 static int decode_b64(unsigned char **out, size_t *out_len, const char *b64, int secure,
-                      const char *what, const char *where, kube_status *st) {
+                      const char *what, const char *where, kube_status *st)
+{
   size_t b64_len = strlen(b64), cap = b64_len / 4 * 3 + 4, len = 0;
   unsigned char *buf;
 
@@ -232,7 +261,8 @@ static int decode_b64(unsigned char **out, size_t *out_len, const char *b64, int
 }
 
 /* A path from a kubeconfig, relative to the folder of the file that set it. */
-static int resolve_path(char *buf, size_t size, const json_t *entry, const char *path) {
+static int resolve_path(char *buf, size_t size, const json_t *entry, const char *path)
+{
   const char *dir = json_string_value(json_object_get(entry, DIR_KEY));
   int n;
 
@@ -243,7 +273,8 @@ static int resolve_path(char *buf, size_t size, const json_t *entry, const char 
   return (n < 0 || (size_t)n >= size) ? KUBE_ERR_INVALID : KUBE_OK;
 }
 
-static int get_bool(const json_t *v) {
+static int get_bool(const json_t *v)
+{
   if (json_is_true(v))
     return 1;
   if (json_is_string(v) && strcmp(json_string_value(v), "true") == 0)
@@ -253,7 +284,8 @@ static int get_bool(const json_t *v) {
 
 /* A string field that is present must be a string. */
 static int get_str(const char **out, const json_t *obj, const char *key, const char *where,
-                   kube_status *st) {
+                   kube_status *st)
+{
   json_t *v = json_object_get(obj, key);
 
   *out = NULL;
@@ -275,11 +307,12 @@ typedef struct merged {
   json_t *clusters; /* name -> entry (with DIR_KEY) */
   json_t *contexts;
   json_t *users;
-  char *current; /* current-context */
+  char *current;      /* current-context */
   char sources[1024]; /* names the files in messages */
 } merged;
 
-static void merged_free(merged *m) {
+static void merged_free(merged *m)
+{
   json_decref(m->clusters);
   json_decref(m->contexts);
   json_decref(m->users);
@@ -287,7 +320,8 @@ static void merged_free(merged *m) {
 }
 
 static int merge_list(json_t *into, const json_t *doc, const char *key, const char *inner,
-                      const char *dir, const char *path, kube_status *st) {
+                      const char *dir, const char *path, kube_status *st)
+{
   json_t *list = json_object_get(doc, key), *item;
   size_t i;
 
@@ -325,7 +359,8 @@ static int merge_list(json_t *into, const json_t *doc, const char *key, const ch
 }
 
 /* Merges one file. missing_ok: a file that does not exist is skipped (*found 0). */
-static int merge_file(merged *m, const char *path, int missing_ok, int *found, kube_status *st) {
+static int merge_file(merged *m, const char *path, int missing_ok, int *found, kube_status *st)
+{
   unsigned char *text = NULL;
   size_t len = 0;
   doc_list docs = {0};
@@ -387,7 +422,8 @@ out:
 
 /* A PEM from NAME-data (base64) or NAME (a file). */
 static int load_pem(unsigned char **out, size_t *out_len, const json_t *entry, const char *field,
-                    int secure, const char *where, kube_status *st) {
+                    int secure, const char *where, kube_status *st)
+{
   char data_key[64], path[PATH_MAX];
   const char *data = NULL, *file = NULL;
   int rc;
@@ -418,13 +454,18 @@ static int load_pem(unsigned char **out, size_t *out_len, const json_t *entry, c
   return 0;
 }
 
-static int given(const char *s) { return s != NULL && s[0] != '\0'; }
+static int given(const char *s)
+{
+  return s != NULL && s[0] != '\0';
+}
 
 /* An http(s) URL as the server, without trailing '/'; what names it in messages. */
-static int set_server(kube_config *cfg, const char *server, const char *what, kube_status *st) {
+static int set_server(kube_config *cfg, const char *server, const char *what, kube_status *st)
+{
   size_t n;
 
-  if (server == NULL || (strncmp(server, "https://", 8) != 0 && strncmp(server, "http://", 7) != 0)) {
+  if (server == NULL ||
+      (strncmp(server, "https://", 8) != 0 && strncmp(server, "http://", 7) != 0)) {
     kube_status_set(st, KUBE_ERR_CONFIG, "%s: server is %s", what,
                     server ? "not an http(s) URL" : "missing");
     return KUBE_ERR_CONFIG;
@@ -440,7 +481,8 @@ static int set_server(kube_config *cfg, const char *server, const char *what, ku
 }
 
 static int config_from_merged(kube_config *cfg, merged *m, const kube_config_opts *o,
-                              kube_status *st) {
+                              kube_status *st)
+{
   const kube_config_overrides *ov = &o->overrides;
   const char *ctx_name = o->context ? o->context : m->current;
   const char *cluster_name = NULL, *user_name = NULL, *ns = NULL, *server = NULL;
@@ -566,7 +608,8 @@ static int config_from_merged(kube_config *cfg, merged *m, const kube_config_opt
 
 /* The overrides on top of what was loaded (a kubeconfig, the service account
  * or nothing): the server, the CA or insecure-skip-tls-verify, the token. */
-static int apply_overrides(kube_config *cfg, const kube_config_overrides *ov, kube_status *st) {
+static int apply_overrides(kube_config *cfg, const kube_config_overrides *ov, kube_status *st)
+{
   int rc;
 
   if (given(ov->server) && (rc = set_server(cfg, ov->server, "--server", st)) < 0)
@@ -616,8 +659,8 @@ static int apply_overrides(kube_config *cfg, const kube_config_overrides *ov, ku
   return KUBE_OK;
 }
 
-static int load_files(kube_config *cfg, const kube_config_opts *o, int *found_any,
-                      kube_status *st) {
+static int load_files(kube_config *cfg, const kube_config_opts *o, int *found_any, kube_status *st)
+{
   merged m = {0};
   char *list = NULL, *save = NULL, *item;
   char home_cfg[PATH_MAX];
@@ -678,7 +721,8 @@ out:
 
 /* ---- in cluster --------------------------------------------------------- */
 
-static int load_in_cluster(kube_config *cfg, const char *sa_dir, kube_status *st) {
+static int load_in_cluster(kube_config *cfg, const char *sa_dir, kube_status *st)
+{
   const char *host = getenv("KUBERNETES_SERVICE_HOST");
   const char *port = getenv("KUBERNETES_SERVICE_PORT");
   char path[PATH_MAX], server[512];
@@ -723,7 +767,8 @@ static int load_in_cluster(kube_config *cfg, const char *sa_dir, kube_status *st
     rc = kube_read_file(&ns, &ns_len, path, 256, 0, st);
     if (rc < 0)
       return rc == KUBE_ERR_NOMEM ? rc : KUBE_ERR_CONFIG;
-    while (ns_len > 0 && (ns[ns_len - 1] == '\n' || ns[ns_len - 1] == ' ' || ns[ns_len - 1] == '\r'))
+    while (ns_len > 0 &&
+           (ns[ns_len - 1] == '\n' || ns[ns_len - 1] == ' ' || ns[ns_len - 1] == '\r'))
       ns[--ns_len] = '\0';
     if (ns_len > 0)
       cfg->namespace_ = (char *)ns;
@@ -735,7 +780,8 @@ static int load_in_cluster(kube_config *cfg, const char *sa_dir, kube_status *st
   return cfg->namespace_ ? KUBE_OK : KUBE_ERR_NOMEM;
 }
 
-int kube_config_load(kube_config **out, const kube_config_opts *opts, kube_status *st) {
+int kube_config_load(kube_config **out, const kube_config_opts *opts, kube_status *st)
+{
   kube_config_opts defaults = {0};
   const kube_config_overrides *ov;
   kube_config *cfg = NULL;
@@ -791,7 +837,8 @@ int kube_config_load(kube_config **out, const kube_config_opts *opts, kube_statu
         const char *env = getenv("KUBECONFIG");
         rc = KUBE_ERR_CONFIG;
         if (env != NULL && env[0] != '\0')
-          kube_status_set(st, rc, "no kubeconfig found: none of the files in $KUBECONFIG \"%s\" exists",
+          kube_status_set(st, rc,
+                          "no kubeconfig found: none of the files in $KUBECONFIG \"%s\" exists",
                           env);
         else
           kube_status_set(st, rc,

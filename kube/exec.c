@@ -44,9 +44,9 @@ enum { MODE_NEVER = 0, MODE_IF_AVAILABLE = 1, MODE_ALWAYS = 2 };
 
 struct kube_exec {
   char *api_version;
-  char **argv;         /* argv[0] the command (resolved when it holds a '/'), NULL-terminated */
-  char **env;          /* "NAME=value", NULL-terminated */
-  char *install_hint;  /* or NULL */
+  char **argv;        /* argv[0] the command (resolved when it holds a '/'), NULL-terminated */
+  char **env;         /* "NAME=value", NULL-terminated */
+  char *install_hint; /* or NULL */
   int mode;
   int provide_cluster; /* provideClusterInfo */
   json_t *cluster;     /* tls-server-name, proxy-url, disable-compression, config of the cluster */
@@ -55,7 +55,8 @@ struct kube_exec {
 
 /* ---- credentials -------------------------------------------------------- */
 
-void kube_cred_unref(kube_cred *c) {
+void kube_cred_unref(kube_cred *c)
+{
   if (c == NULL || --c->refs > 0)
     return;
   sodium_free(c->token); /* wipes */
@@ -64,14 +65,16 @@ void kube_cred_unref(kube_cred *c) {
   free(c);
 }
 
-static kube_cred *cred_ref(kube_cred *c) {
+static kube_cred *cred_ref(kube_cred *c)
+{
   c->refs++;
   return c;
 }
 
 /* ---- the kubeconfig's exec section -------------------------------------- */
 
-static void free_strv(char **v) {
+static void free_strv(char **v)
+{
   if (v == NULL)
     return;
   for (size_t i = 0; v[i] != NULL; i++)
@@ -79,7 +82,8 @@ static void free_strv(char **v) {
   free(v);
 }
 
-static char **dup_strv(char *const *v) {
+static char **dup_strv(char *const *v)
+{
   size_t n = 0;
   char **out;
 
@@ -96,7 +100,8 @@ static char **dup_strv(char *const *v) {
   return out;
 }
 
-void kube_exec_free(kube_exec *x) {
+void kube_exec_free(kube_exec *x)
+{
   if (x == NULL)
     return;
   free(x->api_version);
@@ -108,7 +113,8 @@ void kube_exec_free(kube_exec *x) {
   free(x);
 }
 
-int kube_exec_dup(kube_exec **out, const kube_exec *x) {
+int kube_exec_dup(kube_exec **out, const kube_exec *x)
+{
   kube_exec *c;
 
   *out = NULL;
@@ -133,13 +139,15 @@ int kube_exec_dup(kube_exec **out, const kube_exec *x) {
   return KUBE_OK;
 }
 
-static int bad(kube_status *st, const char *where, const char *what) {
+static int bad(kube_status *st, const char *where, const char *what)
+{
   kube_status_set(st, KUBE_ERR_CONFIG, "%s: exec: %s", where, what);
   return KUBE_ERR_CONFIG;
 }
 
 /* The string list at key (absent: empty). */
-static int parse_args(kube_exec *x, const json_t *exec, const char *where, kube_status *st) {
+static int parse_args(kube_exec *x, const json_t *exec, const char *where, kube_status *st)
+{
   const json_t *args = json_object_get(exec, "args"), *a;
   size_t n = json_is_array(args) ? json_array_size(args) : 0, i;
   char msg[96];
@@ -164,7 +172,8 @@ static int parse_args(kube_exec *x, const json_t *exec, const char *where, kube_
   return KUBE_OK;
 }
 
-static int parse_env(kube_exec *x, const json_t *exec, const char *where, kube_status *st) {
+static int parse_env(kube_exec *x, const json_t *exec, const char *where, kube_status *st)
+{
   const json_t *env = json_object_get(exec, "env"), *e;
   size_t n = json_is_array(env) ? json_array_size(env) : 0, i;
   char msg[96];
@@ -195,7 +204,8 @@ static int parse_env(kube_exec *x, const json_t *exec, const char *where, kube_s
 }
 
 /* What spec.cluster carries beside server, CA and insecure-skip-tls-verify. */
-static int parse_cluster(kube_exec *x, const json_t *cluster) {
+static int parse_cluster(kube_exec *x, const json_t *cluster)
+{
   static const char *const keys[] = {"tls-server-name", "proxy-url", "disable-compression"};
   const json_t *ext = json_object_get(cluster, "extensions"), *item;
   size_t i;
@@ -221,7 +231,8 @@ static int parse_cluster(kube_exec *x, const json_t *cluster) {
 }
 
 int kube_exec_from_config(kube_exec **out, const json_t *exec, const char *dir,
-                          const json_t *cluster, const char *where, kube_status *st) {
+                          const json_t *cluster, const char *where, kube_status *st)
+{
   const char *api = json_string_value(json_object_get(exec, "apiVersion"));
   const char *cmd = json_string_value(json_object_get(exec, "command"));
   const char *mode = json_string_value(json_object_get(exec, "interactiveMode"));
@@ -250,7 +261,8 @@ int kube_exec_from_config(kube_exec **out, const json_t *exec, const char *dir,
   rc = KUBE_ERR_NOMEM;
   if (mode == NULL || mode[0] == '\0') {
     if (strcmp(api, EXEC_V1) == 0) { /* as client-go: v1 must say, v1beta1 means IfAvailable */
-      rc = bad(st, where, "interactiveMode must be set (Never, IfAvailable or Always) with " EXEC_V1);
+      rc = bad(st, where,
+               "interactiveMode must be set (Never, IfAvailable or Always) with " EXEC_V1);
       goto out;
     }
     x->mode = MODE_IF_AVAILABLE;
@@ -292,11 +304,15 @@ out:
   return rc;
 }
 
-const char *kube_exec_command(const kube_exec *x) { return x ? x->argv[0] : NULL; }
+const char *kube_exec_command(const kube_exec *x)
+{
+  return x ? x->argv[0] : NULL;
+}
 
 /* ---- ExecCredential ----------------------------------------------------- */
 
-static int digits(const char *s, int n, int *out) {
+static int digits(const char *s, int n, int *out)
+{
   int v = 0;
   for (int i = 0; i < n; i++) {
     if (s[i] < '0' || s[i] > '9')
@@ -307,7 +323,8 @@ static int digits(const char *s, int n, int *out) {
   return 0;
 }
 
-int kube_exec_parse_time(const char *s, time_t *out) {
+int kube_exec_parse_time(const char *s, time_t *out)
+{
   struct tm tm;
   int year, mon, day, hour, min, sec, oh = 0, om = 0, sign = 0;
   size_t i = 19;
@@ -350,7 +367,8 @@ int kube_exec_parse_time(const char *s, time_t *out) {
 
 /* Visible ASCII only (a line break would add a header line); the only check
  * on PEM texts is that they are text: libcurl and OpenSSL judge the rest. */
-static int pem_text_ok(const char *s, size_t len) {
+static int pem_text_ok(const char *s, size_t len)
+{
   for (size_t i = 0; i < len; i++) {
     unsigned char ch = (unsigned char)s[i];
     if (ch >= 0x7f || (ch < 0x20 && ch != '\n' && ch != '\r' && ch != '\t'))
@@ -359,8 +377,8 @@ static int pem_text_ok(const char *s, size_t len) {
   return len > 0;
 }
 
-static int copy_secret(unsigned char **out, size_t *out_len, const char *s, size_t len,
-                       int secure) {
+static int copy_secret(unsigned char **out, size_t *out_len, const char *s, size_t len, int secure)
+{
   *out = secure ? sodium_malloc(len + 1) : malloc(len + 1);
   if (*out == NULL)
     return KUBE_ERR_NOMEM;
@@ -371,7 +389,8 @@ static int copy_secret(unsigned char **out, size_t *out_len, const char *s, size
 }
 
 /* An optional string member of status; present means a non-empty string. */
-static int status_str(const json_t *status, const char *key, const char **out, size_t *len) {
+static int status_str(const json_t *status, const char *key, const char **out, size_t *len)
+{
   const json_t *v = json_object_get(status, key);
   *out = NULL;
   *len = 0;
@@ -387,7 +406,8 @@ static int status_str(const json_t *status, const char *key, const char **out, s
 }
 
 int kube_exec_parse(kube_cred **out, const char *api_version, const char *cmd, const char *text,
-                    size_t len, kube_status *st) {
+                    size_t len, kube_status *st)
+{
   json_t *doc = NULL, *status;
   json_error_t jerr;
   const char *kind, *api, *token, *cert, *key, *exp;
@@ -410,7 +430,8 @@ int kube_exec_parse(kube_cred **out, const char *api_version, const char *cmd, c
   kind = json_string_value(json_object_get(doc, "kind"));
   api = json_string_value(json_object_get(doc, "apiVersion"));
   if (kind == NULL || strcmp(kind, "ExecCredential") != 0) {
-    kube_status_set(st, rc, "credential plugin \"%s\": its output has kind %s%.60s%s, not ExecCredential",
+    kube_status_set(st, rc,
+                    "credential plugin \"%s\": its output has kind %s%.60s%s, not ExecCredential",
                     cmd, kind ? "\"" : "", kind ? kind : "missing", kind ? "\"" : "");
     goto out;
   }
@@ -444,8 +465,7 @@ int kube_exec_parse(kube_cred **out, const char *api_version, const char *cmd, c
     goto out;
   }
   if ((cert == NULL) != (key == NULL)) {
-    kube_status_set(st, rc,
-                    "credential plugin \"%s\": status has a client %s without its %s", cmd,
+    kube_status_set(st, rc, "credential plugin \"%s\": status has a client %s without its %s", cmd,
                     cert ? "certificate" : "key", cert ? "key" : "certificate");
     goto out;
   }
@@ -500,7 +520,8 @@ out:
 
 /* KUBERNETES_EXEC_INFO: the ExecCredential the plugin is asked to complete;
  * allocated by jansson. */
-static char *exec_info(const kube_exec *x, const kube_config *cfg) {
+static char *exec_info(const kube_exec *x, const kube_config *cfg)
+{
   json_t *doc = json_pack("{s:s, s:s, s:{s:b}}", "apiVersion", x->api_version, "kind",
                           "ExecCredential", "spec", "interactive", 0);
   char *text = NULL;
@@ -537,7 +558,8 @@ static char *exec_info(const kube_exec *x, const kube_config *cfg) {
 
 /* The process's environment, then the configured env and KUBERNETES_EXEC_INFO,
  * each replacing a variable of the same name (as Go's os/exec does). */
-static char **build_env(const kube_exec *x, const char *info) {
+static char **build_env(const kube_exec *x, const char *info)
+{
   size_t n = 0, k = 0, extra = 0, ilen = strlen(info) + sizeof("KUBERNETES_EXEC_INFO=");
   char **envp, *iv;
 
@@ -564,7 +586,7 @@ static char **build_env(const kube_exec *x, const char *info) {
   }
   for (size_t j = 0; j < extra; j++) {
     size_t nl = (size_t)(strchr(x->env[j], '=') - x->env[j]) + 1;
-    int skip = strncmp(x->env[j], iv, nl) == 0; /* KUBERNETES_EXEC_INFO is ours to set */
+    int skip = strncmp(x->env[j], iv, nl) == 0;     /* KUBERNETES_EXEC_INFO is ours to set */
     for (size_t l = j + 1; l < extra && !skip; l++) /* a name given twice: the last counts */
       skip = strncmp(x->env[l], x->env[j], nl) == 0;
     if (!skip)
@@ -575,7 +597,8 @@ static char **build_env(const kube_exec *x, const char *info) {
   return envp;
 }
 
-static void build_env_free(char **envp) {
+static void build_env_free(char **envp)
+{
   size_t k = 0;
   if (envp == NULL)
     return;
@@ -586,7 +609,8 @@ static void build_env_free(char **envp) {
   free(envp);
 }
 
-static int executable(const char *path) {
+static int executable(const char *path)
+{
   struct stat sb;
   return stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && access(path, X_OK) == 0;
 }
@@ -595,7 +619,8 @@ static int executable(const char *path) {
  * it is, a bare name in the directories of $PATH (ours, not the plugin's env),
  * never relative to the working folder. Looked up here rather than by
  * posix_spawnp, whose child may only report a missing file as exit code 127. */
-static int find_command(char *out, size_t size, const char *cmd) {
+static int find_command(char *out, size_t size, const char *cmd)
+{
   const char *path = getenv("PATH"), *p, *end;
 
   if (strchr(cmd, '/') != NULL)
@@ -614,14 +639,17 @@ static int find_command(char *out, size_t size, const char *cmd) {
   return -1;
 }
 
-static uint64_t mono_ms(void) {
+static uint64_t mono_ms(void)
+{
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 /* Copies the plugin's stderr to ours and keeps its first line for messages. */
-static void stderr_chunk(const char *data, size_t n, char *first, size_t *first_len, int *first_done) {
+static void stderr_chunk(const char *data, size_t n, char *first, size_t *first_len,
+                         int *first_done)
+{
   size_t off = 0;
   while (off < n) {
     ssize_t w = write(STDERR_FILENO, data + off, n - off);
@@ -645,7 +673,8 @@ static void stderr_chunk(const char *data, size_t n, char *first, size_t *first_
 }
 
 int kube_exec_run(kube_cred **out, const kube_exec *x, const kube_config *cfg, long timeout_ms,
-                  kube_status *st) {
+                  kube_status *st)
+{
   const char *cmd = x->argv[0];
   int opipe[2] = {-1, -1}, epipe[2] = {-1, -1}, rc = KUBE_ERR_CONFIG, status = 0, err;
   posix_spawn_file_actions_t fa;
@@ -833,11 +862,13 @@ out:
 
 /* ---- the client's view -------------------------------------------------- */
 
-static int cred_valid(const kube_cred *c) {
+static int cred_valid(const kube_cred *c)
+{
   return c != NULL && (!c->has_expiry || time(NULL) < c->expires);
 }
 
-int kube_exec_get(kube_cred **out, kube_exec *x, const kube_config *cfg, kube_status *st) {
+int kube_exec_get(kube_cred **out, kube_exec *x, const kube_config *cfg, kube_status *st)
+{
   *out = NULL;
   if (!cred_valid(x->cred)) {
     kube_cred *fresh = NULL;
@@ -851,7 +882,8 @@ int kube_exec_get(kube_cred **out, kube_exec *x, const kube_config *cfg, kube_st
   return KUBE_OK;
 }
 
-void kube_exec_invalidate(kube_exec *x, const kube_cred *used) {
+void kube_exec_invalidate(kube_exec *x, const kube_cred *used)
+{
   if (x != NULL && x->cred != NULL && used == x->cred) {
     kube_cred_unref(x->cred);
     x->cred = NULL;

@@ -108,8 +108,8 @@ typedef struct kube_req_spec {
   const char *body;
   size_t body_len;
   const char *content_type;
-  kube_done_fn done;  /* always called once, unless kube_req_cancel() comes first */
-  kube_raw_fn raw;    /* instead of done: the answer's bytes, not parsed */
+  kube_done_fn done; /* always called once, unless kube_req_cancel() comes first */
+  kube_raw_fn raw;   /* instead of done: the answer's bytes, not parsed */
   void *ud;
   kube_stream_fn stream; /* non-NULL: a watch stream, body not kept; done gets body NULL */
   long delay_ms;         /* do not start before this */

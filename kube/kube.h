@@ -34,7 +34,7 @@
 #include "doc.h"
 
 #define KUBE_DEFAULT_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
-#define KUBE_MAX_PATH 4096                          /* path with query */
+#define KUBE_MAX_PATH 4096                           /* path with query */
 #define KUBE_DEFAULT_MAX_RESPONSE (64 * 1024 * 1024) /* list responses */
 #define KUBE_DEFAULT_MAX_EVENT (8 * 1024 * 1024)     /* one watch event line */
 
@@ -53,10 +53,10 @@ typedef enum kube_result {
 
 /* Outcome of a request, or the error of any other call. */
 typedef struct kube_status {
-  int err;          /* KUBE_OK or a kube_result */
-  long http_code;   /* the HTTP code, 0 when there was no answer */
-  long code;        /* Status.code from the server's body, else http_code */
-  char reason[64];  /* Status.reason ("Conflict", "NotFound", "AlreadyExists", ...) or "" */
+  int err;            /* KUBE_OK or a kube_result */
+  long http_code;     /* the HTTP code, 0 when there was no answer */
+  long code;          /* Status.code from the server's body, else http_code */
+  char reason[64];    /* Status.reason ("Conflict", "NotFound", "AlreadyExists", ...) or "" */
   char message[1024]; /* Status.message, or what went wrong on our side */
 } kube_status;
 
@@ -67,10 +67,10 @@ const char *kube_strerror(int err);
 typedef struct kube_config kube_config; /* opaque; holds key material in sodium_malloc'ed memory */
 
 typedef enum kube_config_source {
-  KUBE_CONFIG_AUTO = 0,   /* kubeconfig path, else $KUBECONFIG, else ~/.kube/config;
+  KUBE_CONFIG_AUTO = 0,  /* kubeconfig path, else $KUBECONFIG, else ~/.kube/config;
                              in-cluster when none of these exists and
                              KUBERNETES_SERVICE_HOST is set */
-  KUBE_CONFIG_FILES = 1,  /* kubeconfig only, never in-cluster */
+  KUBE_CONFIG_FILES = 1, /* kubeconfig only, never in-cluster */
   KUBE_CONFIG_IN_CLUSTER = 2,
 } kube_config_source;
 
@@ -169,7 +169,7 @@ typedef struct kube_client_opts {
   const char *user_agent;    /* default "seal/<version>" */
   kube_log_fn log;           /* may be NULL */
   void *log_ud;
-  kube_observe_fn observe;   /* may be NULL; called from kube_client_run() */
+  kube_observe_fn observe; /* may be NULL; called from kube_client_run() */
   void *observe_ud;
 } kube_client_opts;
 
@@ -214,8 +214,8 @@ int kube_request(kube_client *client, const char *method, const char *path_with_
  * (also for non-2xx answers) or NULL. Returns st->err.
  */
 int kube_request_sync(kube_client *client, const char *method, const char *path_with_query,
-                      const char *body, size_t body_len, const char *content_type,
-                      long *http_code, json_t **body_out, kube_status *st);
+                      const char *body, size_t body_len, const char *content_type, long *http_code,
+                      json_t **body_out, kube_status *st);
 
 /*
  * The same for answers that are not JSON (a PEM through the service proxy):
@@ -317,8 +317,8 @@ int kube_watch_new(kube_watch **out, kube_client *client, const char *group_vers
 /* Stops the watch; no handler runs afterwards. May be called from its own handlers. NULL is fine. */
 void kube_watch_free(kube_watch *watch);
 
-int kube_watch_synced(const kube_watch *watch);              /* 1 after the first full list */
+int kube_watch_synced(const kube_watch *watch);               /* 1 after the first full list */
 const char *kube_watch_resource_version(const kube_watch *w); /* last one seen, "" before */
-size_t kube_watch_known(const kube_watch *watch);            /* objects known right now */
+size_t kube_watch_known(const kube_watch *watch);             /* objects known right now */
 
 #endif

@@ -8,24 +8,33 @@
 
 #include "banned.h"
 
-void kube_lines_init(kube_lines *l, size_t max) {
+void kube_lines_init(kube_lines *l, size_t max)
+{
   memset(l, 0, sizeof(*l));
   l->max = max;
   l->buf.max = max + 1; /* the maximum counts a trailing '\r' as part of the line ending */
   l->buf.first = 4096;
 }
 
-size_t kube_lines_pending(const kube_lines *l) { return l->buf.len; }
+size_t kube_lines_pending(const kube_lines *l)
+{
+  return l->buf.len;
+}
 
-void kube_lines_reset(kube_lines *l) { doc_buf_reset(&l->buf); }
+void kube_lines_reset(kube_lines *l)
+{
+  doc_buf_reset(&l->buf);
+}
 
-void kube_lines_free(kube_lines *l) {
+void kube_lines_free(kube_lines *l)
+{
   if (l == NULL)
     return;
   doc_buf_free(&l->buf);
 }
 
-static int emit(kube_lines *l, char *line, size_t len, kube_line_fn on_line, void *ud) {
+static int emit(kube_lines *l, char *line, size_t len, kube_line_fn on_line, void *ud)
+{
   if (len > 0 && line[len - 1] == '\r')
     len--;
   if (len > l->max)
@@ -36,7 +45,8 @@ static int emit(kube_lines *l, char *line, size_t len, kube_line_fn on_line, voi
   return on_line(ud, line, len);
 }
 
-int kube_lines_feed(kube_lines *l, const char *data, size_t n, kube_line_fn on_line, void *ud) {
+int kube_lines_feed(kube_lines *l, const char *data, size_t n, kube_line_fn on_line, void *ud)
+{
   doc_buf *b = &l->buf;
   int rc;
 

@@ -6,13 +6,15 @@
 #include "banned.h"
 
 /* RFC 3986 unreserved characters pass; everything else is %XX. */
-static int unreserved(unsigned char ch) {
+static int unreserved(unsigned char ch)
+{
   return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
          ch == '-' || ch == '.' || ch == '_' || ch == '~';
 }
 
 /* Appends s (escaped when escape) at buf[*len]; keeps buf NUL-terminated. */
-static int put(char *buf, size_t size, size_t *len, const char *s, int escape) {
+static int put(char *buf, size_t size, size_t *len, const char *s, int escape)
+{
   static const char hex[] = "0123456789ABCDEF";
 
   for (; *s != '\0'; s++) {
@@ -33,13 +35,15 @@ static int put(char *buf, size_t size, size_t *len, const char *s, int escape) {
   return KUBE_OK;
 }
 
-static int segment_ok(const char *s) {
+static int segment_ok(const char *s)
+{
   return s != NULL && s[0] != '\0' && strchr(s, '/') == NULL && strcmp(s, ".") != 0 &&
          strcmp(s, "..") != 0;
 }
 
 int kube_path(char *buf, size_t size, const char *group_version, const char *plural,
-              const char *namespace_, const char *name, const char *subresource) {
+              const char *namespace_, const char *name, const char *subresource)
+{
   size_t len = 0;
   const char *slash;
   int rc;
@@ -98,7 +102,8 @@ int kube_path(char *buf, size_t size, const char *group_version, const char *plu
   return rc;
 }
 
-int kube_query_add(char *buf, size_t size, const char *key, const char *value) {
+int kube_query_add(char *buf, size_t size, const char *key, const char *value)
+{
   size_t len, start;
   int rc;
 

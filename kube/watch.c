@@ -66,14 +66,16 @@ struct kube_watch {
 
 /* ---- the key table ------------------------------------------------------- */
 
-static size_t hash_key(const char *s) {
+static size_t hash_key(const char *s)
+{
   size_t h = 1469598103934665603u; /* FNV-1a */
   for (; *s; s++)
     h = (h ^ (unsigned char)*s) * 1099511628211u;
   return h;
 }
 
-static known_entry *known_find(kube_watch *w, const char *key) {
+static known_entry *known_find(kube_watch *w, const char *key)
+{
   size_t i, mask;
   if (w->tab_cap == 0)
     return NULL;
@@ -87,7 +89,8 @@ static known_entry *known_find(kube_watch *w, const char *key) {
   }
 }
 
-static int known_grow(kube_watch *w) {
+static int known_grow(kube_watch *w)
+{
   size_t cap = w->tab_cap ? w->tab_cap * 2 : 64, i;
   known_entry *old = w->tab, *nt;
   size_t old_cap = w->tab_cap;
@@ -112,7 +115,8 @@ static int known_grow(kube_watch *w) {
   return 0;
 }
 
-static int known_put(kube_watch *w, const char *key, const char *rv) {
+static int known_put(kube_watch *w, const char *key, const char *rv)
+{
   known_entry *e = known_find(w, key);
   char *nrv = strdup(rv);
   size_t i, mask;
@@ -147,7 +151,8 @@ static int known_put(kube_watch *w, const char *key, const char *rv) {
   return 0;
 }
 
-static void known_del(kube_watch *w, known_entry *e) {
+static void known_del(kube_watch *w, known_entry *e)
+{
   free(e->key);
   free(e->rv);
   e->key = TOMBSTONE;
@@ -155,7 +160,8 @@ static void known_del(kube_watch *w, known_entry *e) {
   w->tab_count--;
 }
 
-static void known_clear(kube_watch *w) {
+static void known_clear(kube_watch *w)
+{
   for (size_t i = 0; i < w->tab_cap; i++)
     if (w->tab[i].key != NULL && w->tab[i].key != TOMBSTONE) {
       free(w->tab[i].key);
@@ -168,7 +174,8 @@ static void known_clear(kube_watch *w) {
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static void destroy(kube_watch *w) {
+static void destroy(kube_watch *w)
+{
   kube_req_cancel(w->c, w->req);
   w->req = NULL;
   kube_lines_free(&w->lines);
@@ -181,15 +188,20 @@ static void destroy(kube_watch *w) {
   free(w);
 }
 
-static void enter(kube_watch *w) { w->depth++; }
+static void enter(kube_watch *w)
+{
+  w->depth++;
+}
 
-static void leave(kube_watch *w) {
+static void leave(kube_watch *w)
+{
   if (--w->depth == 0 && w->dead)
     destroy(w);
 }
 
 /* Key "namespace/name" (or "name") and resourceVersion of an object. */
-static int object_key(char *key, size_t size, const char **rv, const json_t *obj) {
+static int object_key(char *key, size_t size, const char **rv, const json_t *obj)
+{
   json_t *md = json_object_get(obj, "metadata");
   const char *name = json_string_value(json_object_get(md, "name"));
   const char *ns = json_string_value(json_object_get(md, "namespace"));
@@ -206,26 +218,30 @@ static int object_key(char *key, size_t size, const char **rv, const json_t *obj
 
 /* Items of a list carry no apiVersion and kind on a real server: the handlers
  * always get both. */
-static void type_object(kube_watch *w, json_t *obj) {
+static void type_object(kube_watch *w, json_t *obj)
+{
   if (json_object_get(obj, "kind") == NULL && w->kind[0] != '\0')
     json_object_set_new(obj, "kind", json_string(w->kind));
   if (json_object_get(obj, "apiVersion") == NULL)
     json_object_set_new(obj, "apiVersion", json_string(w->gv));
 }
 
-static void emit(kube_watch *w, kube_event_type type, json_t *obj) {
+static void emit(kube_watch *w, kube_event_type type, json_t *obj)
+{
   if (!w->dead && w->h.on_event != NULL)
     w->h.on_event(w->ud, type, obj);
 }
 
-static void restart_note(kube_watch *w, const char *reason) {
+static void restart_note(kube_watch *w, const char *reason)
+{
   kube_client_log(w->c, KUBE_LOG_INFO, "watch %s%s%s: restarting (%s) from resourceVersion \"%s\"",
                   w->ns ? w->ns : "", w->ns ? "/" : "", w->plural, reason, w->rv);
   if (!w->dead && w->h.on_restart != NULL)
     w->h.on_restart(w->ud, reason);
 }
 
-static long next_delay(kube_watch *w, int failed) {
+static long next_delay(kube_watch *w, int failed)
+{
   if (!failed)
     return 0;
   w->failures++;
@@ -236,14 +252,16 @@ static void list_done(void *ud, long code, json_t *body, const kube_status *st);
 static void watch_done(void *ud, long code, json_t *body, const kube_status *st);
 static int on_stream(void *ud, const char *data, size_t n);
 
-static int base_path(kube_watch *w, char *path, size_t size) {
+static int base_path(kube_watch *w, char *path, size_t size)
+{
   int rc = kube_path(path, size, w->gv, w->plural, w->ns, NULL, NULL);
   if (rc == 0 && w->selector != NULL)
     rc = kube_query_add(path, size, "labelSelector", w->selector);
   return rc;
 }
 
-static int start_list(kube_watch *w, long delay_ms) {
+static int start_list(kube_watch *w, long delay_ms)
+{
   char path[KUBE_MAX_PATH], limit[32];
   kube_req_spec s;
   int rc;
@@ -270,7 +288,8 @@ static int start_list(kube_watch *w, long delay_ms) {
   return kube_req_submit(w->c, &s, &w->req);
 }
 
-static int start_watch(kube_watch *w, long delay_ms) {
+static int start_watch(kube_watch *w, long delay_ms)
+{
   char path[KUBE_MAX_PATH], tmo[32];
   const kube_client_opts *o = kube_client_get_opts(w->c);
   kube_req_spec s;
@@ -301,27 +320,30 @@ static int start_watch(kube_watch *w, long delay_ms) {
   s.ud = w;
   s.stream = on_stream;
   s.delay_ms = delay_ms;
-  s.no_retry = 1;                                /* the watch has its own backoff */
+  s.no_retry = 1;                                  /* the watch has its own backoff */
   s.timeout_ms = (o->watch_timeout_s + 30) * 1000; /* a stream that goes silent */
   return kube_req_submit(w->c, &s, &w->req);
 }
 
 /* Starts over with a fresh list (a new generation). */
-static void relist(kube_watch *w, long delay_ms) {
+static void relist(kube_watch *w, long delay_ms)
+{
   free(w->cont);
   w->cont = NULL;
   if (start_list(w, delay_ms) < 0)
     kube_client_log(w->c, KUBE_LOG_ERROR, "watch %s: cannot queue the list", w->plural);
 }
 
-static void rewatch(kube_watch *w, long delay_ms) {
+static void rewatch(kube_watch *w, long delay_ms)
+{
   if (start_watch(w, delay_ms) < 0)
     kube_client_log(w->c, KUBE_LOG_ERROR, "watch %s: cannot queue the watch", w->plural);
 }
 
 /* ---- list ---------------------------------------------------------------- */
 
-static void list_done(void *ud, long code, json_t *body, const kube_status *st) {
+static void list_done(void *ud, long code, json_t *body, const kube_status *st)
+{
   kube_watch *w = ud;
   json_t *items, *md, *item;
   const char *list_rv, *cont, *kind;
@@ -377,8 +399,9 @@ static void list_done(void *ud, long code, json_t *body, const kube_status *st) 
     kube_event_type type;
 
     if (object_key(key, sizeof(key), &rv, item) < 0) {
-      kube_client_log(w->c, KUBE_LOG_WARN, "watch %s: list item %zu has no name or resourceVersion; skipped",
-                      w->plural, i + 1);
+      kube_client_log(w->c, KUBE_LOG_WARN,
+                      "watch %s: list item %zu has no name or resourceVersion; skipped", w->plural,
+                      i + 1);
       continue;
     }
     e = known_find(w, key);
@@ -420,11 +443,11 @@ static void list_done(void *ud, long code, json_t *body, const kube_status *st) 
     slash = strchr(e->key, '/');
     if (slash != NULL)
       obj = json_pack("{s:s, s:s, s:{s:s%, s:s, s:s}}", "apiVersion", w->gv, "kind", w->kind,
-                      "metadata", "namespace", e->key, (size_t)(slash - e->key), "name",
-                      slash + 1, "resourceVersion", e->rv);
+                      "metadata", "namespace", e->key, (size_t)(slash - e->key), "name", slash + 1,
+                      "resourceVersion", e->rv);
     else
-      obj = json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion", w->gv, "kind", w->kind,
-                      "metadata", "name", e->key, "resourceVersion", e->rv);
+      obj = json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion", w->gv, "kind", w->kind, "metadata",
+                      "name", e->key, "resourceVersion", e->rv);
     known_del(w, e);
     if (obj == NULL) {
       kube_client_log(w->c, KUBE_LOG_ERROR, "watch %s: out of memory", w->plural);
@@ -449,13 +472,15 @@ out:
 
 /* ---- watch stream -------------------------------------------------------- */
 
-static int stop_stream(kube_watch *w, action act, const char *reason) {
+static int stop_stream(kube_watch *w, action act, const char *reason)
+{
   w->act = act;
   w->act_reason = reason;
   return 1;
 }
 
-static int on_line(void *ud, char *line, size_t len) {
+static int on_line(void *ud, char *line, size_t len)
+{
   kube_watch *w = ud;
   json_error_t jerr;
   json_t *ev = json_loadb(line, len, 0, &jerr);
@@ -538,7 +563,8 @@ out:
   return rc;
 }
 
-static int on_stream(void *ud, const char *data, size_t n) {
+static int on_stream(void *ud, const char *data, size_t n)
+{
   kube_watch *w = ud;
   int rc;
 
@@ -555,7 +581,8 @@ static int on_stream(void *ud, const char *data, size_t n) {
   return rc != 0;
 }
 
-static void watch_done(void *ud, long code, json_t *body, const kube_status *st) {
+static void watch_done(void *ud, long code, json_t *body, const kube_status *st)
+{
   kube_watch *w = ud;
 
   w->req = NULL;
@@ -596,7 +623,8 @@ static void watch_done(void *ud, long code, json_t *body, const kube_status *st)
 
 int kube_watch_new(kube_watch **out, kube_client *c, const char *gv, const char *plural,
                    const char *ns, const char *selector, const kube_watch_handlers *h, void *ud,
-                   kube_status *st) {
+                   kube_status *st)
+{
   kube_watch *w = NULL;
   char probe[KUBE_MAX_PATH];
   int rc;
@@ -638,7 +666,8 @@ nomem:
   return KUBE_ERR_NOMEM;
 }
 
-void kube_watch_free(kube_watch *w) {
+void kube_watch_free(kube_watch *w)
+{
   if (w == NULL || w->dead)
     return;
   w->dead = 1;
@@ -648,6 +677,15 @@ void kube_watch_free(kube_watch *w) {
     destroy(w);
 }
 
-int kube_watch_synced(const kube_watch *w) { return w ? w->synced : 0; }
-const char *kube_watch_resource_version(const kube_watch *w) { return w ? w->rv : ""; }
-size_t kube_watch_known(const kube_watch *w) { return w ? w->tab_count : 0; }
+int kube_watch_synced(const kube_watch *w)
+{
+  return w ? w->synced : 0;
+}
+const char *kube_watch_resource_version(const kube_watch *w)
+{
+  return w ? w->rv : "";
+}
+size_t kube_watch_known(const kube_watch *w)
+{
+  return w ? w->tab_count : 0;
+}

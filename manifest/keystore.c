@@ -13,7 +13,8 @@
 #include "manifest_int.h"
 #include "banned.h"
 
-const char *manifest_key_secret_untrusted(const json_t *secret) {
+const char *manifest_key_secret_untrusted(const json_t *secret)
+{
   const char *type = doc_get_string(secret, "type", NULL);
   const json_t *labels = doc_get(secret, "metadata", "labels", NULL);
   const json_t *owners = doc_get(secret, "metadata", "ownerReferences", NULL);
@@ -32,14 +33,16 @@ const char *manifest_key_secret_untrusted(const json_t *secret) {
   return NULL;
 }
 
-void manifest_key_secret_name(char out[KEYS_NAME_MAX + 1], const uint8_t id[KEYS_ID_BYTES]) {
+void manifest_key_secret_name(char out[KEYS_NAME_MAX + 1], const uint8_t id[KEYS_ID_BYTES])
+{
   char hex[KEYS_ID_HEX_BYTES];
   keys_id_hex(hex, id);
   snprintf(out, KEYS_NAME_MAX + 1, MANIFEST_KEY_NAME_PREFIX "%s", hex);
 }
 
 int manifest_key_secret_build(json_t **out, const keys_keypair *kp, const char *ns,
-                              const char *backed_up, manifest_error *err) {
+                              const char *backed_up, manifest_error *err)
+{
   char *priv = NULL, *priv_b64 = NULL, *pub_b64 = NULL;
   char pub[KEYS_ARMOR_MAX], created[40], name[KEYS_NAME_MAX + 1];
   size_t priv_len = 0, pub_len = 0, b64_len = 0;
@@ -52,8 +55,7 @@ int manifest_key_secret_build(json_t **out, const keys_keypair *kp, const char *
   manifest_key_secret_name(name, keys_keypair_public(kp)->id);
   if (ns == NULL || !keys_name_valid(ns))
     return doc_fail(err, MANIFEST_ERR_INVALID, 0,
-                         "key secret %s: namespace \"%.253s\" is not a valid name", name,
-                         ns ? ns : "");
+                    "key secret %s: namespace \"%.253s\" is not a valid name", name, ns ? ns : "");
   priv = sodium_malloc(KEYS_ARMOR_MAX);
   if (priv == NULL) {
     st = doc_fail(err, MANIFEST_ERR_NOMEM, 0, "key secret %s/%s: out of memory", ns, name);
@@ -66,8 +68,8 @@ int manifest_key_secret_build(json_t **out, const keys_keypair *kp, const char *
       keys_base64_encode(&priv_b64, &b64_len, (const uint8_t *)priv, priv_len) != KEYS_OK ||
       keys_base64_encode(&pub_b64, &b64_len, (const uint8_t *)pub, pub_len) != KEYS_OK ||
       keys_time_format(created, sizeof created, when > 0 ? when : 0) != KEYS_OK) {
-    st = doc_fail(err, MANIFEST_ERR_INVALID, 0, "key secret %s/%s: cannot encode the key",
-                       ns, name);
+    st = doc_fail(err, MANIFEST_ERR_INVALID, 0, "key secret %s/%s: cannot encode the key", ns,
+                  name);
     goto out;
   }
   meta = json_pack("{s:s, s:s, s:{s:s}, s:{s:s}}", "name", name, "namespace", ns, "labels",
@@ -99,7 +101,8 @@ static int refuse(manifest_key_secret *ks, manifest_key_fault fault, manifest_er
                   const char *ns, const char *fmt, ...) DOC_PRINTF(5, 6);
 
 static int refuse(manifest_key_secret *ks, manifest_key_fault fault, manifest_error *err,
-                  const char *ns, const char *fmt, ...) {
+                  const char *ns, const char *fmt, ...)
+{
   char why[512];
   va_list ap;
   va_start(ap, fmt);
@@ -107,17 +110,19 @@ static int refuse(manifest_key_secret *ks, manifest_key_fault fault, manifest_er
   va_end(ap);
   ks->fault = fault;
   return doc_fail(err, MANIFEST_ERR_INVALID, 0, "key secret %s/%s: %s", ns,
-                       ks->name[0] ? ks->name : "?", why);
+                  ks->name[0] ? ks->name : "?", why);
 }
 
-static int out_of_memory(const manifest_key_secret *ks, const char *ns, manifest_error *err) {
+static int out_of_memory(const manifest_key_secret *ks, const char *ns, manifest_error *err)
+{
   return doc_fail(err, MANIFEST_ERR_NOMEM, 0, "key secret %s/%s: out of memory", ns,
-                       ks->name[0] ? ks->name : "?");
+                  ks->name[0] ? ks->name : "?");
 }
 
 /* A keys_status from reading the armor of a data field. */
-static int armor_failed(manifest_key_secret *ks, int rc, const keys_error *kerr,
-                        const char *field, const char *ns, manifest_error *err) {
+static int armor_failed(manifest_key_secret *ks, int rc, const keys_error *kerr, const char *field,
+                        const char *ns, manifest_error *err)
+{
   if (rc == KEYS_ERR_NOMEM)
     return out_of_memory(ks, ns, err);
   return refuse(ks, MANIFEST_KEY_MALFORMED, err, ns, "data %s: %s", field,
@@ -127,7 +132,8 @@ static int armor_failed(manifest_key_secret *ks, int rc, const keys_error *kerr,
 /* A string field of parent, NULL when absent; 0, or -1 when present and not
  * a string or longer than max. */
 static int string_field(const char **out, size_t *len, const json_t *parent, const char *field,
-                        size_t max) {
+                        size_t max)
+{
   const json_t *v = json_object_get(parent, field);
   *out = NULL;
   *len = 0;
@@ -143,7 +149,8 @@ static int string_field(const char **out, size_t *len, const json_t *parent, con
 /* An optional time annotation; one that does not parse counts as absent, so
  * a mistyped date never costs the cluster a key. */
 static int time_annotation(manifest_key_secret *ks, int64_t *out, const json_t *annotations,
-                           const char *ann, const char *ns, manifest_error *err) {
+                           const char *ann, const char *ns, manifest_error *err)
+{
   const char *text;
   size_t len;
   *out = 0;
@@ -156,7 +163,8 @@ static int time_annotation(manifest_key_secret *ks, int64_t *out, const json_t *
 
 /* The base64 text of a data field, decoded: malloc'ed, wiped on release. */
 static int data_field(manifest_key_secret *ks, uint8_t **out, size_t *out_len, const json_t *data,
-                      const char *field, const char *ns, manifest_error *err) {
+                      const char *field, const char *ns, manifest_error *err)
+{
   const char *b64;
   size_t len;
   *out = NULL;
@@ -178,7 +186,8 @@ static int data_field(manifest_key_secret *ks, uint8_t **out, size_t *out_len, c
 
 /* private.key: exactly one private key; its armor is kept in sodium memory. */
 static int read_private(manifest_key_secret *ks, const uint8_t *text, size_t len, const char *ns,
-                        manifest_error *err) {
+                        manifest_error *err)
+{
   keys_keyring *ring = NULL;
   keys_error kerr = {0};
   size_t added = 0;
@@ -216,7 +225,8 @@ out:
 
 /* public.key, when present: one public key, that of private.key. */
 static int check_public(manifest_key_secret *ks, const uint8_t *text, size_t len, const char *ns,
-                        manifest_error *err) {
+                        manifest_error *err)
+{
   keys_public *pubs = NULL;
   keys_error kerr = {0};
   size_t n = 0;
@@ -236,7 +246,8 @@ static int check_public(manifest_key_secret *ks, const uint8_t *text, size_t len
 }
 
 int manifest_key_secret_parse(manifest_key_secret *out, const json_t *secret, const char *ns,
-                              manifest_error *err) {
+                              manifest_error *err)
+{
   const json_t *meta = json_object_get(secret, "metadata");
   const json_t *labels = json_object_get(meta, "labels");
   const json_t *annotations = json_object_get(meta, "annotations");
@@ -265,8 +276,8 @@ int manifest_key_secret_parse(manifest_key_secret *out, const json_t *secret, co
   out->compromised = strcmp(state, MANIFEST_KEY_COMPROMISED) == 0;
   if (annotations != NULL && !json_is_object(annotations))
     return refuse(out, MANIFEST_KEY_MALFORMED, err, ns, "metadata.annotations is not a map");
-  if ((st = time_annotation(out, &out->created, annotations, MANIFEST_KEY_ANN_CREATED, ns,
-                            err)) != MANIFEST_OK ||
+  if ((st = time_annotation(out, &out->created, annotations, MANIFEST_KEY_ANN_CREATED, ns, err)) !=
+          MANIFEST_OK ||
       (st = time_annotation(out, &out->backed_up, annotations, MANIFEST_KEY_ANN_BACKED_UP, ns,
                             err)) != MANIFEST_OK ||
       (st = time_annotation(out, &out->renew_requested, annotations, MANIFEST_KEY_ANN_RENEW, ns,
@@ -297,7 +308,8 @@ out:
   return st;
 }
 
-void manifest_key_secret_clear(manifest_key_secret *ks) {
+void manifest_key_secret_clear(manifest_key_secret *ks)
+{
   if (ks == NULL)
     return;
   if (ks->private_armor != NULL)
@@ -309,7 +321,8 @@ void manifest_key_secret_clear(manifest_key_secret *ks) {
 /* ---- the ConfigMap of the public key ------------------------------------- */
 
 int manifest_cert_configmap_build(json_t **out, const json_t *live, const char *ns,
-                                  const char *cert, manifest_error *err) {
+                                  const char *cert, manifest_error *err)
+{
   json_t *data = json_pack("{s:s}", MANIFEST_CERT_FIELD, cert);
 
   *out = NULL;
@@ -324,11 +337,12 @@ int manifest_cert_configmap_build(json_t **out, const json_t *live, const char *
     json_decref(*out);
     *out = NULL;
     return doc_fail(err, MANIFEST_ERR_NOMEM, 0,
-                         "configmap %s/" MANIFEST_CERT_CONFIGMAP ": out of memory", ns ? ns : "?");
+                    "configmap %s/" MANIFEST_CERT_CONFIGMAP ": out of memory", ns ? ns : "?");
   }
   return MANIFEST_OK;
 }
 
-const char *manifest_cert_configmap_pem(const json_t *configmap) {
+const char *manifest_cert_configmap_pem(const json_t *configmap)
+{
   return doc_get_string(configmap, "data", MANIFEST_CERT_FIELD, NULL);
 }

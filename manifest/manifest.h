@@ -50,10 +50,10 @@ int manifest_reserved_type(const char *type);
 typedef enum manifest_status {
   MANIFEST_OK = DOC_OK,
   MANIFEST_ERR_NOMEM = DOC_ERR_NOMEM,
-  MANIFEST_ERR_PARSE = DOC_ERR_PARSE, /* not YAML or JSON */
+  MANIFEST_ERR_PARSE = DOC_ERR_PARSE,     /* not YAML or JSON */
   MANIFEST_ERR_INVALID = DOC_ERR_INVALID, /* well-formed but not what is expected: kind, name,
                                              base64, type */
-  MANIFEST_ERR_LIMIT = DOC_ERR_LIMIT, /* over a limit above or of doc.h */
+  MANIFEST_ERR_LIMIT = DOC_ERR_LIMIT,     /* over a limit above or of doc.h */
   MANIFEST_ERR_KEYS = -5, /* sealing or unsealing failed; the keys_status in cause */
   MANIFEST_ERR_IO = DOC_ERR_IO,
 } manifest_status;
@@ -102,23 +102,23 @@ int manifest_sealed_label(char *out, size_t out_size, const json_t *sealed, cons
                           manifest_error *err);
 
 enum {
-  MANIFEST_UNSEAL_RENDER = 1,       /* fill {{ .KEY }} in template.data */
-  MANIFEST_UNSEAL_OWNER = 2,        /* ownerReference to the SealedSecret (needs metadata.uid),
+  MANIFEST_UNSEAL_RENDER = 1,     /* fill {{ .KEY }} in template.data */
+  MANIFEST_UNSEAL_OWNER = 2,      /* ownerReference to the SealedSecret (needs metadata.uid),
                                        unless the template says seal.dev/skip-owner-reference:
                                        then the annotation seal.dev/managed: "true" instead */
-  MANIFEST_UNSEAL_CONTROLLER = 4,   /* label seal.dev/unsealed: "true" */
-  MANIFEST_UNSEAL_KEEP_GOING = 8,   /* try every value and report all failures */
+  MANIFEST_UNSEAL_CONTROLLER = 4, /* label seal.dev/unsealed: "true" */
+  MANIFEST_UNSEAL_KEEP_GOING = 8, /* try every value and report all failures */
 };
 
 typedef struct manifest_unseal_report {
-  size_t n_values;  /* values tried */
-  size_t n_failed;  /* values that did not open */
-  int first_status; /* keys_status of the first failure, else KEYS_OK */
+  size_t n_values;    /* values tried */
+  size_t n_failed;    /* values that did not open */
+  int first_status;   /* keys_status of the first failure, else KEYS_OK */
   const char *reason; /* of the first failure: "Malformed", "NoKey", "Altered",
                          "WrongScope", "Invalid", "InvalidTemplate" (spec.template
                          refused, or every value opened yet no Secret can be made),
                          NULL when none or out of memory */
-  size_t n_ids;     /* distinct key ids whose stanza opened a value, in first-use order */
+  size_t n_ids;       /* distinct key ids whose stanza opened a value, in first-use order */
   uint8_t ids[KEYS_MAX_RECIPIENTS][KEYS_ID_BYTES];
 } manifest_unseal_report;
 
@@ -132,8 +132,8 @@ const char *manifest_unseal_reason(int keys_status);
  * namespace, the template's type (a service-account-token type is refused),
  * immutable, labels and annotations (never argocd.argoproj.io/tracking-id),
  * data base64-encoded. report (may be NULL) is filled on success and failure. */
-int manifest_unseal_sealed(json_t **out, const json_t *sealed, const keys_keyring *ring,
-                           int flags, manifest_unseal_report *report, manifest_error *err);
+int manifest_unseal_sealed(json_t **out, const json_t *sealed, const keys_keyring *ring, int flags,
+                           manifest_unseal_report *report, manifest_error *err);
 
 /* Re-seals every value of sealed in place for new_pk (keys_reseal); values
  * whose first stanza of ring already is new_pk's are left byte for byte after
@@ -152,18 +152,18 @@ int manifest_secret_matches(const json_t *live, const json_t *desired);
  * Secret per key pair in the key namespace, and the ConfigMap that publishes
  * the newest active public key. Both programs spell these names only here. */
 
-#define MANIFEST_KEYS_NAMESPACE "seal-system"      /* the key namespace by default */
-#define MANIFEST_KEY_NAME_PREFIX "seal-key-"       /* + the key id in hex */
-#define MANIFEST_KEY_ACTIVE "active"               /* values of the label seal.dev/key */
+#define MANIFEST_KEYS_NAMESPACE "seal-system" /* the key namespace by default */
+#define MANIFEST_KEY_NAME_PREFIX "seal-key-"  /* + the key id in hex */
+#define MANIFEST_KEY_ACTIVE "active"          /* values of the label seal.dev/key */
 #define MANIFEST_KEY_COMPROMISED "compromised"
-#define MANIFEST_KEY_ANN_CREATED "seal.dev/created-at"            /* RFC 3339 */
-#define MANIFEST_KEY_ANN_BACKED_UP "seal.dev/backed-up-at"        /* RFC 3339 */
-#define MANIFEST_KEY_ANN_RENEW "seal.dev/renew-requested-at"      /* RFC 3339 */
-#define MANIFEST_KEY_PRIVATE "private.key"   /* data: the armored private key, base64 */
-#define MANIFEST_KEY_PUBLIC "public.key"     /* data: the armored public key, base64 */
-#define MANIFEST_KEY_MAX_FIELD (16 * 1024)   /* base64 characters of either, at most */
+#define MANIFEST_KEY_ANN_CREATED "seal.dev/created-at"       /* RFC 3339 */
+#define MANIFEST_KEY_ANN_BACKED_UP "seal.dev/backed-up-at"   /* RFC 3339 */
+#define MANIFEST_KEY_ANN_RENEW "seal.dev/renew-requested-at" /* RFC 3339 */
+#define MANIFEST_KEY_PRIVATE "private.key" /* data: the armored private key, base64 */
+#define MANIFEST_KEY_PUBLIC "public.key"   /* data: the armored public key, base64 */
+#define MANIFEST_KEY_MAX_FIELD (16 * 1024) /* base64 characters of either, at most */
 #define MANIFEST_CERT_CONFIGMAP "seal-public-keys"
-#define MANIFEST_CERT_FIELD "cert.pem"      /* its data: the armored public key, or "" */
+#define MANIFEST_CERT_FIELD "cert.pem" /* its data: the armored public key, or "" */
 
 /* Why a Secret labelled seal.dev/key is not a key Secret the controller or an
  * admin made (not of the key type, labelled seal.dev/unsealed, owned by a

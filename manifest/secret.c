@@ -23,39 +23,41 @@ typedef struct plain_entry {
   uint8_t *owned; /* decoded base64, wiped on release */
 } plain_entry;
 
-static int entry_cmp(const void *a, const void *b) {
+static int entry_cmp(const void *a, const void *b)
+{
   return strcmp(((const plain_entry *)a)->key, ((const plain_entry *)b)->key);
 }
 
 /* Picks a name or namespace from the document and the option; a
  * contradiction is an error. */
 static int pick(const char **out, const char *in_doc, const char *in_opts, const char *fallback,
-                const char *what, const char *opt_name, const char *desc, manifest_error *err) {
+                const char *what, const char *opt_name, const char *desc, manifest_error *err)
+{
   if (in_doc != NULL && in_opts != NULL && strcmp(in_doc, in_opts) != 0)
     return doc_fail(err, MANIFEST_ERR_INVALID, 0,
-                         "%s: %s \"%.253s\" in the document contradicts %s \"%.253s\"", desc,
-                         what, in_doc, opt_name, in_opts);
+                    "%s: %s \"%.253s\" in the document contradicts %s \"%.253s\"", desc, what,
+                    in_doc, opt_name, in_opts);
   *out = in_doc != NULL ? in_doc : in_opts != NULL ? in_opts : fallback;
   if (*out == NULL)
     return doc_fail(err, MANIFEST_ERR_INVALID, 0, "%s: no metadata.%s (give %s)", desc, what,
-                         opt_name);
+                    opt_name);
   if (!keys_name_valid(*out))
     return doc_fail(err, MANIFEST_ERR_INVALID, 0,
-                         "%s: %s \"%.253s\" is not a valid Kubernetes name", desc, what, *out);
+                    "%s: %s \"%.253s\" is not a valid Kubernetes name", desc, what, *out);
   return MANIFEST_OK;
 }
 
 /* A field of parent that must be a string when present. */
 static int opt_string(const char **out, const json_t *parent, const char *field, const char *where,
-                      const char *desc, manifest_error *err) {
+                      const char *desc, manifest_error *err)
+{
   json_t *v = json_object_get(parent, field);
 
   *out = NULL;
   if (v == NULL || json_is_null(v))
     return MANIFEST_OK;
   if (!json_is_string(v))
-    return doc_fail(err, MANIFEST_ERR_INVALID, 0, "%s: %s.%s is not a string", desc, where,
-                         field);
+    return doc_fail(err, MANIFEST_ERR_INVALID, 0, "%s: %s.%s is not a string", desc, where, field);
   *out = json_string_value(v);
   return MANIFEST_OK;
 }
@@ -63,7 +65,8 @@ static int opt_string(const char **out, const json_t *parent, const char *field,
 /* A map of strings (labels, annotations, data): NULL when absent, else an
  * error unless every value is a string. */
 static int string_map(json_t **out, const json_t *parent, const char *field, const char *where,
-                      const char *desc, manifest_error *err) {
+                      const char *desc, manifest_error *err)
+{
   json_t *v = json_object_get(parent, field), *child;
   const char *key;
 
@@ -71,17 +74,15 @@ static int string_map(json_t **out, const json_t *parent, const char *field, con
   if (v == NULL || json_is_null(v))
     return MANIFEST_OK;
   if (!json_is_object(v))
-    return doc_fail(err, MANIFEST_ERR_INVALID, 0, "%s: %s.%s is not a map", desc, where,
-                         field);
+    return doc_fail(err, MANIFEST_ERR_INVALID, 0, "%s: %s.%s is not a map", desc, where, field);
   json_object_foreach(v, key, child) {
     if (json_is_null(child))
       return doc_fail(err, MANIFEST_ERR_INVALID, 0,
-                           "%s: %s.%s: key \"%.253s\": value is empty (null: an unset variable?)",
-                           desc, where, field, key);
+                      "%s: %s.%s: key \"%.253s\": value is empty (null: an unset variable?)", desc,
+                      where, field, key);
     if (!json_is_string(child))
       return doc_fail(err, MANIFEST_ERR_INVALID, 0,
-                           "%s: %s.%s: key \"%.253s\": value is not a string", desc, where, field,
-                           key);
+                      "%s: %s.%s: key \"%.253s\": value is not a string", desc, where, field, key);
   }
   *out = v;
   return MANIFEST_OK;
@@ -89,7 +90,8 @@ static int string_map(json_t **out, const json_t *parent, const char *field, con
 
 int manifest_template_metadata(json_t **out, const json_t *meta, const char *const *drop,
                                size_t n_drop, const char *desc, const char *where,
-                               manifest_error *err) {
+                               manifest_error *err)
+{
   json_t *labels, *annotations, *o = NULL, *copy = NULL;
   const char *key;
   json_t *v;
@@ -140,7 +142,8 @@ nomem:
 
 /* Collects data and stringData (which wins) into entries, checked. */
 static int collect(plain_entry **out, size_t *n_out, const json_t *secret, const char *desc,
-                   manifest_error *err) {
+                   manifest_error *err)
+{
   json_t *data, *string_data, *v;
   plain_entry *e = NULL;
   const char *key;
@@ -159,7 +162,7 @@ static int collect(plain_entry **out, size_t *n_out, const json_t *secret, const
     return MANIFEST_OK;
   if (max > 2 * (size_t)MANIFEST_MAX_KEYS)
     return doc_fail(err, MANIFEST_ERR_LIMIT, 0, "%s: more than %d data keys", desc,
-                         MANIFEST_MAX_KEYS);
+                    MANIFEST_MAX_KEYS);
   e = calloc(max, sizeof *e);
   if (e == NULL)
     return doc_fail(err, MANIFEST_ERR_NOMEM, 0, "%s: out of memory", desc);
@@ -175,7 +178,7 @@ static int collect(plain_entry **out, size_t *n_out, const json_t *secret, const
     if (keys_base64_decode(&dec, &dec_len, json_string_value(v), json_string_length(v)) !=
         KEYS_OK) {
       rc = doc_fail(err, MANIFEST_ERR_INVALID, 0,
-                         "%s: key \"%.253s\": data value is not canonical base64", desc, key);
+                    "%s: key \"%.253s\": data value is not canonical base64", desc, key);
       goto out;
     }
     if (json_object_get(string_data, key) != NULL) {
@@ -190,20 +193,20 @@ static int collect(plain_entry **out, size_t *n_out, const json_t *secret, const
   }
   if (n > MANIFEST_MAX_KEYS) {
     rc = doc_fail(err, MANIFEST_ERR_LIMIT, 0, "%s: %zu data keys, more than %d", desc, n,
-                       MANIFEST_MAX_KEYS);
+                  MANIFEST_MAX_KEYS);
     goto out;
   }
   for (size_t i = 0; i < n; i++) {
     if (!keys_data_key_valid(e[i].key)) {
       rc = doc_fail(err, MANIFEST_ERR_INVALID, 0,
-                         "%s: key \"%.253s\" is not a valid data key (letters, digits, '-', '_', '.')",
-                         desc, e[i].key);
+                    "%s: key \"%.253s\" is not a valid data key (letters, digits, '-', '_', '.')",
+                    desc, e[i].key);
       goto out;
     }
     total += e[i].len;
     if (total > (size_t)MANIFEST_MAX_DATA_BYTES) {
-      rc = doc_fail(err, MANIFEST_ERR_LIMIT, 0, "%s: data is larger than %d bytes in all",
-                         desc, MANIFEST_MAX_DATA_BYTES);
+      rc = doc_fail(err, MANIFEST_ERR_LIMIT, 0, "%s: data is larger than %d bytes in all", desc,
+                    MANIFEST_MAX_DATA_BYTES);
       goto out;
     }
   }
@@ -219,29 +222,31 @@ out:
   return rc;
 }
 
-static void entries_free(plain_entry *e, size_t n) {
+static void entries_free(plain_entry *e, size_t n)
+{
   for (size_t i = 0; e != NULL && i < n; i++)
     doc_wipe_free(e[i].owned, e[i].len);
   free(e);
 }
 
-static int check_kind(const json_t *secret, size_t index, manifest_error *err) {
+static int check_kind(const json_t *secret, size_t index, manifest_error *err)
+{
   const char *kind = doc_get_string(secret, "kind", NULL);
   const char *api = doc_get_string(secret, "apiVersion", NULL);
 
   if (!json_is_object(secret))
     return doc_fail(err, MANIFEST_ERR_INVALID, 0, "document %zu is not a mapping, not a Secret",
-                         index + 1);
+                    index + 1);
   if (kind == NULL)
     return doc_fail(err, MANIFEST_ERR_INVALID, 0, "document %zu has no kind, not a Secret",
-                         index + 1);
+                    index + 1);
   if (strcmp(kind, "Secret") != 0)
     return doc_fail(err, MANIFEST_ERR_INVALID, 0, "document %zu is a %.100s, not a Secret",
-                         index + 1, kind);
+                    index + 1, kind);
   if (api == NULL || strcmp(api, "v1") != 0)
     return doc_fail(err, MANIFEST_ERR_INVALID, 0,
-                         "document %zu is a Secret of apiVersion \"%.100s\", not v1", index + 1,
-                         api ? api : "");
+                    "document %zu is a Secret of apiVersion \"%.100s\", not v1", index + 1,
+                    api ? api : "");
   return MANIFEST_OK;
 }
 
@@ -273,7 +278,8 @@ typedef struct seal_job {
   keys_error fail_err;
 } seal_job;
 
-static void seal_one(seal_job *j, size_t i) {
+static void seal_one(seal_job *j, size_t i)
+{
   char label[KEYS_LABEL_MAX];
   keys_error kerr;
   int rc;
@@ -281,8 +287,8 @@ static void seal_one(seal_job *j, size_t i) {
   memset(&kerr, 0, sizeof kerr);
   rc = keys_label(label, sizeof label, j->scope, j->ns, j->name, j->e[i].key, &kerr);
   if (rc == KEYS_OK)
-    rc = keys_seal(&j->sealed[i], j->opts->recipients, j->opts->n_recipients, label,
-                   j->e[i].data, j->e[i].len, &kerr);
+    rc = keys_seal(&j->sealed[i], j->opts->recipients, j->opts->n_recipients, label, j->e[i].data,
+                   j->e[i].len, &kerr);
   if (rc == KEYS_OK)
     return;
   pthread_mutex_lock(&j->lock);
@@ -294,7 +300,8 @@ static void seal_one(seal_job *j, size_t i) {
   pthread_mutex_unlock(&j->lock);
 }
 
-static void *seal_worker(void *arg) {
+static void *seal_worker(void *arg)
+{
   seal_job *j = arg;
   size_t i;
 
@@ -306,7 +313,8 @@ static void *seal_worker(void *arg) {
 
 /* Seals e[0..n) into j->sealed; KEYS_OK, or the status of the first failure
  * (j->fail_err). */
-static int seal_values(seal_job *j) {
+static int seal_values(seal_job *j)
+{
   pthread_t tid[SEAL_MAX_THREADS];
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   size_t want = cpus > 1 ? (size_t)cpus : 1, started = 0;
@@ -327,7 +335,8 @@ static int seal_values(seal_job *j) {
 }
 
 int manifest_seal_secret(json_t **out, const json_t *secret, const manifest_seal_opts *opts,
-                         manifest_error *err) {
+                         manifest_error *err)
+{
   /* seal.dev/managed is an admin's word on a live Secret, never a template's */
   static const char *const drop[] = {ANN_LAST_APPLIED, MANIFEST_ANN_SCOPE, MANIFEST_ANN_MANAGED};
   const char *doc_name, *doc_ns, *doc_scope, *name, *ns, *type;
@@ -362,18 +371,19 @@ int manifest_seal_secret(json_t **out, const json_t *secret, const manifest_seal
 
   doc_scope = doc_get_string(secret, "metadata", "annotations", MANIFEST_ANN_SCOPE, NULL);
   if (keys_scope_parse(&scope, doc_scope) != KEYS_OK)
-    return doc_fail(err, MANIFEST_ERR_INVALID, 0,
-                         "%s: annotation %s: unknown scope \"%.100s\" (strict, namespace-wide, cluster-wide)",
-                         desc, MANIFEST_ANN_SCOPE, doc_scope);
+    return doc_fail(
+        err, MANIFEST_ERR_INVALID, 0,
+        "%s: annotation %s: unknown scope \"%.100s\" (strict, namespace-wide, cluster-wide)", desc,
+        MANIFEST_ANN_SCOPE, doc_scope);
   if (opts->scope != NULL) {
     if (keys_scope_parse(&opt_scope, opts->scope) != KEYS_OK)
       return doc_fail(err, MANIFEST_ERR_INVALID, 0,
-                           "unknown scope \"%.100s\" (strict, namespace-wide, cluster-wide)",
-                           opts->scope);
+                      "unknown scope \"%.100s\" (strict, namespace-wide, cluster-wide)",
+                      opts->scope);
     if (doc_scope != NULL && opt_scope != scope)
       return doc_fail(err, MANIFEST_ERR_INVALID, 0,
-                           "%s: annotation %s \"%.100s\" contradicts --scope \"%.100s\"", desc,
-                           MANIFEST_ANN_SCOPE, doc_scope, opts->scope);
+                      "%s: annotation %s \"%.100s\" contradicts --scope \"%.100s\"", desc,
+                      MANIFEST_ANN_SCOPE, doc_scope, opts->scope);
     scope = opt_scope;
   }
 
@@ -382,13 +392,13 @@ int manifest_seal_secret(json_t **out, const json_t *secret, const manifest_seal
     return rc;
   if (type != NULL && strcmp(type, SA_TOKEN_TYPE) == 0)
     return doc_fail(err, MANIFEST_ERR_INVALID, 0,
-                         "%s: type %s cannot be sealed (the controller never makes one)", desc,
-                         SA_TOKEN_TYPE);
+                    "%s: type %s cannot be sealed (the controller never makes one)", desc,
+                    SA_TOKEN_TYPE);
   if (manifest_reserved_type(type))
     return doc_fail(err, MANIFEST_ERR_INVALID, 0,
-                         "%s: type %.253s is reserved for the controller's key Secrets and cannot "
-                         "be sealed",
-                         desc, type);
+                    "%s: type %.253s is reserved for the controller's key Secrets and cannot "
+                    "be sealed",
+                    desc, type);
   immutable = json_object_get(secret, "immutable");
   if (json_is_null(immutable))
     immutable = NULL;
@@ -400,17 +410,16 @@ int manifest_seal_secret(json_t **out, const json_t *secret, const manifest_seal
     return rc;
   if (n == 0 && !opts->allow_empty_data) {
     rc = doc_fail(err, MANIFEST_ERR_INVALID, 0,
-                       "%s: no data or stringData to seal (--allow-empty-data seals it anyway)",
-                       desc);
+                  "%s: no data or stringData to seal (--allow-empty-data seals it anyway)", desc);
     goto out;
   }
   /* an empty value is most often an unset shell variable, not a wish */
   for (i = 0; i < n && !opts->allow_empty_data; i++)
     if (e[i].len == 0) {
       rc = doc_fail(err, MANIFEST_ERR_INVALID, 0,
-                         "%s: key \"%s\": empty value refused (an unset variable?); "
-                         "--allow-empty-data seals it anyway",
-                         desc, e[i].key);
+                    "%s: key \"%s\": empty value refused (an unset variable?); "
+                    "--allow-empty-data seals it anyway",
+                    desc, e[i].key);
       goto out;
     }
   rc = manifest_template_metadata(&tmeta, meta, drop, 3, desc, "metadata", err);
@@ -436,7 +445,7 @@ int manifest_seal_secret(json_t **out, const json_t *secret, const manifest_seal
     i = atomic_load(&job.first_fail);
     if (err != NULL) {
       doc_fail(err, MANIFEST_ERR_KEYS, 0, "%s: key \"%s\": %s", desc, e[i].key,
-                    job.fail_err.message[0] ? job.fail_err.message : keys_strerror(rc));
+               job.fail_err.message[0] ? job.fail_err.message : keys_strerror(rc));
       err->cause = rc;
     }
     rc = MANIFEST_ERR_KEYS;
@@ -446,10 +455,9 @@ int manifest_seal_secret(json_t **out, const json_t *secret, const manifest_seal
     if (json_object_set_new(enc, e[i].key, json_string_nocheck(job.sealed[i])) != 0)
       goto nomem;
 
-  result = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:O, s:{s:s}}}",
-                     "apiVersion", MANIFEST_API_VERSION, "kind", MANIFEST_KIND,
-                     "metadata", "name", name, "namespace", ns, "annotations",
-                     MANIFEST_ANN_SCOPE, keys_scope_name(scope),
+  result = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:O, s:{s:s}}}", "apiVersion",
+                     MANIFEST_API_VERSION, "kind", MANIFEST_KIND, "metadata", "name", name,
+                     "namespace", ns, "annotations", MANIFEST_ANN_SCOPE, keys_scope_name(scope),
                      "spec", "encryptedData", enc, "template", "type", type ? type : "Opaque");
   if (result == NULL)
     goto nomem;

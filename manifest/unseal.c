@@ -21,23 +21,30 @@ typedef struct opened {
   size_t len;
 } opened;
 
-static int in_reserved_prefix(const char *name) {
+static int in_reserved_prefix(const char *name)
+{
   return name != NULL &&
          strncasecmp(name, MANIFEST_RESERVED_PREFIX, strlen(MANIFEST_RESERVED_PREFIX)) == 0;
 }
 
-int manifest_reserved_label(const char *name) {
+int manifest_reserved_label(const char *name)
+{
   return in_reserved_prefix(name) && strcmp(name, MANIFEST_LABEL_UNSEALED) != 0;
 }
 
-int manifest_reserved_annotation(const char *name) {
+int manifest_reserved_annotation(const char *name)
+{
   return in_reserved_prefix(name) && strcmp(name, MANIFEST_ANN_SKIP_OWNER) != 0;
 }
 
-int manifest_reserved_type(const char *type) { return in_reserved_prefix(type); }
+int manifest_reserved_type(const char *type)
+{
+  return in_reserved_prefix(type);
+}
 
 int manifest_check_reserved(const json_t *meta, const char *desc, const char *where,
-                            manifest_error *err) {
+                            manifest_error *err)
+{
   static const char *const maps[] = {"labels", "annotations"};
   const char *key;
   json_t *v;
@@ -46,25 +53,27 @@ int manifest_check_reserved(const json_t *meta, const char *desc, const char *wh
     json_object_foreach(json_object_get(meta, maps[m]), key, v) {
       if (m == 0 ? manifest_reserved_label(key) : manifest_reserved_annotation(key))
         return doc_fail(err, MANIFEST_ERR_INVALID, 0,
-                             "%s: %s.%s: \"%.253s\" is reserved for the controller", desc, where,
-                             maps[m], key);
+                        "%s: %s.%s: \"%.253s\" is reserved for the controller", desc, where,
+                        maps[m], key);
     }
   }
   return MANIFEST_OK;
 }
 
-static void opened_free(opened *o, size_t n) {
+static void opened_free(opened *o, size_t n)
+{
   for (size_t i = 0; o != NULL && i < n; i++)
     doc_wipe_free(o[i].pt, o[i].len);
   free(o);
 }
 
 int manifest_sealed_label(char *out, size_t out_size, const json_t *sealed, const char *data_key,
-                          manifest_error *err) {
+                          manifest_error *err)
+{
   const char *name = doc_get_string(sealed, "metadata", "name", NULL);
   const char *ns = doc_get_string(sealed, "metadata", "namespace", NULL);
-  const char *scope_text =
-      doc_get_string(sealed, "metadata", "annotations", MANIFEST_ANN_SCOPE, NULL);
+  const char *scope_text = doc_get_string(sealed, "metadata", "annotations", MANIFEST_ANN_SCOPE,
+                                          NULL);
   char ref[2 * KEYS_NAME_MAX + 16];
   keys_scope scope;
   keys_error kerr;
@@ -72,14 +81,13 @@ int manifest_sealed_label(char *out, size_t out_size, const json_t *sealed, cons
 
   manifest_doc_ref(ref, sizeof ref, sealed);
   if (keys_scope_parse(&scope, scope_text) != KEYS_OK)
-    return doc_fail(err, MANIFEST_ERR_INVALID, 0,
-                         "%s: annotation %s: unknown scope \"%.100s\"", ref, MANIFEST_ANN_SCOPE,
-                         scope_text);
+    return doc_fail(err, MANIFEST_ERR_INVALID, 0, "%s: annotation %s: unknown scope \"%.100s\"",
+                    ref, MANIFEST_ANN_SCOPE, scope_text);
   memset(&kerr, 0, sizeof kerr);
   rc = keys_label(out, out_size, scope, ns, name, data_key, &kerr);
   if (rc != KEYS_OK) {
-    doc_fail(err, MANIFEST_ERR_INVALID, 0, "%s: key \"%.253s\": %s", ref,
-                  data_key ? data_key : "", kerr.message[0] ? kerr.message : keys_strerror(rc));
+    doc_fail(err, MANIFEST_ERR_INVALID, 0, "%s: key \"%.253s\": %s", ref, data_key ? data_key : "",
+             kerr.message[0] ? kerr.message : keys_strerror(rc));
     if (err != NULL)
       err->cause = rc;
     return MANIFEST_ERR_INVALID;
@@ -87,7 +95,8 @@ int manifest_sealed_label(char *out, size_t out_size, const json_t *sealed, cons
   return MANIFEST_OK;
 }
 
-const char *manifest_unseal_reason(int status) {
+const char *manifest_unseal_reason(int status)
+{
   switch (status) {
   case KEYS_ERR_MALFORMED:
     return "Malformed";
@@ -103,7 +112,8 @@ const char *manifest_unseal_reason(int status) {
 }
 
 /* One value's failure in words: what a person can act on. */
-static void failure_text(char *out, size_t out_size, int status, const keys_error *kerr) {
+static void failure_text(char *out, size_t out_size, int status, const keys_error *kerr)
+{
   char ids[KEYS_MAX_RECIPIENTS * (KEYS_ID_HEX_BYTES + 2)] = "";
   char hex[KEYS_ID_HEX_BYTES];
   size_t i, used = 0;
@@ -118,14 +128,15 @@ static void failure_text(char *out, size_t out_size, int status, const keys_erro
              kerr->n_ids ? ids : "(none)");
     break;
   case KEYS_ERR_LABEL:
-    snprintf(out, out_size,
-             "does not open for this scope/namespace/name/key or was altered");
+    snprintf(out, out_size, "does not open for this scope/namespace/name/key or was altered");
     break;
   case KEYS_ERR_ALTERED:
-    snprintf(out, out_size, "altered: %s", kerr->message[0] ? kerr->message : "the key stanza does not open");
+    snprintf(out, out_size, "altered: %s",
+             kerr->message[0] ? kerr->message : "the key stanza does not open");
     break;
   case KEYS_ERR_MALFORMED:
-    snprintf(out, out_size, "not a sealed value: %s", kerr->message[0] ? kerr->message : "malformed");
+    snprintf(out, out_size, "not a sealed value: %s",
+             kerr->message[0] ? kerr->message : "malformed");
     break;
   default:
     snprintf(out, out_size, "%s", kerr->message[0] ? kerr->message : keys_strerror(status));
@@ -133,7 +144,8 @@ static void failure_text(char *out, size_t out_size, int status, const keys_erro
   }
 }
 
-static void report_id(manifest_unseal_report *report, const uint8_t id[KEYS_ID_BYTES]) {
+static void report_id(manifest_unseal_report *report, const uint8_t id[KEYS_ID_BYTES])
+{
   for (size_t i = 0; i < report->n_ids; i++)
     if (memcmp(report->ids[i], id, KEYS_ID_BYTES) == 0)
       return;
@@ -141,13 +153,15 @@ static void report_id(manifest_unseal_report *report, const uint8_t id[KEYS_ID_B
     memcpy(report->ids[report->n_ids++], id, KEYS_ID_BYTES);
 }
 
-static int is_ident(char c) {
+static int is_ident(char c)
+{
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
          c == '_' || c == '.';
 }
 
 /* b->len more bytes (count_only: counted, nothing copied), within b->max. */
-static int put(doc_buf *b, int count_only, const void *data, size_t n) {
+static int put(doc_buf *b, int count_only, const void *data, size_t n)
+{
   if (!count_only)
     return doc_buf_add(b, data, n);
   if (n > b->max || b->len > b->max - n)
@@ -160,7 +174,8 @@ static int put(doc_buf *b, int count_only, const void *data, size_t n) {
  * optional): anything else (a Go template function, a pipeline, an unclosed
  * action) would be copied into the Secret as is, so it is refused. */
 static int check_template_value(const char *tpl, size_t n, const char *ref, const char *tkey,
-                                manifest_error *err) {
+                                manifest_error *err)
+{
   size_t i, j, k0;
 
   for (i = 0; i + 1 < n; i++) {
@@ -184,9 +199,9 @@ static int check_template_value(const char *tpl, size_t n, const char *ref, cons
       }
     }
     return doc_fail(err, MANIFEST_ERR_INVALID, 0,
-                         "%s: spec.template.data: key \"%.253s\": the template action at byte %zu "
-                         "is not a plain {{ .KEY }} (no functions or pipelines)",
-                         ref, tkey, i);
+                    "%s: spec.template.data: key \"%.253s\": the template action at byte %zu "
+                    "is not a plain {{ .KEY }} (no functions or pipelines)",
+                    ref, tkey, i);
   }
   return MANIFEST_OK;
 }
@@ -195,7 +210,8 @@ static int check_template_value(const char *tpl, size_t n, const char *ref, cons
  * refused any other "{{". count_only: every placeholder must still name an
  * encrypted key, but nothing is written; b->len is the rendered length. */
 static int render(doc_buf *b, const char *tpl, size_t n, const opened *o, size_t n_o,
-                  const char *ref, const char *tkey, int count_only, manifest_error *err) {
+                  const char *ref, const char *tkey, int count_only, manifest_error *err)
+{
   size_t i = 0, j, k0, k1, m;
   int rc;
 
@@ -225,8 +241,8 @@ static int render(doc_buf *b, const char *tpl, size_t n, const opened *o, size_t
               break;
           if (m == n_o)
             return doc_fail(err, MANIFEST_ERR_INVALID, 0,
-                                 "%s: template key \"%.253s\": {{ .%.*s }} names no encrypted key",
-                                 ref, tkey, (int)(k1 - k0 > 253 ? 253 : k1 - k0), tpl + k0);
+                            "%s: template key \"%.253s\": {{ .%.*s }} names no encrypted key", ref,
+                            tkey, (int)(k1 - k0 > 253 ? 253 : k1 - k0), tpl + k0);
           rc = put(b, count_only, o[m].pt, o[m].len);
           if (rc != MANIFEST_OK)
             goto fail;
@@ -243,11 +259,12 @@ static int render(doc_buf *b, const char *tpl, size_t n, const opened *o, size_t
   return MANIFEST_OK;
 fail:
   return doc_fail(err, rc, 0, "%s: template key \"%.253s\": %s", ref, tkey,
-                       rc == MANIFEST_ERR_LIMIT ? "data larger than 1 MiB in all" : "out of memory");
+                  rc == MANIFEST_ERR_LIMIT ? "data larger than 1 MiB in all" : "out of memory");
 }
 
 /* Sets data[key] to base64(bytes). */
-static int set_b64(json_t *data, const char *key, const uint8_t *bytes, size_t len) {
+static int set_b64(json_t *data, const char *key, const uint8_t *bytes, size_t len)
+{
   char *enc = NULL;
   size_t enc_len = 0;
   int rc;
@@ -255,15 +272,16 @@ static int set_b64(json_t *data, const char *key, const uint8_t *bytes, size_t l
   if (keys_base64_encode(&enc, &enc_len, bytes, len) != KEYS_OK)
     return MANIFEST_ERR_NOMEM;
   rc = json_object_set_new(data, key, json_stringn(enc, enc_len)) == 0 ? MANIFEST_OK
-                                                                        : MANIFEST_ERR_NOMEM;
+                                                                       : MANIFEST_ERR_NOMEM;
   free(enc);
   return rc;
 }
 
 /* The Secret from the template and the opened values. *reason: the condition
  * reason of a failure (InvalidTemplate but for a SealedSecret without a uid). */
-static int build_secret(json_t **out, const json_t *sealed, const opened *o, size_t n_o,
-                        int flags, const char *ref, const char **reason, manifest_error *err) {
+static int build_secret(json_t **out, const json_t *sealed, const opened *o, size_t n_o, int flags,
+                        const char *ref, const char **reason, manifest_error *err)
+{
   static const char *const drop[] = {ANN_TRACKING_ID};
   const json_t *tmpl = doc_get(sealed, "spec", "template", NULL);
   json_t *secret = NULL, *meta = NULL, *data = NULL, *tdata, *v, *labels;
@@ -280,9 +298,9 @@ static int build_secret(json_t **out, const json_t *sealed, const opened *o, siz
     return rc;
   /* s*: a SealedSecret without a namespace (a file for `seal unseal`) gives a
    * Secret without one, not a failure. */
-  secret = json_pack("{s:s, s:s, s:{s:s, s:s*}}", "apiVersion", "v1", "kind", "Secret",
-                     "metadata", "name", doc_get_string(sealed, "metadata", "name", NULL),
-                     "namespace", doc_get_string(sealed, "metadata", "namespace", NULL));
+  secret = json_pack("{s:s, s:s, s:{s:s, s:s*}}", "apiVersion", "v1", "kind", "Secret", "metadata",
+                     "name", doc_get_string(sealed, "metadata", "name", NULL), "namespace",
+                     doc_get_string(sealed, "metadata", "namespace", NULL));
   data = json_object();
   if (secret == NULL || data == NULL)
     goto nomem;
@@ -317,13 +335,14 @@ static int build_secret(json_t **out, const json_t *sealed, const opened *o, siz
     if (uid == NULL || uid[0] == '\0') {
       *reason = "Invalid";
       rc = doc_fail(err, MANIFEST_ERR_INVALID, 0,
-                         "%s: no metadata.uid for the Secret's owner reference", ref);
+                    "%s: no metadata.uid for the Secret's owner reference", ref);
       goto out;
     }
     v = json_pack("[{s:s, s:s, s:s, s:s, s:b}]", "apiVersion", MANIFEST_API_VERSION, "kind",
-                  MANIFEST_KIND, "name", doc_get_string(sealed, "metadata", "name", NULL),
-                  "uid", uid, "controller", 1);
-    if (v == NULL || json_object_set_new(json_object_get(secret, "metadata"), "ownerReferences", v) != 0)
+                  MANIFEST_KIND, "name", doc_get_string(sealed, "metadata", "name", NULL), "uid",
+                  uid, "controller", 1);
+    if (v == NULL ||
+        json_object_set_new(json_object_get(secret, "metadata"), "ownerReferences", v) != 0)
       goto nomem;
   }
   if (json_object_set_new(secret, "type", json_string(type ? type : "Opaque")) != 0)
@@ -352,22 +371,21 @@ static int build_secret(json_t **out, const json_t *sealed, const opened *o, siz
     if (!(flags & MANIFEST_UNSEAL_RENDER)) {
       b.len = 0;
       if (doc_buf_add(&b, json_string_value(v), json_string_length(v)) != MANIFEST_OK) {
-        rc = doc_fail(err, MANIFEST_ERR_LIMIT, 0,
-                           "%s: template key \"%.253s\": larger than 1 MiB", ref, key);
+        rc = doc_fail(err, MANIFEST_ERR_LIMIT, 0, "%s: template key \"%.253s\": larger than 1 MiB",
+                      ref, key);
         goto out;
       }
     }
     if (total > (size_t)MANIFEST_MAX_DATA_BYTES) {
-      rc = doc_fail(err, MANIFEST_ERR_LIMIT, 0, "%s: data is larger than %d bytes in all",
-                         ref, MANIFEST_MAX_DATA_BYTES);
+      rc = doc_fail(err, MANIFEST_ERR_LIMIT, 0, "%s: data is larger than %d bytes in all", ref,
+                    MANIFEST_MAX_DATA_BYTES);
       goto out;
     }
     if (set_b64(data, key, (const uint8_t *)(b.p ? b.p : ""), b.len) != MANIFEST_OK)
       goto nomem;
   }
   if (json_object_size(data) > MANIFEST_MAX_KEYS) {
-    rc = doc_fail(err, MANIFEST_ERR_LIMIT, 0, "%s: more than %d data keys", ref,
-                       MANIFEST_MAX_KEYS);
+    rc = doc_fail(err, MANIFEST_ERR_LIMIT, 0, "%s: more than %d data keys", ref, MANIFEST_MAX_KEYS);
     goto out;
   }
   if (json_object_set(secret, "data", data) != 0)
@@ -387,13 +405,14 @@ out:
 }
 
 /* The checks every SealedSecret passes before any value is opened. */
-static int check_sealed(const json_t *sealed, const char *ref, manifest_error *err) {
+static int check_sealed(const json_t *sealed, const char *ref, manifest_error *err)
+{
   const json_t *enc, *v;
   const char *key;
 
   if (!manifest_is_sealed_secret(sealed))
-    return doc_fail(err, MANIFEST_ERR_INVALID, 0, "%s: not a %s %s", ref,
-                         MANIFEST_API_VERSION, MANIFEST_KIND);
+    return doc_fail(err, MANIFEST_ERR_INVALID, 0, "%s: not a %s %s", ref, MANIFEST_API_VERSION,
+                    MANIFEST_KIND);
   if (doc_get_string(sealed, "metadata", "name", NULL) == NULL)
     return doc_fail(err, MANIFEST_ERR_INVALID, 0, "%s: no metadata.name", ref);
   enc = doc_get(sealed, "spec", "encryptedData", NULL);
@@ -401,21 +420,22 @@ static int check_sealed(const json_t *sealed, const char *ref, manifest_error *e
     return doc_fail(err, MANIFEST_ERR_INVALID, 0, "%s: spec.encryptedData is not a map", ref);
   if (json_object_size(enc) > MANIFEST_MAX_KEYS)
     return doc_fail(err, MANIFEST_ERR_LIMIT, 0, "%s: more than %d encrypted keys", ref,
-                         MANIFEST_MAX_KEYS);
+                    MANIFEST_MAX_KEYS);
   json_object_foreach((json_t *)enc, key, v) {
     if (!json_is_string(v))
       return doc_fail(err, MANIFEST_ERR_INVALID, 0,
-                           "%s: key \"%.253s\": sealed value is not a string", ref, key);
+                      "%s: key \"%.253s\": sealed value is not a string", ref, key);
     if (!keys_data_key_valid(key))
       return doc_fail(err, MANIFEST_ERR_INVALID, 0, "%s: key \"%.253s\" is not a valid data key",
-                           ref, key);
+                      ref, key);
   }
   return MANIFEST_OK;
 }
 
 /* The checks of spec.template, also before any value is opened: a failure
  * here is reported as InvalidTemplate. */
-static int check_template(const json_t *sealed, const char *ref, manifest_error *err) {
+static int check_template(const json_t *sealed, const char *ref, manifest_error *err)
+{
   const json_t *tmpl, *v, *val;
   json_t *meta = NULL;
   int rc;
@@ -429,21 +449,20 @@ static int check_template(const json_t *sealed, const char *ref, manifest_error 
     return doc_fail(err, MANIFEST_ERR_INVALID, 0, "%s: spec.template.type is not a string", ref);
   type = json_string_value(v);
   if (type != NULL && strcmp(type, SA_TOKEN_TYPE) == 0)
-    return doc_fail(err, MANIFEST_ERR_INVALID, 0, "%s: refusing to make a Secret of type %s",
-                         ref, SA_TOKEN_TYPE);
+    return doc_fail(err, MANIFEST_ERR_INVALID, 0, "%s: refusing to make a Secret of type %s", ref,
+                    SA_TOKEN_TYPE);
   if (manifest_reserved_type(type))
     return doc_fail(err, MANIFEST_ERR_INVALID, 0,
-                         "%s: spec.template.type \"%.253s\" is reserved for the controller's key "
-                         "Secrets",
-                         ref, type);
+                    "%s: spec.template.type \"%.253s\" is reserved for the controller's key "
+                    "Secrets",
+                    ref, type);
   v = json_object_get(tmpl, "immutable");
   if (v != NULL && !json_is_null(v) && !json_is_boolean(v))
     return doc_fail(err, MANIFEST_ERR_INVALID, 0,
-                         "%s: spec.template.immutable is not true or false", ref);
+                    "%s: spec.template.immutable is not true or false", ref);
   v = json_object_get(tmpl, "metadata");
   if (v != NULL && !json_is_null(v) && !json_is_object(v))
-    return doc_fail(err, MANIFEST_ERR_INVALID, 0, "%s: spec.template.metadata is not a map",
-                         ref);
+    return doc_fail(err, MANIFEST_ERR_INVALID, 0, "%s: spec.template.metadata is not a map", ref);
   /* labels and annotations are maps of strings: checked here so that what
    * verifies also unseals */
   rc = manifest_template_metadata(&meta, v, NULL, 0, ref, "spec.template.metadata", err);
@@ -459,10 +478,10 @@ static int check_template(const json_t *sealed, const char *ref, manifest_error 
   json_object_foreach((json_t *)v, key, val) {
     if (!json_is_string(val))
       return doc_fail(err, MANIFEST_ERR_INVALID, 0,
-                           "%s: spec.template.data: key \"%.253s\": value is not a string", ref, key);
+                      "%s: spec.template.data: key \"%.253s\": value is not a string", ref, key);
     if (!keys_data_key_valid(key))
       return doc_fail(err, MANIFEST_ERR_INVALID, 0,
-                           "%s: spec.template.data: key \"%.253s\" is not a valid data key", ref, key);
+                      "%s: spec.template.data: key \"%.253s\" is not a valid data key", ref, key);
     rc = check_template_value(json_string_value(val), json_string_length(val), ref, key, err);
     if (rc != MANIFEST_OK)
       return rc;
@@ -470,8 +489,9 @@ static int check_template(const json_t *sealed, const char *ref, manifest_error 
   return MANIFEST_OK;
 }
 
-int manifest_unseal_sealed(json_t **out, const json_t *sealed, const keys_keyring *ring,
-                           int flags, manifest_unseal_report *report, manifest_error *err) {
+int manifest_unseal_sealed(json_t **out, const json_t *sealed, const keys_keyring *ring, int flags,
+                           manifest_unseal_report *report, manifest_error *err)
+{
   manifest_unseal_report local;
   char ref[2 * KEYS_NAME_MAX + 16], label[KEYS_LABEL_MAX], why[KEYS_MAX_RECIPIENTS * 24 + 600];
   const json_t *enc;
@@ -537,8 +557,8 @@ int manifest_unseal_sealed(json_t **out, const json_t *sealed, const keys_keyrin
     total += o[n_o].len;
     n_o++;
     if (total > (size_t)MANIFEST_MAX_DATA_BYTES) {
-      rc = doc_fail(err, MANIFEST_ERR_LIMIT, 0, "%s: data is larger than %d bytes in all",
-                         ref, MANIFEST_MAX_DATA_BYTES);
+      rc = doc_fail(err, MANIFEST_ERR_LIMIT, 0, "%s: data is larger than %d bytes in all", ref,
+                    MANIFEST_MAX_DATA_BYTES);
       report->reason = "Invalid";
       goto out;
     }
@@ -562,8 +582,7 @@ int manifest_unseal_sealed(json_t **out, const json_t *sealed, const keys_keyrin
     json_t *secret = NULL;
 
     rc = build_secret(&secret, sealed, o, n_o,
-                      flags & ~(MANIFEST_UNSEAL_RENDER | MANIFEST_UNSEAL_OWNER), ref, &reason,
-                      err);
+                      flags & ~(MANIFEST_UNSEAL_RENDER | MANIFEST_UNSEAL_OWNER), ref, &reason, err);
     json_decref(secret);
     if (rc != MANIFEST_OK && rc != MANIFEST_ERR_NOMEM)
       report->reason = reason;
@@ -574,7 +593,8 @@ out:
 }
 
 int manifest_reseal_sealed(json_t *sealed, const keys_keyring *ring, const keys_public *new_pk,
-                           size_t *changed, manifest_error *err) {
+                           size_t *changed, manifest_error *err)
+{
   char ref[2 * KEYS_NAME_MAX + 16], label[KEYS_LABEL_MAX];
   uint8_t ids[KEYS_MAX_RECIPIENTS][KEYS_ID_BYTES];
   json_t *enc, *v, *fresh = NULL;
@@ -656,7 +676,8 @@ out:
   return rc;
 }
 
-static int string_subset(const json_t *want, const json_t *have) {
+static int string_subset(const json_t *want, const json_t *have)
+{
   const char *key;
   json_t *v;
 
@@ -667,7 +688,8 @@ static int string_subset(const json_t *want, const json_t *have) {
   return 1;
 }
 
-static int owner_refs_equal(const json_t *a, const json_t *b) {
+static int owner_refs_equal(const json_t *a, const json_t *b)
+{
   static const char *const fields[] = {"apiVersion", "kind", "name", "uid"};
   size_t i, f;
 
@@ -678,13 +700,15 @@ static int owner_refs_equal(const json_t *a, const json_t *b) {
     for (f = 0; f < sizeof fields / sizeof fields[0]; f++)
       if (!json_equal(json_object_get(x, fields[f]), json_object_get(y, fields[f])))
         return 0;
-    if (json_is_true(json_object_get(x, "controller")) != json_is_true(json_object_get(y, "controller")))
+    if (json_is_true(json_object_get(x, "controller")) !=
+        json_is_true(json_object_get(y, "controller")))
       return 0;
   }
   return 1;
 }
 
-int manifest_secret_matches(const json_t *live, const json_t *desired) {
+int manifest_secret_matches(const json_t *live, const json_t *desired)
+{
   const char *lt, *dt;
   json_t *ld, *dd, *empty;
   int same;

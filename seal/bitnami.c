@@ -8,7 +8,8 @@
 
 #include "banned.h"
 
-int bitnami_value_split(bitnami_value *v, const uint8_t *ct, size_t ct_len) {
+int bitnami_value_split(bitnami_value *v, const uint8_t *ct, size_t ct_len)
+{
   size_t rsa_len;
   if (ct_len < 2)
     return BITNAMI_REFUSED;
@@ -22,12 +23,14 @@ int bitnami_value_split(bitnami_value *v, const uint8_t *ct, size_t ct_len) {
   return BITNAMI_OK;
 }
 
-static int go_ident_char(char c, int first) {
+static int go_ident_char(char c, int first)
+{
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
          (!first && c >= '0' && c <= '9');
 }
 
-static size_t skip_spaces(const char *s, size_t i, size_t n) {
+static size_t skip_spaces(const char *s, size_t i, size_t n)
+{
   while (i < n && (s[i] == ' ' || s[i] == '\t'))
     i++;
   return i;
@@ -35,7 +38,8 @@ static size_t skip_spaces(const char *s, size_t i, size_t n) {
 
 /* One action after "{{" at s[i]: {{ .key }} or {{ index . "key" }}. Sets the
  * key span and returns the index after "}}", or 0 when not that simple. */
-static size_t simple_action(const char *s, size_t i, size_t n, size_t *k0, size_t *k1) {
+static size_t simple_action(const char *s, size_t i, size_t n, size_t *k0, size_t *k1)
+{
   i = skip_spaces(s, i, n);
   if (i < n && s[i] == '.') {
     *k0 = ++i;
@@ -69,7 +73,8 @@ static size_t simple_action(const char *s, size_t i, size_t n, size_t *k0, size_
 }
 
 int bitnami_template_convert(char **out, const char *s, size_t n, const json_t *enc, char *why,
-                             size_t why_size) {
+                             size_t why_size)
+{
   size_t i = 0, o = 0, k0 = 0, k1 = 0, next;
   char *buf = malloc(2 * n + 16), key[KEYS_NAME_MAX + 1];
 
@@ -83,8 +88,9 @@ int bitnami_template_convert(char **out, const char *s, size_t n, const json_t *
     }
     next = simple_action(s, i + 2, n, &k0, &k1);
     if (next == 0) {
-      snprintf(why, why_size, "the template action at byte %zu is not {{ .key }} or "
-                              "{{ index . \"key\" }}",
+      snprintf(why, why_size,
+               "the template action at byte %zu is not {{ .key }} or "
+               "{{ index . \"key\" }}",
                i);
       goto refuse;
     }
@@ -113,7 +119,8 @@ refuse:
   return BITNAMI_REFUSED;
 }
 
-size_t bitnami_next_chunk(const char *text, size_t len, size_t pos, doc_format format) {
+size_t bitnami_next_chunk(const char *text, size_t len, size_t pos, doc_format format)
+{
   if (format == DOC_JSON) {
     json_error_t jerr;
     json_t *v;

@@ -12,12 +12,14 @@
 
 #include "banned.h"
 
-static int is_url(const char *s, const char *scheme) {
+static int is_url(const char *s, const char *scheme)
+{
   size_t n = strlen(scheme);
   return strncasecmp(s, scheme, n) == 0;
 }
 
-int seal_cert_fetch(char **out, size_t *out_len, const char *url, int status_error) {
+int seal_cert_fetch(char **out, size_t *out_len, const char *url, int status_error)
+{
   long code = 0;
   int st = seal_http_fetch(out, out_len, SEAL_MAX_CERT_BYTES, &code, url, NULL, 0, NULL);
   if (st != SEAL_OK)
@@ -31,7 +33,8 @@ int seal_cert_fetch(char **out, size_t *out_len, const char *url, int status_err
 }
 
 /* The text of one --cert source. */
-static int cert_source_read(char **out, size_t *out_len, const char *src) {
+static int cert_source_read(char **out, size_t *out_len, const char *src)
+{
   if (is_url(src, "http://") || is_url(src, "https://"))
     return seal_cert_fetch(out, out_len, src, SEAL_ERR_INPUT);
   if (is_url(src, "file://")) {
@@ -49,7 +52,8 @@ static int cert_source_read(char **out, size_t *out_len, const char *src) {
 
 /* Adds the public keys of text to out, dropping duplicates. */
 static int certs_add(keys_public *out, size_t *n_out, const char *subject, const char *text,
-                     size_t len, const seal_cert_opts *opts) {
+                     size_t len, const seal_cert_opts *opts)
+{
   keys_error kerr = {0};
   keys_public *pubs = NULL;
   size_t n = 0, i, j;
@@ -94,7 +98,8 @@ out:
   return st;
 }
 
-int seal_certs_load(keys_public *out, size_t *n_out, const seal_cert_opts *opts) {
+int seal_certs_load(keys_public *out, size_t *n_out, const seal_cert_opts *opts)
+{
   char *text = NULL;
   size_t len = 0, i;
   int st = SEAL_OK;

@@ -14,7 +14,8 @@
 #define VERIFY_MAX_REPLY (1024u * 1024)
 
 /* controller URL + path, without a doubled '/' */
-static int controller_url(char *out, size_t size, const char *base, const char *path) {
+static int controller_url(char *out, size_t size, const char *base, const char *path)
+{
   size_t n = strlen(base);
   while (n > 0 && base[n - 1] == '/')
     n--;
@@ -23,15 +24,18 @@ static int controller_url(char *out, size_t size, const char *base, const char *
   return SEAL_OK;
 }
 
-static const char *controller_ns(const seal_cluster_opts *o) {
+static const char *controller_ns(const seal_cluster_opts *o)
+{
   return o->controller_namespace ? o->controller_namespace : "seal-system";
 }
 
-static const char *controller_name(const seal_cluster_opts *o) {
+static const char *controller_name(const seal_cluster_opts *o)
+{
   return o->controller_name ? o->controller_name : "unseal-controller";
 }
 
-static int kube_fail(const char *what, const kube_status *ks, int err) {
+static int kube_fail(const char *what, const kube_status *ks, int err)
+{
   const char *msg = ks && ks->message[0] ? ks->message : kube_strerror(err);
   const char *hint = "";
 
@@ -44,13 +48,15 @@ static int kube_fail(const char *what, const kube_status *ks, int err) {
 }
 
 /* A command that forgot seal_cluster_finish would ignore the SEAL_* variables. */
-static int unfinished(const seal_cluster_opts *o) {
+static int unfinished(const seal_cluster_opts *o)
+{
   if (o->finished)
     return SEAL_OK;
   return seal_report(SEAL_ERR_ENV, "internal error: the cluster options were not checked");
 }
 
-void seal_kube_config_opts(kube_config_opts *out, const seal_cluster_opts *o) {
+void seal_kube_config_opts(kube_config_opts *out, const seal_cluster_opts *o)
+{
   memset(out, 0, sizeof *out);
   out->source = KUBE_CONFIG_AUTO;
   out->kubeconfig = o->kubeconfig;
@@ -64,7 +70,8 @@ void seal_kube_config_opts(kube_config_opts *out, const seal_cluster_opts *o) {
 }
 
 /* hint (may be NULL) follows a failure to load the configuration. */
-int seal_kube_open(kube_client **out, const seal_cluster_opts *o, const char *hint) {
+int seal_kube_open(kube_client **out, const seal_cluster_opts *o, const char *hint)
+{
   kube_config_opts copts;
   kube_client_opts kopts;
   kube_config *cfg = NULL;
@@ -111,8 +118,8 @@ out:
 
 /* The cert.pem of the ConfigMap; SEAL_ERR_INPUT (not reported) when it is not
  * there, *why saying how. */
-static int cert_from_configmap(char **out, size_t *out_len, kube_client *client,
-                               const char **why) {
+static int cert_from_configmap(char **out, size_t *out_len, kube_client *client, const char **why)
+{
   char path[KUBE_MAX_PATH];
   kube_status ks = {0};
   json_t *body = NULL;
@@ -152,7 +159,8 @@ out:
  * segment is written as is: namespace and name are DNS names (checked), so
  * nothing in it needs escaping, and escaped colons are not understood by
  * every API server. */
-static int proxy_path(char *out, size_t size, const seal_cluster_opts *o, const char *p) {
+static int proxy_path(char *out, size_t size, const seal_cluster_opts *o, const char *p)
+{
   const char *ns = controller_ns(o), *name = controller_name(o);
   if (!keys_name_valid(ns))
     return seal_report(SEAL_ERR_USAGE, "--controller-namespace '%s': not a valid namespace", ns);
@@ -166,7 +174,8 @@ static int proxy_path(char *out, size_t size, const seal_cluster_opts *o, const 
 
 /* The cluster's published key text, and in subject where it came from. */
 static int cluster_cert_fetch(char **out, size_t *out_len, const seal_cluster_opts *opts,
-                              char *subject, size_t subject_size) {
+                              char *subject, size_t subject_size)
+{
   char url[2048];
   long code = 0;
   int st;
@@ -188,7 +197,8 @@ static int cluster_cert_fetch(char **out, size_t *out_len, const seal_cluster_op
     const char *why = "";
     int rc;
 
-    if ((st = seal_kube_open(&client, opts, "or give --cert, $SEAL_CERT or --controller-url")) != SEAL_OK)
+    if ((st = seal_kube_open(&client, opts, "or give --cert, $SEAL_CERT or --controller-url")) !=
+        SEAL_OK)
       return st;
     snprintf(subject, subject_size,
              "configmap " MANIFEST_KEYS_NAMESPACE "/" MANIFEST_CERT_CONFIGMAP
@@ -205,8 +215,9 @@ static int cluster_cert_fetch(char **out, size_t *out_len, const seal_cluster_op
       *out = NULL;
       *out_len = 0;
       st = seal_report(SEAL_ERR_ENV,
-                       "no public key: configmap " MANIFEST_CERT_CONFIGMAP " in namespace "
-                       MANIFEST_KEYS_NAMESPACE " %s, and the controller's /v1/cert.pem "
+                       "no public key: configmap " MANIFEST_CERT_CONFIGMAP
+                       " in namespace " MANIFEST_KEYS_NAMESPACE
+                       " %s, and the controller's /v1/cert.pem "
                        "through the service proxy (service %s/%s) failed: %s (is the controller "
                        "installed? else give --cert or --controller-url)",
                        why, controller_ns(opts), controller_name(opts),
@@ -220,7 +231,8 @@ static int cluster_cert_fetch(char **out, size_t *out_len, const seal_cluster_op
   }
 }
 
-int seal_cluster_cert(char **out, size_t *out_len, const seal_cluster_opts *opts) {
+int seal_cluster_cert(char **out, size_t *out_len, const seal_cluster_opts *opts)
+{
   char subject[2200] = "";
   keys_error kerr = {0};
   keys_public pub;
@@ -243,7 +255,8 @@ int seal_cluster_cert(char **out, size_t *out_len, const seal_cluster_opts *opts
 /* POSTs body (JSON) to the controller's path p, directly or through the proxy. */
 static int controller_post(char **reply, size_t *reply_len, long *http_code,
                            const seal_cluster_opts *opts, const char *p, size_t max,
-                           const char *body, size_t body_len) {
+                           const char *body, size_t body_len)
+{
   char url[2048];
   int st;
 
@@ -268,8 +281,8 @@ static int controller_post(char **reply, size_t *reply_len, long *http_code,
       return st;
     if ((st = proxy_path(path, sizeof path, opts, p)) != SEAL_OK)
       goto done;
-    rc = kube_request_sync_raw(client, "POST", path, body, body_len, "application/json",
-                               http_code, reply, reply_len, &ks);
+    rc = kube_request_sync_raw(client, "POST", path, body, body_len, "application/json", http_code,
+                               reply, reply_len, &ks);
     if (rc != KUBE_OK && rc != KUBE_ERR_HTTP) {
       char what[64];
       snprintf(what, sizeof what, "controller %s through the service proxy", p);
@@ -294,13 +307,15 @@ static int controller_post(char **reply, size_t *reply_len, long *http_code,
 }
 
 int seal_cluster_verify(char **reply, size_t *reply_len, long *http_code,
-                        const seal_cluster_opts *opts, const char *body, size_t body_len) {
+                        const seal_cluster_opts *opts, const char *body, size_t body_len)
+{
   return controller_post(reply, reply_len, http_code, opts, "/v1/verify", VERIFY_MAX_REPLY, body,
                          body_len);
 }
 
 int seal_cluster_rotate(char **reply, size_t *reply_len, long *http_code,
-                        const seal_cluster_opts *opts, const char *body, size_t body_len) {
-  return controller_post(reply, reply_len, http_code, opts, "/v1/rotate", DOC_MAX_BYTES,
-                         body, body_len);
+                        const seal_cluster_opts *opts, const char *body, size_t body_len)
+{
+  return controller_post(reply, reply_len, http_code, opts, "/v1/rotate", DOC_MAX_BYTES, body,
+                         body_len);
 }

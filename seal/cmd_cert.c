@@ -11,15 +11,13 @@
 static const char usage_text[] =
     "usage: seal cert [options]\n"
     "\n"
-    "Prints the cluster's public key (armored): the ConfigMap\n"
-    MANIFEST_KEYS_NAMESPACE "/" MANIFEST_CERT_CONFIGMAP " (key " MANIFEST_CERT_FIELD
-    "), else the controller's\n"
+    "Prints the cluster's public key (armored): the ConfigMap\n" MANIFEST_KEYS_NAMESPACE
+    "/" MANIFEST_CERT_CONFIGMAP " (key " MANIFEST_CERT_FIELD "), else the controller's\n"
     "/v1/cert.pem through the API server's service proxy, or straight from\n"
     "--controller-url.\n"
     "\n"
     "  -w, --write OUT            write OUT atomically instead of stdout (nothing,\n"
-    "                             not even an empty file, when the fetch fails)\n"
-    SEAL_CLUSTER_HELP
+    "                             not even an empty file, when the fetch fails)\n" SEAL_CLUSTER_HELP
     "  -h, --help                 this help\n";
 
 static const struct option longopts[] = {
@@ -29,15 +27,19 @@ static const struct option longopts[] = {
     {NULL, 0, NULL, 0},
 };
 
-int cmd_cert(int argc, char **argv) {
+int cmd_cert(int argc, char **argv)
+{
   seal_cluster_opts cluster = {0};
   keys_public *pubs = NULL;
   keys_error kerr = {0};
   char *text = NULL, *all = NULL;
   const char *out_path = NULL;
   size_t len = 0, n = 0, i, all_len = 0;
-  seal_cmdline cl = {.cmd = "cert", .usage = usage_text, .shortopts = "w:h",
-                     .longopts = longopts, .cluster = &cluster};
+  seal_cmdline cl = {.cmd = "cert",
+                     .usage = usage_text,
+                     .shortopts = "w:h",
+                     .longopts = longopts,
+                     .cluster = &cluster};
   int c, rc, st = SEAL_OK;
 
   while ((c = seal_cmdline_next(&cl, argc, argv)) > 0)

@@ -27,19 +27,22 @@ static const struct option longopts[] = {
 };
 
 /* " name name ..." */
-static void put_names(const seal_command *t) {
+static void put_names(const seal_command *t)
+{
   for (; t->name; t++)
     printf(" %s", t->name);
 }
 
 /* " --opt --opt ..." */
-static void put_options(const struct option *o) {
+static void put_options(const struct option *o)
+{
   for (; o->name; o++)
     printf(" --%s", o->name);
 }
 
 /* " 'name:help'" lines for zsh's _describe; ' inside single quotes as '\'' */
-static void put_described(const seal_command *t) {
+static void put_described(const seal_command *t)
+{
   for (; t->name; t++) {
     printf("\n    '%s:", t->name);
     for (const char *p = t->help; *p; p++) {
@@ -52,7 +55,8 @@ static void put_described(const seal_command *t) {
   }
 }
 
-static void bash_script(void) {
+static void bash_script(void)
+{
   fputs("# bash completion for seal: source <(seal completion bash)\n"
         "_seal() {\n"
         "  local cur=${COMP_WORDS[COMP_CWORD]} words\n"
@@ -83,7 +87,8 @@ static void bash_script(void) {
         stdout);
 }
 
-static void zsh_script(void) {
+static void zsh_script(void)
+{
   fputs("#compdef seal kubectl-seal\n"
         "# zsh completion for seal: source <(seal completion zsh), after compinit\n"
         "_seal() {\n"
@@ -116,9 +121,13 @@ static void zsh_script(void) {
         stdout);
 }
 
-int cmd_completion(int argc, char **argv) {
-  seal_cmdline cl = {.cmd = "completion", .usage = usage_text, .shortopts = "h",
-                     .longopts = longopts, .operands = 1};
+int cmd_completion(int argc, char **argv)
+{
+  seal_cmdline cl = {.cmd = "completion",
+                     .usage = usage_text,
+                     .shortopts = "h",
+                     .longopts = longopts,
+                     .operands = 1};
 
   if (seal_cmdline_next(&cl, argc, argv) != 0)
     return cl.status;

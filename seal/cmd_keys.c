@@ -10,13 +10,15 @@
 #define HANDLER(name, help) cmd_keys_##name,
 static const seal_handler handlers[] = {SEAL_KEYS_COMMANDS(HANDLER)};
 
-static void usage(FILE *f) {
+static void usage(FILE *f)
+{
   fputs("usage: seal keys <command> [options]\n\nCommands:\n", f);
   seal_command_list(seal_keys_commands(), "", f);
   fputs("\nRun 'seal keys <command> --help' for a command's options.\n", f);
 }
 
-int cmd_keys(int argc, char **argv) {
+int cmd_keys(int argc, char **argv)
+{
   int cmd;
   if (argc < 2)
     return seal_usage_error("keys", "keys: a command is required");

@@ -15,8 +15,8 @@ static const char usage_text[] =
     "usage: seal keys backup -w FILE [--force] [options]\n"
     "\n"
     "Writes every private key of the cluster to FILE (mode 0600, atomically), each\n"
-    "armored with its Key-Id, Created and State headers, then records\n"
-    MANIFEST_KEY_ANN_BACKED_UP " on each key Secret. FILE unseals every SealedSecret of\n"
+    "armored with its Key-Id, Created and State headers, then records\n" MANIFEST_KEY_ANN_BACKED_UP
+    " on each key Secret. FILE unseals every SealedSecret of\n"
     "the cluster: keep it offline and never commit it.\n"
     "\n"
     "  -w, --write FILE           where the keys go (required)\n"
@@ -42,7 +42,8 @@ typedef struct backup_state {
 
 /* The one private key of a key Secret into the ring, with the state of its
  * label (the cluster's truth: an admin may have relabelled it). */
-static int take_key(void *ud, json_t *secret) {
+static int take_key(void *ud, json_t *secret)
+{
   backup_state *bs = ud;
   const char *name = doc_get_string(secret, "metadata", "name", NULL);
   manifest_key_secret ks;
@@ -85,7 +86,8 @@ out:
   return st;
 }
 
-int cmd_keys_backup(int argc, char **argv) {
+int cmd_keys_backup(int argc, char **argv)
+{
   seal_keys_opts ko = {0};
   seal_keys_session store = {0};
   backup_state bs = {0};
@@ -94,8 +96,11 @@ int cmd_keys_backup(int argc, char **argv) {
   char path[KUBE_MAX_PATH], what[300], now[40];
   char *buf = NULL;
   size_t cap = 0, used = 0, n, i;
-  seal_cmdline cl = {.cmd = "keys backup", .usage = usage_text, .shortopts = "w:h",
-                     .longopts = longopts, .keys = &ko};
+  seal_cmdline cl = {.cmd = "keys backup",
+                     .usage = usage_text,
+                     .shortopts = "w:h",
+                     .longopts = longopts,
+                     .keys = &ko};
   int c, rc, force = 0, st = SEAL_OK;
 
   while ((c = seal_cmdline_next(&cl, argc, argv)) > 0) {

@@ -16,18 +16,20 @@
 #define MAX_LIST_PAGES 100000 /* 10 million objects: a hard end to a runaway continue loop */
 #define MAX_KEY_ARMOR_BYTES (64u * 1024)
 
-const char *seal_keys_ns(const char *opt) {
+const char *seal_keys_ns(const char *opt)
+{
   return opt && *opt ? opt : MANIFEST_KEYS_NAMESPACE;
 }
 
-
-static int kube_failed(const char *what, const kube_status *ks, int rc) {
+static int kube_failed(const char *what, const kube_status *ks, int rc)
+{
   return seal_report(SEAL_ERR_ENV, "%s: %s", what,
                      ks->message[0] ? ks->message : kube_strerror(rc));
 }
 
 int seal_kube_list(kube_client *client, const char *path, const char *what,
-                   int (*each)(void *ud, json_t *item), void *ud) {
+                   int (*each)(void *ud, json_t *item), void *ud)
+{
   char page[KUBE_MAX_PATH + 1024], cont[1024] = "";
   size_t pages = 0, i;
   int st = SEAL_OK;
@@ -77,7 +79,8 @@ typedef struct key_collect {
   const char *ns;
 } key_collect;
 
-static int collect_key(void *ud, json_t *item) {
+static int collect_key(void *ud, json_t *item)
+{
   key_collect *kc = ud;
   seal_key_list *l = kc->list;
   const char *name = doc_get_string(item, "metadata", "name", NULL);
@@ -125,14 +128,16 @@ static int collect_key(void *ud, json_t *item) {
   return SEAL_OK;
 }
 
-static int key_order(const void *a, const void *b) {
+static int key_order(const void *a, const void *b)
+{
   const seal_key_info *x = a, *y = b;
   if (x->created != y->created)
     return x->created < y->created ? -1 : 1;
   return memcmp(x->raw_id, y->raw_id, KEYS_ID_BYTES);
 }
 
-int seal_keys_fetch(seal_key_list *out, kube_client *client, const char *ns) {
+int seal_keys_fetch(seal_key_list *out, kube_client *client, const char *ns)
+{
   char path[KUBE_MAX_PATH], what[300];
   key_collect kc = {out, ns};
   int st;
@@ -154,7 +159,8 @@ int seal_keys_fetch(seal_key_list *out, kube_client *client, const char *ns) {
   return SEAL_OK;
 }
 
-int seal_keys_option(seal_keys_opts *o, int c, const char *arg) {
+int seal_keys_option(seal_keys_opts *o, int c, const char *arg)
+{
   if (c == SEAL_OPT_KEY_NS) {
     o->ns = arg;
     return 1;
@@ -162,14 +168,15 @@ int seal_keys_option(seal_keys_opts *o, int c, const char *arg) {
   return seal_cluster_option(&o->cluster, c, arg);
 }
 
-int seal_keys_finish(seal_keys_opts *o, const char *cmd) {
-  if (o->ns == NULL && (o->ns = seal_env("SEAL_KEY_NAMESPACE")) != NULL &&
-      !keys_name_valid(o->ns))
+int seal_keys_finish(seal_keys_opts *o, const char *cmd)
+{
+  if (o->ns == NULL && (o->ns = seal_env("SEAL_KEY_NAMESPACE")) != NULL && !keys_name_valid(o->ns))
     return seal_usage_error(cmd, "%s: SEAL_KEY_NAMESPACE '%s': not a valid namespace", cmd, o->ns);
   return seal_cluster_finish(&o->cluster, cmd);
 }
 
-int seal_keys_open(seal_keys_session *s, const seal_keys_opts *o) {
+int seal_keys_open(seal_keys_session *s, const seal_keys_opts *o)
+{
   int st;
   s->client = NULL;
   s->ns = seal_keys_ns(o->ns);
@@ -178,25 +185,29 @@ int seal_keys_open(seal_keys_session *s, const seal_keys_opts *o) {
   return seal_keys_fetch(&s->keys, s->client, s->ns);
 }
 
-void seal_keys_close(seal_keys_session *s) {
+void seal_keys_close(seal_keys_session *s)
+{
   seal_keys_free(&s->keys);
   kube_client_free(s->client);
   s->client = NULL;
 }
 
-void seal_keys_free(seal_key_list *l) {
+void seal_keys_free(seal_key_list *l)
+{
   free(l->v);
   memset(l, 0, sizeof *l);
 }
 
-const seal_key_info *seal_keys_newest(const seal_key_list *l) {
+const seal_key_info *seal_keys_newest(const seal_key_list *l)
+{
   for (size_t i = l->n; i > 0; i--)
     if (!l->v[i - 1].compromised)
       return &l->v[i - 1];
   return NULL;
 }
 
-const seal_key_info *seal_keys_find(const seal_key_list *l, const uint8_t id[KEYS_ID_BYTES]) {
+const seal_key_info *seal_keys_find(const seal_key_list *l, const uint8_t id[KEYS_ID_BYTES])
+{
   for (size_t i = 0; i < l->n; i++)
     if (memcmp(l->v[i].raw_id, id, KEYS_ID_BYTES) == 0)
       return &l->v[i];
@@ -204,7 +215,8 @@ const seal_key_info *seal_keys_find(const seal_key_list *l, const uint8_t id[KEY
 }
 
 /* A JSON merge patch on the Secret ns/name. */
-static int keys_patch(kube_client *client, const char *ns, const char *name, json_t *patch) {
+static int keys_patch(kube_client *client, const char *ns, const char *name, json_t *patch)
+{
   char path[KUBE_MAX_PATH], *text = NULL;
   kube_status ks = {0};
   long code = 0;
@@ -228,7 +240,8 @@ static int keys_patch(kube_client *client, const char *ns, const char *name, jso
 
 /* Sets metadata.<field>.<key> to value on the Secret ns/name. */
 static int keys_set_metadata(kube_client *client, const char *ns, const char *name,
-                             const char *field, const char *key, const char *value) {
+                             const char *field, const char *key, const char *value)
+{
   json_t *patch = json_pack("{s:{s:{s:s}}}", "metadata", field, key, value);
   int st;
   if (patch == NULL)
@@ -239,21 +252,25 @@ static int keys_set_metadata(kube_client *client, const char *ns, const char *na
 }
 
 int seal_keys_annotate(kube_client *client, const char *ns, const char *name, const char *ann,
-                       const char *value) {
+                       const char *value)
+{
   return keys_set_metadata(client, ns, name, "annotations", ann, value);
 }
 
 int seal_keys_label(kube_client *client, const char *ns, const char *name, const char *label,
-                    const char *value) {
+                    const char *value)
+{
   return keys_set_metadata(client, ns, name, "labels", label, value);
 }
 
-void seal_keys_time(char out[40], int64_t t) {
+void seal_keys_time(char out[40], int64_t t)
+{
   if (t <= 0 || keys_time_format(out, 40, t) != KEYS_OK)
     snprintf(out, 40, "-");
 }
 
-int seal_keys_load(keys_keyring *ring, const char *path) {
+int seal_keys_load(keys_keyring *ring, const char *path)
+{
   keys_error kerr = {0};
   char *text = NULL;
   size_t len = 0, added = 0;

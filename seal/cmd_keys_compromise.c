@@ -22,13 +22,18 @@ static const struct option longopts[] = {
     {NULL, 0, NULL, 0},
 };
 
-int cmd_keys_compromise(int argc, char **argv) {
+int cmd_keys_compromise(int argc, char **argv)
+{
   seal_keys_opts ko = {0};
   seal_keys_session store = {0};
   const seal_key_info *k;
   uint8_t id[KEYS_ID_BYTES];
-  seal_cmdline cl = {.cmd = "keys compromise", .usage = usage_text, .shortopts = "h",
-                     .longopts = longopts, .keys = &ko, .operands = 1};
+  seal_cmdline cl = {.cmd = "keys compromise",
+                     .usage = usage_text,
+                     .shortopts = "h",
+                     .longopts = longopts,
+                     .keys = &ko,
+                     .operands = 1};
   int st = SEAL_OK;
 
   if (seal_cmdline_next(&cl, argc, argv) != 0)
@@ -62,8 +67,9 @@ int cmd_keys_compromise(int argc, char **argv) {
          "SealedSecrets and change their values\n",
          k->id, store.ns, k->name);
   if (k == seal_keys_newest(&store.keys))
-    fprintf(stderr, "seal: warning: key %s was the newest active key: the controller seals "
-                    "with the next newest active key; run 'seal keys rotate' for a fresh one\n",
+    fprintf(stderr,
+            "seal: warning: key %s was the newest active key: the controller seals "
+            "with the next newest active key; run 'seal keys rotate' for a fresh one\n",
             k->id);
 out:
   seal_keys_close(&store);

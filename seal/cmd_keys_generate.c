@@ -35,7 +35,8 @@ static const struct option longopts[] = {
     {NULL, 0, NULL, 0},
 };
 
-int cmd_keys_generate(int argc, char **argv) {
+int cmd_keys_generate(int argc, char **argv)
+{
   const char *priv_path = NULL, *pub_path = NULL;
   keys_keypair *kp = NULL;
   keys_error kerr = {0};
@@ -44,7 +45,9 @@ int cmd_keys_generate(int argc, char **argv) {
   char pub[KEYS_ARMOR_MAX], hex[KEYS_ID_HEX_BYTES];
   size_t priv_len = 0, pub_len = 0;
   int64_t now = (int64_t)time(NULL);
-  seal_cmdline cl = {.cmd = "keys generate", .usage = usage_text, .shortopts = "h",
+  seal_cmdline cl = {.cmd = "keys generate",
+                     .usage = usage_text,
+                     .shortopts = "h",
                      .longopts = longopts};
   int c, rc, force = 0, st = SEAL_OK;
 
@@ -63,7 +66,8 @@ int cmd_keys_generate(int argc, char **argv) {
     goto out;
   }
   if (strcmp(priv_path, pub_path) == 0) {
-    st = seal_usage_error("keys generate", "keys generate: --private-key and --cert are the same file");
+    st = seal_usage_error("keys generate",
+                          "keys generate: --private-key and --cert are the same file");
     goto out;
   }
   /* Refuse before anything is written, so no half of a pair is left behind. */

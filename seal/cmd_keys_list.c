@@ -32,7 +32,8 @@ typedef struct count_state {
 } count_state;
 
 /* Counts one SealedSecret once for each key id its values were sealed for. */
-static int count_one(void *ud, json_t *item) {
+static int count_one(void *ud, json_t *item)
+{
   count_state *cs = ud;
   json_t *enc = doc_get(item, "spec", "encryptedData", NULL), *v;
   uint8_t seen[KEYS_MAX_RECIPIENTS * 4][KEYS_ID_BYTES];
@@ -67,8 +68,8 @@ static int count_one(void *ud, json_t *item) {
   return SEAL_OK;
 }
 
-static int print_json(const seal_key_list *keys, const seal_key_info *newest,
-                      const count_state *cs) {
+static int print_json(const seal_key_list *keys, const seal_key_info *newest, const count_state *cs)
+{
   json_t *root = json_object(), *arr = json_array();
   char *text = NULL;
   int st = SEAL_OK;
@@ -84,11 +85,11 @@ static int print_json(const seal_key_list *keys, const seal_key_info *newest,
     json_t *o;
     seal_keys_time(created, k->created);
     seal_keys_time(backed, k->backed_up);
-    o = json_pack("{s:s, s:s, s:s, s:b, s:o, s:o, s:I}", "keyId", k->id, "secret", k->name,
-                  "state", k->compromised ? "compromised" : "active", "newest", k == newest,
-                  "createdAt", k->created > 0 ? json_string(created) : json_null(),
-                  "backedUpAt", k->backed_up > 0 ? json_string(backed) : json_null(),
-                  "sealedSecrets", (json_int_t)k->users);
+    o = json_pack("{s:s, s:s, s:s, s:b, s:o, s:o, s:I}", "keyId", k->id, "secret", k->name, "state",
+                  k->compromised ? "compromised" : "active", "newest", k == newest, "createdAt",
+                  k->created > 0 ? json_string(created) : json_null(), "backedUpAt",
+                  k->backed_up > 0 ? json_string(backed) : json_null(), "sealedSecrets",
+                  (json_int_t)k->users);
     if (o == NULL || json_array_append_new(arr, o) != 0) {
       st = seal_report(SEAL_ERR_ENV, "out of memory");
       goto out;
@@ -108,14 +109,18 @@ out:
   return st;
 }
 
-int cmd_keys_list(int argc, char **argv) {
+int cmd_keys_list(int argc, char **argv)
+{
   seal_keys_opts ko = {0};
   seal_keys_session store = {0};
   const seal_key_info *newest;
   count_state cs = {0};
   char path[KUBE_MAX_PATH];
-  seal_cmdline cl = {.cmd = "keys list", .usage = usage_text, .shortopts = "o:h",
-                     .longopts = longopts, .keys = &ko};
+  seal_cmdline cl = {.cmd = "keys list",
+                     .usage = usage_text,
+                     .shortopts = "o:h",
+                     .longopts = longopts,
+                     .keys = &ko};
   int c, json_out = 0, st = SEAL_OK;
 
   while ((c = seal_cmdline_next(&cl, argc, argv)) > 0) {
@@ -156,8 +161,8 @@ int cmd_keys_list(int argc, char **argv) {
     seal_keys_time(created, k->created);
     seal_keys_time(backed, k->backed_up);
     snprintf(id, sizeof id, "%s%s", k->id, k == newest ? "*" : "");
-    printf("%-18s %-12s %-21s %-21s %zu\n", id, k->compromised ? "compromised" : "active",
-           created, backed, k->users);
+    printf("%-18s %-12s %-21s %-21s %zu\n", id, k->compromised ? "compromised" : "active", created,
+           backed, k->users);
   }
   if (cs.unknown)
     fprintf(stderr, "seal: warning: %zu SealedSecret%s sealed for no key of namespace %s\n",

@@ -4,7 +4,6 @@
 #include <string.h>
 #include <time.h>
 
-
 #include "cmds.h"
 #include "common.h"
 
@@ -17,8 +16,7 @@ static const char usage_text[] =
     "the key namespace, each with its creation time and state (a compromised key\n"
     "stays compromised). A key Secret that already holds the same key in the same\n"
     "state is left alone; one that holds another key or state is a conflict, and\n"
-    "then nothing is created. A restored key is marked backed up (" MANIFEST_KEY_ANN_BACKED_UP
-    ":\n"
+    "then nothing is created. A restored key is marked backed up (" MANIFEST_KEY_ANN_BACKED_UP ":\n"
     "now, since FILE holds it). The controller picks the keys up without a restart.\n"
     "\n"
     "  -f, --file FILE            the backup file (required)\n" SEAL_KEYS_HELP
@@ -31,15 +29,19 @@ static const struct option longopts[] = {
     {NULL, 0, NULL, 0},
 };
 
-int cmd_keys_restore(int argc, char **argv) {
+int cmd_keys_restore(int argc, char **argv)
+{
   seal_keys_opts ko = {0};
   seal_keys_session store = {0};
   keys_keyring *ring = NULL;
   const char *in_path = NULL, *ns;
   char path[KUBE_MAX_PATH], now[40];
   size_t n, i, created = 0, kept = 0;
-  seal_cmdline cl = {.cmd = "keys restore", .usage = usage_text, .shortopts = "f:h",
-                     .longopts = longopts, .keys = &ko};
+  seal_cmdline cl = {.cmd = "keys restore",
+                     .usage = usage_text,
+                     .shortopts = "f:h",
+                     .longopts = longopts,
+                     .keys = &ko};
   int c, rc, st = SEAL_OK;
 
   while ((c = seal_cmdline_next(&cl, argc, argv)) > 0)
@@ -53,8 +55,8 @@ int cmd_keys_restore(int argc, char **argv) {
   }
   ns = seal_keys_ns(ko.ns);
   if (!keys_name_valid(ns)) {
-    st = seal_usage_error("keys restore", "keys restore: --key-namespace '%s': not a valid namespace",
-                          ns);
+    st = seal_usage_error("keys restore",
+                          "keys restore: --key-namespace '%s': not a valid namespace", ns);
     goto out;
   }
   if ((rc = keys_keyring_new(&ring)) != KEYS_OK) {
@@ -119,8 +121,8 @@ int cmd_keys_restore(int argc, char **argv) {
     manifest_key_secret_name(name, keys_keypair_public(kp)->id);
     /* the key is in the backup it comes from: not a key that was never backed up */
     if ((rc = manifest_key_secret_build(&secret, kp, ns, now, &merr)) != MANIFEST_OK) {
-      st = seal_report(rc == MANIFEST_ERR_NOMEM ? SEAL_ERR_ENV : SEAL_ERR_INPUT, "%s: %s",
-                       in_path, merr.message);
+      st = seal_report(rc == MANIFEST_ERR_NOMEM ? SEAL_ERR_ENV : SEAL_ERR_INPUT, "%s: %s", in_path,
+                       merr.message);
       goto out;
     }
     text = json_dumps(secret, JSON_COMPACT);
@@ -142,8 +144,8 @@ int cmd_keys_restore(int argc, char **argv) {
     printf("key %s: restored as key secret %s/%s (%s)\n", hex, ns, name,
            keys_keypair_state(kp) == KEYS_STATE_COMPROMISED ? "compromised" : "active");
   }
-  fprintf(stderr, "seal: %zu key%s restored, %zu already there\n", created,
-          created == 1 ? "" : "s", kept);
+  fprintf(stderr, "seal: %zu key%s restored, %zu already there\n", created, created == 1 ? "" : "s",
+          kept);
 out:
   keys_keyring_free(ring);
   seal_keys_close(&store);

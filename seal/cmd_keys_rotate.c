@@ -11,8 +11,8 @@
 static const char usage_text[] =
     "usage: seal keys rotate [options]\n"
     "\n"
-    "Asks the controller for a new key now: sets the annotation\n"
-    MANIFEST_KEY_ANN_RENEW " to the current time on the newest key Secret\n"
+    "Asks the controller for a new key now: sets the annotation\n" MANIFEST_KEY_ANN_RENEW
+    " to the current time on the newest key Secret\n"
     "(a merge patch: Kubernetes RBAC decides who may). The controller sees it and\n"
     "makes a new key; existing SealedSecrets keep unsealing. Re-seal them\n"
     "afterwards with 'seal reseal' and back the new key up ('seal keys backup').\n"
@@ -24,13 +24,17 @@ static const struct option longopts[] = {
     {NULL, 0, NULL, 0},
 };
 
-int cmd_keys_rotate(int argc, char **argv) {
+int cmd_keys_rotate(int argc, char **argv)
+{
   seal_keys_opts ko = {0};
   seal_keys_session store = {0};
   const seal_key_info *newest;
   char now[40];
-  seal_cmdline cl = {.cmd = "keys rotate", .usage = usage_text, .shortopts = "h",
-                     .longopts = longopts, .keys = &ko};
+  seal_cmdline cl = {.cmd = "keys rotate",
+                     .usage = usage_text,
+                     .shortopts = "h",
+                     .longopts = longopts,
+                     .keys = &ko};
   int st = SEAL_OK;
 
   if (seal_cmdline_next(&cl, argc, argv) != 0)

@@ -21,8 +21,7 @@ static const char usage_text[] =
     "  -f, --file IN              read the Secret from IN instead of stdin\n"
     "      --retarget             seal a Secret of another name, namespace or scope\n"
     "                             for FILE's\n"
-    "      --allow-empty-data     seal empty values\n"
-    SEAL_CERT_HELP
+    "      --allow-empty-data     seal empty values\n" SEAL_CERT_HELP
     "  -h, --help                 this help\n";
 
 enum { OPT_INTO = SEAL_OPT_FIRST_FREE, OPT_RETARGET, OPT_ALLOW_EMPTY };
@@ -41,11 +40,11 @@ static const struct option longopts[] = {
  * FILE's: a difference is refused unless retarget, since the keys would be
  * sealed for a Secret other than the one they came from. */
 static int check_target(const json_t *secret, const manifest_seal_opts *o, const char *source,
-                        const char *into, int retarget) {
+                        const char *into, int retarget)
+{
   const char *name = doc_get_string(secret, "metadata", "name", NULL);
   const char *ns = doc_get_string(secret, "metadata", "namespace", NULL);
-  const char *scope =
-      doc_get_string(secret, "metadata", "annotations", MANIFEST_ANN_SCOPE, NULL);
+  const char *scope = doc_get_string(secret, "metadata", "annotations", MANIFEST_ANN_SCOPE, NULL);
   int other = (name != NULL && strcmp(name, o->name) != 0) ||
               (ns != NULL && strcmp(ns, o->namespace) != 0);
   int other_scope = scope != NULL && strcmp(scope, o->scope) != 0;
@@ -73,7 +72,8 @@ static int check_target(const json_t *secret, const manifest_seal_opts *o, const
 /* Reads path: exactly one document of the wanted kind; *format (may be
  * NULL) is the format the file is in. */
 static int read_one(json_t **out, doc_format *format, const char *path,
-                    int (*is_kind)(const json_t *), const char *kind) {
+                    int (*is_kind)(const json_t *), const char *kind)
+{
   doc_list docs = {0};
   int st;
 
@@ -91,7 +91,8 @@ out:
   return st;
 }
 
-int cmd_merge(int argc, char **argv) {
+int cmd_merge(int argc, char **argv)
+{
   seal_cert_opts certs = {0};
   keys_public recipients[KEYS_MAX_RECIPIENTS];
   size_t n_recipients = 0;
@@ -100,8 +101,11 @@ int cmd_merge(int argc, char **argv) {
   doc_format format = DOC_YAML;
   json_t *target = NULL, *secret = NULL, *fresh = NULL, *meta, *enc, *fresh_enc, *value;
   const char *into = NULL, *in_path = NULL, *key, *source;
-  seal_cmdline cl = {.cmd = "merge", .usage = usage_text, .shortopts = "f:h",
-                     .longopts = longopts, .certs = &certs};
+  seal_cmdline cl = {.cmd = "merge",
+                     .usage = usage_text,
+                     .shortopts = "f:h",
+                     .longopts = longopts,
+                     .certs = &certs};
   int c, rc, retarget = 0, st = SEAL_OK;
 
   while ((c = seal_cmdline_next(&cl, argc, argv)) > 0) {

@@ -22,9 +22,9 @@
 
 #include <sodium.h>
 
+#include "bitnami.h"
 #include "cmds.h"
 #include "common.h"
-#include "bitnami.h"
 #include "crypto_loader.h"
 
 #include "banned.h"
@@ -113,7 +113,8 @@ typedef struct pending_list {
 /* Reads the PEM private key of a key Secret's tls.key (base64) through
  * sodium_malloc'ed memory; *out is an RSA key. */
 static int read_rsa_key(EVP_PKEY **out, const char *b64, size_t b64_len, const char *source,
-                        const char *what) {
+                        const char *what)
+{
   size_t cap = b64_len / 4 * 3 + 3, pem_len = 0;
   unsigned char *pem = sodium_malloc(cap);
   BIO *bio = NULL;
@@ -139,8 +140,8 @@ static int read_rsa_key(EVP_PKEY **out, const char *b64, size_t b64_len, const c
     goto out;
   }
   if (ossl->EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA) {
-    st = seal_report(SEAL_ERR_INPUT, "%s: %s: tls.key is not an RSA key, not a Bitnami key",
-                     source, what);
+    st = seal_report(SEAL_ERR_INPUT, "%s: %s: tls.key is not an RSA key, not a Bitnami key", source,
+                     what);
     goto out;
   }
   *out = pkey;
@@ -156,7 +157,8 @@ out:
 /* One document of a key backup: a kubernetes.io/tls Secret labelled as
  * Bitnami's key. */
 static int add_key(migrate_ctx *mx, const json_t *doc, const char *source, size_t index,
-                   int allow_compromised) {
+                   int allow_compromised)
+{
   const char *state = doc_get_string(doc, "metadata", "labels", BITNAMI_KEY_LABEL, NULL);
   const char *name = doc_get_string(doc, "metadata", "name", NULL);
   const char *ns = doc_get_string(doc, "metadata", "namespace", NULL);
@@ -188,20 +190,23 @@ static int add_key(migrate_ctx *mx, const json_t *doc, const char *source, size_
   if (st != SEAL_OK)
     return st;
   if (k->compromised)
-    fprintf(stderr, "seal: warning: using Bitnami key %s, labelled compromised: values it "
-                    "opens are known to whoever holds it; rotate them\n",
+    fprintf(stderr,
+            "seal: warning: using Bitnami key %s, labelled compromised: values it "
+            "opens are known to whoever holds it; rotate them\n",
             k->name);
   mx->n_keys++;
   return SEAL_OK;
 }
 
-static int is_bitnami_key(const json_t *doc) {
+static int is_bitnami_key(const json_t *doc)
+{
   const char *type = doc_get_string(doc, "type", NULL);
   return manifest_is_secret(doc) && type != NULL && strcmp(type, "kubernetes.io/tls") == 0 &&
          doc_get_string(doc, "metadata", "labels", BITNAMI_KEY_LABEL, NULL) != NULL;
 }
 
-static int load_keys(migrate_ctx *mx, const char *path, int allow_compromised) {
+static int load_keys(migrate_ctx *mx, const char *path, int allow_compromised)
+{
   doc_list docs = {0};
   size_t i;
   int st;
@@ -226,7 +231,8 @@ typedef enum open_result {
 
 /* The session key of the RSA part with one key, into key (SESSION_KEY_BYTES). */
 static int rsa_open(EVP_PKEY *pkey, const uint8_t *ct, size_t ct_len, const char *label,
-                    uint8_t key[SESSION_KEY_BYTES]) {
+                    uint8_t key[SESSION_KEY_BYTES])
+{
   EVP_PKEY_CTX *ctx = ossl->EVP_PKEY_CTX_new(pkey, NULL);
   size_t label_len = strlen(label), out_len = (size_t)ossl->EVP_PKEY_get_size(pkey);
   unsigned char *lab = NULL, *out = sodium_malloc(out_len ? out_len : 1);
@@ -257,17 +263,20 @@ out:
 
 /* AES-256-GCM with a zero nonce; 1 when the tag matches. */
 static int gcm_open(uint8_t *pt, const uint8_t key[SESSION_KEY_BYTES], const uint8_t *ct,
-                    size_t ct_len) {
+                    size_t ct_len)
+{
   static const uint8_t nonce[GCM_NONCE_BYTES] = {0};
   EVP_CIPHER_CTX *ctx = ossl->EVP_CIPHER_CTX_new();
   size_t n = ct_len - BITNAMI_TAG_BYTES;
   int len = 0, ok = 0;
 
-  if (ctx == NULL || ossl->EVP_DecryptInit_ex(ctx, ossl->EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
+  if (ctx == NULL ||
+      ossl->EVP_DecryptInit_ex(ctx, ossl->EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
       ossl->EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, GCM_NONCE_BYTES, NULL) != 1 ||
       ossl->EVP_DecryptInit_ex(ctx, NULL, NULL, key, nonce) != 1 ||
       (n > 0 && ossl->EVP_DecryptUpdate(ctx, pt, &len, ct, (int)n) != 1) ||
-      ossl->EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, BITNAMI_TAG_BYTES, (void *)(ct + n)) != 1)
+      ossl->EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, BITNAMI_TAG_BYTES, (void *)(ct + n)) !=
+          1)
     goto out;
   ok = ossl->EVP_DecryptFinal_ex(ctx, pt + len, &len) == 1;
 out:
@@ -282,7 +291,8 @@ out:
  * release with sodium_free) holds *pt_len bytes on OPEN_OK. */
 static open_result open_value(const migrate_ctx *mx, const uint8_t *ct, size_t ct_len,
                               const char *label, uint8_t **pt, size_t *pt_len,
-                              const bitnami_key **used) {
+                              const bitnami_key **used)
+{
   uint8_t *key = NULL, *out = NULL;
   bitnami_value v;
   size_t n, i;
@@ -320,7 +330,8 @@ out:
 
 /* The Bitnami label of a scope. */
 static void bitnami_label(char *out, size_t size, keys_scope scope, const char *ns,
-                          const char *name) {
+                          const char *name)
+{
   if (scope == KEYS_SCOPE_CLUSTER)
     snprintf(out, size, "%s", "");
   else if (scope == KEYS_SCOPE_NAMESPACE)
@@ -332,7 +343,8 @@ static void bitnami_label(char *out, size_t size, keys_scope scope, const char *
 /* Decodes and opens one value; reports a failure naming source, what and key. */
 static int open_reported(const migrate_ctx *mx, json_t *value, keys_scope scope, const char *ns,
                          const char *name, const char *source, const char *what, const char *key,
-                         uint8_t **pt, size_t *pt_len) {
+                         uint8_t **pt, size_t *pt_len)
+{
   static const keys_scope scopes[] = {KEYS_SCOPE_STRICT, KEYS_SCOPE_NAMESPACE, KEYS_SCOPE_CLUSTER};
   const char *b64 = json_string_value(value);
   size_t b64_len = json_string_length(value), ct_len = 0, cap, i;
@@ -361,20 +373,23 @@ static int open_reported(const migrate_ctx *mx, json_t *value, keys_scope scope,
   r = open_value(mx, ct, ct_len, label, pt, pt_len, &used);
   if (r == OPEN_OK) {
     if (used->compromised)
-      fprintf(stderr, "seal: warning: %s: %s: key \"%s\" was opened with compromised Bitnami "
-                      "key %s\n",
+      fprintf(stderr,
+              "seal: warning: %s: %s: key \"%s\" was opened with compromised Bitnami "
+              "key %s\n",
               source, what, key, used->name);
     goto out;
   }
   if (r == OPEN_NOMEM) {
     st = seal_report(SEAL_ERR_ENV, "out of memory");
   } else if (r == OPEN_TRUNCATED) {
-    st = seal_report(SEAL_ERR_INPUT, "%s: %s: key \"%s\": value is truncated (%zu bytes), not "
-                                     "a Bitnami sealed value",
+    st = seal_report(SEAL_ERR_INPUT,
+                     "%s: %s: key \"%s\": value is truncated (%zu bytes), not "
+                     "a Bitnami sealed value",
                      source, what, key, ct_len);
   } else if (r == OPEN_ALTERED) {
-    st = seal_report(SEAL_ERR_INPUT, "%s: %s: key \"%s\": value was altered (its AES-GCM tag "
-                                     "does not match)",
+    st = seal_report(SEAL_ERR_INPUT,
+                     "%s: %s: key \"%s\": value was altered (its AES-GCM tag "
+                     "does not match)",
                      source, what, key);
   } else {
     /* another scope's label opens it: the object's name, namespace or scope changed */
@@ -387,17 +402,19 @@ static int open_reported(const migrate_ctx *mx, json_t *value, keys_scope scope,
       bitnami_label(other, sizeof other, scopes[i], ns, name);
       if (open_value(mx, ct, ct_len, other, &p, &p_len, &used) == OPEN_OK) {
         sodium_free(p);
-        st = seal_report(SEAL_ERR_INPUT, "%s: %s: key \"%s\": sealed %s (label \"%s\"), but the "
-                                         "object is %s (label \"%s\"): its scope annotations "
-                                         "were changed",
+        st = seal_report(SEAL_ERR_INPUT,
+                         "%s: %s: key \"%s\": sealed %s (label \"%s\"), but the "
+                         "object is %s (label \"%s\"): its scope annotations "
+                         "were changed",
                          source, what, key, keys_scope_name(scopes[i]), other,
                          keys_scope_name(scope), label);
         goto out;
       }
     }
-    st = seal_report(SEAL_ERR_INPUT, "%s: %s: key \"%s\": no Bitnami key opens it under label "
-                                     "\"%s\" (sealed for another key, or for another name or "
-                                     "namespace)",
+    st = seal_report(SEAL_ERR_INPUT,
+                     "%s: %s: key \"%s\": no Bitnami key opens it under label "
+                     "\"%s\" (sealed for another key, or for another name or "
+                     "namespace)",
                      source, what, key, label);
   }
 out:
@@ -407,7 +424,8 @@ out:
 
 /* ---- one SealedSecret ------------------------------------------------------ */
 
-static int is_bitnami(const json_t *doc) {
+static int is_bitnami(const json_t *doc)
+{
   const char *api = doc_get_string(doc, "apiVersion", NULL);
   const char *kind = doc_get_string(doc, "kind", NULL);
   return api && kind && strcmp(api, BITNAMI_API) == 0 && strcmp(kind, "SealedSecret") == 0;
@@ -416,7 +434,8 @@ static int is_bitnami(const json_t *doc) {
 /* Copies the string map meta.field into dst (created when needed), without
  * the keys drop says; map renames one key. */
 static int copy_map(json_t *dst, const char *field, const json_t *meta, int (*drop)(const char *),
-                    const char *source, const char *what, const char *where) {
+                    const char *source, const char *what, const char *where)
+{
   json_t *src = json_object_get(meta, field), *v, *copy = NULL;
   const char *k;
 
@@ -445,19 +464,22 @@ static int copy_map(json_t *dst, const char *field, const json_t *meta, int (*dr
   return SEAL_OK;
 }
 
-static int drop_object_annotation(const char *k) {
+static int drop_object_annotation(const char *k)
+{
   return strncmp(k, BITNAMI_ANN_PREFIX, strlen(BITNAMI_ANN_PREFIX)) == 0 ||
          strcmp(k, ANN_LAST_APPLIED) == 0 || strcmp(k, MANIFEST_ANN_SCOPE) == 0;
 }
 
-static int drop_template_annotation(const char *k) {
+static int drop_template_annotation(const char *k)
+{
   return strcmp(k, ANN_LAST_APPLIED) == 0;
 }
 
 /* Seals one plaintext for the recipients into enc[key]. */
 static int seal_into(const migrate_ctx *mx, json_t *enc, keys_scope scope, const char *ns,
                      const char *name, const char *key, const uint8_t *pt, size_t pt_len,
-                     const char *source, const char *what) {
+                     const char *source, const char *what)
+{
   char label[KEYS_LABEL_MAX], *sealed = NULL;
   keys_error kerr = {0};
   int rc;
@@ -482,7 +504,8 @@ static int seal_into(const migrate_ctx *mx, json_t *enc, keys_scope scope, const
 /* spec.data: the whole Secret (JSON) sealed as one value, from very old kubeseal. */
 static int migrate_old_data(const migrate_ctx *mx, json_t *data, keys_scope scope, const char *ns,
                             const char *name, json_t *enc, json_t *tmpl, const char *source,
-                            const char *what) {
+                            const char *what)
+{
   uint8_t *pt = NULL;
   size_t pt_len = 0;
   json_t *secret = NULL, *v, *m;
@@ -495,8 +518,8 @@ static int migrate_old_data(const migrate_ctx *mx, json_t *data, keys_scope scop
     return st;
   secret = json_loadb((const char *)pt, pt_len, JSON_REJECT_DUPLICATES, &jerr);
   if (!manifest_is_secret(secret)) {
-    st = seal_report(SEAL_ERR_INPUT, "%s: %s: spec.data does not hold a v1 Secret in JSON",
-                     source, what);
+    st = seal_report(SEAL_ERR_INPUT, "%s: %s: spec.data does not hold a v1 Secret in JSON", source,
+                     what);
     goto out;
   }
   m = json_object_get(secret, "data");
@@ -508,8 +531,8 @@ static int migrate_old_data(const migrate_ctx *mx, json_t *data, keys_scope scop
   json_object_foreach(m, k, v) {
     uint8_t *dec = NULL;
     size_t dec_len = 0;
-    if (!json_is_string(v) ||
-        keys_base64_decode(&dec, &dec_len, json_string_value(v), json_string_length(v)) != KEYS_OK) {
+    if (!json_is_string(v) || keys_base64_decode(&dec, &dec_len, json_string_value(v),
+                                                 json_string_length(v)) != KEYS_OK) {
       st = seal_report(SEAL_ERR_INPUT, "%s: %s: spec.data: key \"%.253s\" is not base64", source,
                        what, k);
       goto out;
@@ -556,7 +579,8 @@ out:
 
 /* A Bitnami SealedSecret to a seal SealedSecret (*out, a new reference). */
 static int migrate_object(migrate_ctx *mx, json_t **out, const json_t *doc, const char *source,
-                          size_t index) {
+                          size_t index)
+{
   const char *name = doc_get_string(doc, "metadata", "name", NULL);
   const char *ns = doc_get_string(doc, "metadata", "namespace", NULL);
   const char *cw = doc_get_string(doc, "metadata", "annotations", BITNAMI_ANN_CLUSTER_WIDE, NULL);
@@ -601,7 +625,8 @@ static int migrate_object(migrate_ctx *mx, json_t **out, const json_t *doc, cons
   if (bdata != NULL && json_object_size(benc) > 0)
     return seal_report(SEAL_ERR_INPUT, "%s: %s: both spec.data and spec.encryptedData", source,
                        what);
-  if (bdata == NULL && json_object_size(benc) == 0 && json_object_size(json_object_get(btmpl, "data")) == 0)
+  if (bdata == NULL && json_object_size(benc) == 0 &&
+      json_object_size(json_object_get(btmpl, "data")) == 0)
     return seal_report(SEAL_ERR_INPUT, "%s: %s: no spec.encryptedData", source, what);
 
   meta = json_pack("{s:s}", "name", name);
@@ -631,8 +656,9 @@ static int migrate_object(migrate_ctx *mx, json_t **out, const json_t *doc, cons
   /* the template: type, immutable, metadata, data */
   type = doc_get_string(btmpl, "type", NULL);
   if (type != NULL && strcmp(type, "kubernetes.io/service-account-token") == 0) {
-    st = seal_report(SEAL_ERR_INPUT, "%s: %s: type kubernetes.io/service-account-token cannot be "
-                                     "sealed by seal",
+    st = seal_report(SEAL_ERR_INPUT,
+                     "%s: %s: type kubernetes.io/service-account-token cannot be "
+                     "sealed by seal",
                      source, what);
     goto out;
   }
@@ -694,9 +720,10 @@ static int migrate_object(migrate_ctx *mx, json_t **out, const json_t *doc, cons
       goto out;
     }
     if (json_object_get(benc, key) != NULL) {
-      st = seal_report(SEAL_ERR_INPUT, "%s: %s: template key \"%s\" is also an encrypted key: "
-                                       "Bitnami's template wins there, seal's encrypted key wins; "
-                                       "rename one",
+      st = seal_report(SEAL_ERR_INPUT,
+                       "%s: %s: template key \"%s\" is also an encrypted key: "
+                       "Bitnami's template wins there, seal's encrypted key wins; "
+                       "rename one",
                        source, what, key);
       goto out;
     }
@@ -742,8 +769,8 @@ out:
 
 /* Migrates every Bitnami SealedSecret of one parsed chunk in place (Lists
  * too); *n counts them. */
-static int migrate_docs(migrate_ctx *mx, doc_list *docs, const char *source, size_t base,
-                        size_t *n) {
+static int migrate_docs(migrate_ctx *mx, doc_list *docs, const char *source, size_t base, size_t *n)
+{
   size_t i, j;
   json_t *fresh;
   int st;
@@ -778,7 +805,8 @@ static int migrate_docs(migrate_ctx *mx, doc_list *docs, const char *source, siz
  * block and the AES-GCM tag): under three times the input. */
 #define MAX_MIGRATED_BYTES (4 * (size_t)SEAL_MAX_INPUT_BYTES)
 
-static int text_add(doc_buf *b, const char *source, const char *data, size_t n) {
+static int text_add(doc_buf *b, const char *source, const char *data, size_t n)
+{
   int rc = doc_buf_add(b, data, n);
   if (rc == DOC_ERR_LIMIT)
     return seal_report(SEAL_ERR_INPUT, "%s: migrated text larger than %zu bytes", source, b->max);
@@ -790,7 +818,8 @@ static int text_add(doc_buf *b, const char *source, const char *data, size_t n) 
 /* Migrates one input text into *out (malloc'ed; ciphertext and the input's
  * other documents only); *n counts the objects migrated, 0 leaves *out NULL. */
 static int migrate_text(migrate_ctx *mx, char **out, size_t *out_len, size_t *n, const char *text,
-                        size_t len, const char *source) {
+                        size_t len, const char *source)
+{
   doc_format format = doc_format_of(text, len);
   manifest_error merr = {0};
   doc_list docs = {0};
@@ -856,7 +885,8 @@ out:
 
 /* ---- files and folders ----------------------------------------------------- */
 
-static int pending_add(pending_list *l, const char *path, char *text, size_t len, unsigned mode) {
+static int pending_add(pending_list *l, const char *path, char *text, size_t len, unsigned mode)
+{
   if (l->n == l->cap) {
     size_t ncap = l->cap ? l->cap * 2 : 16;
     pending *nv = realloc(l->v, ncap * sizeof *nv);
@@ -875,7 +905,8 @@ static int pending_add(pending_list *l, const char *path, char *text, size_t len
   return SEAL_OK;
 }
 
-static void pending_free(pending_list *l) {
+static void pending_free(pending_list *l)
+{
   for (size_t i = 0; i < l->n; i++) {
     free(l->v[i].path);
     free(l->v[i].text);
@@ -886,7 +917,8 @@ static void pending_free(pending_list *l) {
 /* One file of a folder: migrated into the pending list when it holds any
  * Bitnami SealedSecret. out is the path to write. */
 static int migrate_file(migrate_ctx *mx, pending_list *pend, const char *path, const char *out,
-                        unsigned mode, size_t *n) {
+                        unsigned mode, size_t *n)
+{
   char *text = NULL, *res = NULL;
   size_t len = 0, res_len = 0;
   int st;
@@ -905,13 +937,15 @@ static int migrate_file(migrate_ctx *mx, pending_list *pend, const char *path, c
   return st;
 }
 
-static int visible(const struct dirent *de) {
+static int visible(const struct dirent *de)
+{
   return de->d_name[0] != '.';
 }
 
 /* Every manifest file below dir (sorted, hidden entries and links skipped). */
 static int migrate_tree(migrate_ctx *mx, pending_list *pend, const char *dir, const char *out_dir,
-                        int depth, size_t *n_files) {
+                        int depth, size_t *n_files)
+{
   struct dirent **list = NULL;
   int count, i, st = SEAL_OK;
 
@@ -947,7 +981,8 @@ static int migrate_tree(migrate_ctx *mx, pending_list *pend, const char *dir, co
 }
 
 /* mkdir -p of the folder path lies in */
-static int make_parents(const char *path) {
+static int make_parents(const char *path)
+{
   char dir[PATH_MAX];
   size_t i;
   if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
@@ -963,7 +998,8 @@ static int make_parents(const char *path) {
   return SEAL_OK;
 }
 
-static int write_all(const pending_list *pend, int make_dirs) {
+static int write_all(const pending_list *pend, int make_dirs)
+{
   int st = SEAL_OK;
   for (size_t i = 0; i < pend->n && st == SEAL_OK; i++) {
     if (make_dirs)
@@ -976,7 +1012,8 @@ static int write_all(const pending_list *pend, int make_dirs) {
   return st;
 }
 
-int cmd_migrate(int argc, char **argv) {
+int cmd_migrate(int argc, char **argv)
+{
   seal_cert_opts certs;
   migrate_ctx *mx = NULL;
   pending_list pend = {NULL, 0, 0};
@@ -986,8 +1023,11 @@ int cmd_migrate(int argc, char **argv) {
   char *text = NULL, *res = NULL;
   size_t len = 0, res_len = 0;
   struct stat sb;
-  seal_cmdline cl = {.cmd = "migrate", .usage = usage_text, .shortopts = "f:w:h",
-                     .longopts = longopts, .certs = &certs};
+  seal_cmdline cl = {.cmd = "migrate",
+                     .usage = usage_text,
+                     .shortopts = "f:w:h",
+                     .longopts = longopts,
+                     .certs = &certs};
   int c, in_place = 0, allow_compromised = 0, is_dir = 0, st = SEAL_OK;
 
   memset(&certs, 0, sizeof certs);

@@ -20,8 +20,7 @@ static const char usage_text[] =
     "      --key DATAKEY          the data key the value is sealed for\n"
     "      --scope SCOPE          strict (default), namespace-wide or cluster-wide\n"
     "      --from-file F          read the value from F instead of stdin\n"
-    "      --allow-empty-data     seal an empty value\n"
-    SEAL_CERT_HELP
+    "      --allow-empty-data     seal an empty value\n" SEAL_CERT_HELP
     "  -h, --help                 this help\n";
 
 enum { OPT_NAME = SEAL_OPT_FIRST_FREE, OPT_KEY, OPT_SCOPE, OPT_FROM_FILE, OPT_ALLOW_EMPTY };
@@ -38,7 +37,8 @@ static const struct option longopts[] = {
     {NULL, 0, NULL, 0},
 };
 
-int cmd_raw(int argc, char **argv) {
+int cmd_raw(int argc, char **argv)
+{
   seal_cert_opts certs = {0};
   keys_public recipients[KEYS_MAX_RECIPIENTS];
   size_t n_recipients = 0;
@@ -48,8 +48,8 @@ int cmd_raw(int argc, char **argv) {
   char label[KEYS_LABEL_MAX];
   char *value = NULL, *sealed = NULL;
   size_t value_len = 0;
-  seal_cmdline cl = {.cmd = "raw", .usage = usage_text, .shortopts = "n:h",
-                     .longopts = longopts, .certs = &certs};
+  seal_cmdline cl = {
+      .cmd = "raw", .usage = usage_text, .shortopts = "n:h", .longopts = longopts, .certs = &certs};
   int c, rc, st = SEAL_OK, allow_empty = 0;
 
   while ((c = seal_cmdline_next(&cl, argc, argv)) > 0) {
@@ -65,7 +65,8 @@ int cmd_raw(int argc, char **argv) {
       break;
     case OPT_SCOPE:
       if (keys_scope_parse(&scope, optarg) != KEYS_OK) {
-        st = seal_usage_error("raw", "raw: unknown scope '%s' (strict, namespace-wide, cluster-wide)",
+        st = seal_usage_error("raw",
+                              "raw: unknown scope '%s' (strict, namespace-wide, cluster-wide)",
                               optarg);
         goto out;
       }

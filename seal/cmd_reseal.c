@@ -54,7 +54,8 @@ typedef struct reseal_ctx {
 } reseal_ctx;
 
 /* 1 when every value has a stanza for the newest key. */
-static int is_current(const reseal_ctx *rx, const json_t *sealed) {
+static int is_current(const reseal_ctx *rx, const json_t *sealed)
+{
   json_t *enc = doc_get(sealed, "spec", "encryptedData", NULL), *v;
   const char *key;
   json_object_foreach(enc, key, v) {
@@ -73,7 +74,8 @@ static int is_current(const reseal_ctx *rx, const json_t *sealed) {
 }
 
 /* The controller's reason in a refusal: its message, else the text. */
-static void refusal(char *out, size_t size, const char *reply, size_t len) {
+static void refusal(char *out, size_t size, const char *reply, size_t len)
+{
   json_t *j = reply && len ? json_loadb(reply, len, 0, NULL) : NULL;
   const char *m = json_string_value(json_object_get(j, "message"));
   size_t i, o = 0;
@@ -89,12 +91,14 @@ static void refusal(char *out, size_t size, const char *reply, size_t len) {
 }
 
 /* The ids of a sealed value's stanzas; 0 when it is not a sealed value. */
-static int value_ids(uint8_t ids[KEYS_MAX_RECIPIENTS][KEYS_ID_BYTES], size_t *n, const json_t *v) {
+static int value_ids(uint8_t ids[KEYS_MAX_RECIPIENTS][KEYS_ID_BYTES], size_t *n, const json_t *v)
+{
   return json_is_string(v) &&
          keys_sealed_ids(ids, n, json_string_value(v), json_string_length(v), NULL) == KEYS_OK;
 }
 
-static int has_id(uint8_t ids[KEYS_MAX_RECIPIENTS][KEYS_ID_BYTES], size_t n, const uint8_t *id) {
+static int has_id(uint8_t ids[KEYS_MAX_RECIPIENTS][KEYS_ID_BYTES], size_t n, const uint8_t *id)
+{
   for (size_t i = 0; i < n; i++)
     if (memcmp(ids[i], id, KEYS_ID_BYTES) == 0)
       return 1;
@@ -107,7 +111,8 @@ static int has_id(uint8_t ids[KEYS_MAX_RECIPIENTS][KEYS_ID_BYTES], size_t n, con
  * newest key). Anything else (another name, namespace, scope, template,
  * another set of keys, a new recipient) is refused, whoever answered. */
 static int rotate_answer_ok(const reseal_ctx *rx, const json_t *sent, const json_t *got, char *why,
-                            size_t size) {
+                            size_t size)
+{
   json_t *a = json_deep_copy(sent), *b = json_deep_copy(got);
   json_t *enc_sent = doc_get(sent, "spec", "encryptedData", NULL);
   json_t *enc_got = doc_get(got, "spec", "encryptedData", NULL), *v;
@@ -141,8 +146,7 @@ static int rotate_answer_ok(const reseal_ctx *rx, const json_t *sent, const json
       goto out;
     }
     if (!has_id(after, n_after, rx->newest.id)) {
-      snprintf(why, size, "key \"%s\" is not sealed for the newest key %s", key,
-               rx->newest_hex);
+      snprintf(why, size, "key \"%s\" is not sealed for the newest key %s", key, rx->newest_hex);
       goto out;
     }
     for (i = 0; i < n_after; i++)
@@ -163,7 +167,8 @@ out:
 }
 
 /* Re-seals one SealedSecret; *slot is replaced when the controller answers. */
-static int reseal_one(const reseal_ctx *rx, json_t **slot, const char *source, size_t index) {
+static int reseal_one(const reseal_ctx *rx, json_t **slot, const char *source, size_t index)
+{
   manifest_error merr = {0};
   char *body = NULL, *reply = NULL, what[512], reason[1024];
   size_t body_len = 0, reply_len = 0, changed = 0;
@@ -188,14 +193,15 @@ static int reseal_one(const reseal_ctx *rx, json_t **slot, const char *source, s
   if (code != 200) {
     refusal(reason, sizeof reason, reply, reply_len);
     st = seal_report(code == 409 || code == 422 ? SEAL_ERR_INPUT : SEAL_ERR_ENV,
-                     "%s: %s: the controller did not re-seal it (HTTP %ld): %s", source, what,
-                     code, reason);
+                     "%s: %s: the controller did not re-seal it (HTTP %ld): %s", source, what, code,
+                     reason);
     goto out;
   }
   fresh = json_loadb(reply, reply_len, 0, NULL);
   if (!manifest_is_sealed_secret(fresh)) {
-    st = seal_report(SEAL_ERR_ENV, "%s: %s: the controller's /v1/rotate answer is not a "
-                                   "SealedSecret",
+    st = seal_report(SEAL_ERR_ENV,
+                     "%s: %s: the controller's /v1/rotate answer is not a "
+                     "SealedSecret",
                      source, what);
     goto out;
   }
@@ -217,7 +223,8 @@ out:
  * same (re-sealed into a copy that is dropped): a moved, re-scoped or altered
  * value fails here as verify fails it, rather than passing as re-sealed. */
 static int check_current(const reseal_ctx *rx, const json_t *sealed, const char *source,
-                         size_t index) {
+                         size_t index)
+{
   json_t *copy = json_deep_copy(sealed);
   int st;
   if (copy == NULL)
@@ -230,7 +237,8 @@ static int check_current(const reseal_ctx *rx, const json_t *sealed, const char 
 /* One input: re-seals what is not current; writes out_path (NULL: stdout)
  * unless in_place and nothing changed. */
 static int reseal_input(const reseal_ctx *rx, const char *in_path, const char *out_path,
-                        int in_place, const doc_format *format) {
+                        int in_place, const doc_format *format)
+{
   doc_list docs = {0};
   manifest_error merr = {0};
   const char *source = seal_input_name(in_path);
@@ -248,8 +256,9 @@ static int reseal_input(const reseal_ctx *rx, const char *in_path, const char *o
     goto out;
   }
   for (i = 0; i < docs.n; i++) {
-    json_t *items = manifest_is_sealed_secret(docs.docs[i]) ? NULL
-                                                             : json_object_get(docs.docs[i], "items");
+    json_t *items = manifest_is_sealed_secret(docs.docs[i])
+                        ? NULL
+                        : json_object_get(docs.docs[i], "items");
     if (manifest_is_sealed_secret(docs.docs[i])) {
       n_sealed++;
       if (is_current(rx, docs.docs[i])) {
@@ -305,8 +314,8 @@ static int reseal_input(const reseal_ctx *rx, const char *in_path, const char *o
     mode = (unsigned)(sb.st_mode & 0777);
   if ((st = seal_output_write(out_path, out, out_len, mode)) != SEAL_OK)
     goto out;
-  fprintf(stderr, "seal: %s: %zu of %zu SealedSecret%s re-sealed for key %s\n", source,
-          n_changed, n_sealed, n_sealed == 1 ? "" : "s", rx->newest_hex);
+  fprintf(stderr, "seal: %s: %zu of %zu SealedSecret%s re-sealed for key %s\n", source, n_changed,
+          n_sealed, n_sealed == 1 ? "" : "s", rx->newest_hex);
 out:
   doc_wipe_free(out, out_len);
   doc_list_free(&docs);
@@ -315,7 +324,8 @@ out:
 }
 
 /* The newest public key: the one block of --cert, else the cluster's. */
-static int load_newest(reseal_ctx *rx, const char *cert_path, const seal_cluster_opts *cluster) {
+static int load_newest(reseal_ctx *rx, const char *cert_path, const seal_cluster_opts *cluster)
+{
   keys_public *pubs = NULL;
   keys_error kerr = {0};
   char *text = NULL;
@@ -348,7 +358,8 @@ out:
   return st;
 }
 
-int cmd_reseal(int argc, char **argv) {
+int cmd_reseal(int argc, char **argv)
+{
   seal_cluster_opts cluster = {0};
   reseal_ctx rx;
   keys_keyring *ring = NULL;
@@ -356,8 +367,11 @@ int cmd_reseal(int argc, char **argv) {
   const char *out_path = NULL, *cert_path = NULL;
   size_t n_files = 0, n_keys = 0, i;
   doc_format format = DOC_YAML;
-  seal_cmdline cl = {.cmd = "reseal", .usage = usage_text, .shortopts = "f:w:o:h",
-                     .longopts = longopts, .cluster = &cluster};
+  seal_cmdline cl = {.cmd = "reseal",
+                     .usage = usage_text,
+                     .shortopts = "f:w:o:h",
+                     .longopts = longopts,
+                     .cluster = &cluster};
   int c, rc, in_place = 0, have_format = 0, st = SEAL_OK;
 
   memset(&rx, 0, sizeof rx);

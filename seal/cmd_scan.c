@@ -63,7 +63,8 @@ typedef struct scan_state {
 
 /* One finding: printed as "file:line: text", or kept for -o json as an
  * object with file, line and the given string fields (NULL ends them). */
-static void finding(scan_state *s, const char *file, long line, const char *text, ...) {
+static void finding(scan_state *s, const char *file, long line, const char *text, ...)
+{
   va_list ap;
   const char *k, *v;
   json_t *o;
@@ -88,12 +89,14 @@ static void finding(scan_state *s, const char *file, long line, const char *text
   }
 }
 
-static const char *base_name(const char *path) {
+static const char *base_name(const char *path)
+{
   const char *slash = strrchr(path, '/');
   return slash ? slash + 1 : path;
 }
 
-static int excluded(const scan_state *s, const char *path) {
+static int excluded(const scan_state *s, const char *path)
+{
   size_t i;
   const char *p = strncmp(path, "./", 2) == 0 ? path + 2 : path;
   for (i = 0; i < s->n_excludes; i++)
@@ -104,7 +107,8 @@ static int excluded(const scan_state *s, const char *path) {
 
 /* .git, and build folders: build, build-*, builddir, or any folder meson,
  * ninja or cmake made. */
-static int skip_dir(const char *path, const char *name) {
+static int skip_dir(const char *path, const char *name)
+{
   static const char *const marks[] = {"meson-private", "build.ninja", "CMakeCache.txt"};
   char sub[PATH_MAX];
   size_t i;
@@ -122,7 +126,8 @@ static int skip_dir(const char *path, const char *name) {
 }
 
 /* The 1-based line of the first "kind: Secret" (YAML or JSON) in text, else 0. */
-static long secret_mention(const char *text, size_t len) {
+static long secret_mention(const char *text, size_t len)
+{
   long line = 1;
   size_t i = 0;
   while (i < len) {
@@ -161,23 +166,27 @@ static long secret_mention(const char *text, size_t len) {
   return 0;
 }
 
-static int mentions(const char *text, size_t len, const char *word) {
+static int mentions(const char *text, size_t len, const char *word)
+{
   return memmem(text, len, word, strlen(word)) != NULL;
 }
 
-static int has_entries(const json_t *v) {
+static int has_entries(const json_t *v)
+{
   return json_is_object(v) && json_object_size(v) > 0;
 }
 
 /* kustomization.yaml, kustomization.yml or Kustomization, as kustomize reads. */
-static int is_kustomization(const char *path) {
+static int is_kustomization(const char *path)
+{
   const char *b = base_name(path);
   return strcmp(b, "kustomization.yaml") == 0 || strcmp(b, "kustomization.yml") == 0 ||
          strcmp(b, "Kustomization") == 0;
 }
 
 static void report_generated(scan_state *s, const char *file, long line, const char *gen,
-                             const char *key, size_t key_len) {
+                             const char *key, size_t key_len)
+{
   char k[512], text[1024];
   snprintf(k, sizeof k, "%.*s", (int)key_len, key);
   snprintf(text, sizeof text, "secretGenerator %.400s: %s", gen, k);
@@ -186,7 +195,8 @@ static void report_generated(scan_state *s, const char *file, long line, const c
 
 /* The text of a file to scan (release with doc_wipe_free); 0 when it cannot
  * be read: reported, and the scan ends with exit code 2. */
-static int read_scanned(scan_state *s, const char *path, char **text, size_t *len) {
+static int read_scanned(scan_state *s, const char *path, char **text, size_t *len)
+{
   keys_error kerr = {0};
   int rc = keys_file_read(text, len, path, MAX_FILE_BYTES, &kerr);
   if (rc == KEYS_OK)
@@ -198,7 +208,8 @@ static int read_scanned(scan_state *s, const char *path, char **text, size_t *le
 
 /* The keys of a .env file a secretGenerator reads (KEY=VALUE lines; a bare KEY
  * takes its value from the environment); the values are never printed. */
-static void scan_env_file(scan_state *s, const char *path, const char *gen) {
+static void scan_env_file(scan_state *s, const char *path, const char *gen)
+{
   char *text = NULL;
   size_t len = 0, i = 0;
   long line = 1;
@@ -223,7 +234,8 @@ static void scan_env_file(scan_state *s, const char *path, const char *gen) {
 
 /* Kustomize secretGenerator entries: literals (KEY=VALUE), envs (.env files)
  * and files (KEY=PATH or PATH), relative to the kustomization's folder. */
-static void scan_generators(scan_state *s, const char *name, const json_t *doc, long line) {
+static void scan_generators(scan_state *s, const char *name, const json_t *doc, long line)
+{
   const json_t *gens = json_object_get(doc, "secretGenerator"), *g;
   size_t i, j, dir_len = (size_t)(base_name(name) - name);
   json_array_foreach(gens, i, g) {
@@ -263,7 +275,8 @@ static void scan_generators(scan_state *s, const char *name, const json_t *doc, 
 }
 
 /* Scans one file's text; name is how it is printed. */
-static void scan_text(scan_state *s, const char *name, const char *text, size_t len) {
+static void scan_text(scan_state *s, const char *name, const char *text, size_t len)
+{
   doc_list docs = {0};
   manifest_error merr = {0};
   size_t i;
@@ -305,7 +318,8 @@ out:
   doc_list_free(&docs);
 }
 
-static void scan_file(scan_state *s, const char *path) {
+static void scan_file(scan_state *s, const char *path)
+{
   char *text = NULL;
   size_t len = 0;
   if (!read_scanned(s, path, &text, &len))
@@ -314,7 +328,8 @@ static void scan_file(scan_state *s, const char *path) {
   doc_wipe_free(text, len);
 }
 
-static void scan_tree(scan_state *s, const char *path, int depth, int named) {
+static void scan_tree(scan_state *s, const char *path, int depth, int named)
+{
   struct stat sb;
   DIR *dir = NULL;
   struct dirent *de;
@@ -362,7 +377,8 @@ static void scan_tree(scan_state *s, const char *path, int depth, int named) {
   closedir(dir);
 }
 
-static int scan_staged(scan_state *s) {
+static int scan_staged(scan_state *s)
+{
   char *list = NULL;
   size_t list_len = 0, i;
   int code = 0, st;
@@ -411,7 +427,8 @@ out:
 }
 
 /* Appends text to a shell script in single quotes. */
-static int shell_quote(char *out, size_t size, const char *text) {
+static int shell_quote(char *out, size_t size, const char *text)
+{
   size_t o = 0;
   if (size < 3)
     return -1;
@@ -435,7 +452,8 @@ static int shell_quote(char *out, size_t size, const char *text) {
   return 0;
 }
 
-static int install_hook(void) {
+static int install_hook(void)
+{
   char *hooks = NULL, *old = NULL;
   size_t hooks_len = 0, old_len = 0;
   char self[PATH_MAX], quoted[PATH_MAX * 4 + 3], path[PATH_MAX], script[PATH_MAX * 4 + 512];
@@ -512,10 +530,11 @@ out:
   return st;
 }
 
-int cmd_scan(int argc, char **argv) {
+int cmd_scan(int argc, char **argv)
+{
   scan_state s = {0};
-  seal_cmdline cl = {.cmd = "scan", .usage = usage_text, .shortopts = "o:h",
-                     .longopts = longopts, .operands = 1};
+  seal_cmdline cl = {
+      .cmd = "scan", .usage = usage_text, .shortopts = "o:h", .longopts = longopts, .operands = 1};
   int c, staged = 0, hook = 0, json_out = 0, st = SEAL_OK;
 
   while ((c = seal_cmdline_next(&cl, argc, argv)) > 0) {

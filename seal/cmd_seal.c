@@ -14,8 +14,7 @@ static const char usage_text[] =
     "\n"
     "Reads Secrets (YAML or JSON, several documents, a List) from stdin or -f and\n"
     "writes SealedSecrets to stdout or -w. Nothing is written when anything fails.\n"
-    "\n"
-    SEAL_CERT_HELP
+    "\n" SEAL_CERT_HELP
     "      --scope SCOPE          strict (default), namespace-wide or cluster-wide\n"
     "  -n, --namespace NS         namespace for Secrets that name none (else\n"
     "                             $SEAL_NAMESPACE, else the kubeconfig context's,\n"
@@ -44,7 +43,10 @@ static const struct option longopts[] = {
     {NULL, 0, NULL, 0},
 };
 
-const struct option *seal_options(void) { return longopts; }
+const struct option *seal_options(void)
+{
+  return longopts;
+}
 
 #define BITNAMI_ANN_NS_WIDE "sealedsecrets.bitnami.com/namespace-wide"
 #define BITNAMI_ANN_CLUSTER_WIDE "sealedsecrets.bitnami.com/cluster-wide"
@@ -53,11 +55,11 @@ const struct option *seal_options(void) { return longopts; }
  * scope unless seal.dev/scope or --scope says another: *scope the scope they
  * ask for, NULL when none. */
 static int bitnami_scope(const char **scope, const json_t *doc, const char *opt_scope,
-                         const char *source, size_t index) {
-  const char *ns_wide =
-      doc_get_string(doc, "metadata", "annotations", BITNAMI_ANN_NS_WIDE, NULL);
-  const char *cl_wide =
-      doc_get_string(doc, "metadata", "annotations", BITNAMI_ANN_CLUSTER_WIDE, NULL);
+                         const char *source, size_t index)
+{
+  const char *ns_wide = doc_get_string(doc, "metadata", "annotations", BITNAMI_ANN_NS_WIDE, NULL);
+  const char *cl_wide = doc_get_string(doc, "metadata", "annotations", BITNAMI_ANN_CLUSTER_WIDE,
+                                       NULL);
   const char *ours = doc_get_string(doc, "metadata", "annotations", MANIFEST_ANN_SCOPE, NULL);
   const char *ann;
   char what[512];
@@ -74,21 +76,22 @@ static int bitnami_scope(const char **scope, const json_t *doc, const char *opt_
   }
   seal_describe(what, sizeof what, doc, index);
   if (ours != NULL && strcmp(ours, *scope) != 0)
-    return seal_report(SEAL_ERR_INPUT, "%s: %s: annotation %s contradicts %s \"%s\"", source,
-                       what, ann, MANIFEST_ANN_SCOPE, ours);
+    return seal_report(SEAL_ERR_INPUT, "%s: %s: annotation %s contradicts %s \"%s\"", source, what,
+                       ann, MANIFEST_ANN_SCOPE, ours);
   if (opt_scope != NULL && strcmp(opt_scope, *scope) != 0)
-    return seal_report(SEAL_ERR_INPUT, "%s: %s: annotation %s contradicts --scope %s", source,
-                       what, ann, opt_scope);
+    return seal_report(SEAL_ERR_INPUT, "%s: %s: annotation %s contradicts --scope %s", source, what,
+                       ann, opt_scope);
   fprintf(stderr, "seal: note: ");
-  seal_print_line(stderr, "%s: %s: Bitnami's annotation %s: sealed with scope %s (%s: %s)",
-                  source, what, ann, *scope, MANIFEST_ANN_SCOPE, *scope);
+  seal_print_line(stderr, "%s: %s: Bitnami's annotation %s: sealed with scope %s (%s: %s)", source,
+                  what, ann, *scope, MANIFEST_ANN_SCOPE, *scope);
   return SEAL_OK;
 }
 
 /* The namespace for Secrets that name none and no -n, as kubectl picks it:
  * the kubeconfig context's, else "default". A kubeconfig that cannot be read
  * is an error only when --kubeconfig or --context asked for it. */
-static int context_namespace(char *out, size_t size, const seal_cluster_opts *cluster) {
+static int context_namespace(char *out, size_t size, const seal_cluster_opts *cluster)
+{
   kube_config_opts copts;
   kube_config *cfg = NULL;
   kube_status ks = {0};
@@ -102,7 +105,8 @@ static int context_namespace(char *out, size_t size, const seal_cluster_opts *cl
   if (rc != KUBE_OK) {
     if (cluster->kubeconfig == NULL && cluster->context == NULL)
       return SEAL_OK;
-    return seal_report(SEAL_ERR_ENV, "kubeconfig: %s (for the namespace of Secrets that name "
+    return seal_report(SEAL_ERR_ENV,
+                       "kubeconfig: %s (for the namespace of Secrets that name "
                        "none; -n gives one)",
                        ks.message[0] ? ks.message : kube_strerror(rc));
   }
@@ -113,7 +117,8 @@ static int context_namespace(char *out, size_t size, const seal_cluster_opts *cl
   return SEAL_OK;
 }
 
-int cmd_seal(int argc, char **argv) {
+int cmd_seal(int argc, char **argv)
+{
   seal_cert_opts certs = {0};
   keys_public recipients[KEYS_MAX_RECIPIENTS];
   size_t n_recipients = 0, i;
@@ -225,7 +230,8 @@ int cmd_seal(int argc, char **argv) {
       one.namespace = ctx_ns;
       seal_describe(what, sizeof what, docs.docs[i], i);
       fprintf(stderr, "seal: note: ");
-      seal_print_line(stderr, "%s: %s names no namespace: sealed for namespace %s (the "
+      seal_print_line(stderr,
+                      "%s: %s names no namespace: sealed for namespace %s (the "
                       "kubeconfig context's, else default; -n sets one)",
                       source, what, ctx_ns);
     }

@@ -36,7 +36,8 @@ static const struct option longopts[] = {
 };
 
 /* Every private key of every file into one keyring. */
-static int load_keyring(keys_keyring **out, const char *const *paths, size_t n) {
+static int load_keyring(keys_keyring **out, const char *const *paths, size_t n)
+{
   keys_keyring *ring = NULL;
   keys_error kerr = {0};
   char *text = NULL;
@@ -72,7 +73,8 @@ out:
   return st;
 }
 
-int cmd_unseal(int argc, char **argv) {
+int cmd_unseal(int argc, char **argv)
+{
   const char *key_paths[MAX_KEY_FILES];
   size_t n_keys = 0, i, n_plain = 0;
   keys_keyring *ring = NULL;
@@ -81,7 +83,9 @@ int cmd_unseal(int argc, char **argv) {
   doc_format format = DOC_YAML;
   json_t **plain = NULL;
   const char *in_path = NULL, *out_path = NULL, *source;
-  seal_cmdline cl = {.cmd = "unseal", .usage = usage_text, .shortopts = "f:w:o:h",
+  seal_cmdline cl = {.cmd = "unseal",
+                     .usage = usage_text,
+                     .shortopts = "f:w:o:h",
                      .longopts = longopts};
   int c, rc, st = SEAL_OK;
 
@@ -114,7 +118,8 @@ int cmd_unseal(int argc, char **argv) {
     goto out;
 
   source = seal_input_name(in_path);
-  if ((st = seal_docs_read(&docs, NULL, in_path, manifest_is_sealed_secret, "SealedSecret")) != SEAL_OK)
+  if ((st = seal_docs_read(&docs, NULL, in_path, manifest_is_sealed_secret, "SealedSecret")) !=
+      SEAL_OK)
     goto out;
   plain = calloc(docs.n, sizeof *plain);
   if (plain == NULL) {
@@ -122,8 +127,7 @@ int cmd_unseal(int argc, char **argv) {
     goto out;
   }
   for (i = 0; i < docs.n; i++) {
-    rc = manifest_unseal_sealed(&plain[i], docs.docs[i], ring, MANIFEST_UNSEAL_RENDER, NULL,
-                                &merr);
+    rc = manifest_unseal_sealed(&plain[i], docs.docs[i], ring, MANIFEST_UNSEAL_RENDER, NULL, &merr);
     if (rc != MANIFEST_OK) {
       st = seal_report_manifest(source, i, docs.docs[i], &merr, rc);
       goto out;

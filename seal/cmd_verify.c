@@ -19,8 +19,7 @@ static const char usage_text[] =
     "      --cert FILE            offline: check every value is well-formed and sealed\n"
     "                             for a key of FILE, without the cluster (the label and\n"
     "                             commitment are not checked: only the private key can)\n"
-    "  -o, --output FORMAT        text (default) or json: one document {\"results\": [...]}\n"
-    SEAL_CLUSTER_HELP
+    "  -o, --output FORMAT        text (default) or json: one document {\"results\": [...]}\n" SEAL_CLUSTER_HELP
     "  -h, --help                 this help\n";
 
 enum { OPT_CERT = SEAL_OPT_FIRST_FREE };
@@ -38,7 +37,8 @@ static const struct option longopts[] = {
 
 /* The controller's reasons as one line: its "failed" list ({key, reason,
  * message} each), a JSON message, or the text. */
-static void reason_of(char *out, size_t size, const char *reply, size_t len) {
+static void reason_of(char *out, size_t size, const char *reply, size_t len)
+{
   json_t *j = NULL, *failed, *f;
   const char *msg = NULL;
   size_t i, o = 0;
@@ -102,7 +102,8 @@ static void reason_of(char *out, size_t size, const char *reply, size_t len) {
 /* One document's result for -o json: document (1-based), namespace, name,
  * valid, and the controller's failed list ({key, reason, message} each). */
 static int add_result(json_t *results, const json_t *doc, size_t i, int valid, const char *reply,
-                      size_t len) {
+                      size_t len)
+{
   json_t *j = reply && len ? json_loadb(reply, len, 0, NULL) : NULL;
   json_t *failed = json_object_get(j, "failed"), *r;
   const char *ns = doc_get_string(doc, "metadata", "namespace", NULL);
@@ -120,7 +121,8 @@ static int add_result(json_t *results, const json_t *doc, size_t i, int valid, c
 /* Offline: each value of doc parses and carries a stanza for one of certs.
  * *reply receives a /v1/verify-like answer ({valid, failed}) for add_result. */
 static int check_offline(char **reply, size_t *reply_len, int *valid, const json_t *doc,
-                         const keys_public *certs, size_t n_certs) {
+                         const keys_public *certs, size_t n_certs)
+{
   char *text = NULL;
   json_t *enc = doc_get(doc, "spec", "encryptedData", NULL), *v;
   json_t *failed = json_array(), *r = NULL;
@@ -130,8 +132,9 @@ static int check_offline(char **reply, size_t *reply_len, int *valid, const json
   if (failed == NULL)
     return seal_report(SEAL_ERR_ENV, "out of memory");
   if (!json_is_object(enc) &&
-      json_array_append_new(failed, json_pack("{s:s, s:s, s:s}", "key", "", "reason", "Malformed",
-                                              "message", "spec.encryptedData: missing or not a map")))
+      json_array_append_new(failed,
+                            json_pack("{s:s, s:s, s:s}", "key", "", "reason", "Malformed",
+                                      "message", "spec.encryptedData: missing or not a map")))
     goto oom;
   json_object_foreach(enc, key, v) {
     uint8_t ids[KEYS_MAX_RECIPIENTS][KEYS_ID_BYTES];
@@ -173,7 +176,8 @@ out:
   return st;
 }
 
-int cmd_verify(int argc, char **argv) {
+int cmd_verify(int argc, char **argv)
+{
   seal_cluster_opts cluster = {0};
   doc_list docs = {0};
   manifest_error merr = {0};
@@ -183,8 +187,11 @@ int cmd_verify(int argc, char **argv) {
   size_t i, failed = 0;
   json_t *results = NULL;
   char *text = NULL;
-  seal_cmdline cl = {.cmd = "verify", .usage = usage_text, .shortopts = "f:o:h",
-                     .longopts = longopts, .cluster = &cluster};
+  seal_cmdline cl = {.cmd = "verify",
+                     .usage = usage_text,
+                     .shortopts = "f:o:h",
+                     .longopts = longopts,
+                     .cluster = &cluster};
   int c, rc, json_out = 0, st = SEAL_OK;
 
   while ((c = seal_cmdline_next(&cl, argc, argv)) > 0) {
@@ -221,7 +228,8 @@ int cmd_verify(int argc, char **argv) {
     }
   }
   source = seal_input_name(in_path);
-  if ((st = seal_docs_read(&docs, NULL, in_path, manifest_is_sealed_secret, "SealedSecret")) != SEAL_OK)
+  if ((st = seal_docs_read(&docs, NULL, in_path, manifest_is_sealed_secret, "SealedSecret")) !=
+      SEAL_OK)
     goto out;
   for (i = 0; i < docs.n; i++) {
     char what[512], reason[600];
@@ -256,7 +264,10 @@ int cmd_verify(int argc, char **argv) {
     free(reply);
     if (code == 200) {
       if (results == NULL && certs)
-        seal_print_line(stdout, "%s: %s: well-formed, sealed for a key of %s (not checked offline: " NOT_CHECKED ")", source, what, cert_path);
+        seal_print_line(
+            stdout,
+            "%s: %s: well-formed, sealed for a key of %s (not checked offline: " NOT_CHECKED ")",
+            source, what, cert_path);
       else if (results == NULL)
         seal_print_line(stdout, "%s: %s: ok", source, what);
     } else if (code == 409 || code == 400 || code == 422) {
@@ -270,8 +281,8 @@ int cmd_verify(int argc, char **argv) {
     }
   }
   if (results) {
-    json_t *root = certs ? json_pack("{s:O, s:[s, s]}", "results", results, "notChecked",
-                                     "label", "commitment")
+    json_t *root = certs ? json_pack("{s:O, s:[s, s]}", "results", results, "notChecked", "label",
+                                     "commitment")
                          : json_pack("{s:O}", "results", results);
     if (root == NULL || (text = json_dumps(root, JSON_INDENT(2))) == NULL) {
       json_decref(root);

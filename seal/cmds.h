@@ -10,23 +10,23 @@
  * makes of them the tables of names and help that usage and completion
  * print; seal.c and cmd_keys.c the handlers, in the same order, they
  * dispatch to. A new command is one line here and its cmd_ file. */
-#define SEAL_COMMANDS(X)                                                              \
-  X(raw, "seal one value into one sealed value")                                      \
-  X(merge, "seal a Secret's keys into an existing SealedSecret file")                 \
-  X(unseal, "offline recovery: SealedSecrets to Secrets with private key files")      \
-  X(cert, "print the cluster's public key")                                           \
-  X(verify, "ask the controller whether SealedSecrets unseal")                        \
-  X(scan, "find plain-text Secrets in files or staged changes")                       \
-  X(reseal, "re-seal SealedSecrets for the newest key (controller or offline)")       \
-  X(migrate, "Bitnami sealed-secrets objects to seal SealedSecrets, offline")         \
-  X(keys, "keys: generate, list, rotate, backup, restore, compromise")                \
+#define SEAL_COMMANDS(X)                                                         \
+  X(raw, "seal one value into one sealed value")                                 \
+  X(merge, "seal a Secret's keys into an existing SealedSecret file")            \
+  X(unseal, "offline recovery: SealedSecrets to Secrets with private key files") \
+  X(cert, "print the cluster's public key")                                      \
+  X(verify, "ask the controller whether SealedSecrets unseal")                   \
+  X(scan, "find plain-text Secrets in files or staged changes")                  \
+  X(reseal, "re-seal SealedSecrets for the newest key (controller or offline)")  \
+  X(migrate, "Bitnami sealed-secrets objects to seal SealedSecrets, offline")    \
+  X(keys, "keys: generate, list, rotate, backup, restore, compromise")           \
   X(completion, "print a shell completion script (bash, zsh)")
-#define SEAL_KEYS_COMMANDS(X)                                                         \
-  X(generate, "make a new key pair in two files")                                     \
-  X(list, "the cluster's keys, their state and users")                                \
-  X(rotate, "ask the controller for a new key now")                                   \
-  X(backup, "write every private key to a file (mode 0600)")                          \
-  X(restore, "put keys of a backup back as key Secrets")                              \
+#define SEAL_KEYS_COMMANDS(X)                                \
+  X(generate, "make a new key pair in two files")            \
+  X(list, "the cluster's keys, their state and users")       \
+  X(rotate, "ask the controller for a new key now")          \
+  X(backup, "write every private key to a file (mode 0600)") \
+  X(restore, "put keys of a backup back as key Secrets")     \
   X(compromise, "label a key compromised: it no longer seals")
 
 /* A command's name and help; tables end with {NULL, NULL}. */
@@ -76,7 +76,7 @@ const struct option *seal_options(void);
 #define SEAL_MAX_KEYS 4096
 
 typedef struct seal_key_info {
-  char name[KEYS_NAME_MAX + 1];   /* the key Secret */
+  char name[KEYS_NAME_MAX + 1]; /* the key Secret */
   char id[KEYS_ID_HEX_BYTES];
   uint8_t raw_id[KEYS_ID_BYTES];
   int compromised;
@@ -91,10 +91,10 @@ typedef struct seal_key_list {
 } seal_key_list;
 
 enum { SEAL_OPT_KEY_NS = SEAL_OPT_FIRST_FREE, SEAL_OPT_KEYS_FIRST_FREE };
-#define SEAL_KEYS_LONGOPTS                                                     \
+#define SEAL_KEYS_LONGOPTS \
   {"key-namespace", required_argument, NULL, SEAL_OPT_KEY_NS}, SEAL_CLUSTER_LONGOPTS
-#define SEAL_KEYS_HELP                                                         \
-  "      --key-namespace NS     where the key Secrets live (seal-system;\n"    \
+#define SEAL_KEYS_HELP                                                      \
+  "      --key-namespace NS     where the key Secrets live (seal-system;\n" \
   "                             else $SEAL_KEY_NAMESPACE)\n" SEAL_CLUSTER_HELP
 
 typedef struct seal_keys_opts {
@@ -117,7 +117,6 @@ void seal_keys_close(seal_keys_session *s);
 /* After the options: $SEAL_KEY_NAMESPACE when --key-namespace is not given,
  * and seal_cluster_finish. */
 int seal_keys_finish(seal_keys_opts *o, const char *cmd);
-
 
 /* --key-namespace or seal-system */
 const char *seal_keys_ns(const char *opt);

@@ -30,7 +30,7 @@ typedef enum seal_status {
 } seal_status;
 
 #define SEAL_MAX_INPUT_BYTES (64u * 1024 * 1024) /* a whole input stream */
-#define SEAL_MAX_CERT_BYTES (256u * 1024)         /* a certificate file or download */
+#define SEAL_MAX_CERT_BYTES (256u * 1024)        /* a certificate file or download */
 #define SEAL_MAX_CERT_SOURCES 16
 #define SEAL_CERT_TIMEOUT_SECONDS 30L
 
@@ -102,8 +102,7 @@ int seal_docs_write(json_t *const *docs, size_t n, doc_format format, const char
 
 /* Runs argv (no shell), captures at most max bytes of its stdout. *exit_code is
  * the program's exit status (or -1 when it did not exit normally). */
-int seal_run_capture(char **out, size_t *out_len, size_t max, int *exit_code,
-                     char *const argv[]);
+int seal_run_capture(char **out, size_t *out_len, size_t max, int *exit_code, char *const argv[]);
 
 /* ---- options.c and certs.c: recipient certificates ------------------------ */
 
@@ -159,46 +158,47 @@ enum {
 
 /* -s is --server, as for kubectl: the commands add SEAL_CLUSTER_SHORTOPTS. */
 #define SEAL_CLUSTER_SHORTOPTS "s:"
-#define SEAL_CLUSTER_LONGOPTS                                                  \
-  {"kubeconfig", required_argument, NULL, SEAL_OPT_KUBECONFIG},                \
-      {"context", required_argument, NULL, SEAL_OPT_CONTEXT},                  \
-      {"cluster", required_argument, NULL, SEAL_OPT_CLUSTER},                  \
-      {"user", required_argument, NULL, SEAL_OPT_USER},                        \
-      {"server", required_argument, NULL, 's'},                                \
-      {"token", required_argument, NULL, SEAL_OPT_TOKEN},                      \
-      {"certificate-authority", required_argument, NULL, SEAL_OPT_CA},         \
-      {"insecure-skip-tls-verify", optional_argument, NULL, SEAL_OPT_INSECURE}, \
-      {"request-timeout", required_argument, NULL, SEAL_OPT_REQUEST_TIMEOUT},  \
-      {"controller-namespace", required_argument, NULL, SEAL_OPT_CONTROLLER_NS}, \
-      {"controller-name", required_argument, NULL, SEAL_OPT_CONTROLLER_NAME},  \
-      {"controller-url", required_argument, NULL, SEAL_OPT_CONTROLLER_URL}
+#define SEAL_CLUSTER_LONGOPTS                                                                     \
+  {"kubeconfig", required_argument, NULL, SEAL_OPT_KUBECONFIG},                                   \
+      {"context", required_argument, NULL, SEAL_OPT_CONTEXT},                                     \
+      {"cluster", required_argument, NULL, SEAL_OPT_CLUSTER},                                     \
+      {"user", required_argument, NULL, SEAL_OPT_USER}, {"server", required_argument, NULL, 's'}, \
+      {"token", required_argument, NULL, SEAL_OPT_TOKEN},                                         \
+      {"certificate-authority", required_argument, NULL, SEAL_OPT_CA},                            \
+      {"insecure-skip-tls-verify", optional_argument, NULL, SEAL_OPT_INSECURE},                   \
+      {"request-timeout", required_argument, NULL, SEAL_OPT_REQUEST_TIMEOUT},                     \
+      {"controller-namespace", required_argument, NULL, SEAL_OPT_CONTROLLER_NS},                  \
+      {"controller-name", required_argument, NULL, SEAL_OPT_CONTROLLER_NAME},                     \
+  {                                                                                               \
+    "controller-url", required_argument, NULL, SEAL_OPT_CONTROLLER_URL                            \
+  }
 
-#define SEAL_CERT_LONGOPTS                                                     \
-  {"cert", required_argument, NULL, SEAL_OPT_CERT},                            \
+#define SEAL_CERT_LONGOPTS                          \
+  {"cert", required_argument, NULL, SEAL_OPT_CERT}, \
       {"key-id", required_argument, NULL, SEAL_OPT_KEY_ID}, SEAL_CLUSTER_LONGOPTS
 
-#define SEAL_CLUSTER_HELP                                                      \
-  "      --kubeconfig FILE      kubeconfig to use (else $KUBECONFIG, ~/.kube/config)\n" \
-  "      --context NAME         kubeconfig context to use\n"                   \
-  "      --cluster NAME         kubeconfig cluster to use instead of the context's\n" \
-  "      --user NAME            kubeconfig user to use instead of the context's\n" \
+#define SEAL_CLUSTER_HELP                                                                  \
+  "      --kubeconfig FILE      kubeconfig to use (else $KUBECONFIG, ~/.kube/config)\n"    \
+  "      --context NAME         kubeconfig context to use\n"                               \
+  "      --cluster NAME         kubeconfig cluster to use instead of the context's\n"      \
+  "      --user NAME            kubeconfig user to use instead of the context's\n"         \
   "  -s, --server URL           the API server (https://HOST:PORT); needs no kubeconfig\n" \
-  "      --token TOKEN          bearer token, instead of the user's credentials\n" \
-  "      --certificate-authority FILE  CA certificate(s) to check the API server with\n" \
-  "      --insecure-skip-tls-verify  do not check the API server's certificate\n" \
-  "      --request-timeout T    give up an API request after T (30s, 1m, 5; 0: never;\n" \
-  "                             default 30s, no retries when given)\n"        \
-  "      --controller-namespace NS  the controller's namespace (seal-system)\n"   \
-  "      --controller-name NAME the controller's Service (unseal-controller)\n"   \
-  "      --controller-url URL   talk to the controller at URL directly\n"      \
-  "  SEAL_SERVER, SEAL_TOKEN, SEAL_INSECURE_SKIP_TLS_VERIFY=true, ... stand for\n" \
-  "  the cluster options above (SEAL_ and the name in capitals, - as _);\n"     \
+  "      --token TOKEN          bearer token, instead of the user's credentials\n"         \
+  "      --certificate-authority FILE  CA certificate(s) to check the API server with\n"   \
+  "      --insecure-skip-tls-verify  do not check the API server's certificate\n"          \
+  "      --request-timeout T    give up an API request after T (30s, 1m, 5; 0: never;\n"   \
+  "                             default 30s, no retries when given)\n"                     \
+  "      --controller-namespace NS  the controller's namespace (seal-system)\n"            \
+  "      --controller-name NAME the controller's Service (unseal-controller)\n"            \
+  "      --controller-url URL   talk to the controller at URL directly\n"                  \
+  "  SEAL_SERVER, SEAL_TOKEN, SEAL_INSECURE_SKIP_TLS_VERIFY=true, ... stand for\n"         \
+  "  the cluster options above (SEAL_ and the name in capitals, - as _);\n"                \
   "  the option wins\n"
 
-#define SEAL_CERT_HELP                                                         \
-  "      --cert FILE|URL        public key(s) to seal for; repeatable\n"       \
+#define SEAL_CERT_HELP                                                                 \
+  "      --cert FILE|URL        public key(s) to seal for; repeatable\n"               \
   "                             (path, file://, http://, https://; else $SEAL_CERT,\n" \
-  "                             else the cluster's)\n"                         \
+  "                             else the cluster's)\n"                                 \
   "      --key-id ID            only seal for this key id; repeatable\n" SEAL_CLUSTER_HELP
 
 /* Handles a shared option: 1 when c was one (and *status is set), else 0. */
@@ -217,14 +217,14 @@ struct seal_keys_opts; /* cmds.h: --key-namespace and the cluster options */
  * (the group of at most one of certs, cluster and keys; the others NULL). */
 typedef struct seal_cmdline {
   const char *cmd;
-  const char *usage;             /* printed on stdout for -h, --help */
+  const char *usage; /* printed on stdout for -h, --help */
   const char *shortopts;
   const struct option *longopts;
-  seal_cert_opts *certs;         /* --cert, --key-id and the cluster options */
-  seal_cluster_opts *cluster;    /* the cluster options */
-  struct seal_keys_opts *keys;   /* --key-namespace and the cluster options */
-  int operands;                  /* 1: arguments may follow the options (from argv[optind]) */
-  int status;                    /* when seal_cmdline_next returned -1 */
+  seal_cert_opts *certs;       /* --cert, --key-id and the cluster options */
+  seal_cluster_opts *cluster;  /* the cluster options */
+  struct seal_keys_opts *keys; /* --key-namespace and the cluster options */
+  int operands;                /* 1: arguments may follow the options (from argv[optind]) */
+  int status;                  /* when seal_cmdline_next returned -1 */
 } seal_cmdline;
 
 /* getopt for a command: handles -h/--help, the shared options, unknown

@@ -20,7 +20,8 @@ static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static const seal_crypto_api *api; /* NULL when loading failed */
 static char load_error[256] = "";
 
-static void load(void) {
+static void load(void)
+{
   seal_dl_table t;
   const seal_crypto_api *a;
 
@@ -41,7 +42,8 @@ static void load(void) {
   api = a;
 }
 
-const seal_crypto_api *seal_crypto_load(const char **why) {
+const seal_crypto_api *seal_crypto_load(const char **why)
+{
   pthread_once(&load_once, load);
   if (api == NULL && why != NULL)
     *why = load_error;

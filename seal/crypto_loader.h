@@ -16,32 +16,32 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
-#define SEAL_CRYPTO_FUNCTIONS(X)                                               \
-  X(OpenSSL_version_num)                                                       \
-  X(ERR_clear_error)                                                           \
-  X(CRYPTO_memdup)                                                             \
-  X(CRYPTO_free)                                                               \
-  X(BIO_new_mem_buf)                                                           \
-  X(BIO_free)                                                                  \
-  X(PEM_read_bio_PrivateKey)                                                   \
-  X(EVP_PKEY_get_base_id)                                                      \
-  X(EVP_PKEY_get_size)                                                         \
-  X(EVP_PKEY_free)                                                             \
-  X(EVP_PKEY_CTX_new)                                                          \
-  X(EVP_PKEY_CTX_free)                                                         \
-  X(EVP_PKEY_decrypt_init)                                                     \
-  X(EVP_PKEY_decrypt)                                                          \
-  X(EVP_PKEY_CTX_set_rsa_padding)                                              \
-  X(EVP_PKEY_CTX_set_rsa_oaep_md)                                              \
-  X(EVP_PKEY_CTX_set_rsa_mgf1_md)                                              \
-  X(EVP_PKEY_CTX_set0_rsa_oaep_label)                                          \
-  X(EVP_sha256)                                                                \
-  X(EVP_aes_256_gcm)                                                           \
-  X(EVP_CIPHER_CTX_new)                                                        \
-  X(EVP_CIPHER_CTX_free)                                                       \
-  X(EVP_CIPHER_CTX_ctrl)                                                       \
-  X(EVP_DecryptInit_ex)                                                        \
-  X(EVP_DecryptUpdate)                                                         \
+#define SEAL_CRYPTO_FUNCTIONS(X)      \
+  X(OpenSSL_version_num)              \
+  X(ERR_clear_error)                  \
+  X(CRYPTO_memdup)                    \
+  X(CRYPTO_free)                      \
+  X(BIO_new_mem_buf)                  \
+  X(BIO_free)                         \
+  X(PEM_read_bio_PrivateKey)          \
+  X(EVP_PKEY_get_base_id)             \
+  X(EVP_PKEY_get_size)                \
+  X(EVP_PKEY_free)                    \
+  X(EVP_PKEY_CTX_new)                 \
+  X(EVP_PKEY_CTX_free)                \
+  X(EVP_PKEY_decrypt_init)            \
+  X(EVP_PKEY_decrypt)                 \
+  X(EVP_PKEY_CTX_set_rsa_padding)     \
+  X(EVP_PKEY_CTX_set_rsa_oaep_md)     \
+  X(EVP_PKEY_CTX_set_rsa_mgf1_md)     \
+  X(EVP_PKEY_CTX_set0_rsa_oaep_label) \
+  X(EVP_sha256)                       \
+  X(EVP_aes_256_gcm)                  \
+  X(EVP_CIPHER_CTX_new)               \
+  X(EVP_CIPHER_CTX_free)              \
+  X(EVP_CIPHER_CTX_ctrl)              \
+  X(EVP_DecryptInit_ex)               \
+  X(EVP_DecryptUpdate)                \
   X(EVP_DecryptFinal_ex)
 
 typedef struct seal_crypto_api {

@@ -48,27 +48,27 @@
 /* The shared object of libcurl's ABI 4, the one <curl/curl.h> describes. */
 #define LIBCURL_SONAME "libcurl.so.4"
 
-#define CURL_FUNCTIONS(X)                                                      \
-  X(curl_global_init)                                                          \
-  X(curl_global_cleanup)                                                       \
-  X(curl_version_info)                                                         \
-  X(curl_easy_init)                                                            \
-  X(curl_easy_cleanup)                                                         \
-  X(curl_easy_setopt)                                                          \
-  X(curl_easy_getinfo)                                                         \
-  X(curl_easy_perform)                                                         \
-  X(curl_easy_strerror)                                                        \
-  X(curl_slist_append)                                                         \
-  X(curl_slist_free_all)                                                       \
-  X(curl_multi_init)                                                           \
-  X(curl_multi_cleanup)                                                        \
-  X(curl_multi_setopt)                                                         \
-  X(curl_multi_add_handle)                                                     \
-  X(curl_multi_remove_handle)                                                  \
-  X(curl_multi_perform)                                                        \
-  X(curl_multi_poll)                                                           \
-  X(curl_multi_wakeup)                                                         \
-  X(curl_multi_timeout)                                                        \
+#define CURL_FUNCTIONS(X)     \
+  X(curl_global_init)         \
+  X(curl_global_cleanup)      \
+  X(curl_version_info)        \
+  X(curl_easy_init)           \
+  X(curl_easy_cleanup)        \
+  X(curl_easy_setopt)         \
+  X(curl_easy_getinfo)        \
+  X(curl_easy_perform)        \
+  X(curl_easy_strerror)       \
+  X(curl_slist_append)        \
+  X(curl_slist_free_all)      \
+  X(curl_multi_init)          \
+  X(curl_multi_cleanup)       \
+  X(curl_multi_setopt)        \
+  X(curl_multi_add_handle)    \
+  X(curl_multi_remove_handle) \
+  X(curl_multi_perform)       \
+  X(curl_multi_poll)          \
+  X(curl_multi_wakeup)        \
+  X(curl_multi_timeout)       \
   X(curl_multi_info_read)
 
 typedef struct curl_api {
@@ -78,7 +78,7 @@ typedef struct curl_api {
 } curl_api;
 
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
-static const curl_api *api;      /* NULL when loading failed */
+static const curl_api *api;       /* NULL when loading failed */
 static char load_error[256] = ""; /* why, when it failed */
 
 #define NAME(name) #name,
@@ -87,7 +87,8 @@ static const char *const names[] = {CURL_FUNCTIONS(NAME)};
 _Static_assert(sizeof(curl_api) == sizeof names / sizeof names[0] * sizeof(void *),
                "one pointer per name");
 
-static void load(void) {
+static void load(void)
+{
   seal_dl_table tab;
   const curl_api *t;
   const curl_version_info_data *info;
@@ -105,7 +106,8 @@ static void load(void) {
     goto fail;
   }
   if (t->curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-    snprintf(load_error, sizeof load_error, "cannot load " LIBCURL_SONAME ": curl_global_init failed");
+    snprintf(load_error, sizeof load_error,
+             "cannot load " LIBCURL_SONAME ": curl_global_init failed");
     goto fail;
   }
   if (seal_dl_table_seal(&tab, LIBCURL_SONAME, load_error, sizeof load_error) != 0) {
@@ -118,59 +120,67 @@ fail:
   seal_dl_table_close(&tab);
 }
 
-static const curl_api *get(void) {
+static const curl_api *get(void)
+{
   pthread_once(&load_once, load);
   return api;
 }
 
-const char *seal_curl_load_error(void) {
+const char *seal_curl_load_error(void)
+{
   return get() ? NULL : load_error;
 }
 
 /* ---- the API seal and kube call -------------------------------------------- */
 
-CURLcode curl_global_init(long flags) {
+CURLcode curl_global_init(long flags)
+{
   const curl_api *a = get();
   return a ? a->curl_global_init(flags) : CURLE_FAILED_INIT;
 }
 
-void curl_global_cleanup(void) {
+void curl_global_cleanup(void)
+{
   const curl_api *a = get();
   if (a)
     a->curl_global_cleanup();
 }
 
-curl_version_info_data *curl_version_info(CURLversion v) {
+curl_version_info_data *curl_version_info(CURLversion v)
+{
   const curl_api *a = get();
   return a ? a->curl_version_info(v) : NULL;
 }
 
-CURL *curl_easy_init(void) {
+CURL *curl_easy_init(void)
+{
   const curl_api *a = get();
   return a ? a->curl_easy_init() : NULL;
 }
 
-void curl_easy_cleanup(CURL *h) {
+void curl_easy_cleanup(CURL *h)
+{
   if (h)
     get()->curl_easy_cleanup(h); /* a handle exists only when loaded */
 }
 
 /* rc = fn(handle, opt, the one argument after opt, read as its real type) */
-#define FORWARD_OPTION(rc, fn, handle, opt, ap)                                \
-  do {                                                                         \
-    if ((opt) < CURLOPTTYPE_OBJECTPOINT)                                       \
-      rc = fn(handle, opt, va_arg(ap, long));                                  \
-    else if ((opt) < CURLOPTTYPE_FUNCTIONPOINT)                                \
-      rc = fn(handle, opt, va_arg(ap, void *));                                \
-    else if ((opt) < CURLOPTTYPE_OFF_T)                                        \
-      rc = fn(handle, opt, va_arg(ap, void (*)(void)));                        \
-    else if ((opt) < CURLOPTTYPE_BLOB)                                         \
-      rc = fn(handle, opt, va_arg(ap, curl_off_t));                            \
-    else                                                                       \
-      rc = fn(handle, opt, va_arg(ap, struct curl_blob *));                    \
+#define FORWARD_OPTION(rc, fn, handle, opt, ap)             \
+  do {                                                      \
+    if ((opt) < CURLOPTTYPE_OBJECTPOINT)                    \
+      rc = fn(handle, opt, va_arg(ap, long));               \
+    else if ((opt) < CURLOPTTYPE_FUNCTIONPOINT)             \
+      rc = fn(handle, opt, va_arg(ap, void *));             \
+    else if ((opt) < CURLOPTTYPE_OFF_T)                     \
+      rc = fn(handle, opt, va_arg(ap, void (*)(void)));     \
+    else if ((opt) < CURLOPTTYPE_BLOB)                      \
+      rc = fn(handle, opt, va_arg(ap, curl_off_t));         \
+    else                                                    \
+      rc = fn(handle, opt, va_arg(ap, struct curl_blob *)); \
   } while (0)
 
-CURLcode curl_easy_setopt(CURL *h, CURLoption opt, ...) {
+CURLcode curl_easy_setopt(CURL *h, CURLoption opt, ...)
+{
   const curl_api *a = get();
   CURLcode rc;
   va_list ap;
@@ -183,7 +193,8 @@ CURLcode curl_easy_setopt(CURL *h, CURLoption opt, ...) {
   return rc;
 }
 
-CURLcode curl_easy_getinfo(CURL *h, CURLINFO info, ...) {
+CURLcode curl_easy_getinfo(CURL *h, CURLINFO info, ...)
+{
   const curl_api *a = get();
   CURLcode rc;
   va_list ap;
@@ -196,36 +207,43 @@ CURLcode curl_easy_getinfo(CURL *h, CURLINFO info, ...) {
   return rc;
 }
 
-CURLcode curl_easy_perform(CURL *h) {
+CURLcode curl_easy_perform(CURL *h)
+{
   const curl_api *a = get();
   return a ? a->curl_easy_perform(h) : CURLE_FAILED_INIT;
 }
 
-const char *curl_easy_strerror(CURLcode code) {
+const char *curl_easy_strerror(CURLcode code)
+{
   const curl_api *a = get();
   return a ? a->curl_easy_strerror(code) : load_error;
 }
 
-struct curl_slist *curl_slist_append(struct curl_slist *list, const char *s) {
+struct curl_slist *curl_slist_append(struct curl_slist *list, const char *s)
+{
   const curl_api *a = get();
   return a ? a->curl_slist_append(list, s) : NULL;
 }
 
-void curl_slist_free_all(struct curl_slist *list) {
+void curl_slist_free_all(struct curl_slist *list)
+{
   if (list)
     get()->curl_slist_free_all(list); /* a list exists only when loaded */
 }
 
-CURLM *curl_multi_init(void) {
+CURLM *curl_multi_init(void)
+{
   const curl_api *a = get();
   return a ? a->curl_multi_init() : NULL;
 }
 
-CURLMcode curl_multi_cleanup(CURLM *m) {
+CURLMcode curl_multi_cleanup(CURLM *m)
+{
   return m ? get()->curl_multi_cleanup(m) : CURLM_BAD_HANDLE;
 }
 
-CURLMcode curl_multi_setopt(CURLM *m, CURLMoption opt, ...) {
+CURLMcode curl_multi_setopt(CURLM *m, CURLMoption opt, ...)
+{
   const curl_api *a = get();
   CURLMcode rc;
   va_list ap;
@@ -238,38 +256,45 @@ CURLMcode curl_multi_setopt(CURLM *m, CURLMoption opt, ...) {
   return rc;
 }
 
-CURLMcode curl_multi_add_handle(CURLM *m, CURL *h) {
+CURLMcode curl_multi_add_handle(CURLM *m, CURL *h)
+{
   const curl_api *a = get();
   return a ? a->curl_multi_add_handle(m, h) : CURLM_BAD_HANDLE;
 }
 
-CURLMcode curl_multi_remove_handle(CURLM *m, CURL *h) {
+CURLMcode curl_multi_remove_handle(CURLM *m, CURL *h)
+{
   const curl_api *a = get();
   return a ? a->curl_multi_remove_handle(m, h) : CURLM_BAD_HANDLE;
 }
 
-CURLMcode curl_multi_perform(CURLM *m, int *running) {
+CURLMcode curl_multi_perform(CURLM *m, int *running)
+{
   const curl_api *a = get();
   return a ? a->curl_multi_perform(m, running) : CURLM_BAD_HANDLE;
 }
 
 CURLMcode curl_multi_poll(CURLM *m, struct curl_waitfd extra_fds[], unsigned int n_extra,
-                          int timeout_ms, int *numfds) {
+                          int timeout_ms, int *numfds)
+{
   const curl_api *a = get();
   return a ? a->curl_multi_poll(m, extra_fds, n_extra, timeout_ms, numfds) : CURLM_BAD_HANDLE;
 }
 
-CURLMcode curl_multi_wakeup(CURLM *m) {
+CURLMcode curl_multi_wakeup(CURLM *m)
+{
   const curl_api *a = get();
   return a ? a->curl_multi_wakeup(m) : CURLM_BAD_HANDLE;
 }
 
-CURLMcode curl_multi_timeout(CURLM *m, long *timeout_ms) {
+CURLMcode curl_multi_timeout(CURLM *m, long *timeout_ms)
+{
   const curl_api *a = get();
   return a ? a->curl_multi_timeout(m, timeout_ms) : CURLM_BAD_HANDLE;
 }
 
-CURLMsg *curl_multi_info_read(CURLM *m, int *msgs_in_queue) {
+CURLMsg *curl_multi_info_read(CURLM *m, int *msgs_in_queue)
+{
   const curl_api *a = get();
   return a ? a->curl_multi_info_read(m, msgs_in_queue) : NULL;
 }

@@ -11,7 +11,8 @@
 #include "banned.h"
 
 int seal_dl_table_open(seal_dl_table *t, const char *soname, const char *const *names, size_t n,
-                       char *err, size_t err_size) {
+                       char *err, size_t err_size)
+{
   long page = sysconf(_SC_PAGESIZE);
   size_t i, need = n * sizeof(void *);
   void *map;
@@ -35,8 +36,7 @@ int seal_dl_table_open(seal_dl_table *t, const char *soname, const char *const *
     t->slots[i] = dlsym(t->lib, names[i]);
     if (t->slots[i] == NULL) {
       const char *why = dlerror();
-      snprintf(err, err_size, "cannot load %s: %s: %s", soname, names[i],
-               why ? why : "not found");
+      snprintf(err, err_size, "cannot load %s: %s: %s", soname, names[i], why ? why : "not found");
       seal_dl_table_close(t);
       return -1;
     }
@@ -44,7 +44,8 @@ int seal_dl_table_open(seal_dl_table *t, const char *soname, const char *const *
   return 0;
 }
 
-int seal_dl_table_seal(seal_dl_table *t, const char *soname, char *err, size_t err_size) {
+int seal_dl_table_seal(seal_dl_table *t, const char *soname, char *err, size_t err_size)
+{
   if (mprotect(t->slots, t->size, PROT_READ) != 0) {
     snprintf(err, err_size, "cannot load %s: %s", soname, strerror(errno));
     return -1;
@@ -52,7 +53,8 @@ int seal_dl_table_seal(seal_dl_table *t, const char *soname, char *err, size_t e
   return 0;
 }
 
-void seal_dl_table_close(seal_dl_table *t) {
+void seal_dl_table_close(seal_dl_table *t)
+{
   if (t->slots != NULL)
     munmap(t->slots, t->size);
   if (t->lib != NULL)

@@ -41,7 +41,8 @@ typedef struct http_buf {
   int too_big;
 } http_buf;
 
-static size_t http_write(char *ptr, size_t size, size_t nmemb, void *userdata) {
+static size_t http_write(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
   http_buf *b = userdata;
   size_t n = size * nmemb;
   int rc = doc_buf_add(&b->text, ptr, n);
@@ -54,7 +55,8 @@ static size_t http_write(char *ptr, size_t size, size_t nmemb, void *userdata) {
 /* Plain HTTP is allowed (a controller reached through a port-forward, a
  * local test) but never silently: once per origin (scheme, host and port), a
  * warning says that nothing authenticates what comes back. */
-static void warn_plain_http(const char *url, int posting) {
+static void warn_plain_http(const char *url, int posting)
+{
   static char warned[8][256];
   static size_t n_warned;
   const char *host = url + 7, *end = host + strcspn(host, "/?#");
@@ -73,7 +75,8 @@ static void warn_plain_http(const char *url, int posting) {
 }
 
 int seal_http_fetch(char **out, size_t *out_len, size_t max, long *http_code, const char *url,
-                    const char *body, size_t body_len, const char *content_type) {
+                    const char *body, size_t body_len, const char *content_type)
+{
   CURL *curl = NULL;
   struct curl_slist *headers = NULL;
   http_buf b = {0};

@@ -13,11 +13,13 @@
 
 #include "banned.h"
 
-const char *seal_input_name(const char *path) {
+const char *seal_input_name(const char *path)
+{
   return path == NULL || strcmp(path, "-") == 0 ? "stdin" : path;
 }
 
-int seal_input_read(char **out, size_t *out_len, const char *path, size_t max) {
+int seal_input_read(char **out, size_t *out_len, const char *path, size_t max)
+{
   keys_error kerr = {0};
   doc_error derr;
   int rc;
@@ -35,7 +37,8 @@ int seal_input_read(char **out, size_t *out_len, const char *path, size_t max) {
 }
 
 int seal_docs_read(doc_list *docs, doc_format *format, const char *path,
-                   int (*is_kind)(const json_t *), const char *kind) {
+                   int (*is_kind)(const json_t *), const char *kind)
+{
   manifest_error merr = {0};
   const char *source = seal_input_name(path);
   char *text = NULL;
@@ -81,7 +84,8 @@ out:
   return st;
 }
 
-int seal_has_manifest_ext(const char *path) {
+int seal_has_manifest_ext(const char *path)
+{
   const char *dot = strrchr(path, '.');
   const char *slash = strrchr(path, '/');
   if (dot == NULL || (slash && dot < slash))

@@ -29,7 +29,8 @@ static const struct {
 };
 
 /* " (kubeseal's spelling; seal: ...)" for a kubeseal flag, else "" */
-static const char *kubeseal_hint(char *buf, size_t size, const char *arg) {
+static const char *kubeseal_hint(char *buf, size_t size, const char *arg)
+{
   size_t len = strcspn(arg, "=");
 
   for (size_t i = 0; i < sizeof kubeseal_flags / sizeof kubeseal_flags[0]; i++)
@@ -41,7 +42,8 @@ static const char *kubeseal_hint(char *buf, size_t size, const char *arg) {
 }
 
 int seal_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
-                const struct option *longopts) {
+                const struct option *longopts)
+{
   char opts[64];
   const char *bad, *sep = cmd && *cmd ? ": " : "";
   int c;
@@ -68,14 +70,16 @@ int seal_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
   return '?';
 }
 
-int seal_no_arguments(const char *cmd, int argc, char **argv) {
+int seal_no_arguments(const char *cmd, int argc, char **argv)
+{
   if (optind < argc)
     return seal_usage_error(cmd, "%s%sunexpected argument '%s'", cmd, *cmd ? ": " : "",
                             argv[optind]);
   return SEAL_OK;
 }
 
-int seal_format_parse(doc_format *out, const char *cmd, const char *text) {
+int seal_format_parse(doc_format *out, const char *cmd, const char *text)
+{
   if (strcmp(text, "yaml") == 0 || strcmp(text, "yml") == 0)
     *out = DOC_YAML;
   else if (strcmp(text, "json") == 0)
@@ -86,7 +90,8 @@ int seal_format_parse(doc_format *out, const char *cmd, const char *text) {
   return SEAL_OK;
 }
 
-int seal_cluster_option(seal_cluster_opts *opts, int c, const char *arg) {
+int seal_cluster_option(seal_cluster_opts *opts, int c, const char *arg)
+{
   switch (c) {
   case SEAL_OPT_KUBECONFIG:
     opts->kubeconfig = arg;
@@ -129,12 +134,13 @@ int seal_cluster_option(seal_cluster_opts *opts, int c, const char *arg) {
   }
 }
 
-int seal_cert_option(seal_cert_opts *opts, const char *cmd, int c, const char *arg, int *status) {
+int seal_cert_option(seal_cert_opts *opts, const char *cmd, int c, const char *arg, int *status)
+{
   const char *sep = *cmd ? ": " : "";
   *status = SEAL_OK;
   if (c == SEAL_OPT_CERT) {
-    *status = seal_option_add(opts->sources, &opts->n_sources, SEAL_MAX_CERT_SOURCES, cmd,
-                              "--cert", arg);
+    *status = seal_option_add(opts->sources, &opts->n_sources, SEAL_MAX_CERT_SOURCES, cmd, "--cert",
+                              arg);
     return 1;
   }
   if (c == SEAL_OPT_KEY_ID) {
@@ -142,8 +148,8 @@ int seal_cert_option(seal_cert_opts *opts, const char *cmd, int c, const char *a
       *status = seal_usage_error(cmd, "%s%smore than %d --key-id options", cmd, sep,
                                  KEYS_MAX_RECIPIENTS);
     else if (strlen(arg) != 16 || keys_id_parse(opts->pinned[opts->n_pinned], arg) != KEYS_OK)
-      *status = seal_usage_error(cmd, "%s%s--key-id '%s': not a key id (16 hex digits)", cmd,
-                                 sep, arg);
+      *status = seal_usage_error(cmd, "%s%s--key-id '%s': not a key id (16 hex digits)", cmd, sep,
+                                 arg);
     else
       opts->n_pinned++;
     return 1;
@@ -152,7 +158,8 @@ int seal_cert_option(seal_cert_opts *opts, const char *cmd, int c, const char *a
 }
 
 int seal_option_add(const char **list, size_t *n, size_t max, const char *cmd, const char *opt,
-                    const char *arg) {
+                    const char *arg)
+{
   if (*n >= max)
     return seal_usage_error(cmd, "%s%smore than %zu %s options", cmd, *cmd ? ": " : "", max, opt);
   list[(*n)++] = arg;
@@ -160,7 +167,8 @@ int seal_option_add(const char **list, size_t *n, size_t max, const char *cmd, c
 }
 
 /* A shared option of cl: 1 when c was one (*status set), else 0. */
-static int shared_option(seal_cmdline *cl, int c, int *status) {
+static int shared_option(seal_cmdline *cl, int c, int *status)
+{
   *status = SEAL_OK;
   if (cl->certs)
     return seal_cert_option(cl->certs, cl->cmd, c, optarg, status);
@@ -170,7 +178,8 @@ static int shared_option(seal_cmdline *cl, int c, int *status) {
 }
 
 /* After the options: the cluster options' variables and checks. */
-static int shared_finish(seal_cmdline *cl) {
+static int shared_finish(seal_cmdline *cl)
+{
   if (cl->certs)
     return seal_cluster_finish(&cl->certs->cluster, cl->cmd);
   if (cl->keys)
@@ -178,7 +187,8 @@ static int shared_finish(seal_cmdline *cl) {
   return cl->cluster ? seal_cluster_finish(cl->cluster, cl->cmd) : SEAL_OK;
 }
 
-int seal_cmdline_next(seal_cmdline *cl, int argc, char **argv) {
+int seal_cmdline_next(seal_cmdline *cl, int argc, char **argv)
+{
   char shortopts[64];
   int c;
 
@@ -214,7 +224,8 @@ int seal_cmdline_next(seal_cmdline *cl, int argc, char **argv) {
 
 /* ---- the cluster options' variables and checks ---------------------------- */
 
-const char *seal_env(const char *name) {
+const char *seal_env(const char *name)
+{
   const char *v = getenv(name);
   return v != NULL && v[0] != '\0' ? v : NULL;
 }
@@ -223,7 +234,8 @@ const char *seal_env(const char *name) {
 
 /* kubectl's --request-timeout: "0" (none), whole seconds, or numbers with the
  * units h, m, s and ms as Go writes durations ("1m30s", "1.5s", "500ms"). */
-static int parse_timeout(long *ms, const char *s) {
+static int parse_timeout(long *ms, const char *s)
+{
   size_t digits = strspn(s, "0123456789");
   double total = 0;
 
@@ -268,7 +280,8 @@ static int parse_timeout(long *ms, const char *s) {
 }
 
 /* Go's strconv.ParseBool, which kubectl's boolean flags use: 1 or 0, else -1. */
-static int parse_bool(const char *s) {
+static int parse_bool(const char *s)
+{
   static const char *const yes[] = {"1", "t", "T", "true", "TRUE", "True"};
   static const char *const no[] = {"0", "f", "F", "false", "FALSE", "False"};
   for (size_t i = 0; i < sizeof yes / sizeof *yes; i++) {
@@ -281,7 +294,8 @@ static int parse_bool(const char *s) {
 }
 
 /* A bearer token goes into a header line as is: visible ASCII only. */
-static int token_ok(const char *t) {
+static int token_ok(const char *t)
+{
   for (; *t; t++)
     if ((unsigned char)*t <= 0x20 || (unsigned char)*t >= 0x7f)
       return 0;
@@ -290,7 +304,8 @@ static int token_ok(const char *t) {
 
 enum { S_SERVER, S_TOKEN, S_CA, S_INSECURE, S_TIMEOUT, S_COUNT_CHECKED };
 
-int seal_cluster_finish(seal_cluster_opts *o, const char *cmd) {
+int seal_cluster_finish(seal_cluster_opts *o, const char *cmd)
+{
   /* the settings checked below come first, in the order of the enum */
   const struct {
     const char **field;
@@ -327,8 +342,8 @@ int seal_cluster_finish(seal_cluster_opts *o, const char *cmd) {
     return seal_usage_error(cmd, "%s%s%s '%s': not an http(s) URL", cmd, sep, from[S_SERVER],
                             o->server);
   if (o->token != NULL && !token_ok(o->token)) /* never quoted: a credential */
-    return seal_usage_error(cmd, "%s%s%s holds a space, line break or control character", cmd,
-                            sep, from[S_TOKEN]);
+    return seal_usage_error(cmd, "%s%s%s holds a space, line break or control character", cmd, sep,
+                            from[S_TOKEN]);
   o->insecure_skip_tls_verify = o->insecure != NULL ? parse_bool(o->insecure) : 0;
   if (o->insecure_skip_tls_verify < 0)
     return seal_usage_error(cmd, "%s%s%s '%s': not true or false", cmd, sep, from[S_INSECURE],
@@ -350,7 +365,8 @@ int seal_cluster_finish(seal_cluster_opts *o, const char *cmd) {
   return SEAL_OK;
 }
 
-int seal_namespace_finish(const char **ns, const char *cmd) {
+int seal_namespace_finish(const char **ns, const char *cmd)
+{
   if (*ns != NULL || (*ns = seal_env("SEAL_NAMESPACE")) == NULL)
     return SEAL_OK;
   if (!keys_name_valid(*ns))

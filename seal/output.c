@@ -8,7 +8,8 @@
 
 #include "banned.h"
 
-int seal_output_write(const char *path, const char *data, size_t len, unsigned mode) {
+int seal_output_write(const char *path, const char *data, size_t len, unsigned mode)
+{
   keys_error kerr = {0};
   int rc;
   if (path == NULL || strcmp(path, "-") == 0) {
@@ -25,7 +26,8 @@ int seal_output_write(const char *path, const char *data, size_t len, unsigned m
 }
 
 int seal_docs_write(json_t *const *docs, size_t n, doc_format format, const char *path,
-                    unsigned mode) {
+                    unsigned mode)
+{
   manifest_error merr = {0};
   char *text = NULL;
   size_t len = 0;

@@ -10,7 +10,8 @@
 
 #include "banned.h"
 
-int seal_exit_code(int status) {
+int seal_exit_code(int status)
+{
   switch (status) {
   case SEAL_OK:
     return 0;
@@ -28,7 +29,8 @@ int seal_exit_code(int status) {
  * control characters, bidi controls and bytes that are not UTF-8 are
  * escaped (\xNN, \uXXXX), so that no answer can break the line or move,
  * recolour or retitle what the terminal shows. */
-static void put_safe(FILE *f, const char *s) {
+static void put_safe(FILE *f, const char *s)
+{
   const unsigned char *p = (const unsigned char *)s;
   size_t n = strlen(s);
   while (n > 0) {
@@ -47,7 +49,8 @@ static void put_safe(FILE *f, const char *s) {
   }
 }
 
-static void vline_as(FILE *f, const char *prefix, const char *fmt, va_list ap) {
+static void vline_as(FILE *f, const char *prefix, const char *fmt, va_list ap)
+{
   char buf[8192];
   int n = vsnprintf(buf, sizeof buf, fmt, ap);
   fputs(prefix, f);
@@ -57,23 +60,29 @@ static void vline_as(FILE *f, const char *prefix, const char *fmt, va_list ap) {
   fputc('\n', f);
 }
 
-static void vreport(const char *fmt, va_list ap) { vline_as(stderr, "seal: ", fmt, ap); }
+static void vreport(const char *fmt, va_list ap)
+{
+  vline_as(stderr, "seal: ", fmt, ap);
+}
 
-void seal_warn(const char *fmt, ...) {
+void seal_warn(const char *fmt, ...)
+{
   va_list ap;
   va_start(ap, fmt);
   vline_as(stderr, "seal: warning: ", fmt, ap);
   va_end(ap);
 }
 
-void seal_print_line(FILE *f, const char *fmt, ...) {
+void seal_print_line(FILE *f, const char *fmt, ...)
+{
   va_list ap;
   va_start(ap, fmt);
   vline_as(f, "", fmt, ap);
   va_end(ap);
 }
 
-int seal_report(int status, const char *fmt, ...) {
+int seal_report(int status, const char *fmt, ...)
+{
   va_list ap;
   va_start(ap, fmt);
   vreport(fmt, ap);
@@ -81,7 +90,8 @@ int seal_report(int status, const char *fmt, ...) {
   return status;
 }
 
-int seal_usage_error(const char *cmd, const char *fmt, ...) {
+int seal_usage_error(const char *cmd, const char *fmt, ...)
+{
   va_list ap;
   va_start(ap, fmt);
   vreport(fmt, ap);
@@ -90,7 +100,8 @@ int seal_usage_error(const char *cmd, const char *fmt, ...) {
   return SEAL_ERR_USAGE;
 }
 
-int seal_status_from_keys(int status) {
+int seal_status_from_keys(int status)
+{
   switch (status) {
   case KEYS_OK:
     return SEAL_OK;
@@ -102,7 +113,8 @@ int seal_status_from_keys(int status) {
   }
 }
 
-int seal_status_from_manifest(int status) {
+int seal_status_from_manifest(int status)
+{
   switch (status) {
   case MANIFEST_OK:
     return SEAL_OK;
@@ -113,14 +125,16 @@ int seal_status_from_manifest(int status) {
   }
 }
 
-int seal_report_keys(const char *subject, const keys_error *err, int status) {
+int seal_report_keys(const char *subject, const keys_error *err, int status)
+{
   const char *msg = err && err->message[0] ? err->message : keys_strerror(status);
   if (subject)
     return seal_report(seal_status_from_keys(status), "%s: %s", subject, msg);
   return seal_report(seal_status_from_keys(status), "%s", msg);
 }
 
-void seal_describe(char *out, size_t out_size, const json_t *doc, size_t index) {
+void seal_describe(char *out, size_t out_size, const json_t *doc, size_t index)
+{
   char what[400];
   manifest_describe(what, sizeof what, doc, index);
   if (strncmp(what, "document ", 9) == 0)
@@ -130,7 +144,8 @@ void seal_describe(char *out, size_t out_size, const json_t *doc, size_t index) 
 }
 
 /* Drops a leading "prefix: " from msg when the library already named it. */
-static const char *strip_prefix(const char *msg, const char *prefix) {
+static const char *strip_prefix(const char *msg, const char *prefix)
+{
   size_t n = strlen(prefix);
   if (n && strncmp(msg, prefix, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
     return msg + n + 2;
@@ -139,7 +154,8 @@ static const char *strip_prefix(const char *msg, const char *prefix) {
 
 /* Drops leading "document 2 (Secret): ", "Secret ns/name: " and "ns/name: "
  * parts that the caller's own description already says. */
-static const char *strip_described(const char *msg, const char *inner, const char *ref) {
+static const char *strip_described(const char *msg, const char *inner, const char *ref)
+{
   for (;;) {
     const char *next = strip_prefix(msg, inner);
     if (next == msg)
@@ -159,7 +175,8 @@ static const char *strip_described(const char *msg, const char *inner, const cha
 }
 
 int seal_report_manifest(const char *source, size_t index, const json_t *doc,
-                         const manifest_error *err, int status) {
+                         const manifest_error *err, int status)
+{
   const char *msg = err && err->message[0] ? err->message : manifest_strerror(status);
   char what[512], inner[400], ref[2 * KEYS_NAME_MAX + 2];
   const char *ns, *name;

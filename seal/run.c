@@ -15,8 +15,8 @@
 
 #include "banned.h"
 
-int seal_run_capture(char **out, size_t *out_len, size_t max, int *exit_code,
-                     char *const argv[]) {
+int seal_run_capture(char **out, size_t *out_len, size_t max, int *exit_code, char *const argv[])
+{
   int fds[2] = {-1, -1};
   pid_t pid = -1;
   char *buf = NULL;

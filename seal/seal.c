@@ -13,7 +13,8 @@
 static const seal_handler handlers[] = {SEAL_COMMANDS(HANDLER)};
 
 /* Flushes and closes stdout; a failure there is a failure of the command. */
-static int finish_stdout(int status) {
+static int finish_stdout(int status)
+{
   int bad = 0;
   if (fflush(stdout) != 0 || ferror(stdout))
     bad = 1;
@@ -24,7 +25,8 @@ static int finish_stdout(int status) {
   return status;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
   int status, cmd = -1;
 
   if (manifest_init() != MANIFEST_OK) {

@@ -60,9 +60,9 @@ struct ctl_admission {
   struct MHD_Daemon *d;
   struct sockaddr_storage ss;
   socklen_t ss_len;
-  char *cert_pem;      /* served chain */
-  char *key_pem;       /* sodium_malloc'ed */
-  char *ca_pem;        /* made at start; NULL with files */
+  char *cert_pem; /* served chain */
+  char *key_pem;  /* sodium_malloc'ed */
+  char *ca_pem;   /* made at start; NULL with files */
   file_id cert_id, key_id;
   int64_t next_file_check_ms;
   atomic_long in_flight;
@@ -106,10 +106,9 @@ static json_t *answer(const char *uid, int allowed, const char *message, const c
   json_t *resp = json_pack("{s:s, s:b}", "uid", uid, "allowed", allowed);
   if (resp == NULL)
     return NULL;
-  if (!allowed &&
-      json_object_set_new(resp, "status",
-                          json_pack("{s:i, s:s, s:s}", "code", 422, "reason", "Invalid",
-                                    "message", message)) != 0)
+  if (!allowed && json_object_set_new(resp, "status",
+                                      json_pack("{s:i, s:s, s:s}", "code", 422, "reason", "Invalid",
+                                                "message", message)) != 0)
     goto nomem;
   if (warning && json_object_set_new(resp, "warnings", json_pack("[s]", warning)) != 0)
     goto nomem;
@@ -145,8 +144,9 @@ json_t *ctl_admission_review(ctl *c, const json_t *review, char *err, size_t err
 
   if (!json_is_object(req) || uid == NULL || uid[0] == '\0' || strlen(uid) >= CTL_UID_MAX ||
       op == NULL) {
-    snprintf(err, err_size, "not an AdmissionReview: request.uid and request.operation are "
-                            "required");
+    snprintf(err, err_size,
+             "not an AdmissionReview: request.uid and request.operation are "
+             "required");
     ctl_metrics_admission("invalid", "");
     return NULL;
   }
@@ -209,9 +209,8 @@ json_t *ctl_admission_review(ctl *c, const json_t *review, char *err, size_t err
     const char *why = doc_get_string(f, "message", NULL);
     int n;
     if (key && key[0])
-      n = snprintf(msg, sizeof(msg),
-                   "sealedsecret %s will not unseal: data key \"%s\": %s: %s", ref, key,
-                   reason ? reason : "Invalid", why ? why : "");
+      n = snprintf(msg, sizeof(msg), "sealedsecret %s will not unseal: data key \"%s\": %s: %s",
+                   ref, key, reason ? reason : "Invalid", why ? why : "");
     else
       n = snprintf(msg, sizeof(msg), "sealedsecret %s will not unseal: %s: %s", ref,
                    reason ? reason : "Invalid", why ? why : "");
@@ -240,8 +239,8 @@ nomem:
 static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned code, const char *type,
                                  const char *text)
 {
-  struct MHD_Response *r =
-      MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
+  struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *)text,
+                                                           MHD_RESPMEM_MUST_COPY);
   if (r == NULL)
     return MHD_NO;
   MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
@@ -295,7 +294,8 @@ static enum MHD_Result review_reply(ctl_admission *a, struct MHD_Connection *con
 {
   char err[256] = "";
   json_error_t jerr;
-  json_t *review = json_loadb(x->body.p ? x->body.p : "", x->body.len, JSON_REJECT_DUPLICATES, &jerr);
+  json_t *review = json_loadb(x->body.p ? x->body.p : "", x->body.len, JSON_REJECT_DUPLICATES,
+                              &jerr);
   json_t *out = NULL;
   enum MHD_Result ret;
 
@@ -309,8 +309,7 @@ static enum MHD_Result review_reply(ctl_admission *a, struct MHD_Connection *con
   if (busy >= a->c->opts->admission_max_in_flight) {
     const char *uid = doc_get_string(review, "request", "uid", NULL);
     if (uid != NULL && uid[0] != '\0' && strlen(uid) < CTL_UID_MAX)
-      out = allow(uid, "overflow",
-                  "unseal-controller: not checked, too many reviews at once");
+      out = allow(uid, "overflow", "unseal-controller: not checked, too many reviews at once");
     else
       snprintf(err, sizeof(err), "not an AdmissionReview: request.uid is required");
   } else {
@@ -323,8 +322,7 @@ static enum MHD_Result review_reply(ctl_admission *a, struct MHD_Connection *con
               doc_get_string(review, "request", "operation", NULL), "namespace",
               doc_get_string(review, "request", "namespace", NULL), "name",
               doc_get_string(review, "request", "name", NULL), "allowed",
-              out && json_is_true(doc_get(out, "response", "allowed", NULL)) ? "true"
-                                                                                  : "false",
+              out && json_is_true(doc_get(out, "response", "allowed", NULL)) ? "true" : "false",
               "us", us, NULL);
     }
   }
@@ -421,14 +419,15 @@ static int daemon_start(ctl_admission *a)
   } else {
     port = ntohs(((struct sockaddr_in *)&a->ss)->sin_port);
   }
-  a->d = MHD_start_daemon(
-      flags, port, NULL, NULL, admit_handler, a, MHD_OPTION_EXTERNAL_LOGGER, ctl_mhd_log, (void *)"admission",
-      MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a->ss, MHD_OPTION_HTTPS_MEM_CERT, a->cert_pem,
-      MHD_OPTION_HTTPS_MEM_KEY, a->key_pem, MHD_OPTION_HTTPS_PRIORITIES,
-      "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", MHD_OPTION_CONNECTION_LIMIT,
-      (unsigned)o->http_max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-      (unsigned)((o->http_timeout_ms + 999) / 1000), MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-      (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED, admit_completed, a, MHD_OPTION_END);
+  a->d = MHD_start_daemon(flags, port, NULL, NULL, admit_handler, a, MHD_OPTION_EXTERNAL_LOGGER,
+                          ctl_mhd_log, (void *)"admission", MHD_OPTION_SOCK_ADDR,
+                          (struct sockaddr *)&a->ss, MHD_OPTION_HTTPS_MEM_CERT, a->cert_pem,
+                          MHD_OPTION_HTTPS_MEM_KEY, a->key_pem, MHD_OPTION_HTTPS_PRIORITIES,
+                          "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", MHD_OPTION_CONNECTION_LIMIT,
+                          (unsigned)o->http_max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+                          (unsigned)((o->http_timeout_ms + 999) / 1000),
+                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+                          MHD_OPTION_NOTIFY_COMPLETED, admit_completed, a, MHD_OPTION_END);
   if (a->d == NULL) {
     ctl_log(CTL_LOG_ERROR, "cannot listen", "what", "admission", "listen", o->admission_listen,
             NULL);
@@ -600,8 +599,8 @@ static void reload_files(ctl *c)
   MHD_stop_daemon(a->d);
   a->d = NULL;
   if (daemon_start(a) != 0) {
-    ctl_log(CTL_LOG_ERROR, "the admission listener did not start with the new certificate",
-            "file", c->opts->admission_cert, NULL);
+    ctl_log(CTL_LOG_ERROR, "the admission listener did not start with the new certificate", "file",
+            c->opts->admission_cert, NULL);
     memset(&a->cert_id, 0, sizeof(a->cert_id)); /* try again at the next check */
     return;
   }
@@ -611,8 +610,7 @@ static void reload_files(ctl *c)
 /* ---- publishing the CA ----------------------------------------------------- */
 
 /* The PEM certificates of text, each trimmed, into certs (at most max). */
-static size_t split_pem(const char *text, size_t len, const char **certs, size_t *lens,
-                        size_t max)
+static size_t split_pem(const char *text, size_t len, const char **certs, size_t *lens, size_t max)
 {
   size_t n = 0;
   const char *p = text, *end = text + len;
@@ -681,8 +679,7 @@ static char *new_bundle(const char *ca, const char *old_b64, int *nomem)
   b64 = malloc(b64_size);
   if (b64 == NULL)
     goto nomem;
-  sodium_bin2base64(b64, b64_size, (const unsigned char *)pem, len,
-                    sodium_base64_VARIANT_ORIGINAL);
+  sodium_bin2base64(b64, b64_size, (const unsigned char *)pem, len, sodium_base64_VARIANT_ORIGINAL);
   free(pem);
   free(old);
   return b64;
@@ -705,8 +702,8 @@ static void published(void *ud, long http_code, json_t *body, const kube_status 
   if (st->err == KUBE_OK) {
     a->next_publish_ms = ctl_now_ms() + ADMIT_PUBLISH_PERIOD_MS;
     a->published_logged = 1;
-    ctl_log(CTL_LOG_INFO, "admission CA published into the webhook configuration", "name",
-            VWC_NAME, NULL);
+    ctl_log(CTL_LOG_INFO, "admission CA published into the webhook configuration", "name", VWC_NAME,
+            NULL);
     return;
   }
   /* 422: the configuration changed since it was read (the test of its
@@ -745,12 +742,11 @@ static void read_config(void *ud, long http_code, json_t *body, const kube_statu
   json_t *hooks = doc_get(body, "webhooks", NULL);
   size_t i;
   json_t *hook;
-  patch = json_pack("[{s:s, s:s, s:s}]", "op", "test", "path", "/metadata/resourceVersion",
-                    "value", rv ? rv : "");
+  patch = json_pack("[{s:s, s:s, s:s}]", "op", "test", "path", "/metadata/resourceVersion", "value",
+                    rv ? rv : "");
   if (patch == NULL)
     goto nomem;
-  json_array_foreach(hooks, i, hook)
-  {
+  json_array_foreach(hooks, i, hook) {
     int nomem = 0;
     char path[96];
     char *b64 = new_bundle(a->ca_pem, doc_get_string(hook, "clientConfig", "caBundle", NULL),
@@ -776,8 +772,8 @@ static void read_config(void *ud, long http_code, json_t *body, const kube_statu
   patch = NULL;
   if (text == NULL)
     goto nomem;
-  if (kube_request(c->client, "PATCH", VWC_PATH, text, strlen(text),
-                   "application/json-patch+json", published, c) == KUBE_OK)
+  if (kube_request(c->client, "PATCH", VWC_PATH, text, strlen(text), "application/json-patch+json",
+                   published, c) == KUBE_OK)
     a->pub_in_flight = 1;
   else
     a->next_publish_ms = ctl_now_ms() + ADMIT_RETRY_MS;

@@ -14,8 +14,7 @@ int ctl_check_sealed(ctl *c, const json_t *doc, json_t *failed, size_t *n_values
 
   *n_values = 0;
   pthread_rwlock_rdlock(&c->keys.lock);
-  json_object_foreach(enc, k, v)
-  {
+  json_object_foreach(enc, k, v) {
     char label[KEYS_LABEL_MAX];
     manifest_error merr = {0};
     keys_error kerr = {0};
@@ -46,11 +45,11 @@ int ctl_check_sealed(ctl *c, const json_t *doc, json_t *failed, size_t *n_values
   if (rc == 0 && json_array_size(failed) == 0) {
     manifest_error merr = {0};
     manifest_unseal_report rep = {0};
-    if (manifest_unseal_sealed(NULL, doc, c->keys.ring, MANIFEST_UNSEAL_KEEP_GOING, &rep,
-                               &merr) != MANIFEST_OK)
+    if (manifest_unseal_sealed(NULL, doc, c->keys.ring, MANIFEST_UNSEAL_KEEP_GOING, &rep, &merr) !=
+        MANIFEST_OK)
       rc = json_array_append_new(failed, json_pack("{s:s, s:s, s:s}", "key", "", "reason",
-                                                   rep.reason ? rep.reason : "Invalid",
-                                                   "message", merr.message));
+                                                   rep.reason ? rep.reason : "Invalid", "message",
+                                                   merr.message));
   }
   pthread_rwlock_unlock(&c->keys.lock);
   return rc;

@@ -122,12 +122,12 @@ static int start_watches(ctl *c)
   }
   for (size_t i = 0; i < n; i++) {
     const char *ns = c->opts->n_namespaces ? c->opts->namespaces[i] : NULL;
-    if (kube_watch_new(&c->w_sealed[i], c->client, MANIFEST_API_VERSION, "sealedsecrets", ns,
-                       NULL, &hs, c, &st) != KUBE_OK ||
-        kube_watch_new(&c->w_owned[i], c->client, "v1", "secrets", ns, MANIFEST_LABEL_UNSEALED,
-                       &ho, c, &st) != KUBE_OK) {
-      ctl_log(CTL_LOG_ERROR, "cannot watch sealedsecrets", "namespace", ns ? ns : "(all)",
-              "error", st.message, NULL);
+    if (kube_watch_new(&c->w_sealed[i], c->client, MANIFEST_API_VERSION, "sealedsecrets", ns, NULL,
+                       &hs, c, &st) != KUBE_OK ||
+        kube_watch_new(&c->w_owned[i], c->client, "v1", "secrets", ns, MANIFEST_LABEL_UNSEALED, &ho,
+                       c, &st) != KUBE_OK) {
+      ctl_log(CTL_LOG_ERROR, "cannot watch sealedsecrets", "namespace", ns ? ns : "(all)", "error",
+              st.message, NULL);
       return -1;
     }
     c->n_watch = i + 1;
@@ -207,7 +207,8 @@ int ctl_run(const ctl_options *opts)
   if (ctl_keymgr_init(&c->keys) != 0)
     goto out;
   keys_ok = 1;
-  if (ctl_map_new(&c->sealed, ctl_sealed_free) != 0 || ctl_map_new(&c->owned, ctl_owned_free) != 0 ||
+  if (ctl_map_new(&c->sealed, ctl_sealed_free) != 0 ||
+      ctl_map_new(&c->owned, ctl_owned_free) != 0 ||
       ctl_queue_new(&c->queue, opts->max_retries, 200, 5 * 60 * 1000) != 0) {
     ctl_log(CTL_LOG_ERROR, "out of memory", NULL);
     goto out;

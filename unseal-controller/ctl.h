@@ -39,22 +39,22 @@ typedef struct ctl ctl;
 /* ---- key manager (keymgr.c) --------------------------------------------- */
 
 typedef struct ctl_keymgr {
-  pthread_rwlock_t lock;    /* guards ring and cert */
+  pthread_rwlock_t lock; /* guards ring and cert */
   keys_keyring *ring;
   char cert[KEYS_ARMOR_MAX]; /* newest active public key, armored; "" when none */
   uint8_t newest_id[KEYS_ID_BYTES];
   int have_newest;
   /* loop thread only */
-  ctl_map *names;           /* key Secret name -> what it holds; a key stays while any holds it */
-  int generating;           /* a first key is being created */
-  int cm_dirty;             /* the ConfigMap may need writing */
+  ctl_map *names; /* key Secret name -> what it holds; a key stays while any holds it */
+  int generating; /* a first key is being created */
+  int cm_dirty;   /* the ConfigMap may need writing */
   int cm_in_flight;
-  long generation;          /* bumps whenever the keyring changes */
+  long generation; /* bumps whenever the keyring changes */
   /* key lifecycle (loop thread only) */
-  long seen_generation;         /* the generation SealedSecrets were last re-queued for */
-  int64_t next_renew_try_ms;    /* after a failed renewal */
+  long seen_generation;      /* the generation SealedSecrets were last re-queued for */
+  int64_t next_renew_try_ms; /* after a failed renewal */
   int64_t next_backup_check_ms;
-  int64_t next_usage_ms;        /* next count of SealedSecrets by key */
+  int64_t next_usage_ms; /* next count of SealedSecrets by key */
 } ctl_keymgr;
 
 int ctl_keymgr_init(ctl_keymgr *km);
@@ -77,10 +77,10 @@ typedef struct ctl_leader {
   int in_flight;
   int released;
   int64_t next_try_ms;
-  int64_t last_renew_ms;      /* last successful acquire or renew */
+  int64_t last_renew_ms; /* last successful acquire or renew */
   char observed_rv[CTL_RV_MAX];
   char observed_holder[256];
-  int64_t observed_ms;        /* when observed_rv last changed */
+  int64_t observed_ms; /* when observed_rv last changed */
   long transitions;
   char identity[256];
 } ctl_leader;
@@ -117,17 +117,17 @@ void ctl_leader_release(ctl *c, int64_t deadline_ms);
  * one is read (GET) when it is reconciled. */
 #define CTL_CACHE_TEXT_MAX (8 * 1024)
 typedef struct ctl_sealed {
-  char *json;      /* its stripped JSON text when at most CTL_CACHE_TEXT_MAX, else NULL */
+  char *json; /* its stripped JSON text when at most CTL_CACHE_TEXT_MAX, else NULL */
   size_t json_len;
   char uid[CTL_UID_MAX];
   char rv[CTL_RV_MAX];
   uint8_t spec_digest[CTL_DIGEST_BYTES]; /* all but status and server-set fields */
-  size_t size;      /* bytes of its values and template data */
+  size_t size;                           /* bytes of its values and template data */
   uint8_t n_ids;
   uint8_t ids[CTL_SEALED_IDS_MAX][KEYS_ID_BYTES]; /* key ids its values are sealed for */
   uint8_t status_digest[CTL_STATUS_DIGEST_BYTES]; /* status without lastTransitionTime */
   int has_status;
-  char synced;     /* 'T', 'F', 'U' or 0: the Synced condition's status */
+  char synced; /* 'T', 'F', 'U' or 0: the Synced condition's status */
   char key_current;
   char synced_reason[24];
   int64_t synced_ltt; /* lastTransitionTime, seconds since the epoch */
@@ -156,14 +156,14 @@ typedef struct ctl_sealed {
 int64_t ctl_fight_delay_ms(uint32_t repairs);
 
 /* What is kept of each owned Secret: no data, only a digest of what we manage. */
-#define CTL_OWNED_RV_MAX 24   /* longer versions are kept as "" (unknown): always safe */
-#define CTL_OWNED_UID_MAX 40  /* a longer owner uid never matches: the live Secret is read */
+#define CTL_OWNED_RV_MAX 24  /* longer versions are kept as "" (unknown): always safe */
+#define CTL_OWNED_UID_MAX 40 /* a longer owner uid never matches: the live Secret is read */
 typedef struct ctl_owned {
   char rv[CTL_OWNED_RV_MAX];
   char owner_uid[CTL_OWNED_UID_MAX]; /* uid of the controller ownerReference, "" when none */
   uint8_t digest[CTL_DIGEST_BYTES];
   int immutable;
-  int managed;                 /* seal.dev/managed: "true" */
+  int managed; /* seal.dev/managed: "true" */
   /* a live version found equivalent to a desired digest (manifest_secret_matches) */
   char equal_rv[CTL_OWNED_RV_MAX];
   uint8_t equal_digest[CTL_DIGEST_BYTES];
@@ -239,10 +239,10 @@ struct ctl {
   kube_watch *w_owned[CTL_MAX_NAMESPACES];
   size_t n_watch;
   char key_namespace[256];
-  long ops_in_flight;  /* reconciles started and not finished */
+  long ops_in_flight;     /* reconciles started and not finished */
   size_t bytes_in_flight; /* their SealedSecrets' sizes (CTL_RECONCILE_BUDGET_BYTES) */
   long max_ops;
-  long work_since_trim;     /* reconciles since the last malloc_trim */
+  long work_since_trim; /* reconciles since the last malloc_trim */
   int64_t last_trim_ms;
   int64_t conditions_published_ms; /* last count of conditions for /metrics */
   int was_ready;
@@ -251,7 +251,7 @@ struct ctl {
    * them each turn and, once ready, re-queues every SealedSecret. */
   int keys_changed;
   int became_leader;
-  atomic_int ready;         /* keys loaded and first lists synced */
+  atomic_int ready; /* keys loaded and first lists synced */
   atomic_int stopping;
   atomic_llong last_turn_ms;
 };
@@ -262,9 +262,9 @@ void ctl_request_stop(void);
 
 /* ---- shared services (services.c): below every part, calls none --------- */
 
-int64_t ctl_now_ms(void);      /* monotonic */
-int64_t ctl_now_us(void);      /* monotonic, microseconds */
-int64_t ctl_wall_s(void);      /* seconds since the epoch */
+int64_t ctl_now_ms(void); /* monotonic */
+int64_t ctl_now_us(void); /* monotonic, microseconds */
+int64_t ctl_wall_s(void); /* seconds since the epoch */
 int ctl_is_leader(const ctl *c);
 /* kube_request (or c->send) with metrics by verb and code. */
 int ctl_request(ctl *c, const char *verb, const char *method, const char *path, json_t *body,

@@ -108,8 +108,8 @@ typedef struct req_ctx {
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned code, const char *type,
                              const char *body, size_t len, const char *metric_path)
 {
-  struct MHD_Response *r =
-      MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+  struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body,
+                                                           MHD_RESPMEM_MUST_COPY);
   if (r == NULL)
     return MHD_NO;
   MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
@@ -220,8 +220,8 @@ static enum MHD_Result xff_each(void *cls, enum MHD_ValueKind kind, const char *
  * are never trusted). Always an address in inet_ntop's form. */
 static void client_id(ctl_http *h, struct MHD_Connection *conn, char *out, size_t size)
 {
-  const union MHD_ConnectionInfo *ci =
-      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn,
+                                                               MHD_CONNECTION_INFO_CLIENT_ADDRESS);
   int family = 0;
   uint8_t addr[16];
 
@@ -392,8 +392,8 @@ static enum MHD_Result reply_refused(struct MHD_Connection *conn, refusal r, con
 
 static conn_slot *slot_of(struct MHD_Connection *conn)
 {
-  const union MHD_ConnectionInfo *ci =
-      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn,
+                                                               MHD_CONNECTION_INFO_SOCKET_CONTEXT);
   return ci ? (conn_slot *)ci->socket_context : NULL;
 }
 
@@ -414,8 +414,8 @@ static void notify_connection(void *cls, struct MHD_Connection *conn, void **soc
   listener *l = cls;
   ctl_http *h = l->h;
   if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn,
+                                                                 MHD_CONNECTION_INFO_CONNECTION_FD);
     conn_slot *s = calloc(1, sizeof(*s));
     if (s == NULL || ci == NULL) {
       free(s);
@@ -479,8 +479,8 @@ static void *watchdog_main(void *arg)
     if (cut > 0 && ctl_log_enabled(CTL_LOG_DEBUG)) {
       char n[16];
       snprintf(n, sizeof(n), "%u", cut);
-      ctl_log(CTL_LOG_DEBUG, "connections cut: request headers not complete in time",
-              "component", "http", "connections", n, NULL);
+      ctl_log(CTL_LOG_DEBUG, "connections cut: request headers not complete in time", "component",
+              "http", "connections", n, NULL);
     }
   }
   pthread_mutex_unlock(&h->conn_lock);
@@ -495,19 +495,17 @@ static json_t *parse_sealed(const req_ctx *rc, int *is_json, char *err, size_t e
   json_t *doc = NULL;
   size_t i = 0;
 
-  while (i < rc->body.len && (rc->body.p[i] == ' ' || rc->body.p[i] == '\n' || rc->body.p[i] == '\r' ||
-                         rc->body.p[i] == '\t'))
+  while (i < rc->body.len && (rc->body.p[i] == ' ' || rc->body.p[i] == '\n' ||
+                              rc->body.p[i] == '\r' || rc->body.p[i] == '\t'))
     i++;
   *is_json = i < rc->body.len && (rc->body.p[i] == '{' || rc->body.p[i] == '[');
   if (doc_parse(&docs, rc->body.p ? rc->body.p : "", rc->body.len, "request body",
-                     DOC_PARSE_BODY_LIMITS, &merr) !=
-      MANIFEST_OK) {
+                DOC_PARSE_BODY_LIMITS, &merr) != MANIFEST_OK) {
     snprintf(err, err_size, "%s", merr.message);
     return NULL;
   }
   if (docs.n != 1) {
-    snprintf(err, err_size, "request body: expected one SealedSecret, found %zu documents",
-             docs.n);
+    snprintf(err, err_size, "request body: expected one SealedSecret, found %zu documents", docs.n);
   } else if (!manifest_is_sealed_secret(docs.docs[0])) {
     snprintf(err, err_size, "request body: not a SealedSecret (apiVersion %s, kind %s)",
              MANIFEST_API_VERSION, MANIFEST_KIND);
@@ -524,8 +522,7 @@ static int too_many_keys(const json_t *doc, char *err, size_t err_size)
 {
   if (json_object_size(doc_get(doc, "spec", "encryptedData", NULL)) <= MANIFEST_MAX_KEYS)
     return 0;
-  snprintf(err, err_size, "request body: spec.encryptedData: more than %d keys",
-           MANIFEST_MAX_KEYS);
+  snprintf(err, err_size, "request body: spec.encryptedData: more than %d keys", MANIFEST_MAX_KEYS);
   return 1;
 }
 
@@ -564,8 +561,7 @@ static enum MHD_Result do_verify(ctl_http *h, struct MHD_Connection *conn, const
     } else {
       size_t i;
       json_t *f;
-      json_array_foreach(failed, i, f)
-      {
+      json_array_foreach(failed, i, f) {
         int w = snprintf(text + len, sizeof(text) - len, "%s: %s: %s\n",
                          doc_get_string(f, "key", NULL), doc_get_string(f, "reason", NULL),
                          doc_get_string(f, "message", NULL));
@@ -647,8 +643,7 @@ static enum MHD_Result do_rotate(ctl_http *h, struct MHD_Connection *conn, req_c
                       "/v1/rotate");
     goto out;
   }
-  if (doc_write(&text, &len, &doc, 1, is_json ? DOC_JSON : DOC_YAML, &merr) !=
-      MANIFEST_OK) {
+  if (doc_write(&text, &len, &doc, 1, is_json ? DOC_JSON : DOC_YAML, &merr) != MANIFEST_OK) {
     ret = reply_error(conn, 500, "Internal", merr.message, "/v1/rotate");
     goto out;
   }
@@ -761,9 +756,8 @@ static enum MHD_Result request_data(ctl_http *h, req_ctx *rc, const char *data, 
 }
 
 static enum MHD_Result api_handler(void *cls, struct MHD_Connection *conn, const char *url,
-                                   const char *method, const char *version,
-                                   const char *upload_data, size_t *upload_data_size,
-                                   void **con_cls)
+                                   const char *method, const char *version, const char *upload_data,
+                                   size_t *upload_data_size, void **con_cls)
 {
   ctl_http *h = cls;
   ctl *c = h->c;
@@ -963,14 +957,16 @@ static int start_daemon(listener *l, const char *listen, MHD_AccessHandlerCallba
     flags |= MHD_USE_IPv6;
   uint16_t port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
                                            : ntohs(((struct sockaddr_in *)&ss)->sin_port);
-  l->d = MHD_start_daemon(
-      flags, port, NULL, NULL, cb, h, MHD_OPTION_EXTERNAL_LOGGER, ctl_mhd_log, (void *)"http",
-      MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2,
-      MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->http_max_connections,
-      MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)o->http_max_connections_per_client,
-      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)((o->http_timeout_ms + 999) / 1000),
-      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
-      completed, h, MHD_OPTION_NOTIFY_CONNECTION, notify_connection, l, MHD_OPTION_END);
+  l->d = MHD_start_daemon(flags, port, NULL, NULL, cb, h, MHD_OPTION_EXTERNAL_LOGGER, ctl_mhd_log,
+                          (void *)"http", MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                          MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2, MHD_OPTION_CONNECTION_LIMIT,
+                          (unsigned)o->http_max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                          (unsigned)o->http_max_connections_per_client,
+                          MHD_OPTION_CONNECTION_TIMEOUT,
+                          (unsigned)((o->http_timeout_ms + 999) / 1000),
+                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+                          MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_NOTIFY_CONNECTION,
+                          notify_connection, l, MHD_OPTION_END);
   if (l->d == NULL) {
     ctl_log(CTL_LOG_ERROR, "cannot listen", "listen", listen, "what", what, "flag",
             strcmp(what, "metrics") == 0 ? "--metrics-listen" : "--listen", "reason",
@@ -1003,8 +999,8 @@ int ctl_http_start(ctl_http **out, ctl *c)
   h->refilled_ms = ctl_now_ms();
   if (ctl_cidr_parse_list(h->proxies, CTL_MAX_TRUSTED_PROXIES, &h->n_proxies,
                           c->opts->http_trusted_proxies) != 0) {
-    ctl_log(CTL_LOG_ERROR, "invalid --http-trusted-proxy", "value",
-            c->opts->http_trusted_proxies, NULL);
+    ctl_log(CTL_LOG_ERROR, "invalid --http-trusted-proxy", "value", c->opts->http_trusted_proxies,
+            NULL);
     goto fail;
   }
   if (ctl_map_new(&h->clients, free) != 0)

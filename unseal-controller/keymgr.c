@@ -11,10 +11,10 @@
 
 #include "banned.h"
 
-#define RENEW_RETRY_MS 10000      /* after a failed renewal */
-#define BACKUP_CHECK_MS 2000      /* how often backups are looked at */
-#define USAGE_INTERVAL_MS 30000   /* SealedSecrets counted by key at most this often */
-#define USAGE_MIN_MS 1000         /* and no sooner than this after a key change */
+#define RENEW_RETRY_MS 10000    /* after a failed renewal */
+#define BACKUP_CHECK_MS 2000    /* how often backups are looked at */
+#define USAGE_INTERVAL_MS 30000 /* SealedSecrets counted by key at most this often */
+#define USAGE_MIN_MS 1000       /* and no sooner than this after a key change */
 #define USAGE_MAX_KEYS 64
 
 /* What is kept of each key Secret (km->names: Secret name -> key_meta). */
@@ -206,8 +206,8 @@ int ctl_keymgr_on_secret(ctl *c, kube_event_type type, json_t *obj)
     snprintf(hex, sizeof(hex), "%s", meta->hex);
     changed = forget_name(km, name);
     if (key_held(km, hex))
-      ctl_log(CTL_LOG_INFO, "key secret deleted: another secret still holds its key",
-              "namespace", c->key_namespace, "name", name, "key_id", hex, NULL);
+      ctl_log(CTL_LOG_INFO, "key secret deleted: another secret still holds its key", "namespace",
+              c->key_namespace, "name", name, "key_id", hex, NULL);
     else
       ctl_log(CTL_LOG_WARN, "key secret deleted: its key no longer unseals", "namespace",
               c->key_namespace, "name", name, "key_id", hex, NULL);
@@ -310,8 +310,8 @@ static void new_key_done(void *ud, long http_code, json_t *body, const kube_stat
     ctl_log(CTL_LOG_INFO, "key secret already exists", "namespace", c->key_namespace, "name",
             op->name, NULL);
   } else {
-    ctl_log(CTL_LOG_ERROR, "cannot create the key secret", "namespace", c->key_namespace,
-            "name", op->name, "error", st->message, NULL);
+    ctl_log(CTL_LOG_ERROR, "cannot create the key secret", "namespace", c->key_namespace, "name",
+            op->name, "error", st->message, NULL);
   }
   keys_keypair_free(op->kp);
   free(op);
@@ -509,11 +509,10 @@ static void key_event(ctl *c, const char *name, const key_meta *meta, const char
                  "s:{s:s}, s:s, s:s, s:i, s:s, s:s}",
                  "apiVersion", "v1", "kind", "Event", "metadata", "name", ev_name, "namespace",
                  c->key_namespace, "involvedObject", "apiVersion", "v1", "kind", "Secret", "name",
-                 name, "namespace", c->key_namespace, "uid", meta->uid, "type", "Warning",
-                 "reason", reason, "message", message, "source", "component",
-                 "unseal-controller", "firstTimestamp", now, "lastTimestamp", now, "count", 1,
-                 "reportingComponent", "unseal-controller", "reportingInstance",
-                 c->leader.identity);
+                 name, "namespace", c->key_namespace, "uid", meta->uid, "type", "Warning", "reason",
+                 reason, "message", message, "source", "component", "unseal-controller",
+                 "firstTimestamp", now, "lastTimestamp", now, "count", 1, "reportingComponent",
+                 "unseal-controller", "reportingInstance", c->leader.identity);
   if (ev == NULL ||
       kube_path(path, sizeof(path), "v1", "events", c->key_namespace, NULL, NULL) != KUBE_OK ||
       ctl_request(c, "create", "POST", path, ev, key_event_done, NULL) != KUBE_OK)
@@ -555,8 +554,8 @@ static void scan_backup(void *ud, const char *name, void *value)
            "key %s has no backup made after its creation; run seal keys backup and keep the "
            "file offline",
            meta->hex);
-  ctl_log(CTL_LOG_WARN, "key not backed up", "namespace", c->key_namespace, "name", name,
-          "key_id", meta->hex, NULL);
+  ctl_log(CTL_LOG_WARN, "key not backed up", "namespace", c->key_namespace, "name", name, "key_id",
+          meta->hex, NULL);
   key_event(c, name, meta, "KeyNotBackedUp", msg);
 }
 
@@ -698,8 +697,8 @@ void ctl_keymgr_tick(ctl *c)
       return;
     next_ms = now + 1000;
     km->cm_dirty = 0;
-    if (kube_path(path, sizeof(path), "v1", "configmaps", c->key_namespace,
-                  MANIFEST_CERT_CONFIGMAP, NULL) != KUBE_OK)
+    if (kube_path(path, sizeof(path), "v1", "configmaps", c->key_namespace, MANIFEST_CERT_CONFIGMAP,
+                  NULL) != KUBE_OK)
       return;
     km->cm_in_flight = 1;
     if (ctl_request(c, "get", "GET", path, NULL, cm_get_done, c) != KUBE_OK) {

@@ -48,8 +48,8 @@ static void set_leader(ctl *c, int on)
     c->keys.cm_dirty = 1;
     c->became_leader = 1; /* the loop re-queues every SealedSecret */
   } else {
-    ctl_log(CTL_LOG_WARN, "lost leadership", "lease", c->opts->lease_name, "identity",
-            l->identity, NULL);
+    ctl_log(CTL_LOG_WARN, "lost leadership", "lease", c->opts->lease_name, "identity", l->identity,
+            NULL);
   }
 }
 

@@ -35,8 +35,7 @@ static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                  0.05,   0.1,   0.25,   0.5,   1,    2.5};
 #define N_BUCKETS (sizeof(buckets) / sizeof(buckets[0]))
 
-static const double api_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                     0.5,   1,    2.5,   5,    10,  30};
+static const double api_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
 #define N_API_BUCKETS (sizeof(api_buckets) / sizeof(api_buckets[0]))
 #define MAX_API_SERIES 48
 
@@ -404,8 +403,8 @@ static void put_label_value(out_buf *b, const char *v)
 }
 
 /* name{l1="v1"[,l2="v2"]} value */
-static void put_series(out_buf *b, const char *name, const char *l1, const char *v1,
-                       const char *l2, const char *v2, double value)
+static void put_series(out_buf *b, const char *name, const char *l1, const char *v1, const char *l2,
+                       const char *v2, double value)
 {
   put(b, "%s{%s=\"", name, l1);
   put_label_value(b, v1);
@@ -432,7 +431,8 @@ static void put_process(out_buf *b)
   if (getrusage(RUSAGE_SELF, &ru) == 0) {
     double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
                  (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-    put_header(b, "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds");
+    put_header(b, "process_cpu_seconds_total", "counter",
+               "Total user and system CPU time spent in seconds");
     put(b, "process_cpu_seconds_total %.6f\n", cpu);
   }
   FILE *f = fopen("/proc/self/statm", "re");
@@ -467,7 +467,8 @@ static void put_process(out_buf *b)
     else
       put(b, "process_max_fds %llu\n", (unsigned long long)rl.rlim_cur);
   }
-  put_header(b, "process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds");
+  put_header(b, "process_start_time_seconds", "gauge",
+             "Start time of the process since unix epoch in seconds");
   put(b, "process_start_time_seconds %.2f\n", start_time_s);
 }
 
@@ -489,7 +490,8 @@ int ctl_metrics_render(char **out, size_t *out_len)
              "Secrets written back after another writer changed or deleted them");
   put(&b, "seal_secret_repairs_total %.0f\n", m.secret_repairs);
 
-  put_header(&b, "seal_unseal_errors_total", "counter", "SealedSecrets that did not unseal, by reason");
+  put_header(&b, "seal_unseal_errors_total", "counter",
+             "SealedSecrets that did not unseal, by reason");
   for (size_t i = 0; i < m.unseal_errors.n; i++)
     put_series(&b, "seal_unseal_errors_total", "reason", m.unseal_errors.v[i].a, NULL, NULL,
                m.unseal_errors.v[i].value);
@@ -501,7 +503,8 @@ int ctl_metrics_render(char **out, size_t *out_len)
     put_series(&b, "seal_admission_reviews_total", "outcome", m.admission.v[i].a, "reason",
                m.admission.v[i].b, m.admission.v[i].value);
 
-  put_header(&b, "seal_reconcile_duration_seconds", "histogram", "Time to reconcile one SealedSecret");
+  put_header(&b, "seal_reconcile_duration_seconds", "histogram",
+             "Time to reconcile one SealedSecret");
   for (size_t i = 0; i < N_BUCKETS; i++)
     put(&b, "seal_reconcile_duration_seconds_bucket{le=\"%g\"} %.0f\n", buckets[i], m.hist[i]);
   put(&b, "seal_reconcile_duration_seconds_bucket{le=\"+Inf\"} %.0f\n", m.hist_count);
@@ -518,18 +521,21 @@ int ctl_metrics_render(char **out, size_t *out_len)
   put(&b, "seal_keys{state=\"active\"} %ld\n", m.keys_active);
   put(&b, "seal_keys{state=\"compromised\"} %ld\n", m.keys_compromised);
 
-  put_header(&b, "seal_sealedsecrets_by_key", "gauge", "SealedSecrets with a value sealed for each key");
+  put_header(&b, "seal_sealedsecrets_by_key", "gauge",
+             "SealedSecrets with a value sealed for each key");
   for (size_t i = 0; i < m.sealed_by_key.n; i++)
     put_series(&b, "seal_sealedsecrets_by_key", "key_id", m.sealed_by_key.v[i].a, "state",
                m.sealed_by_key.v[i].b, m.sealed_by_key.v[i].value);
 
-  put_header(&b, "seal_keys_not_backed_up", "gauge", "Keys without a backup made after their creation for longer than --backup-warn-after");
+  put_header(&b, "seal_keys_not_backed_up", "gauge",
+             "Keys without a backup made after their creation for longer than --backup-warn-after");
   put(&b, "seal_keys_not_backed_up %ld\n", m.keys_not_backed_up);
 
   put_header(&b, "seal_leader", "gauge", "1 when this replica is the leader");
   put(&b, "seal_leader %d\n", m.leader);
 
-  put_header(&b, "seal_watch_restarts_total", "counter", "Watch streams started again, by resource");
+  put_header(&b, "seal_watch_restarts_total", "counter",
+             "Watch streams started again, by resource");
   for (size_t i = 0; i < m.watch_restarts.n; i++)
     put_series(&b, "seal_watch_restarts_total", "resource", m.watch_restarts.v[i].a, NULL, NULL,
                m.watch_restarts.v[i].value);
@@ -539,8 +545,9 @@ int ctl_metrics_render(char **out, size_t *out_len)
     put_series(&b, "seal_api_requests_total", "verb", m.api_requests.v[i].a, "code",
                m.api_requests.v[i].b, m.api_requests.v[i].value);
 
-  put_header(&b, "seal_api_request_duration_seconds", "histogram",
-             "Kubernetes API request attempts by verb, resource and code (0: no answer), watch streams not counted");
+  put_header(
+      &b, "seal_api_request_duration_seconds", "histogram",
+      "Kubernetes API request attempts by verb, resource and code (0: no answer), watch streams not counted");
   for (size_t i = 0; i < m.n_api; i++) {
     const api_hist *h = &m.api[i];
     for (size_t k = 0; k <= N_API_BUCKETS; k++) {
@@ -574,8 +581,8 @@ int ctl_metrics_render(char **out, size_t *out_len)
           condition_names[ci], status_names[si], m.conds ? m.conds->totals[ci][si] : 0);
 
   put_header(&b, "seal_sealedsecret_condition_info", "gauge",
-             "1 for each condition of a SealedSecret that is not True (at most "
-             STR(CTL_METRICS_MAX_CONDITION_SERIES) " series)");
+             "1 for each condition of a SealedSecret that is not True (at most " STR(
+                 CTL_METRICS_MAX_CONDITION_SERIES) " series)");
   for (size_t i = 0; m.conds && i < m.conds->n; i++) {
     const cond_series *c = &m.conds->v[i];
     const char *slash = strchr(c->key, '/');
@@ -591,8 +598,9 @@ int ctl_metrics_render(char **out, size_t *out_len)
     put_label_value(&b, c->reason);
     put(&b, "\"} 1\n");
   }
-  put_header(&b, "seal_sealedsecret_condition_info_omitted", "gauge",
-             "Conditions that are not True left out of seal_sealedsecret_condition_info by its bound");
+  put_header(
+      &b, "seal_sealedsecret_condition_info_omitted", "gauge",
+      "Conditions that are not True left out of seal_sealedsecret_condition_info by its bound");
   put(&b, "seal_sealedsecret_condition_info_omitted %ld\n", m.conds ? m.conds->omitted : 0);
 
   put_header(&b, "seal_http_requests_total", "counter", "HTTP requests served by path and code");

@@ -41,76 +41,78 @@ typedef struct opt_spec {
 #define OFF(f) offsetof(ctl_options, f)
 
 static const opt_spec specs[] = {
-  {"kubeconfig", T_STR, OFF(kubeconfig), NULL, "FILE",
-   "kubeconfig to use (default: in cluster, then $KUBECONFIG, then ~/.kube/config)"},
-  {"context", T_STR, OFF(context), NULL, "NAME", "kubeconfig context (default: the current one)"},
-  {"namespace", T_NSLIST, OFF(namespaces), NULL, "NS",
-   "watch SealedSecrets in NS only; repeat for several (env: comma separated; default: all)"},
-  {"key-namespace", T_STR, OFF(key_namespace), NULL, "NS",
-   "namespace of the key Secrets, the ConfigMap " MANIFEST_CERT_CONFIGMAP " and the Lease "
-   "(default: the pod's namespace, else " MANIFEST_KEYS_NAMESPACE ")"},
-  {"service-account-dir", T_STR, OFF(sa_dir), "/var/run/secrets/kubernetes.io/serviceaccount", "DIR",
-   "in cluster: the folder holding the ServiceAccount's token, ca.crt and namespace"},
-  {"listen", T_LISTEN, OFF(listen), ":8080", "[HOST]:PORT", "address of the HTTP API"},
-  {"metrics-listen", T_LISTEN, OFF(metrics_listen), ":8081", "[HOST]:PORT", "address of /metrics"},
-  {"log-format", T_LOGFMT, OFF(log_json), "text", "text|json", "log line format"},
-  {"log-level", T_LOGLEVEL, OFF(log_level), "info", "LEVEL", "debug, info, warn or error"},
-  {"leader-elect", T_BOOL, OFF(leader_elect), "false", NULL,
-   "elect a leader through a coordination.k8s.io/v1 Lease; only the leader writes"},
-  {"lease-name", T_STR, OFF(lease_name), "unseal-controller", "NAME", "name of the Lease"},
-  {"lease-duration", T_DURATION, OFF(lease_duration_ms), "15s", "DURATION",
-   "how long a Lease holds without renewal"},
-  {"renew-deadline", T_DURATION, OFF(renew_deadline_ms), "10s", "DURATION",
-   "the leader steps down when it could not renew for this long"},
-  {"retry-period", T_DURATION, OFF(retry_period_ms), "2s", "DURATION",
-   "how often candidates try and the leader renews"},
-  {"key-renew-period", T_DURATION, OFF(key_renew_period_ms), "720h", "DURATION",
-   "generate a new key this often (0: never)"},
-  {"backup-warn-after", T_DURATION, OFF(backup_warn_after_ms), "24h", "DURATION",
-   "a key without a backup (seal keys backup) for this long raises a Warning Event and "
-   "seal_keys_not_backed_up"},
-  {"qps", T_DOUBLE, OFF(qps), "500", "N", "API requests per second, sustained"},
-  {"burst", T_LONG, OFF(burst), "1000", "N", "API requests allowed in a burst"},
-  {"max-in-flight", T_LONG, OFF(max_in_flight), "64", "N", "API requests in flight at once"},
-  {"max-retries", T_LONG, OFF(max_retries), "15", "N",
-   "retries of one SealedSecret before giving up until it changes"},
-  {"ping-threshold", T_DURATION, OFF(ping_threshold_ms), "30s", "DURATION",
-   "/ping fails when the loop has not turned for this long"},
-  {"http-rate", T_DOUBLE, OFF(http_rate), "10", "N",
-   "/v1/verify and /v1/rotate requests per second, per client"},
-  {"http-burst", T_LONG, OFF(http_burst), "20", "N", "/v1/verify and /v1/rotate burst, per client"},
-  {"http-rate-total", T_DOUBLE, OFF(http_rate_total), "100", "N",
-   "/v1/verify and /v1/rotate requests per second, all clients together (also the burst)"},
-  {"http-trusted-proxy", T_CIDRS, OFF(http_trusted_proxies), NULL, "CIDR[,CIDR]",
-   "peers whose last X-Forwarded-For entry names the client (the API server's service "
-   "proxy; default: none, the peer address is the client)"},
-  {"http-max-connections", T_LONG, OFF(http_max_connections), "256", "N",
-   "open HTTP connections at most, per listener"},
-  {"http-max-connections-per-client", T_LONG, OFF(http_max_connections_per_client), "32", "N",
-   "open HTTP connections at most from one peer address, per listener"},
-  {"http-header-timeout", T_DURATION, OFF(http_header_timeout_ms), "10s", "DURATION",
-   "close a connection whose request headers are not complete this long after it opened "
-   "or after its previous request"},
-  {"http-timeout", T_DURATION, OFF(http_timeout_ms), "30s", "DURATION",
-   "close an HTTP connection idle for this long"},
-  {"http-body-memory", T_SIZE, OFF(http_body_memory), "16Mi", "SIZE",
-   "request bodies held in memory at once, all clients together; over it: 503"},
-  {"http-client-body-memory", T_SIZE, OFF(http_client_body_memory), "8Mi", "SIZE",
-   "request bodies held in memory at once for one client; over it: 429"},
-  {"admission-listen", T_LISTEN, OFF(admission_listen), NULL, "[HOST]:PORT",
-   "serve the validating admission webhook /v1/admit over HTTPS here (default: off)"},
-  {"admission-cert", T_STR, OFF(admission_cert), NULL, "FILE",
-   "the admission listener's serving certificate chain, PEM (reloaded when it changes; "
-   "default: a CA and certificate made at start, the CA published into the "
-   "ValidatingWebhookConfiguration unseal-controller)"},
-  {"admission-key", T_STR, OFF(admission_key), NULL, "FILE",
-   "the private key of --admission-cert, PEM"},
-  {"admission-max-in-flight", T_LONG, OFF(admission_max_in_flight), "8", "N",
-   "AdmissionReviews checked at once; past it a review is allowed unchecked and counted"},
-  {"shutdown-timeout", T_DURATION, OFF(shutdown_timeout_ms), "8s", "DURATION",
-   "on SIGTERM, wait at most this long for requests in flight"},
-  {"help", T_HELP, 0, NULL, NULL, "show this help and exit"},
-  {"version", T_VERSION, 0, NULL, NULL, "show the version and exit"},
+    {"kubeconfig", T_STR, OFF(kubeconfig), NULL, "FILE",
+     "kubeconfig to use (default: in cluster, then $KUBECONFIG, then ~/.kube/config)"},
+    {"context", T_STR, OFF(context), NULL, "NAME", "kubeconfig context (default: the current one)"},
+    {"namespace", T_NSLIST, OFF(namespaces), NULL, "NS",
+     "watch SealedSecrets in NS only; repeat for several (env: comma separated; default: all)"},
+    {"key-namespace", T_STR, OFF(key_namespace), NULL, "NS",
+     "namespace of the key Secrets, the ConfigMap " MANIFEST_CERT_CONFIGMAP " and the Lease "
+     "(default: the pod's namespace, else " MANIFEST_KEYS_NAMESPACE ")"},
+    {"service-account-dir", T_STR, OFF(sa_dir), "/var/run/secrets/kubernetes.io/serviceaccount",
+     "DIR", "in cluster: the folder holding the ServiceAccount's token, ca.crt and namespace"},
+    {"listen", T_LISTEN, OFF(listen), ":8080", "[HOST]:PORT", "address of the HTTP API"},
+    {"metrics-listen", T_LISTEN, OFF(metrics_listen), ":8081", "[HOST]:PORT",
+     "address of /metrics"},
+    {"log-format", T_LOGFMT, OFF(log_json), "text", "text|json", "log line format"},
+    {"log-level", T_LOGLEVEL, OFF(log_level), "info", "LEVEL", "debug, info, warn or error"},
+    {"leader-elect", T_BOOL, OFF(leader_elect), "false", NULL,
+     "elect a leader through a coordination.k8s.io/v1 Lease; only the leader writes"},
+    {"lease-name", T_STR, OFF(lease_name), "unseal-controller", "NAME", "name of the Lease"},
+    {"lease-duration", T_DURATION, OFF(lease_duration_ms), "15s", "DURATION",
+     "how long a Lease holds without renewal"},
+    {"renew-deadline", T_DURATION, OFF(renew_deadline_ms), "10s", "DURATION",
+     "the leader steps down when it could not renew for this long"},
+    {"retry-period", T_DURATION, OFF(retry_period_ms), "2s", "DURATION",
+     "how often candidates try and the leader renews"},
+    {"key-renew-period", T_DURATION, OFF(key_renew_period_ms), "720h", "DURATION",
+     "generate a new key this often (0: never)"},
+    {"backup-warn-after", T_DURATION, OFF(backup_warn_after_ms), "24h", "DURATION",
+     "a key without a backup (seal keys backup) for this long raises a Warning Event and "
+     "seal_keys_not_backed_up"},
+    {"qps", T_DOUBLE, OFF(qps), "500", "N", "API requests per second, sustained"},
+    {"burst", T_LONG, OFF(burst), "1000", "N", "API requests allowed in a burst"},
+    {"max-in-flight", T_LONG, OFF(max_in_flight), "64", "N", "API requests in flight at once"},
+    {"max-retries", T_LONG, OFF(max_retries), "15", "N",
+     "retries of one SealedSecret before giving up until it changes"},
+    {"ping-threshold", T_DURATION, OFF(ping_threshold_ms), "30s", "DURATION",
+     "/ping fails when the loop has not turned for this long"},
+    {"http-rate", T_DOUBLE, OFF(http_rate), "10", "N",
+     "/v1/verify and /v1/rotate requests per second, per client"},
+    {"http-burst", T_LONG, OFF(http_burst), "20", "N",
+     "/v1/verify and /v1/rotate burst, per client"},
+    {"http-rate-total", T_DOUBLE, OFF(http_rate_total), "100", "N",
+     "/v1/verify and /v1/rotate requests per second, all clients together (also the burst)"},
+    {"http-trusted-proxy", T_CIDRS, OFF(http_trusted_proxies), NULL, "CIDR[,CIDR]",
+     "peers whose last X-Forwarded-For entry names the client (the API server's service "
+     "proxy; default: none, the peer address is the client)"},
+    {"http-max-connections", T_LONG, OFF(http_max_connections), "256", "N",
+     "open HTTP connections at most, per listener"},
+    {"http-max-connections-per-client", T_LONG, OFF(http_max_connections_per_client), "32", "N",
+     "open HTTP connections at most from one peer address, per listener"},
+    {"http-header-timeout", T_DURATION, OFF(http_header_timeout_ms), "10s", "DURATION",
+     "close a connection whose request headers are not complete this long after it opened "
+     "or after its previous request"},
+    {"http-timeout", T_DURATION, OFF(http_timeout_ms), "30s", "DURATION",
+     "close an HTTP connection idle for this long"},
+    {"http-body-memory", T_SIZE, OFF(http_body_memory), "16Mi", "SIZE",
+     "request bodies held in memory at once, all clients together; over it: 503"},
+    {"http-client-body-memory", T_SIZE, OFF(http_client_body_memory), "8Mi", "SIZE",
+     "request bodies held in memory at once for one client; over it: 429"},
+    {"admission-listen", T_LISTEN, OFF(admission_listen), NULL, "[HOST]:PORT",
+     "serve the validating admission webhook /v1/admit over HTTPS here (default: off)"},
+    {"admission-cert", T_STR, OFF(admission_cert), NULL, "FILE",
+     "the admission listener's serving certificate chain, PEM (reloaded when it changes; "
+     "default: a CA and certificate made at start, the CA published into the "
+     "ValidatingWebhookConfiguration unseal-controller)"},
+    {"admission-key", T_STR, OFF(admission_key), NULL, "FILE",
+     "the private key of --admission-cert, PEM"},
+    {"admission-max-in-flight", T_LONG, OFF(admission_max_in_flight), "8", "N",
+     "AdmissionReviews checked at once; past it a review is allowed unchecked and counted"},
+    {"shutdown-timeout", T_DURATION, OFF(shutdown_timeout_ms), "8s", "DURATION",
+     "on SIGTERM, wait at most this long for requests in flight"},
+    {"help", T_HELP, 0, NULL, NULL, "show this help and exit"},
+    {"version", T_VERSION, 0, NULL, NULL, "show the version and exit"},
 };
 
 #define N_SPECS (sizeof(specs) / sizeof(specs[0]))
@@ -309,8 +311,7 @@ static int add_namespaces(ctl_options *o, const char *v, char *err, size_t err_s
         return -1;
       }
       if (o->n_namespaces >= CTL_MAX_NAMESPACES) {
-        snprintf(err, err_size, "option --namespace: more than %d namespaces",
-                 CTL_MAX_NAMESPACES);
+        snprintf(err, err_size, "option --namespace: more than %d namespaces", CTL_MAX_NAMESPACES);
         return -1;
       }
       char *ns = strndup(p, len);
@@ -367,7 +368,7 @@ static int set_value(ctl_options *o, const opt_spec *s, const char *v, const cha
   }
     /* fall through */
   case T_STR:
-  store: {
+  store : {
     char **slot = (char **)(base + s->offset);
     char *copy = strdup(v);
     if (copy == NULL) {
@@ -519,16 +520,20 @@ int ctl_options_parse(ctl_options *o, int argc, char **argv, char *err, size_t e
     return -1;
   }
   if (o->renew_deadline_ms <= o->retry_period_ms || o->retry_period_ms <= 0) {
-    snprintf(err, err_size, "--renew-deadline must be longer than --retry-period, which must be positive");
+    snprintf(err, err_size,
+             "--renew-deadline must be longer than --retry-period, which must be positive");
     return -1;
   }
   if (o->burst < 1 || o->max_in_flight < 1 || o->http_burst < 1 || o->http_max_connections < 1) {
-    snprintf(err, err_size, "--burst, --max-in-flight, --http-burst and --http-max-connections must be at least 1");
+    snprintf(
+        err, err_size,
+        "--burst, --max-in-flight, --http-burst and --http-max-connections must be at least 1");
     return -1;
   }
   if (o->http_max_connections_per_client < 1 || o->http_header_timeout_ms <= 0) {
-    snprintf(err, err_size,
-             "--http-max-connections-per-client must be at least 1 and --http-header-timeout positive");
+    snprintf(
+        err, err_size,
+        "--http-max-connections-per-client must be at least 1 and --http-header-timeout positive");
     return -1;
   }
   if (o->http_client_body_memory < 1 || o->http_body_memory < o->http_client_body_memory) {
@@ -537,8 +542,9 @@ int ctl_options_parse(ctl_options *o, int argc, char **argv, char *err, size_t e
     return -1;
   }
   if ((o->admission_cert == NULL) != (o->admission_key == NULL) || o->admission_max_in_flight < 1) {
-    snprintf(err, err_size, "--admission-cert and --admission-key go together, and "
-                            "--admission-max-in-flight must be at least 1");
+    snprintf(err, err_size,
+             "--admission-cert and --admission-key go together, and "
+             "--admission-max-in-flight must be at least 1");
     return -1;
   }
   return 0;

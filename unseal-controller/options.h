@@ -23,9 +23,9 @@ typedef struct ctl_cidr {
 } ctl_cidr;
 
 typedef struct ctl_options {
-  char *kubeconfig;     /* NULL: in cluster, then $KUBECONFIG, then ~/.kube/config */
-  char *context;        /* kubeconfig context, NULL: current */
-  char *sa_dir;         /* in-cluster ServiceAccount folder (token, ca.crt, namespace) */
+  char *kubeconfig; /* NULL: in cluster, then $KUBECONFIG, then ~/.kube/config */
+  char *context;    /* kubeconfig context, NULL: current */
+  char *sa_dir;     /* in-cluster ServiceAccount folder (token, ca.crt, namespace) */
   char *namespaces[CTL_MAX_NAMESPACES]; /* watched namespaces; none: all */
   size_t n_namespaces;
   char *key_namespace;  /* where key Secrets, the ConfigMap and the Lease live */
@@ -38,25 +38,25 @@ typedef struct ctl_options {
   int64_t lease_duration_ms;
   int64_t renew_deadline_ms;
   int64_t retry_period_ms;
-  int64_t key_renew_period_ms; /* 0 turns renewal off */
+  int64_t key_renew_period_ms;  /* 0 turns renewal off */
   int64_t backup_warn_after_ms; /* a key without a backup for this long: gauge and Event */
   double qps;
   long burst;
   long max_in_flight;
   long max_retries;
-  int64_t ping_threshold_ms; /* /ping fails when the loop has not turned for this long */
-  double http_rate;          /* verify and rotate: requests per second, per client */
-  long http_burst;           /* per client */
-  double http_rate_total;    /* all clients together; also their burst */
+  int64_t ping_threshold_ms;  /* /ping fails when the loop has not turned for this long */
+  double http_rate;           /* verify and rotate: requests per second, per client */
+  long http_burst;            /* per client */
+  double http_rate_total;     /* all clients together; also their burst */
   char *http_trusted_proxies; /* CIDR list: peers whose X-Forwarded-For names the client */
-  long http_max_connections; /* per listener */
+  long http_max_connections;  /* per listener */
   long http_max_connections_per_client; /* per peer address, per listener */
-  int64_t http_header_timeout_ms; /* request headers complete within this */
-  int64_t http_timeout_ms;   /* idle connection timeout */
-  long http_body_memory;     /* bytes of request bodies held at once, all clients */
-  long http_client_body_memory; /* the same, one client */
-  char *admission_listen;    /* [host]:port of /v1/admit over HTTPS; NULL: off */
-  char *admission_cert;      /* PEM files; NULL: a CA made at start */
+  int64_t http_header_timeout_ms;       /* request headers complete within this */
+  int64_t http_timeout_ms;              /* idle connection timeout */
+  long http_body_memory;                /* bytes of request bodies held at once, all clients */
+  long http_client_body_memory;         /* the same, one client */
+  char *admission_listen;               /* [host]:port of /v1/admit over HTTPS; NULL: off */
+  char *admission_cert;                 /* PEM files; NULL: a CA made at start */
   char *admission_key;
   long admission_max_in_flight; /* reviews checked at once; past it allowed unchecked */
   int64_t shutdown_timeout_ms;

@@ -10,18 +10,18 @@
 enum { ST_IDLE, ST_READY, ST_DELAYED, ST_PROCESSING };
 
 typedef struct entry {
-  struct entry *rnext;     /* ready FIFO */
-  int64_t due;             /* ST_DELAYED */
-  size_t heap_index;       /* ST_DELAYED */
+  struct entry *rnext; /* ready FIFO */
+  int64_t due;         /* ST_DELAYED */
+  size_t heap_index;   /* ST_DELAYED */
   long retries;
   int state;
-  int dirty;               /* added again while processing */
+  int dirty; /* added again while processing */
   int64_t dirty_due;
   char key[];
 } entry;
 
 struct ctl_queue {
-  ctl_map *entries;        /* key -> entry */
+  ctl_map *entries; /* key -> entry */
   entry *ready_head;
   entry *ready_tail;
   size_t n_ready;

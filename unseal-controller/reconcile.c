@@ -23,8 +23,8 @@ typedef struct rec_op {
   char name[256];
   char uid[CTL_UID_MAX];
   int64_t started_us;
-  size_t size;     /* its share of c->bytes_in_flight */
-  json_t *sealed;  /* the SealedSecret as read for this reconcile, without status */
+  size_t size;        /* its share of c->bytes_in_flight */
+  json_t *sealed;     /* the SealedSecret as read for this reconcile, without status */
   json_t *old_status; /* rebuilt from the cached summary; NULL when there was none */
   uint8_t old_digest[CTL_STATUS_DIGEST_BYTES];
   json_t *desired; /* the Secret to have; holds plaintext (wiped on free) */
@@ -86,8 +86,10 @@ int ctl_secret_digest(uint8_t out[CTL_DIGEST_BYTES], const json_t *secret)
   if (json_object_set_new(n, "type", json_string(type && *type ? type : "Opaque")) ||
       json_object_set_new(n, "immutable", json_boolean(json_is_true(imm))) ||
       json_object_set_new(n, "data", json_is_object(data) ? json_incref(data) : json_object()) ||
-      json_object_set_new(n, "labels", json_is_object(labels) ? json_incref(labels) : json_object()) ||
-      json_object_set_new(n, "annotations", json_is_object(ann) ? json_incref(ann) : json_object()) ||
+      json_object_set_new(n, "labels",
+                          json_is_object(labels) ? json_incref(labels) : json_object()) ||
+      json_object_set_new(n, "annotations",
+                          json_is_object(ann) ? json_incref(ann) : json_object()) ||
       json_object_set_new(n, "owners", json_is_array(owners) ? json_incref(owners) : json_array()))
     goto out;
   text = json_dumps(n, JSON_COMPACT | JSON_SORT_KEYS);
@@ -106,8 +108,7 @@ static const char *controller_owner_uid(const json_t *obj)
   json_t *owners = doc_get(obj, "metadata", "ownerReferences", NULL);
   size_t i;
   json_t *o;
-  json_array_foreach(owners, i, o)
-  {
+  json_array_foreach(owners, i, o) {
     const char *kind = doc_get_string(o, "kind", NULL);
     const char *av = doc_get_string(o, "apiVersion", NULL);
     if (json_is_true(json_object_get(o, "controller")) && kind &&
@@ -131,8 +132,8 @@ void ctl_owned_from_secret(ctl_owned *o, const json_t *secret)
 {
   const char *rv = doc_get_string(secret, "metadata", "resourceVersion", NULL);
   const char *owner = controller_owner_uid(secret);
-  const char *managed =
-      doc_get_string(secret, "metadata", "annotations", MANIFEST_ANN_MANAGED, NULL);
+  const char *managed = doc_get_string(secret, "metadata", "annotations", MANIFEST_ANN_MANAGED,
+                                       NULL);
   char equal_rv[CTL_OWNED_RV_MAX];
   uint8_t equal_digest[CTL_DIGEST_BYTES];
 
@@ -166,13 +167,14 @@ static int status_digest(uint8_t out[CTL_STATUS_DIGEST_BYTES], const json_t *sta
   char *text = NULL;
   if (copy == NULL)
     return -1;
-  json_array_foreach(conds, i, cnd) json_object_del(cnd, "lastTransitionTime");
+  json_array_foreach(conds, i, cnd)
+    json_object_del(cnd, "lastTransitionTime");
   text = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
   json_decref(copy);
   if (text == NULL)
     return -1;
-  crypto_generichash(out, CTL_STATUS_DIGEST_BYTES, (const unsigned char *)text, strlen(text),
-                     NULL, 0);
+  crypto_generichash(out, CTL_STATUS_DIGEST_BYTES, (const unsigned char *)text, strlen(text), NULL,
+                     0);
   doc_json_free(text);
   return 0;
 }
@@ -212,8 +214,10 @@ static json_t *condition_from(const char *type, char st, int64_t ltt, const char
   if (keys_time_format(t, sizeof(t), ltt) != KEYS_OK)
     t[0] = '\0';
   return json_pack("{s:s, s:s, s:s, s:s}", "type", type, "status",
-                   st == 'T' ? "True" : st == 'F' ? "False" : "Unknown", "reason", reason,
-                   "lastTransitionTime", t);
+                   st == 'T'   ? "True"
+                   : st == 'F' ? "False"
+                               : "Unknown",
+                   "reason", reason, "lastTransitionTime", t);
 }
 
 /* The parts of the old status that reconcile reads, rebuilt from the summary. */
@@ -272,7 +276,8 @@ static size_t sealed_size(const json_t *obj)
   json_t *v;
   size_t n = 0;
   for (size_t i = 0; i < 2; i++) {
-    json_object_foreach((json_t *)maps[i], k, v) n += strlen(k) + json_string_length(v);
+    json_object_foreach((json_t *)maps[i], k, v)
+      n += strlen(k) + json_string_length(v);
   }
   return n;
 }
@@ -282,8 +287,7 @@ static void sealed_ids(ctl_sealed *s, const json_t *obj)
 {
   const char *k;
   json_t *v;
-  json_object_foreach(doc_get(obj, "spec", "encryptedData", NULL), k, v)
-  {
+  json_object_foreach(doc_get(obj, "spec", "encryptedData", NULL), k, v) {
     uint8_t ids[KEYS_MAX_RECIPIENTS][KEYS_ID_BYTES];
     size_t n = 0;
     if (!json_is_string(v) ||
@@ -325,8 +329,7 @@ static int cache_sealed(ctl *c, const char *key, json_t *obj, int modified)
   if (s == NULL || sealed_digest(s->spec_digest, obj) != 0)
     goto nomem;
   copy_bounded(s->uid, sizeof(s->uid), doc_get_string(obj, "metadata", "uid", NULL));
-  copy_bounded(s->rv, sizeof(s->rv),
-               doc_get_string(obj, "metadata", "resourceVersion", NULL));
+  copy_bounded(s->rv, sizeof(s->rv), doc_get_string(obj, "metadata", "resourceVersion", NULL));
   s->size = sealed_size(obj);
   sealed_ids(s, obj);
   summarise_status(s, json_object_get(obj, "status"));
@@ -352,8 +355,7 @@ static int cache_sealed(ctl *c, const char *key, json_t *obj, int modified)
   /* a change of status alone (our own write) needs no reconcile */
   enqueue = 1;
   ctl_sealed *old = ctl_map_get(c->sealed, key);
-  if (old && modified &&
-      sodium_memcmp(old->spec_digest, s->spec_digest, CTL_DIGEST_BYTES) == 0)
+  if (old && modified && sodium_memcmp(old->spec_digest, s->spec_digest, CTL_DIGEST_BYTES) == 0)
     enqueue = 0;
   if (old) {
     s->secret_deleted = old->secret_deleted;
@@ -442,8 +444,8 @@ static void rec_finish(rec_op *op, int how, const char *why)
     char nbuf[24];
     snprintf(nbuf, sizeof(nbuf), "%ld", n);
     if (n < 0)
-      ctl_log(CTL_LOG_ERROR, "giving up until the sealedsecret changes", "key", op->key,
-              "error", why, NULL);
+      ctl_log(CTL_LOG_ERROR, "giving up until the sealedsecret changes", "key", op->key, "error",
+              why, NULL);
     else
       ctl_log(CTL_LOG_INFO, "will retry", "key", op->key, "retry", nbuf, "error", why, NULL);
   } else {
@@ -467,8 +469,8 @@ static void rec_retry(rec_op *op, const char *what, const kube_status *st)
     snprintf(op->message, sizeof(op->message),
              "gave up after %ld retries: %.900s; edit the SealedSecret to try again",
              op->c->opts->max_retries, why);
-    ctl_log(CTL_LOG_ERROR, "giving up until the sealedsecret changes", "key", op->key, "error",
-            why, NULL);
+    ctl_log(CTL_LOG_ERROR, "giving up until the sealedsecret changes", "key", op->key, "error", why,
+            NULL);
     rec_status(op);
     return;
   }
@@ -503,15 +505,14 @@ static void emit_event(rec_op *op, const char *type, const char *reason, const c
   const char *rv = doc_get_string(op->sealed, "metadata", "resourceVersion", NULL);
   ev = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:s, s:s}, s:s, s:s, s:s, "
                  "s:{s:s}, s:s, s:s, s:i, s:s, s:s}",
-                 "apiVersion", "v1", "kind", "Event", "metadata", "name", name, "namespace",
-                 op->ns, "involvedObject", "apiVersion", MANIFEST_API_VERSION, "kind",
-                 MANIFEST_KIND, "name", op->name, "namespace", op->ns, "uid", op->uid,
-                 "resourceVersion", rv ? rv : "", "type", type, "reason", reason, "message",
-                 message, "source", "component", "unseal-controller", "firstTimestamp", now,
-                 "lastTimestamp", now, "count", 1, "reportingComponent", "unseal-controller",
-                 "reportingInstance", c->leader.identity);
-  if (ev == NULL ||
-      kube_path(path, sizeof(path), "v1", "events", op->ns, NULL, NULL) != KUBE_OK ||
+                 "apiVersion", "v1", "kind", "Event", "metadata", "name", name, "namespace", op->ns,
+                 "involvedObject", "apiVersion", MANIFEST_API_VERSION, "kind", MANIFEST_KIND,
+                 "name", op->name, "namespace", op->ns, "uid", op->uid, "resourceVersion",
+                 rv ? rv : "", "type", type, "reason", reason, "message", message, "source",
+                 "component", "unseal-controller", "firstTimestamp", now, "lastTimestamp", now,
+                 "count", 1, "reportingComponent", "unseal-controller", "reportingInstance",
+                 c->leader.identity);
+  if (ev == NULL || kube_path(path, sizeof(path), "v1", "events", op->ns, NULL, NULL) != KUBE_OK ||
       ctl_request(c, "create", "POST", path, ev, event_done, NULL) != KUBE_OK)
     ctl_log(CTL_LOG_WARN, "cannot record an event", "key", op->key, "reason", reason, NULL);
   json_decref(ev);
@@ -524,8 +525,7 @@ static const json_t *find_condition(const json_t *status, const char *type)
   json_t *conds = json_object_get(status, "conditions");
   size_t i;
   json_t *cnd;
-  json_array_foreach(conds, i, cnd)
-  {
+  json_array_foreach(conds, i, cnd) {
     const char *t = doc_get_string(cnd, "type", NULL);
     if (t && strcmp(t, type) == 0)
       return cnd;
@@ -572,8 +572,7 @@ static void status_done(void *ud, long http_code, json_t *body, const kube_statu
     (void)cache_sealed(op->c, op->key, body, 1);
   /* events on transitions only, so a restart or a resync says nothing new */
   if (strcmp(op->synced, "True") == 0) {
-    if (old_st == NULL || strcmp(old_st, "True") != 0 || op->written ||
-        !json_equal(old_gen, gen)) {
+    if (old_st == NULL || strcmp(old_st, "True") != 0 || op->written || !json_equal(old_gen, gen)) {
       char msg[MESSAGE_MAX];
       snprintf(msg, sizeof(msg), "unsealed into Secret %s/%s", op->ns, op->name);
       emit_event(op, "Normal", "Unsealed", msg);
@@ -616,7 +615,8 @@ static void rec_status(rec_op *op)
       json_object_set_new(status, "observedGeneration",
                           json_is_integer(gen) ? json_integer(json_integer_value(gen))
                                                : json_integer(0)) ||
-      json_object_set_new(status, "keyIds", op->key_ids ? json_incref(op->key_ids) : json_array()) ||
+      json_object_set_new(status, "keyIds",
+                          op->key_ids ? json_incref(op->key_ids) : json_array()) ||
       json_object_set(status, "conditions", conds)) {
     json_decref(conds);
     json_decref(status);
@@ -804,8 +804,8 @@ static void write_done(void *ud, long http_code, json_t *body, const kube_status
   }
   if (http_code == 422 || http_code == 400 || http_code == 403) {
     const char *reason = strstr(st->message, "immutable") ? "ImmutableSecret" : "Invalid";
-    set_outcome(op, "False", reason, "the API server refused Secret %s/%s: %s", op->ns,
-                op->name, st->message);
+    set_outcome(op, "False", reason, "the API server refused Secret %s/%s: %s", op->ns, op->name,
+                st->message);
     ctl_metrics_unseal_error(reason);
     rec_status(op);
     return;
@@ -886,8 +886,7 @@ static void live_done(void *ud, long http_code, json_t *body, const kube_status 
     return;
   }
   const char *owner = controller_owner_uid(body);
-  const char *managed =
-      doc_get_string(body, "metadata", "annotations", MANIFEST_ANN_MANAGED, NULL);
+  const char *managed = doc_get_string(body, "metadata", "annotations", MANIFEST_ANN_MANAGED, NULL);
   const char *rv = doc_get_string(body, "metadata", "resourceVersion", NULL);
   int take_over = managed && strcmp(managed, "true") == 0;
   int ours = owner_matches(op, owner ? owner : "", take_over);
@@ -1022,8 +1021,8 @@ static void hex_list(char *out, size_t out_size, uint8_t ids[][KEYS_ID_BYTES], s
 static const char *hint_for(const char *reason)
 {
   if (strcmp(reason, "NoKey") == 0)
-    return "seal it again with this cluster's public key (seal fetches it from the ConfigMap "
-           MANIFEST_CERT_CONFIGMAP ")";
+    return "seal it again with this cluster's public key (seal fetches it from the ConfigMap " MANIFEST_CERT_CONFIGMAP
+           ")";
   if (strcmp(reason, "Altered") == 0)
     return "the value was changed after sealing; seal it again";
   if (strcmp(reason, "WrongScope") == 0)
@@ -1159,8 +1158,8 @@ static void rec_unseal(rec_op *op)
     rec_status(op);
     return;
   }
-  const char *skip = doc_get_string(op->sealed, "spec", "template", "metadata",
-                                         "annotations", MANIFEST_ANN_SKIP_OWNER, NULL);
+  const char *skip = doc_get_string(op->sealed, "spec", "template", "metadata", "annotations",
+                                    MANIFEST_ANN_SKIP_OWNER, NULL);
   op->skip_owner = skip && strcmp(skip, "true") == 0;
 
   memset(&rep, 0, sizeof(rep));
@@ -1190,8 +1189,8 @@ static void rec_unseal(rec_op *op)
     }
     set_outcome(op, "False", reason, "%s: %s", merr.message, hint_for(reason));
     ctl_metrics_unseal_error(reason);
-    ctl_log(CTL_LOG_WARN, "cannot unseal", "namespace", op->ns, "name", op->name, "reason",
-            reason, "error", merr.message, NULL);
+    ctl_log(CTL_LOG_WARN, "cannot unseal", "namespace", op->ns, "name", op->name, "reason", reason,
+            "error", merr.message, NULL);
     json_decref(op->desired);
     op->desired = NULL;
     rec_status(op);

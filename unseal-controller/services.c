@@ -41,7 +41,6 @@ int ctl_is_leader(const ctl *c)
   return !c->leader.enabled || c->leader.is_leader;
 }
 
-
 int ctl_object_key(char *out, size_t out_size, const json_t *obj)
 {
   const char *ns = doc_get_string(obj, "metadata", "namespace", NULL);

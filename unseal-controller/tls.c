@@ -76,8 +76,8 @@ static int new_crt(gnutls_x509_crt_t *crt, gnutls_x509_privkey_t key, const char
   return 0;
 }
 
-int ctl_tls_make(ctl_tls_pair *out, const char *const *dns, size_t n_dns, const char *ip,
-                 char *err, size_t err_size)
+int ctl_tls_make(ctl_tls_pair *out, const char *const *dns, size_t n_dns, const char *ip, char *err,
+                 size_t err_size)
 {
   gnutls_x509_privkey_t ca_key = NULL, key = NULL;
   gnutls_x509_crt_t ca = NULL, crt = NULL;
@@ -92,8 +92,7 @@ int ctl_tls_make(ctl_tls_pair *out, const char *const *dns, size_t n_dns, const 
   if (new_crt(&ca, ca_key, "unseal-controller admission CA", CA_DAYS, err, err_size) != 0)
     goto out;
   if ((r = gnutls_x509_crt_set_basic_constraints(ca, 1, 0)) < 0 ||
-      (r = gnutls_x509_crt_set_key_usage(ca, GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN)) <
-          0 ||
+      (r = gnutls_x509_crt_set_key_usage(ca, GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN)) < 0 ||
       (r = gnutls_x509_crt_sign2(ca, ca, ca_key, GNUTLS_DIG_SHA256, 0)) < 0) {
     fail(err, err_size, "CA certificate", r);
     goto out;
@@ -102,8 +101,8 @@ int ctl_tls_make(ctl_tls_pair *out, const char *const *dns, size_t n_dns, const 
     fail(err, err_size, "CA key id", r);
     goto out;
   }
-  if (new_crt(&crt, key, n_dns > 0 ? dns[0] : "unseal-controller", SERVING_DAYS, err,
-              err_size) != 0)
+  if (new_crt(&crt, key, n_dns > 0 ? dns[0] : "unseal-controller", SERVING_DAYS, err, err_size) !=
+      0)
     goto out;
   if ((r = gnutls_x509_crt_set_basic_constraints(crt, 0, -1)) < 0 ||
       (r = gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE)) < 0 ||
@@ -114,8 +113,8 @@ int ctl_tls_make(ctl_tls_pair *out, const char *const *dns, size_t n_dns, const 
   }
   for (size_t i = 0; i < n_dns; i++)
     if ((r = gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, dns[i],
-                                                  (unsigned)strlen(dns[i]),
-                                                  GNUTLS_FSAN_APPEND)) < 0) {
+                                                  (unsigned)strlen(dns[i]), GNUTLS_FSAN_APPEND)) <
+        0) {
       fail(err, err_size, "serving certificate DNS name", r);
       goto out;
     }

@@ -90,11 +90,11 @@ static json_t *review(const char *op, json_t *obj, json_t *old)
 {
   json_t *r = json_pack("{s:s, s:s, s:{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s}, s:s, s:s, "
                         "s:s, s:o?, s:o?, s:b}}",
-                        "apiVersion", "admission.k8s.io/v1", "kind", "AdmissionReview",
-                        "request", "uid", UID, "kind", "group", "seal.dev", "version", "v1",
-                        "kind", "SealedSecret", "resource", "group", "seal.dev", "version", "v1",
-                        "resource", "sealedsecrets", "namespace", "app", "name", "db",
-                        "operation", op, "object", obj, "oldObject", old, "dryRun", 0);
+                        "apiVersion", "admission.k8s.io/v1", "kind", "AdmissionReview", "request",
+                        "uid", UID, "kind", "group", "seal.dev", "version", "v1", "kind",
+                        "SealedSecret", "resource", "group", "seal.dev", "version", "v1",
+                        "resource", "sealedsecrets", "namespace", "app", "name", "db", "operation",
+                        op, "object", obj, "oldObject", old, "dryRun", 0);
   assert_non_null(r);
   return r;
 }
@@ -208,8 +208,8 @@ static void test_unknown_placeholder_refused_without_rendering(void **state)
   fixture *f = *state;
   json_t *obj = sealed(&f->pub, "app", "db", NULL);
   json_object_set_new(json_object_get(obj, "spec"), "template",
-                      json_pack("{s:{s:s, s:s}}", "data", "URL", "db://u:{{ .PASSWORD }}@db",
-                                "BAD", "{{ .NOPE }}"));
+                      json_pack("{s:{s:s, s:s}}", "data", "URL", "db://u:{{ .PASSWORD }}@db", "BAD",
+                                "{{ .NOPE }}"));
   json_t *a = ask(f, review("CREATE", json_deep_copy(obj), NULL));
   const char *msg = refusal(a);
   if (strstr(msg, "sealedsecret app/db will not unseal: InvalidTemplate: ") != msg ||
@@ -294,9 +294,9 @@ static void test_always_allowed(void **state)
   atomic_store(&f->c.ready, 0);
   a = ask(f, review("CREATE", sealed(&f->other, "app", "db", NULL), NULL));
   assert_true(allowed(a));
-  assert_non_null(strstr(json_string_value(json_array_get(
-                             doc_get(a, "response", "warnings", NULL), 0)),
-                         "not checked"));
+  assert_non_null(
+      strstr(json_string_value(json_array_get(doc_get(a, "response", "warnings", NULL), 0)),
+             "not checked"));
   json_decref(a);
   atomic_store(&f->c.ready, 1);
 }
@@ -345,10 +345,13 @@ static void test_counted_in_metrics(void **state)
   json_decref(ask(f, review("CREATE", sealed(&f->other, "app", "db", NULL), NULL)));
   assert_int_equal(ctl_metrics_render(&text, &len), 0);
   assert_non_null(strstr(text, "# TYPE seal_admission_reviews_total counter\n"));
-  assert_non_null(strstr(text, "seal_admission_reviews_total{outcome=\"refused\",reason=\"NoKey\"} "));
+  assert_non_null(
+      strstr(text, "seal_admission_reviews_total{outcome=\"refused\",reason=\"NoKey\"} "));
   assert_non_null(strstr(text, "seal_admission_reviews_total{outcome=\"allowed\",reason=\"\"} "));
-  assert_non_null(strstr(text, "seal_admission_reviews_total{outcome=\"unchanged\",reason=\"\"} 1\n"));
-  assert_non_null(strstr(text, "seal_admission_reviews_total{outcome=\"notready\",reason=\"\"} 1\n"));
+  assert_non_null(
+      strstr(text, "seal_admission_reviews_total{outcome=\"unchanged\",reason=\"\"} 1\n"));
+  assert_non_null(
+      strstr(text, "seal_admission_reviews_total{outcome=\"notready\",reason=\"\"} 1\n"));
   assert_non_null(strstr(text, "seal_admission_reviews_total{outcome=\"invalid\",reason=\"\"} "));
   free(text);
 }
@@ -399,8 +402,8 @@ static void test_made_certificate_verifies_for_names_and_ip(void **state)
   assert_true(gnutls_x509_crt_verify(crt2, &ca, 1, 0, &status) >= 0);
   assert_int_not_equal(status, 0);
   assert_int_equal(ctl_tls_cert_expired(p.ca_pem, strlen(p.ca_pem), time(NULL)), 0);
-  assert_int_equal(ctl_tls_cert_expired(p.ca_pem, strlen(p.ca_pem),
-                                        time(NULL) + 11 * 365 * 86400L), 1);
+  assert_int_equal(ctl_tls_cert_expired(p.ca_pem, strlen(p.ca_pem), time(NULL) + 11 * 365 * 86400L),
+                   1);
   assert_int_equal(ctl_tls_cert_expired("not a certificate", 17, time(NULL)), 1);
   /* a listener address that is not one */
   ctl_tls_pair_free(&q);

@@ -63,19 +63,60 @@ static json_t *meta(json_t *s)
 }
 
 /* managed changes */
-static void data_value(json_t *s) { json_object_set_new(json_object_get(s, "data"), "password", json_string("b3RoZXI=")); }
-static void data_added(json_t *s) { json_object_set_new(json_object_get(s, "data"), "extra", json_string("eA==")); }
-static void data_removed(json_t *s) { json_object_del(json_object_get(s, "data"), "user"); }
-static void data_gone(json_t *s) { json_object_del(s, "data"); }
-static void label_value(json_t *s) { json_object_set_new(json_object_get(meta(s), "labels"), "app", json_string("web")); }
-static void label_added(json_t *s) { json_object_set_new(json_object_get(meta(s), "labels"), "tier", json_string("1")); }
-static void labels_gone(json_t *s) { json_object_del(meta(s), "labels"); }
-static void annotation_value(json_t *s) { json_object_set_new(json_object_get(meta(s), "annotations"), "team", json_string("edge")); }
-static void annotation_added(json_t *s) { json_object_set_new(json_object_get(meta(s), "annotations"), MANIFEST_ANN_MANAGED, json_string("true")); }
-static void type_changed(json_t *s) { json_object_set_new(s, "type", json_string("kubernetes.io/tls")); }
-static void made_immutable(json_t *s) { json_object_set_new(s, "immutable", json_true()); }
-static void owner_uid(json_t *s) { json_object_set_new(json_array_get(json_object_get(meta(s), "ownerReferences"), 0), "uid", json_string("3333")); }
-static void owners_gone(json_t *s) { json_object_del(meta(s), "ownerReferences"); }
+static void data_value(json_t *s)
+{
+  json_object_set_new(json_object_get(s, "data"), "password", json_string("b3RoZXI="));
+}
+static void data_added(json_t *s)
+{
+  json_object_set_new(json_object_get(s, "data"), "extra", json_string("eA=="));
+}
+static void data_removed(json_t *s)
+{
+  json_object_del(json_object_get(s, "data"), "user");
+}
+static void data_gone(json_t *s)
+{
+  json_object_del(s, "data");
+}
+static void label_value(json_t *s)
+{
+  json_object_set_new(json_object_get(meta(s), "labels"), "app", json_string("web"));
+}
+static void label_added(json_t *s)
+{
+  json_object_set_new(json_object_get(meta(s), "labels"), "tier", json_string("1"));
+}
+static void labels_gone(json_t *s)
+{
+  json_object_del(meta(s), "labels");
+}
+static void annotation_value(json_t *s)
+{
+  json_object_set_new(json_object_get(meta(s), "annotations"), "team", json_string("edge"));
+}
+static void annotation_added(json_t *s)
+{
+  json_object_set_new(json_object_get(meta(s), "annotations"), MANIFEST_ANN_MANAGED,
+                      json_string("true"));
+}
+static void type_changed(json_t *s)
+{
+  json_object_set_new(s, "type", json_string("kubernetes.io/tls"));
+}
+static void made_immutable(json_t *s)
+{
+  json_object_set_new(s, "immutable", json_true());
+}
+static void owner_uid(json_t *s)
+{
+  json_object_set_new(json_array_get(json_object_get(meta(s), "ownerReferences"), 0), "uid",
+                      json_string("3333"));
+}
+static void owners_gone(json_t *s)
+{
+  json_object_del(meta(s), "ownerReferences");
+}
 static void data_key_case(json_t *s)
 {
   json_t *d = json_object_get(s, "data");
@@ -84,20 +125,44 @@ static void data_key_case(json_t *s)
 }
 
 /* server and irrelevant changes */
-static void rv(json_t *s) { json_object_set_new(meta(s), "resourceVersion", json_string("98765")); }
-static void uid(json_t *s) { json_object_set_new(meta(s), "uid", json_string("aaaa-bbbb")); }
-static void created(json_t *s) { json_object_set_new(meta(s), "creationTimestamp", json_string("2026-01-01T00:00:00Z")); }
-static void generation(json_t *s) { json_object_set_new(meta(s), "generation", json_integer(7)); }
+static void rv(json_t *s)
+{
+  json_object_set_new(meta(s), "resourceVersion", json_string("98765"));
+}
+static void uid(json_t *s)
+{
+  json_object_set_new(meta(s), "uid", json_string("aaaa-bbbb"));
+}
+static void created(json_t *s)
+{
+  json_object_set_new(meta(s), "creationTimestamp", json_string("2026-01-01T00:00:00Z"));
+}
+static void generation(json_t *s)
+{
+  json_object_set_new(meta(s), "generation", json_integer(7));
+}
 static void managed_fields(json_t *s)
 {
   json_object_set_new(meta(s), "managedFields",
                       json_pack("[{s:s, s:s, s:{}}]", "manager", "kubectl", "operation", "Update",
                                 "fieldsV1"));
 }
-static void self_link(json_t *s) { json_object_set_new(meta(s), "selfLink", json_string("/api/v1/x")); }
-static void immutable_false(json_t *s) { json_object_set_new(s, "immutable", json_false()); }
-static void type_empty_is_opaque(json_t *s) { json_object_set_new(s, "type", json_string("")); }
-static void type_missing_is_opaque(json_t *s) { json_object_del(s, "type"); }
+static void self_link(json_t *s)
+{
+  json_object_set_new(meta(s), "selfLink", json_string("/api/v1/x"));
+}
+static void immutable_false(json_t *s)
+{
+  json_object_set_new(s, "immutable", json_false());
+}
+static void type_empty_is_opaque(json_t *s)
+{
+  json_object_set_new(s, "type", json_string(""));
+}
+static void type_missing_is_opaque(json_t *s)
+{
+  json_object_del(s, "type");
+}
 static void reordered(json_t *s)
 {
   /* the same fields inserted in the opposite order */
@@ -119,13 +184,20 @@ static void test_managed_fields_change_digest(void **state)
   static const struct {
     const char *what;
     change_fn fn;
-  } cases[] = {{"data value", data_value},       {"data key added", data_added},
-               {"data key removed", data_removed}, {"data removed", data_gone},
-               {"data key case", data_key_case},   {"label value", label_value},
-               {"label added", label_added},       {"labels removed", labels_gone},
-               {"annotation value", annotation_value}, {"annotation added", annotation_added},
-               {"type", type_changed},             {"immutable", made_immutable},
-               {"owner uid", owner_uid},           {"owners removed", owners_gone}};
+  } cases[] = {{"data value", data_value},
+               {"data key added", data_added},
+               {"data key removed", data_removed},
+               {"data removed", data_gone},
+               {"data key case", data_key_case},
+               {"label value", label_value},
+               {"label added", label_added},
+               {"labels removed", labels_gone},
+               {"annotation value", annotation_value},
+               {"annotation added", annotation_added},
+               {"type", type_changed},
+               {"immutable", made_immutable},
+               {"owner uid", owner_uid},
+               {"owners removed", owners_gone}};
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
     if (!differs_after(cases[i].fn))
       fail_msg("digest unchanged after: %s", cases[i].what);
@@ -270,8 +342,9 @@ static void test_owned_owner_rules(void **state)
   json_t *s = load(base_json);
   json_object_set_new(
       meta(s), "ownerReferences",
-      load("[{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"uid\":\"d\",\"controller\":false},"
-           "{\"apiVersion\":\"seal.dev/v1\",\"kind\":\"SealedSecret\",\"uid\":\"mine\",\"controller\":true}]"));
+      load(
+          "[{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"uid\":\"d\",\"controller\":false},"
+          "{\"apiVersion\":\"seal.dev/v1\",\"kind\":\"SealedSecret\",\"uid\":\"mine\",\"controller\":true}]"));
   ctl_owned_from_secret(&o, s);
   assert_string_equal(o.owner_uid, "mine");
   /* a uid too long to keep never matches a real one */

@@ -88,8 +88,9 @@ static void expect_metric(long active, long compromised)
   size_t len = 0;
   char want[128];
   assert_int_equal(ctl_metrics_render(&text, &len), 0);
-  snprintf(want, sizeof(want), "\nseal_keys{state=\"active\"} %ld\nseal_keys{state=\"compromised\"} %ld\n",
-           active, compromised);
+  snprintf(want, sizeof(want),
+           "\nseal_keys{state=\"active\"} %ld\nseal_keys{state=\"compromised\"} %ld\n", active,
+           compromised);
   if (strstr(text, want) == NULL)
     fail_msg("metrics lack '%s'", want + 1);
   free(text);
@@ -101,7 +102,8 @@ static int setup(void **state)
   if (f == NULL || ctl_keymgr_init(&f->c.keys) != 0)
     return -1;
   snprintf(f->c.key_namespace, sizeof(f->c.key_namespace), "seal-system");
-  if (keys_keypair_generate(&f->k1, T0) != KEYS_OK || keys_keypair_generate(&f->k2, T0 + 60) != KEYS_OK)
+  if (keys_keypair_generate(&f->k1, T0) != KEYS_OK ||
+      keys_keypair_generate(&f->k2, T0 + 60) != KEYS_OK)
     return -1;
   *state = f;
   return 0;
@@ -150,12 +152,14 @@ static void test_compromised_key_never_seals(void **state)
   fixture *f = *state;
   assert_int_equal(event(f, KUBE_EVENT_ADDED, key_secret("seal-key-1", f->k1, "active")), 1);
   assert_int_equal(event(f, KUBE_EVENT_ADDED, key_secret("seal-key-2", f->k2, "active")), 1);
-  assert_int_equal(event(f, KUBE_EVENT_MODIFIED, key_secret("seal-key-2", f->k2, "compromised")), 1);
+  assert_int_equal(event(f, KUBE_EVENT_MODIFIED, key_secret("seal-key-2", f->k2, "compromised")),
+                   1);
   /* still held (it unseals), no longer published */
   assert_int_equal(ctl_keymgr_count(&f->c.keys), 2);
   expect_newest(f, f->k1);
   expect_metric(1, 1);
-  assert_int_equal(event(f, KUBE_EVENT_MODIFIED, key_secret("seal-key-1", f->k1, "compromised")), 1);
+  assert_int_equal(event(f, KUBE_EVENT_MODIFIED, key_secret("seal-key-1", f->k1, "compromised")),
+                   1);
   expect_newest(f, NULL);
   expect_metric(0, 2);
   /* relabelled active again */

@@ -76,7 +76,8 @@ static const char *const hostile[] = {
     "C:\\new folder\\x41",
     "ends in a backslash \\",
     "bidi \xe2\x80\xaeoverride\xe2\x80\xac and \xe2\x81\xa6isolate\xe2\x81\xa9",
-    "c1 csi \xc2\x9b" "31m and nel \xc2\x85 and \xc2\x80\xc2\x9f",
+    "c1 csi \xc2\x9b"
+    "31m and nel \xc2\x85 and \xc2\x80\xc2\x9f",
     "marks \xe2\x80\x8e\xe2\x80\x8f\xd8\x9c separators \xe2\x80\xa8\xe2\x80\xa9",
     "embeddings \xe2\x80\xaa\xe2\x80\xab\xe2\x80\xad isolates \xe2\x81\xa7\xe2\x81\xa8",
     "fine \xc2\xa0\xe2\x80\x8b\xe2\x80\x90 kept",
@@ -86,10 +87,10 @@ static const char *const hostile[] = {
 /* The UTF-8 encodings of every code point the logs must escape, and a few
  * neighbours that stay as they are. */
 static const char *const unsafe_seqs[] = {
-    "\xc2\x80", "\xc2\x85", "\xc2\x9b", "\xc2\x9f", "\xd8\x9c", "\xe2\x80\x8e",
-    "\xe2\x80\x8f", "\xe2\x80\xa8", "\xe2\x80\xa9", "\xe2\x80\xaa", "\xe2\x80\xab",
-    "\xe2\x80\xac", "\xe2\x80\xad", "\xe2\x80\xae", "\xe2\x81\xa6", "\xe2\x81\xa7",
-    "\xe2\x81\xa8", "\xe2\x81\xa9", "\x7f",
+    "\xc2\x80",     "\xc2\x85",     "\xc2\x9b",     "\xc2\x9f",     "\xd8\x9c",
+    "\xe2\x80\x8e", "\xe2\x80\x8f", "\xe2\x80\xa8", "\xe2\x80\xa9", "\xe2\x80\xaa",
+    "\xe2\x80\xab", "\xe2\x80\xac", "\xe2\x80\xad", "\xe2\x80\xae", "\xe2\x81\xa6",
+    "\xe2\x81\xa7", "\xe2\x81\xa8", "\xe2\x81\xa9", "\x7f",
 };
 
 static void assert_no_unsafe(const char *line)
@@ -102,10 +103,10 @@ static void assert_no_unsafe(const char *line)
 static void test_unsafe_char_set(void **state)
 {
   (void)state;
-  const uint32_t unsafe[] = {0x00, 0x1b, 0x1f, 0x7f, 0x80, 0x85, 0x9b, 0x9f, 0x061c,
+  const uint32_t unsafe[] = {0x00,   0x1b,   0x1f,   0x7f,   0x80,   0x85,   0x9b,   0x9f,  0x061c,
                              0x200e, 0x200f, 0x2028, 0x2029, 0x202a, 0x202e, 0x2066, 0x2069};
-  const uint32_t safe[] = {0x20, 0x41, 0x7e, 0xa0, 0xe9, 0x061b, 0x200d, 0x2027,
-                           0x202f, 0x2065, 0x206a, 0x20ac, 0x1f600};
+  const uint32_t safe[] = {0x20,   0x41,   0x7e,   0xa0,   0xe9,   0x061b, 0x200d,
+                           0x2027, 0x202f, 0x2065, 0x206a, 0x20ac, 0x1f600};
   for (size_t i = 0; i < sizeof(unsafe) / sizeof(unsafe[0]); i++)
     if (!ctl_log_unsafe_char(unsafe[i]))
       fail_msg("U+%04X is not escaped", (unsigned)unsafe[i]);
@@ -273,7 +274,10 @@ static void test_text_escapes_bytes_that_are_not_utf8(void **state)
   char v[1024];
   ctl_log_setup(0, CTL_LOG_DEBUG);
   capture_start();
-  ctl_log(CTL_LOG_WARN, "bad bytes", "value", "a\x9b" "31mb\xff\xc2", "next", "kept", NULL);
+  ctl_log(CTL_LOG_WARN, "bad bytes", "value",
+          "a\x9b"
+          "31mb\xff\xc2",
+          "next", "kept", NULL);
   const char *out = capture_end();
   assert_int_equal(count_lines(out), 1);
   for (const char *p = out; *p; p++)

@@ -431,14 +431,14 @@ static void test_sealed_by_key_replaces(void **state)
   assert_true(value_of(e, "seal_sealedsecrets_by_key", "key_id", "00000000000000aa") == 0);
   assert_true(value2(e, "seal_sealedsecrets_by_key", "key_id", "fedcba9876543210", "state",
                      "compromised") == 7);
-  assert_true(value2(e, "seal_sealedsecrets_by_key", "key_id", "0123456789abcdef", "state",
-                     "active") == 5);
+  assert_true(
+      value2(e, "seal_sealedsecrets_by_key", "key_id", "0123456789abcdef", "state", "active") == 5);
   free(e);
   ctl_metrics_sealed_by_key(ids + 1, counts, NULL, 1);
   e = render_parse();
   assert_true(isnan(value_of(e, "seal_sealedsecrets_by_key", "key_id", "0123456789abcdef")));
-  assert_true(value2(e, "seal_sealedsecrets_by_key", "key_id", "fedcba9876543210", "state",
-                     "active") == 5);
+  assert_true(
+      value2(e, "seal_sealedsecrets_by_key", "key_id", "fedcba9876543210", "state", "active") == 5);
   free(e);
 }
 
@@ -663,8 +663,9 @@ static void test_conditions(void **state)
   assert_int_equal(ctl_metrics_conditions_add(set, "app/broken", CTL_COND_SYNCED, 'F', "NoKey"), 0);
   assert_int_equal(ctl_metrics_conditions_add(set, "app/broken", CTL_COND_KEY_CURRENT, 'F', NULL),
                    0);
-  assert_int_equal(
-      ctl_metrics_conditions_add(set, "we\\ird\"/na\"me\n}", CTL_COND_SYNCED, 'U', "Pending"), 0);
+  assert_int_equal(ctl_metrics_conditions_add(set, "we\\ird\"/na\"me\n}", CTL_COND_SYNCED, 'U',
+                                              "Pending"),
+                   0);
   assert_int_equal(ctl_metrics_conditions_add(set, "x/y", (ctl_metrics_condition)7, 'T', NULL), -1);
   ctl_metrics_conditions_publish(set);
 
@@ -678,11 +679,11 @@ static void test_conditions(void **state)
   /* only what is not True, by object */
   assert_int_equal(count_samples(e, "seal_sealedsecret_condition_info"), 3);
   assert_non_null(find_sample(e, "seal_sealedsecret_condition_info", "namespace", "app", "name",
-                              "broken", "condition", "Synced", "status", "False", "reason",
-                              "NoKey", NULL));
+                              "broken", "condition", "Synced", "status", "False", "reason", "NoKey",
+                              NULL));
   assert_non_null(find_sample(e, "seal_sealedsecret_condition_info", "namespace", "app", "name",
-                              "broken", "condition", "KeyCurrent", "status", "False", "reason",
-                              "", NULL));
+                              "broken", "condition", "KeyCurrent", "status", "False", "reason", "",
+                              NULL));
   assert_non_null(find_sample(e, "seal_sealedsecret_condition_info", "namespace", "we\\ird\"",
                               "name", "na\"me\n}", "condition", "Synced", "status", "Unknown",
                               "reason", "Pending", NULL));

@@ -26,13 +26,13 @@ static const char *man_path;
 typedef enum kind { K_STR, K_LONG, K_DOUBLE, K_DUR, K_BOOL, K_LOGFMT, K_LOGLEVEL } kind;
 
 typedef struct flag_case {
-  const char *flag;   /* without -- */
+  const char *flag; /* without -- */
   kind k;
   size_t off;
-  const char *value;  /* given on the command line or in the environment */
-  const char *want;   /* K_STR: the string; others: parsed below */
+  const char *value; /* given on the command line or in the environment */
+  const char *want;  /* K_STR: the string; others: parsed below */
   double want_num;
-  const char *def;    /* documented default (the text --help shows), NULL: none */
+  const char *def; /* documented default (the text --help shows), NULL: none */
   double def_num;
 } flag_case;
 
@@ -67,8 +67,8 @@ static const flag_case flags[] = {
     {"http-rate-total", K_DOUBLE, OFF(http_rate_total), "40", NULL, 40, "100", 100},
     {"http-trusted-proxy", K_STR, OFF(http_trusted_proxies), "10.0.0.0/8,fd00::/8",
      "10.0.0.0/8,fd00::/8", 0, NULL, 0},
-    {"http-max-connections-per-client", K_LONG, OFF(http_max_connections_per_client), "4", NULL,
-     4, "32", 32},
+    {"http-max-connections-per-client", K_LONG, OFF(http_max_connections_per_client), "4", NULL, 4,
+     "32", 32},
     {"http-header-timeout", K_DUR, OFF(http_header_timeout_ms), "2s", NULL, 2000, "10s", 10000},
     {"http-body-memory", K_LONG, OFF(http_body_memory), "64Mi", NULL, 64.0 * 1024 * 1024, "16Mi",
      16.0 * 1024 * 1024},
@@ -137,8 +137,7 @@ static int parse(ctl_options *o, char *err, size_t err_size, ...)
   return ctl_options_parse(o, argc, argv, err, err_size);
 }
 
-static void check_value(const ctl_options *o, const flag_case *f, const char *want_str,
-                        double want)
+static void check_value(const ctl_options *o, const flag_case *f, const char *want_str, double want)
 {
   const char *base = (const char *)o;
   switch (f->k) {
@@ -245,8 +244,8 @@ static void test_flag_wins_over_env(void **state)
   setenv("SEAL_KEY_RENEW_PERIOD", "1h", 1);
   setenv("SEAL_NAMESPACE", "a,b", 1);
   assert_int_equal(parse(&o, err, sizeof(err), "--listen", ":2222", "--max-retries=4",
-                         "--log-format=text", "--leader-elect=false", "--key-renew-period",
-                         "2h", "-n", "c", NULL),
+                         "--log-format=text", "--leader-elect=false", "--key-renew-period", "2h",
+                         "-n", "c", NULL),
                    0);
   assert_string_equal(o.listen, ":2222");
   assert_int_equal(o.max_retries, 4);
@@ -319,9 +318,8 @@ static void test_bool_forms(void **state)
   static const struct {
     const char *arg;
     int want;
-  } cases[] = {{"--leader-elect", 1},         {"--leader-elect=true", 1},
-               {"--leader-elect=1", 1},       {"--leader-elect=yes", 1},
-               {"--leader-elect=false", 0},   {"--leader-elect=0", 0},
+  } cases[] = {{"--leader-elect", 1},     {"--leader-elect=true", 1},  {"--leader-elect=1", 1},
+               {"--leader-elect=yes", 1}, {"--leader-elect=false", 0}, {"--leader-elect=0", 0},
                {"--leader-elect=no", 0}};
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     ctl_options o;
@@ -338,13 +336,13 @@ static void test_durations(void **state)
   static const struct {
     const char *text;
     int64_t ms;
-  } good[] = {{"15s", 15000},       {"1m30s", 90000},    {"720h", 720LL * 3600000},
-              {"250ms", 250},       {"10", 10000},       {"1.5", 1500},
-              {"0", 0},             {"1h1m1s1ms", 3661001}, {"0.5s", 500},
+  } good[] = {{"15s", 15000},    {"1m30s", 90000},       {"720h", 720LL * 3600000},
+              {"250ms", 250},    {"10", 10000},          {"1.5", 1500},
+              {"0", 0},          {"1h1m1s1ms", 3661001}, {"0.5s", 500},
               {"2h30m", 9000000}};
-  static const char *const bad[] = {"",     "-5s",  "-1",   "-1ms", "1h30x", "10x", "s",
-                                    "h",    "ms",   "1 h",  "1h ",  "abc",  "1..5s", "+5s",
-                                    "nan",  "inf",  "1e400", "5d",  "1y",   "--5s", "1h-5m"};
+  static const char *const bad[] = {"",    "-5s", "-1",    "-1ms", "1h30x", "10x",   "s",
+                                    "h",   "ms",  "1 h",   "1h ",  "abc",   "1..5s", "+5s",
+                                    "nan", "inf", "1e400", "5d",   "1y",    "--5s",  "1h-5m"};
   for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
     int64_t ms = -7;
     if (ctl_duration_parse(&ms, good[i].text) != 0)
@@ -426,8 +424,7 @@ static void test_bad_values_refused(void **state)
   expect_refused("--http-trusted-proxy", "--http-trusted-proxy=10.0.0.0/8,example.com", NULL);
   expect_refused("--http-trusted-proxy", "--http-trusted-proxy=::1/129", NULL);
   expect_refused("--http-trusted-proxy", "--http-trusted-proxy=10.0.0.1/", NULL);
-  expect_refused("--http-max-connections-per-client", "--http-max-connections-per-client=0",
-                 NULL);
+  expect_refused("--http-max-connections-per-client", "--http-max-connections-per-client=0", NULL);
   expect_refused("--http-header-timeout", "--http-header-timeout=0", NULL);
   expect_refused("--shutdown-timeout", "--shutdown-timeout", "10x", NULL);
   expect_refused("--key-renew-period", "--key-renew-period=-1", NULL);
@@ -615,8 +612,8 @@ static void test_help_and_man_page_agree(void **state)
     /* the name: letters and \- up to a space or quote */
     char name[80];
     size_t j = 0;
-    for (const char *p = line + 8; *p && *p != ' ' && *p != '"' && *p != '\n' && j + 1 < sizeof(name);
-         p++) {
+    for (const char *p = line + 8;
+         *p && *p != ' ' && *p != '"' && *p != '\n' && j + 1 < sizeof(name); p++) {
       if (p[0] == '\\' && p[1] == '-') {
         name[j++] = '-';
         p++;

@@ -48,8 +48,8 @@ typedef struct pending {
 } pending;
 
 typedef struct fake {
-  json_t *objects;   /* path of an object -> the object */
-  json_t *requests;  /* every request: {"method", "path", "body"} */
+  json_t *objects;  /* path of an object -> the object */
+  json_t *requests; /* every request: {"method", "path", "body"} */
   long rv;
   long uids;
   pending q[MAX_PENDING];
@@ -73,8 +73,8 @@ static int fake_send(ctl *c, const char *method, const char *path, const char *b
   }
   p->cb = cb;
   p->ud = ud;
-  json_array_append_new(F.requests, json_pack("{s:s, s:s, s:O?}", "method", method, "path",
-                                              path, "body", p->body));
+  json_array_append_new(F.requests, json_pack("{s:s, s:s, s:O?}", "method", method, "path", path,
+                                              "body", p->body));
   return KUBE_OK;
 }
 
@@ -171,8 +171,7 @@ static void serve(void)
     if (code >= 300) {
       st.err = KUBE_ERR_HTTP;
       /* bounded: a path may be longer than the message (-Wformat-truncation at -O0) */
-      snprintf(st.message, sizeof(st.message), "%.8s %.700s: %.200s", p.method, p.path,
-               st.reason);
+      snprintf(st.message, sizeof(st.message), "%.8s %.700s: %.200s", p.method, p.path, st.reason);
       body = json_pack("{s:s, s:s, s:s, s:i}", "kind", "Status", "status", "Failure", "reason",
                        st.reason, "code", (int)code);
     }
@@ -269,9 +268,9 @@ static void apply_sealed(fixture *f, const char *value, long gen, json_t *templa
   manifest_seal_opts o;
   manifest_error err;
   json_t *sealed = NULL;
-  json_t *secret = json_pack("{s:s, s:s, s:{s:s, s:s, s:o?}, s:{s:s}}", "apiVersion", "v1",
-                             "kind", "Secret", "metadata", "name", NAME, "namespace", NS,
-                             "annotations", template_ann, "stringData", "PASSWORD", value);
+  json_t *secret = json_pack("{s:s, s:s, s:{s:s, s:s, s:o?}, s:{s:s}}", "apiVersion", "v1", "kind",
+                             "Secret", "metadata", "name", NAME, "namespace", NS, "annotations",
+                             template_ann, "stringData", "PASSWORD", value);
   assert_non_null(secret);
   memset(&o, 0, sizeof(o));
   o.recipients = &f->pub;
@@ -298,9 +297,9 @@ static void apply_sealed(fixture *f, const char *value, long gen, json_t *templa
 static void foreign_secret(fixture *f, json_t *labels, json_t *annotations, json_t *owners)
 {
   json_t *s = json_pack("{s:s, s:s, s:{s:s, s:s, s:o?, s:o?, s:o?}, s:s, s:{s:s}}", "apiVersion",
-                        "v1", "kind", "Secret", "metadata", "name", NAME, "namespace", NS,
-                        "labels", labels, "annotations", annotations, "ownerReferences", owners,
-                        "type", "Opaque", "data", "PASSWORD", "Zm9yZWlnbg==");
+                        "v1", "kind", "Secret", "metadata", "name", NAME, "namespace", NS, "labels",
+                        labels, "annotations", annotations, "ownerReferences", owners, "type",
+                        "Opaque", "data", "PASSWORD", "Zm9yZWlnbg==");
   assert_non_null(s);
   store_new(SECRET, s);
   if (labels && json_object_get(labels, MANIFEST_LABEL_UNSEALED))
@@ -335,8 +334,7 @@ static void expect_synced(const char *status, const char *reason, long gen)
   size_t i;
   json_t *c;
   const char *got_status = NULL, *got_reason = NULL;
-  json_array_foreach(conds, i, c)
-  {
+  json_array_foreach(conds, i, c) {
     if (strcmp(or_empty(doc_get_string(c, "type", NULL)), "Synced") == 0) {
       got_status = doc_get_string(c, "status", NULL);
       got_reason = doc_get_string(c, "reason", NULL);
@@ -371,8 +369,7 @@ static void test_creates_owned_secret_and_status(void **state)
   assert_non_null(secret);
   assert_string_equal(data_of(SECRET, "PASSWORD"), "czNjcmV0"); /* base64 of s3cret */
   expect_owner_reference(secret);
-  const char *label =
-      doc_get_string(secret, "metadata", "labels", MANIFEST_LABEL_UNSEALED, NULL);
+  const char *label = doc_get_string(secret, "metadata", "labels", MANIFEST_LABEL_UNSEALED, NULL);
   assert_string_equal(or_empty(label), "true");
   expect_synced("True", "Unsealed", 3);
   assert_int_equal(writes_since(0, "POST", SECRETS), 1);
@@ -413,8 +410,7 @@ static void test_new_generation_is_observed(void **state)
   /* the status write said so too, not only the fake's merge */
   json_t *sent = last_body(mark, "PUT", SEALED "/status");
   assert_non_null(sent);
-  assert_int_equal(json_integer_value(doc_get(sent, "status", "observedGeneration", NULL)),
-                   2);
+  assert_int_equal(json_integer_value(doc_get(sent, "status", "observedGeneration", NULL)), 2);
 }
 
 static void expect_left_alone(size_t mark)
@@ -471,8 +467,7 @@ static void test_other_sealedsecrets_secret_left_alone(void **state)
   apply_sealed(f, "s3cret", 1, NULL);
   reconcile(f);
   expect_left_alone(mark);
-  json_t *kept = doc_get(json_object_get(F.objects, SECRET), "metadata", "ownerReferences",
-                              NULL);
+  json_t *kept = doc_get(json_object_get(F.objects, SECRET), "metadata", "ownerReferences", NULL);
   assert_string_equal(or_empty(doc_get_string(json_array_get(kept, 0), "uid", NULL)),
                       "another-uid");
 }
@@ -498,8 +493,8 @@ static void test_skip_owner_reference_uses_managed(void **state)
   reconcile(f);
   json_t *secret = json_object_get(F.objects, SECRET);
   assert_null(doc_get(secret, "metadata", "ownerReferences", NULL));
-  const char *managed =
-      doc_get_string(secret, "metadata", "annotations", MANIFEST_ANN_MANAGED, NULL);
+  const char *managed = doc_get_string(secret, "metadata", "annotations", MANIFEST_ANN_MANAGED,
+                                       NULL);
   assert_string_equal(or_empty(managed), "true");
   expect_synced("True", "Unsealed", 1);
   /* it is ours by the annotation: an edit of the value is written over it */

@@ -14,7 +14,8 @@
 #include "parse_helpers.h"
 #include "banned.h"
 
-void parse_ok(doc_list *docs, const char *text, int flags) {
+void parse_ok(doc_list *docs, const char *text, int flags)
+{
   doc_error err;
   int rc;
 
@@ -24,8 +25,8 @@ void parse_ok(doc_list *docs, const char *text, int flags) {
     fail_msg("parse failed (%d): %s", rc, err.message);
 }
 
-void parse_fails(const char *text, size_t len, int status, const char *message_part,
-                 doc_error *err) {
+void parse_fails(const char *text, size_t len, int status, const char *message_part, doc_error *err)
+{
   doc_list docs;
   int rc;
 
@@ -40,7 +41,8 @@ void parse_fails(const char *text, size_t len, int status, const char *message_p
     fail_msg("message \"%s\" lacks \"%s\"", err->message, message_part);
 }
 
-json_t *parse_one(const char *text) {
+json_t *parse_one(const char *text)
+{
   doc_list docs;
   json_t *doc;
 
@@ -51,7 +53,8 @@ json_t *parse_one(const char *text) {
   return doc;
 }
 
-char *write_one(const json_t *doc, doc_format format, size_t *len) {
+char *write_one(const json_t *doc, doc_format format, size_t *len)
+{
   doc_error err;
   json_t *docs[1] = {(json_t *)doc};
   char *out = NULL;

@@ -1,6 +1,6 @@
 /* libdoc: the bounded wipe-on-grow buffer, wipe-and-free, and whole-file reading. */
-#include <setjmp.h>
 #include <fcntl.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,11 +19,13 @@
 
 static char tmpdir[] = "/tmp/test_doc_buf_XXXXXX";
 
-static void path_of(char *out, size_t out_size, const char *name) {
+static void path_of(char *out, size_t out_size, const char *name)
+{
   snprintf(out, out_size, "%s/%s", tmpdir, name);
 }
 
-static void write_bytes(const char *name, const char *data, size_t len) {
+static void write_bytes(const char *name, const char *data, size_t len)
+{
   char path[512];
   FILE *f;
 
@@ -37,7 +39,8 @@ static void write_bytes(const char *name, const char *data, size_t len) {
 
 /* ---- doc_buf -------------------------------------------------------------- */
 
-static void test_buf_grows_to_exactly_max(void **state) {
+static void test_buf_grows_to_exactly_max(void **state)
+{
   doc_buf b = {.max = 1000};
   char chunk[100];
   size_t i;
@@ -63,7 +66,8 @@ static void test_buf_grows_to_exactly_max(void **state) {
   doc_buf_free(NULL);
 }
 
-static void test_buf_oversized_add_and_overflow(void **state) {
+static void test_buf_oversized_add_and_overflow(void **state)
+{
   doc_buf b = {.max = 16};
 
   (void)state;
@@ -79,7 +83,8 @@ static void test_buf_oversized_add_and_overflow(void **state) {
   doc_buf_free(&b);
 }
 
-static void test_buf_grown_predicts_room(void **state) {
+static void test_buf_grown_predicts_room(void **state)
+{
   doc_buf b = {.max = 100000, .first = 16384};
   size_t cap;
 
@@ -96,7 +101,8 @@ static void test_buf_grown_predicts_room(void **state) {
   doc_buf_free(&b);
 }
 
-static void test_buf_detach_and_reset(void **state) {
+static void test_buf_detach_and_reset(void **state)
+{
   doc_buf b = {.max = 64};
   char *text;
   size_t len = 99;
@@ -126,7 +132,8 @@ static void test_buf_detach_and_reset(void **state) {
 
 /* ---- doc_read_file ---------------------------------------------------------- */
 
-static void test_read_exact_max_and_one_over(void **state) {
+static void test_read_exact_max_and_one_over(void **state)
+{
   char path[512], data[100];
   char *out = (char *)"untouched";
   size_t len = 7;
@@ -151,7 +158,8 @@ static void test_read_exact_max_and_one_over(void **state) {
   assert_non_null(strstr(err.message, "more than 99 bytes"));
 }
 
-static void test_read_empty_and_secret(void **state) {
+static void test_read_empty_and_secret(void **state)
+{
   char path[512];
   char *out = NULL;
   size_t len = 7;
@@ -178,7 +186,8 @@ static void test_read_empty_and_secret(void **state) {
   sodium_free(out); /* sodium_malloc'ed */
 }
 
-static void test_read_missing_directory_unreadable(void **state) {
+static void test_read_missing_directory_unreadable(void **state)
+{
   char path[512];
   char *out = NULL;
   size_t len = 0;
@@ -212,7 +221,8 @@ static void test_read_missing_directory_unreadable(void **state) {
   }
 }
 
-static void test_read_stream_bounded(void **state) {
+static void test_read_stream_bounded(void **state)
+{
   int fds[2];
   char path[64], chunk[1000];
   char *out = NULL;
@@ -251,7 +261,8 @@ static void test_read_stream_bounded(void **state) {
   doc_wipe_free(out, len);
 }
 
-static void test_read_fd(void **state) {
+static void test_read_fd(void **state)
+{
   int fds[2];
   char *out = NULL;
   size_t len = 0;
@@ -286,7 +297,8 @@ static void test_read_fd(void **state) {
   assert_int_equal(doc_read_fd(&out, &len, 0, NULL, 100, 0, &err), DOC_ERR_INVALID);
 }
 
-static void test_read_bad_arguments(void **state) {
+static void test_read_bad_arguments(void **state)
+{
   char *out = NULL;
   size_t len = 0;
   doc_error err;
@@ -303,12 +315,14 @@ static void test_read_bad_arguments(void **state) {
   assert_int_equal(doc_read_file(&out, &len, "/nonexistent/x", 10, 0, NULL), DOC_ERR_IO);
 }
 
-static int setup(void **state) {
+static int setup(void **state)
+{
   (void)state;
   return mkdtemp(tmpdir) == NULL ? -1 : 0;
 }
 
-static int teardown(void **state) {
+static int teardown(void **state)
+{
   const char *names[] = {"hundred", "empty", "token", "locked"};
   char path[512];
   size_t i;
@@ -321,7 +335,8 @@ static int teardown(void **state) {
   return rmdir(tmpdir);
 }
 
-int main(void) {
+int main(void)
+{
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_buf_grows_to_exactly_max),
       cmocka_unit_test(test_buf_oversized_add_and_overflow),

@@ -10,11 +10,12 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "parse_helpers.h"
 #include "doc.h"
+#include "parse_helpers.h"
 #include "banned.h"
 
-static void test_plain_and_quoted_typing(void **state) {
+static void test_plain_and_quoted_typing(void **state)
+{
   json_t *d = parse_one("a: true\n"
                         "b: \"true\"\n"
                         "c: 'yes'\n"
@@ -67,7 +68,8 @@ static void test_plain_and_quoted_typing(void **state) {
   json_decref(d);
 }
 
-static void test_bad_tags(void **state) {
+static void test_bad_tags(void **state)
+{
   doc_error err;
 
   (void)state;
@@ -76,7 +78,8 @@ static void test_bad_tags(void **state) {
   parse_fails("a: !!map b\n", 11, DOC_ERR_PARSE, "on a scalar", &err);
 }
 
-static void test_anchors_and_merge_keys(void **state) {
+static void test_anchors_and_merge_keys(void **state)
+{
   json_t *d = parse_one("base: &base\n"
                         "  a: 1\n"
                         "  b: two\n"
@@ -109,7 +112,8 @@ static void test_anchors_and_merge_keys(void **state) {
   json_decref(d);
 }
 
-static void test_merge_of_scalar_refused(void **state) {
+static void test_merge_of_scalar_refused(void **state)
+{
   doc_error err;
   const char *t = "a: &x 1\nb:\n  <<: *x\n";
 
@@ -117,7 +121,8 @@ static void test_merge_of_scalar_refused(void **state) {
   parse_fails(t, strlen(t), DOC_ERR_PARSE, "merge value is not a mapping", &err);
 }
 
-static void test_flow_comments_crlf_bom(void **state) {
+static void test_flow_comments_crlf_bom(void **state)
+{
   const char *t = "\xef\xbb\xbf# a comment\r\n"
                   "apiVersion: v1   # trailing comment\r\n"
                   "kind: Secret\r\n"
@@ -142,7 +147,8 @@ static void test_flow_comments_crlf_bom(void **state) {
   doc_list_free(&docs);
 }
 
-static void test_multi_document_lines(void **state) {
+static void test_multi_document_lines(void **state)
+{
   doc_list docs;
 
   (void)state;
@@ -171,7 +177,8 @@ static void test_multi_document_lines(void **state) {
   doc_list_free(&docs);
 }
 
-static void test_block_literals(void **state) {
+static void test_block_literals(void **state)
+{
   json_t *d = parse_one("a: |\n  line1\n  line2\n"
                         "b: >\n  folded\n  text\n"
                         "c: |-\n  strip\n"
@@ -187,7 +194,8 @@ static void test_block_literals(void **state) {
   json_decref(d);
 }
 
-static void test_list_expansion(void **state) {
+static void test_list_expansion(void **state)
+{
   const char *t = "apiVersion: v1\n"
                   "kind: List\n"
                   "items:\n"
@@ -215,7 +223,8 @@ static void test_list_expansion(void **state) {
   doc_list_free(&docs);
 }
 
-static void test_json_stream(void **state) {
+static void test_json_stream(void **state)
+{
   doc_list docs;
   doc_error err;
   const char *t;
@@ -232,8 +241,7 @@ static void test_json_stream(void **state) {
   doc_list_free(&docs);
 
   t = "{\"a\": 1}\n{\"b\": 2} trailing";
-  parse_fails(t, strlen(t), DOC_ERR_PARSE, "stdin:2: json: unexpected text after document 2",
-              &err);
+  parse_fails(t, strlen(t), DOC_ERR_PARSE, "stdin:2: json: unexpected text after document 2", &err);
   assert_int_equal(err.line, 2);
   t = "{\"a\": [1, 2";
   parse_fails(t, strlen(t), DOC_ERR_PARSE, "stdin:1:", &err);
@@ -247,7 +255,8 @@ static void test_json_stream(void **state) {
 }
 
 /* doc_format_of is the decision doc_parse makes: what reads as JSON is JSON */
-static void test_format_of(void **state) {
+static void test_format_of(void **state)
+{
   static const struct {
     const char *text;
     doc_format format;
@@ -282,7 +291,8 @@ static void test_format_of(void **state) {
   doc_list_free(&docs);
 }
 
-static char *nested(size_t levels, const char *open, const char *close, const char *inner) {
+static char *nested(size_t levels, const char *open, const char *close, const char *inner)
+{
   size_t n = levels * (strlen(open) + strlen(close)) + strlen(inner) + 1, i;
   char *s = malloc(n), *p;
 
@@ -302,7 +312,8 @@ static char *nested(size_t levels, const char *open, const char *close, const ch
   return s;
 }
 
-static void test_depth_limit(void **state) {
+static void test_depth_limit(void **state)
+{
   doc_error err;
   doc_list docs;
   char *s;
@@ -351,16 +362,18 @@ static void test_depth_limit(void **state) {
   free(s);
 }
 
-static void test_billion_laughs(void **state) {
-  const char *t = "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n"
-                  "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
-                  "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
-                  "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
-                  "e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
-                  "f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n"
-                  "g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n"
-                  "h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]\n"
-                  "i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]\n";
+static void test_billion_laughs(void **state)
+{
+  const char *t =
+      "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n"
+      "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+      "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+      "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
+      "e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
+      "f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n"
+      "g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n"
+      "h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]\n"
+      "i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]\n";
   doc_error err;
 
   (void)state;
@@ -368,14 +381,14 @@ static void test_billion_laughs(void **state) {
   assert_true(err.line >= 6);
 }
 
-static void test_yaml_errors(void **state) {
+static void test_yaml_errors(void **state)
+{
   doc_error err;
   const char *t;
 
   (void)state;
   t = "a: 1\nb: 2\nc: d: e\n";
-  parse_fails(t, strlen(t), DOC_ERR_PARSE, "stdin:3:5: yaml: mapping values are not allowed",
-              &err);
+  parse_fails(t, strlen(t), DOC_ERR_PARSE, "stdin:3:5: yaml: mapping values are not allowed", &err);
   assert_int_equal(err.line, 3);
   t = "apiVersion: v1\nkind: Secret\napiVersion: v2\n";
   parse_fails(t, strlen(t), DOC_ERR_PARSE, "stdin:3:1: yaml: duplicate mapping key \"apiVersion\"",
@@ -398,7 +411,8 @@ static void test_yaml_errors(void **state) {
   parse_fails("a: 1\0b: 2\n", 10, DOC_ERR_PARSE, "yaml:", &err);
 }
 
-static void test_oversized(void **state) {
+static void test_oversized(void **state)
+{
   size_t big = (size_t)DOC_MAX_BYTES + 1024, i;
   char *t = malloc((7u << 20) + 64);
   doc_error err;
@@ -432,7 +446,8 @@ static void test_oversized(void **state) {
   free(t);
 }
 
-static void test_garbage(void **state) {
+static void test_garbage(void **state)
+{
   unsigned char buf[512];
   uint32_t x = 12345;
   doc_list docs;
@@ -468,16 +483,73 @@ static void test_garbage(void **state) {
 /* ---- writing -------------------------------------------------------------- */
 
 static const char *const tricky[] = {
-    "yes", "no", "on", "off", "y", "N", "true", "False", "null", "~", "", "  lead", "trail  ",
-    "0123", "0x1F", "0o17", "1e3", "1.0", "12", "-5", "+5", ".5", "1_000", "1:30", "2024-01-01",
-    "a: b", "a #b", "#x", "- x", "[x]", "{x}", "*ref", "&anc", "!tag", "%dir", "@at", "`bt",
-    "'single'", "\"double\"", "it's", "ünïcödé ☃ 日本", "multi\nline\n", "multi\nno final newline",
-    "trailing\n\n\n", "\n leading newline", "  indented\nblock\n", "tab\there", "<<", "=", "?",
-    "-", ":", ",", "a,b", "key:", "x\r\ny", "\x7f", "end with space \n", "NaN", ".nan", "-.inf",
-    "hello world", "http://example.com:8080/a?b=c#d",
+    "yes",
+    "no",
+    "on",
+    "off",
+    "y",
+    "N",
+    "true",
+    "False",
+    "null",
+    "~",
+    "",
+    "  lead",
+    "trail  ",
+    "0123",
+    "0x1F",
+    "0o17",
+    "1e3",
+    "1.0",
+    "12",
+    "-5",
+    "+5",
+    ".5",
+    "1_000",
+    "1:30",
+    "2024-01-01",
+    "a: b",
+    "a #b",
+    "#x",
+    "- x",
+    "[x]",
+    "{x}",
+    "*ref",
+    "&anc",
+    "!tag",
+    "%dir",
+    "@at",
+    "`bt",
+    "'single'",
+    "\"double\"",
+    "it's",
+    "ünïcödé ☃ 日本",
+    "multi\nline\n",
+    "multi\nno final newline",
+    "trailing\n\n\n",
+    "\n leading newline",
+    "  indented\nblock\n",
+    "tab\there",
+    "<<",
+    "=",
+    "?",
+    "-",
+    ":",
+    ",",
+    "a,b",
+    "key:",
+    "x\r\ny",
+    "\x7f",
+    "end with space \n",
+    "NaN",
+    ".nan",
+    "-.inf",
+    "hello world",
+    "http://example.com:8080/a?b=c#d",
 };
 
-static void test_tricky_strings_round_trip(void **state) {
+static void test_tricky_strings_round_trip(void **state)
+{
   json_t *doc = json_object(), *back;
   char *out;
   size_t len, i;
@@ -499,9 +571,15 @@ static void test_tricky_strings_round_trip(void **state) {
   for (i = 0; i < sizeof tricky / sizeof tricky[0]; i++) {
     static const struct {
       const char *value, *written;
-    } want[] = {{"hello world", "hello world\n"}, {"yes", "'yes'\n"}, {"0123", "'0123'\n"},
-                {"", "''\n"}, {"  lead", "'  lead'\n"}, {"multi\nline\n", "|\n  multi\n  line\n"},
-                {"it's", "it's\n"}, {"a: b", "'a: b'\n"}, {"<<", "'<<'\n"}};
+    } want[] = {{"hello world", "hello world\n"},
+                {"yes", "'yes'\n"},
+                {"0123", "'0123'\n"},
+                {"", "''\n"},
+                {"  lead", "'  lead'\n"},
+                {"multi\nline\n", "|\n  multi\n  line\n"},
+                {"it's", "it's\n"},
+                {"a: b", "'a: b'\n"},
+                {"<<", "'<<'\n"}};
     for (size_t w = 0; w < sizeof want / sizeof want[0]; w++) {
       char line[64];
       if (strcmp(tricky[i], want[w].value) != 0)
@@ -517,11 +595,12 @@ static void test_tricky_strings_round_trip(void **state) {
   json_decref(doc);
 }
 
-static void test_scalars_round_trip(void **state) {
+static void test_scalars_round_trip(void **state)
+{
   json_t *doc = json_pack("{s:i, s:f, s:f, s:f, s:f, s:b, s:b, s:n, s:I, s:[], s:{}, s:[i,{s:s}]}",
                           "int", 42, "real", 1.5, "whole", 100.0, "tiny", 1e-300, "huge", 1e300,
-                          "t", 1, "f", 0, "n", "neg", (json_int_t)-9007199254740993LL, "ea",
-                          "eo", "mixed", 1, "x", "y");
+                          "t", 1, "f", 0, "n", "neg", (json_int_t)-9007199254740993LL, "ea", "eo",
+                          "mixed", 1, "x", "y");
   json_t *back;
   char *out;
   size_t len;
@@ -544,7 +623,8 @@ static void test_scalars_round_trip(void **state) {
   json_decref(doc);
 }
 
-static void test_long_base64_on_one_line(void **state) {
+static void test_long_base64_on_one_line(void **state)
+{
   char b64[6001];
   json_t *doc;
   char *out, *line;
@@ -564,7 +644,8 @@ static void test_long_base64_on_one_line(void **state) {
   json_decref(doc);
 }
 
-static void test_key_order(void **state) {
+static void test_key_order(void **state)
+{
   json_t *doc = json_pack("{s:{s:i,s:i}, s:i, s:{s:s}, s:s, s:s, s:i}", "spec", "z", 1, "a", 2,
                           "zeta", 1, "metadata", "name", "x", "kind", "Secret", "apiVersion", "v1",
                           "alpha", 2);
@@ -572,8 +653,8 @@ static void test_key_order(void **state) {
   doc_list back;
   char *out;
   size_t len;
-  const char *order[] = {"apiVersion:", "kind:", "metadata:", "spec:", "  z:", "  a:", "zeta:",
-                         "alpha:"};
+  const char *order[] = {"apiVersion:", "kind:", "metadata:", "spec:",
+                         "  z:",        "  a:",  "zeta:",     "alpha:"};
   size_t i;
   const char *prev;
 
@@ -626,7 +707,8 @@ static void test_key_order(void **state) {
   json_decref(doc);
 }
 
-static void test_write_refuses_too_deep(void **state) {
+static void test_write_refuses_too_deep(void **state)
+{
   json_t *doc = json_object(), *p = doc;
   doc_error err;
   char *out = NULL;
@@ -639,15 +721,15 @@ static void test_write_refuses_too_deep(void **state) {
     p = c;
   }
   for (int f = 0; f < 2; f++) {
-    assert_int_equal(doc_write(&out, &len, &doc, 1, f ? DOC_JSON : DOC_YAML, &err),
-                     DOC_ERR_LIMIT);
+    assert_int_equal(doc_write(&out, &len, &doc, 1, f ? DOC_JSON : DOC_YAML, &err), DOC_ERR_LIMIT);
     assert_null(out);
     assert_non_null(strstr(err.message, "deeper than 64"));
   }
   json_decref(doc);
 }
 
-static void test_accessors(void **state) {
+static void test_accessors(void **state)
+{
   json_t *d = parse_one("apiVersion: v1\nkind: Secret\nmetadata:\n  name: api-keys\n"
                         "  namespace: kotaemon\n  labels: {n: 1}\n");
 
@@ -664,7 +746,8 @@ static void test_accessors(void **state) {
 /* DOC_PARSE_BODY_LIMITS (HTTP bodies): at most DOC_MAX_BODY_NODES
  * values in the whole stream, JSON or YAML, one document or many, aliases
  * counted in full; the same text parses without the flag. */
-static void test_body_limits_bound_values(void **state) {
+static void test_body_limits_bound_values(void **state)
+{
   doc_list docs;
   doc_error err;
   size_t n = (size_t)DOC_MAX_BODY_NODES + 10, i;
@@ -691,10 +774,14 @@ static void test_body_limits_bound_values(void **state) {
     memcpy(many + m, "---\na: b\n", 9);
     m += 9;
   }
-  a += (size_t)snprintf(alias + a, 64 * 1024 - a, "a: &a [%s]\n", "x,x,x,x,x,x,x,x,x,x,x,x,x,x,x,x");
-  a += (size_t)snprintf(alias + a, 64 * 1024 - a, "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n");
-  a += (size_t)snprintf(alias + a, 64 * 1024 - a, "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\n");
-  a += (size_t)snprintf(alias + a, 64 * 1024 - a, "d: [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n");
+  a += (size_t)snprintf(alias + a, 64 * 1024 - a, "a: &a [%s]\n",
+                        "x,x,x,x,x,x,x,x,x,x,x,x,x,x,x,x");
+  a += (size_t)snprintf(alias + a, 64 * 1024 - a,
+                        "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n");
+  a += (size_t)snprintf(alias + a, 64 * 1024 - a,
+                        "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\n");
+  a += (size_t)snprintf(alias + a, 64 * 1024 - a,
+                        "d: [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n");
   const struct {
     const char *text;
     size_t len;
@@ -702,29 +789,27 @@ static void test_body_limits_bound_values(void **state) {
   } cases[] = {{json, j, "json"}, {yaml, y, "yaml"}, {many, m, "yaml"}};
   for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     memset(&err, 0, sizeof err);
-    assert_int_equal(doc_parse(&docs, cases[i].text, cases[i].len, "body",
-                                    DOC_PARSE_BODY_LIMITS, &err),
+    assert_int_equal(doc_parse(&docs, cases[i].text, cases[i].len, "body", DOC_PARSE_BODY_LIMITS,
+                               &err),
                      DOC_ERR_LIMIT);
     if (strstr(err.message, "values in all") == NULL || strstr(err.message, cases[i].what) == NULL)
       fail_msg("case %zu: '%s'", i, err.message);
     memset(&err, 0, sizeof err);
-    assert_int_equal(doc_parse(&docs, cases[i].text, cases[i].len, "body", 0, &err),
-                     DOC_OK);
+    assert_int_equal(doc_parse(&docs, cases[i].text, cases[i].len, "body", 0, &err), DOC_OK);
     doc_list_free(&docs);
   }
   /* aliases: 16 * 16 * 16 * 17 copied values from a few hundred bytes */
   memset(&err, 0, sizeof err);
-  assert_int_equal(doc_parse(&docs, alias, a, "body", DOC_PARSE_BODY_LIMITS, &err),
-                   DOC_ERR_LIMIT);
+  assert_int_equal(doc_parse(&docs, alias, a, "body", DOC_PARSE_BODY_LIMITS, &err), DOC_ERR_LIMIT);
   /* a SealedSecret as big as allowed (1,024 keys) is far inside the bound */
   j = 0;
-  j += (size_t)snprintf(json + j, 2 * n + 3 - j, "{\"apiVersion\":\"seal.dev/v1\",\"kind\":"
-                                                  "\"SealedSecret\",\"spec\":{\"encryptedData\":{");
+  j += (size_t)snprintf(json + j, 2 * n + 3 - j,
+                        "{\"apiVersion\":\"seal.dev/v1\",\"kind\":"
+                        "\"SealedSecret\",\"spec\":{\"encryptedData\":{");
   for (i = 0; i < 1024; i++) /* MANIFEST_MAX_KEYS */
     j += (size_t)snprintf(json + j, 2 * n + 3 - j, "%s\"k%zu\":\"v\"", i ? "," : "", i);
   j += (size_t)snprintf(json + j, 2 * n + 3 - j, "}}}");
-  assert_int_equal(doc_parse(&docs, json, j, "body", DOC_PARSE_BODY_LIMITS, &err),
-                   DOC_OK);
+  assert_int_equal(doc_parse(&docs, json, j, "body", DOC_PARSE_BODY_LIMITS, &err), DOC_OK);
   doc_list_free(&docs);
   free(json);
   free(yaml);
@@ -732,7 +817,8 @@ static void test_body_limits_bound_values(void **state) {
   free(alias);
 }
 
-int main(void) {
+int main(void)
+{
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_plain_and_quoted_typing),
       cmocka_unit_test(test_bad_tags),

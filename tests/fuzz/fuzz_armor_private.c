@@ -16,7 +16,8 @@
 
 #include "banned.h"
 
-static void check_key(const keys_keypair *kp) {
+static void check_key(const keys_keypair *kp)
+{
   keys_keyring *ring = NULL;
   const keys_keypair *back;
   char block[KEYS_ARMOR_MAX];
@@ -45,7 +46,8 @@ static void check_key(const keys_keypair *kp) {
   keys_keyring_free(ring);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
   keys_keyring *ring = NULL;
   size_t added = 0, count, i;
   keys_error err;

@@ -14,7 +14,8 @@
 
 #include "banned.h"
 
-static void check_key(const keys_public *pub) {
+static void check_key(const keys_public *pub)
+{
   keys_public again;
   keys_public *back = NULL;
   size_t n_back = 0, len = 0;
@@ -41,7 +42,8 @@ static void check_key(const keys_public *pub) {
   free(back);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
   keys_public *pubs = NULL;
   size_t n = 0, i;
   keys_error err;

@@ -14,7 +14,8 @@
 
 #include "banned.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
   const char *text = (const char *)data;
   uint8_t *ref = NULL, *fast = NULL;
   size_t ref_len = 0, fast_len = 0;
@@ -27,7 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   ref_rc = keys_base64_decode(&ref, &ref_len, text, size);
   fast_rc = keys_base64_decode_public(&fast, &fast_len, text, size);
   if (ref_rc != fast_rc)
-    harness_fail("keys_base64_decode_public", "accepts or refuses what keys_base64_decode does not");
+    harness_fail("keys_base64_decode_public",
+                 "accepts or refuses what keys_base64_decode does not");
   if (ref_rc == KEYS_OK) {
     char *again = NULL, *again_public = NULL;
     size_t again_len = 0, again_public_len = 0;

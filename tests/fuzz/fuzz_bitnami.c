@@ -18,7 +18,8 @@
 
 #include "banned.h"
 
-static void check_template(const char *s, size_t n) {
+static void check_template(const char *s, size_t n)
+{
   static json_t *enc;
   char *out = NULL, why[BITNAMI_WHY_MAX];
   const char *p;
@@ -54,7 +55,8 @@ static void check_template(const char *s, size_t n) {
   free(out);
 }
 
-static void check_value(const uint8_t *data, size_t size) {
+static void check_value(const uint8_t *data, size_t size)
+{
   bitnami_value v;
   if (bitnami_value_split(&v, data, size) != BITNAMI_OK)
     return;
@@ -63,7 +65,8 @@ static void check_value(const uint8_t *data, size_t size) {
     harness_fail("a value split that does not account for every byte", NULL);
 }
 
-static void check_chunks(const char *text, size_t len, doc_format format) {
+static void check_chunks(const char *text, size_t len, doc_format format)
+{
   size_t pos = 0, next;
   while (pos < len) {
     next = bitnami_next_chunk(text, len, pos, format);
@@ -73,7 +76,8 @@ static void check_chunks(const char *text, size_t len, doc_format format) {
   }
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
   char *text;
   if (size > HARNESS_MAX_INPUT)
     return 0;

@@ -29,8 +29,8 @@
 #include "harness.h"
 #include "harness_manifest.h"
 #include "log.h"
-#include "metrics.h"
 #include "manifest.h"
+#include "metrics.h"
 
 #include "banned.h"
 
@@ -42,7 +42,8 @@ static char listen_api[32], listen_metrics[32];
 static uint16_t api_port;
 
 /* A loopback port free at this moment (the kernel's choice). */
-static uint16_t free_port(void) {
+static uint16_t free_port(void)
+{
   struct sockaddr_in sa;
   socklen_t len = sizeof(sa);
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -57,13 +58,15 @@ static uint16_t free_port(void) {
   return ntohs(sa.sin_port);
 }
 
-static void stop_server(void) {
+static void stop_server(void)
+{
   ctl_http_stop(controller.http);
   controller.http = NULL;
   ctl_options_free(&options);
 }
 
-static void start_server(void) {
+static void start_server(void)
+{
   size_t len = 0;
   const keys_keypair *newest;
 
@@ -78,10 +81,24 @@ static void start_server(void) {
   snprintf(listen_metrics, sizeof(listen_metrics), "127.0.0.1:%u", (unsigned)free_port());
   /* The daemon's own defaults (so a new option cannot be left at zero here),
    * with the rate limits lifted: they are not under test. */
-  char *argv[] = {"fuzz_http_body", "--listen", listen_api, "--metrics-listen", listen_metrics,
-                  "--http-rate", "1000000", "--http-burst", "1000000",
-                  "--http-rate-total", "1000000", "--http-max-connections", "16",
-                  "--http-timeout", "10s", "--ping-threshold", "60s", NULL};
+  char *argv[] = {"fuzz_http_body",
+                  "--listen",
+                  listen_api,
+                  "--metrics-listen",
+                  listen_metrics,
+                  "--http-rate",
+                  "1000000",
+                  "--http-burst",
+                  "1000000",
+                  "--http-rate-total",
+                  "1000000",
+                  "--http-max-connections",
+                  "16",
+                  "--http-timeout",
+                  "10s",
+                  "--ping-threshold",
+                  "60s",
+                  NULL};
   char err[256];
   if (ctl_options_parse(&options, (int)(sizeof(argv) / sizeof(argv[0])) - 1, argv, err,
                         sizeof(err)) != 0)
@@ -91,9 +108,8 @@ static void start_server(void) {
     harness_fail("pthread_rwlock_init failed", NULL);
   controller.keys.ring = harness_keyring_new();
   newest = keys_keyring_newest_active(controller.keys.ring);
-  if (newest == NULL ||
-      keys_armor_write_public(controller.keys.cert, sizeof(controller.keys.cert), &len,
-                              keys_keypair_public(newest), 0) != KEYS_OK)
+  if (newest == NULL || keys_armor_write_public(controller.keys.cert, sizeof(controller.keys.cert),
+                                                &len, keys_keypair_public(newest), 0) != KEYS_OK)
     harness_fail("cannot set up the controller's keys", NULL);
   memcpy(controller.keys.newest_id, keys_keypair_public(newest)->id, KEYS_ID_BYTES);
   controller.keys.have_newest = 1;
@@ -105,7 +121,8 @@ static void start_server(void) {
 
 /* more: MSG_MORE, so that the head and the body leave in one segment (no
  * Nagle delay between them). */
-static void send_all(int fd, const void *p, size_t n, int more) {
+static void send_all(int fd, const void *p, size_t n, int more)
+{
   const char *c = p;
 
   while (n > 0) {
@@ -122,7 +139,8 @@ static void send_all(int fd, const void *p, size_t n, int more) {
 /* Sends one request and reads the whole answer into *answer (NUL-terminated,
  * malloc'ed). Returns the HTTP code, or fails. */
 static int exchange(const char *path, int text, const uint8_t *body, size_t len, char **answer,
-                    size_t *answer_len) {
+                    size_t *answer_len)
+{
   struct sockaddr_in sa;
   struct timeval tv = {30, 0};
   char head[512];
@@ -172,7 +190,8 @@ static int exchange(const char *path, int text, const uint8_t *body, size_t len,
 
 /* 1 when the body is one SealedSecret whose values all open (and, with
  * need_values, that has some: verify refuses one with none). */
-static int body_verifies(const uint8_t *body, size_t len, int need_values) {
+static int body_verifies(const uint8_t *body, size_t len, int need_values)
+{
   doc_list docs = {0};
   manifest_error err;
   int ok = 0;
@@ -184,14 +203,14 @@ static int body_verifies(const uint8_t *body, size_t len, int need_values) {
       docs.n == 1 && manifest_is_sealed_secret(docs.docs[0]) &&
       (!need_values ||
        json_object_size(doc_get(docs.docs[0], "spec", "encryptedData", NULL)) > 0) &&
-      manifest_unseal_sealed(NULL, docs.docs[0], harness_keyring(), 0, NULL, &err) ==
-          MANIFEST_OK)
+      manifest_unseal_sealed(NULL, docs.docs[0], harness_keyring(), 0, NULL, &err) == MANIFEST_OK)
     ok = 1;
   doc_list_free(&docs);
   return ok;
 }
 
-static void check_rotated(const char *answer, size_t answer_len) {
+static void check_rotated(const char *answer, size_t answer_len)
+{
   const char *body = strstr(answer, "\r\n\r\n");
   size_t len;
 
@@ -205,7 +224,8 @@ static void check_rotated(const char *answer, size_t answer_len) {
   }
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
   char *answer = NULL;
   size_t answer_len = 0;
   const uint8_t *body;

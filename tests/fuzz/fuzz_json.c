@@ -8,7 +8,8 @@
 
 #include "banned.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
   harness_check_documents(data, size);
   return 0;
 }

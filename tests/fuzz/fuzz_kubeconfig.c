@@ -23,13 +23,15 @@ static char dir[64];
 static char path[96];
 static char token_path[96];
 
-static void remove_dir(void) {
+static void remove_dir(void)
+{
   unlink(path);
   unlink(token_path);
   rmdir(dir);
 }
 
-static void write_file(const char *name, const uint8_t *data, size_t size) {
+static void write_file(const char *name, const uint8_t *data, size_t size)
+{
   size_t done = 0;
   int fd;
 
@@ -47,7 +49,8 @@ static void write_file(const char *name, const uint8_t *data, size_t size) {
   close(fd);
 }
 
-static void setup(void) {
+static void setup(void)
+{
   int n;
 
   if (dir[0] != '\0')
@@ -66,7 +69,8 @@ static void setup(void) {
   write_file(token_path, (const uint8_t *)"fuzz-token\n", 11);
 }
 
-static void load(const char *context) {
+static void load(const char *context)
+{
   kube_config_opts opts;
   kube_config *cfg = NULL;
   kube_status st;
@@ -94,7 +98,8 @@ static void load(const char *context) {
   kube_config_free(cfg);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
   if (size > HARNESS_MAX_INPUT)
     return 0;
   setup();

@@ -20,7 +20,8 @@
 
 /* The unsealed value of key must be expected (base64 text) byte for byte. */
 static void check_value(const json_t *unsealed, const char *key, const uint8_t *want,
-                        size_t want_len) {
+                        size_t want_len)
+{
   const char *got = json_string_value(json_object_get(unsealed, key));
   uint8_t *bytes = NULL;
   size_t len = 0;
@@ -32,7 +33,8 @@ static void check_value(const json_t *unsealed, const char *key, const uint8_t *
   free(bytes);
 }
 
-static void check_data(const json_t *secret, const json_t *unsealed_secret) {
+static void check_data(const json_t *secret, const json_t *unsealed_secret)
+{
   const json_t *data = json_object_get(secret, "data");
   const json_t *string_data = json_object_get(secret, "stringData");
   const json_t *unsealed = json_object_get(unsealed_secret, "data");
@@ -66,7 +68,8 @@ static void check_data(const json_t *secret, const json_t *unsealed_secret) {
     harness_fail("manifest_seal_secret", "the unsealed Secret has keys the Secret did not");
 }
 
-static void check_doc(const json_t *doc, size_t index) {
+static void check_doc(const json_t *doc, size_t index)
+{
   size_t n_recipients = 0;
   manifest_seal_opts opts;
   doc_list back = {0};
@@ -111,7 +114,8 @@ static void check_doc(const json_t *doc, size_t index) {
   json_decref(sealed);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
   harness_each_document(data, size, check_doc);
   return 0;
 }

@@ -13,7 +13,8 @@
 
 #include "banned.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
   const char *text = (const char *)data;
   const char *nl;
   char *label = NULL;

@@ -14,7 +14,8 @@
 
 #include "banned.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
   char *text = NULL;
   uint8_t *back = NULL;
   size_t text_len = 0, back_len = 0;

@@ -17,14 +17,15 @@
 
 #include "banned.h"
 
-#define ALL_FLAGS                                                                      \
-  (MANIFEST_UNSEAL_RENDER | MANIFEST_UNSEAL_OWNER | MANIFEST_UNSEAL_CONTROLLER |       \
+#define ALL_FLAGS                                                                \
+  (MANIFEST_UNSEAL_RENDER | MANIFEST_UNSEAL_OWNER | MANIFEST_UNSEAL_CONTROLLER | \
    MANIFEST_UNSEAL_KEEP_GOING)
 
 /* The last failure's message, for reports of broken properties. */
 static manifest_error err;
 
-static int unseal(json_t **out, const json_t *doc, int flags, manifest_unseal_report *report) {
+static int unseal(json_t **out, const json_t *doc, int flags, manifest_unseal_report *report)
+{
   int rc;
 
   memset(&err, 0, sizeof(err));
@@ -43,7 +44,8 @@ static int unseal(json_t **out, const json_t *doc, int flags, manifest_unseal_re
   return rc;
 }
 
-static void check_reseal(const json_t *doc) {
+static void check_reseal(const json_t *doc)
+{
   json_t *copy = NULL, *before = NULL, *after = NULL;
   manifest_unseal_report report;
   size_t changed = 0;
@@ -70,7 +72,8 @@ static void check_reseal(const json_t *doc) {
   json_decref(copy);
 }
 
-static void check_doc(const json_t *doc, size_t index) {
+static void check_doc(const json_t *doc, size_t index)
+{
   manifest_unseal_report report;
   json_t *secret = NULL;
   int rc_full, rc_verify;
@@ -90,7 +93,8 @@ static void check_doc(const json_t *doc, size_t index) {
   json_decref(secret);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
   harness_each_document(data, size, check_doc);
   return 0;
 }

@@ -30,7 +30,8 @@ typedef struct collected {
 } collected;
 
 /* What the watch does with a line: a JSON object with a type and an object. */
-static void read_event(const char *line, size_t len) {
+static void read_event(const char *line, size_t len)
+{
   json_error_t jerr;
   json_t *ev = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
   const char *type;
@@ -45,7 +46,8 @@ static void read_event(const char *line, size_t len) {
   json_decref(ev);
 }
 
-static int on_line(void *ud, char *line, size_t len) {
+static int on_line(void *ud, char *line, size_t len)
+{
   collected *c = ud;
 
   if (len == 0 || len > c->max)
@@ -63,7 +65,8 @@ static int on_line(void *ud, char *line, size_t len) {
 }
 
 static int feed(collected *c, const uint8_t *data, size_t size, const uint8_t *sizes,
-                size_t n_sizes, size_t *pending) {
+                size_t n_sizes, size_t *pending)
+{
   kube_lines l;
   size_t pos = 0, k = 0;
   int rc = 0;
@@ -84,7 +87,8 @@ static int feed(collected *c, const uint8_t *data, size_t size, const uint8_t *s
   return rc;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
   static const size_t maxima[] = {8, 64, 1024, KUBE_DEFAULT_MAX_EVENT};
   collected whole, pieces;
   size_t pending_whole = 0, pending_pieces = 0;

@@ -13,24 +13,25 @@
  * so that the seed corpus's sealed values open and the fuzzer can reach
  * every step of unsealing. They are test keys and protect nothing. */
 static const char *const vector_secrets[] = {
-  "NLsDG/9kRTTeD71b8v5ZZS5Pnbd2r+4xees4quFmYGg=",
-  "1XI/I9s7pHJeJxeRbZV7vcYOfpM0sjoGlUdJZzjDCUg=",
-  "JsSOQfsXYNQMr4uAgLhYWeunnxpSa/Qs6NCvBQ1pa5I=",
+    "NLsDG/9kRTTeD71b8v5ZZS5Pnbd2r+4xees4quFmYGg=",
+    "1XI/I9s7pHJeJxeRbZV7vcYOfpM0sjoGlUdJZzjDCUg=",
+    "JsSOQfsXYNQMr4uAgLhYWeunnxpSa/Qs6NCvBQ1pa5I=",
 };
 #define N_VECTOR_KEYS (sizeof(vector_secrets) / sizeof(vector_secrets[0]))
 
 /* The labels of the vectors' valid values. */
 static const char *const vector_labels[] = {
-  "strict/kotaemon/api-keys/OPENAI_API_KEY",
-  "namespace/kotaemon/db.password",
-  "cluster/token",
+    "strict/kotaemon/api-keys/OPENAI_API_KEY",
+    "namespace/kotaemon/db.password",
+    "cluster/token",
 };
 #define N_VECTOR_LABELS (sizeof(vector_labels) / sizeof(vector_labels[0]))
 
 static keys_keyring *fixed_ring;
 static keys_public fixed_publics[N_VECTOR_KEYS];
 
-_Noreturn void harness_fail(const char *what, const char *message) {
+_Noreturn void harness_fail(const char *what, const char *message)
+{
   if (message != NULL && message[0] != '\0')
     fprintf(stderr, "fuzz: %s: %s\n", what, message);
   else
@@ -39,7 +40,8 @@ _Noreturn void harness_fail(const char *what, const char *message) {
   abort();
 }
 
-keys_keyring *harness_keyring_new(void) {
+keys_keyring *harness_keyring_new(void)
+{
   keys_keyring *ring = NULL;
   keys_keypair *kp = NULL;
   uint8_t *sk = NULL;
@@ -53,7 +55,8 @@ keys_keyring *harness_keyring_new(void) {
     harness_fail("keys_keyring_new failed", NULL);
   for (i = 0; i < N_VECTOR_KEYS; i++) {
     const char *b64 = vector_secrets[i];
-    if (keys_base64_decode(&sk, &sk_len, b64, strlen(b64)) != KEYS_OK || sk_len != KEYS_SECRET_BYTES)
+    if (keys_base64_decode(&sk, &sk_len, b64, strlen(b64)) != KEYS_OK ||
+        sk_len != KEYS_SECRET_BYTES)
       harness_fail("a test vector private key does not decode", NULL);
     /* created 1, 2, 3: the last key is the newest, the one that seals */
     if (keys_keypair_from_secret(&kp, sk, (int64_t)(i + 1), KEYS_STATE_ACTIVE) != KEYS_OK)
@@ -69,28 +72,34 @@ keys_keyring *harness_keyring_new(void) {
   return ring;
 }
 
-const keys_keyring *harness_keyring(void) {
+const keys_keyring *harness_keyring(void)
+{
   if (fixed_ring == NULL)
     fixed_ring = harness_keyring_new();
   return fixed_ring;
 }
 
-const keys_public *harness_recipients(size_t *n) {
+const keys_public *harness_recipients(size_t *n)
+{
   (void)harness_keyring();
   *n = N_VECTOR_KEYS;
   return fixed_publics;
 }
 
-const keys_public *harness_reseal_key(void) {
+const keys_public *harness_reseal_key(void)
+{
   (void)harness_keyring();
   return &fixed_publics[N_VECTOR_KEYS - 1];
 }
 
-const char *harness_label(size_t i) {
+const char *harness_label(size_t i)
+{
   return vector_labels[i % N_VECTOR_LABELS];
 }
 
-static int ids_contain(const uint8_t ids[][KEYS_ID_BYTES], size_t n, const uint8_t id[KEYS_ID_BYTES]) {
+static int ids_contain(const uint8_t ids[][KEYS_ID_BYTES], size_t n,
+                       const uint8_t id[KEYS_ID_BYTES])
+{
   size_t i;
   for (i = 0; i < n; i++) {
     if (memcmp(ids[i], id, KEYS_ID_BYTES) == 0)
@@ -99,7 +108,8 @@ static int ids_contain(const uint8_t ids[][KEYS_ID_BYTES], size_t n, const uint8
   return 0;
 }
 
-void harness_check_keys_failure(int rc, const keys_error *err, const char *what) {
+void harness_check_keys_failure(int rc, const keys_error *err, const char *what)
+{
   if (rc >= 0 || rc < KEYS_ERR_CRYPTO)
     harness_fail(what, "status outside keys_status");
   if (rc == KEYS_ERR_NOMEM)
@@ -108,7 +118,8 @@ void harness_check_keys_failure(int rc, const keys_error *err, const char *what)
     harness_fail(what, "failed without a message");
 }
 
-void harness_check_unseal(const char *label, const char *sealed, size_t sealed_len) {
+void harness_check_unseal(const char *label, const char *sealed, size_t sealed_len)
+{
   const keys_keyring *ring = harness_keyring();
   const keys_public *new_pk = harness_reseal_key();
   uint8_t ids[KEYS_MAX_RECIPIENTS][KEYS_ID_BYTES];
@@ -153,7 +164,8 @@ void harness_check_unseal(const char *label, const char *sealed, size_t sealed_l
     goto out;
 
   memset(&err, 0, sizeof(err));
-  if (keys_unseal(&again, &again_len, ring, label, resealed, strlen(resealed), used, &err) != KEYS_OK)
+  if (keys_unseal(&again, &again_len, ring, label, resealed, strlen(resealed), used, &err) !=
+      KEYS_OK)
     harness_fail("a re-sealed value does not open", err.message);
   if (again_len != plain_len || (plain_len > 0 && memcmp(again, plain, plain_len) != 0))
     harness_fail("keys_reseal", "the re-sealed value opens to another plaintext");

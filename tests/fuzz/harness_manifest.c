@@ -9,7 +9,8 @@
 
 #include "banned.h"
 
-void harness_manifest_init(void) {
+void harness_manifest_init(void)
+{
   static int done;
 
   if (done)
@@ -19,7 +20,8 @@ void harness_manifest_init(void) {
   done = 1;
 }
 
-void harness_check_manifest_failure(int rc, const manifest_error *err, const char *what) {
+void harness_check_manifest_failure(int rc, const manifest_error *err, const char *what)
+{
   if (rc >= 0 || rc < MANIFEST_ERR_IO)
     harness_fail(what, "status outside manifest_status");
   /* Inputs are at most a few MiB: running out of memory means a failure
@@ -32,7 +34,8 @@ void harness_check_manifest_failure(int rc, const manifest_error *err, const cha
     harness_fail(what, "message is not terminated");
 }
 
-void harness_check_round_trip(json_t *const *docs, size_t n, doc_format format) {
+void harness_check_round_trip(json_t *const *docs, size_t n, doc_format format)
+{
   const char *name = format == DOC_YAML ? "YAML" : "JSON";
   doc_list back = {0};
   manifest_error err;
@@ -59,8 +62,7 @@ void harness_check_round_trip(json_t *const *docs, size_t n, doc_format format) 
     harness_fail("doc_parse cannot read what doc_write wrote", err.message);
   }
   if (back.n != n) {
-    fprintf(stderr, "fuzz: %s has %zu documents, read back %zu:\n%.2000s\n", name, n, back.n,
-            text);
+    fprintf(stderr, "fuzz: %s has %zu documents, read back %zu:\n%.2000s\n", name, n, back.n, text);
     harness_fail("doc_write", "the number of documents changes in a round trip");
   }
   for (i = 0; i < n; i++) {
@@ -79,7 +81,8 @@ out:
   doc_wipe_free(text, len);
 }
 
-static void check_doc(const json_t *doc, size_t index) {
+static void check_doc(const json_t *doc, size_t index)
+{
   char what[256];
 
   manifest_describe(what, sizeof(what), doc, index);
@@ -89,7 +92,8 @@ static void check_doc(const json_t *doc, size_t index) {
   (void)manifest_is_sealed_secret(doc);
 }
 
-static int all_containers(const doc_list *docs) {
+static int all_containers(const doc_list *docs)
+{
   size_t i;
 
   for (i = 0; i < docs->n; i++) {
@@ -99,7 +103,8 @@ static int all_containers(const doc_list *docs) {
   return 1;
 }
 
-void harness_check_documents(const uint8_t *data, size_t size) {
+void harness_check_documents(const uint8_t *data, size_t size)
+{
   static const int flags[] = {0, DOC_PARSE_EXPAND_LISTS};
   doc_list docs = {0};
   manifest_error err;
@@ -141,7 +146,8 @@ void harness_check_documents(const uint8_t *data, size_t size) {
 }
 
 void harness_each_document(const uint8_t *data, size_t size,
-                           void (*check)(const json_t *doc, size_t index)) {
+                           void (*check)(const json_t *doc, size_t index))
+{
   doc_list docs = {0};
   manifest_error err;
   size_t i;

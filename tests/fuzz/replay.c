@@ -25,7 +25,8 @@
 #define REPLAY_MAX_INPUT (16 * 1024 * 1024)
 #define REPLAY_MAX_PATH 4096
 
-static int read_input(uint8_t **out, size_t *out_len, const char *path) {
+static int read_input(uint8_t **out, size_t *out_len, const char *path)
+{
   uint8_t *buf = NULL;
   struct stat st;
   size_t len, done = 0;
@@ -70,7 +71,8 @@ out:
   return rc;
 }
 
-static int run_file(const char *path, size_t *count) {
+static int run_file(const char *path, size_t *count)
+{
   uint8_t *data = NULL;
   size_t len = 0;
 
@@ -84,11 +86,13 @@ static int run_file(const char *path, size_t *count) {
   return 0;
 }
 
-static int skip_entry(const struct dirent *d) {
+static int skip_entry(const struct dirent *d)
+{
   return d->d_name[0] != '.';
 }
 
-static int run_dir(const char *dir, size_t *count) {
+static int run_dir(const char *dir, size_t *count)
+{
   struct dirent **names = NULL;
   char path[REPLAY_MAX_PATH];
   struct stat st;
@@ -114,7 +118,8 @@ static int run_dir(const char *dir, size_t *count) {
   return rc;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
   struct stat st;
   size_t count = 0;
   int i, rc = 0;

@@ -72,7 +72,8 @@ static void test_armored_vectors(void **state)
       fail_msg("armored invalid[%zu] (%s): got %d", i, vectors_str(v, "description"), rc);
     if (json_object_get(v, "expect") != NULL) {
       assert_non_null(strstr(err.message, vectors_str(v, "expect")));
-      assert_non_null(strstr(err.message, "a private key was given where a public key is expected"));
+      assert_non_null(
+          strstr(err.message, "a private key was given where a public key is expected"));
     }
   }
 }
@@ -243,20 +244,20 @@ static void test_armor_limits(void **state)
 
     for (int i = 0; i < 40; i++)
       o += (size_t)snprintf(text + o, 64, "X-Note: %-40d\n", i);
-    snprintf(text + o, 200, "YuikXitt4ImDLWg46N341AyyB2+Oi4cuCLCkyTlpQCs=\n"
-                            "-----END SEAL PUBLIC KEY-----\n");
+    snprintf(text + o, 200,
+             "YuikXitt4ImDLWg46N341AyyB2+Oi4cuCLCkyTlpQCs=\n"
+             "-----END SEAL PUBLIC KEY-----\n");
   }
   assert_int_equal(read_public(text, &keys, &n, &err), KEYS_ERR_MALFORMED);
   assert_non_null(strstr(err.message, "longer than"));
   free(text);
   /* a NUL inside a block */
-  assert_int_equal(keys_armor_read_public(&keys, &n,
-                                          "-----BEGIN SEAL PUBLIC KEY-----\nYuik\0",
-                                          38, &err),
+  assert_int_equal(keys_armor_read_public(&keys, &n, "-----BEGIN SEAL PUBLIC KEY-----\nYuik\0", 38,
+                                          &err),
                    KEYS_ERR_MALFORMED);
   /* a low-order public key in armor */
-  lo = vectors_b64(json_string_value(json_array_get(json_object_get(vectors_root, "low_order_public_keys"),
-                                                    2)),
+  lo = vectors_b64(json_string_value(
+                       json_array_get(json_object_get(vectors_root, "low_order_public_keys"), 2)),
                    NULL, KEYS_PUBLIC_BYTES);
   {
     char armored[KEYS_ARMOR_MAX];
@@ -337,8 +338,7 @@ static void test_armor_write_read(void **state)
     assert_int_equal(keys_seal(&sealed, keys_keypair_public(kp), 1, "cluster/k",
                                (const uint8_t *)"v", 1, NULL),
                      KEYS_OK);
-    assert_int_equal(keys_unseal(&m, &m_len, ring, "cluster/k", sealed, strlen(sealed), NULL,
-                                 NULL),
+    assert_int_equal(keys_unseal(&m, &m_len, ring, "cluster/k", sealed, strlen(sealed), NULL, NULL),
                      KEYS_OK);
     doc_wipe_free(m, m_len);
     free(sealed);
@@ -362,8 +362,7 @@ static void test_read_private_all_or_nothing(void **state)
            "backup of prod\n%s"
            "-----BEGIN SEAL PRIVATE KEY-----\r\nCreated: 2026-01-02T03:04:05+01:00\r\n"
            "State: active\r\nComment: anything\r\n%s\r\n-----END SEAL PRIVATE KEY-----\r\n%s",
-           key_text(0, "public_armored"), key_text(1, "private"),
-           key_text(2, "private_armored"));
+           key_text(0, "public_armored"), key_text(1, "private"), key_text(2, "private_armored"));
   assert_int_equal(keys_armor_read_private(ring, &added, text, strlen(text), &err), KEYS_OK);
   assert_int_equal(added, 2);
   assert_int_equal(keys_keyring_count(ring), 2);

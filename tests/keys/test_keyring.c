@@ -64,8 +64,12 @@ static void test_id_text(void **state)
 {
   uint8_t id[KEYS_ID_BYTES];
   char hex[KEYS_ID_HEX_BYTES];
-  static const char *const bad[] = {"",  "3e221f7d13407cf", "3e221f7d13407cff0",
-                                    "3e221f7d13407cfg", "3e221f7d 13407cf", "0x3e221f7d13407c"};
+  static const char *const bad[] = {"",
+                                    "3e221f7d13407cf",
+                                    "3e221f7d13407cff0",
+                                    "3e221f7d13407cfg",
+                                    "3e221f7d 13407cf",
+                                    "0x3e221f7d13407c"};
 
   (void)state;
   assert_int_equal(keys_id_parse(id, "3E221F7D13407CFF"), KEYS_OK);
@@ -92,10 +96,10 @@ static void assert_ordered(const keys_keyring *ring)
   for (size_t i = 1; i < keys_keyring_count(ring); i++) {
     const keys_keypair *a = keys_keyring_at(ring, i - 1), *b = keys_keyring_at(ring, i);
 
-    assert_true(keys_keypair_created(a) < keys_keypair_created(b) ||
-                (keys_keypair_created(a) == keys_keypair_created(b) &&
-                 memcmp(keys_keypair_public(a)->id, keys_keypair_public(b)->id, KEYS_ID_BYTES) <
-                     0));
+    assert_true(
+        keys_keypair_created(a) < keys_keypair_created(b) ||
+        (keys_keypair_created(a) == keys_keypair_created(b) &&
+         memcmp(keys_keypair_public(a)->id, keys_keypair_public(b)->id, KEYS_ID_BYTES) < 0));
   }
 }
 
@@ -197,8 +201,10 @@ static void test_keyring_many(void **state)
 int main(int argc, char **argv)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_vector_keypairs), cmocka_unit_test(test_generate),
-      cmocka_unit_test(test_id_text),         cmocka_unit_test(test_keyring_order),
+      cmocka_unit_test(test_vector_keypairs),
+      cmocka_unit_test(test_generate),
+      cmocka_unit_test(test_id_text),
+      cmocka_unit_test(test_keyring_order),
       cmocka_unit_test(test_keyring_add_refuses_same_id),
       cmocka_unit_test(test_keyring_many),
   };

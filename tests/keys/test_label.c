@@ -58,8 +58,8 @@ static void test_scope_parse(void **state)
 static void test_names(void **state)
 {
   static const char *const good[] = {"a", "kotaemon", "seal-system", "a.b-c.d", "0", "x1"};
-  static const char *const bad[] = {"",   "A",   "-a",  "a-",   "a..b", "a.-b", "a-.b",
-                                    ".a", "a.",  "a_b", "a/b",  "a b",  "\xc3\xa4", "a\n"};
+  static const char *const bad[] = {"",   "A",  "-a",  "a-",  "a..b", "a.-b",     "a-.b",
+                                    ".a", "a.", "a_b", "a/b", "a b",  "\xc3\xa4", "a\n"};
   char name[300];
 
   (void)state;
@@ -79,8 +79,8 @@ static void test_names(void **state)
 
 static void test_data_keys(void **state)
 {
-  static const char *const good[] = {"OPENAI_API_KEY", "db.password", "-x", "a", "...", ".env",
-                                     "tls.crt"};
+  static const char *const good[] = {"OPENAI_API_KEY", "db.password", "-x", "a", "...",
+                                     ".env",           "tls.crt"};
   static const char *const bad[] = {"", ".", "..", "a/b", "a b", "\xc3\xbc", "k=v", "a\n"};
   char key[300];
 
@@ -137,19 +137,18 @@ static void test_label_errors(void **state)
   longest[KEYS_NAME_MAX] = '\0';
   memset(key, 'K', KEYS_NAME_MAX);
   key[KEYS_NAME_MAX] = '\0';
-  assert_int_equal(keys_label(label, sizeof(label), KEYS_SCOPE_STRICT, longest, longest, key,
-                              &err),
+  assert_int_equal(keys_label(label, sizeof(label), KEYS_SCOPE_STRICT, longest, longest, key, &err),
                    KEYS_ERR_INVALID);
   assert_non_null(strstr(err.message, "namespace"));
   assert_int_equal(keys_label(label, sizeof(label), KEYS_SCOPE_STRICT, "a.b", "n", "k", &err),
                    KEYS_ERR_INVALID);
-  assert_int_equal(keys_label(label, sizeof(label), KEYS_SCOPE_STRICT, longest + 253 - 63,
-                              longest, key, &err),
+  assert_int_equal(keys_label(label, sizeof(label), KEYS_SCOPE_STRICT, longest + 253 - 63, longest,
+                              key, &err),
                    KEYS_OK);
   assert_int_equal(strlen(label), 7 + 63 + 1 + 2 * KEYS_NAME_MAX + 1);
   assert_true(strlen(label) < KEYS_LABEL_MAX);
-  assert_int_equal(keys_label(label, sizeof(label), KEYS_SCOPE_STRICT, longest + 253 - 64,
-                              longest, key, &err),
+  assert_int_equal(keys_label(label, sizeof(label), KEYS_SCOPE_STRICT, longest + 253 - 64, longest,
+                              key, &err),
                    KEYS_ERR_INVALID);
 }
 
@@ -167,10 +166,20 @@ static void test_time(void **state)
       {"2024-02-29T12:00:00Z", 1709208000},
   };
   static const char *const bad[] = {
-      "", "2026-11-25", "2026-11-25T00:00:00", "2026-11-25 00:00:00Z", "2026-02-29T00:00:00Z",
-      "2026-11-31T00:00:00Z", "2026-13-01T00:00:00Z", "2026-11-25T24:00:00Z",
-      "2026-11-25T00:60:00Z", "2026-11-25T00:00:00Zjunk", "2026-11-25T00:00:00.Z",
-      "2026-11-25T00:00:00+0100", "26-11-25T00:00:00Z", "yesterday",
+      "",
+      "2026-11-25",
+      "2026-11-25T00:00:00",
+      "2026-11-25 00:00:00Z",
+      "2026-02-29T00:00:00Z",
+      "2026-11-31T00:00:00Z",
+      "2026-13-01T00:00:00Z",
+      "2026-11-25T24:00:00Z",
+      "2026-11-25T00:60:00Z",
+      "2026-11-25T00:00:00Zjunk",
+      "2026-11-25T00:00:00.Z",
+      "2026-11-25T00:00:00+0100",
+      "26-11-25T00:00:00Z",
+      "yesterday",
   };
   char text[32];
   int64_t t;
@@ -193,10 +202,14 @@ static void test_time(void **state)
 
 static void test_base64(void **state)
 {
-  static const char *const bad[] = {"QR==", "QUJ=", "QQ", "QQ=", "Q Q==", "QQ==\n", "QQ==QQ==",
-                                    "====", "QQ=A", "Q===", "-_8=", "QQ==\r\n",
+  static const char *const bad[] = {"QR==", "QUJ=", "QQ", "QQ=", "Q Q==", "QQ==\n",
+                                    "QQ==QQ==", "====", "QQ=A", "Q===", "-_8=", "QQ==\r\n",
                                     /* libsodium 1.0.18 alone decodes these */
-                                    "\xff\xff\xff\xff", "QUJD\x80" "A==", "QUJD\xc1" "A=="};
+                                    "\xff\xff\xff\xff",
+                                    "QUJD\x80"
+                                    "A==",
+                                    "QUJD\xc1"
+                                    "A=="};
   uint8_t *bin = NULL;
   size_t len = 9;
   char *text = NULL;
@@ -251,8 +264,8 @@ static void decoders_agree(const char *text, size_t len)
  * padding, the bad examples above, and random lengths. */
 static void test_base64_public(void **state)
 {
-  static const char *const bad[] = {"QR==", "QUJ=", "QQ", "QQ=", "Q Q==", "QQ==\n", "QQ==QQ==",
-                                    "====", "QQ=A", "Q===", "-_8=", "QQ==\r\n"};
+  static const char *const bad[] = {"QR==",     "QUJ=", "QQ",   "QQ=",  "Q Q==", "QQ==\n",
+                                    "QQ==QQ==", "====", "QQ=A", "Q===", "-_8=",  "QQ==\r\n"};
   static const char *const good[] = {"QUJD+/8=", "QUJDRA==", "QUJDREVG", "AAAA", "////"};
   char text[16];
   uint8_t bin[301];

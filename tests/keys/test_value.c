@@ -63,8 +63,7 @@ static void test_vectors_valid(void **state)
     int rc;
 
     want = vectors_b64(vectors_str(v, "plaintext"), &want_len, 0);
-    rc = keys_unseal(&m, &m_len, ring, vectors_str(v, "label"), sealed, strlen(sealed), used,
-                     &err);
+    rc = keys_unseal(&m, &m_len, ring, vectors_str(v, "label"), sealed, strlen(sealed), used, &err);
     if (rc != KEYS_OK)
       fail_msg("valid[%zu] (%s): %s", i, vectors_str(v, "description"), err.message);
     assert_non_null(m);
@@ -111,9 +110,8 @@ static void test_no_key_message(void **state)
   (void)state;
   assert_int_equal(unseal_text(ring, "strict/kotaemon/api-keys/OPENAI_API_KEY", two, &err),
                    KEYS_ERR_NO_KEY);
-  assert_string_equal(err.message,
-                      "no key for this value: sealed for key ids 3e221f7d13407cff, "
-                      "0a3c439fc108690d");
+  assert_string_equal(err.message, "no key for this value: sealed for key ids 3e221f7d13407cff, "
+                                   "0a3c439fc108690d");
   assert_int_equal(err.n_ids, 2);
   assert_memory_equal(err.ids[0], p0.id, KEYS_ID_BYTES);
   assert_memory_equal(err.ids[1], p1.id, KEYS_ID_BYTES);
@@ -122,7 +120,8 @@ static void test_no_key_message(void **state)
 
 static void test_label_message(void **state)
 {
-  const char *one = vectors_str(json_array_get(json_object_get(vectors_root, "valid"), 0), "sealed");
+  const char *one = vectors_str(json_array_get(json_object_get(vectors_root, "valid"), 0),
+                                "sealed");
   keys_keyring *ring = vectors_ring(vectors_root, 0);
   keys_error err = {0};
 
@@ -195,8 +194,19 @@ static void roundtrip(keys_keyring *ring, const keys_public *pubs, size_t n, siz
 
 static void test_roundtrip_sizes(void **state)
 {
-  static const size_t sizes[] = {0, 1, 2, 3, 15, 16, 17, 255, 4096, 65536, 65537,
-                                 KEYS_MAX_VALUE_BYTES - 1, KEYS_MAX_VALUE_BYTES};
+  static const size_t sizes[] = {0,
+                                 1,
+                                 2,
+                                 3,
+                                 15,
+                                 16,
+                                 17,
+                                 255,
+                                 4096,
+                                 65536,
+                                 65537,
+                                 KEYS_MAX_VALUE_BYTES - 1,
+                                 KEYS_MAX_VALUE_BYTES};
   keys_public pub;
   keys_keyring *ring = fresh_ring(&pub, 1);
   uint8_t *big = calloc(1, KEYS_MAX_VALUE_BYTES + 1);
@@ -352,16 +362,16 @@ static void test_no_fallthrough(void **state)
 static int flip_status(size_t i, size_t header_len)
 {
   if (i < 2)
-    return KEYS_ERR_MALFORMED;                         /* version, count */
+    return KEYS_ERR_MALFORMED; /* version, count */
   if (i < 2 + KEYS_ID_BYTES)
-    return KEYS_ERR_NO_KEY;                            /* key id */
+    return KEYS_ERR_NO_KEY; /* key id */
   if (i < 2 + KEYS_STANZA_BYTES)
-    return KEYS_ERR_ALTERED;                           /* epk, wrapped */
+    return KEYS_ERR_ALTERED; /* epk, wrapped */
   if (i < header_len - 32)
-    return KEYS_ERR_LABEL;                             /* body nonce */
+    return KEYS_ERR_LABEL; /* body nonce */
   if (i < header_len)
-    return KEYS_ERR_ALTERED;                           /* commitment */
-  return KEYS_ERR_LABEL;                               /* body and tag */
+    return KEYS_ERR_ALTERED; /* commitment */
+  return KEYS_ERR_LABEL;     /* body and tag */
 }
 
 static void test_flip_every_byte(void **state)
@@ -416,8 +426,17 @@ static void test_flip_every_byte(void **state)
 static void test_hostile_text(void **state)
 {
   static const char *const bad[] = {
-      "", "=", "====", "AQ==", "AQE=", " AQE+", "AQE+\n", "AQE+Ih99E0B8/7PXFmie+SlvulcRG6oA===",
-      "AQE+Ih99E0B8/7PX\0mie", "not base64 at all", "AQEAAAAAAAAAAAAAAAAAAAAA",
+      "",
+      "=",
+      "====",
+      "AQ==",
+      "AQE=",
+      " AQE+",
+      "AQE+\n",
+      "AQE+Ih99E0B8/7PXFmie+SlvulcRG6oA===",
+      "AQE+Ih99E0B8/7PX\0mie",
+      "not base64 at all",
+      "AQEAAAAAAAAAAAAAAAAAAAAA",
   };
   keys_keyring *ring = vectors_ring(vectors_root, 0);
   uint8_t ids[KEYS_MAX_RECIPIENTS][KEYS_ID_BYTES];
@@ -495,8 +514,7 @@ static void test_reseal(void **state)
 
     assert_int_equal(keys_seal(&text, order, 3, "strict/ns/s/k", m, sizeof(m), &err), KEYS_OK);
   }
-  assert_int_equal(keys_reseal(&again, a, &a2, "strict/ns/s/k", text, strlen(text), &err),
-                   KEYS_OK);
+  assert_int_equal(keys_reseal(&again, a, &a2, "strict/ns/s/k", text, strlen(text), &err), KEYS_OK);
   assert_int_equal(keys_base64_decode(&old_blob, &old_len, text, strlen(text)), KEYS_OK);
   assert_int_equal(keys_base64_decode(&new_blob, &new_len, again, strlen(again)), KEYS_OK);
   assert_int_equal(new_len, old_len);
@@ -511,8 +529,8 @@ static void test_reseal(void **state)
   assert_memory_not_equal(new_blob + 2 + 3 * KEYS_STANZA_BYTES,
                           old_blob + 2 + 3 * KEYS_STANZA_BYTES, 24);
   /* opens with the new key and the other clusters, no longer with the old key */
-  assert_int_equal(keys_unseal(&back, &back_len, a_new, "strict/ns/s/k", again, strlen(again),
-                               used, &err),
+  assert_int_equal(keys_unseal(&back, &back_len, a_new, "strict/ns/s/k", again, strlen(again), used,
+                               &err),
                    KEYS_OK);
   assert_int_equal(back_len, sizeof(m));
   assert_memory_equal(back, m, sizeof(m));
@@ -550,8 +568,9 @@ int main(int argc, char **argv)
       cmocka_unit_test(test_no_key_message),  cmocka_unit_test(test_label_message),
       cmocka_unit_test(test_low_order_keys),  cmocka_unit_test(test_roundtrip_sizes),
       cmocka_unit_test(test_recipients),      cmocka_unit_test(test_two_keys_either),
-      cmocka_unit_test(test_flip_every_byte), cmocka_unit_test(test_no_fallthrough), cmocka_unit_test(test_hostile_text),
-      cmocka_unit_test(test_bad_arguments),   cmocka_unit_test(test_reseal),
+      cmocka_unit_test(test_flip_every_byte), cmocka_unit_test(test_no_fallthrough),
+      cmocka_unit_test(test_hostile_text),    cmocka_unit_test(test_bad_arguments),
+      cmocka_unit_test(test_reseal),
   };
 
   return vectors_main(argc, argv, "keys_value", tests, sizeof(tests) / sizeof(tests[0]));

@@ -17,8 +17,7 @@
 
 json_t *vectors_root;
 
-int vectors_main(int argc, char **argv, const char *name, const struct CMUnitTest *tests,
-                 size_t n)
+int vectors_main(int argc, char **argv, const char *name, const struct CMUnitTest *tests, size_t n)
 {
   int rc;
 

@@ -18,8 +18,7 @@
 extern json_t *vectors_root;
 
 /* keys_init, loads the vectors, runs the cmocka group, frees the vectors. */
-int vectors_main(int argc, char **argv, const char *name, const struct CMUnitTest *tests,
-                 size_t n);
+int vectors_main(int argc, char **argv, const char *name, const struct CMUnitTest *tests, size_t n);
 
 /* Loads the vectors from argv[1] or $SEAL_TESTVECTORS (the folder or the
  * file); the root object, or NULL after printing why. */

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -13,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sched.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/select.h>
@@ -26,9 +26,9 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "doc.h"
 #include "internal.h"
 #include "kube.h"
-#include "doc.h"
 #include "watch_rec.h"
 
 #include "banned.h"
@@ -50,7 +50,8 @@ static struct server {
 static kube_client *ctl; /* talks to /_test/ and sets up objects: no limits */
 
 /* json_dumps memory comes from jansson's allocator (doc_init sets a wiping one) */
-static void jfree(char *p) {
+static void jfree(char *p)
+{
   json_malloc_t m;
   json_free_t f;
   json_get_alloc_funcs(&m, &f);
@@ -59,14 +60,15 @@ static void jfree(char *p) {
 
 /* ---- helpers --------------------------------------------------------------- */
 
-
-static void quiet_log(void *ud, int level, const char *msg) {
+static void quiet_log(void *ud, int level, const char *msg)
+{
   (void)ud;
   if (getenv("KUBE_TEST_VERBOSE") != NULL || level == KUBE_LOG_ERROR)
     fprintf(stderr, "  [kube %d] %s\n", level, msg);
 }
 
-static kube_client *client_for(const char *kubeconfig, kube_client_opts *o) {
+static kube_client *client_for(const char *kubeconfig, kube_client_opts *o)
+{
   kube_config_opts co = {0};
   kube_config *cfg = NULL;
   kube_client *c = NULL;
@@ -92,7 +94,8 @@ static kube_client *client_for(const char *kubeconfig, kube_client_opts *o) {
   return c;
 }
 
-static kube_client_opts test_opts(void) {
+static kube_client_opts test_opts(void)
+{
   kube_client_opts o;
   kube_client_opts_init(&o);
   o.qps = 0;
@@ -103,8 +106,8 @@ static kube_client_opts test_opts(void) {
 }
 
 /* A request through c; returns the owned body, asserts the expected code. */
-static json_t *call(kube_client *c, const char *method, const char *path, json_t *body,
-                    long want) {
+static json_t *call(kube_client *c, const char *method, const char *path, json_t *body, long want)
+{
   char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
   json_t *out = NULL;
   long code = 0;
@@ -120,46 +123,50 @@ static json_t *call(kube_client *c, const char *method, const char *path, json_t
   return out;
 }
 
-static void ensure_namespace(const char *ns) {
+static void ensure_namespace(const char *ns)
+{
   kube_status st;
   long code = 0;
-  json_t *b = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Namespace",
-                        "metadata", "name", ns);
+  json_t *b = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Namespace", "metadata",
+                        "name", ns);
   char *text = json_dumps(b, JSON_COMPACT);
-  kube_request_sync(ctl, "POST", "/api/v1/namespaces", text, strlen(text), NULL, &code, NULL,
-                    &st);
+  kube_request_sync(ctl, "POST", "/api/v1/namespaces", text, strlen(text), NULL, &code, NULL, &st);
   assert_true(code == 201 || code == 409);
   jfree(text);
   json_decref(b);
 }
 
-static long stat_count(const char *key) {
+static long stat_count(const char *key)
+{
   json_t *s = call(ctl, "GET", "/_test/stats", NULL, 200);
   long n = (long)json_integer_value(json_object_get(json_object_get(s, "counts"), key));
   json_decref(s);
   return n;
 }
 
-static void fault(const char *method, const char *path_re, int count, int status,
-                  int retry_after) {
-  json_t *f = json_pack("{s:s, s:s, s:i, s:i}", "method", method, "path", path_re, "count",
-                        count, "status", status);
+static void fault(const char *method, const char *path_re, int count, int status, int retry_after)
+{
+  json_t *f = json_pack("{s:s, s:s, s:i, s:i}", "method", method, "path", path_re, "count", count,
+                        "status", status);
   if (retry_after >= 0)
     json_object_set_new(f, "retry_after", json_integer(retry_after));
   json_decref(call(ctl, "POST", "/_test/faults", f, 200));
 }
 
-static json_t *configmap(const char *ns, const char *name, const char *value) {
+static json_t *configmap(const char *ns, const char *name, const char *value)
+{
   return json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:s}}", "apiVersion", "v1", "kind",
                    "ConfigMap", "metadata", "name", name, "namespace", ns, "labels", "app",
                    "kube-test", "data", "v", value);
 }
 
-static void cm_path(char *buf, size_t size, const char *ns, const char *name) {
+static void cm_path(char *buf, size_t size, const char *ns, const char *name)
+{
   assert_int_equal(kube_path(buf, size, "v1", "configmaps", ns, name, NULL), 0);
 }
 
-static void put_cm(const char *ns, const char *name, const char *value, long want) {
+static void put_cm(const char *ns, const char *name, const char *value, long want)
+{
   char path[256];
   cm_path(path, sizeof(path), ns, NULL);
   json_decref(call(ctl, "POST", path, configmap(ns, name, value), want));
@@ -169,7 +176,8 @@ static void put_cm(const char *ns, const char *name, const char *value, long wan
 
 /* Starts argv (python and a server script) and waits for its "ready URL"
  * line; url receives the URL. The child dies with the test. */
-static pid_t spawn_ready(char *const argv[], char *url, size_t url_size) {
+static pid_t spawn_ready(char *const argv[], char *url, size_t url_size)
+{
   int fds[2];
   char line[512];
   size_t len = 0;
@@ -212,21 +220,23 @@ static pid_t spawn_ready(char *const argv[], char *url, size_t url_size) {
   return pid;
 }
 
-static int start_server(void **state) {
+static int start_server(void **state)
+{
   (void)state;
   snprintf(srv.tmp, sizeof(srv.tmp), "/tmp/kube-apiserver-test-XXXXXX");
   assert_non_null(mkdtemp(srv.tmp));
   snprintf(srv.kubeconfig, sizeof(srv.kubeconfig), "%s/kubeconfig", srv.tmp);
   {
-    char *const argv[] = {(char *)python, (char *)server_py, "--port", "0", "--kubeconfig-out",
-                          srv.kubeconfig, "--tls", "--token", TOKEN, NULL};
+    char *const argv[] = {(char *)python, (char *)server_py, "--port",  "0",   "--kubeconfig-out",
+                          srv.kubeconfig, "--tls",           "--token", TOKEN, NULL};
     srv.pid = spawn_ready(argv, srv.url, sizeof(srv.url));
   }
   ctl = client_for(srv.kubeconfig, NULL);
   return 0;
 }
 
-static int stop_server(void **state) {
+static int stop_server(void **state)
+{
   char cmd[600];
   (void)state;
   kube_client_free(ctl);
@@ -241,7 +251,8 @@ static int stop_server(void **state) {
 
 /* ---- tests ------------------------------------------------------------------ */
 
-static void crud_and_status(void **state) {
+static void crud_and_status(void **state)
+{
   char path[256], item[256];
   json_t *b, *got;
   kube_status st;
@@ -312,7 +323,8 @@ typedef struct counter {
   int done, ok;
 } counter;
 
-static void count_done(void *ud, long code, json_t *body, const kube_status *st) {
+static void count_done(void *ud, long code, json_t *body, const kube_status *st)
+{
   counter *c = ud;
   c->done++;
   if (st->err == KUBE_OK && (code == 201 || code == 200))
@@ -321,12 +333,14 @@ static void count_done(void *ud, long code, json_t *body, const kube_status *st)
     fprintf(stderr, "  request failed: %ld %s\n", code, st->message);
 }
 
-static int counter_at(void *ud) {
+static int counter_at(void *ud)
+{
   counter *c = ud;
   return c->done >= 1200;
 }
 
-static void paging_across_1200_objects(void **state) {
+static void paging_across_1200_objects(void **state)
+{
   kube_client_opts o = test_opts();
   kube_client *c;
   counter cnt = {0, 0};
@@ -389,7 +403,8 @@ static void paging_across_1200_objects(void **state) {
   free(r);
 }
 
-static void retries_honour_retry_after(void **state) {
+static void retries_honour_retry_after(void **state)
+{
   kube_client *c;
   kube_client_opts o = test_opts();
   char item[256];
@@ -454,8 +469,8 @@ typedef struct observed {
   double seconds[MAX_OBSERVED];
 } observed;
 
-static void observe_cb(void *ud, const char *method, const char *path, long code,
-                       double seconds) {
+static void observe_cb(void *ud, const char *method, const char *path, long code, double seconds)
+{
   observed *ob = ud;
   if (ob->n == MAX_OBSERVED)
     return;
@@ -466,7 +481,8 @@ static void observe_cb(void *ud, const char *method, const char *path, long code
   ob->n++;
 }
 
-static void observe_sees_every_attempt(void **state) {
+static void observe_sees_every_attempt(void **state)
+{
   kube_client_opts o = test_opts();
   observed *ob = calloc(1, sizeof(*ob));
   char item[256];
@@ -532,7 +548,8 @@ static void observe_sees_every_attempt(void **state) {
 /* retry_writes = 0: a write is attempted once whatever the answer, so a
  * caller that retries (the controller's work queue) is the only layer that
  * does; reads are still retried. */
-static void writes_not_retried_when_the_caller_owns_retries(void **state) {
+static void writes_not_retried_when_the_caller_owns_retries(void **state)
+{
   kube_client *c;
   kube_client_opts o = test_opts();
   char item[256];
@@ -579,7 +596,8 @@ static void writes_not_retried_when_the_caller_owns_retries(void **state) {
   kube_client_free(c);
 }
 
-static void watch_delivers_events(void **state) {
+static void watch_delivers_events(void **state)
+{
   kube_client *c = client_for(srv.kubeconfig, NULL);
   kube_watch *w = NULL, *all = NULL;
   rec *r = calloc(1, sizeof(*r)), *ra = calloc(1, sizeof(*ra));
@@ -591,8 +609,7 @@ static void watch_delivers_events(void **state) {
   assert_non_null(ra);
   ensure_namespace("events");
   put_cm("events", "before", "0", 201);
-  assert_int_equal(kube_watch_new(&w, c, "v1", "configmaps", "events", NULL, &rec_handlers, r,
-                                  &st),
+  assert_int_equal(kube_watch_new(&w, c, "v1", "configmaps", "events", NULL, &rec_handlers, r, &st),
                    KUBE_OK);
   /* a second watch on the same client, all namespaces, with a label selector */
   assert_int_equal(kube_watch_new(&all, c, "v1", "configmaps", NULL, "app=kube-test,v=late",
@@ -640,7 +657,8 @@ static void watch_delivers_events(void **state) {
   free(ra);
 }
 
-static void watch_cut_resumes_without_loss_or_duplicates(void **state) {
+static void watch_cut_resumes_without_loss_or_duplicates(void **state)
+{
   kube_client *c = client_for(srv.kubeconfig, NULL);
   kube_watch *w = NULL;
   rec *r = calloc(1, sizeof(*r));
@@ -685,7 +703,8 @@ static void watch_cut_resumes_without_loss_or_duplicates(void **state) {
   free(r);
 }
 
-static void gone_after_compaction_relists(void **state) {
+static void gone_after_compaction_relists(void **state)
+{
   kube_client_opts o = test_opts();
   kube_client *c;
   kube_watch *w = NULL;
@@ -741,7 +760,8 @@ static void gone_after_compaction_relists(void **state) {
 
 /* A copy of the server's kubeconfig, changed by edit, written as JSON. */
 static void derive_kubeconfig(char *out, size_t size, const char *name,
-                              void (*edit)(json_t *doc, const char *arg), const char *arg) {
+                              void (*edit)(json_t *doc, const char *arg), const char *arg)
+{
   doc_list docs = {0};
   doc_error merr;
   unsigned char *text = NULL;
@@ -761,25 +781,28 @@ static void derive_kubeconfig(char *out, size_t size, const char *name,
   free(text);
 }
 
-static void use_token_file(json_t *doc, const char *token_file) {
+static void use_token_file(json_t *doc, const char *token_file)
+{
   json_t *user = json_object_get(json_array_get(json_object_get(doc, "users"), 0), "user");
   assert_non_null(user);
   json_object_del(user, "token");
   json_object_set_new(user, "tokenFile", json_string(token_file));
 }
 
-static void drop_ca(json_t *doc, const char *unused) {
-  json_t *cluster =
-      json_object_get(json_array_get(json_object_get(doc, "clusters"), 0), "cluster");
+static void drop_ca(json_t *doc, const char *unused)
+{
+  json_t *cluster = json_object_get(json_array_get(json_object_get(doc, "clusters"), 0), "cluster");
   assert_int_equal(json_object_del(cluster, "certificate-authority-data"), 0);
 }
 
 /* kubeconfig with tokenFile instead of token, the server's CA kept */
-static void kubeconfig_with_token_file(char *out, size_t size, const char *token_file) {
+static void kubeconfig_with_token_file(char *out, size_t size, const char *token_file)
+{
   derive_kubeconfig(out, size, "kubeconfig-tokenfile", use_token_file, token_file);
 }
 
-static void write_token(const char *path, const char *token) {
+static void write_token(const char *path, const char *token)
+{
   char tmp[600];
   FILE *f;
   assert_true(snprintf(tmp, sizeof(tmp), "%s.tmp", path) < (int)sizeof(tmp));
@@ -790,11 +813,13 @@ static void write_token(const char *path, const char *token) {
   assert_int_equal(rename(tmp, path), 0);
 }
 
-static void set_server_token(const char *token) {
+static void set_server_token(const char *token)
+{
   json_decref(call(ctl, "POST", "/_test/token", json_pack("{s:s}", "token", token), 200));
 }
 
-static void token_file_reread_on_401(void **state) {
+static void token_file_reread_on_401(void **state)
+{
   char kc[600], tok[600];
   struct stat before, after;
   struct timespec times[2];
@@ -842,7 +867,8 @@ static void token_file_reread_on_401(void **state) {
   set_server_token(TOKEN);
 }
 
-static void token_file_rotated_during_a_watch(void **state) {
+static void token_file_rotated_during_a_watch(void **state)
+{
   char kc[600], tok[600], path[256];
   kube_client *c;
   kube_watch *w = NULL;
@@ -893,15 +919,20 @@ typedef struct stamps {
   int n;
 } stamps;
 
-static void stamp_done(void *ud, long code, json_t *body, const kube_status *st) {
+static void stamp_done(void *ud, long code, json_t *body, const kube_status *st)
+{
   stamps *s = ud;
   assert_int_equal(st->err, KUBE_OK);
   s->t[s->n++] = now_ms();
 }
 
-static int stamps_full(void *ud) { return ((stamps *)ud)->n >= 30; }
+static int stamps_full(void *ud)
+{
+  return ((stamps *)ud)->n >= 30;
+}
 
-static void rate_limit_is_respected(void **state) {
+static void rate_limit_is_respected(void **state)
+{
   kube_client_opts o = test_opts();
   kube_client *c;
   stamps s = {{0}, 0};
@@ -914,8 +945,8 @@ static void rate_limit_is_respected(void **state) {
   json_decref(call(ctl, "POST", "/_test/stats/reset", NULL, 200));
   t0 = now_ms();
   for (i = 0; i < 30; i++)
-    assert_int_equal(kube_request(c, "GET", "/api/v1/namespaces/default/configmaps", NULL, 0,
-                                  NULL, stamp_done, &s),
+    assert_int_equal(kube_request(c, "GET", "/api/v1/namespaces/default/configmaps", NULL, 0, NULL,
+                                  stamp_done, &s),
                      KUBE_OK);
   assert_true(run_until(c, stamps_full, &s, 20000));
   /* 5 at once, then 25 at 10 per second: at least 2.5 s */
@@ -928,9 +959,13 @@ static void rate_limit_is_respected(void **state) {
   kube_client_free(c);
 }
 
-static int stamps_at_8(void *ud) { return ((stamps *)ud)->n >= 8; }
+static int stamps_at_8(void *ud)
+{
+  return ((stamps *)ud)->n >= 8;
+}
 
-static void in_flight_is_bounded(void **state) {
+static void in_flight_is_bounded(void **state)
+{
   kube_client_opts o = test_opts();
   kube_client *c;
   stamps s = {{0}, 0};
@@ -977,7 +1012,8 @@ static void in_flight_is_bounded(void **state) {
   json_decref(call(ctl, "DELETE", "/_test/faults", NULL, 200));
 }
 
-static void connections_are_reused(void **state) {
+static void connections_are_reused(void **state)
+{
   kube_client *c = client_for(srv.kubeconfig, NULL);
   kube_client_stats cs;
   int i;
@@ -996,7 +1032,8 @@ static void connections_are_reused(void **state) {
   kube_client_free(c);
 }
 
-static void unreachable_server_is_a_clear_error(void **state) {
+static void unreachable_server_is_a_clear_error(void **state)
+{
   char kc[600];
   FILE *f;
   kube_client_opts o = test_opts();
@@ -1029,7 +1066,8 @@ static void unreachable_server_is_a_clear_error(void **state) {
   kube_client_free(c);
 }
 
-static void tls_without_the_ca_fails(void **state) {
+static void tls_without_the_ca_fails(void **state)
+{
   char kc[600];
   kube_status st;
   kube_client *c;
@@ -1046,7 +1084,8 @@ static void tls_without_the_ca_fails(void **state) {
 
 /* ---- trust: the configured CA alone ---------------------------------------- */
 
-static void write_file(const char *path, const void *data, size_t len) {
+static void write_file(const char *path, const void *data, size_t len)
+{
   FILE *f = fopen(path, "w");
   assert_non_null(f);
   assert_int_equal(fwrite(data, 1, len, f), len);
@@ -1056,7 +1095,8 @@ static void write_file(const char *path, const void *data, size_t len) {
 /* In a private mount namespace of this (forked, single-threaded) process,
  * replaces /etc/ssl/certs, libcurl's default CA folder on Debian, with store.
  * The machine's trust store is left alone. */
-static int private_system_store(const char *store) {
+static int private_system_store(const char *store)
+{
   if (unshare(CLONE_NEWNS) != 0) {
     /* not privileged: a user namespace of our own first */
     char map[64];
@@ -1087,8 +1127,8 @@ static int private_system_store(const char *store) {
 }
 
 /* The child of configured_ca_alone_is_trusted: its exit status says what failed. */
-static int trust_child(const char *store, const char *open_kc, const char *sa_dir,
-                       const char *port) {
+static int trust_child(const char *store, const char *open_kc, const char *sa_dir, const char *port)
+{
   kube_config_opts co = {0};
   kube_client_opts o;
   kube_config *cfg = NULL;
@@ -1136,7 +1176,8 @@ static int trust_child(const char *store, const char *open_kc, const char *sa_di
   return 0;
 }
 
-static void configured_ca_alone_is_trusted(void **state) {
+static void configured_ca_alone_is_trusted(void **state)
+{
   char store[400], sa[400], path[600], cmd[2048], open_kc[600];
   const char *port = strrchr(srv.url, ':') + 1;
   kube_config_opts co = {0};
@@ -1190,7 +1231,8 @@ static void configured_ca_alone_is_trusted(void **state) {
 }
 
 /* base64 of a whole file, for a *-data field */
-static char *file_b64(const char *path) {
+static char *file_b64(const char *path)
+{
   unsigned char *data = NULL;
   size_t len = 0, cap;
   kube_status st;
@@ -1204,7 +1246,8 @@ static char *file_b64(const char *path) {
   return out;
 }
 
-static void client_certificate(void **state) {
+static void client_certificate(void **state)
+{
   char dir[300], cmd[4096], url[600], kc[600];
   char *ca = NULL, *crt = NULL, *key = NULL;
   kube_client *c;
@@ -1289,14 +1332,16 @@ static void client_certificate(void **state) {
   free(key);
 }
 
-static void *wake_later(void *arg) {
+static void *wake_later(void *arg)
+{
   struct timespec ts = {0, 200 * 1000 * 1000};
   nanosleep(&ts, NULL);
   kube_client_wakeup(arg);
   return NULL;
 }
 
-static void wakeup_and_cancel(void **state) {
+static void wakeup_and_cancel(void **state)
+{
   kube_client *c = client_for(srv.kubeconfig, NULL);
   pthread_t th;
   uint64_t t0 = now_ms();
@@ -1325,13 +1370,13 @@ static void wakeup_and_cancel(void **state) {
                    KUBE_ERR_INVALID);
   assert_int_equal(kube_request_sync(c, "GET", "/a b", NULL, 0, NULL, &code, NULL, &st),
                    KUBE_ERR_INVALID);
-  assert_int_equal(kube_request_sync(c, "POST", "/x", "{}", 2, "a\r\nX-Evil: 1", &code, NULL,
-                                     &st),
+  assert_int_equal(kube_request_sync(c, "POST", "/x", "{}", 2, "a\r\nX-Evil: 1", &code, NULL, &st),
                    KUBE_ERR_INVALID);
   kube_client_free(c);
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(crud_and_status),
       cmocka_unit_test(paging_across_1200_objects),

@@ -11,15 +11,16 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "doc.h"
 #include "internal.h"
 #include "kube.h"
-#include "doc.h"
 
 #include "banned.h"
 
 static char tmp[256];
 
-static void write_file(const char *name, const char *text) {
+static void write_file(const char *name, const char *text)
+{
   char path[512];
   FILE *f;
   snprintf(path, sizeof(path), "%s/%s", tmp, name);
@@ -29,7 +30,8 @@ static void write_file(const char *name, const char *text) {
   assert_int_equal(fclose(f), 0);
 }
 
-static const char *at(const char *name) {
+static const char *at(const char *name)
+{
   static char bufs[4][512];
   static int k;
   char *b = bufs[k++ % 4];
@@ -37,7 +39,8 @@ static const char *at(const char *name) {
   return b;
 }
 
-static int setup(void **state) {
+static int setup(void **state)
+{
   snprintf(tmp, sizeof(tmp), "/tmp/kube-config-test-XXXXXX");
   assert_non_null(mkdtemp(tmp));
   unsetenv("KUBECONFIG");
@@ -47,7 +50,8 @@ static int setup(void **state) {
   return 0;
 }
 
-static int teardown(void **state) {
+static int teardown(void **state)
+{
   char cmd[600];
   snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
   assert_int_equal(system(cmd), 0);
@@ -59,7 +63,8 @@ static int teardown(void **state) {
 #define CERT_PEM "-----BEGIN CERTIFICATE-----\nQ0VSVAo=\n-----END CERTIFICATE-----\n"
 #define KEY_PEM "-----BEGIN PRIVATE KEY-----\nS0VZCg==\n-----END PRIVATE KEY-----\n"
 
-static char *b64(const char *s) {
+static char *b64(const char *s)
+{
   size_t n = strlen(s);
   size_t cap = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
   char *out = malloc(cap);
@@ -68,7 +73,8 @@ static char *b64(const char *s) {
   return out;
 }
 
-static void data_fields(void **state) {
+static void data_fields(void **state)
+{
   char text[4096];
   char *ca = b64(CA_PEM), *cert = b64(CERT_PEM), *key = b64(KEY_PEM);
   kube_config_opts o = {0};
@@ -104,7 +110,8 @@ static void data_fields(void **state) {
   free(key);
 }
 
-static void file_fields_relative_to_the_kubeconfig(void **state) {
+static void file_fields_relative_to_the_kubeconfig(void **state)
+{
   kube_config_opts o = {0};
   kube_config *cfg = NULL;
   kube_status st;
@@ -116,14 +123,13 @@ static void file_fields_relative_to_the_kubeconfig(void **state) {
   write_file("sub/client.crt", CERT_PEM);
   write_file("sub/client.key", KEY_PEM);
   write_file("sub/token", "  file-token\n");
-  write_file("sub/kc",
-             "current-context: x\n"
-             "clusters:\n- name: c\n  cluster:\n    server: https://h:1\n"
-             "    certificate-authority: ca.crt\n    insecure-skip-tls-verify: true\n"
-             "users:\n- name: u\n  user:\n    token: ignored-when-a-file-is-given\n"
-             "    tokenFile: token\n    client-certificate: client.crt\n"
-             "    client-key: client.key\n"
-             "contexts:\n- name: x\n  context:\n    cluster: c\n    user: u\n");
+  write_file("sub/kc", "current-context: x\n"
+                       "clusters:\n- name: c\n  cluster:\n    server: https://h:1\n"
+                       "    certificate-authority: ca.crt\n    insecure-skip-tls-verify: true\n"
+                       "users:\n- name: u\n  user:\n    token: ignored-when-a-file-is-given\n"
+                       "    tokenFile: token\n    client-certificate: client.crt\n"
+                       "    client-key: client.key\n"
+                       "contexts:\n- name: x\n  context:\n    cluster: c\n    user: u\n");
   o.kubeconfig = at("sub/kc");
   assert_int_equal(kube_config_load(&cfg, &o, &st), KUBE_OK);
   assert_memory_equal(cfg->ca, CA_PEM, strlen(CA_PEM));
@@ -136,11 +142,10 @@ static void file_fields_relative_to_the_kubeconfig(void **state) {
   kube_config_free(cfg);
 
   /* a file field that points nowhere names the field and the file */
-  write_file("sub/kc2",
-             "current-context: x\n"
-             "clusters:\n- name: c\n  cluster:\n    server: https://h:1\n"
-             "    certificate-authority: missing.crt\n"
-             "contexts:\n- name: x\n  context: {cluster: c}\n");
+  write_file("sub/kc2", "current-context: x\n"
+                        "clusters:\n- name: c\n  cluster:\n    server: https://h:1\n"
+                        "    certificate-authority: missing.crt\n"
+                        "contexts:\n- name: x\n  context: {cluster: c}\n");
   o.kubeconfig = at("sub/kc2");
   assert_int_equal(kube_config_load(&cfg, &o, &st), KUBE_ERR_CONFIG);
   assert_null(cfg);
@@ -149,16 +154,16 @@ static void file_fields_relative_to_the_kubeconfig(void **state) {
   assert_non_null(strstr(st.message, "missing.crt"));
 }
 
-static const char two_contexts[] =
-    "clusters:\n- name: ca\n  cluster: {server: 'https://a:1'}\n"
-    "- name: cb\n  cluster: {server: 'https://b:2'}\n"
-    "users:\n- name: u\n  user: {token: t}\n"
-    "contexts:\n- name: a\n  context: {cluster: ca, user: u}\n"
-    "- name: b\n  context: {cluster: cb, user: u, namespace: nb}\n"
-    "- name: lost-cluster\n  context: {cluster: nope, user: u}\n"
-    "- name: lost-user\n  context: {cluster: ca, user: nobody}\n";
+static const char two_contexts[] = "clusters:\n- name: ca\n  cluster: {server: 'https://a:1'}\n"
+                                   "- name: cb\n  cluster: {server: 'https://b:2'}\n"
+                                   "users:\n- name: u\n  user: {token: t}\n"
+                                   "contexts:\n- name: a\n  context: {cluster: ca, user: u}\n"
+                                   "- name: b\n  context: {cluster: cb, user: u, namespace: nb}\n"
+                                   "- name: lost-cluster\n  context: {cluster: nope, user: u}\n"
+                                   "- name: lost-user\n  context: {cluster: ca, user: nobody}\n";
 
-static void missing_current_context(void **state) {
+static void missing_current_context(void **state)
+{
   kube_config_opts o = {0};
   kube_config *cfg = NULL;
   kube_status st;
@@ -170,7 +175,8 @@ static void missing_current_context(void **state) {
   assert_non_null(strstr(st.message, at("kc")));
 }
 
-static void named_context(void **state) {
+static void named_context(void **state)
+{
   kube_config_opts o = {0};
   kube_config *cfg = NULL;
   kube_status st;
@@ -195,7 +201,8 @@ static void named_context(void **state) {
   assert_null(cfg);
 }
 
-static void kubeconfig_env_merge(void **state) {
+static void kubeconfig_env_merge(void **state)
+{
   kube_config_opts o = {0};
   kube_config *cfg = NULL;
   kube_status st;
@@ -204,10 +211,9 @@ static void kubeconfig_env_merge(void **state) {
 
   snprintf(dir, sizeof(dir), "%s/two", tmp);
   assert_int_equal(mkdir(dir, 0700), 0);
-  write_file("one",
-             "current-context: x\n"
-             "clusters:\n- name: shared\n  cluster: {server: 'https://first:1'}\n"
-             "contexts:\n- name: x\n  context: {cluster: shared, user: u}\n");
+  write_file("one", "current-context: x\n"
+                    "clusters:\n- name: shared\n  cluster: {server: 'https://first:1'}\n"
+                    "contexts:\n- name: x\n  context: {cluster: shared, user: u}\n");
   write_file("two/kc",
              "current-context: y\n"
              "clusters:\n- name: shared\n  cluster: {server: 'https://second:2'}\n"
@@ -249,7 +255,8 @@ static void kubeconfig_env_merge(void **state) {
   unsetenv("KUBECONFIG");
 }
 
-static void home_kube_config(void **state) {
+static void home_kube_config(void **state)
+{
   kube_config *cfg = NULL;
   kube_status st;
   char dir[512];
@@ -313,7 +320,8 @@ static const struct {
     {"", "no current-context"},
 };
 
-static void unreadable_and_malformed_files(void **state) {
+static void unreadable_and_malformed_files(void **state)
+{
   kube_config_opts o = {0};
   kube_config *cfg = NULL;
   kube_status st;
@@ -340,7 +348,8 @@ static void unreadable_and_malformed_files(void **state) {
   }
 }
 
-static void make_sa(const char *ns) {
+static void make_sa(const char *ns)
+{
   char dir[512];
   snprintf(dir, sizeof(dir), "%s/sa", tmp);
   mkdir(dir, 0700);
@@ -350,7 +359,8 @@ static void make_sa(const char *ns) {
     write_file("sa/namespace", ns);
 }
 
-static void in_cluster(void **state) {
+static void in_cluster(void **state)
+{
   kube_config_opts o = {0};
   kube_config *cfg = NULL;
   kube_status st;
@@ -414,7 +424,8 @@ static void in_cluster(void **state) {
   unsetenv("KUBERNETES_SERVICE_PORT");
 }
 
-static void client_copies_the_config(void **state) {
+static void client_copies_the_config(void **state)
+{
   kube_config_opts o = {0};
   kube_config *cfg = NULL;
   kube_client *c = NULL;
@@ -422,11 +433,12 @@ static void client_copies_the_config(void **state) {
   kube_status st;
   char *key = b64(KEY_PEM), *cert = b64(CERT_PEM), text[2048];
 
-  snprintf(text, sizeof(text),
-           "current-context: x\nclusters:\n- name: c\n  cluster: {server: 'https://h:1'}\n"
-           "users:\n- name: u\n  user: {token: t, client-certificate-data: %s, client-key-data: %s}\n"
-           "contexts:\n- name: x\n  context: {cluster: c, user: u}\n",
-           cert, key);
+  snprintf(
+      text, sizeof(text),
+      "current-context: x\nclusters:\n- name: c\n  cluster: {server: 'https://h:1'}\n"
+      "users:\n- name: u\n  user: {token: t, client-certificate-data: %s, client-key-data: %s}\n"
+      "contexts:\n- name: x\n  context: {cluster: c, user: u}\n",
+      cert, key);
   write_file("kc", text);
   o.kubeconfig = at("kc");
   assert_int_equal(kube_config_load(&cfg, &o, &st), KUBE_OK);
@@ -445,29 +457,32 @@ static void client_copies_the_config(void **state) {
 
 /* ---- kubectl's connection flags on top of the kubeconfig ------------------ */
 
-static void write_two_clusters(void) {
+static void write_two_clusters(void)
+{
   char text[4096];
   char *ca = b64(CA_PEM), *cert = b64(CERT_PEM), *key = b64(KEY_PEM);
 
-  snprintf(text, sizeof(text),
-           "current-context: x\n"
-           "clusters:\n"
-           "- name: a\n  cluster: {server: 'https://a.example:6443/', certificate-authority-data: %s}\n"
-           "- name: b\n  cluster: {server: 'https://b.example:7443', insecure-skip-tls-verify: true}\n"
-           "- name: broken\n  cluster: {server: 'https://c.example', certificate-authority: missing.crt}\n"
-           "users:\n"
-           "- name: ua\n  user: {token: token-a}\n"
-           "- name: ub\n  user: {client-certificate-data: %s, client-key-data: %s}\n"
-           "- name: uf\n  user: {tokenFile: missing-token}\n"
-           "contexts:\n- name: x\n  context: {cluster: a, user: ua, namespace: ns1}\n",
-           ca, cert, key);
+  snprintf(
+      text, sizeof(text),
+      "current-context: x\n"
+      "clusters:\n"
+      "- name: a\n  cluster: {server: 'https://a.example:6443/', certificate-authority-data: %s}\n"
+      "- name: b\n  cluster: {server: 'https://b.example:7443', insecure-skip-tls-verify: true}\n"
+      "- name: broken\n  cluster: {server: 'https://c.example', certificate-authority: missing.crt}\n"
+      "users:\n"
+      "- name: ua\n  user: {token: token-a}\n"
+      "- name: ub\n  user: {client-certificate-data: %s, client-key-data: %s}\n"
+      "- name: uf\n  user: {tokenFile: missing-token}\n"
+      "contexts:\n- name: x\n  context: {cluster: a, user: ua, namespace: ns1}\n",
+      ca, cert, key);
   write_file("two", text);
   free(ca);
   free(cert);
   free(key);
 }
 
-static void overrides_pick_cluster_and_user(void **state) {
+static void overrides_pick_cluster_and_user(void **state)
+{
   kube_config_opts o = {0};
   kube_config *cfg = NULL;
   kube_status st;
@@ -518,7 +533,8 @@ static void overrides_pick_cluster_and_user(void **state) {
   kube_config_free(cfg);
 }
 
-static void overrides_server_token_and_tls(void **state) {
+static void overrides_server_token_and_tls(void **state)
+{
   kube_config_opts o = {0};
   kube_config *cfg = NULL;
   kube_status st;
@@ -604,7 +620,8 @@ static void overrides_server_token_and_tls(void **state) {
   assert_null(cfg);
 }
 
-static void overrides_without_a_kubeconfig(void **state) {
+static void overrides_without_a_kubeconfig(void **state)
+{
   kube_config_opts o = {0};
   kube_config *cfg = NULL;
   kube_status st;
@@ -678,7 +695,8 @@ static void overrides_without_a_kubeconfig(void **state) {
   assert_non_null(strstr(st.message, "context \"gone\" not found"));
 }
 
-int main(void) {
+int main(void)
+{
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(data_fields, setup, teardown),
       cmocka_unit_test_setup_teardown(file_fields_relative_to_the_kubeconfig, setup, teardown),

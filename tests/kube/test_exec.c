@@ -15,9 +15,9 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "doc.h"
 #include "internal.h"
 #include "kube.h"
-#include "doc.h"
 
 #include "banned.h"
 
@@ -26,64 +26,82 @@
 #define CERT "-----BEGIN CERTIFICATE-----\\nQ0VSVA==\\n-----END CERTIFICATE-----\\n"
 #define KEY "-----BEGIN PRIVATE KEY-----\\nS0VZ\\n-----END PRIVATE KEY-----\\n"
 
-static int parse(kube_cred **c, const char *api, const char *text, kube_status *st) {
+static int parse(kube_cred **c, const char *api, const char *text, kube_status *st)
+{
   memset(st, 0, sizeof(*st));
   return kube_exec_parse(c, api, "my-plugin", text, strlen(text), st);
 }
 
 /* The parse fails with a message that names the plugin and holds want. */
-static void refused(const char *text, const char *want) {
+static void refused(const char *text, const char *want)
+{
   kube_cred *c = (kube_cred *)1;
   kube_status st;
   assert_int_equal(parse(&c, V1, text, &st), KUBE_ERR_CONFIG);
   assert_null(c);
-  if (strstr(st.message, "credential plugin \"my-plugin\"") == NULL || strstr(st.message, want) == NULL)
+  if (strstr(st.message, "credential plugin \"my-plugin\"") == NULL ||
+      strstr(st.message, want) == NULL)
     fail_msg("message \"%s\" lacks \"%s\"", st.message, want);
   assert_null(strstr(st.message, "s3cr3t")); /* what the plugin printed is never repeated */
 }
 
-static void token_credential(void **state) {
+static void token_credential(void **state)
+{
   kube_cred *c = NULL;
   kube_status st;
   (void)state;
-  assert_int_equal(parse(&c, V1, "{\"apiVersion\":\"" V1 "\",\"kind\":\"ExecCredential\","
-                                 "\"status\":{\"token\":\"s3cr3t\"}}", &st), KUBE_OK);
+  assert_int_equal(parse(&c, V1,
+                         "{\"apiVersion\":\"" V1 "\",\"kind\":\"ExecCredential\","
+                         "\"status\":{\"token\":\"s3cr3t\"}}",
+                         &st),
+                   KUBE_OK);
   assert_string_equal(c->token, "s3cr3t");
   assert_null(c->cert);
   assert_int_equal(c->has_expiry, 0);
   kube_cred_unref(c);
-  assert_int_equal(parse(&c, V1B, "{\"apiVersion\":\"" V1B "\",\"kind\":\"ExecCredential\","
-                                  "\"spec\":{},\"status\":{\"token\":\"t\","
-                                  "\"expirationTimestamp\":\"2030-01-02T03:04:05Z\"}}", &st),
+  assert_int_equal(parse(&c, V1B,
+                         "{\"apiVersion\":\"" V1B "\",\"kind\":\"ExecCredential\","
+                         "\"spec\":{},\"status\":{\"token\":\"t\","
+                         "\"expirationTimestamp\":\"2030-01-02T03:04:05Z\"}}",
+                         &st),
                    KUBE_OK);
   assert_int_equal(c->has_expiry, 1);
   assert_int_equal((long long)c->expires, 1893553445LL);
   kube_cred_unref(c);
 }
 
-static void certificate_credential(void **state) {
+static void certificate_credential(void **state)
+{
   kube_cred *c = NULL;
   kube_status st;
   (void)state;
-  assert_int_equal(parse(&c, V1, "{\"apiVersion\":\"" V1 "\",\"kind\":\"ExecCredential\","
-                                 "\"status\":{\"clientCertificateData\":\"" CERT "\","
-                                 "\"clientKeyData\":\"" KEY "\"}}", &st), KUBE_OK);
+  assert_int_equal(parse(&c, V1,
+                         "{\"apiVersion\":\"" V1 "\",\"kind\":\"ExecCredential\","
+                         "\"status\":{\"clientCertificateData\":\"" CERT "\","
+                         "\"clientKeyData\":\"" KEY "\"}}",
+                         &st),
+                   KUBE_OK);
   assert_null(c->token);
-  assert_int_equal(c->cert_len, strlen("-----BEGIN CERTIFICATE-----\nQ0VSVA==\n-----END CERTIFICATE-----\n"));
+  assert_int_equal(c->cert_len,
+                   strlen("-----BEGIN CERTIFICATE-----\nQ0VSVA==\n-----END CERTIFICATE-----\n"));
   assert_memory_equal(c->key, "-----BEGIN PRIVATE KEY-----\nS0VZ\n", 33);
   assert_int_equal(c->key[c->key_len], '\0');
   kube_cred_unref(c);
   /* both, as client-go takes them: the token as bearer and the certificate for TLS */
-  assert_int_equal(parse(&c, V1, "{\"apiVersion\":\"" V1 "\",\"kind\":\"ExecCredential\","
-                                 "\"status\":{\"token\":\"tok\",\"clientCertificateData\":\"" CERT
-                                 "\",\"clientKeyData\":\"" KEY "\"}}", &st), KUBE_OK);
+  assert_int_equal(parse(&c, V1,
+                         "{\"apiVersion\":\"" V1 "\",\"kind\":\"ExecCredential\","
+                         "\"status\":{\"token\":\"tok\",\"clientCertificateData\":\"" CERT
+                         "\",\"clientKeyData\":\"" KEY "\"}}",
+                         &st),
+                   KUBE_OK);
   assert_string_equal(c->token, "tok");
   assert_non_null(c->cert);
   assert_non_null(c->key);
   kube_cred_unref(c);
 }
 
-static void hostile_output(void **state) {
+static void hostile_output(void **state)
+{
   (void)state;
   refused("token: s3cr3t", "its output is not JSON (line 1, column");
   refused("", "its output is not JSON");
@@ -93,7 +111,8 @@ static void hostile_output(void **state) {
           "kind \"Secret\", not ExecCredential");
   refused("{\"apiVersion\":\"" V1 "\",\"status\":{\"token\":\"s3cr3t\"}}",
           "kind missing, not ExecCredential");
-  refused("{\"apiVersion\":\"" V1B "\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"s3cr3t\"}}",
+  refused("{\"apiVersion\":\"" V1B
+          "\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"s3cr3t\"}}",
           "apiVersion \"" V1B "\", but the kubeconfig asked for " V1);
   refused("{\"kind\":\"ExecCredential\",\"status\":{\"token\":\"s3cr3t\"}}", "apiVersion missing");
   refused("{\"apiVersion\":\"" V1 "\",\"kind\":\"ExecCredential\"}", "has no status");
@@ -125,7 +144,8 @@ static void hostile_output(void **state) {
           "its output is not JSON");
 }
 
-static void rfc3339(void **state) {
+static void rfc3339(void **state)
+{
   time_t t = 0;
   (void)state;
   assert_int_equal(kube_exec_parse_time("1970-01-01T00:00:00Z", &t), 0);
@@ -138,13 +158,13 @@ static void rfc3339(void **state) {
   assert_int_equal((long long)t, 1520299820LL);
   const char *bad[] = {"",
                        "2018-03-06",
-                       "2018-03-06T01:30:20",       /* no zone */
-                       "2018-03-06 01:30:20Z",      /* a space */
-                       "2018-13-06T01:30:20Z",      /* month 13 */
-                       "2018-02-30T01:30:20Z",      /* 30 February */
+                       "2018-03-06T01:30:20",  /* no zone */
+                       "2018-03-06 01:30:20Z", /* a space */
+                       "2018-13-06T01:30:20Z", /* month 13 */
+                       "2018-02-30T01:30:20Z", /* 30 February */
                        "2018-03-06T24:00:00Z",
-                       "2018-03-06T01:30:20.Z",     /* a point without digits */
-                       "2018-03-06T01:30:20+0100",  /* offset without ':' */
+                       "2018-03-06T01:30:20.Z",    /* a point without digits */
+                       "2018-03-06T01:30:20+0100", /* offset without ':' */
                        "2018-03-06T01:30:20Zjunk",
                        "20l8-03-06T01:30:20Z",
                        "1520299820"};
@@ -155,7 +175,8 @@ static void rfc3339(void **state) {
 
 /* ---- the exec section --------------------------------------------------- */
 
-static int from_yaml(kube_exec **x, const char *json, kube_status *st) {
+static int from_yaml(kube_exec **x, const char *json, kube_status *st)
+{
   json_error_t jerr;
   json_t *exec = json_loads(json, 0, &jerr), *cluster = json_pack("{s:s}", "server", "https://x");
   int rc;
@@ -167,7 +188,8 @@ static int from_yaml(kube_exec **x, const char *json, kube_status *st) {
   return rc;
 }
 
-static void exec_section(void **state) {
+static void exec_section(void **state)
+{
   static const struct {
     const char *json, *want;
   } bad[] = {
@@ -180,7 +202,8 @@ static void exec_section(void **state) {
        "interactiveMode is not Never, IfAvailable or Always"},
       {"{\"apiVersion\":\"" V1B "\",\"command\":\"p\",\"args\":\"-v\"}", "\"args\" is not a list"},
       {"{\"apiVersion\":\"" V1B "\",\"command\":\"p\",\"args\":[1]}", "args[0] is not a string"},
-      {"{\"apiVersion\":\"" V1B "\",\"command\":\"p\",\"env\":[{\"name\":\"A=B\",\"value\":\"v\"}]}",
+      {"{\"apiVersion\":\"" V1B
+       "\",\"command\":\"p\",\"env\":[{\"name\":\"A=B\",\"value\":\"v\"}]}",
        "env[0] needs a name"},
       {"{\"apiVersion\":\"" V1B "\",\"command\":\"p\",\"env\":[{\"name\":\"A\"}]}",
        "env[0] needs a name"},
@@ -198,7 +221,8 @@ static void exec_section(void **state) {
       fail_msg("%s: message \"%s\" lacks \"%s\"", bad[i].json, st.message, bad[i].want);
   }
   /* a path with a '/' is relative to the kubeconfig's folder; a bare name is left to $PATH */
-  assert_int_equal(from_yaml(&x, "{\"apiVersion\":\"" V1B "\",\"command\":\"bin/p\"}", &st), KUBE_OK);
+  assert_int_equal(from_yaml(&x, "{\"apiVersion\":\"" V1B "\",\"command\":\"bin/p\"}", &st),
+                   KUBE_OK);
   assert_string_equal(kube_exec_command(x), "/etc/kube/bin/p");
   kube_exec_free(x);
   assert_int_equal(from_yaml(&x, "{\"apiVersion\":\"" V1B "\",\"command\":\"p\"}", &st), KUBE_OK);
@@ -207,8 +231,11 @@ static void exec_section(void **state) {
   assert_string_equal(kube_exec_command(copy), "p");
   kube_exec_free(x);
   kube_exec_free(copy);
-  assert_int_equal(from_yaml(&x, "{\"apiVersion\":\"" V1 "\",\"command\":\"/usr/bin/p\","
-                                 "\"interactiveMode\":\"Never\"}", &st), KUBE_OK);
+  assert_int_equal(from_yaml(&x,
+                             "{\"apiVersion\":\"" V1 "\",\"command\":\"/usr/bin/p\","
+                             "\"interactiveMode\":\"Never\"}",
+                             &st),
+                   KUBE_OK);
   assert_string_equal(kube_exec_command(x), "/usr/bin/p");
   kube_exec_free(x);
 }
@@ -218,7 +245,8 @@ static void exec_section(void **state) {
 static kube_config cluster_cfg = {.server = "https://127.0.0.1:6443"};
 
 /* A plugin: sh -c script, with the given interactiveMode. */
-static kube_exec *sh_plugin(const char *script, const char *mode) {
+static kube_exec *sh_plugin(const char *script, const char *mode)
+{
   json_t *exec = json_pack("{s:s, s:s, s:[s,s], s:s, s:[{s:s,s:s}]}", "apiVersion", V1, "command",
                            "sh", "args", "-c", script, "interactiveMode", mode, "env", "name",
                            "PLUGIN_VAR", "value", "from-config");
@@ -232,10 +260,12 @@ static kube_exec *sh_plugin(const char *script, const char *mode) {
   return x;
 }
 
-#define OUT_TOKEN(tok)                                                                             \
-  "printf '{\"apiVersion\":\"" V1 "\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"%s\"}}' " tok
+#define OUT_TOKEN(tok)            \
+  "printf '{\"apiVersion\":\"" V1 \
+  "\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"%s\"}}' " tok
 
-static void run_fails(const char *script, const char *mode, long timeout_ms, const char *want) {
+static void run_fails(const char *script, const char *mode, long timeout_ms, const char *want)
+{
   kube_exec *x = sh_plugin(script, mode);
   kube_cred *c = NULL;
   kube_status st;
@@ -248,7 +278,8 @@ static void run_fails(const char *script, const char *mode, long timeout_ms, con
   kube_exec_free(x);
 }
 
-static void running(void **state) {
+static void running(void **state)
+{
   kube_exec *x;
   kube_cred *c = NULL;
   kube_status st;
@@ -259,9 +290,9 @@ static void running(void **state) {
   /* the token, the env, KUBERNETES_EXEC_INFO, stdin at its end at once, no descriptor of ours */
   snprintf(script, sizeof(script), "test -e /proc/$$/fd/%d && exit 10; %s", fd,
            "test -z \"$(cat)\" || exit 9; "
-                "test \"$PLUGIN_VAR\" = from-config || exit 8; "
-                "test \"$KUBERNETES_EXEC_INFO\" = '{\"apiVersion\":\"" V1 "\",\"kind\":"
-                "\"ExecCredential\",\"spec\":{\"interactive\":false}}' || exit 7; " OUT_TOKEN("tok-1"));
+           "test \"$PLUGIN_VAR\" = from-config || exit 8; "
+           "test \"$KUBERNETES_EXEC_INFO\" = '{\"apiVersion\":\"" V1 "\",\"kind\":"
+           "\"ExecCredential\",\"spec\":{\"interactive\":false}}' || exit 7; " OUT_TOKEN("tok-1"));
   x = sh_plugin(script, "IfAvailable");
   assert_int_equal(kube_exec_run(&c, x, &cluster_cfg, 10000, &st), KUBE_OK);
   assert_string_equal(c->token, "tok-1");
@@ -278,7 +309,8 @@ static void running(void **state) {
   run_fails(OUT_TOKEN("t"), "Always", 10000, "interactiveMode is Always");
 }
 
-static void missing_command(void **state) {
+static void missing_command(void **state)
+{
   json_t *exec = json_pack("{s:s, s:s, s:s}", "apiVersion", V1B, "command", "seal-no-such-plugin",
                            "installHint", "get it from example.org");
   json_t *cluster = json_object();
@@ -295,7 +327,8 @@ static void missing_command(void **state) {
   json_decref(cluster);
 }
 
-static void write_text(const char *path, const char *text) {
+static void write_text(const char *path, const char *text)
+{
   FILE *f = fopen(path, "w");
   assert_non_null(f);
   assert_true(fputs(text, f) >= 0);
@@ -304,7 +337,8 @@ static void write_text(const char *path, const char *text) {
 
 /* A plugin that counts its runs in the file count and prints token "t<run>",
  * expiring at the time in count.exp. */
-static kube_exec *counting_plugin(const char *count) {
+static kube_exec *counting_plugin(const char *count)
+{
   char script[600];
   snprintf(script, sizeof(script),
            "echo run >> %s; printf '{\"apiVersion\":\"" V1 "\",\"kind\":\"ExecCredential\","
@@ -315,7 +349,8 @@ static kube_exec *counting_plugin(const char *count) {
 }
 
 /* kube_exec_get: cached until it expires or is invalidated by a 401. */
-static void cache(void **state) {
+static void cache(void **state)
+{
   char count[64], exp[80];
   kube_exec *x;
   kube_cred *a = NULL, *b = NULL;
@@ -358,7 +393,8 @@ static void cache(void **state) {
   remove(exp);
 }
 
-int main(void) {
+int main(void)
+{
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(token_credential), cmocka_unit_test(certificate_credential),
       cmocka_unit_test(hostile_output),   cmocka_unit_test(rfc3339),

@@ -21,7 +21,8 @@ typedef struct collect {
   int stop_after; /* 0: never */
 } collect;
 
-static int on_line(void *ud, char *line, size_t len) {
+static int on_line(void *ud, char *line, size_t len)
+{
   collect *c = ud;
   assert_int_equal(strlen(line), len); /* NUL-terminated at len */
   assert_true(c->len + len + 2 < sizeof(c->out));
@@ -35,17 +36,16 @@ static int on_line(void *ud, char *line, size_t len) {
   return 0;
 }
 
-static const char stream[] =
-    "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a\"}}}\n"
-    "{\"type\":\"BOOKMARK\"}\r\n"
-    "\n"
-    "{\"type\":\"DELETED\",\"object\":{}}\n";
-static const char expected[] =
-    "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a\"}}}|"
-    "{\"type\":\"BOOKMARK\"}|"
-    "{\"type\":\"DELETED\",\"object\":{}}|";
+static const char stream[] = "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a\"}}}\n"
+                             "{\"type\":\"BOOKMARK\"}\r\n"
+                             "\n"
+                             "{\"type\":\"DELETED\",\"object\":{}}\n";
+static const char expected[] = "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a\"}}}|"
+                               "{\"type\":\"BOOKMARK\"}|"
+                               "{\"type\":\"DELETED\",\"object\":{}}|";
 
-static void every_split_point(void **state) {
+static void every_split_point(void **state)
+{
   size_t n = strlen(stream);
   for (size_t i = 0; i <= n; i++) {
     for (size_t j = i; j <= n; j++) {
@@ -63,7 +63,8 @@ static void every_split_point(void **state) {
   }
 }
 
-static void byte_by_byte(void **state) {
+static void byte_by_byte(void **state)
+{
   kube_lines l;
   collect c = {0};
   kube_lines_init(&l, 1024);
@@ -73,7 +74,8 @@ static void byte_by_byte(void **state) {
   kube_lines_free(&l);
 }
 
-static void truncated_line_is_held_back(void **state) {
+static void truncated_line_is_held_back(void **state)
+{
   kube_lines l;
   collect c = {0};
   const char *s = "{\"type\":\"ADDED\"}\n{\"type\":\"MODI";
@@ -89,7 +91,8 @@ static void truncated_line_is_held_back(void **state) {
   kube_lines_free(&l);
 }
 
-static void non_json_lines_pass_unchanged(void **state) {
+static void non_json_lines_pass_unchanged(void **state)
+{
   /* the splitter does not judge content: the watch rejects non-JSON */
   kube_lines l;
   collect c = {0};
@@ -100,14 +103,16 @@ static void non_json_lines_pass_unchanged(void **state) {
   kube_lines_free(&l);
 }
 
-static int count_line(void *ud, char *line, size_t len) {
+static int count_line(void *ud, char *line, size_t len)
+{
   size_t *total = ud;
   (void)line;
   *total += len;
   return 0;
 }
 
-static void embedded_nul_is_kept_in_length(void **state) {
+static void embedded_nul_is_kept_in_length(void **state)
+{
   /* a NUL inside a line does not cut it: the length says where it ends */
   kube_lines l;
   size_t total = 0;
@@ -118,7 +123,8 @@ static void embedded_nul_is_kept_in_length(void **state) {
   kube_lines_free(&l);
 }
 
-static void oversized_line_is_an_error(void **state) {
+static void oversized_line_is_an_error(void **state)
+{
   kube_lines l;
   size_t total = 0;
   char big[40];
@@ -145,7 +151,8 @@ static void oversized_line_is_an_error(void **state) {
   kube_lines_free(&l);
 }
 
-static void callback_stop_is_returned(void **state) {
+static void callback_stop_is_returned(void **state)
+{
   kube_lines l;
   collect c = {0};
   c.stop_after = 1;
@@ -155,7 +162,8 @@ static void callback_stop_is_returned(void **state) {
   kube_lines_free(&l);
 }
 
-static void large_stream_many_lines(void **state) {
+static void large_stream_many_lines(void **state)
+{
   kube_lines l;
   size_t total = 0;
   char *s = malloc(100000);
@@ -165,7 +173,8 @@ static void large_stream_many_lines(void **state) {
     n += (size_t)snprintf(s + n, 100000 - n, "line %d\n", i);
   kube_lines_init(&l, 32);
   for (size_t off = 0; off < n; off += 13)
-    assert_int_equal(kube_lines_feed(&l, s + off, off + 13 <= n ? 13 : n - off, count_line, &total), 0);
+    assert_int_equal(kube_lines_feed(&l, s + off, off + 13 <= n ? 13 : n - off, count_line, &total),
+                     0);
   assert_int_equal(total, n - 5000);
   kube_lines_free(&l);
   free(s);
@@ -174,7 +183,8 @@ static void large_stream_many_lines(void **state) {
 /* The splitter against a plain reference on random streams cut at random
  * places: the same lines, and a limit error exactly where the reference
  * finds the first line over the maximum. */
-static void random_streams_match_a_reference(void **state) {
+static void random_streams_match_a_reference(void **state)
+{
   static const char alphabet[] = "ab{\"\n\r";
   uint32_t seed = 12345;
   for (int round = 0; round < 2000; round++) {
@@ -234,7 +244,8 @@ static void random_streams_match_a_reference(void **state) {
   }
 }
 
-int main(void) {
+int main(void)
+{
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(every_split_point),
       cmocka_unit_test(byte_by_byte),

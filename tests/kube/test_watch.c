@@ -24,8 +24,8 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "kube.h"
 #include "doc.h"
+#include "kube.h"
 #include "watch_rec.h"
 
 #include "banned.h"
@@ -53,7 +53,8 @@ typedef struct fake {
   char kubeconfig[256];
 } fake;
 
-static void send_all(int fd, const char *s, size_t n) {
+static void send_all(int fd, const char *s, size_t n)
+{
   while (n > 0) {
     ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
     if (w <= 0)
@@ -63,12 +64,14 @@ static void send_all(int fd, const char *s, size_t n) {
   }
 }
 
-static void pause_ms(long ms) {
+static void pause_ms(long ms)
+{
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
   nanosleep(&ts, NULL);
 }
 
-static void send_answer(fake *f, int fd, const answer *a, int stream, int hang) {
+static void send_answer(fake *f, int fd, const answer *a, int stream, int hang)
+{
   char head[256];
   size_t total = 0;
   int i;
@@ -93,7 +96,8 @@ static void send_answer(fake *f, int fd, const answer *a, int stream, int hang) 
     pause_ms(20);
 }
 
-static void *serve(void *arg) {
+static void *serve(void *arg)
+{
   fake *f = arg;
 
   while (!atomic_load(&f->stop)) {
@@ -143,7 +147,8 @@ static void *serve(void *arg) {
   return NULL;
 }
 
-static fake *fake_start(void) {
+static fake *fake_start(void)
+{
   fake *f = calloc(1, sizeof(*f));
   struct sockaddr_in sa;
   socklen_t sl = sizeof(sa);
@@ -172,9 +177,13 @@ static fake *fake_start(void) {
   return f;
 }
 
-static void fake_go(fake *f) { assert_int_equal(pthread_create(&f->th, NULL, serve, f), 0); }
+static void fake_go(fake *f)
+{
+  assert_int_equal(pthread_create(&f->th, NULL, serve, f), 0);
+}
 
-static void fake_stop(fake *f) {
+static void fake_stop(fake *f)
+{
   atomic_store(&f->stop, 1);
   pthread_join(f->th, NULL);
   close(f->lfd);
@@ -183,7 +192,8 @@ static void fake_stop(fake *f) {
   free(f);
 }
 
-static const char *fake_path(fake *f, int i) {
+static const char *fake_path(fake *f, int i)
+{
   const char *p;
   pthread_mutex_lock(&f->mu);
   p = i < f->n_paths ? f->paths[i] : "";
@@ -191,7 +201,8 @@ static const char *fake_path(fake *f, int i) {
   return p;
 }
 
-static int fake_requests(fake *f) {
+static int fake_requests(fake *f)
+{
   int n;
   pthread_mutex_lock(&f->mu);
   n = f->n_paths;
@@ -199,7 +210,8 @@ static int fake_requests(fake *f) {
   return n;
 }
 
-static kube_client *client_with(fake *f, size_t max_event, long backoff_base_ms) {
+static kube_client *client_with(fake *f, size_t max_event, long backoff_base_ms)
+{
   kube_config_opts co = {0};
   kube_config *cfg = NULL;
   kube_client *c = NULL;
@@ -221,12 +233,15 @@ static kube_client *client_with(fake *f, size_t max_event, long backoff_base_ms)
   return c;
 }
 
-static kube_client *client_for(fake *f, size_t max_event) { return client_with(f, max_event, 10); }
+static kube_client *client_for(fake *f, size_t max_event)
+{
+  return client_with(f, max_event, 10);
+}
 
-#define LIST(rv, items) \
+#define LIST(rv, items)                                                                       \
   "{\"kind\":\"ConfigMapList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"" rv \
   "\"},\"items\":[" items "]}"
-#define LIST_CONT(rv, cont, items)                                                              \
+#define LIST_CONT(rv, cont, items)                                                            \
   "{\"kind\":\"ConfigMapList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"" rv \
   "\",\"continue\":\"" cont "\"},\"items\":[" items "]}"
 #define ITEM(name, rv) \
@@ -238,28 +253,31 @@ typedef struct wait_n {
   int n;
 } wait_n;
 
-static int requests_at(void *ud) {
+static int requests_at(void *ud)
+{
   wait_n *w = ud;
   return fake_requests(w->f) >= w->n;
 }
 
-static kube_watch *watch_configmaps(kube_client *c, const char *ns, const char *selector,
-                                    rec *r) {
+static kube_watch *watch_configmaps(kube_client *c, const char *ns, const char *selector, rec *r)
+{
   kube_watch *w = NULL;
   kube_status st;
-  assert_int_equal(
-      kube_watch_new(&w, c, "v1", "configmaps", ns, selector, &rec_handlers, r, &st), KUBE_OK);
+  assert_int_equal(kube_watch_new(&w, c, "v1", "configmaps", ns, selector, &rec_handlers, r, &st),
+                   KUBE_OK);
   return w;
 }
 
-static void done_with(fake *f, kube_client *c, kube_watch *w, rec *r) {
+static void done_with(fake *f, kube_client *c, kube_watch *w, rec *r)
+{
   kube_watch_free(w);
   kube_client_free(c);
   fake_stop(f);
   free(r);
 }
 
-static void events_split_anywhere_then_garbage(void **state) {
+static void events_split_anywhere_then_garbage(void **state)
+{
   fake *f = fake_start();
   kube_client *c;
   kube_watch *w = NULL;
@@ -270,10 +288,11 @@ static void events_split_anywhere_then_garbage(void **state) {
   f->lists[0] = (answer){0, {LIST("10", ITEM("a", "5"))}};
   f->lists[1] = (answer){0, {LIST("12", ITEM("a", "5") "," ITEM("b", "11") "," ITEM("c", "12"))}};
   f->n_lists = 2;
-  f->watches[0] = (answer){0, {"{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"b\",\"names",
+  f->watches[0] = (answer){0,
+                           {"{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"b\",\"names",
                             "pace\":\"n\",\"resourceVersion\":\"11\"}}}\n{\"type\":\"BOOKM",
-                            "ARK\",\"object\":{\"metadata\":{\"resourceVersion\":\"11\"}}}\r",
-                            "\n", "this is not json\n", EVENT("ADDED", "never", "99")}};
+                            "ARK\",\"object\":{\"metadata\":{\"resourceVersion\":\"11\"}}}\r", "\n",
+                            "this is not json\n", EVENT("ADDED", "never", "99")}};
   f->n_watches = 1;
   fake_go(f);
   c = client_for(f, 0);
@@ -296,7 +315,8 @@ static void events_split_anywhere_then_garbage(void **state) {
   done_with(f, c, w, r);
 }
 
-static void oversized_event_restarts_with_a_list(void **state) {
+static void oversized_event_restarts_with_a_list(void **state)
+{
   fake *f = fake_start();
   kube_client *c;
   kube_watch *w = NULL;
@@ -326,7 +346,8 @@ static void oversized_event_restarts_with_a_list(void **state) {
   done_with(f, c, w, r);
 }
 
-static void error_events_and_gone(void **state) {
+static void error_events_and_gone(void **state)
+{
   fake *f = fake_start();
   kube_client *c;
   kube_watch *w = NULL;
@@ -339,8 +360,10 @@ static void error_events_and_gone(void **state) {
   f->lists[2] = (answer){0, {LIST("30", ITEM("a", "5"))}};
   f->n_lists = 3;
   f->watches[0] = (answer){
-      0, {"{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":500,\"message\":\"boom\"}}\n"}};
-  f->watches[1] = (answer){0, {"{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,"
+      0,
+      {"{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":500,\"message\":\"boom\"}}\n"}};
+  f->watches[1] = (answer){0,
+                           {"{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,"
                             "\"reason\":\"Expired\"}}\n"}};
   f->watches[2] = (answer){410, {"{\"kind\":\"Status\",\"code\":410,\"reason\":\"Expired\"}"}};
   /* a clean end after one event: resume from that event */
@@ -368,18 +391,21 @@ static void error_events_and_gone(void **state) {
 
 /* Keeps the object of the first DELETED to check what a re-list reports. */
 static json_t *first_deleted;
-static void keep_deleted(void *ud, kube_event_type type, json_t *obj) {
+static void keep_deleted(void *ud, kube_event_type type, json_t *obj)
+{
   if (type == KUBE_EVENT_DELETED && first_deleted == NULL)
     first_deleted = json_incref(obj);
   (void)ud;
 }
 
-static int got_deleted(void *ud) {
+static int got_deleted(void *ud)
+{
   (void)ud;
   return first_deleted != NULL;
 }
 
-static void relist_deletion_names_the_object(void **state) {
+static void relist_deletion_names_the_object(void **state)
+{
   fake *f = fake_start();
   kube_client *c;
   kube_watch *w = NULL;
@@ -400,8 +426,7 @@ static void relist_deletion_names_the_object(void **state) {
   assert_string_equal(json_string_value(json_object_get(first_deleted, "apiVersion")), "v1");
   assert_string_equal(doc_get_string(first_deleted, "metadata", "namespace", NULL), "n");
   assert_string_equal(doc_get_string(first_deleted, "metadata", "name", NULL), "a");
-  assert_string_equal(doc_get_string(first_deleted, "metadata", "resourceVersion", NULL),
-                      "5");
+  assert_string_equal(doc_get_string(first_deleted, "metadata", "resourceVersion", NULL), "5");
   json_decref(first_deleted);
   first_deleted = NULL;
   kube_watch_free(w);
@@ -409,7 +434,8 @@ static void relist_deletion_names_the_object(void **state) {
   fake_stop(f);
 }
 
-static void expired_continue_and_bad_lists(void **state) {
+static void expired_continue_and_bad_lists(void **state)
+{
   fake *f = fake_start();
   kube_client *c;
   kube_watch *w = NULL;
@@ -439,7 +465,8 @@ static void expired_continue_and_bad_lists(void **state) {
 /* A list page over max_response_bytes is asked again with a quarter as many
  * objects (memory stays bounded whatever the objects' size), and the page
  * size grows back after a page is read. */
-static void large_pages_asked_again_smaller(void **state) {
+static void large_pages_asked_again_smaller(void **state)
+{
   fake *f = fake_start();
   kube_config_opts co = {0};
   kube_config *cfg = NULL;
@@ -451,8 +478,8 @@ static void large_pages_asked_again_smaller(void **state) {
   (void)state;
 
   /* over 300 bytes: too large, then the same page with fewer objects */
-  f->lists[0] = (answer){0, {LIST("10", ITEM("a", "5") "," ITEM("b", "6") "," ITEM("c", "7") ","
-                                        ITEM("d", "8"))}};
+  f->lists[0] = (answer){
+      0, {LIST("10", ITEM("a", "5") "," ITEM("b", "6") "," ITEM("c", "7") "," ITEM("d", "8"))}};
   f->lists[1] = (answer){0, {LIST_CONT("10", "tok", ITEM("a", "5") "," ITEM("b", "6"))}};
   f->lists[2] = (answer){0, {LIST("10", ITEM("c", "7") "," ITEM("d", "8"))}};
   f->n_lists = 3;
@@ -478,7 +505,8 @@ static void large_pages_asked_again_smaller(void **state) {
   done_with(f, c, w, r);
 }
 
-static void empty_streams_back_off(void **state) {
+static void empty_streams_back_off(void **state)
+{
   fake *f = fake_start();
   kube_client *c;
   kube_watch *w = NULL;
@@ -493,8 +521,9 @@ static void empty_streams_back_off(void **state) {
   for (i = 0; i < 5; i++)
     f->watches[i] = (answer){0, {NULL}};
   /* then one that ends after a bookmark: that is a normal timeout */
-  f->watches[5] = (answer){0, {"{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":"
-                               "{\"resourceVersion\":\"11\"}}}\n"}};
+  f->watches[5] = (answer){0,
+                           {"{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":"
+                            "{\"resourceVersion\":\"11\"}}}\n"}};
   f->n_watches = 6;
   fake_go(f);
   c = client_with(f, 0, 100);
@@ -510,15 +539,15 @@ static void empty_streams_back_off(void **state) {
   done_with(f, c, w, r);
 }
 
-static void bad_watch_arguments(void **state) {
+static void bad_watch_arguments(void **state)
+{
   fake *f = fake_start();
   kube_client *c = client_for(f, 0);
   kube_watch *w = (kube_watch *)1;
   kube_watch_handlers none = {NULL, NULL, NULL};
   kube_status st;
 
-  assert_int_equal(kube_watch_new(&w, c, "v1", "configmaps", "a/b", NULL, &rec_handlers, NULL,
-                                  &st),
+  assert_int_equal(kube_watch_new(&w, c, "v1", "configmaps", "a/b", NULL, &rec_handlers, NULL, &st),
                    KUBE_ERR_INVALID);
   assert_int_equal(kube_watch_new(&w, c, "v1", "", NULL, NULL, &rec_handlers, NULL, &st),
                    KUBE_ERR_INVALID);
@@ -530,7 +559,8 @@ static void bad_watch_arguments(void **state) {
   fake_stop(f);
 }
 
-static void raw_and_non_json_answers(void **state) {
+static void raw_and_non_json_answers(void **state)
+{
   fake *f = fake_start();
   kube_client *c;
   kube_status st;
@@ -542,8 +572,9 @@ static void raw_and_non_json_answers(void **state) {
   f->lists[0] = (answer){0, {"-----BEGIN SEAL PUBLIC KEY-----\nabc\n", "-----END-----\n"}};
   f->lists[1] = (answer){0, {"-----BEGIN SEAL PUBLIC KEY-----\n"}};
   f->lists[2] = (answer){503, {"<html>upstream down</html>"}};
-  f->lists[3] = (answer){404, {"{\"kind\":\"Status\",\"code\":404,\"reason\":\"NotFound\","
-                               "\"message\":\"services \\\"x\\\" not found\"}"}};
+  f->lists[3] = (answer){404,
+                         {"{\"kind\":\"Status\",\"code\":404,\"reason\":\"NotFound\","
+                          "\"message\":\"services \\\"x\\\" not found\"}"}};
   f->n_lists = 4;
   fake_go(f);
   c = client_for(f, 0);
@@ -580,7 +611,8 @@ static void raw_and_non_json_answers(void **state) {
   fake_stop(f);
 }
 
-int main(void) {
+int main(void)
+{
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(events_split_anywhere_then_garbage),
       cmocka_unit_test(oversized_event_restarts_with_a_list),

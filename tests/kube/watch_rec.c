@@ -9,19 +9,21 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "kube.h"
 #include "doc.h"
+#include "kube.h"
 #include "watch_rec.h"
 
 #include "banned.h"
 
-uint64_t now_ms(void) {
+uint64_t now_ms(void)
+{
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void rec_event(void *ud, kube_event_type type, json_t *obj) {
+static void rec_event(void *ud, kube_event_type type, json_t *obj)
+{
   rec *r = ud;
   const char *name = doc_get_string(obj, "metadata", "name", NULL);
   const char *t = type == KUBE_EVENT_ADDED ? "A" : type == KUBE_EVENT_MODIFIED ? "M" : "D";
@@ -44,9 +46,13 @@ static void rec_event(void *ud, kube_event_type type, json_t *obj) {
   }
 }
 
-static void rec_synced(void *ud) { ((rec *)ud)->synced++; }
+static void rec_synced(void *ud)
+{
+  ((rec *)ud)->synced++;
+}
 
-static void rec_restart(void *ud, const char *reason) {
+static void rec_restart(void *ud, const char *reason)
+{
   rec *r = ud;
   size_t l = strlen(r->reasons);
   r->restarts++;
@@ -55,7 +61,8 @@ static void rec_restart(void *ud, const char *reason) {
 
 const kube_watch_handlers rec_handlers = {rec_event, rec_synced, rec_restart};
 
-int run_until(kube_client *c, int (*cond)(void *), void *ud, long timeout_ms) {
+int run_until(kube_client *c, int (*cond)(void *), void *ud, long timeout_ms)
+{
   uint64_t end = now_ms() + (uint64_t)timeout_ms;
   while (!cond(ud)) {
     if (now_ms() > end)
@@ -65,20 +72,26 @@ int run_until(kube_client *c, int (*cond)(void *), void *ud, long timeout_ms) {
   return 1;
 }
 
-void run_for(kube_client *c, long ms) {
+void run_for(kube_client *c, long ms)
+{
   uint64_t end = now_ms() + (uint64_t)ms;
   while (now_ms() < end)
     assert_true(kube_client_run(c, (long)(end - now_ms())) >= 0);
 }
 
-int is_synced(void *ud) { return ((rec *)ud)->synced > 0; }
+int is_synced(void *ud)
+{
+  return ((rec *)ud)->synced > 0;
+}
 
-int has_events(void *ud) {
+int has_events(void *ud)
+{
   want_events *w = ud;
   return w->r->added + w->r->modified + w->r->deleted >= w->n;
 }
 
-int count_in(const char *log, const char *item) {
+int count_in(const char *log, const char *item)
+{
   int n = 0;
   size_t l = strlen(item);
   for (const char *p = log; (p = strstr(p, item)) != NULL; p += l)
@@ -86,4 +99,3 @@ int count_in(const char *log, const char *item) {
       n++;
   return n;
 }
-

@@ -13,7 +13,8 @@
 #include "helpers.h"
 #include "banned.h"
 
-keys_keyring *make_ring(size_t n, keys_public *pubs) {
+keys_keyring *make_ring(size_t n, keys_public *pubs)
+{
   keys_keyring *ring = NULL;
   keys_keypair *kp = NULL;
   size_t i;
@@ -28,7 +29,8 @@ keys_keyring *make_ring(size_t n, keys_public *pubs) {
   return ring;
 }
 
-keys_keyring *sub_ring(const keys_keyring *ring, const size_t *at, size_t n) {
+keys_keyring *sub_ring(const keys_keyring *ring, const size_t *at, size_t n)
+{
   keys_keyring *out = NULL;
   char armor[KEYS_ARMOR_MAX];
   size_t len, i;
@@ -44,7 +46,8 @@ keys_keyring *sub_ring(const keys_keyring *ring, const size_t *at, size_t n) {
   return out;
 }
 
-char *secret_value(const json_t *secret, const char *key) {
+char *secret_value(const json_t *secret, const char *key)
+{
   const char *b64 = doc_get_string(secret, "data", key, NULL);
   uint8_t *dec = NULL;
   size_t len = 0;

@@ -27,19 +27,20 @@ typedef struct fixture {
   char name[KEYS_NAME_MAX + 1];
 } fixture;
 
-static int setup(void **state) {
+static int setup(void **state)
+{
   fixture *f = calloc(1, sizeof *f);
   if (f == NULL || keys_keypair_generate(&f->k1, T0) != KEYS_OK ||
       keys_keypair_generate(&f->k2, T0 + 60) != KEYS_OK ||
-      manifest_key_secret_build(&f->good, f->k1, NS, "2025-12-03T10:00:00Z", NULL) !=
-          MANIFEST_OK)
+      manifest_key_secret_build(&f->good, f->k1, NS, "2025-12-03T10:00:00Z", NULL) != MANIFEST_OK)
     return -1;
   manifest_key_secret_name(f->name, keys_keypair_public(f->k1)->id);
   *state = f;
   return 0;
 }
 
-static int teardown(void **state) {
+static int teardown(void **state)
+{
   fixture *f = *state;
   json_decref(f->good);
   keys_keypair_free(f->k1);
@@ -49,7 +50,8 @@ static int teardown(void **state) {
 }
 
 /* base64 of text (a new string). */
-static json_t *b64(const char *text, size_t len) {
+static json_t *b64(const char *text, size_t len)
+{
   char *out = NULL;
   size_t out_len = 0;
   assert_int_equal(keys_base64_encode(&out, &out_len, (const uint8_t *)text, len), KEYS_OK);
@@ -60,7 +62,8 @@ static json_t *b64(const char *text, size_t len) {
   return s;
 }
 
-static json_t *private_b64(const keys_keypair *kp) {
+static json_t *private_b64(const keys_keypair *kp)
+{
   char armor[KEYS_ARMOR_MAX];
   size_t len = 0;
   assert_int_equal(keys_armor_write_private(armor, sizeof armor, &len, kp), KEYS_OK);
@@ -69,7 +72,8 @@ static json_t *private_b64(const keys_keypair *kp) {
   return s;
 }
 
-static json_t *public_b64(const keys_keypair *kp) {
+static json_t *public_b64(const keys_keypair *kp)
+{
   char armor[KEYS_ARMOR_MAX];
   size_t len = 0;
   assert_int_equal(keys_armor_write_public(armor, sizeof armor, &len, keys_keypair_public(kp),
@@ -78,7 +82,8 @@ static json_t *public_b64(const keys_keypair *kp) {
   return b64(armor, len);
 }
 
-static void test_name(void **state) {
+static void test_name(void **state)
+{
   fixture *f = *state;
   char hex[KEYS_ID_HEX_BYTES], want[64];
   keys_id_hex(hex, keys_keypair_public(f->k1)->id);
@@ -86,7 +91,8 @@ static void test_name(void **state) {
   assert_string_equal(f->name, want);
 }
 
-static void test_built_secret(void **state) {
+static void test_built_secret(void **state)
+{
   fixture *f = *state;
   const json_t *s = f->good;
   assert_string_equal(doc_get_string(s, "apiVersion", NULL), "v1");
@@ -94,14 +100,11 @@ static void test_built_secret(void **state) {
   assert_string_equal(doc_get_string(s, "type", NULL), "seal.dev/key");
   assert_string_equal(doc_get_string(s, "metadata", "name", NULL), f->name);
   assert_string_equal(doc_get_string(s, "metadata", "namespace", NULL), NS);
-  assert_string_equal(doc_get_string(s, "metadata", "labels", "seal.dev/key", NULL),
-                      "active");
-  assert_string_equal(
-      doc_get_string(s, "metadata", "annotations", "seal.dev/created-at", NULL),
-      "2025-12-02T00:00:00Z");
-  assert_string_equal(
-      doc_get_string(s, "metadata", "annotations", "seal.dev/backed-up-at", NULL),
-      "2025-12-03T10:00:00Z");
+  assert_string_equal(doc_get_string(s, "metadata", "labels", "seal.dev/key", NULL), "active");
+  assert_string_equal(doc_get_string(s, "metadata", "annotations", "seal.dev/created-at", NULL),
+                      "2025-12-02T00:00:00Z");
+  assert_string_equal(doc_get_string(s, "metadata", "annotations", "seal.dev/backed-up-at", NULL),
+                      "2025-12-03T10:00:00Z");
   assert_int_equal(json_object_size(json_object_get(s, "data")), 2);
   assert_int_equal(manifest_key_secret_untrusted(s) == NULL, 1);
 
@@ -110,17 +113,15 @@ static void test_built_secret(void **state) {
   keys_keypair_set_state(f->k2, KEYS_STATE_COMPROMISED);
   assert_int_equal(manifest_key_secret_build(&c, f->k2, NS, NULL, NULL), MANIFEST_OK);
   assert_null(doc_get(c, "metadata", "annotations", "seal.dev/backed-up-at", NULL));
-  assert_string_equal(doc_get_string(c, "metadata", "labels", "seal.dev/key", NULL),
-                      "compromised");
+  assert_string_equal(doc_get_string(c, "metadata", "labels", "seal.dev/key", NULL), "compromised");
   json_decref(c);
 
   /* a key of unknown creation time is dated 1970: never the newest */
   keys_keypair *old = NULL;
   assert_int_equal(keys_keypair_generate(&old, 0), KEYS_OK);
   assert_int_equal(manifest_key_secret_build(&c, old, NS, NULL, NULL), MANIFEST_OK);
-  assert_string_equal(
-      doc_get_string(c, "metadata", "annotations", "seal.dev/created-at", NULL),
-      "1970-01-01T00:00:00Z");
+  assert_string_equal(doc_get_string(c, "metadata", "annotations", "seal.dev/created-at", NULL),
+                      "1970-01-01T00:00:00Z");
   json_decref(c);
   keys_keypair_free(old);
 
@@ -132,7 +133,8 @@ static void test_built_secret(void **state) {
   assert_non_null(strstr(err.message, "Not_A_Namespace"));
 }
 
-static void test_round_trip(void **state) {
+static void test_round_trip(void **state)
+{
   fixture *f = *state;
   manifest_key_secret ks;
   manifest_error err = {0};
@@ -154,8 +156,8 @@ static void test_round_trip(void **state) {
   keys_keyring *ring = NULL;
   size_t added = 0;
   assert_int_equal(keys_keyring_new(&ring), KEYS_OK);
-  assert_int_equal(
-      keys_armor_read_private(ring, &added, ks.private_armor, ks.private_len, NULL), KEYS_OK);
+  assert_int_equal(keys_armor_read_private(ring, &added, ks.private_armor, ks.private_len, NULL),
+                   KEYS_OK);
   assert_int_equal(added, 1);
   assert_memory_equal(keys_keypair_public(keys_keyring_at(ring, 0))->id, ks.id, KEYS_ID_BYTES);
   keys_keyring_free(ring);
@@ -199,7 +201,8 @@ static void test_round_trip(void **state) {
 
 typedef void (*mutate_fn)(json_t *s, const fixture *f);
 
-static void set_at(json_t *s, const char *where, const char *key, json_t *v) {
+static void set_at(json_t *s, const char *where, const char *key, json_t *v)
+{
   json_t *parent = strcmp(where, "") == 0 ? s : json_object_get(s, where);
   if (strcmp(where, "labels") == 0 || strcmp(where, "annotations") == 0)
     parent = doc_get(s, "metadata", where, NULL);
@@ -212,80 +215,128 @@ static void set_at(json_t *s, const char *where, const char *key, json_t *v) {
     assert_int_equal(json_object_set_new(parent, key, v), 0);
 }
 
-static void m_no_metadata(json_t *s, const fixture *f) { (void)f; set_at(s, "", "metadata", NULL); }
-static void m_no_name(json_t *s, const fixture *f) { (void)f; set_at(s, "metadata", "name", NULL); }
-static void m_name_number(json_t *s, const fixture *f) {
+static void m_no_metadata(json_t *s, const fixture *f)
+{
+  (void)f;
+  set_at(s, "", "metadata", NULL);
+}
+static void m_no_name(json_t *s, const fixture *f)
+{
+  (void)f;
+  set_at(s, "metadata", "name", NULL);
+}
+static void m_name_number(json_t *s, const fixture *f)
+{
   (void)f;
   set_at(s, "metadata", "name", json_integer(7));
 }
-static void m_name_long(json_t *s, const fixture *f) {
+static void m_name_long(json_t *s, const fixture *f)
+{
   char name[400];
   (void)f;
   memset(name, 'a', sizeof name - 1);
   name[sizeof name - 1] = '\0';
   set_at(s, "metadata", "name", json_string(name));
 }
-static void m_name_invalid(json_t *s, const fixture *f) {
+static void m_name_invalid(json_t *s, const fixture *f)
+{
   (void)f;
   set_at(s, "metadata", "name", json_string("Seal_Key"));
 }
-static void m_opaque(json_t *s, const fixture *f) { (void)f; set_at(s, "", "type", json_string("Opaque")); }
-static void m_type_number(json_t *s, const fixture *f) { (void)f; set_at(s, "", "type", json_integer(1)); }
-static void m_unsealed(json_t *s, const fixture *f) {
+static void m_opaque(json_t *s, const fixture *f)
+{
+  (void)f;
+  set_at(s, "", "type", json_string("Opaque"));
+}
+static void m_type_number(json_t *s, const fixture *f)
+{
+  (void)f;
+  set_at(s, "", "type", json_integer(1));
+}
+static void m_unsealed(json_t *s, const fixture *f)
+{
   (void)f;
   set_at(s, "labels", "seal.dev/unsealed", json_string("true"));
 }
-static void m_owned(json_t *s, const fixture *f) {
+static void m_owned(json_t *s, const fixture *f)
+{
   (void)f;
   set_at(s, "metadata", "ownerReferences",
          json_pack("[{s:s, s:s, s:s, s:s}]", "apiVersion", "seal.dev/v1", "kind", "SealedSecret",
                    "name", "x", "uid", "u"));
 }
-static void m_no_label(json_t *s, const fixture *f) { (void)f; set_at(s, "labels", "seal.dev/key", NULL); }
-static void m_label_other(json_t *s, const fixture *f) {
+static void m_no_label(json_t *s, const fixture *f)
+{
+  (void)f;
+  set_at(s, "labels", "seal.dev/key", NULL);
+}
+static void m_label_other(json_t *s, const fixture *f)
+{
   (void)f;
   set_at(s, "labels", "seal.dev/key", json_string("revoked"));
 }
-static void m_label_number(json_t *s, const fixture *f) {
+static void m_label_number(json_t *s, const fixture *f)
+{
   (void)f;
   set_at(s, "labels", "seal.dev/key", json_integer(1));
 }
-static void m_labels_list(json_t *s, const fixture *f) {
+static void m_labels_list(json_t *s, const fixture *f)
+{
   (void)f;
   set_at(s, "metadata", "labels", json_pack("[s]", "seal.dev/key"));
 }
-static void m_annotations_string(json_t *s, const fixture *f) {
+static void m_annotations_string(json_t *s, const fixture *f)
+{
   (void)f;
   set_at(s, "metadata", "annotations", json_string("seal.dev/created-at"));
 }
-static void m_created_number(json_t *s, const fixture *f) {
+static void m_created_number(json_t *s, const fixture *f)
+{
   (void)f;
   set_at(s, "annotations", "seal.dev/created-at", json_integer(T0));
 }
-static void m_backed_up_object(json_t *s, const fixture *f) {
+static void m_backed_up_object(json_t *s, const fixture *f)
+{
   (void)f;
   set_at(s, "annotations", "seal.dev/backed-up-at", json_object());
 }
-static void m_renew_null(json_t *s, const fixture *f) {
+static void m_renew_null(json_t *s, const fixture *f)
+{
   (void)f;
   set_at(s, "annotations", "seal.dev/renew-requested-at", json_null());
 }
-static void m_no_data(json_t *s, const fixture *f) { (void)f; set_at(s, "", "data", NULL); }
-static void m_data_string(json_t *s, const fixture *f) { (void)f; set_at(s, "", "data", json_string("x")); }
-static void m_no_private(json_t *s, const fixture *f) { (void)f; set_at(s, "data", "private.key", NULL); }
-static void m_private_number(json_t *s, const fixture *f) {
+static void m_no_data(json_t *s, const fixture *f)
+{
+  (void)f;
+  set_at(s, "", "data", NULL);
+}
+static void m_data_string(json_t *s, const fixture *f)
+{
+  (void)f;
+  set_at(s, "", "data", json_string("x"));
+}
+static void m_no_private(json_t *s, const fixture *f)
+{
+  (void)f;
+  set_at(s, "data", "private.key", NULL);
+}
+static void m_private_number(json_t *s, const fixture *f)
+{
   (void)f;
   set_at(s, "data", "private.key", json_integer(5));
 }
-static void m_private_bad_b64(json_t *s, const fixture *f) {
+static void m_private_bad_b64(json_t *s, const fixture *f)
+{
   (void)f;
   set_at(s, "data", "private.key", json_string("not base64!"));
 }
-static void m_private_unpadded(json_t *s, const fixture *f) {
+static void m_private_unpadded(json_t *s, const fixture *f)
+{
   (void)f;
   set_at(s, "data", "private.key", json_string("aGVsbG8"));
 }
-static void m_private_oversized(json_t *s, const fixture *f) {
+static void m_private_oversized(json_t *s, const fixture *f)
+{
   size_t n = MANIFEST_KEY_MAX_FIELD + 4;
   char *big = malloc(n + 1);
   (void)f;
@@ -295,19 +346,23 @@ static void m_private_oversized(json_t *s, const fixture *f) {
   set_at(s, "data", "private.key", json_string(big));
   free(big);
 }
-static void m_private_text(json_t *s, const fixture *f) {
+static void m_private_text(json_t *s, const fixture *f)
+{
   (void)f;
   set_at(s, "data", "private.key", b64("hello", 5));
 }
-static void m_private_empty(json_t *s, const fixture *f) {
+static void m_private_empty(json_t *s, const fixture *f)
+{
   (void)f;
   set_at(s, "data", "private.key", json_string(""));
 }
-static void m_private_is_public(json_t *s, const fixture *f) {
+static void m_private_is_public(json_t *s, const fixture *f)
+{
   set_at(s, "data", "private.key", public_b64(f->k1));
 }
 /* Two armored blocks (k1's and k2's) in one data field. */
-static void two_blocks(json_t *s, const fixture *f, const char *field, int private) {
+static void two_blocks(json_t *s, const fixture *f, const char *field, int private)
+{
   char two[2 * KEYS_ARMOR_MAX];
   size_t len[2] = {0, 0};
   const keys_keypair *kp[2] = {f->k1, f->k2};
@@ -323,25 +378,35 @@ static void two_blocks(json_t *s, const fixture *f, const char *field, int priva
   set_at(s, "data", field, b64(two, len[0] + len[1]));
   sodium_memzero(two, sizeof two);
 }
-static void m_private_two(json_t *s, const fixture *f) { two_blocks(s, f, "private.key", 1); }
-static void m_private_cut(json_t *s, const fixture *f) {
+static void m_private_two(json_t *s, const fixture *f)
+{
+  two_blocks(s, f, "private.key", 1);
+}
+static void m_private_cut(json_t *s, const fixture *f)
+{
   char armor[KEYS_ARMOR_MAX];
   size_t len = 0;
   assert_int_equal(keys_armor_write_private(armor, sizeof armor, &len, f->k1), KEYS_OK);
   set_at(s, "data", "private.key", b64(armor, len / 2));
   sodium_memzero(armor, sizeof armor);
 }
-static void m_public_bad_b64(json_t *s, const fixture *f) {
+static void m_public_bad_b64(json_t *s, const fixture *f)
+{
   (void)f;
   set_at(s, "data", "public.key", json_string("%%%%"));
 }
-static void m_public_other(json_t *s, const fixture *f) {
+static void m_public_other(json_t *s, const fixture *f)
+{
   set_at(s, "data", "public.key", public_b64(f->k2));
 }
-static void m_public_is_private(json_t *s, const fixture *f) {
+static void m_public_is_private(json_t *s, const fixture *f)
+{
   set_at(s, "data", "public.key", private_b64(f->k1));
 }
-static void m_public_two(json_t *s, const fixture *f) { two_blocks(s, f, "public.key", 0); }
+static void m_public_two(json_t *s, const fixture *f)
+{
+  two_blocks(s, f, "public.key", 0);
+}
 
 typedef struct hostile {
   const char *what;
@@ -403,7 +468,8 @@ static const hostile cases[] = {
      "data public.key holds 2 public keys, not one", 1},
 };
 
-static void test_hostile_refused(void **state) {
+static void test_hostile_refused(void **state)
+{
   fixture *f = *state;
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     const hostile *h = &cases[i];
@@ -432,7 +498,8 @@ static void test_hostile_refused(void **state) {
   }
 }
 
-static void test_not_an_object(void **state) {
+static void test_not_an_object(void **state)
+{
   manifest_key_secret ks;
   manifest_error err = {0};
   (void)state;
@@ -447,7 +514,8 @@ static void test_not_an_object(void **state) {
 
 /* ---- the ConfigMap of the public key ------------------------------------- */
 
-static void test_configmap(void **state) {
+static void test_configmap(void **state)
+{
   json_t *cm = NULL, *again = NULL;
   (void)state;
   assert_int_equal(manifest_cert_configmap_build(&cm, NULL, NS, "PEM 1", NULL), MANIFEST_OK);
@@ -477,7 +545,8 @@ static void test_configmap(void **state) {
   json_decref(again);
 }
 
-int main(void) {
+int main(void)
+{
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_name, setup, teardown),
       cmocka_unit_test_setup_teardown(test_built_secret, setup, teardown),

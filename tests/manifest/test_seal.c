@@ -33,8 +33,8 @@ static const char *const secret_yaml =
     "type: example.com/llm\n"
     "immutable: true\n"
     "data:\n"
-    "  OPENAI_API_KEY: c2stb3Blbi1rZXk=\n"   /* sk-open-key */
-    "  SHADOWED: aWdub3JlZA==\n"             /* ignored: stringData wins */
+    "  OPENAI_API_KEY: c2stb3Blbi1rZXk=\n" /* sk-open-key */
+    "  SHADOWED: aWdub3JlZA==\n"           /* ignored: stringData wins */
     "  EMPTY: \"\"\n"
     "stringData:\n"
     "  SHADOWED: from stringData\n"
@@ -45,7 +45,8 @@ typedef struct fixture {
   keys_public pubs[3];
 } fixture;
 
-static int setup(void **state) {
+static int setup(void **state)
+{
   fixture *f = calloc(1, sizeof *f);
 
   if (f == NULL)
@@ -55,7 +56,8 @@ static int setup(void **state) {
   return 0;
 }
 
-static int teardown(void **state) {
+static int teardown(void **state)
+{
   fixture *f = *state;
 
   keys_keyring_free(f->ring);
@@ -64,7 +66,8 @@ static int teardown(void **state) {
 }
 
 static json_t *seal_text_allow(const fixture *f, const char *text, const char *scope, int status,
-                               const char *message_part, int allow_empty) {
+                               const char *message_part, int allow_empty)
+{
   manifest_seal_opts opts = {&f->pubs[0], 1, scope, NULL, NULL, allow_empty, 0};
   manifest_error err;
   json_t *secret = parse_one(text), *sealed = NULL;
@@ -85,12 +88,14 @@ static json_t *seal_text_allow(const fixture *f, const char *text, const char *s
 }
 
 static json_t *seal_text(const fixture *f, const char *text, const char *scope, int status,
-                         const char *message_part) {
+                         const char *message_part)
+{
   return seal_text_allow(f, text, scope, status, message_part, 0);
 }
 
 /* Through text and back, as the CLI and the controller see it. */
-static json_t *via_yaml(json_t *doc) {
+static json_t *via_yaml(json_t *doc)
+{
   size_t len;
   char *text = write_one(doc, DOC_YAML, &len);
   json_t *back = parse_one(text);
@@ -100,7 +105,8 @@ static json_t *via_yaml(json_t *doc) {
   return back;
 }
 
-static json_t *unseal_ok(const json_t *sealed, const keys_keyring *ring, int flags) {
+static json_t *unseal_ok(const json_t *sealed, const keys_keyring *ring, int flags)
+{
   manifest_unseal_report report;
   manifest_error err;
   json_t *secret = NULL;
@@ -116,7 +122,8 @@ static json_t *unseal_ok(const json_t *sealed, const keys_keyring *ring, int fla
 }
 
 static void unseal_fails(const json_t *sealed, const keys_keyring *ring, int flags, int status,
-                         const char *reason, const char *message_part) {
+                         const char *reason, const char *message_part)
+{
   manifest_unseal_report report;
   manifest_error err;
   json_t *secret = NULL;
@@ -133,14 +140,16 @@ static void unseal_fails(const json_t *sealed, const keys_keyring *ring, int fla
     fail_msg("message \"%s\" lacks \"%s\"", err.message, message_part);
 }
 
-static void assert_value(const json_t *secret, const char *key, const char *want) {
+static void assert_value(const json_t *secret, const char *key, const char *want)
+{
   char *v = secret_value(secret, key);
 
   assert_string_equal(v, want);
   free(v);
 }
 
-static void test_round_trip_every_scope(void **state) {
+static void test_round_trip_every_scope(void **state)
+{
   static const char *const scopes[] = {"strict", "namespace-wide", "cluster-wide"};
   fixture *f = *state;
   json_t *sealed, *secret, *enc, *tmpl;
@@ -153,8 +162,8 @@ static void test_round_trip_every_scope(void **state) {
     assert_true(manifest_is_sealed_secret(sealed));
     assert_string_equal(doc_get_string(sealed, "metadata", "name", NULL), "api-keys");
     assert_string_equal(doc_get_string(sealed, "metadata", "namespace", NULL), "kotaemon");
-    assert_string_equal(
-        doc_get_string(sealed, "metadata", "annotations", MANIFEST_ANN_SCOPE, NULL), scopes[s]);
+    assert_string_equal(doc_get_string(sealed, "metadata", "annotations", MANIFEST_ANN_SCOPE, NULL),
+                        scopes[s]);
     /* nothing of the server's or of kubectl's travels */
     assert_null(doc_get(sealed, "metadata", "uid", NULL));
     assert_null(doc_get(sealed, "metadata", "labels", NULL));
@@ -196,7 +205,8 @@ static void test_round_trip_every_scope(void **state) {
   }
 }
 
-static void test_default_namespace_and_opts(void **state) {
+static void test_default_namespace_and_opts(void **state)
+{
   fixture *f = *state;
   manifest_seal_opts opts = {f->pubs, 2, NULL, "team-a", "from-flag", 0, 0};
   json_t *secret = parse_one("apiVersion: v1\nkind: Secret\nstringData: {a: b}\n");
@@ -221,7 +231,8 @@ static void test_default_namespace_and_opts(void **state) {
   json_decref(secret);
 }
 
-static void test_seal_refusals(void **state) {
+static void test_seal_refusals(void **state)
+{
   fixture *f = *state;
   manifest_seal_opts opts = {f->pubs, 1, NULL, NULL, NULL, 0, 1};
   json_t *doc, *sealed = NULL;
@@ -234,7 +245,8 @@ static void test_seal_refusals(void **state) {
   json_decref(doc);
 
   seal_text(f, "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\ndata: {K: 'not base64!'}\n",
-            NULL, MANIFEST_ERR_INVALID, "Secret default/x: key \"K\": data value is not canonical base64");
+            NULL, MANIFEST_ERR_INVALID,
+            "Secret default/x: key \"K\": data value is not canonical base64");
   seal_text(f, "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\ndata: {K: 'YQ'}\n", NULL,
             MANIFEST_ERR_INVALID, "key \"K\"");
   seal_text(f, "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\ndata: {K: 5}\n", NULL,
@@ -249,8 +261,8 @@ static void test_seal_refusals(void **state) {
             MANIFEST_ERR_INVALID, "not v1");
   seal_text(f, "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\n", NULL, MANIFEST_ERR_INVALID,
             "Secret default/x: no data or stringData to seal");
-  seal_text(f, "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\ndata: {}\nstringData: {}\n", NULL,
-            MANIFEST_ERR_INVALID, "no data or stringData");
+  seal_text(f, "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\ndata: {}\nstringData: {}\n",
+            NULL, MANIFEST_ERR_INVALID, "no data or stringData");
   seal_text(f, "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\nstringData: {a: b}\n",
             "galaxy-wide", MANIFEST_ERR_INVALID, "unknown scope \"galaxy-wide\"");
   seal_text(f,
@@ -261,14 +273,18 @@ static void test_seal_refusals(void **state) {
             "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\ntype: "
             "kubernetes.io/service-account-token\nstringData: {a: b}\n",
             NULL, MANIFEST_ERR_INVALID, "service-account-token");
-  seal_text(f, "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\nimmutable: 'yes'\nstringData: {a: b}\n",
-            NULL, MANIFEST_ERR_INVALID, "immutable is not true or false");
+  seal_text(
+      f,
+      "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\nimmutable: 'yes'\nstringData: {a: b}\n",
+      NULL, MANIFEST_ERR_INVALID, "immutable is not true or false");
 
   /* contradictions with the options */
-  doc = parse_one("apiVersion: v1\nkind: Secret\nmetadata: {name: x, namespace: a}\nstringData: {k: v}\n");
+  doc = parse_one(
+      "apiVersion: v1\nkind: Secret\nmetadata: {name: x, namespace: a}\nstringData: {k: v}\n");
   opts.namespace = "b";
   assert_int_equal(manifest_seal_secret(&sealed, doc, &opts, &err), MANIFEST_ERR_INVALID);
-  assert_non_null(strstr(err.message, "namespace \"a\" in the document contradicts --namespace \"b\""));
+  assert_non_null(
+      strstr(err.message, "namespace \"a\" in the document contradicts --namespace \"b\""));
   opts.namespace = "a";
   opts.name = "y";
   assert_int_equal(manifest_seal_secret(&sealed, doc, &opts, &err), MANIFEST_ERR_INVALID);
@@ -285,7 +301,8 @@ static void test_seal_refusals(void **state) {
   json_decref(doc);
 }
 
-static void test_allow_empty_data(void **state) {
+static void test_allow_empty_data(void **state)
+{
   fixture *f = *state;
   manifest_seal_opts opts = {f->pubs, 1, NULL, NULL, NULL, 1, 0};
   json_t *doc = parse_one("apiVersion: v1\nkind: Secret\nmetadata: {name: x}\n");
@@ -300,7 +317,8 @@ static void test_allow_empty_data(void **state) {
   json_decref(doc);
   /* an empty value (an unset shell variable) only with allow_empty_data */
   assert_null(seal_text(f, secret_yaml, NULL, MANIFEST_ERR_INVALID, "key \"EMPTY\": empty value"));
-  assert_null(seal_text(f, "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\nstringData: {a: ''}\n",
+  assert_null(seal_text(f,
+                        "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\nstringData: {a: ''}\n",
                         NULL, MANIFEST_ERR_INVALID, "Secret default/x: key \"a\": empty value"));
   sealed = seal_text_allow(f, secret_yaml, NULL, MANIFEST_OK, NULL, 1);
   secret = unseal_ok(sealed, f->ring, 0);
@@ -309,7 +327,8 @@ static void test_allow_empty_data(void **state) {
   json_decref(sealed);
 }
 
-static json_t *sealed_for(const fixture *f, const char *scope) {
+static json_t *sealed_for(const fixture *f, const char *scope)
+{
   char text[512];
 
   snprintf(text, sizeof text,
@@ -318,18 +337,21 @@ static json_t *sealed_for(const fixture *f, const char *scope) {
   return seal_text(f, text, scope, MANIFEST_OK, NULL);
 }
 
-static void move(json_t *sealed, const char *field, const char *value) {
+static void move(json_t *sealed, const char *field, const char *value)
+{
   json_object_set_new(json_object_get(sealed, "metadata"), field, json_string(value));
 }
 
-static void move_key(json_t *sealed, const char *from, const char *to) {
+static void move_key(json_t *sealed, const char *from, const char *to)
+{
   json_t *enc = doc_get(sealed, "spec", "encryptedData", NULL);
 
   json_object_set(enc, to, json_object_get(enc, from));
   json_object_del(enc, from);
 }
 
-static void test_moved_values_do_not_open(void **state) {
+static void test_moved_values_do_not_open(void **state)
+{
   fixture *f = *state;
   json_t *s, *secret;
 
@@ -388,7 +410,8 @@ static void test_moved_values_do_not_open(void **state) {
   json_decref(s);
 }
 
-static void test_failures_named(void **state) {
+static void test_failures_named(void **state)
+{
   fixture *f = *state;
   keys_public other[1];
   keys_keyring *other_ring = make_ring(1, other);
@@ -407,7 +430,8 @@ static void test_failures_named(void **state) {
 
   /* verify mode (out NULL) reports every failure with KEEP_GOING */
   json_object_set_new(enc, "BROKEN", json_string("AAAA"));
-  assert_int_equal(manifest_unseal_sealed(NULL, s, f->ring, MANIFEST_UNSEAL_KEEP_GOING, &report, &err),
+  assert_int_equal(manifest_unseal_sealed(NULL, s, f->ring, MANIFEST_UNSEAL_KEEP_GOING, &report,
+                                          &err),
                    MANIFEST_ERR_KEYS);
   assert_int_equal(report.n_values, 3);
   assert_int_equal(report.n_failed, 1);
@@ -424,7 +448,8 @@ static void test_failures_named(void **state) {
   v[strlen(v) - 6] = v[strlen(v) - 6] == 'A' ? 'B' : 'A';
   json_object_set_new(enc, "USER", json_string(v));
   free(v);
-  assert_int_equal(manifest_unseal_sealed(&secret, s, f->ring, MANIFEST_UNSEAL_KEEP_GOING, &report, &err),
+  assert_int_equal(manifest_unseal_sealed(&secret, s, f->ring, MANIFEST_UNSEAL_KEEP_GOING, &report,
+                                          &err),
                    MANIFEST_ERR_KEYS);
   assert_null(secret);
   assert_int_equal(report.n_failed, 2);
@@ -462,19 +487,20 @@ static const char *const sealed_template_fmt =
     "%s";
 
 static json_t *templated(const fixture *f, const char *type, const char *extra_ann,
-                         const char *extra_data) {
+                         const char *extra_data)
+{
   json_t *s = sealed_for(f, "strict");
   char text[8192];
 
   snprintf(text, sizeof text, sealed_template_fmt,
            doc_get_string(s, "spec", "encryptedData", "PASSWORD", NULL),
-           doc_get_string(s, "spec", "encryptedData", "USER", NULL), type, extra_ann,
-           extra_data);
+           doc_get_string(s, "spec", "encryptedData", "USER", NULL), type, extra_ann, extra_data);
   json_decref(s);
   return parse_one(text);
 }
 
-static void test_template_rendering(void **state) {
+static void test_template_rendering(void **state)
+{
   fixture *f = *state;
   json_t *s = templated(f, "Opaque", "", ""), *secret;
 
@@ -485,8 +511,7 @@ static void test_template_rendering(void **state) {
   json_decref(secret);
   /* without RENDER the template is copied as is */
   secret = unseal_ok(s, f->ring, 0);
-  assert_value(secret, "DATABASE_URL",
-               "postgres://{{ .USER }}:{{.PASSWORD}}@db:5432/kb?x={y}");
+  assert_value(secret, "DATABASE_URL", "postgres://{{ .USER }}:{{.PASSWORD}}@db:5432/kb?x={y}");
   json_decref(secret);
   json_decref(s);
 
@@ -507,16 +532,22 @@ static void test_template_rendering(void **state) {
   /* anything but a plain {{ .KEY }} is refused, rendered or not, and by verify:
    * it would be copied into the Secret as is */
   {
-    static const char *const bad[] = {
-        "{{ index . \"USER\" }}", "{{ .USER | b64enc }}", "x {{ .USER", "{{}}", "{{ . }}",
-        "{{.USER}", "{{ not a key }}", "{{{ .USER }}"};
+    static const char *const bad[] = {"{{ index . \"USER\" }}",
+                                      "{{ .USER | b64enc }}",
+                                      "x {{ .USER",
+                                      "{{}}",
+                                      "{{ . }}",
+                                      "{{.USER}",
+                                      "{{ not a key }}",
+                                      "{{{ .USER }}"};
     char extra[256];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
       snprintf(extra, sizeof extra, "      BAD: '%s'\n", bad[i]);
       s = templated(f, "Opaque", "", extra);
       unseal_fails(s, f->ring, MANIFEST_UNSEAL_RENDER, MANIFEST_ERR_INVALID, "InvalidTemplate",
                    "key \"BAD\": the template action at byte");
-      unseal_fails(s, f->ring, 0, MANIFEST_ERR_INVALID, "InvalidTemplate", "not a plain {{ .KEY }}");
+      unseal_fails(s, f->ring, 0, MANIFEST_ERR_INVALID, "InvalidTemplate",
+                   "not a plain {{ .KEY }}");
       assert_int_equal(manifest_unseal_sealed(NULL, s, f->ring, MANIFEST_UNSEAL_RENDER, NULL, NULL),
                        MANIFEST_ERR_INVALID);
       json_decref(s);
@@ -524,7 +555,8 @@ static void test_template_rendering(void **state) {
   }
 }
 
-static void test_service_account_token_refused(void **state) {
+static void test_service_account_token_refused(void **state)
+{
   fixture *f = *state;
   json_t *s = templated(f, "kubernetes.io/service-account-token", "", "");
 
@@ -537,13 +569,14 @@ static void test_service_account_token_refused(void **state) {
  * type seal.dev/key and every seal.dev/ label and annotation but the label
  * seal.dev/unsealed and the annotation seal.dev/skip-owner-reference are
  * refused by unseal, verify and re-seal alike (issue 14, finding 1). */
-static void test_reserved_names_refused(void **state) {
+static void test_reserved_names_refused(void **state)
+{
   fixture *f = *state;
   static const char *const labels[] = {"seal.dev/key", "seal.dev/managed", "Seal.Dev/key",
                                        "seal.dev/anything-new"};
-  static const char *const anns[] = {"seal.dev/key", "seal.dev/created-at", "seal.dev/backed-up-at",
-                                     "seal.dev/renew-requested-at", "seal.dev/managed",
-                                     "seal.dev/scope"};
+  static const char *const anns[] = {"seal.dev/key",          "seal.dev/created-at",
+                                     "seal.dev/backed-up-at", "seal.dev/renew-requested-at",
+                                     "seal.dev/managed",      "seal.dev/scope"};
   json_t *s, *secret;
   size_t i, changed;
 
@@ -581,7 +614,8 @@ static void test_reserved_names_refused(void **state) {
   }
   /* allowed: the label the controller sets anyway, the owner opt-out, names
    * that only look alike */
-  s = templated(f, "Opaque", "        seal.dev/skip-owner-reference: 'true'\n        not-seal.dev/key: x\n", "");
+  s = templated(f, "Opaque",
+                "        seal.dev/skip-owner-reference: 'true'\n        not-seal.dev/key: x\n", "");
   json_object_set_new(doc_get(s, "spec", "template", "metadata", "labels", NULL),
                       MANIFEST_LABEL_UNSEALED, json_string("false"));
   json_object_set_new(doc_get(s, "spec", "template", "metadata", "labels", NULL),
@@ -594,25 +628,32 @@ static void test_reserved_names_refused(void **state) {
 
   /* sealing refuses what the controller would refuse, and drops the admin's
    * seal.dev/managed of a live Secret as it drops its ownerReferences */
-  seal_text(f, "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\ntype: seal.dev/key\n"
-               "stringData: {private.key: k}\n",
+  seal_text(f,
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\ntype: seal.dev/key\n"
+            "stringData: {private.key: k}\n",
             NULL, MANIFEST_ERR_INVALID, "type seal.dev/key is reserved");
-  seal_text(f, "apiVersion: v1\nkind: Secret\nmetadata: {name: x, labels: {seal.dev/key: active}}\n"
-               "stringData: {a: b}\n",
+  seal_text(f,
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: x, labels: {seal.dev/key: active}}\n"
+            "stringData: {a: b}\n",
             NULL, MANIFEST_ERR_INVALID, "metadata.labels: \"seal.dev/key\" is reserved");
-  seal_text(f, "apiVersion: v1\nkind: Secret\nmetadata: {name: x, annotations: "
-               "{seal.dev/renew-requested-at: '2999-01-01T00:00:00Z'}}\nstringData: {a: b}\n",
-            NULL, MANIFEST_ERR_INVALID, "metadata.annotations: \"seal.dev/renew-requested-at\" is reserved");
-  s = seal_text(f, "apiVersion: v1\nkind: Secret\nmetadata: {name: x, labels: {seal.dev/unsealed: 'true'}, "
-                   "annotations: {seal.dev/managed: 'true'}}\nstringData: {a: b}\n",
-                NULL, MANIFEST_OK, NULL);
+  seal_text(f,
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: x, annotations: "
+            "{seal.dev/renew-requested-at: '2999-01-01T00:00:00Z'}}\nstringData: {a: b}\n",
+            NULL, MANIFEST_ERR_INVALID,
+            "metadata.annotations: \"seal.dev/renew-requested-at\" is reserved");
+  s = seal_text(
+      f,
+      "apiVersion: v1\nkind: Secret\nmetadata: {name: x, labels: {seal.dev/unsealed: 'true'}, "
+      "annotations: {seal.dev/managed: 'true'}}\nstringData: {a: b}\n",
+      NULL, MANIFEST_OK, NULL);
   assert_null(doc_get(s, "spec", "template", "metadata", "annotations", "seal.dev/managed", NULL));
   secret = unseal_ok(s, f->ring, 0);
   json_decref(secret);
   json_decref(s);
 }
 
-static void test_owner_labels_annotations(void **state) {
+static void test_owner_labels_annotations(void **state)
+{
   fixture *f = *state;
   json_t *s = templated(f, "Opaque", "", ""), *secret, *refs;
 
@@ -650,7 +691,8 @@ static void test_owner_labels_annotations(void **state) {
   json_decref(s);
 }
 
-static void test_sealed_label(void **state) {
+static void test_sealed_label(void **state)
+{
   fixture *f = *state;
   json_t *s = sealed_for(f, "namespace-wide");
   char label[KEYS_LABEL_MAX];
@@ -667,11 +709,13 @@ static void test_sealed_label(void **state) {
                                 MANIFEST_ANN_SCOPE, "cluster-wide"));
   assert_int_equal(manifest_sealed_label(label, sizeof label, s, "USER", &err), MANIFEST_OK);
   assert_string_equal(label, "strict/prod/db/USER");
-  assert_int_equal(manifest_sealed_label(label, sizeof label, s, "bad/key", &err), MANIFEST_ERR_INVALID);
+  assert_int_equal(manifest_sealed_label(label, sizeof label, s, "bad/key", &err),
+                   MANIFEST_ERR_INVALID);
   json_decref(s);
 }
 
-static void test_limits(void **state) {
+static void test_limits(void **state)
+{
   fixture *f = *state;
   manifest_seal_opts opts = {f->pubs, 1, NULL, NULL, NULL, 0, 0};
   json_t *doc = json_pack("{s:s, s:s, s:{s:s}, s:{}}", "apiVersion", "v1", "kind", "Secret",
@@ -722,7 +766,8 @@ static void test_limits(void **state) {
  * every value under its own key and label, the keys in sorted order as one
  * thread writes them, and a failure reported for the first key in that order
  * whichever thread met it first. */
-static void test_many_values_in_parallel(void **state) {
+static void test_many_values_in_parallel(void **state)
+{
   fixture *f = *state;
   manifest_seal_opts opts = {f->pubs, 1, NULL, NULL, NULL, 0, 0};
   json_t *doc = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{}}", "apiVersion", "v1", "kind", "Secret",
@@ -764,7 +809,8 @@ static void test_many_values_in_parallel(void **state) {
   json_decref(doc);
 }
 
-static void test_secret_matches(void **state) {
+static void test_secret_matches(void **state)
+{
   json_t *desired = parse_one("apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n"
                               "  labels: {app: db, seal.dev/unsealed: 'true'}\n"
                               "  annotations: {note: x}\n"
@@ -780,7 +826,8 @@ static void test_secret_matches(void **state) {
   json_object_set_new(meta, "resourceVersion", json_string("99"));
   json_object_set_new(meta, "uid", json_string("x"));
   json_object_set_new(json_object_get(meta, "labels"), "extra", json_string("y"));
-  json_object_set_new(json_object_get(meta, "annotations"), "kubectl.kubernetes.io/x", json_string("z"));
+  json_object_set_new(json_object_get(meta, "annotations"), "kubectl.kubernetes.io/x",
+                      json_string("z"));
   assert_true(manifest_secret_matches(live, desired));
   /* data must be exactly the same map */
   json_object_set_new(json_object_get(live, "data"), "C", json_string("Yw=="));
@@ -817,7 +864,8 @@ static void test_secret_matches(void **state) {
   json_decref(desired);
 }
 
-static void test_reseal(void **state) {
+static void test_reseal(void **state)
+{
   fixture *f = *state;
   /* f->pubs[0] is the old key, f->pubs[2] the newest; pubs[1] stands for another cluster */
   static const size_t only_other_at[] = {1};
@@ -903,8 +951,7 @@ static void test_reseal(void **state) {
     json_decref(bad);
   }
   /* a value that does not open fails the whole re-seal and changes nothing */
-  json_object_set_new(doc_get(sealed, "spec", "encryptedData", NULL), "AAA",
-                      json_string("AAAA"));
+  json_object_set_new(doc_get(sealed, "spec", "encryptedData", NULL), "AAA", json_string("AAAA"));
   out = json_deep_copy(sealed);
   assert_int_equal(manifest_reseal_sealed(sealed, ring_old_new, &f->pubs[0], &changed, &err),
                    MANIFEST_ERR_KEYS);
@@ -918,7 +965,8 @@ static void test_reseal(void **state) {
   json_decref(secret);
 }
 
-static void test_not_a_sealed_secret(void **state) {
+static void test_not_a_sealed_secret(void **state)
+{
   fixture *f = *state;
   json_t *d = parse_one("apiVersion: v1\nkind: Secret\nmetadata: {name: x}\n");
   json_t *s = parse_one("apiVersion: seal.dev/v1\nkind: SealedSecret\nmetadata: {name: x}\n"
@@ -926,7 +974,8 @@ static void test_not_a_sealed_secret(void **state) {
 
   unseal_fails(d, f->ring, 0, MANIFEST_ERR_INVALID, "Invalid", "not a seal.dev/v1 SealedSecret");
   unseal_fails(s, f->ring, 0, MANIFEST_ERR_INVALID, "Invalid", "spec.encryptedData is not a map");
-  assert_int_equal(manifest_reseal_sealed(s, f->ring, &f->pubs[0], NULL, NULL), MANIFEST_ERR_INVALID);
+  assert_int_equal(manifest_reseal_sealed(s, f->ring, &f->pubs[0], NULL, NULL),
+                   MANIFEST_ERR_INVALID);
   json_decref(s);
   s = parse_one("apiVersion: seal.dev/v1\nkind: SealedSecret\nmetadata: {name: x}\n"
                 "spec: {encryptedData: {'a b': AAAA}}\n");
@@ -936,7 +985,8 @@ static void test_not_a_sealed_secret(void **state) {
   s = parse_one("apiVersion: seal.dev/v1\nkind: SealedSecret\nmetadata: {name: x}\n"
                 "spec: {template: {metadata: {labels: [a]}}}\n");
   assert_int_equal(manifest_unseal_sealed(NULL, s, f->ring, 0, NULL, NULL), MANIFEST_ERR_INVALID);
-  unseal_fails(s, f->ring, 0, MANIFEST_ERR_INVALID, "InvalidTemplate", "spec.template.metadata.labels is not a map");
+  unseal_fails(s, f->ring, 0, MANIFEST_ERR_INVALID, "InvalidTemplate",
+               "spec.template.metadata.labels is not a map");
   json_decref(s);
   s = parse_one("apiVersion: seal.dev/v1\nkind: SealedSecret\nmetadata: {name: x}\n"
                 "spec: {template: {metadata: {annotations: {a: 1}}}}\n");
@@ -945,7 +995,8 @@ static void test_not_a_sealed_secret(void **state) {
   json_decref(d);
 }
 
-static void test_kinds_and_describe(void **state) {
+static void test_kinds_and_describe(void **state)
+{
   json_t *d = parse_one("apiVersion: v1\nkind: Secret\nmetadata:\n  name: api-keys\n"
                         "  namespace: kotaemon\n  labels: {n: 1}\n");
   json_t *other = parse_one("kind: Deployment\nmetadata: {name: web}\n");
@@ -970,7 +1021,8 @@ static void test_kinds_and_describe(void **state) {
   json_decref(sealed);
 }
 
-int main(void) {
+int main(void)
+{
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_kinds_and_describe),
       cmocka_unit_test_setup_teardown(test_round_trip_every_scope, setup, teardown),
