@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "internal.h"
+#include "status_text.h"
 #include "banned.h"
 
 int doc_fail(doc_error *err, int status, long line, const char *fmt, ...)
@@ -28,24 +29,16 @@ int doc_fail(doc_error *err, int status, long line, const char *fmt, ...)
   return status;
 }
 
+static const seal_status_text doc_texts[] = {{DOC_OK, "ok"},
+                                             {DOC_ERR_NOMEM, "out of memory"},
+                                             {DOC_ERR_PARSE, "not valid YAML or JSON"},
+                                             {DOC_ERR_INVALID, "invalid document"},
+                                             {DOC_ERR_LIMIT, "over a limit"},
+                                             {DOC_ERR_IO, "input or output error"}};
+
 const char *doc_strerror(int status)
 {
-  switch (status) {
-  case DOC_OK:
-    return "ok";
-  case DOC_ERR_NOMEM:
-    return "out of memory";
-  case DOC_ERR_PARSE:
-    return "not valid YAML or JSON";
-  case DOC_ERR_INVALID:
-    return "invalid document";
-  case DOC_ERR_LIMIT:
-    return "over a limit";
-  case DOC_ERR_IO:
-    return "input or output error";
-  default:
-    return "unknown error";
-  }
+  return SEAL_STATUS_TEXT(doc_texts, status, "unknown error");
 }
 
 int doc_depth(const json_t *v, int limit)

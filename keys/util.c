@@ -12,6 +12,7 @@
 #include "internal.h"
 #include "keys.h"
 
+#include "status_text.h"
 #include "banned.h"
 
 /* Base64 text longer than this is refused before it is decoded: it would
@@ -30,34 +31,22 @@ int keys_i_ready(keys_error *err)
   return KEYS_OK;
 }
 
+static const seal_status_text keys_texts[] = {
+    {KEYS_OK, "success"},
+    {KEYS_ERR_NOMEM, "out of memory"},
+    {KEYS_ERR_INVALID, "invalid argument"},
+    {KEYS_ERR_MALFORMED, "malformed input"},
+    {KEYS_ERR_NO_KEY, "no key for this value"},
+    {KEYS_ERR_ALTERED, "the value was altered"},
+    {KEYS_ERR_LABEL, "the value does not open for this scope, or was altered"},
+    {KEYS_ERR_WEAK_KEY, "public key of small order"},
+    {KEYS_ERR_IO, "input/output error"},
+    {KEYS_ERR_EXISTS, "already exists"},
+    {KEYS_ERR_CRYPTO, "libsodium could not be initialised"}};
+
 const char *keys_strerror(int status)
 {
-  switch (status) {
-  case KEYS_OK:
-    return "success";
-  case KEYS_ERR_NOMEM:
-    return "out of memory";
-  case KEYS_ERR_INVALID:
-    return "invalid argument";
-  case KEYS_ERR_MALFORMED:
-    return "malformed input";
-  case KEYS_ERR_NO_KEY:
-    return "no key for this value";
-  case KEYS_ERR_ALTERED:
-    return "the value was altered";
-  case KEYS_ERR_LABEL:
-    return "the value does not open for this scope, or was altered";
-  case KEYS_ERR_WEAK_KEY:
-    return "public key of small order";
-  case KEYS_ERR_IO:
-    return "input/output error";
-  case KEYS_ERR_EXISTS:
-    return "already exists";
-  case KEYS_ERR_CRYPTO:
-    return "libsodium could not be initialised";
-  default:
-    return "unknown error";
-  }
+  return SEAL_STATUS_TEXT(keys_texts, status, "unknown error");
 }
 
 int keys_i_fail(keys_error *err, int status, const char *fmt, ...)

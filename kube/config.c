@@ -15,6 +15,7 @@
 #include "internal.h"
 #include "kube.h"
 
+#include "status_text.h"
 #include "banned.h"
 
 #define KUBECONFIG_MAX_BYTES DOC_MAX_BYTES
@@ -24,32 +25,22 @@
 #define DIR_KEY \
   " seal-kube-dir" /* private key marking an entry's folder; no YAML key has a leading space */
 
+static const seal_status_text kube_texts[] = {{KUBE_OK, "success"},
+                                              {KUBE_ERR_NOMEM, "out of memory"},
+                                              {KUBE_ERR_INVALID, "invalid argument"},
+                                              {KUBE_ERR_CONFIG, "unusable configuration"},
+                                              {KUBE_ERR_IO, "file could not be read"},
+                                              {KUBE_ERR_TRANSPORT,
+                                               "could not reach the API server"},
+                                              {KUBE_ERR_HTTP, "the API server refused the request"},
+                                              {KUBE_ERR_PROTOCOL,
+                                               "unexpected answer from the API server"},
+                                              {KUBE_ERR_LIMIT, "answer over its size limit"},
+                                              {KUBE_ERR_CANCELLED, "request cancelled"}};
+
 const char *kube_strerror(int err)
 {
-  switch (err) {
-  case KUBE_OK:
-    return "success";
-  case KUBE_ERR_NOMEM:
-    return "out of memory";
-  case KUBE_ERR_INVALID:
-    return "invalid argument";
-  case KUBE_ERR_CONFIG:
-    return "unusable configuration";
-  case KUBE_ERR_IO:
-    return "file could not be read";
-  case KUBE_ERR_TRANSPORT:
-    return "could not reach the API server";
-  case KUBE_ERR_HTTP:
-    return "the API server refused the request";
-  case KUBE_ERR_PROTOCOL:
-    return "unexpected answer from the API server";
-  case KUBE_ERR_LIMIT:
-    return "answer over its size limit";
-  case KUBE_ERR_CANCELLED:
-    return "request cancelled";
-  default:
-    return "unknown error";
-  }
+  return SEAL_STATUS_TEXT(kube_texts, err, "unknown error");
 }
 
 void kube_status_set(kube_status *st, int err, const char *fmt, ...)

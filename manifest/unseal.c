@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "manifest_int.h"
+#include "status_text.h"
 #include "banned.h"
 
 #define SA_TOKEN_TYPE "kubernetes.io/service-account-token"
@@ -95,20 +96,14 @@ int manifest_sealed_label(char *out, size_t out_size, const json_t *sealed, cons
   return MANIFEST_OK;
 }
 
+static const seal_status_text unseal_reasons[] = {{KEYS_ERR_MALFORMED, "Malformed"},
+                                                  {KEYS_ERR_NO_KEY, "NoKey"},
+                                                  {KEYS_ERR_ALTERED, "Altered"},
+                                                  {KEYS_ERR_LABEL, "WrongScope"}};
+
 const char *manifest_unseal_reason(int status)
 {
-  switch (status) {
-  case KEYS_ERR_MALFORMED:
-    return "Malformed";
-  case KEYS_ERR_NO_KEY:
-    return "NoKey";
-  case KEYS_ERR_ALTERED:
-    return "Altered";
-  case KEYS_ERR_LABEL:
-    return "WrongScope";
-  default:
-    return "Invalid";
-  }
+  return SEAL_STATUS_TEXT(unseal_reasons, status, "Invalid");
 }
 
 /* One value's failure in words: what a person can act on. */
