@@ -524,36 +524,35 @@ void kube_req_cancel(kube_client *c, kube_req *r)
   req_free(r);
 }
 
+/* One request: the answer parsed to done, or its bytes to raw. */
+static int request(kube_client *c, const char *method, const char *path, const char *body,
+                   size_t body_len, const char *content_type, kube_done_fn done, kube_raw_fn raw,
+                   void *ud)
+{
+  kube_req_spec s = {.method = method,
+                     .path = path,
+                     .body = body,
+                     .body_len = body_len,
+                     .content_type = content_type,
+                     .done = done,
+                     .raw = raw,
+                     .ud = ud};
+
+  return kube_req_submit(c, &s, NULL);
+}
+
 int kube_request(kube_client *c, const char *method, const char *path, const char *body,
                  size_t body_len, const char *content_type, kube_done_fn cb, void *ud)
 {
-  kube_req_spec s;
-
-  memset(&s, 0, sizeof(s));
-  s.method = method;
-  s.path = path;
-  s.body = body;
-  s.body_len = body_len;
-  s.content_type = content_type;
-  s.done = cb;
-  s.ud = ud;
-  return kube_req_submit(c, &s, NULL);
+  return request(c, method, path, body, body_len, content_type, cb, NULL, ud);
 }
 
 int kube_request_raw(kube_client *c, const char *method, const char *path, const char *body,
                      size_t body_len, const char *content_type, kube_raw_fn cb, void *ud)
 {
-  kube_req_spec s;
-
-  memset(&s, 0, sizeof(s));
-  s.method = method;
-  s.path = path;
-  s.body = body;
-  s.body_len = body_len;
-  s.content_type = content_type;
-  s.raw = cb;
-  s.ud = ud;
-  return cb ? kube_req_submit(c, &s, NULL) : KUBE_ERR_INVALID;
+  if (cb == NULL)
+    return KUBE_ERR_INVALID;
+  return request(c, method, path, body, body_len, content_type, NULL, cb, ud);
 }
 
 /* ---- completion ------------------------------------------------------------ */

@@ -145,60 +145,66 @@ static int bad(kube_status *st, const char *where, const char *what)
   return KUBE_ERR_CONFIG;
 }
 
-/* The string list at key (absent: empty). */
-static int parse_args(kube_exec *x, const json_t *exec, const char *where, kube_status *st)
-{
-  const json_t *args = json_object_get(exec, "args"), *a;
-  size_t n = json_is_array(args) ? json_array_size(args) : 0, i;
-  char msg[96];
+/* One entry of a list as the string the plugin gets: KUBE_OK,
+ * KUBE_ERR_NOMEM, or KUBE_ERR_CONFIG with *why. */
+typedef int (*entry_fn)(char **out, const json_t *e, const char **why);
 
-  if (args != NULL && !json_is_null(args) && !json_is_array(args))
-    return bad(st, where, "\"args\" is not a list");
-  if (n > EXEC_MAX_ARGS) {
-    snprintf(msg, sizeof(msg), "more than %d args", EXEC_MAX_ARGS);
-    return bad(st, where, msg);
-  }
-  x->argv = calloc(n + 2, sizeof(*x->argv));
-  if (x->argv == NULL)
+static int arg_entry(char **out, const json_t *e, const char **why)
+{
+  *why = "is not a string";
+  if (!json_is_string(e))
+    return KUBE_ERR_CONFIG;
+  *out = strdup(json_string_value(e));
+  return *out ? KUBE_OK : KUBE_ERR_NOMEM;
+}
+
+static int env_entry(char **out, const json_t *e, const char **why)
+{
+  const char *name = json_string_value(json_object_get(e, "name"));
+  const char *value = json_string_value(json_object_get(e, "value"));
+  size_t len;
+
+  *why = "needs a name (without '=') and a string value";
+  if (name == NULL || name[0] == '\0' || strchr(name, '=') != NULL || value == NULL)
+    return KUBE_ERR_CONFIG;
+  len = strlen(name) + strlen(value) + 2;
+  if ((*out = malloc(len)) == NULL)
     return KUBE_ERR_NOMEM;
-  json_array_foreach(args, i, a) {
-    if (!json_is_string(a)) {
-      snprintf(msg, sizeof(msg), "args[%zu] is not a string", i);
-      return bad(st, where, msg);
-    }
-    if ((x->argv[i + 1] = strdup(json_string_value(a))) == NULL)
-      return KUBE_ERR_NOMEM;
-  }
+  snprintf(*out, len, "%s=%s", name, value);
   return KUBE_OK;
 }
 
-static int parse_env(kube_exec *x, const json_t *exec, const char *where, kube_status *st)
+/*
+ * The list at key (absent or null: empty), at most max entries (named
+ * `entries` in the message), as a NULL-terminated vector with `first` slots
+ * left free in front (argv[0] is the command).
+ */
+static int parse_list(char ***out, size_t first, const json_t *exec, const char *key, int max,
+                      const char *entries, entry_fn fn, const char *where, kube_status *st)
 {
-  const json_t *env = json_object_get(exec, "env"), *e;
-  size_t n = json_is_array(env) ? json_array_size(env) : 0, i;
+  const json_t *list = json_object_get(exec, key), *e;
+  size_t n = json_is_array(list) ? json_array_size(list) : 0, i;
+  const char *why = NULL;
   char msg[96];
 
-  if (env != NULL && !json_is_null(env) && !json_is_array(env))
-    return bad(st, where, "\"env\" is not a list");
-  if (n > EXEC_MAX_ENV) {
-    snprintf(msg, sizeof(msg), "more than %d env entries", EXEC_MAX_ENV);
+  if (list != NULL && !json_is_null(list) && !json_is_array(list)) {
+    snprintf(msg, sizeof(msg), "\"%s\" is not a list", key);
     return bad(st, where, msg);
   }
-  x->env = calloc(n + 1, sizeof(*x->env));
-  if (x->env == NULL)
+  if (n > (size_t)max) {
+    snprintf(msg, sizeof(msg), "more than %d %s", max, entries);
+    return bad(st, where, msg);
+  }
+  if ((*out = calloc(first + n + 1, sizeof(**out))) == NULL)
     return KUBE_ERR_NOMEM;
-  json_array_foreach(env, i, e) {
-    const char *name = json_string_value(json_object_get(e, "name"));
-    const char *value = json_string_value(json_object_get(e, "value"));
-    size_t len;
-    if (name == NULL || name[0] == '\0' || strchr(name, '=') != NULL || value == NULL) {
-      snprintf(msg, sizeof(msg), "env[%zu] needs a name (without '=') and a string value", i);
+  json_array_foreach(list, i, e) {
+    int rc = fn(&(*out)[first + i], e, &why);
+    if (rc == KUBE_ERR_CONFIG) {
+      snprintf(msg, sizeof(msg), "%s[%zu] %s", key, i, why);
       return bad(st, where, msg);
     }
-    len = strlen(name) + strlen(value) + 2;
-    if ((x->env[i] = malloc(len)) == NULL)
-      return KUBE_ERR_NOMEM;
-    snprintf(x->env[i], len, "%s=%s", name, value);
+    if (rc != KUBE_OK)
+      return rc;
   }
   return KUBE_OK;
 }
@@ -280,8 +286,12 @@ int kube_exec_from_config(kube_exec **out, const json_t *exec, const char *dir,
   if ((x->api_version = strdup(api)) == NULL ||
       (hint != NULL && hint[0] != '\0' && (x->install_hint = strdup(hint)) == NULL))
     goto out;
-  if ((rc = parse_args(x, exec, where, st)) < 0 || (rc = parse_env(x, exec, where, st)) < 0 ||
-      (rc = parse_cluster(x, cluster)) < 0)
+  rc = parse_list(&x->argv, 1, exec, "args", EXEC_MAX_ARGS, "args", arg_entry, where, st);
+  if (rc == KUBE_OK)
+    rc = parse_list(&x->env, 0, exec, "env", EXEC_MAX_ENV, "env entries", env_entry, where, st);
+  if (rc == KUBE_OK)
+    rc = parse_cluster(x, cluster);
+  if (rc < 0)
     goto out;
   rc = KUBE_ERR_NOMEM;
   /* as kubectl: a command with a '/' in it is a path, relative to the kubeconfig's folder;
