@@ -18,13 +18,12 @@ static const char usage_text[] =
     "\n"
     "  -w, --write OUT            write OUT atomically instead of stdout (nothing,\n"
     "                             not even an empty file, when the fetch fails)\n" SEAL_CLUSTER_HELP
-    "  -h, --help                 this help\n";
+        SEAL_HELP_HELP;
 
 static const struct option longopts[] = {
     SEAL_CLUSTER_LONGOPTS,
     {"write", required_argument, NULL, 'w'},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+    SEAL_LONGOPTS_END,
 };
 
 int cmd_cert(int argc, char **argv)

@@ -18,12 +18,10 @@ static const char usage_text[] =
     "  source <(seal completion bash)   in ~/.bashrc\n"
     "  source <(seal completion zsh)    in ~/.zshrc, after compinit\n"
     "\n"
-    "Options:\n"
-    "  -h, --help                 this help\n";
+    "Options:\n" SEAL_HELP_HELP;
 
 static const struct option longopts[] = {
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+    SEAL_LONGOPTS_END,
 };
 
 /* " name name ..." */

@@ -20,8 +20,7 @@ static const char usage_text[] =
     "the cluster: keep it offline and never commit it.\n"
     "\n"
     "  -w, --write FILE           where the keys go (required)\n"
-    "      --force                replace an existing FILE\n" SEAL_KEYS_HELP
-    "  -h, --help                 this help\n";
+    "      --force                replace an existing FILE\n" SEAL_KEYS_HELP SEAL_HELP_HELP;
 
 enum { OPT_FORCE = SEAL_OPT_KEYS_FIRST_FREE };
 
@@ -29,8 +28,7 @@ static const struct option longopts[] = {
     SEAL_KEYS_LONGOPTS,
     {"write", required_argument, NULL, 'w'},
     {"force", no_argument, NULL, OPT_FORCE},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+    SEAL_LONGOPTS_END,
 };
 
 typedef struct backup_state {

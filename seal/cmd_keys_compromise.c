@@ -14,12 +14,11 @@ static const char usage_text[] =
     "unsealing (no outage) but never seals again; every SealedSecret sealed for it\n"
     "shows KeyCurrent=False reason CompromisedKey. Re-seal those ('seal reseal')\n"
     "and change the secret values themselves: anyone holding the key could read them.\n"
-    "\n" SEAL_KEYS_HELP "  -h, --help                 this help\n";
+    "\n" SEAL_KEYS_HELP SEAL_HELP_HELP;
 
 static const struct option longopts[] = {
     SEAL_KEYS_LONGOPTS,
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+    SEAL_LONGOPTS_END,
 };
 
 int cmd_keys_compromise(int argc, char **argv)

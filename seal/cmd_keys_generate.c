@@ -22,8 +22,7 @@ static const char usage_text[] =
     "\n"
     "      --private-key FILE     where the private key goes\n"
     "      --cert FILE            where the public key goes\n"
-    "      --force                replace existing files\n"
-    "  -h, --help                 this help\n";
+    "      --force                replace existing files\n" SEAL_HELP_HELP;
 
 enum { OPT_PRIVATE_KEY = SEAL_OPT_FIRST_FREE, OPT_CERT, OPT_FORCE };
 
@@ -31,8 +30,7 @@ static const struct option longopts[] = {
     {"private-key", required_argument, NULL, OPT_PRIVATE_KEY},
     {"cert", required_argument, NULL, OPT_CERT},
     {"force", no_argument, NULL, OPT_FORCE},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+    SEAL_LONGOPTS_END,
 };
 
 int cmd_keys_generate(int argc, char **argv)

@@ -15,14 +15,12 @@ static const char usage_text[] =
     "backed up, and how many SealedSecrets (in every namespace) have a value\n"
     "sealed for it. The newest active key, the one that seals, is marked '*'.\n"
     "\n"
-    "  -o, --output FORMAT        text (default) or json\n" SEAL_KEYS_HELP
-    "  -h, --help                 this help\n";
+    "  -o, --output FORMAT        text (default) or json\n" SEAL_KEYS_HELP SEAL_HELP_HELP;
 
 static const struct option longopts[] = {
     SEAL_KEYS_LONGOPTS,
     {"output", required_argument, NULL, 'o'},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+    SEAL_LONGOPTS_END,
 };
 
 typedef struct count_state {

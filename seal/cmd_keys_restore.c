@@ -19,14 +19,12 @@ static const char usage_text[] =
     "then nothing is created. A restored key is marked backed up (" MANIFEST_KEY_ANN_BACKED_UP ":\n"
     "now, since FILE holds it). The controller picks the keys up without a restart.\n"
     "\n"
-    "  -f, --file FILE            the backup file (required)\n" SEAL_KEYS_HELP
-    "  -h, --help                 this help\n";
+    "  -f, --file FILE            the backup file (required)\n" SEAL_KEYS_HELP SEAL_HELP_HELP;
 
 static const struct option longopts[] = {
     SEAL_KEYS_LONGOPTS,
     {"file", required_argument, NULL, 'f'},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+    SEAL_LONGOPTS_END,
 };
 
 int cmd_keys_restore(int argc, char **argv)

@@ -16,12 +16,11 @@ static const char usage_text[] =
     "(a merge patch: Kubernetes RBAC decides who may). The controller sees it and\n"
     "makes a new key; existing SealedSecrets keep unsealing. Re-seal them\n"
     "afterwards with 'seal reseal' and back the new key up ('seal keys backup').\n"
-    "\n" SEAL_KEYS_HELP "  -h, --help                 this help\n";
+    "\n" SEAL_KEYS_HELP SEAL_HELP_HELP;
 
 static const struct option longopts[] = {
     SEAL_KEYS_LONGOPTS,
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+    SEAL_LONGOPTS_END,
 };
 
 int cmd_keys_rotate(int argc, char **argv)

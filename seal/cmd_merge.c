@@ -21,8 +21,7 @@ static const char usage_text[] =
     "  -f, --file IN              read the Secret from IN instead of stdin\n"
     "      --retarget             seal a Secret of another name, namespace or scope\n"
     "                             for FILE's\n"
-    "      --allow-empty-data     seal empty values\n" SEAL_CERT_HELP
-    "  -h, --help                 this help\n";
+    "      --allow-empty-data     seal empty values\n" SEAL_CERT_HELP SEAL_HELP_HELP;
 
 enum { OPT_INTO = SEAL_OPT_FIRST_FREE, OPT_RETARGET, OPT_ALLOW_EMPTY };
 
@@ -32,8 +31,7 @@ static const struct option longopts[] = {
     {"retarget", no_argument, NULL, OPT_RETARGET},
     {"allow-empty-data", no_argument, NULL, OPT_ALLOW_EMPTY},
     {"file", required_argument, NULL, 'f'},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+    SEAL_LONGOPTS_END,
 };
 
 /* The Secret's own name, namespace or scope (when it gives one) against

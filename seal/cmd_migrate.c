@@ -47,7 +47,7 @@ static const char usage_text[] =
     "  -f, --file IN              read IN (default stdin)\n"
     "  -w, --write OUT            write OUT atomically instead of stdout\n"
     "      --in-place             write each migrated file of IN back\n" SEAL_CERT_HELP
-    "  -h, --help                 this help\n";
+        SEAL_HELP_HELP;
 
 enum { OPT_BITNAMI_KEYS = SEAL_OPT_FIRST_FREE, OPT_ALLOW_COMPROMISED, OPT_IN_PLACE };
 
@@ -74,8 +74,7 @@ static const struct option longopts[] = {
     {"file", required_argument, NULL, 'f'},
     {"write", required_argument, NULL, 'w'},
     {"in-place", no_argument, NULL, OPT_IN_PLACE},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+    SEAL_LONGOPTS_END,
 };
 
 /* libcrypto's functions, loaded by cmd_migrate before anything else */

@@ -20,8 +20,7 @@ static const char usage_text[] =
     "      --key DATAKEY          the data key the value is sealed for\n"
     "      --scope SCOPE          strict (default), namespace-wide or cluster-wide\n"
     "      --from-file F          read the value from F instead of stdin\n"
-    "      --allow-empty-data     seal an empty value\n" SEAL_CERT_HELP
-    "  -h, --help                 this help\n";
+    "      --allow-empty-data     seal an empty value\n" SEAL_CERT_HELP SEAL_HELP_HELP;
 
 enum { OPT_NAME = SEAL_OPT_FIRST_FREE, OPT_KEY, OPT_SCOPE, OPT_FROM_FILE, OPT_ALLOW_EMPTY };
 
@@ -33,8 +32,7 @@ static const struct option longopts[] = {
     {"scope", required_argument, NULL, OPT_SCOPE},
     {"from-file", required_argument, NULL, OPT_FROM_FILE},
     {"allow-empty-data", no_argument, NULL, OPT_ALLOW_EMPTY},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+    SEAL_LONGOPTS_END,
 };
 
 int cmd_raw(int argc, char **argv)

@@ -27,7 +27,7 @@ static const char usage_text[] =
     "      --private-key FILE     offline: armored private key file; repeatable\n"
     "      --cert FILE            offline: the newest public key (one block)\n"
     "  -o, --output FORMAT        yaml or json (default: the input's)\n" SEAL_CLUSTER_HELP
-    "  -h, --help                 this help\n";
+        SEAL_HELP_HELP;
 
 enum { OPT_IN_PLACE = SEAL_OPT_FIRST_FREE, OPT_PRIVATE_KEY, OPT_CERT };
 
@@ -42,8 +42,7 @@ static const struct option longopts[] = {
     {"private-key", required_argument, NULL, OPT_PRIVATE_KEY},
     {"cert", required_argument, NULL, OPT_CERT},
     {"output", required_argument, NULL, 'o'},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+    SEAL_LONGOPTS_END,
 };
 
 typedef struct reseal_ctx {

@@ -33,8 +33,7 @@ static const char usage_text[] =
     "      --exclude GLOB         skip paths (or file names) matching GLOB; repeatable\n"
     "      --staged               scan the staged blobs (git diff --cached)\n"
     "      --install-hook         write .git/hooks/pre-commit running 'seal scan --staged'\n"
-    "  -o, --output FORMAT        text (default) or json: one document {\"findings\": [...]}\n"
-    "  -h, --help                 this help\n";
+    "  -o, --output FORMAT        text (default) or json: one document {\"findings\": [...]}\n" SEAL_HELP_HELP;
 
 enum { OPT_EXCLUDE = SEAL_OPT_FIRST_FREE, OPT_STAGED, OPT_INSTALL_HOOK };
 
@@ -49,8 +48,7 @@ static const struct option longopts[] = {
     {"staged", no_argument, NULL, OPT_STAGED},
     {"install-hook", no_argument, NULL, OPT_INSTALL_HOOK},
     {"output", required_argument, NULL, 'o'},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+    SEAL_LONGOPTS_END,
 };
 
 typedef struct scan_state {

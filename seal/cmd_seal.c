@@ -23,8 +23,7 @@ static const char usage_text[] =
     "  -o, --output FORMAT        yaml (default) or json\n"
     "  -f, --file IN              read IN instead of stdin\n"
     "  -w, --write OUT            write OUT atomically instead of stdout\n"
-    "      --allow-empty-data     seal empty values and a Secret without data\n"
-    "  -h, --help                 this help\n"
+    "      --allow-empty-data     seal empty values and a Secret without data\n" SEAL_HELP_HELP
     "      --version              print the version\n"
     "\n";
 
@@ -39,8 +38,7 @@ static const struct option longopts[] = {
     {"file", required_argument, NULL, 'f'},
     {"write", required_argument, NULL, 'w'},
     {"allow-empty-data", no_argument, NULL, OPT_ALLOW_EMPTY},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+    SEAL_LONGOPTS_END,
 };
 
 const struct option *seal_options(void)

@@ -18,8 +18,7 @@ static const char usage_text[] =
     "      --private-key FILE     armored private key file; repeatable\n"
     "  -f, --file IN              read IN instead of stdin\n"
     "  -w, --write OUT            write OUT atomically (mode 0600) instead of stdout\n"
-    "  -o, --output FORMAT        yaml (default) or json\n"
-    "  -h, --help                 this help\n";
+    "  -o, --output FORMAT        yaml (default) or json\n" SEAL_HELP_HELP;
 
 enum { OPT_PRIVATE_KEY = SEAL_OPT_FIRST_FREE };
 
@@ -31,8 +30,7 @@ static const struct option longopts[] = {
     {"file", required_argument, NULL, 'f'},
     {"write", required_argument, NULL, 'w'},
     {"output", required_argument, NULL, 'o'},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+    SEAL_LONGOPTS_END,
 };
 
 /* Every private key of every file into one keyring. */

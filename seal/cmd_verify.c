@@ -20,7 +20,7 @@ static const char usage_text[] =
     "                             for a key of FILE, without the cluster (the label and\n"
     "                             commitment are not checked: only the private key can)\n"
     "  -o, --output FORMAT        text (default) or json: one document {\"results\": [...]}\n" SEAL_CLUSTER_HELP
-    "  -h, --help                 this help\n";
+        SEAL_HELP_HELP;
 
 enum { OPT_CERT = SEAL_OPT_FIRST_FREE };
 
@@ -31,8 +31,7 @@ static const struct option longopts[] = {
     {"file", required_argument, NULL, 'f'},
     {"output", required_argument, NULL, 'o'},
     {"cert", required_argument, NULL, OPT_CERT},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+    SEAL_LONGOPTS_END,
 };
 
 /* The controller's reasons as one line: its "failed" list ({key, reason,

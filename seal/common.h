@@ -227,6 +227,15 @@ typedef struct seal_cmdline {
   int status;                  /* when seal_cmdline_next returned -1 */
 } seal_cmdline;
 
+/* Every command takes -h/--help (seal_cmdline_next prints cl->usage): its
+ * option table ends with these, its usage text with SEAL_HELP_HELP. */
+#define SEAL_LONGOPTS_END           \
+  {"help", no_argument, NULL, 'h'}, \
+  {                                 \
+    NULL, 0, NULL, 0                \
+  }
+#define SEAL_HELP_HELP "  -h, --help                 this help\n"
+
 /* getopt for a command: handles -h/--help, the shared options, unknown
  * options and (without operands) arguments left over. Returns the next option
  * the command handles itself (optarg is its argument); 0 when the command line
