@@ -24,7 +24,7 @@ static inline const char *seal_status_text_of(const seal_status_text *table, siz
   return fallback;
 }
 
-#define SEAL_STATUS_TEXT(table, code, fallback)                                                    \
+#define SEAL_STATUS_TEXT(table, code, fallback) \
   seal_status_text_of((table), sizeof(table) / sizeof((table)[0]), (code), (fallback))
 
 #endif

@@ -348,7 +348,7 @@ static int req_start(kube_client *c, kube_req *r)
   char url[KUBE_MAX_PATH + 512];
   CURL *e;
   long timeout = r->timeout_ms > 0 ? r->timeout_ms : c->opts.timeout_ms;
-  const char *token = r->cred ? r->cred->token : c->cfg->token;
+  const char *token;
   unsigned char *cert = r->cred ? r->cred->cert : c->cfg->cert;
   unsigned char *key = r->cred ? r->cred->key : c->cfg->key;
   size_t cert_len = r->cred ? r->cred->cert_len : c->cfg->cert_len;
@@ -358,7 +358,9 @@ static int req_start(kube_client *c, kube_req *r)
   n = snprintf(url, sizeof(url), "%s%s", c->cfg->server, r->path);
   if (n < 0 || (size_t)n >= sizeof(url))
     return KUBE_ERR_INVALID;
+  /* after the refresh, which frees the token it replaces */
   token_refresh(c, 0);
+  token = r->cred ? r->cred->token : c->cfg->token;
   e = curl_easy_init();
   if (e == NULL)
     return KUBE_ERR_NOMEM;
