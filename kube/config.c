@@ -165,20 +165,12 @@ out:
 
 /* ---- helpers ------------------------------------------------------------ */
 
-/* A bearer token goes into a header line as is: visible ASCII only, so that
- * no line break or control character in a file or kubeconfig can add a
- * header of its own. */
-static int token_ok(const char *t, size_t len)
+int kube_token_ok(const char *t, size_t len)
 {
   for (size_t i = 0; i < len; i++)
     if ((unsigned char)t[i] <= 0x20 || (unsigned char)t[i] >= 0x7f)
       return 0;
   return len > 0;
-}
-
-int kube_token_ok(const char *t, size_t len)
-{
-  return token_ok(t, len);
 }
 
 int kube_read_token(char **out, const char *path, kube_status *st)
@@ -201,7 +193,7 @@ int kube_read_token(char **out, const char *path, kube_status *st)
     kube_status_set(st, KUBE_ERR_CONFIG, "token file \"%s\" is empty", path);
     return KUBE_ERR_CONFIG;
   }
-  if (!token_ok((const char *)buf + start, len - start)) {
+  if (!kube_token_ok((const char *)buf + start, len - start)) {
     sodium_free(buf);
     kube_status_set(st, KUBE_ERR_CONFIG,
                     "token file \"%s\" holds a space, line break or control character", path);
@@ -582,7 +574,7 @@ static int config_from_merged(kube_config *cfg, merged *m, const kube_config_opt
     }
   } else if (token != NULL) {
     size_t n = strlen(token);
-    if (!token_ok(token, n)) {
+    if (!kube_token_ok(token, n)) {
       kube_status_set(st, KUBE_ERR_CONFIG,
                       "%s: token holds a space, line break or control character", where);
       return KUBE_ERR_CONFIG;
@@ -629,7 +621,7 @@ static int apply_overrides(kube_config *cfg, const kube_config_overrides *ov, ku
   }
   if (given(ov->token)) {
     size_t n = strlen(ov->token);
-    if (!token_ok(ov->token, n)) { /* never quoted: it is a credential */
+    if (!kube_token_ok(ov->token, n)) { /* never quoted: it is a credential */
       kube_status_set(st, KUBE_ERR_CONFIG,
                       "--token holds a space, line break or control character");
       return KUBE_ERR_CONFIG;

@@ -44,9 +44,6 @@ int kube_read_file(unsigned char **out, size_t *out_len, const char *path, size_
  * sodium_malloc'ed memory (free with sodium_free); an empty file is an error. */
 int kube_read_token(char **out, const char *path, kube_status *st);
 
-/* Visible ASCII only, at least one character: what a bearer token may hold. */
-int kube_token_ok(const char *t, size_t len);
-
 void kube_status_set(kube_status *st, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -62,6 +62,11 @@ typedef struct kube_status {
 
 const char *kube_strerror(int err);
 
+/* 1 when t[0..len) may be sent as a bearer token: at least one character,
+ * visible ASCII only, so that no line break or control character in a file,
+ * kubeconfig, plugin answer or command line can add a header of its own. */
+int kube_token_ok(const char *t, size_t len);
+
 /* ---- configuration ------------------------------------------------------ */
 
 typedef struct kube_config kube_config; /* opaque; holds key material in sodium_malloc'ed memory */

@@ -293,15 +293,6 @@ static int parse_bool(const char *s)
   return -1;
 }
 
-/* A bearer token goes into a header line as is: visible ASCII only. */
-static int token_ok(const char *t)
-{
-  for (; *t; t++)
-    if ((unsigned char)*t <= 0x20 || (unsigned char)*t >= 0x7f)
-      return 0;
-  return 1;
-}
-
 enum { S_SERVER, S_TOKEN, S_CA, S_INSECURE, S_TIMEOUT, S_COUNT_CHECKED };
 
 int seal_cluster_finish(seal_cluster_opts *o, const char *cmd)
@@ -341,7 +332,7 @@ int seal_cluster_finish(seal_cluster_opts *o, const char *cmd)
       strncasecmp(o->server, "http://", 7) != 0)
     return seal_usage_error(cmd, "%s%s%s '%s': not an http(s) URL", cmd, sep, from[S_SERVER],
                             o->server);
-  if (o->token != NULL && !token_ok(o->token)) /* never quoted: a credential */
+  if (o->token != NULL && !kube_token_ok(o->token, strlen(o->token))) /* never quoted */
     return seal_usage_error(cmd, "%s%s%s holds a space, line break or control character", cmd, sep,
                             from[S_TOKEN]);
   o->insecure_skip_tls_verify = o->insecure != NULL ? parse_bool(o->insecure) : 0;
