@@ -66,6 +66,13 @@ static void test_plain_and_quoted_typing(void **state)
   assert_true(json_is_real(json_object_get(d, "v")));
   assert_string_equal(doc_get_string(d, "w", NULL), "12");
   json_decref(d);
+  /* Underflow reads as zero, as in JSON; overflow is no number (a string). */
+  d = parse_one("a: 1e-400\nb: 1e400\nc: !!float 1e-400\n");
+  assert_true(json_is_real(json_object_get(d, "a")));
+  assert_true(json_real_value(json_object_get(d, "a")) == 0.0);
+  assert_string_equal(doc_get_string(d, "b", NULL), "1e400");
+  assert_true(json_is_real(json_object_get(d, "c")));
+  json_decref(d);
 }
 
 static void test_bad_tags(void **state)
@@ -597,10 +604,12 @@ static void test_tricky_strings_round_trip(void **state)
 
 static void test_scalars_round_trip(void **state)
 {
-  json_t *doc = json_pack("{s:i, s:f, s:f, s:f, s:f, s:b, s:b, s:n, s:I, s:[], s:{}, s:[i,{s:s}]}",
+  /* 4.9e-324 and 1.5e-320 are subnormal: strtod reads them with ERANGE. */
+  json_t *doc = json_pack("{s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:b, s:b, s:n, s:I, s:[], s:{}, "
+                          "s:[i,{s:s}]}",
                           "int", 42, "real", 1.5, "whole", 100.0, "tiny", 1e-300, "huge", 1e300,
-                          "t", 1, "f", 0, "n", "neg", (json_int_t)-9007199254740993LL, "ea", "eo",
-                          "mixed", 1, "x", "y");
+                          "least", 4.9e-324, "subnormal", -1.5e-320, "t", 1, "f", 0, "n", "neg",
+                          (json_int_t)-9007199254740993LL, "ea", "eo", "mixed", 1, "x", "y");
   json_t *back;
   char *out;
   size_t len;
