@@ -255,6 +255,11 @@ int seal_cluster_finish(seal_cluster_opts *opts, const char *cmd);
 /* The value of an environment variable, NULL when unset or empty. */
 const char *seal_env(const char *name);
 
+/* A duration as kubectl's --request-timeout takes it: "0", whole seconds, or
+ * numbers with the units h, m, s and ms ("1m30s", "1.5s", "500ms"); at most
+ * 24h. 0 and *ms set, or -1 when s is none of these. */
+int seal_parse_duration(long *ms, const char *s);
+
 /* -n: when *ns is NULL (no -n), $SEAL_NAMESPACE, checked. */
 int seal_namespace_finish(const char **ns, const char *cmd);
 

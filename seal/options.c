@@ -234,7 +234,7 @@ const char *seal_env(const char *name)
 
 /* kubectl's --request-timeout: "0" (none), whole seconds, or numbers with the
  * units h, m, s and ms as Go writes durations ("1m30s", "1.5s", "500ms"). */
-static int parse_timeout(long *ms, const char *s)
+int seal_parse_duration(long *ms, const char *s)
 {
   size_t digits = strspn(s, "0123456789");
   double total = 0;
@@ -347,7 +347,7 @@ int seal_cluster_finish(seal_cluster_opts *o, const char *cmd)
                             cmd, sep, from[S_CA], from[S_INSECURE]);
   o->timeout_ms = SEAL_CERT_TIMEOUT_SECONDS * 1000L;
   o->timeout_given = o->request_timeout != NULL;
-  if (o->timeout_given && parse_timeout(&o->timeout_ms, o->request_timeout) != 0)
+  if (o->timeout_given && seal_parse_duration(&o->timeout_ms, o->request_timeout) != 0)
     return seal_usage_error(cmd,
                             "%s%s%s '%s': not a timeout: 0 (none), whole seconds, or numbers "
                             "with a unit such as 1s, 2m, 1h30m or 500ms (at most 24h)",

@@ -22,6 +22,10 @@ def test_usage_errors(tmp_path):
         (["list", "-o", "yaml"], "text or json"),
         (["list", "extra"], "extra"),
         (["rotate", "now"], "now"),
+        (["rotate", "--timeout", "1m"], "--timeout is for --wait"),
+        (["rotate", "--wait", "--timeout", "soon"], "'soon': not a duration"),
+        (["rotate", "--wait", "--timeout", "0"], "'0': not a duration"),
+        (["rotate", "--wait", "--timeout", "25h"], "'25h': not a duration"),
         (["backup"], "-w FILE is required"),
         (["backup", "-w", "-"], "-w FILE is required"),
         (["restore"], "-f FILE is required"),
@@ -133,3 +137,22 @@ def test_restored_keys_are_not_reported_as_never_backed_up(keys, apiserver, tmp_
     assert secret["metadata"]["annotations"]["seal.dev/backed-up-at"].endswith("Z"), secret
     # what seal keys list and the controller's backup gauge read
     assert secret["metadata"]["annotations"]["seal.dev/created-at"], secret
+
+
+def test_rotate_wait_gives_up_when_no_controller_makes_the_key(keys, apiserver, tmp_path):
+    import time
+    kc = ["--kubeconfig", apiserver.kubeconfig]
+    backup = tmp_path / "key0.key"
+    backup.write_text(open(keys.priv[0]).read())
+    ok("keys", "restore", "-f", str(backup), *kc)
+    start = time.monotonic()
+    r = run("keys", "rotate", "--wait", "--timeout", "1500ms", *kc)
+    took = time.monotonic() - start
+    # the request is made and said, then the wait ends with the reason
+    assert r.rc == 2, r
+    assert "renewal requested" in r.text and keys.ids[0] in r.text, r
+    assert (f"keys rotate: no new key in namespace seal-system after --timeout 1.5s (newest is "
+            f"still {keys.ids[0]})") in r.err, r.err
+    assert 1.4 < took < 10, took
+    secret = apiserver.send("GET", f"/api/v1/namespaces/seal-system/secrets/seal-key-{keys.ids[0]}")
+    assert secret["metadata"]["annotations"]["seal.dev/renew-requested-at"].endswith("Z"), secret

@@ -168,6 +168,19 @@ def test_keys_rotate_and_keys_list(env):
     assert lines[2].startswith(ids[1] + "*") and lines[2].rstrip().endswith(" 0")
 
 
+def test_keys_rotate_wait_returns_when_the_new_key_is_published(env):
+    env.controller()
+    before = key_ids(env)
+    p = seal_cli(env, "keys", "rotate", "--wait", "--timeout", "30s")
+    ids = key_ids(env)
+    assert len(ids) == len(before) + 1, (before, ids)
+    new = (set(ids) - set(before)).pop()
+    assert f"new key {new} (key secret seal-system/" in p.stdout, p.stdout
+    # no waiting loop after it: what seal cert prints is the new key already
+    assert cert_id(seal_cli(env, "cert").stdout) == new
+    assert configmap_id(env) == new
+
+
 def test_connection_flags_alone_reach_the_api_server(env):
     """kubectl's --server, --token and --certificate-authority without any kubeconfig
     (issue 17): the published key, the key list and a SealedSecret the controller unseals;
