@@ -18,10 +18,11 @@ static int is_url(const char *s, const char *scheme)
   return strncasecmp(s, scheme, n) == 0;
 }
 
-int seal_cert_fetch(char **out, size_t *out_len, const char *url, int status_error)
+int seal_cert_fetch(char **out, size_t *out_len, const char *url, long timeout_ms, int status_error)
 {
   long code = 0;
-  int st = seal_http_fetch(out, out_len, SEAL_MAX_CERT_BYTES, &code, url, NULL, 0, NULL);
+  int st = seal_http_fetch(out, out_len, SEAL_MAX_CERT_BYTES, &code, timeout_ms, url, NULL, 0,
+                           NULL);
   if (st != SEAL_OK)
     return st;
   if (code != 200) {
@@ -36,7 +37,8 @@ int seal_cert_fetch(char **out, size_t *out_len, const char *url, int status_err
 static int cert_source_read(char **out, size_t *out_len, const char *src)
 {
   if (is_url(src, "http://") || is_url(src, "https://"))
-    return seal_cert_fetch(out, out_len, src, SEAL_ERR_INPUT);
+    /* any web server, not the cluster: --request-timeout is not for it */
+    return seal_cert_fetch(out, out_len, src, SEAL_CERT_TIMEOUT_SECONDS * 1000L, SEAL_ERR_INPUT);
   if (is_url(src, "file://")) {
     const char *path = src + 7;
     if (strncmp(path, "localhost/", 10) == 0)

@@ -188,7 +188,7 @@ static int cluster_cert_fetch(char **out, size_t *out_len, const seal_cluster_op
     if ((st = controller_url(url, sizeof url, opts->controller_url, "/v1/cert.pem")) != SEAL_OK)
       return st;
     snprintf(subject, subject_size, "%s", url);
-    return seal_cert_fetch(out, out_len, url, SEAL_ERR_ENV);
+    return seal_cert_fetch(out, out_len, url, opts->timeout_ms, SEAL_ERR_ENV);
   }
   {
     kube_client *client = NULL;
@@ -268,7 +268,7 @@ static int controller_post(char **reply, size_t *reply_len, long *http_code,
   if (opts->controller_url) {
     if ((st = controller_url(url, sizeof url, opts->controller_url, p)) != SEAL_OK)
       return st;
-    return seal_http_fetch(reply, reply_len, max, http_code, url, body, body_len,
+    return seal_http_fetch(reply, reply_len, max, http_code, opts->timeout_ms, url, body, body_len,
                            "application/json");
   }
   {

@@ -186,7 +186,8 @@ enum {
   "      --token TOKEN          bearer token, instead of the user's credentials\n"         \
   "      --certificate-authority FILE  CA certificate(s) to check the API server with\n"   \
   "      --insecure-skip-tls-verify  do not check the API server's certificate\n"          \
-  "      --request-timeout T    give up an API request after T (30s, 1m, 5; 0: never;\n"   \
+  "      --request-timeout T    give up a request to the cluster (the API server or\n"     \
+  "                             --controller-url) after T (30s, 1m, 5; 0: never;\n"        \
   "                             default 30s, no retries when given)\n"                     \
   "      --controller-namespace NS  the controller's namespace (seal-system)\n"            \
   "      --controller-name NAME the controller's Service (unseal-controller)\n"            \
@@ -270,16 +271,19 @@ int seal_certs_load(keys_public *out, size_t *n_out, const seal_cert_opts *opts)
 
 /* ---- http.c: URLs --------------------------------------------------------- */
 
-/* Fetches a URL (http, https) into memory, at most max bytes. With body set
- * it POSTs body with content_type. *http_code receives the status. */
-int seal_http_fetch(char **out, size_t *out_len, size_t max, long *http_code, const char *url,
-                    const char *body, size_t body_len, const char *content_type);
+/* Fetches a URL (http, https) into memory, at most max bytes, giving up after
+ * timeout_ms (0: never). With body set it POSTs body with content_type.
+ * *http_code receives the status. */
+int seal_http_fetch(char **out, size_t *out_len, size_t max, long *http_code, long timeout_ms,
+                    const char *url, const char *body, size_t body_len, const char *content_type);
 
 /* ---- certs.c -------------------------------------------------------------- */
 
-/* GETs public key text from url (at most SEAL_MAX_CERT_BYTES); an HTTP status
- * other than 200 is reported and returned as status_error. */
-int seal_cert_fetch(char **out, size_t *out_len, const char *url, int status_error);
+/* GETs public key text from url (at most SEAL_MAX_CERT_BYTES, giving up after
+ * timeout_ms); an HTTP status other than 200 is reported and returned as
+ * status_error. */
+int seal_cert_fetch(char **out, size_t *out_len, const char *url, long timeout_ms,
+                    int status_error);
 
 /* ---- cluster.c: the cluster's controller ---------------------------------- */
 

@@ -74,8 +74,8 @@ static void warn_plain_http(const char *url, int posting)
             (int)len, url, posting ? "" : ", or pin the key with --key-id");
 }
 
-int seal_http_fetch(char **out, size_t *out_len, size_t max, long *http_code, const char *url,
-                    const char *body, size_t body_len, const char *content_type)
+int seal_http_fetch(char **out, size_t *out_len, size_t max, long *http_code, long timeout_ms,
+                    const char *url, const char *body, size_t body_len, const char *content_type)
 {
   CURL *curl = NULL;
   struct curl_slist *headers = NULL;
@@ -104,7 +104,7 @@ int seal_http_fetch(char **out, size_t *out_len, size_t max, long *http_code, co
   curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "https");
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
   curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 5L);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT, SEAL_CERT_TIMEOUT_SECONDS);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms); /* 0: never */
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
   curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);

@@ -267,6 +267,31 @@ def test_request_timeout_gives_up_in_about_that_time(published, value):
     assert "timed out" in r.err.lower() or "timeout" in r.err.lower(), r.err
 
 
+def silent_server():
+    """A listening socket that takes connections and never answers: (socket, url)."""
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(8)
+    return s, f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+@pytest.mark.parametrize("how", ["flag", "variable"])
+def test_request_timeout_bounds_the_controller_url(how):
+    sock, url = silent_server()
+    try:
+        t0 = time.monotonic()
+        if how == "flag":
+            r = fails(2, "cert", "--controller-url", url, "--request-timeout", "1s")
+        else:
+            r = fails(2, "cert", "--controller-url", url, env={"SEAL_REQUEST_TIMEOUT": "1500ms"})
+        took = time.monotonic() - t0
+        assert 0.9 <= took < 5, (took, r.err)
+        assert url in r.err and "timed out" in r.err.lower(), r.err
+    finally:
+        sock.close()
+
+
 def test_request_timeout_from_the_variable(published):
     stall(published, 8)
     t0 = time.monotonic()
