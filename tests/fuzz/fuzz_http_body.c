@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,6 +137,26 @@ static void send_all(int fd, const void *p, size_t n, int more)
   }
 }
 
+/* connect() on a blocking socket. libFuzzer's timer signal (-timeout) can
+ * interrupt it: the connection then goes on in the background, so it is
+ * waited for, not started again (that would say EALREADY). */
+static void connect_loopback(int fd, const struct sockaddr_in *sa)
+{
+  struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+  socklen_t len = sizeof(int);
+  int err = 0;
+
+  if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0)
+    return;
+  if (errno != EINTR)
+    harness_fail("cannot connect to the controller", strerror(errno));
+  while (poll(&pfd, 1, 30000) < 0)
+    if (errno != EINTR)
+      harness_fail("cannot wait for the connection", strerror(errno));
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0)
+    harness_fail("cannot connect to the controller", strerror(err ? err : errno));
+}
+
 /* Sends one request and reads the whole answer into *answer (NUL-terminated,
  * malloc'ed). Returns the HTTP code, or fails. */
 static int exchange(const char *path, int text, const uint8_t *body, size_t len, char **answer,
@@ -156,8 +177,7 @@ static int exchange(const char *path, int text, const uint8_t *body, size_t len,
   sa.sin_port = htons(api_port);
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
-    harness_fail("cannot connect to the controller", strerror(errno));
+  connect_loopback(fd, &sa);
   n = snprintf(head, sizeof(head),
                "POST %s HTTP/1.1\r\nHost: fuzz\r\nConnection: close\r\nAccept: %s\r\n"
                "Content-Type: application/yaml\r\nContent-Length: %zu\r\n\r\n",
