@@ -463,12 +463,30 @@ static int set_server(kube_config *cfg, const char *server, const char *what, ku
   return KUBE_OK;
 }
 
+/* The server and TLS trust of a kubeconfig cluster entry, under the overrides. */
+static int cluster_from(kube_config *cfg, const json_t *cluster, const kube_config_overrides *ov,
+                        const char *where, kube_status *st)
+{
+  const char *server = NULL;
+  int rc;
+
+  if ((rc = get_str(&server, cluster, "server", where, st)) < 0)
+    return rc;
+  if (!given(ov->server) && (rc = set_server(cfg, server, where, st)) < 0)
+    return rc;
+  /* a CA or insecure-skip-tls-verify given on top replaces both of the cluster's */
+  if (given(ov->certificate_authority) || ov->insecure_skip_tls_verify)
+    return KUBE_OK;
+  cfg->insecure = get_bool(json_object_get(cluster, "insecure-skip-tls-verify"));
+  return load_pem(&cfg->ca, &cfg->ca_len, cluster, "certificate-authority", 0, where, st);
+}
+
 static int config_from_merged(kube_config *cfg, merged *m, const kube_config_opts *o,
                               kube_status *st)
 {
   const kube_config_overrides *ov = &o->overrides;
   const char *ctx_name = o->context ? o->context : m->current;
-  const char *cluster_name = NULL, *user_name = NULL, *ns = NULL, *server = NULL;
+  const char *cluster_name = NULL, *user_name = NULL, *ns = NULL;
   const char *token = NULL, *token_file = NULL;
   json_t *ctx = NULL, *cluster = NULL, *user = NULL;
   char where[512], path[PATH_MAX];
@@ -526,21 +544,16 @@ static int config_from_merged(kube_config *cfg, merged *m, const kube_config_opt
   cfg->namespace_ = strdup(ns ? ns : "default");
   if (cfg->namespace_ == NULL)
     return KUBE_ERR_NOMEM;
-  if (cluster == NULL) /* only the overrides describe the cluster */
-    return KUBE_OK;
-
-  snprintf(where, sizeof(where), "kubeconfig %.300s: cluster \"%.150s\"", m->sources, cluster_name);
-  if ((rc = get_str(&server, cluster, "server", where, st)) < 0)
-    return rc;
-  if (!given(ov->server) && (rc = set_server(cfg, server, where, st)) < 0)
-    return rc;
-  /* a CA or insecure-skip-tls-verify given on top replaces both of the cluster's */
-  if (!given(ov->certificate_authority) && !ov->insecure_skip_tls_verify) {
-    cfg->insecure = get_bool(json_object_get(cluster, "insecure-skip-tls-verify"));
-    rc = load_pem(&cfg->ca, &cfg->ca_len, cluster, "certificate-authority", 0, where, st);
+  /* Without a cluster only the overrides describe it; the user's credentials
+   * still apply, as kubectl applies them to a --server. */
+  if (cluster != NULL) {
+    snprintf(where, sizeof(where), "kubeconfig %.300s: cluster \"%.150s\"", m->sources,
+             cluster_name);
+    if ((rc = cluster_from(cfg, cluster, ov, where, st)) < 0)
+      return rc;
   }
-  if (rc < 0 || user == NULL)
-    return rc;
+  if (user == NULL)
+    return KUBE_OK;
 
   snprintf(where, sizeof(where), "kubeconfig %.300s: user \"%.150s\"", m->sources, user_name);
   rc = load_pem(&cfg->cert, &cfg->cert_len, user, "client-certificate", 0, where, st);

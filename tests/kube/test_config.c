@@ -620,6 +620,45 @@ static void overrides_server_token_and_tls(void **state)
   assert_null(cfg);
 }
 
+/* A context that names a user but no cluster: with --server the user's
+ * credentials still apply, as kubectl applies them. */
+static void overrides_server_keeps_the_users_credentials(void **state)
+{
+  kube_config_opts o = {0};
+  kube_config *cfg = NULL;
+  kube_status st;
+  char text[4096];
+  char *cert = b64(CERT_PEM), *key = b64(KEY_PEM);
+
+  (void)state;
+  snprintf(text, sizeof(text),
+           "current-context: x\n"
+           "users:\n"
+           "- name: ua\n  user: {token: token-a}\n"
+           "- name: ub\n  user: {client-certificate-data: %s, client-key-data: %s}\n"
+           "contexts:\n- name: x\n  context: {user: ua, namespace: ns1}\n",
+           cert, key);
+  free(cert);
+  free(key);
+  write_file("userless", text);
+  o.kubeconfig = at("userless");
+  /* without --server there is no cluster to talk to */
+  assert_int_equal(kube_config_load(&cfg, &o, &st), KUBE_ERR_CONFIG);
+  assert_non_null(strstr(st.message, "no cluster"));
+  o.overrides.server = "https://10.1.2.3:443";
+  assert_int_equal(kube_config_load(&cfg, &o, &st), KUBE_OK);
+  assert_string_equal(kube_config_server(cfg), "https://10.1.2.3:443");
+  assert_string_equal(kube_config_namespace(cfg), "ns1");
+  assert_string_equal(cfg->token, "token-a");
+  kube_config_free(cfg);
+  o.overrides.user = "ub";
+  assert_int_equal(kube_config_load(&cfg, &o, &st), KUBE_OK);
+  assert_null(cfg->token);
+  assert_memory_equal(cfg->cert, CERT_PEM, strlen(CERT_PEM));
+  assert_non_null(cfg->key);
+  kube_config_free(cfg);
+}
+
 static void overrides_without_a_kubeconfig(void **state)
 {
   kube_config_opts o = {0};
@@ -709,6 +748,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(client_copies_the_config, setup, teardown),
       cmocka_unit_test_setup_teardown(overrides_pick_cluster_and_user, setup, teardown),
       cmocka_unit_test_setup_teardown(overrides_server_token_and_tls, setup, teardown),
+      cmocka_unit_test_setup_teardown(overrides_server_keeps_the_users_credentials, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(overrides_without_a_kubeconfig, setup, teardown),
   };
   if (doc_init() != 0)
