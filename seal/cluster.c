@@ -172,9 +172,10 @@ static int proxy_path(char *out, size_t size, const seal_cluster_opts *o, const 
   return SEAL_OK;
 }
 
-/* The cluster's published key text, and in subject where it came from. */
+/* The cluster's published key text, and in subject where it came from;
+ * through client when given, else through a client of its own. */
 static int cluster_cert_fetch(char **out, size_t *out_len, const seal_cluster_opts *opts,
-                              char *subject, size_t subject_size)
+                              kube_client *given, char *subject, size_t subject_size)
 {
   char url[2048];
   long code = 0;
@@ -191,15 +192,18 @@ static int cluster_cert_fetch(char **out, size_t *out_len, const seal_cluster_op
     return seal_cert_fetch(out, out_len, url, opts->timeout_ms, SEAL_ERR_ENV);
   }
   {
-    kube_client *client = NULL;
+    kube_client *client = given, *own = NULL;
     kube_status ks = {0};
     char path[KUBE_MAX_PATH];
     const char *why = "";
     int rc;
 
-    if ((st = seal_kube_open(&client, opts, "or give --cert, $SEAL_CERT or --controller-url")) !=
-        SEAL_OK)
-      return st;
+    if (client == NULL) {
+      st = seal_kube_open(&own, opts, "or give --cert, $SEAL_CERT or --controller-url");
+      if (st != SEAL_OK)
+        return st;
+      client = own;
+    }
     snprintf(subject, subject_size,
              "configmap " MANIFEST_KEYS_NAMESPACE "/" MANIFEST_CERT_CONFIGMAP
              ", key " MANIFEST_CERT_FIELD);
@@ -226,23 +230,23 @@ static int cluster_cert_fetch(char **out, size_t *out_len, const seal_cluster_op
     }
     st = SEAL_OK;
   done:
-    kube_client_free(client);
+    kube_client_free(own);
     return st;
   }
 }
 
-int seal_cluster_cert(char **out, size_t *out_len, const seal_cluster_opts *opts)
+int seal_cluster_cert_key(char **out, size_t *out_len, keys_public *pub,
+                          const seal_cluster_opts *opts, kube_client *client)
 {
   char subject[2200] = "";
   keys_error kerr = {0};
-  keys_public pub;
-  int st = cluster_cert_fetch(out, out_len, opts, subject, sizeof subject);
+  int st = cluster_cert_fetch(out, out_len, opts, client, subject, sizeof subject);
 
   if (st != SEAL_OK)
     return st;
   /* A cluster publishes exactly one key block: anything else (a second
    * block, text around it) is refused, not sealed for. */
-  if (keys_armor_read_one_public(&pub, *out, *out_len, &kerr) != KEYS_OK) {
+  if (keys_armor_read_one_public(pub, *out, *out_len, &kerr) != KEYS_OK) {
     st = seal_report(SEAL_ERR_INPUT, "%s: not exactly one public key, refused: %s", subject,
                      kerr.message);
     doc_wipe_free(*out, *out_len);
@@ -250,6 +254,13 @@ int seal_cluster_cert(char **out, size_t *out_len, const seal_cluster_opts *opts
     *out_len = 0;
   }
   return st;
+}
+
+int seal_cluster_cert(char **out, size_t *out_len, const seal_cluster_opts *opts)
+{
+  keys_public pub;
+
+  return seal_cluster_cert_key(out, out_len, &pub, opts, NULL);
 }
 
 /* POSTs body (JSON) to the controller's path p, directly or through the proxy. */

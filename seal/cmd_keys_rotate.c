@@ -51,7 +51,6 @@ static int new_key_published(seal_keys_session *store, const seal_keys_opts *ko,
   seal_key_list keys = {0};
   const seal_key_info *newest;
   keys_public pub;
-  keys_error kerr = {0};
   char *pem = NULL;
   size_t pem_len = 0;
   int st;
@@ -65,12 +64,12 @@ static int new_key_published(seal_keys_session *store, const seal_keys_opts *ko,
   }
   *made = *newest;
   seal_keys_free(&keys);
-  if ((st = seal_cluster_cert(&pem, &pem_len, &ko->cluster)) != SEAL_OK)
+  /* the session's client: a kubeconfig's credential plugin runs once, not per poll */
+  st = seal_cluster_cert_key(&pem, &pem_len, &pub, &ko->cluster, store->client);
+  if (st != SEAL_OK)
     return st;
-  st = keys_armor_read_one_public(&pub, pem, pem_len, &kerr) == KEYS_OK &&
-       memcmp(pub.id, made->raw_id, KEYS_ID_BYTES) == 0;
   doc_wipe_free(pem, pem_len);
-  return st;
+  return memcmp(pub.id, made->raw_id, KEYS_ID_BYTES) == 0;
 }
 
 /* Polls until the new key is published or timeout_ms pass. */
@@ -113,7 +112,7 @@ int cmd_keys_rotate(int argc, char **argv)
 {
   seal_keys_opts ko = {0};
   seal_keys_session store = {0};
-  seal_key_info old;
+  const seal_key_info *newest;
   const char *timeout = NULL;
   long timeout_ms = WAIT_DEFAULT_MS;
   char now[40];
@@ -141,27 +140,27 @@ int cmd_keys_rotate(int argc, char **argv)
                             timeout);
   if ((st = seal_keys_open(&store, &ko)) != SEAL_OK)
     goto out;
-  if (seal_keys_newest(&store.keys) == NULL) {
+  newest = seal_keys_newest(&store.keys);
+  if (newest == NULL) {
     st = seal_report(SEAL_ERR_INPUT,
                      "keys rotate: no active key secret in namespace %s: is the controller "
                      "running there (--key-namespace)?",
                      store.ns);
     goto out;
   }
-  old = *seal_keys_newest(&store.keys);
   if (keys_time_format(now, sizeof now, (int64_t)time(NULL)) != KEYS_OK) {
     st = seal_report(SEAL_ERR_ENV, "keys rotate: cannot format the time");
     goto out;
   }
-  st = seal_keys_annotate(store.client, store.ns, old.name, MANIFEST_KEY_ANN_RENEW, now);
+  st = seal_keys_annotate(store.client, store.ns, newest->name, MANIFEST_KEY_ANN_RENEW, now);
   if (st != SEAL_OK)
     goto out;
   printf("renewal requested: annotation %s=%s on key secret %s/%s (newest key %s); the "
          "controller makes a new key\n",
-         MANIFEST_KEY_ANN_RENEW, now, store.ns, old.name, old.id);
+         MANIFEST_KEY_ANN_RENEW, now, store.ns, newest->name, newest->id);
   if (wait) {
     fflush(stdout);
-    st = wait_for_key(&store, &ko, &old, timeout_ms);
+    st = wait_for_key(&store, &ko, newest, timeout_ms);
   }
 out:
   seal_keys_close(&store);

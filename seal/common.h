@@ -291,6 +291,10 @@ int seal_cert_fetch(char **out, size_t *out_len, const char *url, long timeout_m
  * MANIFEST_KEYS_NAMESPACE, then the controller's /v1/cert.pem through the
  * service proxy; or the controller URL when one is given. */
 int seal_cluster_cert(char **out, size_t *out_len, const seal_cluster_opts *opts);
+/* The same, with the one key read from it into pub, asked through client
+ * (NULL: a client of its own). */
+int seal_cluster_cert_key(char **out, size_t *out_len, keys_public *pub,
+                          const seal_cluster_opts *opts, kube_client *client);
 
 /* POSTs body (JSON) to the controller's /v1/verify (through the service proxy, or
  * the controller URL); *http_code is its answer, *reply its body. */
