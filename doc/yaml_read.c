@@ -216,9 +216,8 @@ static json_t *number_of(const char *s, size_t n, int want_float)
     d = strtod(buf, &end);
     /* strtod says ERANGE also on underflow (4.9e-324, 1e-400): the value is
      * then a subnormal or zero, which is what a JSON reader makes of the same
-     * text, so only an overflow to infinity is refused. */
-    if ((errno == 0 || (errno == ERANGE && isfinite(d))) && end != NULL && *end == '\0' &&
-        isfinite(d))
+     * text, so only an overflow (to infinity) is refused. */
+    if ((errno == 0 || errno == ERANGE) && end != NULL && *end == '\0' && isfinite(d))
       return json_real(d);
   }
   return NULL;
